@@ -1,0 +1,1 @@
+"""Agents, two-agent chats, group chats, tools and the IO stream."""

@@ -1,0 +1,141 @@
+"""Every error parley raises, under one root.
+
+The tree::
+
+    ParleyError
+    ├── ConfigError                 bad llm_config / code_execution_config / argument (also ValueError)
+    ├── MissingDependencyError      an optional extra is not installed (also ImportError)
+    ├── ModelError                  a model call failed; names the config entry, key redacted
+    │   ├── ModelAuthenticationError    missing or rejected API key
+    │   ├── ModelConnectionError        server unreachable or timed out
+    │   ├── ModelNotFoundError          the server does not know the model
+    │   ├── ModelRateLimitError         429 after retries
+    │   └── ModelResponseError          the reply is malformed (no choices, no content ...)
+    └── ExecutorError               the executor itself failed (not the code it ran)
+        └── ExecutorUnavailableError    the executor cannot start here (no daemon, no IPython ...)
+
+A failing *code block* is never an exception: it is a ``CodeResult`` with ``exit_code != 0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "ExecutorError",
+    "ExecutorUnavailableError",
+    "MissingDependencyError",
+    "ModelAuthenticationError",
+    "ModelConnectionError",
+    "ModelError",
+    "ModelNotFoundError",
+    "ModelRateLimitError",
+    "ModelResponseError",
+    "ParleyError",
+    "redact_config",
+]
+
+_SECRET_KEYS = ("api_key", "key", "token", "secret", "password", "authorization")
+
+
+def redact_config(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of a config entry that is safe to show.
+
+    Args:
+        entry: a ``config_list`` entry (``{"model": ..., "api_key": ..., ...}``).
+
+    Returns:
+        The same mapping with every secret-looking value (``api_key``, tokens, passwords,
+        headers named ``Authorization``) replaced by ``"sk-...abcd"``-style redactions that keep
+        at most the last 4 characters, so a user can tell two keys apart.
+    """
+    out: dict[str, Any] = {}
+    for k, v in entry.items():
+        lk = str(k).lower()
+        if isinstance(v, Mapping):
+            out[k] = redact_config(v)
+        elif any(s in lk for s in _SECRET_KEYS) and v is not None:
+            s = str(v)
+            out[k] = "***" if len(s) < 12 else f"{s[:3]}...{s[-4:]}"
+        else:
+            out[k] = v
+    return out
+
+
+class ParleyError(Exception):
+    """Root of every error that parley raises."""
+
+
+class ConfigError(ParleyError, ValueError):
+    """A configuration value is wrong.
+
+    Attributes:
+        key: the config key that was wrong, when there is one.
+        suggestions: close matches for a misspelled name ("did you mean").
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, suggestions: Sequence[str] = ()) -> None:
+        if suggestions:
+            message = f"{message} Did you mean {' or '.join(repr(s) for s in suggestions)}?"
+        super().__init__(message)
+        self.key = key
+        self.suggestions = tuple(suggestions)
+
+
+class MissingDependencyError(ParleyError, ImportError):
+    """An optional extra is not installed; the message says which ``pip install`` fixes it."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        super().__init__(
+            f"{module!r} is not installed. Install it with: pip install 'parley[{extra}]'", name=module
+        )
+        self.extra = extra
+
+
+class ModelError(ParleyError):
+    """A model call failed.
+
+    Attributes:
+        config: the config entry that failed, with secrets redacted (see `redact_config`).
+        status_code: the HTTP status, when the server answered.
+    """
+
+    def __init__(
+        self, message: str, *, config: Mapping[str, Any] | None = None, status_code: int | None = None
+    ) -> None:
+        self.config = redact_config(config) if config is not None else None
+        self.status_code = status_code
+        if self.config is not None:
+            shown = {k: v for k, v in self.config.items() if k in ("model", "base_url", "api_type", "api_key")}
+            message = f"{message} [config entry: {shown}]"
+        super().__init__(message)
+
+
+class ModelAuthenticationError(ModelError):
+    """The API key is missing or was rejected."""
+
+
+class ModelConnectionError(ModelError):
+    """The model server could not be reached, or did not answer in time."""
+
+
+class ModelNotFoundError(ModelError):
+    """The server does not serve the requested model."""
+
+
+class ModelRateLimitError(ModelError):
+    """The server kept answering 429 (rate limited) after all retries."""
+
+
+class ModelResponseError(ModelError):
+    """The server's reply was malformed: no choices, no content and no tool calls, bad JSON ..."""
+
+
+class ExecutorError(ParleyError):
+    """The code executor itself failed (a dead kernel, a vanished daemon), not the code it ran."""
+
+
+class ExecutorUnavailableError(ExecutorError):
+    """The executor cannot run here; the message names the fix or another executor to choose."""

@@ -1,0 +1,1 @@
+"""Model clients: the ModelClient protocol, the OpenAI adapter, config lists, usage and cost."""

@@ -1,0 +1,1 @@
+"""Test doubles: scripted model clients and an OpenAI-compatible scripted HTTP server."""
