@@ -5,6 +5,7 @@ The tree::
     ParleyError
     ├── ConfigError                 bad llm_config / code_execution_config / argument (also ValueError)
     ├── MissingDependencyError      an optional extra is not installed (also ImportError)
+    ├── InvalidMessageError         a message has neither content nor tool calls (also ValueError)
     ├── ModelError                  a model call failed; names the config entry, key redacted
     │   ├── ModelAuthenticationError    missing or rejected API key
     │   ├── ModelConnectionError        server unreachable or timed out
@@ -26,6 +27,7 @@ __all__ = [
     "ConfigError",
     "ExecutorError",
     "ExecutorUnavailableError",
+    "InvalidMessageError",
     "MissingDependencyError",
     "ModelAuthenticationError",
     "ModelConnectionError",
@@ -92,6 +94,10 @@ class MissingDependencyError(ParleyError, ImportError):
             f"{module!r} is not installed. Install it with: pip install 'parley[{extra}]'", name=module
         )
         self.extra = extra
+
+
+class InvalidMessageError(ParleyError, ValueError):
+    """A message cannot be sent: it is not a str or dict, or has neither content nor tool calls."""
 
 
 class ModelError(ParleyError):
