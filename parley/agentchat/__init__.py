@@ -1,1 +1,24 @@
-"""Agents, two-agent chats, group chats, tools and the IO stream."""
+"""Agents, two-agent chats, chats in sequence, and the IO stream (AutoGen 0.2's ``agentchat``)."""
+
+from parley.agentchat.agent import Agent, LLMAgent
+from parley.agentchat.assistant_agent import AssistantAgent
+from parley.agentchat.chat import ChatResult, a_initiate_chats, initiate_chats
+from parley.agentchat.conversable_agent import ConversableAgent
+from parley.agentchat.io import IOConsole, IOStream, ScriptedIOStream
+from parley.agentchat.user_proxy_agent import UserProxyAgent
+from parley.agentchat.utils import gather_usage_summary
+
+__all__ = [
+    "Agent",
+    "AssistantAgent",
+    "ChatResult",
+    "ConversableAgent",
+    "IOConsole",
+    "IOStream",
+    "LLMAgent",
+    "ScriptedIOStream",
+    "UserProxyAgent",
+    "a_initiate_chats",
+    "gather_usage_summary",
+    "initiate_chats",
+]

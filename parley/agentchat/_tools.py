@@ -1,0 +1,75 @@
+"""Running the tool calls in one message: concurrently, one response per call, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from parley.llm.types import Message, ToolCall
+
+__all__ = ["run_tool_calls", "stringify"]
+
+
+def stringify(value: Any) -> str:
+    """Turn a tool's return value into the text the model reads.
+
+    A str is kept; a pydantic model becomes its JSON; dicts and lists become JSON (non-JSON
+    values through ``str``); anything else uses ``str``.
+    """
+    if isinstance(value, str):
+        return value
+    dump = getattr(value, "model_dump_json", None)
+    if callable(dump):
+        return str(dump())
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+async def _one(call: ToolCall, functions: Mapping[str, Callable[..., Any]]) -> str:
+    fn_part = call.get("function") or {}
+    name = fn_part.get("name", "")
+    func = functions.get(name)
+    if func is None:
+        known = ", ".join(sorted(functions)) or "none"
+        return f"Error: there is no tool named {name!r}. Available tools: {known}."
+    raw = fn_part.get("arguments") or "{}"
+    try:
+        args = json.loads(raw)
+    except json.JSONDecodeError as e:
+        return f"Error: the arguments for {name!r} are not valid JSON ({e.msg} at position {e.pos}): {raw[:200]}"
+    if not isinstance(args, dict):
+        return f"Error: the arguments for {name!r} must be a JSON object, got {type(args).__name__}."
+    try:
+        if inspect.iscoroutinefunction(func):
+            result = await func(**args)
+        else:
+            result = await asyncio.to_thread(func, **args)
+            if inspect.isawaitable(result):
+                result = await result
+    except Exception as e:
+        return f"Error: {name} raised {type(e).__name__}: {e}"
+    return stringify(result)
+
+
+async def run_tool_calls(tool_calls: Sequence[ToolCall], functions: Mapping[str, Callable[..., Any]]) -> Message:
+    """Run every call concurrently; async tools are awaited, sync tools run in threads.
+
+    Args:
+        tool_calls: the ``tool_calls`` of one assistant message.
+        functions: the callable for each tool name.
+
+    Returns:
+        One message with ``role="tool"``, ``tool_responses`` holding exactly one response per call
+        in the calls' order, and ``content`` joining their texts. A bad name, bad JSON arguments
+        or an exception in a tool becomes an ``"Error: ..."`` response, never an exception.
+    """
+    results = await asyncio.gather(*(_one(c, functions) for c in tool_calls))
+    responses: list[Message] = [
+        {"tool_call_id": c.get("id", ""), "role": "tool", "content": r}
+        for c, r in zip(tool_calls, results, strict=True)
+    ]
+    return {"role": "tool", "tool_responses": responses, "content": "\n\n".join(results)}

@@ -1,0 +1,261 @@
+"""Running chats: the two-agent chat driver, summaries, carryover, and chats in sequence.
+
+`run_two_agent_chat` drives a chat as a loop, not as the mutual recursion of ``send`` and
+``receive`` that AutoGen 0.2 uses, so a long chat never deepens the stack. Each turn: the
+initiator sends, the recipient generates a reply and sends it back; the chat ends when a reply
+is None (termination, the auto-reply limit, a human's "exit") or after ``max_turns`` turns.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from parley.agentchat._display import content_str
+from parley.exceptions import ConfigError
+from parley.llm.types import Message
+from parley.prompts import REFLECTION_SUMMARY_PROMPT
+
+if TYPE_CHECKING:
+    from parley.agentchat.agent import Agent
+    from parley.agentchat.conversable_agent import ConversableAgent
+
+__all__ = ["ChatResult", "a_initiate_chats", "api_messages", "initiate_chats", "run_two_agent_chat"]
+
+SUMMARY_METHODS = ("last_msg", "reflection_with_llm")
+_chat_ids = itertools.count(1)
+
+
+@dataclass
+class ChatResult:
+    """What a finished chat returns.
+
+    Attributes:
+        chat_id: the chat's id (given as ``chat_id=`` or numbered from 1 in this process).
+        chat_history: the messages of the chat, oldest first, as the initiator stored them.
+        summary: the summary that ``summary_method`` produced ("" for none).
+        cost: the chat's model usage and cost in AutoGen 0.2's shape:
+            ``{"usage_including_cached_inference": {"total_cost": float, "<model>": {"cost",
+            "prompt_tokens", "completion_tokens", "total_tokens"}}, "usage_excluding_cached_inference":
+            {...}}``; costs in US dollars.
+        human_input: every answer a human typed during the chat, in order.
+    """
+
+    chat_id: int | str | None = None
+    chat_history: list[Message] = field(default_factory=list)
+    summary: str = ""
+    cost: dict[str, Any] = field(default_factory=dict)
+    human_input: list[str] = field(default_factory=list)
+
+
+def api_messages(system_message: str, messages: Sequence[Message]) -> list[Message]:
+    """The request for a model: the system message, then the stored messages.
+
+    Stored messages are already in the API's shape, so this is a list concatenation (flat in the
+    history's length) except that parley's ``tool_responses`` messages are expanded into one
+    ``role="tool"`` message per response, as the OpenAI API requires.
+    """
+    head: list[Message] = [{"role": "system", "content": system_message}] if system_message else []
+    if not any("tool_responses" in m for m in messages):
+        return head + list(messages)
+    out = head
+    for m in messages:
+        if "tool_responses" in m:
+            out.extend(
+                {
+                    "role": "tool",
+                    "tool_call_id": r.get("tool_call_id", ""),
+                    "content": content_str(r.get("content")),
+                }
+                for r in m["tool_responses"]
+            )
+        else:
+            out.append(m)
+    return out
+
+
+def _with_carryover(content: Any, carryover: Any) -> Any:
+    if not carryover:
+        return content
+    items = carryover if isinstance(carryover, list) else [carryover]
+    text = "\n".join(content_str(c.get("content")) if isinstance(c, dict) else str(c) for c in items)
+    if isinstance(content, str) or content is None:
+        return f"{content or ''}\nContext: \n{text}"
+    return [*content, {"type": "text", "text": f"Context: \n{text}"}]
+
+
+async def _initial_message(
+    sender: ConversableAgent, recipient: Agent, message: Any, context: dict[str, Any]
+) -> str | Message:
+    if message is None:
+        message = await sender.a_get_human_input(">")
+    elif callable(message):
+        message = message(sender, recipient, context)
+        if inspect.isawaitable(message):
+            message = await message
+    carryover = context.get("carryover")
+    if isinstance(message, dict):
+        return {**message, "content": _with_carryover(message.get("content"), carryover)}  # type: ignore[typeddict-item]
+    if not isinstance(message, str):
+        raise ConfigError(
+            f"message must be a str, a dict or a callable returning one; got {type(message).__name__}.",
+            key="message",
+        )
+    return _with_carryover(message, carryover)  # type: ignore[no-any-return]
+
+
+def _check_summary_method(method: Any) -> None:
+    if method is None or callable(method) or method in SUMMARY_METHODS:
+        return
+    import difflib
+
+    raise ConfigError(
+        f"summary_method must be one of {', '.join(SUMMARY_METHODS)}, a callable or None; got {method!r}.",
+        key="summary_method",
+        suggestions=difflib.get_close_matches(str(method), SUMMARY_METHODS, 1),
+    )
+
+
+def _last_msg_summary(history: Sequence[Message]) -> str:
+    if not history:
+        return ""
+    text = content_str(history[-1].get("content")).rstrip()
+    if text.endswith("TERMINATE"):
+        text = text[: -len("TERMINATE")].rstrip()
+    return text
+
+
+async def _reflection_summary(
+    sender: ConversableAgent, recipient: Agent, history: Sequence[Message], args: dict[str, Any]
+) -> str:
+    candidates = [recipient, sender]
+    agent = next((a for a in candidates if getattr(a, "client", None) is not None), None)
+    if agent is None:
+        raise ConfigError(
+            "summary_method='reflection_with_llm' needs a model: give one of the two agents an llm_config, "
+            "or use summary_method='last_msg'.",
+            key="summary_method",
+        )
+    prompt = args.get("summary_prompt", REFLECTION_SUMMARY_PROMPT)
+    role = args.get("summary_role", "system")
+    messages = api_messages(getattr(agent, "system_message", ""), [*history, {"role": role, "content": prompt}])
+    response = await agent.client.create(messages)  # type: ignore[attr-defined]
+    return content_str(response.message.get("content"))
+
+
+async def _summarize(
+    method: Any, sender: ConversableAgent, recipient: Agent, history: Sequence[Message], args: dict[str, Any]
+) -> str:
+    if method is None:
+        return ""
+    if method == "last_msg":
+        return _last_msg_summary(history)
+    if method == "reflection_with_llm":
+        return await _reflection_summary(sender, recipient, history, args)
+    result = method(sender, recipient, args)
+    if inspect.isawaitable(result):
+        result = await result
+    return str(result)
+
+
+def _usage(agents: Sequence[Any]) -> Any:
+    from parley.llm.usage import UsageSummary
+
+    total = UsageSummary()
+    seen: set[int] = set()
+    for a in agents:
+        client = getattr(a, "client", None)
+        if client is not None and id(client) not in seen:
+            seen.add(id(client))
+            total = total + client.usage_summary
+    return total
+
+
+async def run_two_agent_chat(
+    sender: ConversableAgent,
+    recipient: Agent,
+    *,
+    clear_history: bool = True,
+    silent: bool = False,
+    max_turns: int | None = None,
+    summary_method: str | Callable[..., Any] | None = "last_msg",
+    summary_args: dict[str, Any] | None = None,
+    message: Any = None,
+    **kwargs: Any,
+) -> ChatResult:
+    """Run a chat between ``sender`` and ``recipient`` to its end; see `ConversableAgent.a_initiate_chat`."""
+    from parley.agentchat.conversable_agent import ConversableAgent
+
+    _check_summary_method(summary_method)
+    if max_turns is not None and (isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 0):
+        raise ConfigError(f"max_turns must be None or an int >= 0, got {max_turns!r}.", key="max_turns")
+    unknown = set(kwargs) - {"carryover", "chat_id", "cache"}
+    if unknown:
+        raise ConfigError(f"initiate_chat got unexpected arguments: {', '.join(sorted(unknown))}.")
+    chat_id = kwargs.get("chat_id")
+    if chat_id is None:
+        chat_id = next(_chat_ids)
+    agents = [sender, recipient]
+    before = _usage(agents)
+    sender._prepare_chat(recipient, clear_history, reply_at_receive=False)
+    peer = recipient if isinstance(recipient, ConversableAgent) else None
+    if peer is not None:
+        peer._prepare_chat(sender, clear_history, reply_at_receive=False)
+    msg: str | Message | None = await _initial_message(sender, recipient, message, kwargs)
+    turn = 0
+    while max_turns is None or turn < max_turns:
+        if turn > 0:
+            msg = await sender.a_generate_reply(sender=recipient)
+            if msg is None:
+                break
+        assert msg is not None
+        await sender.a_send(msg, recipient, request_reply=False, silent=silent)
+        reply = await recipient.a_generate_reply(sender=sender)
+        turn += 1
+        if reply is None:
+            break
+        await recipient.a_send(reply, sender, request_reply=False, silent=silent)  # type: ignore[call-arg]
+    history = sender.chat_messages[recipient]
+    summary = await _summarize(summary_method, sender, recipient, history, summary_args or {})
+    cost = (_usage(agents) - before).to_dict()
+    human = list(sender.human_input) + (list(peer.human_input) if peer is not None else [])
+    return ChatResult(chat_id=chat_id, chat_history=history, summary=summary, cost=cost, human_input=human)
+
+
+async def a_initiate_chats(chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
+    """Run chats in order, carrying each chat's summary over into the next chats.
+
+    Args:
+        chat_queue: one dict per chat with ``sender`` and ``recipient`` and any
+            `ConversableAgent.a_initiate_chat` argument (``message``, ``max_turns``,
+            ``summary_method``, ``carryover`` ...).
+
+    Returns:
+        One `ChatResult` per chat, in order.
+
+    Raises:
+        ConfigError: an entry lacks ``sender`` or ``recipient``.
+    """
+    results: list[ChatResult] = []
+    for i, entry in enumerate(chat_queue):
+        info = dict(entry)
+        try:
+            sender, recipient = info.pop("sender"), info.pop("recipient")
+        except KeyError as e:
+            raise ConfigError(f"chat_queue[{i}] needs a {e.args[0]!r}.", key=str(e.args[0])) from None
+        carryover = info.get("carryover", [])
+        carryover = [carryover] if isinstance(carryover, str) else list(carryover)
+        info["carryover"] = carryover + [r.summary for r in results if r.summary]
+        info.pop("prerequisites", None)
+        results.append(await sender.a_initiate_chat(recipient, **info))
+    return results
+
+
+def initiate_chats(chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
+    """Sync shell over `a_initiate_chats`."""
+    from parley._sync import run_sync
+
+    return run_sync(a_initiate_chats(chat_queue))

@@ -1,0 +1,691 @@
+"""`ConversableAgent`: an agent that replies through an ordered pipeline of reply functions.
+
+The default pipeline, first to last: termination and human input, tool calls, code execution,
+the LLM. Each step is written once as ``async def``; the sync API (`send`, `receive`,
+`generate_reply`, `initiate_chat` ...) is a thin `run_sync` shell that also works inside a
+running event loop such as a Jupyter cell.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any, Literal
+
+from parley._sync import run_sync
+from parley.agentchat import _termination as term
+from parley.agentchat import chat as _chat
+from parley.agentchat._code_execution import CodeExecution, find_code_blocks, format_result, refused_result
+from parley.agentchat._display import content_str, format_message
+from parley.agentchat._replies import ReplyEntry, Trigger
+from parley.agentchat._tools import run_tool_calls
+from parley.agentchat.agent import Agent
+from parley.agentchat.chat import ChatResult
+from parley.agentchat.io import IOStream
+from parley.exceptions import ConfigError, InvalidMessageError, ModelResponseError
+from parley.llm.types import Message
+from parley.llm.wrapper import OpenAIWrapper
+from parley.prompts import (
+    DEFAULT_SYSTEM_MESSAGE,
+    HUMAN_INPUT_ALWAYS,
+    HUMAN_INPUT_AUTO_REPLY_NOTICE,
+    HUMAN_INPUT_NO_INPUT,
+    HUMAN_INPUT_TERMINATE,
+)
+
+__all__ = ["ConversableAgent"]
+
+HumanInputMode = Literal["ALWAYS", "TERMINATE", "NEVER"]
+HOOKABLE_METHODS = (
+    "process_last_received_message",
+    "process_all_messages_before_reply",
+    "process_message_before_send",
+)
+_MESSAGE_KEYS = ("content", "tool_calls", "tool_call_id", "tool_responses", "name", "role")
+_API_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@lru_cache(maxsize=1024)
+def _api_name(name: str) -> str | None:
+    """The name as sent to the API, or None when the OpenAI API would reject it."""
+    return name if _API_NAME.match(name) else None
+
+
+def default_is_termination_msg(message: Message) -> bool:
+    """True when the message's text ends with the word TERMINATE (ignoring trailing space)."""
+    text = content_str(message.get("content")).rstrip()
+    return text.endswith("TERMINATE") and (len(text) == 9 or not text[-10].isalnum())
+
+
+class ConversableAgent:
+    """An agent that can converse: send, receive, and reply through registered reply functions.
+
+    Args:
+        name: the agent's name; unique in a chat. Names of letters, digits, ``_`` and ``-`` are
+            sent to the model with each message; others are kept locally only.
+        system_message: the system message for model calls. Default: a generic assistant.
+        is_termination_msg: ``f(message) -> bool``; default: the text ends with ``TERMINATE``.
+        max_consecutive_auto_reply: auto-replies in a row to one sender before stopping (or asking
+            a human, in TERMINATE mode). Default 100.
+        human_input_mode: ``"ALWAYS"`` (ask before every reply), ``"TERMINATE"`` (ask at a
+            termination message or the limit) or ``"NEVER"``.
+        function_map: tool name -> callable, for executing tool calls.
+        code_execution_config: False, or a dict with ``"executor"`` (a registered name such as
+            ``"local"``, ``"pkg.module:Class"``, or an instance), per-executor kwargs under the
+            executor's name, ``last_n_messages`` (int or ``"auto"``) and ``allowed_languages``.
+            AutoGen 0.2's ``{"work_dir": ..., "use_docker": False}`` form works too.
+        llm_config: False (no model), a dict (``{"config_list": [...], "temperature": ...}``), or a
+            `parley.llm.ModelClient` instance.
+        default_auto_reply: the reply when no reply function produced one. Default ``""``.
+        description: what this agent does, for other agents. Default: the system message.
+        chat_messages: initial conversations, ``{agent: [messages]}``.
+        silent: when True, never print; when None, each chat's ``silent`` decides.
+
+    Raises:
+        ConfigError: any argument is invalid (the message says which and how to fix it).
+    """
+
+    DEFAULT_CONFIG: Any = False
+    MAX_CONSECUTIVE_AUTO_REPLY = 100
+
+    def __init__(
+        self,
+        name: str,
+        system_message: str | None = DEFAULT_SYSTEM_MESSAGE,
+        is_termination_msg: Callable[[Message], bool] | None = None,
+        max_consecutive_auto_reply: int | None = None,
+        human_input_mode: HumanInputMode = "TERMINATE",
+        function_map: Mapping[str, Callable[..., Any]] | None = None,
+        code_execution_config: Mapping[str, Any] | Literal[False] | None = False,
+        llm_config: Any = None,
+        default_auto_reply: str | Message = "",
+        description: str | None = None,
+        chat_messages: Mapping[Agent, list[Message]] | None = None,
+        silent: bool | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"An agent needs a non-empty str name, got {name!r}.", key="name")
+        if human_input_mode not in term.HUMAN_INPUT_MODES:
+            import difflib
+
+            raise ConfigError(
+                f"human_input_mode must be one of {', '.join(term.HUMAN_INPUT_MODES)}, got {human_input_mode!r}.",
+                key="human_input_mode",
+                suggestions=difflib.get_close_matches(str(human_input_mode).upper(), term.HUMAN_INPUT_MODES, 1),
+            )
+        if max_consecutive_auto_reply is not None and (
+            not isinstance(max_consecutive_auto_reply, int) or max_consecutive_auto_reply < 0
+        ):
+            raise ConfigError(
+                f"max_consecutive_auto_reply must be an int >= 0, got {max_consecutive_auto_reply!r}.",
+                key="max_consecutive_auto_reply",
+            )
+        self._name = name
+        self._system_message = system_message or ""
+        self._description = description if description is not None else self._system_message
+        self.human_input_mode: HumanInputMode = human_input_mode
+        self._is_termination_msg = is_termination_msg or default_is_termination_msg
+        self._max_consecutive_auto_reply = (
+            self.MAX_CONSECUTIVE_AUTO_REPLY if max_consecutive_auto_reply is None else max_consecutive_auto_reply
+        )
+        self._max_auto_reply_dict: defaultdict[Any, int] = defaultdict(self.max_consecutive_auto_reply)
+        self._auto_reply_counter: defaultdict[Any, int] = defaultdict(int)
+        self._oai_messages: defaultdict[Any, list[Message]] = defaultdict(list)
+        if chat_messages:
+            for agent, msgs in chat_messages.items():
+                self._oai_messages[agent] = list(msgs)
+        self.reply_at_receive: defaultdict[Any, bool] = defaultdict(bool)
+        self._default_auto_reply = default_auto_reply
+        self._function_map: dict[str, Callable[..., Any]] = dict(function_map or {})
+        self._human_input: list[str] = []
+        self.silent = silent
+        self._hooks: dict[str, list[Callable[..., Any]]] = {m: [] for m in HOOKABLE_METHODS}
+        self._reply_func_list: list[ReplyEntry] = []
+        self._api_name = _api_name(name)
+
+        self.llm_config: Any = self.DEFAULT_CONFIG if llm_config is None else llm_config
+        self.client: OpenAIWrapper | None = (
+            None if self.llm_config is False else OpenAIWrapper.from_llm_config(self.llm_config)
+        )
+        if code_execution_config is None:
+            code_execution_config = False
+        if code_execution_config is not False and not isinstance(code_execution_config, Mapping):
+            raise ConfigError(
+                f"code_execution_config must be False or a dict, got {type(code_execution_config).__name__}. "
+                'Example: {"executor": "local", "local": {"work_dir": "coding"}}.',
+                key="code_execution_config",
+            )
+        self._code_execution_config = code_execution_config
+        self._code_execution = (
+            CodeExecution.from_config(code_execution_config) if code_execution_config is not False else None
+        )
+
+        cls = type(self)
+        self.register_reply([Agent, None], cls.a_generate_oai_reply)
+        if self._code_execution is not None:
+            self.register_reply([Agent, None], cls.a_generate_code_execution_reply)
+        self.register_reply([Agent, None], cls.a_generate_tool_calls_reply)
+        self.register_reply([Agent, None], cls.a_check_termination_and_human_reply)
+
+    # ---- identity -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The agent's name."""
+        return self._name
+
+    @property
+    def description(self) -> str:
+        """What the agent does (default: its system message)."""
+        return self._description
+
+    @description.setter
+    def description(self, value: str) -> None:
+        self._description = value
+
+    @property
+    def system_message(self) -> str:
+        """The system message sent first in every model call."""
+        return self._system_message
+
+    def update_system_message(self, system_message: str) -> None:
+        """Replace the system message."""
+        self._system_message = system_message
+
+    @property
+    def code_executor(self) -> Any:
+        """The code executor, or None when code execution is off."""
+        return None if self._code_execution is None else self._code_execution.executor
+
+    @property
+    def function_map(self) -> dict[str, Callable[..., Any]]:
+        """Tool name -> callable used to execute tool calls."""
+        return self._function_map
+
+    def register_function(self, function_map: Mapping[str, Callable[..., Any] | None]) -> None:
+        """Add (or, with a None value, remove) callables for tool execution."""
+        for k, f in function_map.items():
+            if f is None:
+                self._function_map.pop(k, None)
+            else:
+                self._function_map[k] = f
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self._name!r})"
+
+    # ---- conversation state ---------------------------------------------------------------
+    @property
+    def chat_messages(self) -> dict[Any, list[Message]]:
+        """Every conversation, ``{other_agent: [messages]}``, oldest message first."""
+        return self._oai_messages
+
+    def chat_messages_for_summary(self, agent: Agent) -> list[Message]:
+        """The messages of the conversation with ``agent``."""
+        return self._oai_messages[agent]
+
+    def last_message(self, agent: Agent | None = None) -> Message | None:
+        """The last message exchanged with ``agent``.
+
+        Args:
+            agent: the other agent; may be omitted when there is exactly one conversation.
+
+        Returns:
+            The message, or None when there is no conversation yet.
+
+        Raises:
+            ValueError: ``agent`` is omitted while there are several conversations, or is unknown.
+        """
+        if agent is None:
+            if not self._oai_messages:
+                return None
+            if len(self._oai_messages) > 1:
+                raise ValueError(f"{self.name} has several conversations; pass the agent to last_message().")
+            msgs = next(iter(self._oai_messages.values()))
+            return msgs[-1] if msgs else None
+        if agent not in self._oai_messages:
+            raise ValueError(f"{self.name} has no conversation with {getattr(agent, 'name', agent)!r}.")
+        msgs = self._oai_messages[agent]
+        return msgs[-1] if msgs else None
+
+    def clear_history(self, recipient: Agent | None = None, nr_messages_to_preserve: int | None = None) -> None:
+        """Forget the conversation with ``recipient`` (all conversations when None).
+
+        Args:
+            recipient: the other agent, or None for all.
+            nr_messages_to_preserve: keep this many of the newest messages.
+        """
+        targets = list(self._oai_messages) if recipient is None else [recipient]
+        for t in targets:
+            msgs = self._oai_messages[t]
+            keep = msgs[-nr_messages_to_preserve:] if nr_messages_to_preserve else []
+            msgs[:] = keep
+
+    def reset_consecutive_auto_reply_counter(self, sender: Agent | None = None) -> None:
+        """Reset the auto-reply counter for ``sender`` (all senders when None)."""
+        if sender is None:
+            self._auto_reply_counter.clear()
+        else:
+            self._auto_reply_counter[sender] = 0
+
+    def stop_reply_at_receive(self, sender: Agent | None = None) -> None:
+        """Do not reply automatically when receiving from ``sender`` (all when None)."""
+        if sender is None:
+            self.reply_at_receive.clear()
+        else:
+            self.reply_at_receive[sender] = False
+
+    def reset(self) -> None:
+        """Forget every conversation, counter and reply-function config."""
+        self.clear_history()
+        self.reset_consecutive_auto_reply_counter()
+        self.stop_reply_at_receive()
+        for e in self._reply_func_list:
+            if e.reset_config is not None:
+                e.reset_config(e.config)
+            else:
+                e.config = e.init_config
+
+    def max_consecutive_auto_reply(self, sender: Agent | None = None) -> int:
+        """The auto-reply limit for ``sender`` (the default limit when None)."""
+        return self._max_consecutive_auto_reply if sender is None else self._max_auto_reply_dict[sender]
+
+    def update_max_consecutive_auto_reply(self, value: int, sender: Agent | None = None) -> None:
+        """Set the auto-reply limit for ``sender``, or for every sender when None."""
+        if sender is None:
+            self._max_consecutive_auto_reply = value
+            for k in self._max_auto_reply_dict:
+                self._max_auto_reply_dict[k] = value
+        else:
+            self._max_auto_reply_dict[sender] = value
+
+    # ---- registration ---------------------------------------------------------------------
+    def register_reply(
+        self,
+        trigger: Trigger,
+        reply_func: Callable[..., Any],
+        position: int = 0,
+        config: Any = None,
+        reset_config: Callable[[Any], None] | None = None,
+        *,
+        ignore_async_in_sync_chat: bool = False,
+        remove_other_reply_funcs: bool = False,
+    ) -> None:
+        """Add a reply function; the one at position 0 is tried first.
+
+        Args:
+            trigger: which senders it answers: a class, a name, an agent, a callable
+                ``f(sender) -> bool``, None (no sender), or a list of these.
+            reply_func: ``f(recipient, messages=None, sender=None, config=None) -> (final, reply)``,
+                sync or async. When ``final`` is True, ``reply`` is the answer (None: no reply).
+            position: where to insert it (0 = first).
+            config: passed to the function as ``config``.
+            reset_config: called with ``config`` by `reset`.
+            ignore_async_in_sync_chat: accepted for AutoGen 0.2 compatibility; parley runs async
+                reply functions in sync chats too.
+            remove_other_reply_funcs: drop every other reply function first.
+
+        Raises:
+            ConfigError: the trigger or function is not usable, or position is out of range.
+        """
+        entry = ReplyEntry.make(trigger, reply_func, config, reset_config)
+        if remove_other_reply_funcs:
+            self._reply_func_list.clear()
+        if not isinstance(position, int) or not 0 <= position <= len(self._reply_func_list):
+            raise ConfigError(
+                f"position must be between 0 and {len(self._reply_func_list)}, got {position!r}.",
+                key="position",
+            )
+        self._reply_func_list.insert(position, entry)
+
+    def replace_reply_func(self, old_reply_func: Callable[..., Any], new_reply_func: Callable[..., Any]) -> None:
+        """Put ``new_reply_func`` where ``old_reply_func`` was registered."""
+        for i, e in enumerate(self._reply_func_list):
+            if e.func is old_reply_func:
+                self._reply_func_list[i] = ReplyEntry.make(e.trigger, new_reply_func, e.config, e.reset_config)
+
+    def register_hook(self, hookable_method: str, hook: Callable[..., Any]) -> None:
+        """Register ``hook`` on one of `HOOKABLE_METHODS`.
+
+        ``process_last_received_message(content) -> content``,
+        ``process_all_messages_before_reply(messages) -> messages`` and
+        ``process_message_before_send(sender=, message=, recipient=, silent=) -> message``.
+
+        Raises:
+            ConfigError: an unknown hookable method (with a suggestion), or the hook is already there.
+        """
+        if hookable_method not in self._hooks:
+            import difflib
+
+            raise ConfigError(
+                f"{hookable_method!r} is not a hookable method; use one of {', '.join(HOOKABLE_METHODS)}.",
+                key="hookable_method",
+                suggestions=difflib.get_close_matches(hookable_method, HOOKABLE_METHODS, 1),
+            )
+        if hook in self._hooks[hookable_method]:
+            raise ConfigError(f"{hook!r} is already registered on {hookable_method}.", key="hook")
+        self._hooks[hookable_method].append(hook)
+
+    # ---- messages -------------------------------------------------------------------------
+    def _append(self, message: str | Message, role: str, other: Any, is_sending: bool) -> Message:
+        if isinstance(message, str):
+            msg: Message = {"content": message, "role": role}
+        elif isinstance(message, dict):
+            msg = {k: message[k] for k in _MESSAGE_KEYS if k in message}  # type: ignore[literal-required]
+            if "content" not in msg:
+                if not (msg.get("tool_calls") or msg.get("tool_responses")):
+                    raise InvalidMessageError(f"A message needs 'content' or 'tool_calls'; got keys {sorted(message)}.")
+                msg["content"] = None
+            if msg.get("role") not in ("tool", "function"):
+                msg["role"] = "assistant" if msg.get("tool_calls") else role
+        else:
+            raise InvalidMessageError(f"A message must be a str or a dict, got {type(message).__name__}.")
+        if "name" not in msg and msg["role"] != "tool":
+            name = self._api_name if is_sending else _api_name(other.name)
+            if name is not None:
+                msg["name"] = name
+        self._oai_messages[other].append(msg)
+        return msg
+
+    async def a_send(
+        self,
+        message: str | Message,
+        recipient: Agent,
+        request_reply: bool | None = None,
+        silent: bool = False,
+    ) -> None:
+        """Send ``message`` to ``recipient``, which stores it and replies if asked.
+
+        Raises:
+            InvalidMessageError: the message has neither content nor tool calls.
+        """
+        for hook in self._hooks["process_message_before_send"]:
+            message = hook(sender=self, message=message, recipient=recipient, silent=silent)
+        self._append(message, "assistant", recipient, True)
+        await recipient.a_receive(message, self, request_reply, silent)  # type: ignore[call-arg]
+
+    def send(
+        self,
+        message: str | Message,
+        recipient: Agent,
+        request_reply: bool | None = None,
+        silent: bool = False,
+    ) -> None:
+        """Sync shell over `a_send`."""
+        run_sync(self.a_send(message, recipient, request_reply, silent))
+
+    async def a_receive(
+        self, message: str | Message, sender: Agent, request_reply: bool | None = None, silent: bool = False
+    ) -> None:
+        """Store ``message`` from ``sender``, show it, and reply when asked.
+
+        ``request_reply`` True replies; False does not; None replies when `reply_at_receive` says so.
+        """
+        msg = self._append(message, "user", sender, False)
+        if not (silent or self.silent):
+            IOStream.get_default().print(format_message(sender.name, self._name, msg), flush=True)
+        if request_reply is False or (request_reply is None and not self.reply_at_receive[sender]):
+            return
+        reply = await self.a_generate_reply(sender=sender)
+        if reply is not None:
+            await self.a_send(reply, sender, silent=silent)
+
+    def receive(
+        self, message: str | Message, sender: Agent, request_reply: bool | None = None, silent: bool = False
+    ) -> None:
+        """Sync shell over `a_receive`."""
+        run_sync(self.a_receive(message, sender, request_reply, silent))
+
+    async def a_generate_reply(
+        self,
+        messages: list[Message] | None = None,
+        sender: Agent | None = None,
+        exclude: tuple[Callable[..., Any], ...] | list[Callable[..., Any]] = (),
+        **kwargs: Any,
+    ) -> str | Message | None:
+        """Run the reply pipeline and return the first final reply.
+
+        Args:
+            messages: the conversation to answer; default: the one with ``sender``.
+            sender: the agent being answered.
+            exclude: reply functions to skip.
+            **kwargs: accepted for AutoGen 0.2 compatibility and ignored.
+
+        Returns:
+            The reply (str or message dict), None to end the conversation, or the default
+            auto-reply when no function gave a final answer.
+        """
+        if messages is None:
+            if sender is None:
+                raise ValueError("generate_reply needs messages or a sender.")
+            messages = self._oai_messages[sender]
+        hooks = self._hooks
+        if hooks["process_all_messages_before_reply"]:
+            for hook in hooks["process_all_messages_before_reply"]:
+                messages = hook(messages)
+        if hooks["process_last_received_message"] and messages and isinstance(messages[-1].get("content"), str):
+            content = messages[-1]["content"]
+            for hook in hooks["process_last_received_message"]:
+                content = hook(content)
+            messages = [*messages[:-1], {**messages[-1], "content": content}]
+        for entry in self._reply_func_list:
+            if exclude and entry.func in exclude:
+                continue
+            if not entry.matches(sender):
+                continue
+            final, reply = await entry.call(self, messages, sender)
+            if final:
+                return reply  # type: ignore[no-any-return]
+        return self._default_auto_reply
+
+    def generate_reply(
+        self, messages: list[Message] | None = None, sender: Agent | None = None, **kwargs: Any
+    ) -> str | Message | None:
+        """Sync shell over `a_generate_reply`."""
+        return run_sync(self.a_generate_reply(messages, sender, **kwargs))
+
+    # ---- the built-in reply functions --------------------------------------------------------
+    async def a_check_termination_and_human_reply(
+        self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
+    ) -> tuple[bool, str | Message | None]:
+        """Stop, ask the human, or let the next reply function answer (see `_termination.decide`)."""
+        last = messages[-1] if messages else {}
+        decision = term.decide(
+            self.human_input_mode,
+            is_termination=bool(last) and self._is_termination_msg(last),
+            auto_replies=self._auto_reply_counter[sender],
+            max_auto_replies=self._max_auto_reply_dict[sender],
+        )
+        action = decision.action
+        answer = ""
+        if action is term.Action.ASK_HUMAN:
+            template = HUMAN_INPUT_ALWAYS if decision.prompt_kind == "always" else HUMAN_INPUT_TERMINATE
+            answer = await self.a_get_human_input(
+                template.format(name=self._name, sender=getattr(sender, "name", "the sender"))
+            )
+            if not answer and not (self.silent or decision.terminate_if_empty):
+                IOStream.get_default().print(HUMAN_INPUT_NO_INPUT, flush=True)
+            action = term.after_human_input(decision, answer)
+        if action is term.Action.TERMINATE:
+            self._auto_reply_counter[sender] = 0
+            return True, None
+        if action is term.Action.HUMAN_REPLY:
+            self._auto_reply_counter[sender] = 0
+            tool_calls = last.get("tool_calls") if last else None
+            if tool_calls:  # keep the history valid: every tool call gets one response
+                responses: list[Message] = [
+                    {"tool_call_id": c.get("id", ""), "role": "tool", "content": answer} for c in tool_calls
+                ]
+                return True, {"role": "tool", "tool_responses": responses, "content": answer}
+            return True, answer
+        if self._max_auto_reply_dict[sender] == 0:
+            return True, None
+        self._auto_reply_counter[sender] += 1
+        if self.human_input_mode != "NEVER" and not self.silent:
+            IOStream.get_default().print(HUMAN_INPUT_AUTO_REPLY_NOTICE, flush=True)
+        return False, None
+
+    async def a_get_human_input(self, prompt: str) -> str:
+        """Ask the human through the IOStream and record the answer in this chat's human input."""
+        answer = IOStream.get_default().input(prompt)
+        self._human_input.append(answer)
+        return answer
+
+    def get_human_input(self, prompt: str) -> str:
+        """Sync shell over `a_get_human_input`."""
+        return run_sync(self.a_get_human_input(prompt))
+
+    async def a_generate_tool_calls_reply(
+        self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
+    ) -> tuple[bool, Message | None]:
+        """Execute the tool calls in the last message, if this agent has their functions."""
+        if not messages:
+            return False, None
+        calls = messages[-1].get("tool_calls")
+        if not calls or not self._function_map:
+            return False, None
+        return True, await run_tool_calls(calls, self._function_map)
+
+    async def a_generate_code_execution_reply(
+        self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
+    ) -> tuple[bool, str | None]:
+        """Run the code in the newest recent message that has some (see `find_code_blocks`)."""
+        setup = self._code_execution
+        if setup is None or not messages:
+            return False, None
+        blocks, refused = find_code_blocks(messages, setup)
+        if refused:
+            assert setup.allowed_languages is not None
+            return True, format_result(refused_result(refused, setup.allowed_languages))
+        if not blocks:
+            return False, None
+        if not self.silent:
+            IOStream.get_default().print(f">>>>>>>> EXECUTING {len(blocks)} CODE BLOCK(S)...", flush=True)
+        return True, format_result(await setup.run(blocks))
+
+    async def a_generate_oai_reply(
+        self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
+    ) -> tuple[bool, str | Message | None]:
+        """Ask the model for the reply.
+
+        Raises:
+            parley.exceptions.ModelError: the model call failed, or its reply had neither content
+                nor tool calls.
+        """
+        client = self.client if config is None else config
+        if client is None:
+            return False, None
+        request = _chat.api_messages(self._system_message, messages or [])
+        tools = self.llm_config.get("tools") if isinstance(self.llm_config, dict) else None
+        response = await client.create(request, tools=tools or None)
+        msg = response.message
+        calls = msg.get("tool_calls")
+        if calls:
+            return True, {"role": "assistant", "content": msg.get("content"), "tool_calls": calls}
+        content = msg.get("content")
+        if content is None:
+            raise ModelResponseError(f"The model's reply to {self._name} had neither content nor tool calls.")
+        return True, content
+
+    # ---- chats ------------------------------------------------------------------------------
+    async def a_initiate_chat(
+        self,
+        recipient: Agent,
+        clear_history: bool = True,
+        silent: bool | None = False,
+        max_turns: int | None = None,
+        summary_method: str | Callable[..., Any] | None = "last_msg",
+        summary_args: dict[str, Any] | None = None,
+        message: str | Message | Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        """Start a chat with ``recipient`` and run it to the end. See `parley.agentchat.chat`.
+
+        Args:
+            recipient: the agent to talk to.
+            clear_history: forget earlier messages between the two first. Default True.
+            silent: print nothing. Default False.
+            max_turns: at most this many round trips (a message and its reply); None: until one
+                side stops (termination, the auto-reply limit, or a None reply).
+            summary_method: ``"last_msg"``, ``"reflection_with_llm"``, a callable
+                ``f(sender, recipient, summary_args) -> str``, or None for no summary.
+            summary_args: e.g. ``{"summary_prompt": ...}`` for reflection.
+            message: the first message: a str, a message dict, or a callable
+                ``f(sender, recipient, context) -> str | dict``. None: ask the human.
+            **kwargs: ``carryover`` (str or list, appended as context) and ``chat_id``.
+
+        Returns:
+            The `ChatResult`.
+
+        Raises:
+            ConfigError: a bad ``summary_method`` or ``max_turns``.
+            parley.exceptions.ModelError: a model call failed.
+        """
+        return await _chat.run_two_agent_chat(
+            self, recipient, clear_history=clear_history, silent=bool(silent), max_turns=max_turns,
+            summary_method=summary_method, summary_args=summary_args, message=message, **kwargs,
+        )  # fmt: skip
+
+    def initiate_chat(
+        self,
+        recipient: Agent,
+        clear_history: bool = True,
+        silent: bool | None = False,
+        max_turns: int | None = None,
+        summary_method: str | Callable[..., Any] | None = "last_msg",
+        summary_args: dict[str, Any] | None = None,
+        message: str | Message | Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        """Sync shell over `a_initiate_chat`; works inside a running event loop too."""
+        return run_sync(
+            self.a_initiate_chat(
+                recipient, clear_history, silent, max_turns, summary_method, summary_args, message, **kwargs
+            )
+        )
+
+    async def a_initiate_chats(self, chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
+        """Run several chats with this agent as the sender; see `parley.agentchat.chat.initiate_chats`."""
+        return await _chat.a_initiate_chats([{**c, "sender": self} for c in chat_queue])
+
+    def initiate_chats(self, chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
+        """Sync shell over `a_initiate_chats`."""
+        return run_sync(self.a_initiate_chats(chat_queue))
+
+    def _prepare_chat(self, recipient: Agent, clear_history: bool, reply_at_receive: bool = True) -> None:
+        self.reset_consecutive_auto_reply_counter(recipient)
+        self.reply_at_receive[recipient] = reply_at_receive
+        self._human_input = []
+        if clear_history:
+            self.clear_history(recipient)
+
+    def print_usage_summary(self, mode: str | list[str] | tuple[str, ...] = ("actual", "total")) -> None:
+        """Print this agent's model usage and cost through the IOStream."""
+        if self.client is None:
+            IOStream.get_default().print(f"No cost incurred from agent '{self._name}'.")
+            return
+        IOStream.get_default().print(f"Agent '{self._name}':")
+        self.client.print_usage_summary(mode, print_fn=IOStream.get_default().print)  # type: ignore[arg-type]
+
+    def get_actual_usage(self) -> dict[str, Any] | None:
+        """Usage excluding cached replies, in AutoGen 0.2's shape; None without a model."""
+        return None if self.client is None else self.client.usage_summary.view("actual")
+
+    def get_total_usage(self) -> dict[str, Any] | None:
+        """Usage including cached replies, in AutoGen 0.2's shape; None without a model."""
+        return None if self.client is None else self.client.usage_summary.view("total")
+
+    @property
+    def human_input(self) -> list[str]:
+        """What the human typed during the current chat."""
+        return self._human_input
+
+    @property
+    def is_termination_msg(self) -> Callable[[Message], bool]:
+        """The termination test applied to received messages."""
+        return self._is_termination_msg
+
+    @property
+    def default_auto_reply(self) -> str | Message:
+        """The reply when no reply function answers."""
+        return self._default_auto_reply

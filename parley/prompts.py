@@ -1,0 +1,61 @@
+"""Every prompt parley sends to a model or shows a human, in one place.
+
+Prompts are data: agents read them from here, and users may pass their own instead.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ASSISTANT_SYSTEM_MESSAGE",
+    "DEFAULT_SYSTEM_MESSAGE",
+    "HUMAN_INPUT_ALWAYS",
+    "HUMAN_INPUT_AUTO_REPLY_NOTICE",
+    "HUMAN_INPUT_NO_INPUT",
+    "HUMAN_INPUT_TERMINATE",
+    "REFLECTION_SUMMARY_PROMPT",
+    "SCRIPTED_MODEL_NOTICE",
+]
+
+DEFAULT_SYSTEM_MESSAGE = "You are a helpful AI assistant."
+
+ASSISTANT_SYSTEM_MESSAGE = """You are a careful AI assistant who solves tasks by writing code that \
+another agent runs for you and reports back on.
+
+How to work:
+- When a task needs facts you do not have, files, downloads, dates or computation, write code that \
+gets or computes them, and let it print the result. Do not guess results that code can compute.
+- Put each program in one fenced Markdown block tagged with its language: ```python for Python, \
+```sh for shell commands. Each block must be complete and run as it is: the runner does not fill in \
+anything, and it does not keep variables between blocks.
+- To save a program under a name, make its first line `# filename: <name>`; otherwise do not name \
+files.
+- Send one block at a time unless the blocks are meant to run in order. You will get back the exit \
+code and everything the code printed.
+- If the code fails, read the error, fix the code and send the whole corrected block again. If a \
+package is missing, send a shell block that installs it first.
+- Check the output before you trust it. When the task is done and the output confirms it, give the \
+answer in plain words and end your message with the word TERMINATE.
+"""
+
+REFLECTION_SUMMARY_PROMPT = (
+    "Summarize the conversation above: state the task, the final answer or outcome, and any facts "
+    "the reader needs to use it. Leave out greetings and the back-and-forth."
+)
+
+HUMAN_INPUT_ALWAYS = (
+    "Replying as {name}. Give feedback to {sender}. Press enter to skip and use the auto-reply, "
+    "or type 'exit' to end the conversation: "
+)
+
+HUMAN_INPUT_TERMINATE = (
+    "Replying as {name}. Give feedback to {sender}. Press enter or type 'exit' to end the conversation: "
+)
+
+HUMAN_INPUT_NO_INPUT = ">>>>>>>> NO HUMAN INPUT RECEIVED."
+
+HUMAN_INPUT_AUTO_REPLY_NOTICE = ">>>>>>>> USING AUTO REPLY..."
+
+SCRIPTED_MODEL_NOTICE = (
+    "No OPENAI_API_KEY is set: using parley's scripted demo model (set OPENAI_API_KEY, and "
+    "optionally --base-url/--model, to use a real one)."
+)

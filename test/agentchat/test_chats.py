@@ -1,0 +1,214 @@
+"""Two-agent chats, summaries, carryover, chats in sequence, tools, code replies and concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from parley import ConversableAgent, UserProxyAgent, initiate_chats
+from parley.agentchat import ScriptedIOStream
+from parley.agentchat.io import IOStream
+from parley.exceptions import ConfigError
+from parley.testing import FunctionModelClient, ScriptedModelClient
+
+
+def quiet(name: str, **kw: Any) -> ConversableAgent:
+    kw.setdefault("human_input_mode", "NEVER")
+    return ConversableAgent(name, silent=True, **kw)
+
+
+def runner(tmp_path: Path, **kw: Any) -> UserProxyAgent:
+    return UserProxyAgent(
+        "runner",
+        human_input_mode="NEVER",
+        code_execution_config={"executor": "local", "local": {"work_dir": str(tmp_path), "timeout": 30}, **kw},
+        silent=True,
+    )
+
+
+def test_initiate_chat_message_forms_and_max_turns() -> None:
+    a = quiet("a", llm_config=FunctionModelClient(lambda m, t, p: "a says"))
+    b = quiet("b", llm_config=FunctionModelClient(lambda m, t, p: "b says"))
+    r = a.initiate_chat(b, message="hi", max_turns=2, silent=True)
+    assert [m["content"] for m in r.chat_history] == ["hi", "b says", "a says", "b says"]
+    r = a.initiate_chat(b, message={"content": "dict hi", "role": "user"}, max_turns=1, silent=True)
+    assert [m["content"] for m in r.chat_history] == ["dict hi", "b says"]
+    r = a.initiate_chat(
+        b, message=lambda sender, recipient, ctx: f"{sender.name}->{recipient.name} {ctx['carryover']}",
+        carryover="ctx", max_turns=1, silent=True,
+    )  # fmt: skip
+    assert r.chat_history[0]["content"] == "a->b ctx\nContext: \nctx"
+    assert r.chat_id is not None
+    with pytest.raises(ConfigError, match="max_turns"):
+        a.initiate_chat(b, message="x", max_turns=-1)
+    with pytest.raises(ConfigError, match="Did you mean 'last_msg'"):
+        a.initiate_chat(b, message="x", summary_method="last_message")
+
+
+def test_summary_methods() -> None:
+    llm = ScriptedModelClient(["The answer is 4. TERMINATE", "Summary: 2+2=4."])
+    asker = quiet("asker")
+    solver = quiet("solver", llm_config=llm)
+    r = asker.initiate_chat(solver, message="2+2?", max_turns=1, summary_method="last_msg")
+    assert r.summary == "The answer is 4."
+    r2 = asker.initiate_chat(solver, message="2+2?", max_turns=0, summary_method="reflection_with_llm")
+    assert r2.summary == "Summary: 2+2=4."
+    assert llm.calls[-1][-1]["content"].startswith("Summarize the conversation")
+    r3 = asker.initiate_chat(
+        solver, message="x", max_turns=0, summary_method=lambda s, rcp, args: f"{s.name}/{rcp.name}/{args['k']}",
+        summary_args={"k": "v"},
+    )  # fmt: skip
+    assert r3.summary == "asker/solver/v"
+    with pytest.raises(ConfigError, match="needs a model"):
+        quiet("x").initiate_chat(quiet("y"), message="m", max_turns=0, summary_method="reflection_with_llm")
+
+
+def test_initiate_chats_carries_summaries_over() -> None:
+    seen: list[str] = []
+
+    def model(messages: Any, tools: Any, params: Any) -> str:
+        seen.append(messages[-1]["content"])
+        return f"result {len(seen)}"
+
+    boss, w1, w2 = quiet("boss"), quiet("w1", llm_config=FunctionModelClient(model)), quiet("w2", llm_config=FunctionModelClient(model))
+    results = initiate_chats(
+        [
+            {"sender": boss, "recipient": w1, "message": "first task", "max_turns": 1, "silent": True},
+            {"sender": boss, "recipient": w2, "message": "second task", "max_turns": 1, "silent": True},
+        ]
+    )
+    assert [r.summary for r in results] == ["result 1", "result 2"]
+    assert seen[1] == "second task\nContext: \nresult 1"
+    with pytest.raises(ConfigError, match="recipient"):
+        initiate_chats([{"sender": boss, "message": "x"}])
+
+
+def test_console_output_shows_who_speaks_to_whom() -> None:
+    io = ScriptedIOStream()
+    a = ConversableAgent("alice", human_input_mode="NEVER", llm_config=ScriptedModelClient(["```python\nprint(1)\n```"]))
+    b = ConversableAgent("bob", human_input_mode="NEVER")
+    with IOStream.set_default(io):
+        b.initiate_chat(a, message="write code", max_turns=1)
+    assert "bob (to alice):\n\nwrite code\n" in io.text
+    assert "alice (to bob):\n\n```python\nprint(1)\n```" in io.text
+    io2 = ScriptedIOStream()
+    with IOStream.set_default(io2):
+        b.initiate_chat(a, message="again", max_turns=0, silent=True)
+    assert io2.text == ""
+
+
+def test_code_reply_format_last_n_messages_and_data_blocks(tmp_path: Path) -> None:
+    proxy = runner(tmp_path, last_n_messages=2)
+    other = quiet("other")
+    code_msg = {"role": "user", "content": "```python\nprint('from old message')\n```"}
+    chatter = {"role": "user", "content": "no code here"}
+    assert proxy.generate_reply([code_msg, chatter], other) == (
+        "exitcode: 0 (execution succeeded)\nCode output: from old message\n"
+    )
+    assert proxy.generate_reply([code_msg, chatter, chatter], other) == ""  # out of reach: default reply
+    data = {"role": "user", "content": '```json\n{"a": 1}\n```\n```yaml\nk: v\n```'}
+    assert proxy.generate_reply([data], other) == ""  # data blocks are never executed
+    failing = {"role": "user", "content": "```python\nimport sys\nprint('bad')\nsys.exit(3)\n```"}
+    assert proxy.generate_reply([failing], other) == "exitcode: 3 (execution failed)\nCode output: bad\n"
+    unknown = {"role": "user", "content": "```cobol\nDISPLAY 'HI'.\n```"}
+    reply = proxy.generate_reply([unknown], other)
+    assert isinstance(reply, str)
+    assert reply.startswith("exitcode: 1 (execution failed)")
+    assert "python" in reply
+
+
+def test_auto_last_n_messages_stops_at_own_message(tmp_path: Path) -> None:
+    proxy = runner(tmp_path)
+    other = quiet("other")
+    history = [
+        {"role": "user", "content": "```python\nprint('old')\n```"},
+        {"role": "assistant", "content": "exitcode: 0 ...", "name": "runner"},
+        {"role": "user", "content": "thanks"},
+    ]
+    assert proxy.generate_reply(history, other) == ""
+    history.append({"role": "user", "content": "```sh\necho new\n```"})
+    assert proxy.generate_reply(history, other) == "exitcode: 0 (execution succeeded)\nCode output: new\n"
+
+
+def test_allowed_languages_refuses_others(tmp_path: Path) -> None:
+    proxy = runner(tmp_path, allowed_languages=["python"])
+    reply = proxy.generate_reply([{"role": "user", "content": "```sh\necho hi\n```"}], quiet("o"))
+    assert reply == "exitcode: 1 (execution failed)\nCode output: Not executed: sh code is not allowed here. Write the code in one of: python."
+    with pytest.raises(ConfigError, match="last_n_messages"):
+        runner(tmp_path, last_n_messages="all")
+
+
+def test_parallel_tool_calls_one_raises_all_answered_in_order() -> None:
+    order: list[str] = []
+
+    async def slow(x: int) -> int:
+        await asyncio.sleep(0.05)
+        order.append("slow")
+        return x * 2
+
+    def boom() -> str:
+        raise ValueError("no luck")
+
+    def fast(name: str) -> dict[str, str]:
+        order.append("fast")
+        return {"hello": name}
+
+    calls = [
+        {"id": "1", "type": "function", "function": {"name": "slow", "arguments": json.dumps({"x": 21})}},
+        {"id": "2", "type": "function", "function": {"name": "boom", "arguments": "{}"}},
+        {"id": "3", "type": "function", "function": {"name": "fast", "arguments": json.dumps({"name": "ann"})}},
+        {"id": "4", "type": "function", "function": {"name": "fast", "arguments": "{not json"}},
+        {"id": "5", "type": "function", "function": {"name": "nope", "arguments": "{}"}},
+    ]
+    llm = ScriptedModelClient([{"content": None, "tool_calls": calls}, "all done TERMINATE"])
+    caller = quiet("caller", llm_config=llm)
+    executor = quiet("executor", function_map={"slow": slow, "boom": boom, "fast": fast})
+    result = executor.initiate_chat(caller, message="go", silent=True)
+    tool_msg = result.chat_history[2]
+    responses = tool_msg["tool_responses"]
+    assert [r["tool_call_id"] for r in responses] == ["1", "2", "3", "4", "5"]
+    assert responses[0]["content"] == "42"
+    assert responses[1]["content"] == "Error: boom raised ValueError: no luck"
+    assert responses[2]["content"] == '{"hello": "ann"}'
+    assert responses[3]["content"].startswith("Error: the arguments for 'fast' are not valid JSON")
+    assert responses[4]["content"].startswith("Error: there is no tool named 'nope'")
+    assert order == ["fast", "slow"]  # ran concurrently: the fast one finished first
+    sent = llm.calls[1]
+    assert [m["role"] for m in sent[-5:]] == ["tool"] * 5  # expanded for the API
+    assert result.chat_history[-1]["content"] == "all done TERMINATE"
+
+
+async def test_many_concurrent_chats_and_code_does_not_block_others(tmp_path: Path) -> None:
+    events: list[str] = []
+
+    def make_pair(i: int) -> tuple[ConversableAgent, ConversableAgent]:
+        def model(messages: Any, tools: Any, params: Any) -> str:
+            return "done TERMINATE" if len(messages) > 3 else f"turn from {i}"
+
+        return quiet(f"a{i}", llm_config=FunctionModelClient(model)), quiet(f"b{i}", llm_config=FunctionModelClient(model))
+
+    pairs = [make_pair(i) for i in range(100)]
+    slow_llm = ScriptedModelClient(["```python\nimport time\ntime.sleep(1.5)\nprint('slow done')\n```", "ok TERMINATE"])
+    slow_assistant = quiet("slow_assistant", llm_config=slow_llm)
+    slow_runner = runner(tmp_path)
+
+    async def slow_chat() -> Any:
+        r = await slow_runner.a_initiate_chat(slow_assistant, message="run slow code", silent=True)
+        events.append("slow finished")
+        return r
+
+    async def fast_chat(a: ConversableAgent, b: ConversableAgent) -> Any:
+        await asyncio.sleep(0.2)  # let the slow chat start its code first
+        r = await a.a_initiate_chat(b, message="hi", silent=True)
+        events.append("fast finished")
+        return r
+
+    results = await asyncio.gather(slow_chat(), *(fast_chat(a, b) for a, b in pairs))
+    assert len(results) == 101
+    assert all(r.chat_history[-1]["content"] == "done TERMINATE" for r in results[1:])
+    assert "slow done" in results[0].chat_history[2]["content"]
+    assert events[-1] == "slow finished" and events.count("fast finished") == 100
