@@ -1,0 +1,328 @@
+"""`OpenAIClient`: the adapter from parley's `ModelClient` to the official ``openai`` SDK.
+
+This is the only module that imports ``openai``, and it does so on the first request: the SDK
+takes ~0.4-0.8 s to import. It works with OpenAI and with any OpenAI-compatible server (vLLM,
+Ollama, llama.cpp server) given its ``base_url``.
+
+Requests go through the SDK's generic ``AsyncOpenAI.post("/chat/completions", body=...,
+cast_to=ChatCompletion)`` rather than ``client.chat.completions.create(...)``. Both keep the SDK's
+auth, retries and error types, but ``create`` transforms its parameters at a cost that grows with
+the history (~0.22 ms per message with openai 3.52, ~27 ms a call at 100 messages) while ``post``
+sends the body as given and stays flat.
+
+Every SDK error becomes a `parley.exceptions.ModelError` in one place, `_translate`. Messages
+name the config entry with its key redacted, and no API key appears in any message or repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import os
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from parley.exceptions import (
+    ConfigError,
+    MissingDependencyError,
+    ModelAuthenticationError,
+    ModelConnectionError,
+    ModelError,
+    ModelResponseError,
+    redact_config,
+)
+from parley.llm._errors import error_class_for_status
+from parley.llm.config import split_entry, validate_config_entry
+from parley.llm.pricing import cost, validate_price
+from parley.llm.types import Message, ModelResponse, ToolCall, ToolSpec, Usage
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI, RequestOptions
+
+__all__ = ["ALLOW_REMOTE_MODEL_REQUESTS", "DEFAULT_BASE_URL", "OpenAIClient"]
+
+ALLOW_REMOTE_MODEL_REQUESTS: bool = True
+"""When False, a request to a non-loopback host raises `ModelError`. Test suites set it False."""
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_NOT_SENT = ("stream_options",)  # streaming is not wired yet; without "stream" OpenAI rejects this
+
+
+def _is_loopback(base_url: str) -> bool:
+    host = urlsplit(base_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class OpenAIClient:
+    """A `ModelClient` for one config entry, backed by ``openai.AsyncOpenAI``.
+
+    Args:
+        config: one config-list entry: ``model`` (required); ``api_key`` (default: the
+            ``OPENAI_API_KEY`` environment variable); ``base_url`` (default: ``OPENAI_BASE_URL``,
+            else OpenAI's); ``api_type`` (only ``"openai"``); ``organization``; ``timeout``
+            (seconds per request, default the SDK's 600); ``max_retries`` (default the SDK's 2);
+            ``default_headers``; ``price`` (``[prompt $ per 1K tokens, completion $ per 1K
+            tokens]``, overriding `parley.llm.pricing`). Every other key except the agent-level
+            ones (``cache_seed``, ``tools`` ...) is a call parameter sent in the request body
+            (``temperature``, ``max_tokens``, ``seed``, ``stop``, ``response_format`` ...);
+            ``extra_body``'s items are merged into the body.
+
+    Raises:
+        ConfigError: the entry is invalid (see `parley.llm.config.validate_config_entry`).
+
+    The constructor does no I/O and reads no environment. One SDK client is made per running
+    event loop, on that loop's first request, because HTTP connection pools belong to a loop.
+    """
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        entry = validate_config_entry(config)
+        if "model_client" in entry:
+            raise ConfigError("OpenAIClient cannot take a 'model_client' entry; use OpenAIWrapper.", key="model_client")
+        self._entry = entry
+        self._settings, self._params = split_entry(entry)
+        for key in _NOT_SENT:
+            self._params.pop(key, None)
+        self.model: str = entry["model"]
+        self._price = validate_price(entry["price"], self.model) if entry.get("price") is not None else None
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[AsyncOpenAI, str]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The config entry, with secrets redacted."""
+        return redact_config(self._entry)
+
+    def __repr__(self) -> str:
+        return f"OpenAIClient({self.config!r})"
+
+    def _base_url(self) -> str:
+        return str(self._settings.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+
+    def _sdk_client(self) -> tuple[AsyncOpenAI, str]:
+        """This loop's SDK client and its base URL, made on first use."""
+        base_url = self._base_url()
+        if not ALLOW_REMOTE_MODEL_REQUESTS and not _is_loopback(base_url):
+            raise ModelError(
+                f"remote model requests are blocked in tests: {base_url} is not a loopback address. "
+                "Point base_url at a local server such as parley.testing.ScriptedOpenAIServer.",
+                config=self._entry,
+            )
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            made = self._clients.get(loop)
+            if made is None or made[1] != base_url:
+                # A pooled connection's transport refers to its loop, so a weak key alone never
+                # lets a finished loop go: drop the clients of closed loops here.
+                for old in [lp for lp in self._clients if lp.is_closed()]:
+                    del self._clients[old]
+                made = (self._make_sdk_client(base_url), base_url)
+                self._clients[loop] = made
+        return made
+
+    def _make_sdk_client(self, base_url: str) -> AsyncOpenAI:
+        api_key = self._settings.get("api_key") or os.environ.get("OPENAI_API_KEY")
+        if not api_key:
+            raise ModelAuthenticationError(
+                'No API key: set the OPENAI_API_KEY environment variable or add "api_key" to this config '
+                'entry (a local server that needs no key accepts any placeholder, such as "EMPTY").',
+                config=self._entry,
+            )
+        try:
+            import openai
+        except ImportError:
+            raise MissingDependencyError("openai", "openai") from None
+        # The SDK's default HTTP client, built here so that no finalizer schedules its close on
+        # whichever loop runs when it is collected (a different, maybe closed, loop).
+        kwargs: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "http_client": openai.DefaultAsyncHttpxClient(),
+        }
+        for key in ("organization", "timeout", "max_retries", "default_headers"):
+            if self._settings.get(key) is not None:
+                kwargs[key] = self._settings[key]
+        return openai.AsyncOpenAI(**kwargs)
+
+    async def create(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolSpec] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> ModelResponse:
+        """Send one chat-completions request.
+
+        Args:
+            messages: the conversation, sent as given (it must be in the OpenAI wire shape).
+            tools: tools the model may call, in the OpenAI tools shape; None or empty for none.
+            params: per-call parameters over the entry's: body parameters (``temperature`` ...),
+                and ``model``, ``timeout`` (seconds) or ``max_retries`` for this call only.
+                Agent-level keys (``cache_seed``, ``stream`` ...) are ignored.
+
+        Returns:
+            The reply message (``content``, plus ``tool_calls`` when the model called tools), the
+            server's usage, the cost from the price table or the entry's ``price``, and the model.
+
+        Raises:
+            ModelAuthenticationError: no API key, or the server rejected it (401/403).
+            ModelConnectionError: the server cannot be reached or timed out.
+            ModelNotFoundError: the server does not know the model (404).
+            ModelRateLimitError: still rate limited (429) after the SDK's retries.
+            ModelResponseError: the reply is malformed: not JSON, no choices, or neither content
+                nor tool calls.
+            ModelError: any other failure, with the HTTP status when there is one; also when
+                `ALLOW_REMOTE_MODEL_REQUESTS` is False and the server is not on loopback.
+        """
+        client, base_url = self._sdk_client()
+        body = dict(self._params)
+        options: RequestOptions = {}
+        model = self.model
+        if params:
+            settings, call_params = split_entry(params)
+            body.update(call_params)
+            model = settings.get("model") or model
+            if settings.get("timeout") is not None:
+                options["timeout"] = float(settings["timeout"])
+            if settings.get("max_retries") is not None:
+                options["max_retries"] = int(settings["max_retries"])
+        body["model"] = model
+        body["messages"] = messages if isinstance(messages, list) else list(messages)
+        if tools:
+            body["tools"] = tools if isinstance(tools, list) else list(tools)
+        from openai.types.chat import ChatCompletion
+
+        try:
+            completion = await client.post("/chat/completions", body=body, cast_to=ChatCompletion, options=options)
+        except Exception as exc:
+            error = self._translate(exc, base_url, model)
+            if error is None:
+                raise
+            raise error from None
+        return self._to_response(completion, model, base_url)
+
+    async def aclose(self) -> None:
+        """Close the SDK client of the running loop, if one was made. Optional; safe to repeat."""
+        with self._lock:
+            made = self._clients.pop(asyncio.get_running_loop(), None)
+        if made is not None:
+            await made[0].close()
+
+    # -- the one place SDK errors and replies are translated -------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        for key in (self._settings.get("api_key"), os.environ.get("OPENAI_API_KEY")):
+            if key and key in text:
+                text = text.replace(key, str(redact_config({"api_key": key})["api_key"]))
+        return text
+
+    def _translate(self, exc: Exception, base_url: str, model: str) -> ModelError | None:
+        """The `ModelError` for an exception raised by the SDK, or None for anything else."""
+        import openai
+
+        entry = self._entry
+        if isinstance(exc, openai.APITimeoutError):
+            timeout = self._settings.get("timeout", "the SDK's default")
+            return ModelConnectionError(
+                f"The model server at {base_url} did not answer in time (timeout {timeout} s).", config=entry
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            reason = self._scrub(str(exc.__cause__ or exc))
+            return ModelConnectionError(
+                f"Cannot reach the model server at {base_url} ({reason}). Is it running, and is base_url right?",
+                config=entry,
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return self._status_error(exc.status_code, self._scrub(_server_message(exc)), base_url, model)
+        if isinstance(exc, openai.APIResponseValidationError):
+            return ModelResponseError(f"The reply from {base_url} has the wrong shape: {exc.message}", config=entry)
+        if isinstance(exc, json.JSONDecodeError):
+            return ModelResponseError(
+                f"The reply from {base_url} is not valid JSON ({exc.msg} at character {exc.pos}).", config=entry
+            )
+        if isinstance(exc, openai.OpenAIError):
+            return ModelError(f"The openai SDK failed: {self._scrub(str(exc))}", config=entry)
+        return None
+
+    def _status_error(self, status: int, detail: str, base_url: str, model: str) -> ModelError:
+        cls = error_class_for_status(status)
+        if status in (401, 403):
+            text = f"The model server at {base_url} rejected the API key (HTTP {status}): {detail}"
+        elif status == 404:
+            text = (
+                f"The model server at {base_url} does not know model {model!r} (HTTP 404): {detail} "
+                "Check the model name, and that base_url is the API root (often ending in /v1)."
+            )
+        elif status == 429:
+            text = f"The model server at {base_url} is rate limiting (HTTP 429), still after retries: {detail}"
+        else:
+            text = f"The model server at {base_url} answered HTTP {status}: {detail}"
+        return cls(text, config=self._entry, status_code=status)
+
+    def _to_response(self, completion: Any, model: str, base_url: str) -> ModelResponse:
+        def bad(what: str) -> ModelResponseError:
+            return ModelResponseError(f"The reply from {base_url} is malformed: {what}.", config=self._entry)
+
+        choices = getattr(completion, "choices", None)
+        if not choices:
+            raise bad("it has no choices")
+        msg = getattr(choices[0], "message", None)
+        if msg is None:
+            raise bad("its first choice has no message")
+        content = getattr(msg, "content", None)
+        calls = [_tool_call(c) for c in getattr(msg, "tool_calls", None) or ()]
+        if None in calls:
+            raise bad("a tool call has no function name")
+        if content is None and not calls:
+            refusal = getattr(msg, "refusal", None)
+            raise bad(f"the model refused: {refusal!r}" if refusal else "it has neither content nor tool calls")
+        message: Message = {"role": "assistant", "content": content}
+        if calls:
+            message["tool_calls"] = [c for c in calls if c is not None]
+        u = getattr(completion, "usage", None)
+        prompt = int(getattr(u, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(u, "completion_tokens", 0) or 0)
+        usage = Usage(prompt, completion_tokens, int(getattr(u, "total_tokens", 0) or prompt + completion_tokens))
+        answered_by = str(getattr(completion, "model", None) or model)
+        price = self._price
+        return ModelResponse(
+            message=message,
+            usage=usage,
+            cost=cost(answered_by, prompt, completion_tokens, price=price),
+            model=answered_by,
+            raw=completion,
+        )
+
+
+def _tool_call(call: Any) -> ToolCall | None:
+    fn = getattr(call, "function", None)
+    name = getattr(fn, "name", None)
+    if not name:
+        return None
+    return {
+        "id": str(getattr(call, "id", "") or ""),
+        "type": "function",
+        "function": {"name": str(name), "arguments": str(getattr(fn, "arguments", "") or "")},
+    }
+
+
+def _server_message(exc: Any) -> str:
+    """The server's own error message from an SDK status error, without the SDK's framing."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+        if isinstance(inner, str):
+            return inner
+    return str(getattr(exc, "message", exc))

@@ -1,0 +1,233 @@
+"""Per-model usage and cost, accumulated in AutoGen 0.2's two views.
+
+The *total* view counts every response, including replies served from a cache; the *actual* view
+counts only responses that really reached a model, which is what was paid for. `UsageSummary`
+is a plain value: add responses, add or subtract summaries, compare them, render them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from parley.exceptions import ConfigError
+from parley.llm.types import ModelResponse
+
+__all__ = ["ModelUsage", "UsageMode", "UsageSummary"]
+
+UsageMode = Literal["actual", "total"]
+"""``"total"`` includes cached replies; ``"actual"`` excludes them."""
+
+_KEYS = {"total": "usage_including_cached_inference", "actual": "usage_excluding_cached_inference"}
+
+
+@dataclass(frozen=True)
+class ModelUsage:
+    """One model's usage.
+
+    Attributes:
+        cost: US dollars.
+        prompt_tokens: tokens sent.
+        completion_tokens: tokens received.
+        total_tokens: their sum, as the servers reported it.
+    """
+
+    cost: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: ModelUsage) -> ModelUsage:
+        return ModelUsage(
+            self.cost + other.cost,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+        )
+
+    def __sub__(self, other: ModelUsage) -> ModelUsage:
+        return ModelUsage(
+            self.cost - other.cost,
+            self.prompt_tokens - other.prompt_tokens,
+            self.completion_tokens - other.completion_tokens,
+            self.total_tokens - other.total_tokens,
+        )
+
+    def is_zero(self) -> bool:
+        """True when every count is zero and the cost is zero to within 1e-12 dollars."""
+        return (
+            abs(self.cost) < 1e-12
+            and self.prompt_tokens == 0
+            and self.completion_tokens == 0
+            and self.total_tokens == 0
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"cost", "prompt_tokens", "completion_tokens", "total_tokens"}``."""
+        return {
+            "cost": self.cost,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+def _combine(a: Mapping[str, ModelUsage], b: Mapping[str, ModelUsage], sign: int) -> dict[str, ModelUsage]:
+    out = dict(a)
+    for model, usage in b.items():
+        current = out.get(model, ModelUsage())
+        out[model] = current + usage if sign > 0 else current - usage
+    return {m: u for m, u in out.items() if not u.is_zero()}
+
+
+class UsageSummary:
+    """Usage and cost per model, in a total view (with cached replies) and an actual view (without).
+
+    Use ``after - before`` to get the usage of one stretch of work, such as one chat::
+
+        before = wrapper.usage_summary.snapshot()
+        ...  # the chat
+        chat_usage = wrapper.usage_summary - before
+
+    Models whose usage nets to zero are dropped from a difference.
+    """
+
+    __slots__ = ("_actual", "_total")
+
+    def __init__(self) -> None:
+        self._total: dict[str, ModelUsage] = {}
+        self._actual: dict[str, ModelUsage] = {}
+
+    @classmethod
+    def of(cls, responses: Iterable[ModelResponse]) -> UsageSummary:
+        """A summary of ``responses``."""
+        summary = cls()
+        for response in responses:
+            summary.add(response)
+        return summary
+
+    def add(self, response: ModelResponse) -> None:
+        """Count one response in the total view and, unless it came from a cache, the actual view.
+
+        A response with an empty ``model`` is counted under ``"unknown"``.
+        """
+        u = response.usage
+        usage = ModelUsage(response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens)
+        model = response.model or "unknown"
+        self._total[model] = self._total.get(model, ModelUsage()) + usage
+        if not response.cached:
+            self._actual[model] = self._actual.get(model, ModelUsage()) + usage
+
+    def merge(self, other: UsageSummary) -> None:
+        """Add ``other``'s usage into this summary, in place."""
+        self._total = _combine(self._total, other._total, +1)
+        self._actual = _combine(self._actual, other._actual, +1)
+
+    def clear(self) -> None:
+        """Forget all usage."""
+        self._total.clear()
+        self._actual.clear()
+
+    def snapshot(self) -> UsageSummary:
+        """An independent copy, to subtract from later."""
+        copy = UsageSummary()
+        copy._total = dict(self._total)
+        copy._actual = dict(self._actual)
+        return copy
+
+    def __add__(self, other: UsageSummary) -> UsageSummary:
+        out = self.snapshot()
+        out.merge(other)
+        return out
+
+    def __sub__(self, other: UsageSummary) -> UsageSummary:
+        out = UsageSummary()
+        out._total = _combine(self._total, other._total, -1)
+        out._actual = _combine(self._actual, other._actual, -1)
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, UsageSummary):
+            return NotImplemented
+        return (self - other).is_empty() and (other - self).is_empty()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __bool__(self) -> bool:
+        return not self.is_empty()
+
+    def is_empty(self) -> bool:
+        """True when no usage has been counted in either view."""
+        return not self._total and not self._actual
+
+    def __repr__(self) -> str:
+        return f"UsageSummary(total={self.view('total')}, actual={self.view('actual')})"
+
+    def models(self, mode: UsageMode = "total") -> dict[str, ModelUsage]:
+        """A copy of the per-model usage of one view (``"total"`` or ``"actual"``).
+
+        Raises:
+            ConfigError: ``mode`` is neither ``"total"`` nor ``"actual"``.
+        """
+        return dict(self._pick(mode))
+
+    def total_cost(self, mode: UsageMode = "total") -> float:
+        """The summed cost of one view, US dollars."""
+        return sum(u.cost for u in self._pick(mode).values())
+
+    def view(self, mode: UsageMode) -> dict[str, Any]:
+        """One view in AutoGen 0.2's shape: ``{"total_cost": x, "<model>": {"cost", "prompt_tokens", ...}}``.
+
+        An empty view is ``{"total_cost": 0.0}``.
+        """
+        usage = self._pick(mode)
+        out: dict[str, Any] = {"total_cost": sum(u.cost for u in usage.values())}
+        out.update({model: u.to_dict() for model, u in usage.items()})
+        return out
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Both views, keyed as AutoGen 0.2 keys them.
+
+        Returns:
+            ``{"usage_including_cached_inference": view("total"),
+            "usage_excluding_cached_inference": view("actual")}``.
+        """
+        return {_KEYS["total"]: self.view("total"), _KEYS["actual"]: self.view("actual")}
+
+    def format(self, mode: UsageMode | Iterable[UsageMode] = ("actual", "total")) -> str:
+        """Render one or both views as text for people, one line per model.
+
+        Args:
+            mode: ``"actual"``, ``"total"``, or several of them in order. When the two views are
+                equal (nothing was cached) and both are asked for, they are shown once.
+
+        Raises:
+            ConfigError: an unknown mode.
+        """
+        modes: list[UsageMode] = [mode] if isinstance(mode, str) else list(mode)
+        for m in modes:
+            self._pick(m)
+        if set(modes) == {"actual", "total"} and self._total == self._actual:
+            return self._format_view("total", "Usage (no cached replies)")
+        titles = {"actual": "Usage excluding cached replies", "total": "Usage including cached replies"}
+        return "\n".join(self._format_view(m, titles[m]) for m in modes)
+
+    def _format_view(self, mode: UsageMode, title: str) -> str:
+        usage = self._pick(mode)
+        if not usage:
+            return f"{title}: none"
+        lines = [f"{title}: total cost ${self.total_cost(mode):.6f}"]
+        for model, u in sorted(usage.items()):
+            lines.append(
+                f"  {model}: cost ${u.cost:.6f}, prompt_tokens {u.prompt_tokens}, "
+                f"completion_tokens {u.completion_tokens}, total_tokens {u.total_tokens}"
+            )
+        return "\n".join(lines)
+
+    def _pick(self, mode: str) -> dict[str, ModelUsage]:
+        if mode == "total":
+            return self._total
+        if mode == "actual":
+            return self._actual
+        raise ConfigError(f"Unknown usage mode {mode!r}; use 'actual' or 'total'.", key="mode")

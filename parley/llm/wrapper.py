@@ -1,0 +1,209 @@
+"""`OpenAIWrapper`: the model client an agent holds: a config list with fallback, and usage.
+
+It keeps AutoGen 0.2's name. Each config entry becomes one client, tried in order: a failing
+entry (any `ModelError`: bad key, server down, rate limit, 5xx, malformed reply) hands the
+request to the next.
+
+The seams for later work: ``params`` may carry ``"cache"``/``"cache_seed"`` and ``"stream"``.
+Today they are stripped before the request (see `parley.llm.config.AGENT_KEYS`), so a reply is
+always fetched whole and never cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from parley.exceptions import ConfigError, ModelError, redact_config
+from parley.llm.client import ModelClient
+from parley.llm.config import AGENT_KEYS, import_object, validate_config_entry
+from parley.llm.openai_client import OpenAIClient
+from parley.llm.types import Message, ModelResponse, ToolSpec
+from parley.llm.usage import UsageMode, UsageSummary
+
+__all__ = ["OpenAIWrapper"]
+
+
+def _resolve_model_client(value: Any, index: int) -> ModelClient:
+    if isinstance(value, str):
+        value = import_object(value)
+        if isinstance(value, type) or (callable(value) and not isinstance(value, ModelClient)):
+            value = value()
+    if not isinstance(value, ModelClient):
+        raise ConfigError(
+            f"config_list[{index}]['model_client'] must be a ModelClient (an object with "
+            f"'async def create(messages, *, tools=None, params=None)') or 'pkg.module:Name', got {value!r}.",
+            key="model_client",
+        )
+    return value
+
+
+class OpenAIWrapper:
+    """A `ModelClient` over a config list: tries each entry in order and tracks usage and cost.
+
+    Args:
+        config_list: the entries (see `parley.llm.config`). An entry whose ``"model_client"`` is
+            a `ModelClient` instance, or ``"pkg.module:Name"`` naming one or a zero-argument
+            factory for one, uses that client; every other entry gets an `OpenAIClient`. When
+            None, ``base_config`` itself is the one entry.
+        **base_config: settings and call parameters merged under every entry (the entry wins),
+            such as ``temperature=0`` or ``timeout=30``. Agent-level keys (``cache_seed``,
+            ``functions``, ``tools`` ...) are accepted and never sent.
+
+    Raises:
+        ConfigError: the list is empty, or an entry is invalid.
+
+    The constructor does no I/O.
+    """
+
+    def __init__(self, *, config_list: Sequence[Mapping[str, Any]] | None = None, **base_config: Any) -> None:
+        base = {k: v for k, v in base_config.items() if k not in AGENT_KEYS}
+        entries = [{}] if config_list is None else list(config_list)
+        if not entries:
+            raise ConfigError("config_list is empty: give at least one entry, such as {'model': 'gpt-4o-mini'}.")
+        self._entries: list[dict[str, Any]] = []
+        self._clients: list[ModelClient] = []
+        for index, raw in enumerate(entries):
+            if not isinstance(raw, Mapping):
+                raise ConfigError(f"config_list[{index}] must be a dict, got {type(raw).__name__}.")
+            merged = {**base, **{k: v for k, v in raw.items() if k not in AGENT_KEYS}}
+            if "model_client" in merged:
+                client = _resolve_model_client(merged["model_client"], index)
+                merged["model"] = merged.get("model") or getattr(client, "model", None) or type(client).__name__
+                self._entries.append(validate_config_entry(merged))
+                self._clients.append(client)
+            else:
+                self._clients.append(OpenAIClient(merged))
+                self._entries.append(merged)
+        self.usage_summary = UsageSummary()
+
+    @classmethod
+    def from_llm_config(cls, llm_config: Any) -> OpenAIWrapper:
+        """Build the client for an agent's ``llm_config``.
+
+        Args:
+            llm_config: an AutoGen 0.2-style dict (``{"config_list": [...], "temperature": 0,
+                "cache_seed": None, "timeout": 60}``); a single entry with ``"model"`` at the top
+                level; a `ModelClient` instance (wrapped so its usage is tracked); or an
+                `OpenAIWrapper`, returned as is.
+
+        Raises:
+            ConfigError: ``llm_config`` is none of these (False or None mean "no model": do not
+                build a client for them).
+        """
+        if isinstance(llm_config, OpenAIWrapper):
+            return llm_config
+        if isinstance(llm_config, Mapping):
+            config = dict(llm_config)
+            config_list = config.pop("config_list", None)
+            if config_list is None and "model" not in config and "model_client" not in config:
+                raise ConfigError(
+                    'llm_config needs "config_list" (a list of entries) or a "model", such as '
+                    '{"config_list": [{"model": "gpt-4o-mini"}]}.',
+                    key="config_list",
+                )
+            return cls(config_list=config_list, **config)
+        if isinstance(llm_config, ModelClient):
+            return cls(config_list=[{"model_client": llm_config}])
+        raise ConfigError(
+            f"llm_config must be a dict, a ModelClient or an OpenAIWrapper, got {type(llm_config).__name__}. "
+            "Use False for an agent with no model.",
+            key="llm_config",
+        )
+
+    def __repr__(self) -> str:
+        shown = [redact_config({k: v for k, v in e.items() if k != "model_client"}) for e in self._entries]
+        return f"OpenAIWrapper(config_list={shown!r})"
+
+    @property
+    def config_list(self) -> list[dict[str, Any]]:
+        """The merged entries, secrets redacted, in the order they are tried."""
+        return [redact_config(e) for e in self._entries]
+
+    async def create(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolSpec] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> ModelResponse:
+        """Ask each entry's client in turn until one answers, and count the answer's usage.
+
+        Args:
+            messages: the conversation, in the OpenAI wire shape.
+            tools: tools the model may call; None for none.
+            params: per-call parameters over each entry's (see `OpenAIClient.create`).
+
+        Returns:
+            The first successful response.
+
+        Raises:
+            ModelError: every entry failed. With one entry, its own error; with several, an
+                error of the last one's class whose message lists each entry (redacted) and why
+                it failed. Errors that are not `ModelError` propagate at once, with no fallback.
+        """
+        call_params = {k: v for k, v in params.items() if k not in AGENT_KEYS} if params else None
+        failures: list[tuple[int, ModelError]] = []
+        for index, client in enumerate(self._clients):
+            try:
+                response = await client.create(messages, tools=tools, params=call_params)
+            except ModelError as exc:
+                failures.append((index, exc))
+                continue
+            self.usage_summary.add(response)
+            return response
+        raise self._all_failed(failures) from None
+
+    def _all_failed(self, failures: list[tuple[int, ModelError]]) -> ModelError:
+        last = failures[-1][1]
+        if len(failures) == 1:
+            return last
+        lines = [f"All {len(failures)} config entries failed:"]
+        for index, exc in failures:
+            entry = redact_config({k: v for k, v in self._entries[index].items() if k != "model_client"})
+            shown = {k: v for k, v in entry.items() if k in ("model", "base_url", "api_key")}
+            lines.append(f"  [{index}] {shown}: {type(exc).__name__}: {exc}")
+        cls = type(last) if type(last).__init__ is ModelError.__init__ else ModelError
+        return cls("\n".join(lines), status_code=last.status_code)
+
+    # -- usage -------------------------------------------------------------------------------------
+
+    @property
+    def total_usage_summary(self) -> dict[str, Any] | None:
+        """Usage including cached replies, in AutoGen 0.2's shape; None before any call."""
+        return self.usage_summary.view("total") if self.usage_summary.models("total") else None
+
+    @property
+    def actual_usage_summary(self) -> dict[str, Any] | None:
+        """Usage excluding cached replies, in AutoGen 0.2's shape; None before any real call."""
+        return self.usage_summary.view("actual") if self.usage_summary.models("actual") else None
+
+    def print_usage_summary(
+        self,
+        mode: UsageMode | Iterable[UsageMode] = ("actual", "total"),
+        print_fn: Callable[[str], object] = print,
+    ) -> None:
+        """Print usage and cost per model.
+
+        Args:
+            mode: ``"actual"`` (without cached replies), ``"total"`` (with them), or both; when
+                nothing was cached the two are printed once.
+            print_fn: where the text goes (default `print`); agents pass their IOStream's print.
+
+        Raises:
+            ConfigError: an unknown mode.
+        """
+        if self.usage_summary.is_empty():
+            print_fn("No model usage recorded.")
+            return
+        print_fn(self.usage_summary.format(mode))
+
+    def clear_usage_summary(self) -> None:
+        """Forget all recorded usage."""
+        self.usage_summary.clear()
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients this wrapper made for the running loop. Optional; safe to repeat."""
+        for client in self._clients:
+            if isinstance(client, OpenAIClient):
+                await client.aclose()
