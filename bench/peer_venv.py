@@ -1,0 +1,178 @@
+"""The peer's own virtual environment, created on demand and cached, plus its worker processes.
+
+The peer (pyautogen 0.2.35) never shares an interpreter with parley: it lives in
+``bench/.venvs/autogen-0.2.35/`` (gitignored), created with ``sys.executable -m venv`` so both sides
+run on the same base Python. Its measurement scripts in ``bench/peer/`` run inside that venv as
+long-lived worker processes that speak JSON lines (see ``bench/peer/_protocol.py``), so the
+orchestrator can interleave parley and peer samples round by round.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = [
+    "PEER_REQUIREMENT",
+    "PEER_SCRIPTS",
+    "PeerError",
+    "PeerWorker",
+    "ensure_peer_venv",
+    "peer_python",
+]
+
+BENCH_DIR = Path(__file__).resolve().parent
+PEER_REQUIREMENT = "pyautogen==0.2.35"
+PEER_VENV = BENCH_DIR / ".venvs" / "autogen-0.2.35"
+PEER_SCRIPTS = BENCH_DIR / "peer"
+_READY_MARKER = ".parley-bench-ready"
+_INSTALL_TIMEOUT_S = 900.0
+
+
+class PeerError(RuntimeError):
+    """The peer venv could not be built, or a peer worker failed or went silent."""
+
+
+def peer_python(venv: Path = PEER_VENV) -> Path:
+    """Return the path of the interpreter inside ``venv`` (it may not exist yet)."""
+    return venv / "bin" / "python"
+
+
+def ensure_peer_venv(venv: Path = PEER_VENV, *, log: IO[str] = sys.stderr) -> Path:
+    """Create the peer venv with pyautogen 0.2.35 unless a finished one is cached; return its python.
+
+    A venv counts as finished only when its marker file names the same requirement, so an
+    interrupted install is redone rather than trusted.
+
+    Args:
+        venv: where the venv lives; default ``bench/.venvs/autogen-0.2.35``.
+        log: where progress lines go.
+
+    Returns:
+        The path of the venv's ``python``.
+
+    Raises:
+        PeerError: ``venv`` or ``pip install`` failed (pip's output is in the message), or took
+            more than 900 seconds.
+    """
+    python = peer_python(venv)
+    marker = venv / _READY_MARKER
+    if python.exists() and marker.exists() and marker.read_text().strip() == PEER_REQUIREMENT:
+        return python
+    print(f"bench: creating the peer venv {venv} with {PEER_REQUIREMENT} (one-off) ...", file=log)
+    steps = [
+        [sys.executable, "-m", "venv", "--clear", str(venv)],
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", PEER_REQUIREMENT],
+    ]
+    for cmd in steps:
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            raise PeerError(f"{' '.join(cmd)} took more than {_INSTALL_TIMEOUT_S:.0f} s") from exc
+        if done.returncode != 0:
+            raise PeerError(
+                f"{' '.join(cmd)} failed with exit code {done.returncode}:\n{done.stdout}{done.stderr}\n"
+                "Check that PyPI is reachable through pip, or run with --no-peer."
+            )
+    marker.write_text(PEER_REQUIREMENT + "\n")
+    return python
+
+
+class PeerWorker:
+    """A sampler that runs one ``bench/peer/<script>`` inside the peer venv as a worker process.
+
+    The worker sets up once (imports autogen, builds agents), answers ``{"ready": ...}``, then
+    answers each ``sample`` request with one JSON line. Its stderr goes to a temporary log that is
+    quoted when something fails.
+
+    Args:
+        python: the peer venv's interpreter.
+        script: the file name under ``bench/peer/``, e.g. ``"turns.py"``.
+        config: JSON-serialisable settings passed to the script's ``setup``.
+        timeout: seconds to wait for any one answer (set-up or sample); default 300.
+
+    Raises:
+        PeerError: the worker died, reported an error, or did not answer within ``timeout``.
+    """
+
+    def __init__(self, python: Path, script: str, config: dict[str, Any], *, timeout: float = 300.0) -> None:
+        self._timeout = timeout
+        self._workdir = tempfile.TemporaryDirectory(prefix="parley-bench-peer-")
+        self._log = open(Path(self._workdir.name) / "stderr.log", "w+")  # noqa: SIM115 - closed in close()
+        self._proc = subprocess.Popen(
+            [str(python), str(PEER_SCRIPTS / script), json.dumps(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            cwd=self._workdir.name,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        self.script = script
+        ready = self._receive()
+        self.info: dict[str, str] = {str(k): str(v) for k, v in ready.get("info", {}).items()}
+
+    def sample(self) -> dict[str, float]:
+        """Ask the worker for one sample and return its named measurements."""
+        self._send("sample")
+        return {str(k): float(v) for k, v in self._receive()["sample"].items()}
+
+    def close(self) -> None:
+        """Tell the worker to quit, kill it if it does not, and remove its temporary directory."""
+        if self._proc.poll() is None:
+            try:
+                self._send("quit")
+                self._proc.wait(timeout=30)
+            except (OSError, PeerError, subprocess.TimeoutExpired):
+                self._proc.kill()
+                self._proc.wait()
+        for pipe in (self._proc.stdin, self._proc.stdout):
+            if pipe is not None:
+                pipe.close()
+        self._log.close()
+        self._workdir.cleanup()
+
+    def __enter__(self) -> PeerWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, command: str) -> None:
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(command + "\n")
+            self._proc.stdin.flush()
+        except BrokenPipeError as exc:
+            raise self._failure("the worker exited") from exc
+
+    def _receive(self) -> dict[str, Any]:
+        assert self._proc.stdout is not None
+        deadline = time.monotonic() + self._timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._failure(f"no answer within {self._timeout:.0f} s")
+            readable, _, _ = select.select([self._proc.stdout], [], [], left)
+            if readable:
+                break
+        line = self._proc.stdout.readline()
+        if not line:
+            raise self._failure(f"the worker exited with code {self._proc.wait()}")
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise self._failure(f"the worker reported:\n{answer['error']}")
+        return answer
+
+    def _failure(self, what: str) -> PeerError:
+        self._log.flush()
+        self._log.seek(0)
+        tail = self._log.read()[-4000:]
+        return PeerError(f"peer script {self.script}: {what}\n--- its stderr (tail) ---\n{tail}")

@@ -1,0 +1,12 @@
+"""The benchmarks. Importing this package registers them, in `RUN_ORDER`.
+
+To add one, write a module here that calls `bench.registry.register`, and add its name to
+`RUN_ORDER`. The turn-overhead benchmark runs first, before anything else has grown the heap.
+"""
+
+import importlib
+
+RUN_ORDER = ("turns", "local_executor", "concurrency", "import_time")
+
+for _module in RUN_ORDER:
+    importlib.import_module(f"bench.suites.{_module}")

@@ -1,0 +1,127 @@
+"""Turn overhead: a two-agent chat where both agents answer at once through a custom model client.
+
+Both sides run the same chat: ``alice.initiate_chat(bob, message="hi", max_turns=N,
+silent=True)`` with ``human_input_mode="NEVER"``, code execution off, no cache, and a model
+client that returns ``"ok"`` instantly (parley: `parley.testing.FunctionModelClient`; the peer: a
+custom client registered with ``register_model_client``, see ``bench/peer/turns.py``). The figure
+is chat wall time divided by the number of messages in the chat history, in microseconds, so it
+is the framework's own cost per message. Each sample runs the chat once through the sync API and
+once through the async API (``a_initiate_chat`` on an event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from bench.registry import Benchmark, Medians, Metric, Sampler, peer_script, register
+
+if TYPE_CHECKING:
+    from parley import ChatResult, ConversableAgent
+
+__all__ = ["TurnsSampler"]
+
+TARGET_RATIO = 10.0
+
+
+def instant_agent(name: str, max_turns: int) -> ConversableAgent:
+    """Return an agent that answers ``"ok"`` at once, with no human input, code execution or cache."""
+    from parley import ConversableAgent
+    from parley.testing import FunctionModelClient
+
+    return ConversableAgent(
+        name,
+        system_message="You are a helpful assistant.",
+        llm_config=FunctionModelClient(lambda messages, tools, params: "ok"),
+        human_input_mode="NEVER",
+        max_consecutive_auto_reply=10 * max_turns,
+        code_execution_config=False,
+    )
+
+
+class TurnsSampler:
+    """Times one two-agent chat of ``max_turns`` round trips, sync then async.
+
+    Args:
+        max_turns: round trips per chat; the chat has ``2 * max_turns`` messages.
+    """
+
+    def __init__(self, max_turns: int) -> None:
+        self._max_turns = max_turns
+        self._alice = instant_agent("alice", max_turns)
+        self._bob = instant_agent("bob", max_turns)
+        self._loop = asyncio.new_event_loop()
+        self.info: Mapping[str, str] = {}
+
+    def _per_message(self, start: float, result: ChatResult) -> float:
+        elapsed = time.perf_counter() - start
+        n = len(result.chat_history)
+        if n != 2 * self._max_turns:
+            raise RuntimeError(f"expected {2 * self._max_turns} messages, got {n}")
+        return elapsed / n * 1e6
+
+    def sample(self) -> dict[str, float]:
+        """Return ``sync_us_per_message`` and ``async_us_per_message``."""
+        start = time.perf_counter()
+        result = self._alice.initiate_chat(self._bob, message="hi", max_turns=self._max_turns, silent=True)
+        sync_us = self._per_message(start, result)
+        start = time.perf_counter()
+        chat = self._alice.a_initiate_chat(self._bob, message="hi", max_turns=self._max_turns, silent=True)
+        result = self._loop.run_until_complete(chat)
+        return {"sync_us_per_message": sync_us, "async_us_per_message": self._per_message(start, result)}
+
+    def close(self) -> None:
+        """Close the sampler's event loop."""
+        if not self._loop.is_closed():
+            self._loop.close()
+
+
+def _parley(params: Mapping[str, Any]) -> Sampler:
+    return TurnsSampler(int(params["max_turns"]))
+
+
+def _verdict(key: str) -> Callable[[Medians], str]:
+    def verdict(m: Medians) -> str:
+        if m.peer is None:
+            return "no peer figure"
+        ratio = m.peer[key] / m.parley[key]
+        return f"met ({ratio:.1f}×)" if ratio >= TARGET_RATIO else f"not met ({ratio:.1f}×)"
+
+    return verdict
+
+
+register(
+    Benchmark(
+        name="turns",
+        summary=(
+            "two-agent chat, both agents answering instantly through a custom model client, "
+            "human_input_mode NEVER, code execution and cache off; chat wall time / messages."
+        ),
+        params=lambda quick: {"max_turns": 100, "messages": 200},
+        parley=_parley,
+        peer=peer_script("turns.py"),
+        metrics=(
+            Metric(
+                label="Turn overhead, instant model client, {messages}-message chat (sync `initiate_chat`)",
+                unit="µs/message",
+                parley_key="sync_us_per_message",
+                peer_key="sync_us_per_message",
+                target="≥ 10× less than 0.2",
+                status=_verdict("sync_us_per_message"),
+            ),
+            Metric(
+                label="Turn overhead, same chat through async `a_initiate_chat`",
+                unit="µs/message",
+                parley_key="async_us_per_message",
+                peer_key="async_us_per_message",
+                target="≥ 10× less than 0.2",
+                status=_verdict("async_us_per_message"),
+            ),
+        ),
+        reps=50,
+        quick_reps=10,
+        warmup=5,
+    )
+)
