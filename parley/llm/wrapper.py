@@ -160,9 +160,11 @@ class OpenAIWrapper:
             return last
         lines = [f"All {len(failures)} config entries failed:"]
         for index, exc in failures:
-            entry = redact_config({k: v for k, v in self._entries[index].items() if k != "model_client"})
-            shown = {k: v for k, v in entry.items() if k in ("model", "base_url", "api_key")}
-            lines.append(f"  [{index}] {shown}: {type(exc).__name__}: {exc}")
+            line = f"  [{index}] {type(exc).__name__}: {exc}"
+            if exc.config is None:  # the message does not name its entry yet
+                entry = redact_config(self._entries[index])
+                line += f" [config entry: { {k: v for k, v in entry.items() if k in ('model', 'base_url')} }]"
+            lines.append(line)
         cls = type(last) if type(last).__init__ is ModelError.__init__ else ModelError
         return cls("\n".join(lines), status_code=last.status_code)
 

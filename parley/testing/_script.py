@@ -57,7 +57,7 @@ class Reply:
         delay: seconds to wait before answering.
         error: ``(status, message, headers)`` for an HTTP error reply, else None.
         raw: a body sent verbatim with status 200, else None.
-        raw_json: an object sent as the JSON body with status 200, else None.
+        raw_json: the JSON text of an object sent as the body with status 200, else None.
     """
 
     content: str | None = None
@@ -65,7 +65,7 @@ class Reply:
     delay: float = 0.0
     error: tuple[int, str, dict[str, str]] | None = None
     raw: str | None = None
-    raw_json: Any = None
+    raw_json: str | None = None
 
 
 def _where(index: int | None) -> str:
@@ -129,7 +129,7 @@ def parse_reply(obj: Any, index: int | None = None) -> Reply:
     if "raw" in obj:
         return Reply(delay=float(delay), raw=str(obj["raw"]))
     if "raw_json" in obj:
-        return Reply(delay=float(delay), raw_json=obj["raw_json"])
+        return Reply(delay=float(delay), raw_json=json.dumps(obj["raw_json"]))
     content = obj.get("content")
     if content is not None and not isinstance(content, str):
         raise _bad(f'"content" must be a str or None, got {content!r}', index)

@@ -93,7 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             self._send_json(400, error_body("Request body must be a JSON object", status=400))
             return
-        status, payload, headers = self.server.owner._answer(body, dict(self.headers.items()))
+        received = {name.lower(): value for name, value in self.headers.items()}
+        status, payload, headers = self.server.owner._answer(body, received)
         if payload is None:
             return
         if isinstance(payload, list):
@@ -188,6 +189,7 @@ class ScriptedOpenAIServer:
             self._closed.clear()
             httpd = _HTTPServer((self.host, self._port), _Handler)
             httpd.owner = self
+            self._port = int(httpd.server_address[1])
             self._httpd = httpd
             self._thread = threading.Thread(
                 target=httpd.serve_forever,
@@ -230,8 +232,8 @@ class ScriptedOpenAIServer:
 
     @property
     def port(self) -> int:
-        """The bound TCP port (the requested one until `start`)."""
-        return self._httpd.server_address[1] if self._httpd is not None else self._port
+        """The bound TCP port (the requested one until `start`; kept after `close`)."""
+        return self._port
 
     @property
     def base_url(self) -> str:
@@ -252,7 +254,7 @@ class ScriptedOpenAIServer:
 
     @property
     def request_headers(self) -> list[dict[str, str]]:
-        """The HTTP headers of each request in `requests`, in the same order."""
+        """The HTTP headers (names lowercased) of each request in `requests`, in the same order."""
         with self._lock:
             return list(self._headers)
 
@@ -280,7 +282,7 @@ class ScriptedOpenAIServer:
             self._headers.append(headers)
             number = len(self._requests)
         if self._api_key is not None:
-            presented = (headers.get("Authorization") or headers.get("authorization") or "").removeprefix("Bearer ")
+            presented = headers.get("authorization", "").removeprefix("Bearer ")
             if presented != self._api_key:
                 msg = f"Incorrect API key provided: {presented}."
                 return 401, json.dumps(error_body(msg, status=401, code="invalid_api_key")).encode(), {}
@@ -305,7 +307,7 @@ class ScriptedOpenAIServer:
         if reply.raw is not None:
             return 200, reply.raw.encode(), {}
         if reply.raw_json is not None:
-            return 200, json.dumps(reply.raw_json).encode(), {}
+            return 200, reply.raw_json.encode(), {}
         prompt, completion = usage_for(body.get("messages") or [], reply)
         common: dict[str, Any] = {
             "model": model,
