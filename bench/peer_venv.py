@@ -116,7 +116,11 @@ class PeerWorker:
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         )
         self.script = script
-        ready = self._receive()
+        try:
+            ready = self._receive()
+        except BaseException:
+            self.close()
+            raise
         self.info: dict[str, str] = {str(k): str(v) for k, v in ready.get("info", {}).items()}
 
     def sample(self) -> dict[str, float]:

@@ -12,6 +12,7 @@ for this, so the table shows "—".
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -35,7 +36,7 @@ class ConcurrencySampler:
     def __init__(self, chats: int, max_turns: int) -> None:
         self._chats = chats
         self._max_turns = max_turns
-        self.info: Mapping[str, str] = {}
+        self.info: Mapping[str, str] = {"python": sys.executable}
 
     async def _run(self) -> dict[str, float]:
         turns = self._max_turns

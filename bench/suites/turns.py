@@ -1,40 +1,61 @@
 """Turn overhead: a two-agent chat where both agents answer at once through a custom model client.
 
 Both sides run the same chat: ``alice.initiate_chat(bob, message="hi", max_turns=N,
-silent=True)`` with ``human_input_mode="NEVER"``, code execution off, no cache, and a model
-client that returns ``"ok"`` instantly (parley: `parley.testing.FunctionModelClient`; the peer: a
-custom client registered with ``register_model_client``, see ``bench/peer/turns.py``). The figure
-is chat wall time divided by the number of messages in the chat history, in microseconds, so it
-is the framework's own cost per message. Each sample runs the chat once through the sync API and
-once through the async API (``a_initiate_chat`` on an event loop).
+silent=True)`` with ``human_input_mode="NEVER"``, code execution off, no cache, and a custom
+model client that returns ``"ok"`` with zero usage and does no other work: `InstantModelClient`
+here (parley's ModelClient protocol), its twin registered with ``register_model_client`` on the
+peer (``bench/peer/turns.py``). The figure is chat wall time divided by the number of messages in
+the chat history, in microseconds, so it is the framework's own cost per message. Each sample
+runs the chat once through the sync API and once through the async API (``a_initiate_chat`` on
+an event loop).
+
+`parley.testing.FunctionModelClient` is not used: it estimates token usage over the whole history
+on every call, which is test-double work, not framework work.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bench.registry import Benchmark, Medians, Metric, Sampler, peer_script, register
 
 if TYPE_CHECKING:
     from parley import ChatResult, ConversableAgent
+    from parley.llm.types import Message, ModelResponse, ToolSpec
 
-__all__ = ["TurnsSampler"]
+__all__ = ["InstantModelClient", "TurnsSampler", "instant_agent"]
 
 TARGET_RATIO = 10.0
+
+
+class InstantModelClient:
+    """A custom model client (parley's ModelClient protocol) that answers ``"ok"`` at once, zero usage."""
+
+    async def create(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolSpec] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> ModelResponse:
+        """Return a fresh ``{"role": "assistant", "content": "ok"}`` reply; ignores the arguments."""
+        from parley.llm.types import ModelResponse
+
+        return ModelResponse(message={"role": "assistant", "content": "ok"}, model="instant")
 
 
 def instant_agent(name: str, max_turns: int) -> ConversableAgent:
     """Return an agent that answers ``"ok"`` at once, with no human input, code execution or cache."""
     from parley import ConversableAgent
-    from parley.testing import FunctionModelClient
 
     return ConversableAgent(
         name,
         system_message="You are a helpful assistant.",
-        llm_config=FunctionModelClient(lambda messages, tools, params: "ok"),
+        llm_config=InstantModelClient(),
         human_input_mode="NEVER",
         max_consecutive_auto_reply=10 * max_turns,
         code_execution_config=False,
@@ -53,7 +74,7 @@ class TurnsSampler:
         self._alice = instant_agent("alice", max_turns)
         self._bob = instant_agent("bob", max_turns)
         self._loop = asyncio.new_event_loop()
-        self.info: Mapping[str, str] = {}
+        self.info: Mapping[str, str] = {"python": sys.executable}
 
     def _per_message(self, start: float, result: ChatResult) -> float:
         elapsed = time.perf_counter() - start

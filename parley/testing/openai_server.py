@@ -148,6 +148,7 @@ class ScriptedOpenAIServer:
 
     Use it as a context manager (sync or async), or call `start` and `close`. Nothing runs until
     then. Once the script runs out, each request gets HTTP 500 "script exhausted after N replies".
+    Reported usage is approximate and deterministic: ``len(text) // 4 + 1`` tokens per message.
     """
 
     def __init__(
@@ -332,7 +333,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status, 0 after a clean stop.
     """
-    parser = argparse.ArgumentParser(prog="python -m parley.testing.openai_server", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m parley.testing.openai_server",
+        description="Serve a scripted OpenAI-compatible chat-completions API on 127.0.0.1.",
+    )
     parser.add_argument("--script", required=True, help="a JSON or YAML reply file, or pkg.module:fn")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--model", default="gpt-4o-mini", help="model reported by default (default: %(default)s)")

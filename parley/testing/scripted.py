@@ -1,8 +1,9 @@
 """In-process model clients for tests: answers from a list, or from a function. No network.
 
 Both implement `parley.llm.ModelClient`, take replies in the same shapes as the scripted HTTP
-server (see `parley.testing._script`) and report the same approximate token usage, so a test
-gives the same transcript whichever double it uses.
+server (see `parley.testing._script`) and report the same approximate token usage
+(``len(text) // 4 + 1`` tokens per message), so a test gives the same transcript whichever
+double it uses.
 """
 
 from __future__ import annotations
