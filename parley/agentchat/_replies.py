@@ -8,9 +8,9 @@ registered; Protocol classes are checked once per sender *type* and the answer i
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from parley.agentchat.agent import Agent
 from parley.exceptions import ConfigError
@@ -118,13 +118,7 @@ class ReplyEntry:
 
     async def call(self, agent: Any, messages: list[Any], sender: Any) -> tuple[bool, Any]:
         """Call the function as ``func(agent, messages=..., sender=..., config=...)``."""
-        result = self.func(agent, messages=messages, sender=sender, config=self.config)
-        if self.is_async:
-            return await result  # type: ignore[no-any-return]
-        if inspect.isawaitable(result):
-            return await _await(result)
-        return result  # type: ignore[no-any-return]
-
-
-async def _await(aw: Awaitable[Any]) -> Any:
-    return await aw
+        result: Any = self.func(agent, messages=messages, sender=sender, config=self.config)
+        if self.is_async or inspect.isawaitable(result):
+            result = await result
+        return cast(tuple[bool, Any], result)

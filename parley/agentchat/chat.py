@@ -8,11 +8,12 @@ is None (termination, the auto-reply limit, a human's "exit") or after ``max_tur
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from parley.agentchat._display import content_str
 from parley.exceptions import ConfigError
@@ -27,6 +28,8 @@ __all__ = ["ChatResult", "a_initiate_chats", "api_messages", "initiate_chats", "
 
 SUMMARY_METHODS = ("last_msg", "reflection_with_llm")
 _chat_ids = itertools.count(1)
+SILENT: contextvars.ContextVar[bool] = contextvars.ContextVar("parley_chat_silent", default=False)
+"""True while a chat started with ``silent=True`` runs in this context: agents print nothing."""
 
 
 @dataclass
@@ -98,7 +101,7 @@ async def _initial_message(
             message = await message
     carryover = context.get("carryover")
     if isinstance(message, dict):
-        return {**message, "content": _with_carryover(message.get("content"), carryover)}  # type: ignore[typeddict-item]
+        return cast(Message, {**message, "content": _with_carryover(message.get("content"), carryover)})
     if not isinstance(message, str):
         raise ConfigError(
             f"message must be a str, a dict or a callable returning one; got {type(message).__name__}.",
@@ -205,19 +208,23 @@ async def run_two_agent_chat(
     if peer is not None:
         peer._prepare_chat(sender, clear_history, reply_at_receive=False)
     msg: str | Message | None = await _initial_message(sender, recipient, message, kwargs)
-    turn = 0
-    while max_turns is None or turn < max_turns:
-        if turn > 0:
-            msg = await sender.a_generate_reply(sender=recipient)
-            if msg is None:
+    token = SILENT.set(silent)
+    try:
+        turn = 0
+        while max_turns is None or turn < max_turns:
+            if turn > 0:
+                msg = await sender.a_generate_reply(sender=recipient)
+                if msg is None:
+                    break
+            assert msg is not None
+            await sender.a_send(msg, recipient, request_reply=False, silent=silent)
+            reply = await recipient.a_generate_reply(sender=sender)
+            turn += 1
+            if reply is None:
                 break
-        assert msg is not None
-        await sender.a_send(msg, recipient, request_reply=False, silent=silent)
-        reply = await recipient.a_generate_reply(sender=sender)
-        turn += 1
-        if reply is None:
-            break
-        await recipient.a_send(reply, sender, request_reply=False, silent=silent)  # type: ignore[call-arg]
+            await recipient.a_send(reply, sender, request_reply=False, silent=silent)  # type: ignore[call-arg]
+    finally:
+        SILENT.reset(token)
     history = sender.chat_messages[recipient]
     summary = await _summarize(summary_method, sender, recipient, history, summary_args or {})
     cost = (_usage(agents) - before).to_dict()

@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from parley._sync import run_sync
 from parley.agentchat import _termination as term
@@ -56,7 +56,9 @@ def _api_name(name: str) -> str | None:
 def default_is_termination_msg(message: Message) -> bool:
     """True when the message's text ends with the word TERMINATE (ignoring trailing space)."""
     text = content_str(message.get("content")).rstrip()
-    return text.endswith("TERMINATE") and (len(text) == 9 or not text[-10].isalnum())
+    if not text.endswith("TERMINATE"):
+        return False
+    return len(text) == 9 or not (text[-10].isalnum() or text[-10] == "_")
 
 
 class ConversableAgent:
@@ -371,7 +373,8 @@ class ConversableAgent:
         if isinstance(message, str):
             msg: Message = {"content": message, "role": role}
         elif isinstance(message, dict):
-            msg = {k: message[k] for k in _MESSAGE_KEYS if k in message}  # type: ignore[literal-required]
+            given: Mapping[str, Any] = message
+            msg = cast(Message, {k: given[k] for k in _MESSAGE_KEYS if k in given})
             if "content" not in msg:
                 if not (msg.get("tool_calls") or msg.get("tool_responses")):
                     raise InvalidMessageError(f"A message needs 'content' or 'tool_calls'; got keys {sorted(message)}.")
@@ -503,7 +506,7 @@ class ConversableAgent:
             answer = await self.a_get_human_input(
                 template.format(name=self._name, sender=getattr(sender, "name", "the sender"))
             )
-            if not answer and not (self.silent or decision.terminate_if_empty):
+            if not answer and not (self._quiet() or decision.terminate_if_empty):
                 IOStream.get_default().print(HUMAN_INPUT_NO_INPUT, flush=True)
             action = term.after_human_input(decision, answer)
         if action is term.Action.TERMINATE:
@@ -521,9 +524,12 @@ class ConversableAgent:
         if self._max_auto_reply_dict[sender] == 0:
             return True, None
         self._auto_reply_counter[sender] += 1
-        if self.human_input_mode != "NEVER" and not self.silent:
+        if self.human_input_mode != "NEVER" and not self._quiet():
             IOStream.get_default().print(HUMAN_INPUT_AUTO_REPLY_NOTICE, flush=True)
         return False, None
+
+    def _quiet(self) -> bool:
+        return bool(self.silent) or _chat.SILENT.get()
 
     async def a_get_human_input(self, prompt: str) -> str:
         """Ask the human through the IOStream and record the answer in this chat's human input."""
@@ -559,7 +565,7 @@ class ConversableAgent:
             return True, format_result(refused_result(refused, setup.allowed_languages))
         if not blocks:
             return False, None
-        if not self.silent:
+        if not self._quiet():
             IOStream.get_default().print(f">>>>>>>> EXECUTING {len(blocks)} CODE BLOCK(S)...", flush=True)
         return True, format_result(await setup.run(blocks))
 
@@ -585,7 +591,7 @@ class ConversableAgent:
         content = msg.get("content")
         if content is None:
             raise ModelResponseError(f"The model's reply to {self._name} had neither content nor tool calls.")
-        return True, content
+        return True, content if isinstance(content, str) else {"role": "assistant", "content": content}
 
     # ---- chats ------------------------------------------------------------------------------
     async def a_initiate_chat(

@@ -65,7 +65,7 @@ class IOStream(Protocol):
             _default.reset(token)
 
 
-class IOConsole:
+class IOConsole(IOStream):
     """The terminal: plain `input`, and printing through rich with fenced code highlighted.
 
     rich is imported on first print, so creating an IOConsole costs nothing.
@@ -125,7 +125,7 @@ def _highlighted(text: str) -> Iterable[Any]:
         yield "".join(lines[pos:])
 
 
-class ScriptedIOStream:
+class ScriptedIOStream(IOStream):
     """An IOStream for tests and demos: answers prompts from a script and records all output.
 
     Args:

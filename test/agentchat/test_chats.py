@@ -13,6 +13,7 @@ from parley import ConversableAgent, UserProxyAgent, initiate_chats
 from parley.agentchat import ScriptedIOStream
 from parley.agentchat.io import IOStream
 from parley.exceptions import ConfigError
+from parley.llm.types import Message
 from parley.testing import FunctionModelClient, ScriptedModelClient
 
 
@@ -57,7 +58,7 @@ def test_summary_methods() -> None:
     assert r.summary == "The answer is 4."
     r2 = asker.initiate_chat(solver, message="2+2?", max_turns=0, summary_method="reflection_with_llm")
     assert r2.summary == "Summary: 2+2=4."
-    assert llm.calls[-1][-1]["content"].startswith("Summarize the conversation")
+    assert str(llm.calls[-1][-1]["content"]).startswith("Summarize the conversation")
     r3 = asker.initiate_chat(
         solver, message="x", max_turns=0, summary_method=lambda s, rcp, args: f"{s.name}/{rcp.name}/{args['k']}",
         summary_args={"k": "v"},
@@ -74,7 +75,11 @@ def test_initiate_chats_carries_summaries_over() -> None:
         seen.append(messages[-1]["content"])
         return f"result {len(seen)}"
 
-    boss, w1, w2 = quiet("boss"), quiet("w1", llm_config=FunctionModelClient(model)), quiet("w2", llm_config=FunctionModelClient(model))
+    boss, w1, w2 = (
+        quiet("boss"),
+        quiet("w1", llm_config=FunctionModelClient(model)),
+        quiet("w2", llm_config=FunctionModelClient(model)),
+    )
     results = initiate_chats(
         [
             {"sender": boss, "recipient": w1, "message": "first task", "max_turns": 1, "silent": True},
@@ -89,7 +94,9 @@ def test_initiate_chats_carries_summaries_over() -> None:
 
 def test_console_output_shows_who_speaks_to_whom() -> None:
     io = ScriptedIOStream()
-    a = ConversableAgent("alice", human_input_mode="NEVER", llm_config=ScriptedModelClient(["```python\nprint(1)\n```"]))
+    a = ConversableAgent(
+        "alice", human_input_mode="NEVER", llm_config=ScriptedModelClient(["```python\nprint(1)\n```"])
+    )
     b = ConversableAgent("bob", human_input_mode="NEVER")
     with IOStream.set_default(io):
         b.initiate_chat(a, message="write code", max_turns=1)
@@ -104,17 +111,17 @@ def test_console_output_shows_who_speaks_to_whom() -> None:
 def test_code_reply_format_last_n_messages_and_data_blocks(tmp_path: Path) -> None:
     proxy = runner(tmp_path, last_n_messages=2)
     other = quiet("other")
-    code_msg = {"role": "user", "content": "```python\nprint('from old message')\n```"}
-    chatter = {"role": "user", "content": "no code here"}
+    code_msg: Message = {"role": "user", "content": "```python\nprint('from old message')\n```"}
+    chatter: Message = {"role": "user", "content": "no code here"}
     assert proxy.generate_reply([code_msg, chatter], other) == (
         "exitcode: 0 (execution succeeded)\nCode output: from old message\n"
     )
     assert proxy.generate_reply([code_msg, chatter, chatter], other) == ""  # out of reach: default reply
-    data = {"role": "user", "content": '```json\n{"a": 1}\n```\n```yaml\nk: v\n```'}
+    data: Message = {"role": "user", "content": '```json\n{"a": 1}\n```\n```yaml\nk: v\n```'}
     assert proxy.generate_reply([data], other) == ""  # data blocks are never executed
-    failing = {"role": "user", "content": "```python\nimport sys\nprint('bad')\nsys.exit(3)\n```"}
+    failing: Message = {"role": "user", "content": "```python\nimport sys\nprint('bad')\nsys.exit(3)\n```"}
     assert proxy.generate_reply([failing], other) == "exitcode: 3 (execution failed)\nCode output: bad\n"
-    unknown = {"role": "user", "content": "```cobol\nDISPLAY 'HI'.\n```"}
+    unknown: Message = {"role": "user", "content": "```cobol\nDISPLAY 'HI'.\n```"}
     reply = proxy.generate_reply([unknown], other)
     assert isinstance(reply, str)
     assert reply.startswith("exitcode: 1 (execution failed)")
@@ -124,7 +131,7 @@ def test_code_reply_format_last_n_messages_and_data_blocks(tmp_path: Path) -> No
 def test_auto_last_n_messages_stops_at_own_message(tmp_path: Path) -> None:
     proxy = runner(tmp_path)
     other = quiet("other")
-    history = [
+    history: list[Message] = [
         {"role": "user", "content": "```python\nprint('old')\n```"},
         {"role": "assistant", "content": "exitcode: 0 ...", "name": "runner"},
         {"role": "user", "content": "thanks"},
@@ -137,7 +144,10 @@ def test_auto_last_n_messages_stops_at_own_message(tmp_path: Path) -> None:
 def test_allowed_languages_refuses_others(tmp_path: Path) -> None:
     proxy = runner(tmp_path, allowed_languages=["python"])
     reply = proxy.generate_reply([{"role": "user", "content": "```sh\necho hi\n```"}], quiet("o"))
-    assert reply == "exitcode: 1 (execution failed)\nCode output: Not executed: sh code is not allowed here. Write the code in one of: python."
+    assert (
+        reply == "exitcode: 1 (execution failed)\nCode output: Not executed: sh code is not allowed here. "
+        "Write the code in one of: python."
+    )
     with pytest.raises(ConfigError, match="last_n_messages"):
         runner(tmp_path, last_n_messages="all")
 
@@ -158,11 +168,11 @@ def test_parallel_tool_calls_one_raises_all_answered_in_order() -> None:
         return {"hello": name}
 
     calls = [
-        {"id": "1", "type": "function", "function": {"name": "slow", "arguments": json.dumps({"x": 21})}},
-        {"id": "2", "type": "function", "function": {"name": "boom", "arguments": "{}"}},
-        {"id": "3", "type": "function", "function": {"name": "fast", "arguments": json.dumps({"name": "ann"})}},
-        {"id": "4", "type": "function", "function": {"name": "fast", "arguments": "{not json"}},
-        {"id": "5", "type": "function", "function": {"name": "nope", "arguments": "{}"}},
+        {"id": "1", "name": "slow", "arguments": json.dumps({"x": 21})},
+        {"id": "2", "name": "boom", "arguments": "{}"},
+        {"id": "3", "name": "fast", "arguments": json.dumps({"name": "ann"})},
+        {"id": "4", "name": "fast", "arguments": "{not json"},
+        {"id": "5", "name": "nope", "arguments": "{}"},
     ]
     llm = ScriptedModelClient([{"content": None, "tool_calls": calls}, "all done TERMINATE"])
     caller = quiet("caller", llm_config=llm)
@@ -174,8 +184,8 @@ def test_parallel_tool_calls_one_raises_all_answered_in_order() -> None:
     assert responses[0]["content"] == "42"
     assert responses[1]["content"] == "Error: boom raised ValueError: no luck"
     assert responses[2]["content"] == '{"hello": "ann"}'
-    assert responses[3]["content"].startswith("Error: the arguments for 'fast' are not valid JSON")
-    assert responses[4]["content"].startswith("Error: there is no tool named 'nope'")
+    assert str(responses[3]["content"]).startswith("Error: the arguments for 'fast' are not valid JSON")
+    assert str(responses[4]["content"]).startswith("Error: there is no tool named 'nope'")
     assert order == ["fast", "slow"]  # ran concurrently: the fast one finished first
     sent = llm.calls[1]
     assert [m["role"] for m in sent[-5:]] == ["tool"] * 5  # expanded for the API
@@ -189,7 +199,9 @@ async def test_many_concurrent_chats_and_code_does_not_block_others(tmp_path: Pa
         def model(messages: Any, tools: Any, params: Any) -> str:
             return "done TERMINATE" if len(messages) > 3 else f"turn from {i}"
 
-        return quiet(f"a{i}", llm_config=FunctionModelClient(model)), quiet(f"b{i}", llm_config=FunctionModelClient(model))
+        return quiet(f"a{i}", llm_config=FunctionModelClient(model)), quiet(
+            f"b{i}", llm_config=FunctionModelClient(model)
+        )
 
     pairs = [make_pair(i) for i in range(100)]
     slow_llm = ScriptedModelClient(["```python\nimport time\ntime.sleep(1.5)\nprint('slow done')\n```", "ok TERMINATE"])
@@ -211,4 +223,5 @@ async def test_many_concurrent_chats_and_code_does_not_block_others(tmp_path: Pa
     assert len(results) == 101
     assert all(r.chat_history[-1]["content"] == "done TERMINATE" for r in results[1:])
     assert "slow done" in results[0].chat_history[2]["content"]
-    assert events[-1] == "slow finished" and events.count("fast finished") == 100
+    assert events[-1] == "slow finished"
+    assert events.count("fast finished") == 100

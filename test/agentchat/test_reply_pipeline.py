@@ -11,6 +11,7 @@ from parley import AssistantAgent, ConversableAgent, UserProxyAgent
 from parley.agentchat import LLMAgent, ScriptedIOStream
 from parley.agentchat.io import IOStream
 from parley.exceptions import ConfigError, InvalidMessageError, ModelResponseError
+from parley.llm.types import Message, ToolCall
 from parley.testing import FunctionModelClient, ScriptedModelClient
 
 
@@ -41,7 +42,7 @@ def test_tool_calls_come_before_code_execution_and_llm(tmp_path: Any) -> None:
         function_map={"f": lambda: "tool ran"},
         code_execution_config={"executor": "local", "local": {"work_dir": str(tmp_path)}},
     )
-    msg = {
+    msg: Message = {
         "role": "assistant",
         "content": "```python\nprint('code ran')\n```",
         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
@@ -54,7 +55,9 @@ def test_tool_calls_come_before_code_execution_and_llm(tmp_path: Any) -> None:
 
 def test_code_execution_comes_before_llm(tmp_path: Any) -> None:
     llm = ScriptedModelClient(["llm"])
-    agent = quiet("a", llm_config=llm, code_execution_config={"executor": "local", "local": {"work_dir": str(tmp_path)}})
+    agent = quiet(
+        "a", llm_config=llm, code_execution_config={"executor": "local", "local": {"work_dir": str(tmp_path)}}
+    )
     reply = agent.generate_reply([{"role": "user", "content": "```python\nprint(6*7)\n```"}], quiet("b"))
     assert reply == "exitcode: 0 (execution succeeded)\nCode output: 42\n"
     assert llm.calls == []
@@ -87,7 +90,7 @@ def test_register_reply_triggers(trigger: Any, matches_b: bool, matches_c: bool)
     agent.register_reply(trigger, lambda recipient, messages=None, sender=None, config=None: (True, "custom"))
     b = quiet("b")
     c = UserProxyAgent("c", human_input_mode="NEVER", code_execution_config=False, silent=True)
-    msgs = [{"role": "user", "content": "hi"}]
+    msgs: list[Message] = [{"role": "user", "content": "hi"}]
     assert agent.generate_reply(msgs, b) == ("custom" if matches_b else "default")
     assert agent.generate_reply(msgs, c) == ("custom" if matches_c else "default")
 
@@ -120,7 +123,12 @@ def test_register_reply_rejects_bad_input() -> None:
 
 def test_hooks_transform_messages() -> None:
     seen: list[Any] = []
-    llm = FunctionModelClient(lambda messages, tools, params: seen.append(messages) or "ok")
+
+    def model(messages: Any, tools: Any, params: Any) -> str:
+        seen.append(messages)
+        return "ok"
+
+    llm = FunctionModelClient(model)
     agent = quiet("a", llm_config=llm, system_message="sys")
     agent.register_hook("process_last_received_message", lambda content: content.upper())
     agent.register_hook("process_all_messages_before_reply", lambda msgs: [*msgs, {"role": "user", "content": "extra"}])
@@ -133,6 +141,15 @@ def test_hooks_transform_messages() -> None:
     assert b.chat_messages[agent][-1]["content"] == "[b] ok"
     with pytest.raises(ConfigError, match="Did you mean 'process_last_received_message'"):
         agent.register_hook("process_last_received_msg", lambda c: c)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("TERMINATE", True), ("Done.\n\nTERMINATE  ", True), ("PLEASE_DONT_TERMINATE", False), ("XTERMINATE", False),
+     ("TERMINATE now", False), (None, False)],
+)  # fmt: skip
+def test_default_termination_message(text: str | None, expected: bool) -> None:
+    assert quiet("a").is_termination_msg({"content": text}) is expected
 
 
 def test_unknown_human_input_mode_suggests() -> None:
@@ -169,7 +186,8 @@ def test_always_mode_asks_every_time_and_exit_ends() -> None:
     assert result.human_input == ["", "please add tests", "exit"]
     assert len(io.prompts) == 3
     assert "Replying as human" in io.prompts[0]
-    assert "human (to bot):" in io.text
+    assert "bot (to human):\n\ndraft 1\n" in io.text  # the silent bot prints nothing of its own
+    assert "NO HUMAN INPUT RECEIVED" in io.text
 
 
 def test_terminate_mode_asks_only_at_termination() -> None:
@@ -186,7 +204,7 @@ def test_terminate_mode_asks_only_at_termination() -> None:
 def test_human_reply_answers_every_pending_tool_call() -> None:
     io = ScriptedIOStream(["no, stop"])
     human = ConversableAgent("human", human_input_mode="ALWAYS", llm_config=False)
-    calls = [
+    calls: list[ToolCall] = [
         {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}},
         {"id": "t2", "type": "function", "function": {"name": "g", "arguments": "{}"}},
     ]
@@ -205,9 +223,9 @@ def test_malformed_model_reply_gives_clear_error() -> None:
 def test_invalid_message_is_refused_with_clear_error() -> None:
     a, b = quiet("a"), quiet("b")
     with pytest.raises(InvalidMessageError, match="content"):
-        a.send({"role": "user"}, b)  # type: ignore[typeddict-item]
+        a.send({"role": "user"}, b)
     with pytest.raises(InvalidMessageError, match="str or a dict"):
-        a.send(42, b)  # type: ignore[arg-type]
+        a.send(42, b)  # type: ignore[arg-type]  # deliberately wrong
 
 
 def test_state_helpers() -> None:
