@@ -54,25 +54,30 @@ class ChatResult:
     human_input: list[str] = field(default_factory=list)
 
 
-def api_messages(system_message: str, messages: Sequence[Message]) -> list[Message]:
+def api_messages(
+    system_message: str, messages: Sequence[Message], *, has_tool_responses: bool | None = None
+) -> list[Message]:
     """The request for a model: the system message, then the stored messages.
 
     Stored messages are already in the API's shape, so this is a list concatenation (flat in the
     history's length) except that parley's ``tool_responses`` messages are expanded into one
     ``role="tool"`` message per response, as the OpenAI API requires.
+
+    Args:
+        system_message: sent first; omitted when empty.
+        messages: the conversation, oldest first.
+        has_tool_responses: whether any message carries ``tool_responses``; None scans for them.
     """
     head: list[Message] = [{"role": "system", "content": system_message}] if system_message else []
-    if not any("tool_responses" in m for m in messages):
+    if has_tool_responses is None:
+        has_tool_responses = any("tool_responses" in m for m in messages)
+    if not has_tool_responses:
         return head + list(messages)
     out = head
     for m in messages:
         if "tool_responses" in m:
             out.extend(
-                {
-                    "role": "tool",
-                    "tool_call_id": r.get("tool_call_id", ""),
-                    "content": content_str(r.get("content")),
-                }
+                {"role": "tool", "tool_call_id": r.get("tool_call_id", ""), "content": content_str(r.get("content"))}
                 for r in m["tool_responses"]
             )
         else:

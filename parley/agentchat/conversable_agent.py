@@ -146,6 +146,7 @@ class ConversableAgent:
         self._hooks: dict[str, list[Callable[..., Any]]] = {m: [] for m in HOOKABLE_METHODS}
         self._reply_func_list: list[ReplyEntry] = []
         self._api_name = _api_name(name)
+        self._tool_scan: dict[Any, tuple[int, bool]] = {}
 
         self.llm_config: Any = self.DEFAULT_CONFIG if llm_config is None else llm_config
         self.client: OpenAIWrapper | None = (
@@ -258,6 +259,7 @@ class ConversableAgent:
             nr_messages_to_preserve: keep this many of the newest messages.
         """
         targets = list(self._oai_messages) if recipient is None else [recipient]
+        self._tool_scan.clear()
         for t in targets:
             msgs = self._oai_messages[t]
             keep = msgs[-nr_messages_to_preserve:] if nr_messages_to_preserve else []
@@ -581,7 +583,9 @@ class ConversableAgent:
         client = self.client if config is None else config
         if client is None:
             return False, None
-        request = _chat.api_messages(self._system_message, messages or [])
+        request = _chat.api_messages(
+            self._system_message, messages or [], has_tool_responses=self._has_tool_responses(messages, sender)
+        )
         tools = self.llm_config.get("tools") if isinstance(self.llm_config, dict) else None
         response = await client.create(request, tools=tools or None)
         msg = response.message
@@ -592,6 +596,21 @@ class ConversableAgent:
         if content is None:
             raise ModelResponseError(f"The model's reply to {self._name} had neither content nor tool calls.")
         return True, content if isinstance(content, str) else {"role": "assistant", "content": content}
+
+    def _has_tool_responses(self, messages: list[Message] | None, sender: Agent | None) -> bool | None:
+        """Whether a stored conversation holds tool responses, scanning only what is new since last time.
+
+        Returns None (scan it all) for lists that are not one of this agent's stored conversations.
+        """
+        if not messages or sender is None or messages is not self._oai_messages.get(sender):
+            return None
+        scanned, found = self._tool_scan.get(sender, (0, False))
+        if scanned > len(messages):
+            scanned, found = 0, False
+        if not found:
+            found = any("tool_responses" in m for m in messages[scanned:])
+        self._tool_scan[sender] = (len(messages), found)
+        return found
 
     # ---- chats ------------------------------------------------------------------------------
     async def a_initiate_chat(
