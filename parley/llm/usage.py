@@ -22,7 +22,7 @@ UsageMode = Literal["actual", "total"]
 _KEYS = {"total": "usage_including_cached_inference", "actual": "usage_excluding_cached_inference"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelUsage:
     """One model's usage.
 
@@ -115,9 +115,11 @@ class UsageSummary:
         u = response.usage
         usage = ModelUsage(response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens)
         model = response.model or "unknown"
-        self._total[model] = self._total.get(model, ModelUsage()) + usage
+        current = self._total.get(model)
+        self._total[model] = usage if current is None else current + usage
         if not response.cached:
-            self._actual[model] = self._actual.get(model, ModelUsage()) + usage
+            current = self._actual.get(model)
+            self._actual[model] = usage if current is None else current + usage
 
     def merge(self, other: UsageSummary) -> None:
         """Add ``other``'s usage into this summary, in place."""
