@@ -1,0 +1,156 @@
+"""Language tags for code blocks: normalising aliases and inferring the language of untagged code.
+
+These helpers are pure functions shared by the extractor and every executor, so a block tagged
+``py`` and a block built by hand as ``CodeBlock(code, "Python")`` mean the same thing everywhere.
+
+Decisions worth knowing:
+
+- ``py``, ``py3`` and ``python3`` mean ``python``; ``ps1`` and ``powershell`` mean ``pwsh``.
+- ``sh``, ``bash`` and ``shell`` stay as they are: each executor decides which interpreter runs
+  them (the local executor runs ``sh`` with ``sh`` and the other two with ``bash``).
+- ``console`` (and ``shell-session``) is *not* an alias of ``sh``. Such blocks are transcripts:
+  prompts (``$ ``) mixed with the output of commands, so running them as a script would run the
+  output too. They stay ``console`` and executors refuse them.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["LANGUAGE_ALIASES", "SHELL_COMMANDS", "infer_lang", "normalize_lang"]
+
+LANGUAGE_ALIASES: dict[str, str] = {
+    "py": "python",
+    "py3": "python",
+    "python3": "python",
+    "ps1": "pwsh",
+    "powershell": "pwsh",
+}
+"""Alternative language tags and the canonical tag each one stands for."""
+
+SHELL_COMMANDS: frozenset[str] = frozenset(
+    {
+        "apt",
+        "apt-get",
+        "brew",
+        "cat",
+        "cd",
+        "chmod",
+        "conda",
+        "cp",
+        "curl",
+        "docker",
+        "echo",
+        "export",
+        "git",
+        "grep",
+        "head",
+        "kill",
+        "ls",
+        "make",
+        "mkdir",
+        "mv",
+        "npm",
+        "pip",
+        "pip3",
+        "printf",
+        "pwd",
+        "python",
+        "python3",
+        "rm",
+        "rmdir",
+        "sed",
+        "source",
+        "tail",
+        "tar",
+        "touch",
+        "uv",
+        "wget",
+        "which",
+    }
+)
+"""First words that mark an untagged line as a shell command when it is not valid Python."""
+
+# A known command followed by the end of the line or by arguments. Arguments may not start like
+# the continuation of a Python expression (`ls = 3`, `cat(x)`, `echo.upper()`, `cd[0]`).
+_SHELL_LINE = re.compile(r"^(?P<cmd>[A-Za-z][\w.+-]*)(?:\s*$|\s+(?![=(\[:]|\.\w|[-+*/%&|^<>]=))")
+_SHEBANG_SHELLS = ("sh", "bash", "zsh", "dash", "ksh")
+
+
+def normalize_lang(language: str) -> str:
+    """Return the canonical, lower-cased form of a language tag.
+
+    Args:
+        language: a tag as written after a code fence (``"Python3"``, ``"ps1"`` ...).
+
+    Returns:
+        The tag lower-cased and stripped, with aliases (`LANGUAGE_ALIASES`) replaced by their
+        canonical tag. Unknown tags are returned lower-cased, unchanged otherwise.
+    """
+    tag = language.strip().lower()
+    return LANGUAGE_ALIASES.get(tag, tag)
+
+
+def _first_code_line(code: str) -> str:
+    for line in code.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return stripped
+    return ""
+
+
+def _shebang_lang(code: str) -> str | None:
+    first = code.lstrip().split("\n", 1)[0]
+    if not first.startswith("#!"):
+        return None
+    words = [w.rsplit("/", 1)[-1] for w in first[2:].split()]
+    if words and words[0] == "env":
+        words = [w for w in words[1:] if not w.startswith("-")]
+    interpreter = words[0] if words else ""
+    if interpreter.startswith("python"):
+        return "python"
+    if interpreter in _SHEBANG_SHELLS:
+        return "sh"
+    return None
+
+
+def _looks_like_shell(line: str) -> bool:
+    if line.startswith(("pip ", "pip3 ", "python ", "python3 ", "$ ")):
+        return True
+    match = _SHELL_LINE.match(line)
+    return match is not None and match.group("cmd") in SHELL_COMMANDS
+
+
+def infer_lang(code: str) -> str:
+    """Guess the language of a code block that has no language tag.
+
+    The rules, in order:
+
+    1. A shebang names the interpreter: ``#!/usr/bin/env python3`` gives ``"python"``,
+       ``#!/bin/bash`` gives ``"sh"``.
+    2. The first line that is neither blank nor a ``#`` comment starts with ``pip ``,
+       ``python ``, ``python3 `` or ``$ ``, or is a known shell command (`SHELL_COMMANDS`) given
+       arguments that cannot continue a Python expression (``ls -la`` but not ``ls = 3``):
+       ``"sh"``.
+    3. The code compiles as Python (``compile(code, "<block>", "exec")``): ``"python"``.
+    4. Anything else: ``"unknown"``, which executors refuse to run.
+
+    Rule 2 comes before rule 3 because many one-line shell commands (``ls -la``, ``cd ..``) are
+    also valid Python expressions.
+
+    Args:
+        code: the source of the block.
+
+    Returns:
+        ``"python"``, ``"sh"`` or ``"unknown"``.
+    """
+    by_shebang = _shebang_lang(code)
+    if by_shebang is not None:
+        return by_shebang
+    if _looks_like_shell(_first_code_line(code)):
+        return "sh"
+    try:
+        compile(code, "<block>", "exec")
+    except (SyntaxError, ValueError):
+        return "unknown"
+    return "python" if code.strip() else "unknown"

@@ -1,0 +1,122 @@
+"""MarkdownCodeExtractor: CommonMark fences, languages, content parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from parley.coding import CodeBlock, CodeExtractor, MarkdownCodeExtractor
+
+
+def extract(message: str | list[dict[str, Any]] | None) -> list[CodeBlock]:
+    return MarkdownCodeExtractor().extract_code_blocks(message)
+
+
+def test_is_a_code_extractor() -> None:
+    assert isinstance(MarkdownCodeExtractor(), CodeExtractor)
+
+
+def test_backtick_and_tilde_fences_in_order() -> None:
+    message = "First:\n```python\nprint(1)\n```\nthen\n~~~bash\necho hi\n~~~\n"
+    assert extract(message) == [CodeBlock("print(1)", "python"), CodeBlock("echo hi", "bash")]
+
+
+def test_longer_fence_contains_shorter_ones() -> None:
+    message = "````markdown\nExample:\n```python\nprint(1)\n```\n````\n"
+    assert extract(message) == [CodeBlock("Example:\n```python\nprint(1)\n```", "markdown")]
+
+
+def test_python_block_whose_code_contains_a_fence() -> None:
+    message = '````python\ndoc = """\n```\ninside\n```\n"""\nprint(doc)\n````'
+    (block,) = extract(message)
+    assert block.language == "python"
+    assert block.code == 'doc = """\n```\ninside\n```\n"""\nprint(doc)'
+
+
+def test_fences_indented_up_to_three_spaces() -> None:
+    message = "   ```python\n   x = 1\n   print(x)\n   ```\n"
+    assert extract(message) == [CodeBlock("x = 1\nprint(x)", "python")]
+
+
+def test_four_space_indented_code_is_not_code_to_run() -> None:
+    message = "Example output:\n\n    print('not run')\n\nand\n\n    ```python\n    print(2)\n    ```\n"
+    assert extract(message) == []
+
+
+def test_crlf_line_endings() -> None:
+    message = "Run this:\r\n```python\r\nprint(1)\r\nprint(2)\r\n```\r\n"
+    assert extract(message) == [CodeBlock("print(1)\nprint(2)", "python")]
+
+
+def test_fences_in_lists_and_block_quotes() -> None:
+    message = "- step one\n\n  ```sh\n  ls\n  ```\n\n> ```python\n> print(1)\n> ```\n"
+    assert extract(message) == [CodeBlock("ls", "sh"), CodeBlock("print(1)", "python")]
+
+
+def test_unclosed_fence_is_skipped() -> None:
+    message = "```python\nprint(1)\n```\n\nand the rest was cut off:\n```python\nimport os\nos.rem"
+    assert extract(message) == [CodeBlock("print(1)", "python")]
+
+
+def test_blank_blocks_are_skipped() -> None:
+    assert extract("```python\n\n   \n```\n") == []
+
+
+@pytest.mark.parametrize(
+    ("info", "language"),
+    [
+        ("python", "python"),
+        ("Python", "python"),
+        ("py", "python"),
+        ("python3", "python"),
+        ("bash", "bash"),
+        ("sh", "sh"),
+        ("shell", "shell"),
+        ("console", "console"),
+        ("ps1", "pwsh"),
+        ("powershell", "pwsh"),
+        ("json", "json"),
+        ("python title='x.py'", "python"),
+        ("{.python}", "python"),
+    ],
+)
+def test_language_is_first_word_of_info_normalised(info: str, language: str) -> None:
+    (block,) = extract(f"```{info}\n1 + 1\n```")
+    assert block.language == language
+
+
+@pytest.mark.parametrize(
+    ("code", "language"),
+    [
+        ("pip install numpy", "sh"),
+        ("python script.py", "sh"),
+        ("ls -la\ncd ..", "sh"),
+        ("import math\nprint(math.pi)", "python"),
+        ("Hello, how are you?", "unknown"),
+    ],
+)
+def test_untagged_blocks_get_an_inferred_language(code: str, language: str) -> None:
+    assert extract(f"```\n{code}\n```") == [CodeBlock(code, language)]
+
+
+def test_content_parts_only_text_is_read() -> None:
+    message: list[dict[str, Any]] = [
+        {"type": "text", "text": "```python\nprint(1)\n```"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        {"type": "text", "text": "```bash\necho 2\n```"},
+    ]
+    assert extract(message) == [CodeBlock("print(1)", "python"), CodeBlock("echo 2", "bash")]
+
+
+def test_a_fence_does_not_span_two_content_parts() -> None:
+    message: list[dict[str, Any]] = [
+        {"type": "text", "text": "```python\nprint(1)"},
+        {"type": "text", "text": "```"},
+    ]
+    assert extract(message) == []
+
+
+@pytest.mark.parametrize("message", [None, "", "no code here", [], "inline `code` only", "```"])
+def test_no_blocks(message: str | list[dict[str, Any]] | None) -> None:
+    assert extract(message) == []
