@@ -1,0 +1,314 @@
+"""Run code blocks as scripts on this machine (AutoGen 0.2's ``LocalCommandLineCodeExecutor``).
+
+Each block is saved to a file in ``work_dir`` and run by its interpreter in a fresh process, so
+nothing carries over between blocks except files. Where parley differs from AutoGen 0.2:
+
+- Only an explicit ``# filename:`` first line names the file; a name that would land outside
+  ``work_dir`` is refused.
+- Blocks in languages the executor does not run (JSON, YAML, plain text ...) are refused, never
+  run; ``execution_policies`` can make them be saved instead.
+- A timeout kills the whole process tree and keeps the output printed so far.
+- Output has a budget (``max_output_chars``); the whole output is saved to a file.
+- Python runs with this interpreter (``sys.executable``) or the chosen virtual environment's,
+  never with whatever ``python`` is first on ``PATH``.
+- Python output is unbuffered (``PYTHONUNBUFFERED=1``), so stdout and stderr interleave in the
+  order they were written and a killed run keeps everything it printed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace, TracebackType
+from typing import ClassVar
+
+from parley._sync import run_sync
+from parley.coding._files import default_filename, filename_from_marker, resolve_in_work_dir
+from parley.coding._output import OutputBudget
+from parley.coding._process import ProcessRegistry, run_in_process_group
+from parley.coding.base import CodeBlock, CommandLineCodeResult
+from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
+from parley.coding.utils import normalize_lang
+from parley.exceptions import ConfigError, ExecutorError
+
+__all__ = ["LocalCommandLineCodeExecutor"]
+
+_SHELLS = {"bash": "bash", "shell": "bash", "sh": "sh"}
+
+
+def _supported_languages() -> tuple[str, ...]:
+    base = ("bash", "python", "sh", "shell")
+    return (*base, "powershell", "pwsh") if shutil.which("pwsh") else base
+
+
+class LocalCommandLineCodeExecutor:
+    """Run code blocks as scripts in fresh processes on this machine.
+
+    The constructor does no I/O: ``work_dir`` is created at the first run. Each block is written
+    to a file in ``work_dir`` (named by a ``# filename:`` first line, else
+    ``tmp_code_<sha256>.<ext>``) and run there: Python with ``sys.executable`` (or the virtual
+    environment's interpreter), ``bash`` and ``shell`` with ``bash``, ``sh`` with ``sh``,
+    ``pwsh``/``powershell`` with ``pwsh`` when it is installed. Blocks run in order; the first
+    that fails ends the run.
+
+    Every block runs in its own process group. After ``timeout`` seconds the tree is interrupted,
+    terminated, then killed (see `parley.coding._process`); the result keeps what was printed,
+    has exit code 124 and ``timed_out=True``.
+
+    The executor is a sync and async context manager; `close` kills whatever it is still
+    running. POSIX only.
+
+    Args:
+        timeout: seconds each block may run. Default 60.
+        virtual_env_context: a virtual environment to run Python in: the ``SimpleNamespace``
+            that ``venv.EnvBuilder().ensure_directories(path)`` returns. Its ``env_exe`` runs
+            Python blocks and its ``bin_path`` is put first on ``PATH`` for every block.
+        work_dir: the directory where code is saved and run. Default: the current directory.
+        execution_policies: per language, True to run blocks or False to only save them. The
+            default runs every supported language. A language that is neither supported nor
+            set to False is refused.
+        max_output_chars: the output budget in characters. Longer output keeps its head and
+            tail, and the whole of it is saved to ``output_<random hex>.txt`` in ``work_dir``.
+            Default 32,000.
+
+    Raises:
+        ConfigError: an argument is invalid: ``timeout`` not a positive number,
+            ``max_output_chars`` under 2, ``execution_policies`` enabling a language this
+            executor cannot run, ``virtual_env_context`` without ``env_exe``.
+    """
+
+    SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = _supported_languages()
+    """The languages this executor can run on this machine (``pwsh`` only when installed)."""
+
+    def __init__(
+        self,
+        timeout: float = 60,
+        virtual_env_context: SimpleNamespace | None = None,
+        work_dir: Path | str = Path("."),
+        execution_policies: dict[str, bool] | None = None,
+        max_output_chars: int = 32_000,
+    ) -> None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}.", key="timeout")
+        if not math.isfinite(timeout):
+            raise ConfigError(f"timeout must be finite, got {timeout!r}.", key="timeout")
+        if isinstance(max_output_chars, bool) or not isinstance(max_output_chars, int) or max_output_chars < 2:
+            raise ConfigError(
+                f"max_output_chars must be an int of at least 2 (characters), got {max_output_chars!r}.",
+                key="max_output_chars",
+            )
+        if not isinstance(work_dir, (str, os.PathLike)):
+            raise ConfigError(f"work_dir must be a str or Path, got {work_dir!r}.", key="work_dir")
+        if virtual_env_context is not None and not isinstance(
+            getattr(virtual_env_context, "env_exe", None), (str, os.PathLike)
+        ):
+            raise ConfigError(
+                "virtual_env_context must be the namespace returned by "
+                "venv.EnvBuilder().ensure_directories(path), with an 'env_exe' attribute; "
+                f"got {virtual_env_context!r}.",
+                key="virtual_env_context",
+            )
+        self._timeout = float(timeout)
+        self._venv = virtual_env_context
+        self._work_dir = Path(work_dir)
+        self._policies = self._make_policies(execution_policies)
+        self._max_output_chars = max_output_chars
+        self._extractor = MarkdownCodeExtractor()
+        self._registry = ProcessRegistry()
+        self._closed = False
+
+    def _make_policies(self, overrides: dict[str, bool] | None) -> dict[str, bool]:
+        policies = {normalize_lang(lang): True for lang in self.SUPPORTED_LANGUAGES}
+        for lang, run in (overrides or {}).items():
+            if not isinstance(lang, str) or not isinstance(run, bool):
+                raise ConfigError(
+                    f"execution_policies maps a language to True (run) or False (save only); got {lang!r}: {run!r}.",
+                    key="execution_policies",
+                )
+            canonical = normalize_lang(lang)
+            if run and canonical not in policies:
+                raise ConfigError(
+                    f"execution_policies enables {lang!r}, which this executor cannot run. It runs: "
+                    f"{', '.join(self.SUPPORTED_LANGUAGES)}; set {lang!r} to False to save such blocks.",
+                    key="execution_policies",
+                    suggestions=difflib.get_close_matches(canonical, self.SUPPORTED_LANGUAGES, n=1),
+                )
+            policies[canonical] = run
+        return policies
+
+    @property
+    def timeout(self) -> float:
+        """Seconds each block may run before its process tree is killed."""
+        return self._timeout
+
+    @property
+    def work_dir(self) -> Path:
+        """The directory where code is saved and run, as given (created at the first run)."""
+        return self._work_dir
+
+    @property
+    def code_extractor(self) -> MarkdownCodeExtractor:
+        """The extractor for the Markdown code blocks this executor runs."""
+        return self._extractor
+
+    @property
+    def execution_policies(self) -> dict[str, bool]:
+        """A copy of the policy per canonical language: True runs blocks, False only saves them."""
+        return dict(self._policies)
+
+    def execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CommandLineCodeResult:
+        """Run ``code_blocks``; the sync form of `a_execute_code_blocks` (works inside a running loop)."""
+        return run_sync(self.a_execute_code_blocks(code_blocks))
+
+    async def a_execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CommandLineCodeResult:
+        """Save and run ``code_blocks`` in order, stopping at the first that fails.
+
+        A failing, refused or timed-out block is a result, not an exception. Cancelling the
+        awaiting task kills the running process tree.
+
+        Args:
+            code_blocks: the blocks to run.
+
+        Returns:
+            One result for all blocks: the exit code of the last block run (0 when all
+            succeeded, 124 on a timeout, 1 for a refused block); their output, concatenated
+            and cut to the budget; ``code_file``, the last file written.
+
+        Raises:
+            ExecutorError: the executor was closed, or ``work_dir`` cannot be created.
+        """
+        if self._closed:
+            raise ExecutorError("This LocalCommandLineCodeExecutor is closed; create a new one to run code.")
+        work_dir = self._work_dir.absolute()
+        try:
+            work_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExecutorError(f"Cannot create work_dir {work_dir}: {exc}") from exc
+        budget = OutputBudget(self._max_output_chars, work_dir / f"output_{os.urandom(8).hex()}.txt")
+        exit_code, timed_out, code_file = 0, False, None
+        with budget:
+            for block in code_blocks:
+                if not budget.ends_with_newline:
+                    budget.feed_text("\n")
+                exit_code, timed_out, written = await self._run_block(block, work_dir, budget)
+                code_file = written or code_file
+                if exit_code != 0:
+                    break
+            output = budget.finish()
+        spilled = str(output.full_output_file) if output.full_output_file else None
+        return CommandLineCodeResult(
+            exit_code=exit_code,
+            output=output.text,
+            output_files=(spilled,) if spilled else (),
+            timed_out=timed_out,
+            full_output_file=spilled,
+            code_file=str(code_file) if code_file else None,
+        )
+
+    async def _run_block(self, block: CodeBlock, work_dir: Path, budget: OutputBudget) -> tuple[int, bool, Path | None]:
+        """Run one block; return its exit code, whether it timed out, and the file written."""
+        lang = normalize_lang(block.language)
+        if lang not in self._policies:
+            budget.feed_text(self._refusal(lang))
+            return 1, False, None
+        name = filename_from_marker(block.code)
+        path = work_dir / default_filename(block.code, lang) if name is None else resolve_in_work_dir(work_dir, name)
+        if path is None:
+            budget.feed_text(
+                f"Not run: the '# filename: {name}' marker names a file outside the working "
+                f"directory {work_dir}, and code files must stay inside it. Nothing was written. "
+                f"Use a relative path without '..', such as '# filename: {Path(str(name)).name}'.\n"
+            )
+            return 1, False, None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(block.code if block.code.endswith("\n") else block.code + "\n", encoding="utf-8")
+        except OSError as exc:
+            budget.feed_text(f"Not run: could not write {path}: {exc}\n")
+            return 1, False, None
+        if not self._policies[lang]:
+            budget.feed_text(f"Saved to {path}; not run, because execution_policies[{lang!r}] is False.\n")
+            return 0, False, path
+        argv = self._command(lang, path)
+        try:
+            result = await run_in_process_group(
+                argv,
+                cwd=work_dir,
+                env=self._environment(),
+                timeout=self._timeout,
+                on_output=budget.feed_bytes,
+                registry=self._registry,
+            )
+        except OSError as exc:
+            budget.feed_text(f"Not run: could not start {argv[0]!r}: {exc}\n")
+            return 127, False, path
+        if result.timed_out:
+            newline = "" if budget.ends_with_newline else "\n"
+            budget.feed_text(f"{newline}Timed out after {self._timeout:g} s; the process tree was killed.\n")
+        return result.exit_code, result.timed_out, path
+
+    def _refusal(self, lang: str) -> str:
+        runs = ", ".join(self.SUPPORTED_LANGUAGES)
+        if lang == "unknown":
+            return (
+                "Not run: the code block has no language tag and does not look like Python or a "
+                f"shell script. Tag its fence with the language; this executor runs: {runs}.\n"
+            )
+        return (
+            f"Not run: this executor does not run {lang!r} code blocks; it runs: {runs}. "
+            f"(To have {lang!r} blocks saved as files instead, set execution_policies={{{lang!r}: False}}.)\n"
+        )
+
+    def _command(self, lang: str, path: Path) -> list[str]:
+        if lang == "python":
+            return [os.fspath(self._venv.env_exe) if self._venv is not None else sys.executable, str(path)]
+        if lang == "pwsh":
+            return ["pwsh", "-NoProfile", "-NonInteractive", "-File", str(path)]
+        return [_SHELLS[lang], str(path)]
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        env.setdefault("PYTHONIOENCODING", "utf-8")
+        if self._venv is not None:
+            env_dir = getattr(self._venv, "env_dir", None)
+            if isinstance(env_dir, (str, os.PathLike)):
+                env["VIRTUAL_ENV"] = os.fspath(env_dir)
+            bin_path = os.fspath(getattr(self._venv, "bin_path", Path(self._venv.env_exe).parent))
+            env["PATH"] = bin_path + os.pathsep + env.get("PATH", "")
+        return env
+
+    def restart(self) -> None:
+        """Do nothing: every block runs in a fresh process, so there is no state to drop.
+
+        Files written to ``work_dir`` are kept; they are the user's.
+        """
+
+    def close(self) -> None:
+        """Kill every process tree still running and refuse further runs. Idempotent.
+
+        Blocks until the killed processes are gone, for at most about a second per tree.
+        """
+        self._closed = True
+        self._registry.kill_all()
+
+    def __enter__(self) -> LocalCommandLineCodeExecutor:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> LocalCommandLineCodeExecutor:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
