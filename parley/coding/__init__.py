@@ -1,0 +1,29 @@
+"""Code extraction and execution. Imports nothing from ``parley.agentchat`` or ``parley.llm``.
+
+Importing this package is cheap: markdown-it-py, psutil and the executors' third-party SDKs are
+imported when first used.
+"""
+
+from parley.coding.base import (
+    AsyncCodeExecutor,
+    CodeBlock,
+    CodeExecutor,
+    CodeExtractor,
+    CodeResult,
+    CommandLineCodeResult,
+)
+from parley.coding.factory import CodeExecutorFactory
+from parley.coding.local_commandline_code_executor import LocalCommandLineCodeExecutor
+from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
+
+__all__ = [
+    "AsyncCodeExecutor",
+    "CodeBlock",
+    "CodeExecutor",
+    "CodeExecutorFactory",
+    "CodeExtractor",
+    "CodeResult",
+    "CommandLineCodeResult",
+    "LocalCommandLineCodeExecutor",
+    "MarkdownCodeExtractor",
+]
