@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import psutil
 
-__all__ = ["TIMEOUT_EXIT_CODE", "ProcessRegistry", "ProcessResult", "kill_tree", "run_in_process_group"]
+__all__ = [
+    "TIMEOUT_EXIT_CODE",
+    "ProcessRegistry",
+    "ProcessResult",
+    "ProcessStartError",
+    "kill_tree",
+    "run_in_process_group",
+]
 
 TIMEOUT_EXIT_CODE = 124
 """Exit code reported for a run that timed out; the one GNU ``timeout`` uses."""
@@ -41,6 +48,10 @@ TIMEOUT_EXIT_CODE = 124
 _CHUNK_BYTES = 64 * 1024
 _ALL_LIVE: set[int] = set()  # every group started here and still running, for the atexit hook
 _ALL_LIVE_LOCK = threading.Lock()
+
+
+class ProcessStartError(OSError):
+    """The program could not be started (not installed, not executable ...); ``__cause__`` says why."""
 
 
 @dataclass(frozen=True)
@@ -244,19 +255,22 @@ async def run_in_process_group(
         for at most ``grace`` more seconds.
 
     Raises:
-        OSError: the program could not be started (for example, it is not installed).
+        ProcessStartError: the program could not be started (for example, it is not installed).
         asyncio.CancelledError: the awaiting task was cancelled; the tree was killed first.
         Exception: whatever ``on_output`` raised; the tree was killed first.
     """
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ProcessStartError(exc.errno, f"cannot start {argv[0]!r}: {exc.strerror or exc}") from exc
     tracker = registry if registry is not None else ProcessRegistry()
     tracker.add(proc.pid)
     assert proc.stdout is not None

@@ -30,7 +30,7 @@ from typing import ClassVar
 from parley._sync import run_sync
 from parley.coding._files import default_filename, filename_from_marker, resolve_in_work_dir
 from parley.coding._output import OutputBudget
-from parley.coding._process import ProcessRegistry, run_in_process_group
+from parley.coding._process import ProcessRegistry, ProcessStartError, run_in_process_group
 from parley.coding.base import CodeBlock, CommandLineCodeResult
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.coding.utils import normalize_lang
@@ -180,7 +180,8 @@ class LocalCommandLineCodeExecutor:
             and cut to the budget; ``code_file``, the last file written.
 
         Raises:
-            ExecutorError: the executor was closed, or ``work_dir`` cannot be created.
+            ExecutorError: the executor was closed, ``work_dir`` cannot be created, or output
+                over the budget cannot be saved to its file (the running code is killed first).
         """
         if self._closed:
             raise ExecutorError("This LocalCommandLineCodeExecutor is closed; create a new one to run code.")
@@ -189,17 +190,21 @@ class LocalCommandLineCodeExecutor:
             work_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ExecutorError(f"Cannot create work_dir {work_dir}: {exc}") from exc
-        budget = OutputBudget(self._max_output_chars, work_dir / f"output_{os.urandom(8).hex()}.txt")
+        spill_path = work_dir / f"output_{os.urandom(8).hex()}.txt"
+        budget = OutputBudget(self._max_output_chars, spill_path)
         exit_code, timed_out, code_file = 0, False, None
-        with budget:
-            for block in code_blocks:
-                if not budget.ends_with_newline:
-                    budget.feed_text("\n")
-                exit_code, timed_out, written = await self._run_block(block, work_dir, budget)
-                code_file = written or code_file
-                if exit_code != 0:
-                    break
-            output = budget.finish()
+        try:
+            with budget:
+                for block in code_blocks:
+                    if not budget.ends_with_newline:
+                        budget.feed_text("\n")
+                    exit_code, timed_out, written = await self._run_block(block, work_dir, budget)
+                    code_file = written or code_file
+                    if exit_code != 0:
+                        break
+                output = budget.finish()
+        except OSError as exc:  # only the budget's spill file raises it here; the run was killed
+            raise ExecutorError(f"Cannot save the output over budget to {spill_path}: {exc}") from exc
         spilled = str(output.full_output_file) if output.full_output_file else None
         return CommandLineCodeResult(
             exit_code=exit_code,
@@ -244,8 +249,8 @@ class LocalCommandLineCodeExecutor:
                 on_output=budget.feed_bytes,
                 registry=self._registry,
             )
-        except OSError as exc:
-            budget.feed_text(f"Not run: could not start {argv[0]!r}: {exc}\n")
+        except ProcessStartError as exc:
+            budget.feed_text(f"Not run: could not start {argv[0]!r}: {exc.__cause__ or exc}\n")
             return 127, False, path
         if result.timed_out:
             newline = "" if budget.ends_with_newline else "\n"
