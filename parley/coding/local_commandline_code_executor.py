@@ -114,7 +114,7 @@ class LocalCommandLineCodeExecutor:
                 key="virtual_env_context",
             )
         self._timeout = float(timeout)
-        self._venv = virtual_env_context
+        self._venv = _absolute_venv(virtual_env_context)
         self._work_dir = Path(work_dir)
         self._policies = self._make_policies(execution_policies)
         self._max_output_chars = max_output_chars
@@ -271,7 +271,7 @@ class LocalCommandLineCodeExecutor:
 
     def _command(self, lang: str, path: Path) -> list[str]:
         if lang == "python":
-            return [os.fspath(self._venv.env_exe) if self._venv is not None else sys.executable, str(path)]
+            return [os.path.abspath(self._venv.env_exe) if self._venv is not None else sys.executable, str(path)]
         if lang == "pwsh":
             return ["pwsh", "-NoProfile", "-NonInteractive", "-File", str(path)]
         return [_SHELLS[lang], str(path)]
@@ -283,8 +283,8 @@ class LocalCommandLineCodeExecutor:
         if self._venv is not None:
             env_dir = getattr(self._venv, "env_dir", None)
             if isinstance(env_dir, (str, os.PathLike)):
-                env["VIRTUAL_ENV"] = os.fspath(env_dir)
-            bin_path = os.fspath(getattr(self._venv, "bin_path", Path(self._venv.env_exe).parent))
+                env["VIRTUAL_ENV"] = os.path.abspath(env_dir)
+            bin_path = os.path.abspath(getattr(self._venv, "bin_path", Path(self._venv.env_exe).parent))
             env["PATH"] = bin_path + os.pathsep + env.get("PATH", "")
         return env
 
@@ -317,3 +317,19 @@ class LocalCommandLineCodeExecutor:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _absolute_venv(context: SimpleNamespace | None) -> SimpleNamespace | None:
+    """A copy of a venv context with absolute paths, resolved against the current directory now.
+
+    Blocks run with ``work_dir`` as their working directory, so a relative path would miss.
+    """
+    if context is None:
+        return None
+    fields = {
+        k: os.path.abspath(v)
+        if k in ("env_dir", "env_exe", "bin_path", "executable") and isinstance(v, (str, os.PathLike))
+        else v
+        for k, v in vars(context).items()
+    }
+    return SimpleNamespace(**fields)

@@ -15,6 +15,8 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 
 __all__ = ["LANGUAGE_ALIASES", "SHELL_COMMANDS", "infer_lang", "normalize_lang"]
@@ -132,8 +134,12 @@ def infer_lang(code: str) -> str:
        ``python ``, ``python3 `` or ``$ ``, or is a known shell command (`SHELL_COMMANDS`) given
        arguments that cannot continue a Python expression (``ls -la`` but not ``ls = 3``):
        ``"sh"``.
-    3. The code compiles as Python (``compile(code, "<block>", "exec")``): ``"python"``.
-    4. Anything else: ``"unknown"``, which executors refuse to run.
+    3. The whole block parses as JSON: ``"json"``.
+    4. The code compiles as Python (``compile(code, "<block>", "exec")``): ``"python"``, unless
+       it is data that happens to be valid Python and would do nothing when run: only
+       ``key: value`` lines (Python reads them as bare annotations) give ``"yaml"``, only bare
+       literals and names give ``"text"``. Agents never run json, yaml or text blocks.
+    5. Anything else: ``"unknown"``, which executors refuse to run.
 
     Rule 2 comes before rule 3 because many one-line shell commands (``ls -la``, ``cd ..``) are
     also valid Python expressions.
@@ -142,15 +148,42 @@ def infer_lang(code: str) -> str:
         code: the source of the block.
 
     Returns:
-        ``"python"``, ``"sh"`` or ``"unknown"``.
+        ``"python"``, ``"sh"``, ``"json"``, ``"yaml"``, ``"text"`` or ``"unknown"``.
     """
     by_shebang = _shebang_lang(code)
     if by_shebang is not None:
         return by_shebang
     if _looks_like_shell(_first_code_line(code)):
         return "sh"
+    if code.lstrip()[:1] in ("{", "["):
+        try:
+            json.loads(code)
+        except ValueError:
+            pass
+        else:
+            return "json"
     try:
-        compile(code, "<block>", "exec")
+        tree = ast.parse(code, "<block>", "exec")
     except (SyntaxError, ValueError):
         return "unknown"
-    return "python" if code.strip() else "unknown"
+    if not tree.body:
+        return "unknown"
+    return _data_kind(tree) or "python"
+
+
+_INERT_NODES = (ast.Constant, ast.Name, ast.Dict, ast.List, ast.Tuple, ast.Set, ast.UnaryOp, ast.BinOp,
+                ast.expr_context, ast.operator, ast.unaryop)  # fmt: skip
+
+
+def _inert(expr: ast.expr) -> bool:
+    """True when evaluating ``expr`` can do nothing observable (no calls, attributes, subscripts)."""
+    return all(isinstance(n, _INERT_NODES) for n in ast.walk(expr))
+
+
+def _data_kind(tree: ast.Module) -> str | None:
+    """``"yaml"``/``"text"`` when a parsed block is data that only looks like Python; else None."""
+    if all(isinstance(s, ast.AnnAssign) and s.value is None for s in tree.body):
+        return "yaml"
+    if all(isinstance(s, ast.Expr) and _inert(s.value) for s in tree.body):
+        return "text"
+    return None

@@ -64,6 +64,20 @@ def test_valid_python_infers_python(code: str) -> None:
     assert infer_lang(code) == "python"
 
 
+@pytest.mark.parametrize(
+    ("code", "lang"),
+    [
+        ('{"a": 1}', "json"),
+        ("[1, 2, 3]", "json"),
+        ("name: demo\nversion: 2", "yaml"),
+        ("42", "text"),
+        ("hello", "text"),
+    ],
+)
+def test_data_that_parses_as_python_is_not_python(code: str, lang: str) -> None:
+    assert infer_lang(code) == lang
+
+
 @pytest.mark.parametrize("code", ["Hello, world!", "{not python", "", "   \n"])
 def test_other_text_is_unknown(code: str) -> None:
     assert infer_lang(code) == "unknown"

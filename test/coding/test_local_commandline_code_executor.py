@@ -317,6 +317,17 @@ def test_virtual_env_context(work: Path, tmp_path: Path) -> None:
     assert python_on_path == os.path.join(context.bin_path, "python")
 
 
+def test_relative_virtual_env_context(work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    builder = venv.EnvBuilder(with_pip=False)
+    builder.create("rel-venv")
+    context = builder.ensure_directories("rel-venv")
+    executor = LocalCommandLineCodeExecutor(work_dir=work, virtual_env_context=context)
+    result = run(executor, py("import sys\nprint(sys.prefix)"))
+    assert result.exit_code == 0, result.output
+    assert Path(result.output.strip()).resolve() == (tmp_path / "rel-venv").resolve()
+
+
 # --- timeout, budget, cancellation, lifecycle ------------------------------------------------------
 
 
