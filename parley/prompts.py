@@ -12,6 +12,7 @@ __all__ = [
     "HUMAN_INPUT_AUTO_REPLY_NOTICE",
     "HUMAN_INPUT_NO_INPUT",
     "HUMAN_INPUT_TERMINATE",
+    "LOCAL_EXECUTOR_INSTRUCTIONS",
     "REFLECTION_SUMMARY_PROMPT",
     "SCRIPTED_MODEL_NOTICE",
 ]
@@ -59,3 +60,19 @@ SCRIPTED_MODEL_NOTICE = (
     "No OPENAI_API_KEY is set: using parley's scripted demo model (set OPENAI_API_KEY, and "
     "optionally --base-url/--model, to use a real one)."
 )
+
+LOCAL_EXECUTOR_INSTRUCTIONS = """\
+# How your code is run
+Your code blocks run on the user's machine as separate processes, in the folder {work_dir}. \
+Each block starts fresh: variables do not carry over between blocks, but files in that folder do.
+- Languages: {languages}. Tag each block with its language; other blocks are not run.
+- Python blocks run with {python}. Shell blocks run with bash.
+- Each block may run for at most {timeout} seconds; after that it is stopped and you get what it \
+printed so far with exit code 124.
+- Output longer than {max_output_chars} characters is cut to its start and end; the full output \
+is saved to a file in the folder, and its name is given.
+- To keep a file, write it inside the folder; paths outside it are refused. Start a block with \
+`# filename: name.py` to save it under that name.
+- To install a Python package, run a shell block: `{python} -m pip install <package>`.
+- Files your code writes (images, data) stay in the folder; print their paths to report them.
+"""

@@ -7,9 +7,11 @@ from parley.agentchat.conversable_agent import ConversableAgent
 from parley.agentchat.io import IOConsole, IOStream, ScriptedIOStream
 from parley.agentchat.user_proxy_agent import UserProxyAgent
 from parley.agentchat.utils import gather_usage_summary
+from parley.coding.capability import AgentCapability
 
 __all__ = [
     "Agent",
+    "AgentCapability",
     "AssistantAgent",
     "ChatResult",
     "ConversableAgent",

@@ -12,11 +12,13 @@ from parley.coding.base import (
     CodeResult,
     CommandLineCodeResult,
 )
+from parley.coding.capability import AgentCapability, ExecutorCapability
 from parley.coding.factory import CodeExecutorFactory
 from parley.coding.local_commandline_code_executor import LocalCommandLineCodeExecutor
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 
 __all__ = [
+    "AgentCapability",
     "AsyncCodeExecutor",
     "CodeBlock",
     "CodeExecutor",
@@ -24,6 +26,7 @@ __all__ = [
     "CodeExtractor",
     "CodeResult",
     "CommandLineCodeResult",
+    "ExecutorCapability",
     "LocalCommandLineCodeExecutor",
     "MarkdownCodeExtractor",
 ]

@@ -32,6 +32,7 @@ from parley.coding._files import default_filename, filename_from_marker, resolve
 from parley.coding._output import OutputBudget
 from parley.coding._process import ProcessRegistry, ProcessStartError, run_in_process_group
 from parley.coding.base import CodeBlock, CommandLineCodeResult
+from parley.coding.capability import ExecutorCapability
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.coding.utils import normalize_lang
 from parley.exceptions import ConfigError, ExecutorError
@@ -287,6 +288,25 @@ class LocalCommandLineCodeExecutor:
             bin_path = os.path.abspath(getattr(self._venv, "bin_path", Path(self._venv.env_exe).parent))
             env["PATH"] = bin_path + os.pathsep + env.get("PATH", "")
         return env
+
+    @property
+    def user_capability(self) -> ExecutorCapability:
+        """Adds this executor's usage instructions to an LLM agent's system message (once).
+
+        Example: ``executor.user_capability.add_to_agent(assistant)``.
+        """
+        from parley.prompts import LOCAL_EXECUTOR_INSTRUCTIONS
+
+        python = os.path.abspath(self._venv.env_exe) if self._venv is not None else sys.executable
+        return ExecutorCapability(
+            LOCAL_EXECUTOR_INSTRUCTIONS.format(
+                work_dir=os.path.abspath(self._work_dir),
+                languages=", ".join(sorted(self.SUPPORTED_LANGUAGES)),
+                python=python,
+                timeout=f"{self._timeout:g}",
+                max_output_chars=f"{self._max_output_chars:,}",
+            )
+        )
 
     def restart(self) -> None:
         """Do nothing: every block runs in a fresh process, so there is no state to drop.
