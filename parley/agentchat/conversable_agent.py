@@ -17,22 +17,18 @@ from typing import Any, Literal, cast
 from parley._sync import run_sync
 from parley.agentchat import _termination as term
 from parley.agentchat import chat as _chat
-from parley.agentchat._code_execution import CodeExecution, find_code_blocks, format_result, refused_result
+from parley.agentchat._builtin_replies import ReplyFunctionsMixin
+from parley.agentchat._code_execution import CodeExecution
 from parley.agentchat._display import content_str, format_message
 from parley.agentchat._replies import ReplyEntry, Trigger
-from parley.agentchat._tools import run_tool_calls
 from parley.agentchat.agent import Agent
 from parley.agentchat.chat import ChatResult
 from parley.agentchat.io import IOStream
-from parley.exceptions import ConfigError, InvalidMessageError, ModelResponseError
+from parley.exceptions import ConfigError, InvalidMessageError
 from parley.llm.types import Message
 from parley.llm.wrapper import OpenAIWrapper
 from parley.prompts import (
     DEFAULT_SYSTEM_MESSAGE,
-    HUMAN_INPUT_ALWAYS,
-    HUMAN_INPUT_AUTO_REPLY_NOTICE,
-    HUMAN_INPUT_NO_INPUT,
-    HUMAN_INPUT_TERMINATE,
 )
 
 __all__ = ["ConversableAgent"]
@@ -61,7 +57,7 @@ def default_is_termination_msg(message: Message) -> bool:
     return len(text) == 9 or not (text[-10].isalnum() or text[-10] == "_")
 
 
-class ConversableAgent:
+class ConversableAgent(ReplyFunctionsMixin):
     """An agent that can converse: send, receive, and reply through registered reply functions.
 
     Args:
@@ -488,129 +484,6 @@ class ConversableAgent:
     ) -> str | Message | None:
         """Sync shell over `a_generate_reply`."""
         return run_sync(self.a_generate_reply(messages, sender, **kwargs))
-
-    # ---- the built-in reply functions --------------------------------------------------------
-    async def a_check_termination_and_human_reply(
-        self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
-    ) -> tuple[bool, str | Message | None]:
-        """Stop, ask the human, or let the next reply function answer (see `_termination.decide`)."""
-        last = messages[-1] if messages else {}
-        decision = term.decide(
-            self.human_input_mode,
-            is_termination=bool(last) and self._is_termination_msg(last),
-            auto_replies=self._auto_reply_counter[sender],
-            max_auto_replies=self._max_auto_reply_dict[sender],
-        )
-        action = decision.action
-        answer = ""
-        if action is term.Action.ASK_HUMAN:
-            template = HUMAN_INPUT_ALWAYS if decision.prompt_kind == "always" else HUMAN_INPUT_TERMINATE
-            answer = await self.a_get_human_input(
-                template.format(name=self._name, sender=getattr(sender, "name", "the sender"))
-            )
-            if not answer and not (self._quiet() or decision.terminate_if_empty):
-                IOStream.get_default().print(HUMAN_INPUT_NO_INPUT, flush=True)
-            action = term.after_human_input(decision, answer)
-        if action is term.Action.TERMINATE:
-            self._auto_reply_counter[sender] = 0
-            return True, None
-        if action is term.Action.HUMAN_REPLY:
-            self._auto_reply_counter[sender] = 0
-            tool_calls = last.get("tool_calls") if last else None
-            if tool_calls:  # keep the history valid: every tool call gets one response
-                responses: list[Message] = [
-                    {"tool_call_id": c.get("id", ""), "role": "tool", "content": answer} for c in tool_calls
-                ]
-                return True, {"role": "tool", "tool_responses": responses, "content": answer}
-            return True, answer
-        if self._max_auto_reply_dict[sender] == 0:
-            return True, None
-        self._auto_reply_counter[sender] += 1
-        if self.human_input_mode != "NEVER" and not self._quiet():
-            IOStream.get_default().print(HUMAN_INPUT_AUTO_REPLY_NOTICE, flush=True)
-        return False, None
-
-    def _quiet(self) -> bool:
-        return bool(self.silent) or _chat.SILENT.get()
-
-    async def a_get_human_input(self, prompt: str) -> str:
-        """Ask the human through the IOStream and record the answer in this chat's human input."""
-        answer = IOStream.get_default().input(prompt)
-        self._human_input.append(answer)
-        return answer
-
-    def get_human_input(self, prompt: str) -> str:
-        """Sync shell over `a_get_human_input`."""
-        return run_sync(self.a_get_human_input(prompt))
-
-    async def a_generate_tool_calls_reply(
-        self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
-    ) -> tuple[bool, Message | None]:
-        """Execute the tool calls in the last message, if this agent has their functions."""
-        if not messages:
-            return False, None
-        calls = messages[-1].get("tool_calls")
-        if not calls or not self._function_map:
-            return False, None
-        return True, await run_tool_calls(calls, self._function_map)
-
-    async def a_generate_code_execution_reply(
-        self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
-    ) -> tuple[bool, str | None]:
-        """Run the code in the newest recent message that has some (see `find_code_blocks`)."""
-        setup = self._code_execution
-        if setup is None or not messages:
-            return False, None
-        blocks, refused = find_code_blocks(messages, setup)
-        if refused:
-            assert setup.allowed_languages is not None
-            return True, format_result(refused_result(refused, setup.allowed_languages))
-        if not blocks:
-            return False, None
-        if not self._quiet():
-            IOStream.get_default().print(f">>>>>>>> EXECUTING {len(blocks)} CODE BLOCK(S)...", flush=True)
-        return True, format_result(await setup.run(blocks))
-
-    async def a_generate_oai_reply(
-        self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
-    ) -> tuple[bool, str | Message | None]:
-        """Ask the model for the reply.
-
-        Raises:
-            parley.exceptions.ModelError: the model call failed, or its reply had neither content
-                nor tool calls.
-        """
-        client = self.client if config is None else config
-        if client is None:
-            return False, None
-        request = _chat.api_messages(
-            self._system_message, messages or [], has_tool_responses=self._has_tool_responses(messages, sender)
-        )
-        tools = self.llm_config.get("tools") if isinstance(self.llm_config, dict) else None
-        response = await client.create(request, tools=tools or None)
-        msg = response.message
-        calls = msg.get("tool_calls")
-        if calls:
-            return True, {"role": "assistant", "content": msg.get("content"), "tool_calls": calls}
-        content = msg.get("content")
-        if content is None:
-            raise ModelResponseError(f"The model's reply to {self._name} had neither content nor tool calls.")
-        return True, content if isinstance(content, str) else {"role": "assistant", "content": content}
-
-    def _has_tool_responses(self, messages: list[Message] | None, sender: Agent | None) -> bool | None:
-        """Whether a stored conversation holds tool responses, scanning only what is new since last time.
-
-        Returns None (scan it all) for lists that are not one of this agent's stored conversations.
-        """
-        if not messages or sender is None or messages is not self._oai_messages.get(sender):
-            return None
-        scanned, found = self._tool_scan.get(sender, (0, False))
-        if scanned > len(messages):
-            scanned, found = 0, False
-        if not found:
-            found = any("tool_responses" in m for m in messages[scanned:])
-        self._tool_scan[sender] = (len(messages), found)
-        return found
 
     # ---- chats ------------------------------------------------------------------------------
     async def a_initiate_chat(
