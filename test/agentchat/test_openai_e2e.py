@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from parley import AssistantAgent, UserProxyAgent, gather_usage_summary
+from parley.exceptions import ModelResponseError
 from parley.llm.pricing import cost as price_of
 from parley.testing import ScriptedOpenAIServer
 
@@ -80,3 +81,32 @@ def test_reflection_and_callable_summaries(server: Any, tmp_path: Path) -> None:
         silent=True,
     )  # fmt: skip
     assert result2.summary == "2 messages"
+
+
+@pytest.mark.parametrize(
+    "bad_reply",
+    [
+        {"raw_json": {"id": "c1", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini", "choices": []}},
+        {
+            "raw_json": {
+                "id": "c2", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": None}}],
+            }
+        },
+        {"raw": '{"id": "c3", "choices": [{"message": {"content": "trunc'},
+    ],
+)  # fmt: skip
+def test_malformed_server_reply_ends_the_chat_with_a_clear_error(bad_reply: dict[str, Any], tmp_path: Path) -> None:
+    with ScriptedOpenAIServer([bad_reply]) as srv:
+        config = {
+            "config_list": [{"model": "gpt-4o-mini", "base_url": srv.base_url, "api_key": "sk-test-SECRET-0123456789"}]
+        }
+        assistant = AssistantAgent("assistant", llm_config=config)
+        proxy = UserProxyAgent("user_proxy", human_input_mode="NEVER", code_execution_config=False)
+        with pytest.raises(ModelResponseError) as info:
+            proxy.initiate_chat(assistant, message="hello", silent=True)
+    text = str(info.value)
+    assert "gpt-4o-mini" in text
+    assert srv.base_url in text
+    assert "SECRET-0123456789" not in text
+    assert len(text) < 1000  # one clear line, not a wall of SDK internals
