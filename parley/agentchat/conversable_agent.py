@@ -474,7 +474,10 @@ class ConversableAgent(ReplyFunctionsMixin):
                 continue
             if not entry.matches(sender):
                 continue
-            final, reply = await entry.call(self, messages, sender)
+            if entry.is_async:  # the common case: await directly, no extra coroutine
+                final, reply = await entry.func(self, messages=messages, sender=sender, config=entry.config)
+            else:
+                final, reply = await entry.call(self, messages, sender)
             if final:
                 return reply  # type: ignore[no-any-return]
         return self._default_auto_reply

@@ -7,7 +7,7 @@ is a plain value: add responses, add or subtract summaries, compare them, render
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -73,12 +73,20 @@ class ModelUsage:
         }
 
 
-def _combine(a: Mapping[str, ModelUsage], b: Mapping[str, ModelUsage], sign: int) -> dict[str, ModelUsage]:
-    out = dict(a)
-    for model, usage in b.items():
-        current = out.get(model, ModelUsage())
-        out[model] = current + usage if sign > 0 else current - usage
-    return {m: u for m, u in out.items() if not u.is_zero()}
+_Sums = dict[str, list[Any]]  # model -> [cost, prompt_tokens, completion_tokens, total_tokens], summed in place
+
+
+def _usages(sums: _Sums) -> dict[str, ModelUsage]:
+    return {m: ModelUsage(*v) for m, v in sums.items()}
+
+
+def _combine(a: _Sums, b: _Sums, sign: int) -> _Sums:
+    out = {m: list(v) for m, v in a.items()}
+    for model, v in b.items():
+        cur = out.setdefault(model, [0.0, 0, 0, 0])
+        for i in range(4):
+            cur[i] += sign * v[i]
+    return {m: v for m, v in out.items() if not ModelUsage(*v).is_zero()}
 
 
 class UsageSummary:
@@ -96,8 +104,8 @@ class UsageSummary:
     __slots__ = ("_actual", "_total")
 
     def __init__(self) -> None:
-        self._total: dict[str, ModelUsage] = {}
-        self._actual: dict[str, ModelUsage] = {}
+        self._total: _Sums = {}
+        self._actual: _Sums = {}
 
     @classmethod
     def of(cls, responses: Iterable[ModelResponse]) -> UsageSummary:
@@ -113,13 +121,24 @@ class UsageSummary:
         A response with an empty ``model`` is counted under ``"unknown"``.
         """
         u = response.usage
-        usage = ModelUsage(response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens)
         model = response.model or "unknown"
-        current = self._total.get(model)
-        self._total[model] = usage if current is None else current + usage
+        cur = self._total.get(model)
+        if cur is None:
+            self._total[model] = [response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens]
+        else:
+            cur[0] += response.cost
+            cur[1] += u.prompt_tokens
+            cur[2] += u.completion_tokens
+            cur[3] += u.total_tokens
         if not response.cached:
-            current = self._actual.get(model)
-            self._actual[model] = usage if current is None else current + usage
+            cur = self._actual.get(model)
+            if cur is None:
+                self._actual[model] = [response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens]
+            else:
+                cur[0] += response.cost
+                cur[1] += u.prompt_tokens
+                cur[2] += u.completion_tokens
+                cur[3] += u.total_tokens
 
     def merge(self, other: UsageSummary) -> None:
         """Add ``other``'s usage into this summary, in place."""
@@ -134,8 +153,8 @@ class UsageSummary:
     def snapshot(self) -> UsageSummary:
         """An independent copy, to subtract from later."""
         copy = UsageSummary()
-        copy._total = dict(self._total)
-        copy._actual = dict(self._actual)
+        copy._total = {m: list(v) for m, v in self._total.items()}
+        copy._actual = {m: list(v) for m, v in self._actual.items()}
         return copy
 
     def __add__(self, other: UsageSummary) -> UsageSummary:
@@ -172,7 +191,7 @@ class UsageSummary:
         Raises:
             ConfigError: ``mode`` is neither ``"total"`` nor ``"actual"``.
         """
-        return dict(self._pick(mode))
+        return self._pick(mode)
 
     def total_cost(self, mode: UsageMode = "total") -> float:
         """The summed cost of one view, US dollars."""
@@ -229,7 +248,7 @@ class UsageSummary:
 
     def _pick(self, mode: str) -> dict[str, ModelUsage]:
         if mode == "total":
-            return self._total
+            return _usages(self._total)
         if mode == "actual":
-            return self._actual
+            return _usages(self._actual)
         raise ConfigError(f"Unknown usage mode {mode!r}; use 'actual' or 'total'.", key="mode")
