@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from parley._sync import run_sync
 from parley.agentchat import _termination as term
 from parley.agentchat import chat as _chat
-from parley.agentchat._code_execution import CodeExecution, find_code_blocks, format_result, refused_result
+from parley.agentchat._code_execution import (
+    CodeExecution,
+    find_code_blocks,
+    format_result,
+    refused_result,
+    result_reply,
+)
 from parley.agentchat._tools import run_tool_calls
 from parley.agentchat.io import IOStream
 from parley.exceptions import ModelResponseError
@@ -121,8 +127,12 @@ class ReplyFunctionsMixin:
 
     async def a_generate_code_execution_reply(
         self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
-    ) -> tuple[bool, str | None]:
-        """Run the code in the newest recent message that has some (see `find_code_blocks`)."""
+    ) -> tuple[bool, str | Message | None]:
+        r"""Run the code in the newest recent message that has some (see `find_code_blocks`).
+
+        The reply is ``exitcode: N (execution succeeded|execution failed)\nCode output: ...``; with
+        ``send_images`` on, a message whose content parts add the images the code produced.
+        """
         setup = self._code_execution
         if setup is None or not messages:
             return False, None
@@ -134,7 +144,7 @@ class ReplyFunctionsMixin:
             return False, None
         if not self._quiet():
             IOStream.get_default().print(f">>>>>>>> EXECUTING {len(blocks)} CODE BLOCK(S)...", flush=True)
-        return True, format_result(await setup.run(blocks))
+        return True, result_reply(await setup.run(blocks), setup.images)
 
     async def a_generate_oai_reply(
         self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from parley.agentchat._images import ImageBudget, image_parts
 from parley.coding.base import CodeBlock, CodeExecutor, CodeResult
 from parley.exceptions import ConfigError, ExecutorError
 from parley.llm.types import Message
@@ -20,8 +21,6 @@ DATA_LANGUAGES = frozenset(
      "plaintext", "markdown", "md", "html", "css", "ini", "diff", "log", "output"}
 )  # fmt: skip
 
-_AGENT_KEYS = ("executor", "last_n_messages", "allowed_languages")
-
 
 @dataclass(frozen=True)
 class CodeExecution:
@@ -33,11 +32,14 @@ class CodeExecution:
             messages received since this agent last spoke.
         allowed_languages: languages this agent runs (lower-case), or None for all the executor
             supports.
+        images: when set, images the code produced are attached to the reply for a vision
+            model, within this budget (``send_images`` in the config; off by default).
     """
 
     executor: CodeExecutor
     last_n_messages: int | str = "auto"
     allowed_languages: frozenset[str] | None = None
+    images: ImageBudget | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CodeExecution:
@@ -63,8 +65,9 @@ class CodeExecution:
                     key="allowed_languages",
                 )
             allowed = frozenset(x.lower() for x in allowed)
+        images = ImageBudget.from_config(config.get("send_images"))
         executor = CodeExecutorFactory.create(dict(config))
-        return cls(executor, last_n, allowed)
+        return cls(executor, last_n, allowed, images)
 
     async def run(self, blocks: list[CodeBlock]) -> CodeResult:
         """Run ``blocks`` without blocking the event loop; an executor crash becomes a result."""
@@ -135,3 +138,16 @@ def refused_result(refused: Sequence[CodeBlock], allowed: frozenset[str]) -> Cod
         output=f"Not executed: {', '.join(langs)} code is not allowed here. "
         f"Write the code in one of: {', '.join(sorted(allowed))}.",
     )
+
+
+def result_reply(result: CodeResult, images: ImageBudget | None) -> str | Message:
+    """The reply for a result: its text, plus image parts when ``images`` is set and there are any."""
+    text = format_result(result)
+    if images is None or not result.output_files:
+        return text
+    parts, left_out = image_parts(result.output_files, images)
+    if left_out:
+        text += f"\nNot attached (over the image budget or unreadable): {', '.join(left_out)}"
+    if not parts:
+        return text
+    return {"content": [{"type": "text", "text": text}, *parts]}

@@ -35,7 +35,7 @@ EXECUTOR_REGISTRY: dict[str, str] = {
 EXECUTOR_ALIASES: dict[str, str] = {"local": "commandline-local"}
 """Other names for registered executors."""
 
-_LEGACY_IGNORED = frozenset({"use_docker", "last_n_messages", "allowed_languages"})
+_LEGACY_IGNORED = frozenset({"use_docker", "last_n_messages", "allowed_languages", "send_images"})
 _REQUIRED = ("code_extractor", "execute_code_blocks", "restart")
 _BAD_KWARG = re.compile(r"unexpected keyword argument '(?P<name>[^']+)'")
 
