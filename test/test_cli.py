@@ -43,3 +43,20 @@ def test_demo_reports_a_missing_file(tmp_path: Path) -> None:
     out = run_cli("demo", str(tmp_path / "nope.txt"))
     assert out.returncode == 2
     assert "is not a file" in out.stdout
+
+
+@pytest.mark.timeout(150)
+def test_demo_with_base_url_uses_that_model_through_the_openai_sdk(tmp_path: Path) -> None:
+    from parley._demo import scripted_demo_reply
+    from parley.testing import ScriptedOpenAIServer
+
+    target = tmp_path / "data.txt"
+    target.write_text("hello parley\n")
+    with ScriptedOpenAIServer(lambda body: scripted_demo_reply(body["messages"]), model="local-model") as server:
+        out = run_cli("demo", str(target), "--base-url", server.base_url, "--model", "local-model", "--quiet")
+        requests = server.request_count
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.splitlines()[0] == f"Using model local-model at {server.base_url}."
+    assert PRIMES in out.stdout
+    assert hashlib.sha256(b"hello parley\n").hexdigest() in out.stdout
+    assert requests == 2  # the program, then the answer read from its executed output
