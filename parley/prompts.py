@@ -8,6 +8,9 @@ from __future__ import annotations
 __all__ = [
     "ASSISTANT_SYSTEM_MESSAGE",
     "DEFAULT_SYSTEM_MESSAGE",
+    "DOCKER_EXECUTOR_INSTRUCTIONS",
+    "DOCKER_NETWORK_OFF_NOTE",
+    "DOCKER_NETWORK_ON_NOTE",
     "HUMAN_INPUT_ALWAYS",
     "HUMAN_INPUT_AUTO_REPLY_NOTICE",
     "HUMAN_INPUT_NO_INPUT",
@@ -76,3 +79,33 @@ is saved to a file in the folder, and its name is given.
 - To install a Python package, run a shell block: `{python} -m pip install <package>`.
 - Files your code writes (images, data) stay in the folder; print their paths to report them.
 """
+
+DOCKER_EXECUTOR_INSTRUCTIONS = """\
+# How your code is run
+Your code blocks run inside a Docker container (image {image}), each as a separate process in the \
+folder {mount}, which is shared with the user's machine. Each block starts fresh: variables do not \
+carry over between blocks, but files in {mount} do.
+- Languages: {languages}. Tag each block with its language; other blocks are not run.
+- Python blocks run with the image's `python3`. Shell blocks run with bash (`sh` blocks with sh).
+- Each block may run for at most {timeout} seconds; after that its processes are killed and you get \
+what it printed so far with exit code 124.
+- Limits: {limits}. A block killed for lack of memory ends with exit code 137 and a note saying so.
+- {network}
+- Output longer than {max_output_chars} characters is cut to its start and end; the full output \
+is saved to a file in {mount}, and its name is given.
+- To keep a file, write it inside {mount}; paths outside it are refused. Start a block with \
+`# filename: name.py` to save it under that name.
+- Files your code writes in {mount} (images, data) reach the user; print their paths to report \
+them. Anything written elsewhere in the container is lost when the container is restarted.
+"""
+
+DOCKER_NETWORK_OFF_NOTE = (
+    "There is no network: downloads and package installs (`pip install`, `apt-get`) fail. Use the "
+    "Python standard library and what the image already has; if you need more, say what to install."
+)
+
+DOCKER_NETWORK_ON_NOTE = (
+    "The network is on. To install a Python package, run a shell block: "
+    "`python3 -m pip install --user <package>` (the image must have pip); it lasts until the "
+    "container is restarted."
+)
