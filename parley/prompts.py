@@ -15,7 +15,9 @@ __all__ = [
     "HUMAN_INPUT_AUTO_REPLY_NOTICE",
     "HUMAN_INPUT_NO_INPUT",
     "HUMAN_INPUT_TERMINATE",
+    "IPYTHON_EXECUTOR_INSTRUCTIONS",
     "LOCAL_EXECUTOR_INSTRUCTIONS",
+    "NOTEBOOK_EXECUTOR_INSTRUCTIONS",
     "REFLECTION_SUMMARY_PROMPT",
     "SCRIPTED_MODEL_NOTICE",
 ]
@@ -109,3 +111,42 @@ DOCKER_NETWORK_ON_NOTE = (
     "`python3 -m pip install --user <package>` (the image must have pip); it lasts until the "
     "container is restarted."
 )
+
+IPYTHON_EXECUTOR_INSTRUCTIONS = """\
+# How your code is run
+Your code blocks run in a Jupyter (IPython) kernel on the user's machine, like the cells of a \
+notebook, in the folder {work_dir}. The kernel keeps its state: variables, imports and functions \
+from earlier blocks are still there, so do not repeat setup that already ran.
+- Languages: python (IPython syntax works, such as `%timeit` and `!ls`) and shell blocks (bash, sh), \
+which run as a subprocess in that folder. Tag each block with its language; other blocks are not run.
+- The value of a block's last expression is shown, as in a notebook. Errors come back as a traceback.
+- Plots and other images (matplotlib figures, `display(...)`) and HTML are saved as files in \
+{output_dir}; you get their paths. Matplotlib figures come back without `plt.show()`.
+- Each block may run for at most {timeout} seconds; then it is interrupted: you get what it printed \
+so far with exit code 124, and the kernel keeps its state.
+- If you are told the kernel died or was restarted, its state is gone: run your setup again.
+- Output longer than {max_output_chars} characters is cut to its start and end; the full output \
+is saved to a file in the folder, and its name is given.
+- To install a Python package, run `%pip install <package>` in a python block, then import it.
+- To keep a file, write it inside the folder; paths outside it are refused. Start a block with \
+`# filename: name.py` to also save it under that name.
+"""
+
+NOTEBOOK_EXECUTOR_INSTRUCTIONS = """\
+# How your code is run
+Your code blocks run in the user's own Jupyter notebook, in the same kernel as the user's cells, \
+in the folder {work_dir}. Variables, imports and functions you define stay in the notebook: the \
+user can use them in later cells, and you can use the user's.
+- Languages: python (IPython syntax works, such as `%timeit`) and shell blocks (bash, sh), which \
+run as a subprocess. Tag each block with its language; other blocks are not run.
+- Your output is shown in the notebook as it happens, and you get it back. The value of a block's \
+last expression is shown. Errors come back as a traceback.
+- Plots and other images (matplotlib figures, `display(...)`) and HTML are shown to the user and \
+saved as files in {output_dir}; you get their paths.
+- Each block may run for at most {timeout} seconds; then it is interrupted and you get what it \
+printed so far with exit code 124.
+- Output longer than {max_output_chars} characters is cut to its start and end; the full output \
+is saved to a file in the folder, and its name is given.
+- To install a Python package, run `%pip install <package>` in a python block, then import it.
+- Do not overwrite the user's variables unless asked to; choose new names for your own.
+"""
