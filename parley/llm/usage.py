@@ -76,6 +76,15 @@ class ModelUsage:
 _Sums = dict[str, list[Any]]  # model -> [cost, prompt_tokens, completion_tokens, total_tokens], summed in place
 
 
+def _accumulate(sums: _Sums, model: str, row: tuple[float, int, int, int]) -> None:
+    cur = sums.get(model)
+    if cur is None:
+        sums[model] = list(row)
+    else:
+        for i, value in enumerate(row):
+            cur[i] += value
+
+
 def _usages(sums: _Sums) -> dict[str, ModelUsage]:
     return {m: ModelUsage(*v) for m, v in sums.items()}
 
@@ -121,24 +130,11 @@ class UsageSummary:
         A response with an empty ``model`` is counted under ``"unknown"``.
         """
         u = response.usage
+        row = (response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens)
         model = response.model or "unknown"
-        cur = self._total.get(model)
-        if cur is None:
-            self._total[model] = [response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens]
-        else:
-            cur[0] += response.cost
-            cur[1] += u.prompt_tokens
-            cur[2] += u.completion_tokens
-            cur[3] += u.total_tokens
+        _accumulate(self._total, model, row)
         if not response.cached:
-            cur = self._actual.get(model)
-            if cur is None:
-                self._actual[model] = [response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens]
-            else:
-                cur[0] += response.cost
-                cur[1] += u.prompt_tokens
-                cur[2] += u.completion_tokens
-                cur[3] += u.total_tokens
+            _accumulate(self._actual, model, row)
 
     def merge(self, other: UsageSummary) -> None:
         """Add ``other``'s usage into this summary, in place."""
