@@ -11,6 +11,7 @@ __all__ = [
     "DOCKER_EXECUTOR_INSTRUCTIONS",
     "DOCKER_NETWORK_OFF_NOTE",
     "DOCKER_NETWORK_ON_NOTE",
+    "GROUP_INTRODUCTION",
     "HUMAN_INPUT_ALWAYS",
     "HUMAN_INPUT_AUTO_REPLY_NOTICE",
     "HUMAN_INPUT_NO_INPUT",
@@ -20,6 +21,11 @@ __all__ = [
     "NOTEBOOK_EXECUTOR_INSTRUCTIONS",
     "REFLECTION_SUMMARY_PROMPT",
     "SCRIPTED_MODEL_NOTICE",
+    "SELECT_SPEAKER_MANUAL",
+    "SELECT_SPEAKER_MESSAGE",
+    "SELECT_SPEAKER_MULTIPLE",
+    "SELECT_SPEAKER_NONE",
+    "SELECT_SPEAKER_PROMPT",
 ]
 
 DEFAULT_SYSTEM_MESSAGE = "You are a helpful AI assistant."
@@ -135,8 +141,8 @@ is saved to a file in the folder, and its name is given.
 NOTEBOOK_EXECUTOR_INSTRUCTIONS = """\
 # How your code is run
 Your code blocks run in the user's own Jupyter notebook, in the same kernel as the user's cells, \
-in the folder {work_dir}. Variables, imports and functions you define stay in the notebook: the \
-user can use them in later cells, and you can use the user's.
+whose current folder is {cwd}. Variables, imports and functions you define stay in the notebook: \
+the user can use them in later cells, and you can use the user's.
 - Languages: python (IPython syntax works, such as `%timeit`) and shell blocks (bash, sh), which \
 run as a subprocess. Tag each block with its language; other blocks are not run.
 - Your output is shown in the notebook as it happens, and you get it back. The value of a block's \
@@ -146,7 +152,35 @@ saved as files in {output_dir}; you get their paths.
 - Each block may run for at most {timeout} seconds; then it is interrupted and you get what it \
 printed so far with exit code 124.
 - Output longer than {max_output_chars} characters is cut to its start and end; the full output \
-is saved to a file in the folder, and its name is given.
+is saved to a file in {work_dir}, and its name is given.
 - To install a Python package, run `%pip install <package>` in a python block, then import it.
+- Start a block with `# filename: name.py` to also save it in {work_dir}; paths outside it are \
+refused.
 - Do not overwrite the user's variables unless asked to; choose new names for your own.
 """
+
+SELECT_SPEAKER_MESSAGE = """\
+You coordinate a team that works on a task together. The team members are:
+{roles}
+
+Read the conversation that follows and decide who should speak next. Answer with exactly one \
+name from {agentlist}."""
+
+SELECT_SPEAKER_PROMPT = "Who should speak next? Answer with one name from {agentlist} and nothing else."
+
+SELECT_SPEAKER_MULTIPLE = (
+    "Your answer named more than one team member ({mentioned}). Answer with exactly one name from {agentlist}."
+)
+
+SELECT_SPEAKER_NONE = "Your answer named no team member. Answer with exactly one name from {agentlist}."
+
+SELECT_SPEAKER_MANUAL = (
+    "Choose the next speaker:\n{numbered}\nEnter a number (or press enter to let the group chat decide): "
+)
+
+GROUP_INTRODUCTION = """\
+Hello everyone. This team was put together to solve tasks. The members are:
+
+{roles}
+
+Speak when you can help, and say what you did."""
