@@ -13,6 +13,7 @@ from parley.coding.base import (
     CommandLineCodeResult,
 )
 from parley.coding.capability import AgentCapability, ExecutorCapability
+from parley.coding.docker_commandline_code_executor import DockerCommandLineCodeExecutor
 from parley.coding.factory import CodeExecutorFactory
 from parley.coding.local_commandline_code_executor import LocalCommandLineCodeExecutor
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
@@ -26,6 +27,7 @@ __all__ = [
     "CodeExtractor",
     "CodeResult",
     "CommandLineCodeResult",
+    "DockerCommandLineCodeExecutor",
     "ExecutorCapability",
     "LocalCommandLineCodeExecutor",
     "MarkdownCodeExtractor",

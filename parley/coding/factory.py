@@ -29,6 +29,7 @@ __all__ = ["EXECUTOR_ALIASES", "EXECUTOR_REGISTRY", "CodeExecutorFactory"]
 
 EXECUTOR_REGISTRY: dict[str, str] = {
     "commandline-local": "parley.coding.local_commandline_code_executor:LocalCommandLineCodeExecutor",
+    "docker": "parley.coding.docker_commandline_code_executor:DockerCommandLineCodeExecutor",
 }
 """Registered executor names and the ``"module:Class"`` each one builds, imported on use."""
 

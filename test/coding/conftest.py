@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ import pytest
 
 from parley.coding import CodeExecutor, LocalCommandLineCodeExecutor
 
+from ._docker_env import SANDBOX_IMAGE, docker_was_used, our_containers, require_docker
+
 MakeExecutor = Callable[..., CodeExecutor]
 
 
@@ -17,9 +20,16 @@ def _make_local(work_dir: Path, **kwargs: Any) -> CodeExecutor:
     return LocalCommandLineCodeExecutor(work_dir=work_dir, **kwargs)
 
 
+def _make_docker(work_dir: Path, **kwargs: Any) -> CodeExecutor:
+    require_docker()
+    from parley.coding.docker_commandline_code_executor import DockerCommandLineCodeExecutor
+
+    return DockerCommandLineCodeExecutor(image=SANDBOX_IMAGE, work_dir=work_dir, **kwargs)
+
+
 # Executor name -> builder taking (work_dir, timeout=..., max_output_chars=...).
 # Issue 3 adds "docker" and "ipython-embedded" here; every contract test then runs on them too.
-_BUILDERS: dict[str, Callable[..., CodeExecutor]] = {"local": _make_local}
+_BUILDERS: dict[str, Callable[..., CodeExecutor]] = {"local": _make_local, "docker": _make_docker}
 
 
 @pytest.fixture(params=sorted(_BUILDERS))
@@ -38,3 +48,12 @@ def executor_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         close = getattr(executor, "close", None)
         if close is not None:
             close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_docker_container_left() -> Iterator[None]:
+    """After the session, no container made by a parley executor in this process remains."""
+    yield
+    if docker_was_used():
+        gc.collect()  # an executor dropped without close() removes its container when collected
+        assert our_containers() == [], "parley containers left after the test session"

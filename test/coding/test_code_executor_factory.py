@@ -88,7 +88,9 @@ def test_unknown_name_says_did_you_mean_and_lists_known_names() -> None:
         CodeExecutorFactory.create({"executor": "locl"})
     message = str(info.value)
     assert "Unknown code executor 'locl'" in message
-    assert "commandline-local, local" in message
+    known = message.split("Known executors: ")[1].split(";")[0].split(", ")
+    assert known == sorted(known)
+    assert {"commandline-local", "local"} <= set(known)
     assert "Did you mean 'local'" in message
     assert "local" in info.value.suggestions
     assert info.value.key == "executor"
@@ -212,12 +214,15 @@ def test_legacy_dict_without_use_docker_is_local() -> None:
     assert isinstance(CodeExecutorFactory.create({}), LocalCommandLineCodeExecutor)
 
 
-@pytest.mark.parametrize("use_docker", [True, "python:3-slim"])
-def test_legacy_use_docker_explains_executor_docker(use_docker: Any) -> None:
-    with pytest.raises(ConfigError, match="executor='docker'") as info:
-        CodeExecutorFactory.create({"work_dir": "coding", "use_docker": use_docker})
-    assert info.value.key == "use_docker"
-    assert "use_docker=False" in str(info.value)
+@pytest.mark.parametrize(("use_docker", "image"), [(True, "python:3-slim"), ("my-image:1", "my-image:1")])
+def test_legacy_use_docker_builds_the_docker_executor_without_contacting_docker(use_docker: Any, image: str) -> None:
+    from parley.coding.docker_commandline_code_executor import DockerCommandLineCodeExecutor
+
+    executor = CodeExecutorFactory.create({"work_dir": "coding", "use_docker": use_docker, "timeout": 30})
+    assert isinstance(executor, DockerCommandLineCodeExecutor)
+    assert executor.image == image
+    assert executor.timeout == 30
+    assert executor.work_dir == Path("coding")
 
 
 def test_legacy_unknown_key_is_a_bad_kwarg() -> None:

@@ -1,0 +1,466 @@
+"""Run code blocks in a Docker container (AutoGen 0.2's ``DockerCommandLineCodeExecutor``).
+
+One long-lived container per executor, started at the first block that runs, with ``work_dir``
+bind-mounted at ``/workspace``. Each block is saved to a file there and run with ``docker exec``
+in a fresh process, so nothing but files (and what the code installed in the container) carries
+over between blocks. Where parley differs from AutoGen 0.2:
+
+- The constructor does no I/O. A missing daemon is reported at the first run, with the fix.
+- Secure defaults, each an option: no network, 1 GB of memory without swap, 256 processes, a
+  non-root user, never privileged, no privilege gain (``no-new-privileges``).
+- Docker's init process is PID 1, so stopping the container takes milliseconds, not 10 s.
+- A timeout kills every process the block started, keeps the output printed so far and
+  returns exit code 124. A block killed for lack of memory, or a container that dies, is said
+  so plainly in the result; the next block gets a fresh container.
+- Only an explicit ``# filename:`` first line names the file, and it must stay in ``work_dir``.
+- Output has a budget (``max_output_chars``); the whole output is saved to a file.
+
+The docker SDK is used through `parley.coding._docker`, the one module that imports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar
+
+from parley._sync import run_sync
+from parley.coding._docker import Container, ContainerGoneError, ContainerSpec, connect
+from parley.coding._docker_options import DockerOptions, check_options
+from parley.coding._docker_run import run_in_container
+from parley.coding._files import default_filename, filename_from_marker, resolve_in_work_dir
+from parley.coding._output import OutputBudget
+from parley.coding.base import CodeBlock, CommandLineCodeResult
+from parley.coding.capability import ExecutorCapability
+from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
+from parley.coding.utils import normalize_lang
+from parley.exceptions import ExecutorError
+
+__all__ = ["DockerCommandLineCodeExecutor"]
+
+MOUNT = "/workspace"
+_INTERPRETERS = {"python": "python3", "bash": "bash", "shell": "bash", "sh": "sh"}
+_NOBODY = (65534, 65534)  # nobody:nogroup in Debian-based images
+
+
+class DockerCommandLineCodeExecutor:
+    """Run code blocks as scripts in a Docker container, one fresh process per block.
+
+    The constructor does no I/O; the container is created at the first block that runs. Each
+    block is written to a file in ``work_dir`` (named by a ``# filename:`` first line, else
+    ``tmp_code_<sha256>.<ext>``) and run in ``/workspace`` inside the container: Python with
+    ``python3``, ``bash`` and ``shell`` with ``bash``, ``sh`` with ``sh``. Blocks run in order;
+    the first that fails ends the run.
+
+    After ``timeout`` seconds every process of the block is killed with SIGKILL (also those
+    that left its process group); the result keeps what was printed, has exit code 124 and
+    ``timed_out=True``. Cancelling the awaiting task kills them too.
+
+    The code runs as ``user``. By default that is the uid:gid of this process, so files the
+    code writes in ``work_dir`` belong to you; when this process is root, it is ``nobody``
+    (65534:65534) instead, and ``work_dir`` is handed to that user (``chown``, the directory
+    only) so the code can write there. Pass ``user="root"`` to run as root.
+
+    The executor is a sync and async context manager; `close` stops and removes the container.
+    A container still running at interpreter exit (or when the executor is garbage collected)
+    is removed then. Containers carry the labels ``parley.executor=docker`` and
+    ``parley.pid=<this process id>``.
+
+    Args:
+        image: the image to run. Default ``python:3-slim`` (pulled if missing). Images made by
+            ``docker import`` work: the executor supplies the command.
+        container_name: the container's name. Default ``parley-exec-<random hex>``.
+        timeout: seconds each block may run. Default 60.
+        work_dir: the directory where code is saved, mounted at ``/workspace``. Default: the
+            current directory.
+        bind_dir: the same directory as the Docker daemon's host sees it, when that differs
+            from ``work_dir`` (parley itself running in a container, Docker-in-Docker).
+            Default: ``work_dir``.
+        auto_remove: remove the container when it stops. Default True.
+        stop_container: stop the container on `close` and at interpreter exit. Default True.
+        execution_policies: per language, True to run blocks or False to only save them. The
+            default runs ``bash``, ``python``, ``sh`` and ``shell``.
+        network_mode: Docker's network mode. Default ``"none"``: only the loopback interface.
+        mem_limit: memory limit in Docker's notation (``"512m"``, ``"1g"``) or bytes; swap is
+            not allowed beyond it. Default ``"1g"``. None for no limit.
+        pids_limit: the most processes (and threads) the container may hold at once. Default
+            256. None for no limit.
+        cpus: CPUs the container may use (``1.5`` = one and a half cores). Default None: no
+            limit.
+        user: the user code runs as (``"name"``, ``"uid"`` or ``"uid:gid"``). Default: see above.
+        max_output_chars: the output budget in characters; longer output keeps its head and
+            tail and is saved whole to ``output_<random hex>.txt`` in ``work_dir``. Default
+            32,000.
+        docker_client: a ``docker.DockerClient`` to use. Default: one built from the
+            environment (``DOCKER_HOST`` ...) at the first run.
+
+    Raises:
+        ConfigError: an argument is invalid (the message names it and what is accepted).
+    """
+
+    SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = ("bash", "python", "sh", "shell")
+    """The languages this executor runs."""
+
+    def __init__(
+        self,
+        image: str = "python:3-slim",
+        container_name: str | None = None,
+        timeout: float = 60,
+        work_dir: Path | str = Path("."),
+        bind_dir: Path | str | None = None,
+        auto_remove: bool = True,
+        stop_container: bool = True,
+        execution_policies: dict[str, bool] | None = None,
+        *,
+        network_mode: str = "none",
+        mem_limit: str | int | None = "1g",
+        pids_limit: int | None = 256,
+        cpus: float | None = None,
+        user: str | None = None,
+        max_output_chars: int = 32_000,
+        docker_client: Any = None,
+    ) -> None:
+        self._options: DockerOptions = check_options(
+            image=image,
+            container_name=container_name,
+            timeout=timeout,
+            work_dir=work_dir,
+            bind_dir=bind_dir,
+            auto_remove=auto_remove,
+            stop_container=stop_container,
+            execution_policies=execution_policies,
+            supported=self.SUPPORTED_LANGUAGES,
+            network_mode=network_mode,
+            mem_limit=mem_limit,
+            pids_limit=pids_limit,
+            cpus=cpus,
+            user=user,
+            max_output_chars=max_output_chars,
+            docker_client=docker_client,
+        )
+        self._name = container_name or f"parley-exec-{uuid.uuid4().hex[:12]}"
+        self._extractor = MarkdownCodeExtractor()
+        self._lock = threading.Lock()
+        self._client: Any = docker_client
+        self._container: Container | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._user = ""
+        self._oom_seen = 0
+        self._closed = False
+
+    @property
+    def timeout(self) -> float:
+        """Seconds each block may run before its processes are killed."""
+        return self._options.timeout
+
+    @property
+    def work_dir(self) -> Path:
+        """The directory where code is saved, as given (created at the first run)."""
+        return self._options.work_dir
+
+    @property
+    def bind_dir(self) -> Path:
+        """The host directory mounted at ``/workspace`` (``work_dir`` unless given)."""
+        return self._options.bind_dir or self._options.work_dir
+
+    @property
+    def image(self) -> str:
+        """The image the container runs."""
+        return self._options.image
+
+    @property
+    def container_name(self) -> str:
+        """The container's name (chosen at construction when not given)."""
+        return self._name
+
+    @property
+    def code_extractor(self) -> MarkdownCodeExtractor:
+        """The extractor for the Markdown code blocks this executor runs."""
+        return self._extractor
+
+    @property
+    def execution_policies(self) -> dict[str, bool]:
+        """A copy of the policy per canonical language: True runs blocks, False only saves them."""
+        return dict(self._options.policies)
+
+    def execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CommandLineCodeResult:
+        """Run ``code_blocks``; the sync form of `a_execute_code_blocks` (works inside a running loop)."""
+        return run_sync(self.a_execute_code_blocks(code_blocks))
+
+    async def a_execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CommandLineCodeResult:
+        """Save and run ``code_blocks`` in order in the container, stopping at the first that fails.
+
+        A failing, refused or timed-out block, a block killed for lack of memory and a container
+        that died are results, not exceptions. Cancelling the awaiting task kills the block's
+        processes in the container.
+
+        Args:
+            code_blocks: the blocks to run.
+
+        Returns:
+            One result for all blocks: the exit code of the last block run (0 when all
+            succeeded, 124 on a timeout, 137 when killed, 1 for a refused block); their output,
+            concatenated and cut to the budget; ``code_file``, the last file written (its path
+            on this machine).
+
+        Raises:
+            ExecutorUnavailableError: Docker is not running or not reachable, or the image is
+                missing and cannot be pulled; each message says what to do.
+            MissingDependencyError: the docker SDK is not installed (``pip install 'parley[docker]'``).
+            ExecutorError: the executor was closed, ``work_dir`` cannot be created, the daemon
+                refused the container, or output over the budget cannot be saved to its file.
+        """
+        if self._closed:
+            raise ExecutorError("This DockerCommandLineCodeExecutor is closed; create a new one to run code.")
+        work_dir = self._options.work_dir.resolve()
+        try:
+            work_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExecutorError(f"Cannot create work_dir {work_dir}: {exc}") from exc
+        spill_path = work_dir / f"output_{os.urandom(8).hex()}.txt"
+        budget = OutputBudget(self._options.max_output_chars, spill_path)
+        exit_code, timed_out, code_file = 0, False, None
+        try:
+            with budget:
+                for block in code_blocks:
+                    if not budget.ends_with_newline:
+                        budget.feed_text("\n")
+                    exit_code, timed_out, written = await self._run_block(block, work_dir, budget)
+                    code_file = written or code_file
+                    if exit_code != 0:
+                        break
+                output = budget.finish()
+        except OSError as exc:  # only the budget's spill file raises it here
+            raise ExecutorError(f"Cannot save the output over budget to {spill_path}: {exc}") from exc
+        spilled = str(output.full_output_file) if output.full_output_file else None
+        return CommandLineCodeResult(
+            exit_code=exit_code,
+            output=output.text,
+            output_files=(spilled,) if spilled else (),
+            timed_out=timed_out,
+            full_output_file=spilled,
+            code_file=str(code_file) if code_file else None,
+        )
+
+    async def _run_block(self, block: CodeBlock, work_dir: Path, budget: OutputBudget) -> tuple[int, bool, Path | None]:
+        """Run one block; return its exit code, whether it timed out, and the file written."""
+        lang = normalize_lang(block.language)
+        policies = self._options.policies
+        if lang not in policies:
+            budget.feed_text(self._refusal(lang))
+            return 1, False, None
+        name = filename_from_marker(block.code)
+        path = work_dir / default_filename(block.code, lang) if name is None else resolve_in_work_dir(work_dir, name)
+        if path is None:
+            budget.feed_text(
+                f"Not run: the '# filename: {name}' marker names a file outside the working "
+                f"directory {work_dir}, and code files must stay inside it. Nothing was written. "
+                f"Use a relative path without '..', such as '# filename: {Path(str(name)).name}'.\n"
+            )
+            return 1, False, None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(block.code if block.code.endswith("\n") else block.code + "\n", encoding="utf-8")
+        except OSError as exc:
+            budget.feed_text(f"Not run: could not write {path}: {exc}\n")
+            return 1, False, None
+        if not policies[lang]:
+            budget.feed_text(f"Saved to {path}; not run, because execution_policies[{lang!r}] is False.\n")
+            return 0, False, path
+        argv = [_INTERPRETERS[lang], f"{MOUNT}/{path.relative_to(work_dir).as_posix()}"]
+        exit_code, timed_out = await self._run_in_container(argv, work_dir, budget)
+        return exit_code, timed_out, path
+
+    async def _run_in_container(self, argv: list[str], work_dir: Path, budget: OutputBudget) -> tuple[int, bool]:
+        container = self._container  # the fast path: no thread hop once the container runs
+        if container is None:
+            container = await asyncio.to_thread(self._ensure_container, work_dir)
+        try:
+            outcome = await run_in_container(
+                container, argv, env=self._environment(), user=self._user, timeout=self.timeout, budget=budget
+            )
+        except ContainerGoneError:  # it stopped between blocks: say so, and run in a fresh one
+            status = await asyncio.to_thread(container.status)
+            self._discard(container)
+            budget.feed_text(
+                f"[The container had stopped since the last block ({status.detail}); packages installed and "
+                f"files written outside {MOUNT} are gone. This block runs in a fresh container.]\n"
+            )
+            container = await asyncio.to_thread(self._ensure_container, work_dir)
+            outcome = await run_in_container(
+                container, argv, env=self._environment(), user=self._user, timeout=self.timeout, budget=budget
+            )
+        if outcome.timed_out:
+            newline = "" if budget.ends_with_newline else "\n"
+            budget.feed_text(f"{newline}Timed out after {self.timeout:g} s; the block's processes were killed.\n")
+            return outcome.exit_code, True
+        if outcome.killed:
+            await self._explain_kill(container, outcome.exit_code, budget)
+        return outcome.exit_code, False
+
+    async def _explain_kill(self, container: Container, exit_code: int, budget: OutputBudget) -> None:
+        """After a block died by a signal: say whether memory ran out or the container died."""
+        newline = "" if budget.ends_with_newline else "\n"
+        kills = await asyncio.to_thread(container.oom_kills, self._user) if exit_code == 137 else None
+        if kills is not None and kills > self._oom_seen:
+            self._oom_seen = kills
+            budget.feed_text(
+                f"{newline}Killed: out of memory. The block used more than the container's memory limit "
+                f"({self._options.mem_limit}); use less memory, or raise mem_limit.\n"
+            )
+            return
+        # The daemon may still call a container running for a moment after it was killed.
+        status = await asyncio.to_thread(container.status, settle=kills is None)
+        if status.running:
+            return
+        self._discard(container)
+        # Docker's OOMKilled flag counts every OOM kill in the container's life, so it tells only
+        # when none was seen before.
+        why = "it ran out of memory" if status.oom_killed and not self._oom_seen else status.detail
+        budget.feed_text(
+            f"{newline}The container stopped while this block ran ({why}). Packages installed and files "
+            f"written outside {MOUNT} are lost; files in {MOUNT} are kept. The next block runs in a fresh "
+            "container.\n"
+        )
+
+    def _environment(self) -> dict[str, str]:
+        env = {"PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
+        if self._options.user is None:
+            env["HOME"] = "/tmp"  # the default user may have no home in the image
+        return env
+
+    def _ensure_container(self, work_dir: Path) -> Container:
+        """Return the running container, starting one first if needed (blocking)."""
+        with self._lock:
+            if self._closed:
+                raise ExecutorError("This DockerCommandLineCodeExecutor is closed; create a new one to run code.")
+            if self._container is not None:
+                return self._container
+            self._client = connect(self._client)
+            self._user = self._run_as(work_dir)
+            options = self._options
+            spec = ContainerSpec(
+                image=options.image,
+                name=self._name,
+                bind_dir=str(options.bind_dir or work_dir),
+                mount=MOUNT,
+                network_mode=options.network_mode,
+                mem_limit=options.mem_limit,
+                pids_limit=options.pids_limit,
+                nano_cpus=round(options.cpus * 1e9) if options.cpus else None,
+                auto_remove=options.auto_remove,
+                labels={"parley.executor": "docker", "parley.pid": str(os.getpid())},
+            )
+            container = Container.start(self._client, spec)
+            self._container, self._oom_seen = container, 0
+            if options.stop_container:
+                self._finalizer = weakref.finalize(self, container.remove, keep=not options.auto_remove)
+            return container
+
+    def _run_as(self, work_dir: Path) -> str:
+        if self._options.user is not None:
+            return self._options.user
+        if os.getuid() != 0:
+            return f"{os.getuid()}:{os.getgid()}"
+        stat = work_dir.stat()
+        if (stat.st_uid, stat.st_gid) != _NOBODY:
+            os.chown(work_dir, *_NOBODY)
+        return "{}:{}".format(*_NOBODY)
+
+    def _discard(self, container: Container) -> None:
+        """Forget ``container`` (it died) and remove what is left of it."""
+        with self._lock:
+            if self._container is not container:
+                return
+            self._container = None
+            finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            finalizer.detach()
+        container.remove(keep=not self._options.auto_remove)
+
+    def _refusal(self, lang: str) -> str:
+        runs = ", ".join(self.SUPPORTED_LANGUAGES)
+        if lang == "unknown":
+            return (
+                "Not run: the code block has no language tag and does not look like Python or a "
+                f"shell script. Tag its fence with the language; this executor runs: {runs}.\n"
+            )
+        return (
+            f"Not run: this executor does not run {lang!r} code blocks; it runs: {runs}. "
+            f"(To have {lang!r} blocks saved as files instead, set execution_policies={{{lang!r}: False}}.)\n"
+        )
+
+    @property
+    def user_capability(self) -> ExecutorCapability:
+        """Adds this executor's usage instructions to an LLM agent's system message (once).
+
+        Example: ``executor.user_capability.add_to_agent(assistant)``.
+        """
+        from parley.prompts import DOCKER_EXECUTOR_INSTRUCTIONS, DOCKER_NETWORK_OFF_NOTE, DOCKER_NETWORK_ON_NOTE
+
+        options = self._options
+        limits = [
+            f"memory {options.mem_limit}" if options.mem_limit is not None else "",
+            f"at most {options.pids_limit} processes" if options.pids_limit is not None else "",
+            f"{options.cpus:g} CPUs" if options.cpus else "",
+        ]
+        return ExecutorCapability(
+            DOCKER_EXECUTOR_INSTRUCTIONS.format(
+                image=options.image,
+                mount=MOUNT,
+                languages=", ".join(self.SUPPORTED_LANGUAGES),
+                timeout=f"{options.timeout:g}",
+                limits=", ".join(x for x in limits if x) or "none",
+                network=DOCKER_NETWORK_OFF_NOTE if options.network_mode == "none" else DOCKER_NETWORK_ON_NOTE,
+                max_output_chars=f"{options.max_output_chars:,}",
+            )
+        )
+
+    def restart(self) -> None:
+        """Remove the container; the next block runs in a fresh one. Files in ``work_dir`` are kept.
+
+        Packages installed and files written outside ``/workspace`` are lost. Blocks (for the
+        daemon's answer, usually well under a second).
+        """
+        with self._lock:
+            container, self._container = self._container, None
+            finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            finalizer.detach()
+        if container is not None:
+            container.remove()
+
+    def close(self) -> None:
+        """Stop the container (and remove it, with ``auto_remove``) unless ``stop_container`` is False.
+
+        Idempotent. Blocks until the daemon has done it, usually well under a second. Further
+        runs raise `ExecutorError`.
+        """
+        with self._lock:
+            self._closed = True
+            self._container = None
+            finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            finalizer()
+
+    def __enter__(self) -> DockerCommandLineCodeExecutor:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> DockerCommandLineCodeExecutor:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await asyncio.to_thread(self.close)
