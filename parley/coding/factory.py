@@ -30,6 +30,9 @@ __all__ = ["EXECUTOR_ALIASES", "EXECUTOR_REGISTRY", "CodeExecutorFactory"]
 EXECUTOR_REGISTRY: dict[str, str] = {
     "commandline-local": "parley.coding.local_commandline_code_executor:LocalCommandLineCodeExecutor",
     "docker": "parley.coding.docker_commandline_code_executor:DockerCommandLineCodeExecutor",
+    "ipython-embedded": "parley.coding.jupyter.embedded_ipython_code_executor:EmbeddedIPythonCodeExecutor",
+    "jupyter": "parley.coding.jupyter.jupyter_code_executor:JupyterCodeExecutor",
+    "notebook": "parley.coding.jupyter.notebook_code_executor:NotebookCodeExecutor",
 }
 """Registered executor names and the ``"module:Class"`` each one builds, imported on use."""
 

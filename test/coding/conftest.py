@@ -12,6 +12,7 @@ import pytest
 from parley.coding import CodeExecutor, LocalCommandLineCodeExecutor
 
 from ._docker_env import SANDBOX_IMAGE, docker_was_used, our_containers, require_docker
+from ._kernel_env import require_kernel
 
 MakeExecutor = Callable[..., CodeExecutor]
 
@@ -27,9 +28,20 @@ def _make_docker(work_dir: Path, **kwargs: Any) -> CodeExecutor:
     return DockerCommandLineCodeExecutor(image=SANDBOX_IMAGE, work_dir=work_dir, **kwargs)
 
 
+def _make_ipython(work_dir: Path, **kwargs: Any) -> CodeExecutor:
+    require_kernel()
+    from parley.coding.jupyter import EmbeddedIPythonCodeExecutor
+
+    return EmbeddedIPythonCodeExecutor(work_dir=work_dir, **kwargs)
+
+
 # Executor name -> builder taking (work_dir, timeout=..., max_output_chars=...).
 # Issue 3 adds "docker" and "ipython-embedded" here; every contract test then runs on them too.
-_BUILDERS: dict[str, Callable[..., CodeExecutor]] = {"local": _make_local, "docker": _make_docker}
+_BUILDERS: dict[str, Callable[..., CodeExecutor]] = {
+    "local": _make_local,
+    "docker": _make_docker,
+    "ipython-embedded": _make_ipython,
+}
 
 
 @pytest.fixture(params=sorted(_BUILDERS))

@@ -1,0 +1,231 @@
+"""One local Jupyter kernel process: the only module in parley that imports ``jupyter_client``.
+
+`LocalKernel` starts a kernel from a kernel spec with jupyter_client's ``AsyncKernelManager``,
+talks to it with an ``AsyncKernelClient`` and ends it. It knows the messaging protocol's
+transport, nothing about code blocks or outputs (see `parley.coding.jupyter._messages`).
+
+Choices worth knowing:
+
+- The kernel listens on IPC (Unix domain) sockets in a private temporary directory, with the
+  connection file beside them: no TCP ports to race for, nothing reachable from the network,
+  and about half the round-trip time of TCP on loopback. The directory is removed on close.
+- The kernel runs in its own process group (jupyter_client starts it with
+  ``start_new_session=True``), so the kernel and everything the code started can be killed as
+  one tree. Every live kernel is also killed by an ``atexit`` hook.
+- Readiness is awaited once, at start; executing does not wait for it again.
+- IPython's history database is off in the kernel (``HistoryManager.enabled=False``): agent
+  code is not the user's history, and it saves a thread and SQLite writes per cell.
+- Matplotlib's inline backend is forced (``MPLBACKEND``), so figures come back as displays
+  even when the parent process chose a non-interactive backend.
+- The kernel's own stdout and stderr (start-up warnings, crashes) go to a log file that is
+  quoted when the kernel fails to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import difflib
+import os
+import queue
+import shutil
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from parley.coding._process import kill_tree
+from parley.exceptions import ConfigError, ExecutorUnavailableError, MissingDependencyError
+
+__all__ = ["LocalKernel", "kernel_names"]
+
+_LIVE: set[LocalKernel] = set()  # kernels started and not yet ended, for the atexit hook
+_LIVE_LOCK = threading.Lock()
+_LOG_TAIL_CHARS = 2_000
+
+
+def _jupyter_client() -> Any:
+    try:
+        import jupyter_client
+    except ImportError as exc:
+        raise MissingDependencyError("jupyter_client", "jupyter") from exc
+    return jupyter_client
+
+
+def kernel_names() -> list[str]:
+    """The names of the kernel specs installed here (``jupyter kernelspec list``).
+
+    Raises:
+        MissingDependencyError: jupyter_client is not installed.
+    """
+    _jupyter_client()
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return sorted(KernelSpecManager().find_kernel_specs())
+
+
+class LocalKernel:
+    """A kernel process started from the kernel spec ``kernel_name``, working in ``cwd``.
+
+    Not thread-safe: one caller at a time (the executors serialise their calls), except `kill`,
+    which any thread may call.
+
+    Args:
+        kernel_name: the kernel spec to start (``"python3"``).
+        cwd: the kernel's working directory; it must exist when `start` is called.
+    """
+
+    def __init__(self, kernel_name: str, cwd: Path) -> None:
+        self._kernel_name = kernel_name
+        self._cwd = cwd
+        self._dir: Path | None = None
+        self._manager: Any = None
+        self._client: Any = None
+        self.pid: int | None = None
+        """The kernel process's pid once started."""
+
+    async def start(self, timeout: float) -> None:
+        """Start the kernel and wait until it answers ``kernel_info``.
+
+        Args:
+            timeout: seconds to wait for the kernel to be ready.
+
+        Raises:
+            MissingDependencyError: jupyter_client is not installed.
+            ConfigError: no kernel spec is named ``kernel_name`` (with the installed names and
+                a "did you mean").
+            ExecutorUnavailableError: the kernel died or did not answer in time; the message
+                quotes the kernel's log. Nothing is left running.
+        """
+        jupyter_client = _jupyter_client()
+        from jupyter_client.kernelspec import NoSuchKernel
+
+        self._dir = Path(tempfile.mkdtemp(prefix="parley-kernel-"))
+        manager = jupyter_client.AsyncKernelManager(
+            kernel_name=self._kernel_name, transport="ipc", connection_file=str(self._dir / "kernel.json")
+        )
+        manager.shutdown_wait_time = 1.0
+        self._manager = manager
+        log = open(self._dir / "kernel.log", "wb")  # noqa: SIM115, ASYNC230 - a local file the kernel writes to
+        try:
+            await manager.start_kernel(
+                cwd=str(self._cwd),
+                env={**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
+                stdout=log,
+                stderr=log,
+                extra_arguments=["--HistoryManager.enabled=False"],
+            )
+            self.pid = manager.provisioner.pid if manager.provisioner is not None else None
+            with _LIVE_LOCK:
+                _LIVE.add(self)
+            self._client = manager.client()
+            self._client.start_channels()
+            await self._client.wait_for_ready(timeout=timeout)
+        except NoSuchKernel as exc:
+            self.kill()
+            names = kernel_names()
+            raise ConfigError(
+                f"No Jupyter kernel named {self._kernel_name!r} is installed (installed: "
+                f"{', '.join(names) or 'none'}). Install one with `python -m ipykernel install --user "
+                f"--name {self._kernel_name}`, or pass kernel_name= one of those.",
+                key="kernel_name",
+                suggestions=difflib.get_close_matches(self._kernel_name, names, n=1),
+            ) from exc
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            why = self.log_tail()
+            self.kill()
+            raise ExecutorUnavailableError(
+                f"The Jupyter kernel {self._kernel_name!r} did not start: {exc}. Check that ipykernel is "
+                f"installed for the kernel's Python (pip install 'parley[jupyter]').\n"
+                f"--- kernel log ---\n{why}"
+            ) from exc
+        except BaseException:
+            self.kill()
+            raise
+        finally:
+            log.close()
+
+    def log_tail(self) -> str:
+        """The last 2,000 characters of the kernel's own stdout and stderr."""
+        if self._dir is None:
+            return ""
+        try:
+            return (self._dir / "kernel.log").read_text(errors="replace")[-_LOG_TAIL_CHARS:]
+        except OSError:
+            return ""
+
+    def execute(self, code: str, user_expressions: Mapping[str, str] | None = None) -> str:
+        """Send an ``execute_request`` (history off, no stdin) and return its ``msg_id``."""
+        return str(
+            self._client.execute(
+                code, store_history=False, user_expressions=dict(user_expressions or {}), allow_stdin=False
+            )
+        )
+
+    async def iopub(self, timeout: float) -> dict[str, Any] | None:
+        """The next IOPub message, or None when none arrives within ``timeout`` seconds."""
+        try:
+            msg: dict[str, Any] = await self._client.get_iopub_msg(timeout=timeout)
+        except queue.Empty:
+            return None
+        return msg
+
+    async def reply(self, msg_id: str, timeout: float) -> dict[str, Any] | None:
+        """The shell reply to ``msg_id`` (earlier replies are dropped), or None after ``timeout`` s."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (left := deadline - loop.time()) > 0:
+            try:
+                msg: dict[str, Any] = await self._client.get_shell_msg(timeout=left)
+            except queue.Empty:
+                return None
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return msg
+        return None
+
+    async def exit_status(self) -> int | None:
+        """The kernel process's exit status, or None while it runs."""
+        if self._manager is None or self._manager.provisioner is None:
+            return None
+        status: int | None = await self._manager.provisioner.poll()
+        return status
+
+    async def interrupt(self) -> None:
+        """Interrupt the running code (SIGINT to the kernel, or an ``interrupt_request``)."""
+        await self._manager.interrupt_kernel()
+
+    async def shutdown(self) -> None:
+        """Ask the kernel to shut down (up to 1 s), then kill whatever is left. Idempotent."""
+        manager = self._manager
+        if manager is not None and self.pid is not None:
+            with contextlib.suppress(Exception):  # a dead or wedged kernel is killed below
+                self._client.stop_channels()
+                await manager.shutdown_kernel(now=False)
+        self.kill()
+
+    def kill(self) -> None:
+        """Kill the kernel's process tree now and remove its files. Idempotent, any thread.
+
+        Blocks until the processes are gone, for at most about a second.
+        """
+        if self.pid is not None:
+            kill_tree(self.pid, wait=1.0)
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.stop_channels()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
+        self._client = self._manager = self._dir = None
+        self.pid = None
+
+
+@atexit.register
+def _kill_leftovers() -> None:  # pragma: no cover - interpreter exit
+    with _LIVE_LOCK:
+        kernels = list(_LIVE)
+    for kernel in kernels:
+        kernel.kill()

@@ -1,0 +1,189 @@
+r"""Kernel messages as data: pure functions that turn Jupyter messages into outputs for a model.
+
+Nothing here talks to a kernel or touches the disk, so every rule is tested with scripted
+message lists. Two steps:
+
+1. `parse_iopub` reads one IOPub message (the dict jupyter_client gives, shaped as in the
+   Jupyter messaging spec, https://jupyter-client.readthedocs.io/en/stable/messaging.html) and
+   returns what it means for one execution: text (``stream``), a MIME bundle (``execute_result``,
+   ``display_data``, ``update_display_data``), an error, or the end of the execution (``status``
+   idle). Messages of other executions and bookkeeping messages (``execute_input``, busy,
+   ``clear_output``) give None.
+2. `render_bundle` decides what a MIME bundle becomes: files to save (PNG, JPEG, GIF, SVG, HTML)
+   and the text a model reads.
+
+Decisions worth knowing:
+
+- Tracebacks lose their ANSI colour codes (`strip_ansi`): a model reads them as plain text.
+- Printed ``\r\n`` becomes ``\n`` (IPython's ``!cmd`` runs commands on a pseudo-terminal,
+  which ends lines so); a lone ``\r`` (a progress bar) is kept.
+- A bundle with an image is shown to the model as the saved file, not as its ``text/plain``
+  repr (``<Figure size 640x480 with 1 Axes>`` says nothing). HTML is saved *and* its
+  ``text/plain`` kept, because a pandas table's plain form is what a model reads best.
+- Other rich types (Markdown, LaTeX, JSON) are shown as their ``text/plain``, else as their
+  source text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "FileToSave",
+    "KernelDisplay",
+    "KernelError",
+    "KernelIdle",
+    "KernelOutput",
+    "KernelText",
+    "RenderedBundle",
+    "parse_iopub",
+    "render_bundle",
+    "strip_ansi",
+]
+
+# CSI sequences (colours, cursor moves), OSC sequences (titles, hyperlinks) and two-byte escapes.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+# MIME type -> file extension, for the displays saved as files. Binary types arrive base64-encoded.
+_BINARY_IMAGES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif"}
+_TEXT_FILES = {"image/svg+xml": "svg", "text/html": "html"}
+_IMAGE_TYPES = (*_BINARY_IMAGES, "image/svg+xml")
+_SOURCE_TEXT_TYPES = ("text/markdown", "text/latex")
+
+
+def strip_ansi(text: str) -> str:
+    """Remove ANSI escape sequences (colours, cursor moves, terminal titles) from ``text``."""
+    return _ANSI.sub("", text)
+
+
+@dataclass(frozen=True)
+class KernelText:
+    """Text the code printed. ``name`` is ``"stdout"`` or ``"stderr"``."""
+
+    text: str
+    name: str = "stdout"
+
+
+@dataclass(frozen=True)
+class KernelDisplay:
+    """A rich output: the MIME bundle (``{"text/plain": ..., "image/png": <base64>, ...}``)."""
+
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class KernelError:
+    """The code raised. ``traceback`` is the kernel's traceback as plain text (ANSI removed)."""
+
+    ename: str
+    evalue: str
+    traceback: str
+
+
+@dataclass(frozen=True)
+class KernelIdle:
+    """The kernel went idle: every output of the execution has arrived."""
+
+
+KernelOutput = KernelText | KernelDisplay | KernelError | KernelIdle
+"""What one IOPub message means for the execution it belongs to."""
+
+
+def parse_iopub(msg: Mapping[str, Any], msg_id: str) -> KernelOutput | None:
+    """Read one IOPub message for the execution whose request had ``msg_id``.
+
+    Args:
+        msg: the message as jupyter_client deserialises it (``msg_type``, ``parent_header``,
+            ``content`` ...).
+        msg_id: the ``msg_id`` of the ``execute_request`` being collected.
+
+    Returns:
+        The output it carries, `KernelIdle` for the final ``status: idle``, or None for a message
+        of another request or one that carries nothing for the model.
+    """
+    if msg.get("parent_header", {}).get("msg_id") != msg_id:
+        return None
+    kind = msg.get("msg_type") or msg.get("header", {}).get("msg_type")
+    content = msg.get("content", {})
+    if kind == "stream":
+        return KernelText(str(content.get("text", "")).replace("\r\n", "\n"), str(content.get("name", "stdout")))
+    if kind in ("execute_result", "display_data", "update_display_data"):
+        data = content.get("data", {})
+        return KernelDisplay(data) if isinstance(data, Mapping) and data else None
+    if kind == "error":
+        lines = content.get("traceback") or [f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"]
+        return KernelError(
+            str(content.get("ename", "Error")),
+            str(content.get("evalue", "")),
+            strip_ansi("\n".join(str(line) for line in lines)),
+        )
+    if kind == "status" and content.get("execution_state") == "idle":
+        return KernelIdle()
+    return None
+
+
+@dataclass(frozen=True)
+class FileToSave:
+    """A display to save as a file: its MIME type, file extension (no dot) and bytes."""
+
+    mime: str
+    extension: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class RenderedBundle:
+    """What a MIME bundle becomes.
+
+    Attributes:
+        files: the displays to save as files, images first.
+        text: the text a model should read for it ("" for none); the executor adds a line per
+            saved file.
+    """
+
+    files: tuple[FileToSave, ...]
+    text: str
+
+
+def _decode(mime: str, value: Any) -> FileToSave | None:
+    if mime in _BINARY_IMAGES:
+        try:
+            content = base64.b64decode(str(value).encode("ascii"), validate=False)
+        except (binascii.Error, UnicodeEncodeError):
+            return None
+        return FileToSave(mime, _BINARY_IMAGES[mime], content) if content else None
+    text = "".join(value) if isinstance(value, list) else str(value)  # nbformat may split lines
+    return FileToSave(mime, _TEXT_FILES[mime], text.encode("utf-8"))
+
+
+def render_bundle(data: Mapping[str, Any]) -> RenderedBundle:
+    """Decide which parts of a MIME bundle become files and what text a model reads.
+
+    Args:
+        data: a display's MIME bundle, MIME type to value (base64 text for binary images).
+
+    Returns:
+        The files to save (PNG, JPEG, GIF, SVG and HTML, images first) and the text: the
+        bundle's ``text/plain`` unless it has an image; with neither an image nor HTML, the
+        source of Markdown or LaTeX, or JSON as text, when there is no ``text/plain``.
+    """
+    files = [f for mime in (*_IMAGE_TYPES, "text/html") if mime in data if (f := _decode(mime, data[mime]))]
+    has_image = any(f.mime in _IMAGE_TYPES for f in files)
+    plain = data.get("text/plain")
+    if has_image:
+        text = ""
+    elif plain is not None:
+        text = "".join(plain) if isinstance(plain, list) else str(plain)
+    elif files:
+        text = ""
+    else:
+        text = next((str(data[m]) for m in _SOURCE_TEXT_TYPES if m in data), "")
+        if not text and "application/json" in data:
+            text = json.dumps(data["application/json"])
+    return RenderedBundle(tuple(files), text)

@@ -1,0 +1,87 @@
+"""Shell blocks in a kernel: run as a subprocess from Python, not with IPython's ``!cmd``.
+
+IPython's ``!cmd`` costs at least 100 ms a call (pexpect sleeps 0.1 s when it closes the pty,
+see DESIGN.md); a plain subprocess started from the kernel costs a few milliseconds. The helper
+below is Python *source*, because the embedded executor sends it to a kernel whose interpreter
+need not have parley installed; the notebook executor runs the same source in-process.
+
+The helper runs the script with ``<shell> -c <code>`` in a new session (so the whole tree can be
+killed), stdin closed, stdout and stderr merged and copied to ``sys.stdout`` as they arrive. When
+it is interrupted (the kernel's interrupt, a timeout) it kills the tree and re-raises. It returns
+the exit code, ``128 + N`` when signal N ended the script.
+"""
+
+from __future__ import annotations
+
+__all__ = ["EXIT_ERROR_NAME", "HELPER_NAME", "SHELL_HELPER_SOURCE", "shell_cell"]
+
+HELPER_NAME = "__parley_shell"
+"""The helper's name in the kernel's namespace."""
+
+EXIT_ERROR_NAME = "__ParleyShellExit"
+"""The exception a shell cell raises when the script exits non-zero; its value is the exit code.
+
+Reporting the code through the error message costs nothing when the script succeeds; asking for
+it as a ``user_expressions`` value would cost every block about half a millisecond (the kernel
+runs every display formatter on it).
+"""
+
+SHELL_HELPER_SOURCE = f"""\
+class {EXIT_ERROR_NAME}(Exception):
+    pass
+
+
+def {HELPER_NAME}(code, shell, raise_on_error=False):
+    import codecs, os, select, signal, subprocess, sys
+    proc = subprocess.Popen([shell, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    fd = proc.stdout.fileno()
+    try:
+        while True:
+            # A short select timeout lets an asynchronous exception (a timeout raised in this
+            # thread by the notebook executor) arrive while the script is quiet.
+            if select.select([fd], [], [], 0.25)[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                sys.stdout.write(decoder.decode(chunk))
+        proc.wait()
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.wait()
+        raise
+    finally:
+        proc.stdout.close()
+        sys.stdout.write(decoder.decode(b"", True))
+        sys.stdout.flush()
+    rc = 128 - proc.returncode if proc.returncode < 0 else proc.returncode
+    if not raise_on_error:
+        return rc
+    if rc:
+        raise {EXIT_ERROR_NAME}(rc)
+"""
+"""Python source defining ``__parley_shell(code, shell, raise_on_error=False)``.
+
+It returns the exit code; with ``raise_on_error`` it returns None (so a cell shows no value) or
+raises `EXIT_ERROR_NAME`.
+"""
+
+
+def shell_cell(code: str, shell: str) -> str:
+    """Return the cell source that runs ``code`` with ``shell`` in a kernel.
+
+    The cell defines the helper on first use (and again after a restart or ``%reset``). When
+    the script exits non-zero, the cell raises `EXIT_ERROR_NAME` with the exit code as its value.
+
+    Args:
+        code: the shell script.
+        shell: the interpreter, ``"bash"`` or ``"sh"``.
+    """
+    return (
+        f"try:\n    {HELPER_NAME}\nexcept NameError:\n    exec({SHELL_HELPER_SOURCE!r})\n"
+        f"{HELPER_NAME}({code!r}, {shell!r}, True)\n"
+    )

@@ -1,0 +1,397 @@
+"""Run code blocks in an IPython kernel that this executor owns (AutoGen 0.2's ``EmbeddedIPythonCodeExecutor``).
+
+The kernel keeps its state between blocks and calls, as a notebook does: variables, imports and
+open files survive until `EmbeddedIPythonCodeExecutor.restart`. Where parley differs from
+AutoGen 0.2:
+
+- The constructor starts nothing. The kernel starts at the first run (or `start`, or entering
+  the context manager); readiness is awaited once then, not before every run (0.2 loses about
+  200 ms a call there). `close` and interpreter exit shut the kernel down.
+- A timeout interrupts the kernel: the state and the output printed so far are kept, the exit
+  code is 124. 0.2 returned a bare error and left the code running.
+- A kernel that dies (``os._exit``, a crash, the OOM killer) is detected and replaced by a fresh
+  one, and the result tells the model plainly that its state was lost.
+- Shell blocks (``bash``, ``sh``, ``shell``) run as a subprocess started from the kernel, a few
+  milliseconds, not through IPython's ``!`` (at least 100 ms). ``!pip install`` and other IPython
+  syntax still work in Python blocks. Other languages are refused, never run as Python.
+- Errors come back as the kernel's traceback without ANSI colour codes; output has a budget; a
+  ``# filename:`` first line saves the block inside ``work_dir`` and paths outside are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar
+
+from parley._sync import run_sync
+from parley.coding._files import filename_from_marker, resolve_in_work_dir
+from parley.coding._output import OutputBudget
+from parley.coding._process import TIMEOUT_EXIT_CODE
+from parley.coding.base import CodeBlock, CodeResult
+from parley.coding.capability import ExecutorCapability
+from parley.coding.jupyter._collect import OutputCollector
+from parley.coding.jupyter._kernel import LocalKernel
+from parley.coding.jupyter._messages import KernelError, KernelIdle, parse_iopub
+from parley.coding.jupyter._options import check_dir, check_max_output_chars, check_seconds
+from parley.coding.jupyter._shell import EXIT_ERROR_NAME, shell_cell
+from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
+from parley.coding.utils import normalize_lang
+from parley.exceptions import ConfigError, ExecutorError
+
+__all__ = ["EmbeddedIPythonCodeExecutor"]
+
+_POLL_S = 0.25  # how often a quiet kernel is checked for death
+_INTERRUPT_GRACE_S = 5.0  # how long an interrupted kernel may take to go idle before it is restarted
+_REPLY_WAIT_S = 5.0  # how long the shell reply may trail the final idle status
+_SHELLS = {"bash": "bash", "shell": "bash", "sh": "sh"}
+
+
+class EmbeddedIPythonCodeExecutor:
+    """Run code blocks statefully in a local IPython kernel (jupyter-client and ipykernel).
+
+    Python blocks (``python``, ``ipython``) run as notebook cells: IPython syntax such as
+    ``!pip install x`` and ``%timeit`` works, and the last expression's value is shown. Shell
+    blocks run as a subprocess started from the kernel, in its working directory. Blocks run in
+    order; the first that fails ends the run.
+
+    Outputs are collected for each block until the kernel is idle: printed text (stdout and
+    stderr, interleaved), results and displays as text, errors as the traceback. Images (PNG,
+    JPEG, GIF, SVG) and HTML displays are saved to ``output_dir`` and listed in
+    ``output_files``. Matplotlib figures come back as PNG displays.
+
+    Needs the ``jupyter`` extra: ``pip install 'parley[jupyter]'``. POSIX only.
+
+    Args:
+        timeout: seconds each block may run. Then the kernel is interrupted, keeping its state
+            and the output so far, and the result has exit code 124 and ``timed_out=True``.
+            Default 60.
+        kernel_name: the Jupyter kernel spec to start. Default ``"python3"``.
+        output_dir: where images and HTML are saved. Default: ``work_dir`` when given, else the
+            current directory (as in AutoGen 0.2). Created when first needed.
+        work_dir: the kernel's working directory, where ``# filename:`` blocks are saved and the
+            full output goes when it is cut. Default: ``output_dir``. Created at start.
+        max_output_chars: the output budget in characters; longer output keeps its head and
+            tail, and the whole of it is saved to ``output_<random hex>.txt`` in ``work_dir``.
+            Default 32,000.
+        startup_timeout: seconds the kernel may take to start and answer. Default 60.
+
+    Raises:
+        ConfigError: an argument is invalid (a non-positive or infinite ``timeout``, an empty
+            ``kernel_name``, ``max_output_chars`` under 2 ...).
+    """
+
+    SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = ("bash", "ipython", "python", "sh", "shell")
+    """The languages this executor runs."""
+
+    def __init__(
+        self,
+        timeout: float = 60,
+        kernel_name: str = "python3",
+        output_dir: Path | str | None = None,
+        *,
+        work_dir: Path | str | None = None,
+        max_output_chars: int = 32_000,
+        startup_timeout: float = 60,
+    ) -> None:
+        if not isinstance(kernel_name, str) or not kernel_name.strip():
+            raise ConfigError(f"kernel_name must be a kernel spec name such as 'python3', got {kernel_name!r}.")
+        self._timeout = check_seconds("timeout", timeout)
+        self._startup_timeout = check_seconds("startup_timeout", startup_timeout)
+        self._max_output_chars = check_max_output_chars(max_output_chars)
+        self._kernel_name = kernel_name
+        given_work = check_dir("work_dir", work_dir)
+        given_output = check_dir("output_dir", output_dir)
+        self._work_dir = given_work or given_output or Path(".")
+        self._output_dir = given_output or self._work_dir
+        self._extractor = MarkdownCodeExtractor()
+        self._kernel: LocalKernel | None = None
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    @property
+    def timeout(self) -> float:
+        """Seconds each block may run before the kernel is interrupted."""
+        return self._timeout
+
+    @property
+    def kernel_name(self) -> str:
+        """The kernel spec this executor starts."""
+        return self._kernel_name
+
+    @property
+    def work_dir(self) -> Path:
+        """The kernel's working directory, as given."""
+        return self._work_dir
+
+    @property
+    def output_dir(self) -> Path:
+        """Where images and HTML are saved, as given."""
+        return self._output_dir
+
+    @property
+    def code_extractor(self) -> MarkdownCodeExtractor:
+        """The extractor for the Markdown code blocks this executor runs."""
+        return self._extractor
+
+    def _serialised(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ExecutorError("This EmbeddedIPythonCodeExecutor is closed; create a new one to run code.")
+
+    async def _ensure_kernel(self) -> LocalKernel:
+        if self._kernel is None:
+            work_dir = self._work_dir.absolute()
+            try:
+                work_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ExecutorError(f"Cannot create work_dir {work_dir}: {exc}") from exc
+            kernel = LocalKernel(self._kernel_name, work_dir)
+            await kernel.start(self._startup_timeout)
+            self._kernel = kernel
+        return self._kernel
+
+    def start(self) -> None:
+        """Start the kernel now rather than at the first run; the sync form of `a_start`."""
+        run_sync(self.a_start())
+
+    async def a_start(self) -> None:
+        """Start the kernel if it is not running, and wait until it is ready.
+
+        Raises:
+            ExecutorError: the executor is closed, or ``work_dir`` cannot be created.
+            ExecutorUnavailableError: the kernel did not start (the message quotes its log).
+            ConfigError: no kernel spec is named ``kernel_name``.
+            MissingDependencyError: jupyter-client is not installed.
+        """
+        self._check_open()
+        async with self._serialised():
+            await self._ensure_kernel()
+
+    def execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
+        """Run ``code_blocks``; the sync form of `a_execute_code_blocks` (works inside a running loop)."""
+        return run_sync(self.a_execute_code_blocks(code_blocks))
+
+    async def a_execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
+        """Run ``code_blocks`` in the kernel in order, stopping at the first that fails.
+
+        A failing, refused or timed-out block is a result, not an exception; so is a kernel that
+        died (the result says its state was lost). Calls are served one at a time. Cancelling the
+        awaiting task interrupts the kernel.
+
+        Args:
+            code_blocks: the blocks to run.
+
+        Returns:
+            One result for all blocks: the exit code of the last block run (0 when all
+            succeeded, 1 for an error or a refused block, a shell block's own exit code, 124 on
+            a timeout); their output, concatenated and cut to the budget; ``output_files``, the
+            saved images and HTML, then the full output's file when it was cut.
+
+        Raises:
+            ExecutorError: the executor was closed, ``work_dir`` cannot be created, or the
+                output over the budget cannot be saved.
+            ExecutorUnavailableError: the kernel did not start.
+            ConfigError: no kernel spec is named ``kernel_name``.
+            MissingDependencyError: jupyter-client is not installed.
+        """
+        self._check_open()
+        async with self._serialised():
+            await self._ensure_kernel()
+            work_dir = self._work_dir.absolute()
+            spill_path = work_dir / f"output_{os.urandom(8).hex()}.txt"
+            budget = OutputBudget(self._max_output_chars, spill_path)
+            collector = OutputCollector(budget, self._output_dir)
+            exit_code, timed_out = 0, False
+            try:
+                with budget:
+                    for block in code_blocks:
+                        if not budget.ends_with_newline:
+                            budget.feed_text("\n")
+                        exit_code, timed_out = await self._run_block(block, work_dir, collector)
+                        if exit_code != 0:
+                            break
+                    output = budget.finish()
+            except OSError as exc:  # only the budget's spill file raises it here
+                raise ExecutorError(f"Cannot save the output over budget to {spill_path}: {exc}") from exc
+        spilled = str(output.full_output_file) if output.full_output_file else None
+        return CodeResult(
+            exit_code=exit_code,
+            output=output.text,
+            output_files=(*collector.files, spilled) if spilled else tuple(collector.files),
+            timed_out=timed_out,
+            full_output_file=spilled,
+        )
+
+    async def _run_block(self, block: CodeBlock, work_dir: Path, collector: OutputCollector) -> tuple[int, bool]:
+        lang = normalize_lang(block.language)
+        if lang not in self.SUPPORTED_LANGUAGES:
+            collector.line(
+                f"Not run: this executor does not run {lang!r} code blocks; it runs: "
+                f"{', '.join(self.SUPPORTED_LANGUAGES)}. Tag the block with one of them."
+            )
+            return 1, False
+        name = filename_from_marker(block.code)
+        if name is not None:
+            path = resolve_in_work_dir(work_dir, name)
+            if path is None:
+                collector.line(
+                    f"Not run: the '# filename: {name}' marker names a file outside the working directory "
+                    f"{work_dir}, and files must stay inside it. Use a relative path without '..', such as "
+                    f"'# filename: {Path(name).name}'."
+                )
+                return 1, False
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(block.code if block.code.endswith("\n") else block.code + "\n", encoding="utf-8")
+            except OSError as exc:
+                collector.line(f"Not run: could not write {path}: {exc}")
+                return 1, False
+        if lang in _SHELLS:
+            return await self._run_cell(shell_cell(block.code, _SHELLS[lang]), collector, shell=True)
+        return await self._run_cell(block.code, collector, shell=False)
+
+    async def _run_cell(self, cell: str, collector: OutputCollector, *, shell: bool) -> tuple[int, bool]:
+        """Execute one cell and collect its outputs; return (exit code, timed out)."""
+        kernel = await self._ensure_kernel()
+        msg_id = kernel.execute(cell)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        interrupted, exit_code = False, 0
+        try:
+            while True:
+                left = deadline - loop.time()
+                if left <= 0:
+                    if interrupted:  # the kernel ignored the interrupt: only a restart stops it
+                        return await self._lost(collector, "did not stop when interrupted and was restarted")
+                    await kernel.interrupt()
+                    interrupted, deadline = True, loop.time() + _INTERRUPT_GRACE_S
+                    continue
+                msg = await kernel.iopub(min(left, _POLL_S))
+                if msg is None:
+                    if (status := await kernel.exit_status()) is not None:
+                        return await self._lost(collector, f"died (exit status {status})", status)
+                    continue
+                item = parse_iopub(msg, msg_id)
+                if isinstance(item, KernelIdle):
+                    break
+                if isinstance(item, KernelError):
+                    if shell and item.ename == EXIT_ERROR_NAME and item.evalue.isdigit():
+                        exit_code = int(item.evalue)  # the script's own exit code, not a Python error
+                        continue
+                    exit_code = 1
+                if item is not None:
+                    collector.add(item)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(kernel.interrupt()), 2.0)
+            raise
+        if interrupted:
+            collector.line(
+                f"Timed out after {self._timeout:g} s; the kernel was interrupted. Its state (variables, "
+                "imports) is kept."
+            )
+            return TIMEOUT_EXIT_CODE, True
+        await kernel.reply(msg_id, _REPLY_WAIT_S)  # collected, so replies never pile up
+        return exit_code, False
+
+    async def _lost(self, collector: OutputCollector, what: str, status: int | None = None) -> tuple[int, bool]:
+        """The kernel died or is wedged: replace it and tell the model its state is gone."""
+        timed_out = status is None
+        message = (
+            f"Timed out after {self._timeout:g} s, and the kernel {what}"
+            if timed_out
+            else f"The kernel {what} while running this block"
+        )
+        old, self._kernel = self._kernel, None
+        if old is not None:
+            await old.shutdown()
+        try:
+            await self._ensure_kernel()
+            after = "A fresh kernel was started"
+        except Exception as exc:  # reported to the model; the next call tries again and raises
+            after = f"A fresh kernel could not be started ({exc}); the next run will try again"
+        collector.line(
+            f"{message}. All state was lost: variables, imports and open files are gone. {after}: run any "
+            "setup code again before relying on earlier results."
+        )
+        if timed_out:
+            return TIMEOUT_EXIT_CODE, True
+        return (128 - status if status < 0 else status or 1), False  # type: ignore[operator]
+
+    @property
+    def user_capability(self) -> ExecutorCapability:
+        """Adds this executor's usage instructions to an LLM agent's system message (once).
+
+        Example: ``executor.user_capability.add_to_agent(assistant)``.
+        """
+        from parley.prompts import IPYTHON_EXECUTOR_INSTRUCTIONS
+
+        return ExecutorCapability(
+            IPYTHON_EXECUTOR_INSTRUCTIONS.format(
+                work_dir=os.path.abspath(self._work_dir),
+                output_dir=os.path.abspath(self._output_dir),
+                timeout=f"{self._timeout:g}",
+                max_output_chars=f"{self._max_output_chars:,}",
+            )
+        )
+
+    def restart(self) -> None:
+        """Restart the kernel, wiping its state; the sync form of `a_restart`."""
+        run_sync(self.a_restart())
+
+    async def a_restart(self) -> None:
+        """Replace a running kernel by a fresh one (variables and imports are gone).
+
+        Files in ``work_dir`` are kept. When no kernel runs yet, there is nothing to wipe and
+        nothing starts.
+
+        Raises:
+            ExecutorError: the executor is closed.
+            ExecutorUnavailableError: the fresh kernel did not start.
+        """
+        self._check_open()
+        async with self._serialised():
+            old, self._kernel = self._kernel, None
+            if old is not None:
+                await old.shutdown()
+                await self._ensure_kernel()
+
+    def close(self) -> None:
+        """Shut the kernel down (it gets up to 1 s, then its process tree is killed). Idempotent."""
+        run_sync(self.a_close())
+
+    async def a_close(self) -> None:
+        """Async form of `close`."""
+        self._closed = True
+        kernel, self._kernel = self._kernel, None
+        if kernel is not None:
+            await kernel.shutdown()
+
+    def __enter__(self) -> EmbeddedIPythonCodeExecutor:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> EmbeddedIPythonCodeExecutor:
+        await self.a_start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.a_close()

@@ -1,0 +1,287 @@
+"""Run code blocks in the user's own IPython kernel: the notebook the agents are chatting in.
+
+Agent code runs as a cell of the current IPython shell (``IPython.get_ipython()``), in the user's
+namespace: variables the agent defines are there for the user's next cells, and the agent's code
+sees the user's variables. Its outputs render in the notebook as they happen (under the cell
+that started the chat) and also come back in the result.
+
+How it fits parley's sync-over-async rule. Running a cell cannot be moved off the interpreter
+it runs in, so the work is one *sync* method, `NotebookCodeExecutor.execute_code_blocks`, which
+runs the blocks in the calling thread; `a_execute_code_blocks` calls it directly (no thread
+hop), so the event loop waits while the agent's code runs, as the kernel would anyway:
+
+- Called from a notebook cell, it runs on the kernel's main thread, like the cell itself.
+- Through parley's sync API in a notebook (``user_proxy.initiate_chat(...)``), the chat runs on
+  parley's background loop thread while the cell's thread waits for it (see `parley._sync`), so
+  the agent's cells run on that thread. Nothing else touches the shell meanwhile, and ipykernel
+  routes output from any thread to the cell that is executing.
+- With ``await user_proxy.a_initiate_chat(...)`` in a cell, it runs on the kernel's own loop,
+  nested inside the cell.
+
+Timeouts: in the kernel's main thread a timeout is a real SIGINT, as the notebook's stop
+button sends. In any other thread it is an asynchronous ``KeyboardInterrupt``, which Python
+raises at the thread's next bytecode, so a call blocked in C (``time.sleep``, a socket read)
+is only stopped when it returns. Shell blocks are stopped promptly in both cases.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar
+
+from parley.coding._files import filename_from_marker, resolve_in_work_dir
+from parley.coding._output import OutputBudget
+from parley.coding._process import TIMEOUT_EXIT_CODE
+from parley.coding.base import CodeBlock, CodeResult
+from parley.coding.capability import ExecutorCapability
+from parley.coding.jupyter._capture import Deadline, capture
+from parley.coding.jupyter._collect import OutputCollector
+from parley.coding.jupyter._options import check_dir, check_max_output_chars, check_seconds
+from parley.coding.jupyter._shell import HELPER_NAME, SHELL_HELPER_SOURCE
+from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
+from parley.coding.utils import normalize_lang
+from parley.exceptions import ExecutorError, ExecutorUnavailableError
+
+__all__ = ["NotebookCodeExecutor"]
+
+_SHELLS = {"bash": "bash", "shell": "bash", "sh": "sh"}
+
+
+def _current_shell() -> Any:
+    ipython = sys.modules.get("IPython")  # not imported means not running under IPython
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        raise ExecutorUnavailableError(
+            "NotebookCodeExecutor runs code in the IPython kernel it is created in (a Jupyter notebook or "
+            "an IPython shell), and this is plain Python. To run code in a kernel of its own, use "
+            "EmbeddedIPythonCodeExecutor (executor 'ipython-embedded'); to run scripts, "
+            "LocalCommandLineCodeExecutor (executor 'local')."
+        )
+    return shell
+
+
+def _shell_helper() -> Callable[[str, str], int]:
+    namespace: dict[str, Any] = {}
+    exec(SHELL_HELPER_SOURCE, namespace)  # the same helper the embedded kernel runs
+    helper: Callable[[str, str], int] = namespace[HELPER_NAME]
+    return helper
+
+
+class NotebookCodeExecutor:
+    """Run code blocks in the current IPython kernel, sharing the user's namespace.
+
+    Python blocks (``python``, ``ipython``) run as cells: IPython syntax works, the last
+    expression's value is shown, and the outputs render in the notebook as well as coming back
+    in the result. Shell blocks (``bash``, ``sh``, ``shell``) run as a subprocess. Blocks run in
+    order; the first that fails ends the run. Images (PNG, JPEG, GIF, SVG) and HTML that the
+    code displays are also saved to ``output_dir`` and listed in ``output_files``.
+
+    The executor owns no process: `close` only refuses further runs, and `restart` does not
+    wipe the user's namespace (that is the user's to do, with ``%reset``).
+
+    Args:
+        timeout: seconds each block may run before it is interrupted (see the module docstring
+            for what can be interrupted); the result then has exit code 124 and
+            ``timed_out=True``. Default 60.
+        output_dir: where images and HTML are saved. Default: ``work_dir`` when given, else the
+            current directory.
+        work_dir: where ``# filename:`` blocks are saved and the full output goes when it is
+            cut. Default: ``output_dir``. Created when first needed. Code runs in the kernel's
+            current directory, as the user's cells do.
+        max_output_chars: the output budget in characters for the result (the notebook shows
+            everything). Default 32,000.
+
+    Raises:
+        ExecutorUnavailableError: not running inside IPython; the message names the executors
+            to use instead.
+        ConfigError: an argument is invalid.
+    """
+
+    SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = ("bash", "ipython", "python", "sh", "shell")
+    """The languages this executor runs."""
+
+    def __init__(
+        self,
+        timeout: float = 60,
+        output_dir: Path | str | None = None,
+        *,
+        work_dir: Path | str | None = None,
+        max_output_chars: int = 32_000,
+    ) -> None:
+        self._timeout = check_seconds("timeout", timeout)
+        self._max_output_chars = check_max_output_chars(max_output_chars)
+        given_work = check_dir("work_dir", work_dir)
+        given_output = check_dir("output_dir", output_dir)
+        self._work_dir = given_work or given_output or Path(".")
+        self._output_dir = given_output or self._work_dir
+        self._shell = _current_shell()
+        self._extractor = MarkdownCodeExtractor()
+        self._helper: Callable[[str, str], int] | None = None
+        self._closed = False
+
+    @property
+    def timeout(self) -> float:
+        """Seconds each block may run before it is interrupted."""
+        return self._timeout
+
+    @property
+    def work_dir(self) -> Path:
+        """Where ``# filename:`` blocks are saved, as given."""
+        return self._work_dir
+
+    @property
+    def output_dir(self) -> Path:
+        """Where images and HTML are saved, as given."""
+        return self._output_dir
+
+    @property
+    def code_extractor(self) -> MarkdownCodeExtractor:
+        """The extractor for the Markdown code blocks this executor runs."""
+        return self._extractor
+
+    async def a_execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
+        """Run ``code_blocks`` in this thread, as `execute_code_blocks` does (see the module docstring)."""
+        return self.execute_code_blocks(code_blocks)
+
+    def execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
+        """Run ``code_blocks`` as cells of the current kernel, in order, stopping at the first that fails.
+
+        A failing, refused or timed-out block is a result, not an exception.
+
+        Args:
+            code_blocks: the blocks to run.
+
+        Returns:
+            One result for all blocks: the exit code of the last block run (0 when all
+            succeeded, 1 for an error or a refused block, a shell block's own exit code, 124 on
+            a timeout); their output, concatenated and cut to the budget; ``output_files``, the
+            saved images and HTML, then the full output's file when it was cut.
+
+        Raises:
+            ExecutorError: the executor was closed, or the output over the budget cannot be
+                saved.
+            KeyboardInterrupt: the user interrupted the kernel (not a timeout).
+        """
+        if self._closed:
+            raise ExecutorError("This NotebookCodeExecutor is closed; create a new one to run code.")
+        work_dir = self._work_dir.absolute()
+        spill_path = work_dir / f"output_{os.urandom(8).hex()}.txt"
+        budget = OutputBudget(self._max_output_chars, spill_path)
+        collector = OutputCollector(budget, self._output_dir)
+        exit_code, timed_out = 0, False
+        try:
+            with budget:
+                for block in code_blocks:
+                    if not budget.ends_with_newline:
+                        budget.feed_text("\n")
+                    exit_code, timed_out = self._run_block(block, work_dir, collector)
+                    if exit_code != 0:
+                        break
+                output = budget.finish()
+        except OSError as exc:  # only the budget's spill file raises it here
+            raise ExecutorError(f"Cannot save the output over budget to {spill_path}: {exc}") from exc
+        spilled = str(output.full_output_file) if output.full_output_file else None
+        return CodeResult(
+            exit_code=exit_code,
+            output=output.text,
+            output_files=(*collector.files, spilled) if spilled else tuple(collector.files),
+            timed_out=timed_out,
+            full_output_file=spilled,
+        )
+
+    def _run_block(self, block: CodeBlock, work_dir: Path, collector: OutputCollector) -> tuple[int, bool]:
+        lang = normalize_lang(block.language)
+        if lang not in self.SUPPORTED_LANGUAGES:
+            collector.line(
+                f"Not run: this executor does not run {lang!r} code blocks; it runs: "
+                f"{', '.join(self.SUPPORTED_LANGUAGES)}. Tag the block with one of them."
+            )
+            return 1, False
+        name = filename_from_marker(block.code)
+        if name is not None:
+            path = resolve_in_work_dir(work_dir, name)
+            if path is None:
+                collector.line(
+                    f"Not run: the '# filename: {name}' marker names a file outside the working directory "
+                    f"{work_dir}, and files must stay inside it. Use a relative path without '..', such as "
+                    f"'# filename: {Path(name).name}'."
+                )
+                return 1, False
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(block.code if block.code.endswith("\n") else block.code + "\n", encoding="utf-8")
+            except OSError as exc:
+                collector.line(f"Not run: could not write {path}: {exc}")
+                return 1, False
+        deadline = Deadline(self._timeout)
+        try:
+            with capture(self._shell, collector) as copier, deadline:
+                if lang in _SHELLS:
+                    exit_code = self._run_shell(block.code, _SHELLS[lang], collector)
+                else:
+                    result = self._shell.run_cell(block.code, store_history=False)
+                    exit_code = 0 if result.success else 1
+        except KeyboardInterrupt:
+            if not deadline.fired:
+                raise
+            exit_code = 1
+        if copier.failure is not None:
+            raise copier.failure
+        if deadline.fired:
+            collector.line(f"Timed out after {self._timeout:g} s; the block was interrupted.")
+            return TIMEOUT_EXIT_CODE, True
+        return exit_code, False
+
+    def _run_shell(self, code: str, shell: str, collector: OutputCollector) -> int:
+        if self._helper is None:
+            self._helper = _shell_helper()
+        try:
+            return self._helper(code, shell)
+        except OSError as exc:
+            collector.line(f"Not run: could not start {shell!r}: {exc}")
+            return 127
+
+    @property
+    def user_capability(self) -> ExecutorCapability:
+        """Adds this executor's usage instructions to an LLM agent's system message (once).
+
+        Example: ``executor.user_capability.add_to_agent(assistant)``.
+        """
+        from parley.prompts import NOTEBOOK_EXECUTOR_INSTRUCTIONS
+
+        return ExecutorCapability(
+            NOTEBOOK_EXECUTOR_INSTRUCTIONS.format(
+                cwd=os.getcwd(),
+                work_dir=os.path.abspath(self._work_dir),
+                output_dir=os.path.abspath(self._output_dir),
+                timeout=f"{self._timeout:g}",
+                max_output_chars=f"{self._max_output_chars:,}",
+            )
+        )
+
+    def restart(self) -> None:
+        """Do nothing: the namespace is the user's, so the executor does not wipe it (use ``%reset``)."""
+
+    def close(self) -> None:
+        """Refuse further runs. The kernel is the user's and keeps running. Idempotent."""
+        self._closed = True
+
+    def __enter__(self) -> NotebookCodeExecutor:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> NotebookCodeExecutor:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
