@@ -4,6 +4,8 @@ from parley.agentchat.agent import Agent, LLMAgent
 from parley.agentchat.assistant_agent import AssistantAgent
 from parley.agentchat.chat import ChatResult, a_initiate_chats, initiate_chats
 from parley.agentchat.conversable_agent import ConversableAgent
+from parley.agentchat.groupchat import GroupChat
+from parley.agentchat.groupchat_manager import GroupChatManager
 from parley.agentchat.io import IOConsole, IOStream, ScriptedIOStream
 from parley.agentchat.user_proxy_agent import UserProxyAgent
 from parley.agentchat.utils import gather_usage_summary
@@ -15,6 +17,8 @@ __all__ = [
     "AssistantAgent",
     "ChatResult",
     "ConversableAgent",
+    "GroupChat",
+    "GroupChatManager",
     "IOConsole",
     "IOStream",
     "LLMAgent",

@@ -8,9 +8,27 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from parley.exceptions import ParleyError
 from parley.llm.types import Message, ToolCall
 
-__all__ = ["run_tool_calls", "stringify"]
+__all__ = ["ToolArgumentsError", "run_tool_calls", "stringify"]
+
+
+class ToolArgumentsError(ParleyError, ValueError):
+    """The arguments a model sent for a tool do not fit the tool's parameters.
+
+    Raised by the validating wrapper that ``register_for_execution`` installs; `run_tool_calls`
+    turns it into an ``"Error: bad arguments for 'name': ..."`` response, so the model can retry.
+
+    Attributes:
+        tool: the tool's name.
+        problems: one line per bad argument, ``"where: what (got value)"``.
+    """
+
+    def __init__(self, tool: str, problems: Sequence[str]) -> None:
+        self.tool = tool
+        self.problems = tuple(problems)
+        super().__init__(f"bad arguments for {tool!r}: {'; '.join(self.problems)}")
 
 
 def stringify(value: Any) -> str:
@@ -50,6 +68,8 @@ async def _one(call: ToolCall, functions: Mapping[str, Callable[..., Any]]) -> s
             result = await asyncio.to_thread(func, **args)
             if inspect.isawaitable(result):
                 result = await result
+    except ToolArgumentsError as e:
+        return f"Error: {e}"
     except Exception as e:
         return f"Error: {name} raised {type(e).__name__}: {e}"
     return stringify(result)
@@ -64,8 +84,9 @@ async def run_tool_calls(tool_calls: Sequence[ToolCall], functions: Mapping[str,
 
     Returns:
         One message with ``role="tool"``, ``tool_responses`` holding exactly one response per call
-        in the calls' order, and ``content`` joining their texts. A bad name, bad JSON arguments
-        or an exception in a tool becomes an ``"Error: ..."`` response, never an exception.
+        in the calls' order, and ``content`` joining their texts. A bad name, bad JSON arguments,
+        arguments that fail a validating wrapper's check (`ToolArgumentsError`) or an exception
+        in a tool becomes an ``"Error: ..."`` response, never an exception.
     """
     results = await asyncio.gather(*(_one(c, functions) for c in tool_calls))
     responses: list[Message] = [

@@ -8,6 +8,7 @@ is None (termination, the auto-reply limit, a human's "exit") or after ``max_tur
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import inspect
 import itertools
@@ -24,7 +25,14 @@ if TYPE_CHECKING:
     from parley.agentchat.agent import Agent
     from parley.agentchat.conversable_agent import ConversableAgent
 
-__all__ = ["ChatResult", "a_initiate_chats", "api_messages", "initiate_chats", "run_two_agent_chat"]
+__all__ = [
+    "ChatResult",
+    "a_initiate_chats",
+    "api_messages",
+    "initiate_chats",
+    "run_chats_in_order",
+    "run_two_agent_chat",
+]
 
 SUMMARY_METHODS = ("last_msg", "reflection_with_llm")
 _chat_ids = itertools.count(1)
@@ -237,8 +245,19 @@ async def run_two_agent_chat(
     return ChatResult(chat_id=chat_id, chat_history=history, summary=summary, cost=cost, human_input=human)
 
 
-async def a_initiate_chats(chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
-    """Run chats in order, carrying each chat's summary over into the next chats.
+def _split_entry(i: int, entry: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+    info = dict(entry)
+    try:
+        sender, recipient = info.pop("sender"), info.pop("recipient")
+    except KeyError as e:
+        raise ConfigError(f"chat_queue[{i}] needs a {e.args[0]!r}.", key=str(e.args[0])) from None
+    carryover = info.get("carryover", [])
+    info["carryover"] = [carryover] if isinstance(carryover, str) else list(carryover)
+    return sender, recipient, info
+
+
+async def run_chats_in_order(chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
+    """Run chats one after another, carrying every earlier summary over into each next chat.
 
     Args:
         chat_queue: one dict per chat with ``sender`` and ``recipient`` and any
@@ -251,23 +270,86 @@ async def a_initiate_chats(chat_queue: list[dict[str, Any]]) -> list[ChatResult]
     Raises:
         ConfigError: an entry lacks ``sender`` or ``recipient``.
     """
+    checked = [_split_entry(i, e) for i, e in enumerate(chat_queue)]
     results: list[ChatResult] = []
-    for i, entry in enumerate(chat_queue):
-        info = dict(entry)
-        try:
-            sender, recipient = info.pop("sender"), info.pop("recipient")
-        except KeyError as e:
-            raise ConfigError(f"chat_queue[{i}] needs a {e.args[0]!r}.", key=str(e.args[0])) from None
-        carryover = info.get("carryover", [])
-        carryover = [carryover] if isinstance(carryover, str) else list(carryover)
-        info["carryover"] = carryover + [r.summary for r in results if r.summary]
+    for sender, recipient, info in checked:
+        info["carryover"] = info["carryover"] + [r.summary for r in results if r.summary]
         info.pop("prerequisites", None)
         results.append(await sender.a_initiate_chat(recipient, **info))
     return results
 
 
+def _check_dag(ids: list[Any], prereqs: dict[Any, list[Any]]) -> None:
+    dupes = sorted({str(c) for c in ids if ids.count(c) > 1})
+    if dupes:
+        raise ConfigError(f"chat_id values must be unique; repeated: {', '.join(dupes)}.", key="chat_id")
+    for cid, pres in prereqs.items():
+        unknown = [p for p in pres if p not in prereqs]
+        if unknown:
+            raise ConfigError(f"Chat {cid!r} lists unknown prerequisites {unknown!r}.", key="prerequisites")
+    state: dict[Any, int] = {}
+
+    def visit(cid: Any, path: list[Any]) -> None:
+        if state.get(cid) == 2:
+            return
+        if state.get(cid) == 1:
+            raise ConfigError(f"The chats' prerequisites form a cycle: {' -> '.join(map(str, [*path, cid]))}.")
+        state[cid] = 1
+        for p in prereqs[cid]:
+            visit(p, [*path, cid])
+        state[cid] = 2
+
+    for cid in ids:
+        visit(cid, [])
+
+
+async def a_initiate_chats(chat_queue: list[dict[str, Any]]) -> dict[Any, ChatResult]:
+    """Run chats as a graph: each starts when its prerequisites are done; independent chats overlap.
+
+    Args:
+        chat_queue: one dict per chat as for `run_chats_in_order`, plus ``chat_id`` (default: its
+            index) and ``prerequisites`` (a list of chat_ids). A chat's carryover gets the
+            summaries of its prerequisites.
+
+    Returns:
+        ``{chat_id: ChatResult}`` in the order of ``chat_queue``.
+
+    Raises:
+        ConfigError: a missing sender/recipient, repeated chat_ids, unknown prerequisites, or a
+            cycle. A chat's own error propagates, and chats waiting on it are cancelled.
+    """
+    entries = [_split_entry(i, e) for i, e in enumerate(chat_queue)]
+    ids = [info.get("chat_id", i) for i, (_, _, info) in enumerate(entries)]
+    prereqs = {cid: list(info.pop("prerequisites", None) or []) for cid, (_, _, info) in zip(ids, entries, strict=True)}
+    _check_dag(ids, prereqs)
+    loop = asyncio.get_running_loop()
+    done: dict[Any, asyncio.Future[ChatResult]] = {cid: loop.create_future() for cid in ids}
+
+    async def run(cid: Any, sender: Any, recipient: Any, info: dict[str, Any]) -> None:
+        try:
+            before = [await done[p] for p in prereqs[cid]]
+            info["carryover"] = info["carryover"] + [r.summary for r in before if r.summary]
+            info["chat_id"] = cid
+            done[cid].set_result(await sender.a_initiate_chat(recipient, **info))
+        except BaseException as e:
+            if not done[cid].done():
+                done[cid].set_exception(e)
+            raise
+
+    tasks = [asyncio.ensure_future(run(cid, *entry)) for cid, entry in zip(ids, entries, strict=True)]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        for f in done.values():
+            if f.done() and not f.cancelled():
+                f.exception()  # mark retrieved: the first error is what gather raised
+    return {cid: done[cid].result() for cid in ids}
+
+
 def initiate_chats(chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
-    """Sync shell over `a_initiate_chats`."""
+    """Run chats in order, each carrying over the earlier summaries (sync; see `run_chats_in_order`)."""
     from parley._sync import run_sync
 
-    return run_sync(a_initiate_chats(chat_queue))
+    return run_sync(run_chats_in_order(chat_queue))

@@ -20,6 +20,7 @@ from parley.agentchat import chat as _chat
 from parley.agentchat._builtin_replies import ReplyFunctionsMixin
 from parley.agentchat._code_execution import CodeExecution
 from parley.agentchat._display import content_str, format_message
+from parley.agentchat._nested import NestedChatsMixin
 from parley.agentchat._replies import ReplyEntry, Trigger
 from parley.agentchat.agent import Agent
 from parley.agentchat.chat import ChatResult
@@ -57,7 +58,7 @@ def default_is_termination_msg(message: Message) -> bool:
     return len(text) == 9 or not (text[-10].isalnum() or text[-10] == "_")
 
 
-class ConversableAgent(ReplyFunctionsMixin):
+class ConversableAgent(NestedChatsMixin, ReplyFunctionsMixin):
     """An agent that can converse: send, receive, and reply through registered reply functions.
 
     Args:
@@ -544,14 +545,6 @@ class ConversableAgent(ReplyFunctionsMixin):
                 recipient, clear_history, silent, max_turns, summary_method, summary_args, message, **kwargs
             )
         )
-
-    async def a_initiate_chats(self, chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
-        """Run several chats with this agent as the sender; see `parley.agentchat.chat.initiate_chats`."""
-        return await _chat.a_initiate_chats([{**c, "sender": self} for c in chat_queue])
-
-    def initiate_chats(self, chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
-        """Sync shell over `a_initiate_chats`."""
-        return run_sync(self.a_initiate_chats(chat_queue))
 
     def _prepare_chat(self, recipient: Agent, clear_history: bool, reply_at_receive: bool = True) -> None:
         self.reset_consecutive_auto_reply_counter(recipient)

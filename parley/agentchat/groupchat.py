@@ -1,0 +1,379 @@
+"""`GroupChat`: who is in a team conversation, and how the next speaker is chosen.
+
+The rules themselves are pure functions in `parley.agentchat._speaker_selection`; this module
+validates the configuration at construction and does the I/O of selection: asking the manager's
+model (``"auto"``) or a human (``"manual"``). `GroupChatManager` (in
+`parley.agentchat.groupchat_manager`, also importable from here) runs the rounds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from parley.agentchat import _speaker_selection as sel
+from parley.agentchat._display import content_str
+from parley.agentchat.agent import Agent
+from parley.agentchat.io import IOStream
+from parley.exceptions import ConfigError
+from parley.llm.types import Message
+from parley.prompts import (
+    GROUP_INTRODUCTION,
+    SELECT_SPEAKER_MANUAL,
+    SELECT_SPEAKER_MESSAGE,
+    SELECT_SPEAKER_MULTIPLE,
+    SELECT_SPEAKER_NONE,
+    SELECT_SPEAKER_PROMPT,
+)
+
+if TYPE_CHECKING:
+    from parley.agentchat.groupchat_manager import GroupChatManager
+    from parley.llm.client import ModelClient
+
+__all__ = ["SPEAKER_SELECTION_METHODS", "GroupChat", "GroupChatManager"]
+
+SPEAKER_SELECTION_METHODS = ("auto", "manual", "random", "round_robin")
+
+SpeakerSelector = Callable[[Agent, "GroupChat"], Any]
+"""``f(last_speaker, groupchat) -> Agent | str | None``: an agent, an agent's name, a method name
+(``"auto"`` ...), or None to end the chat. May be async."""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GroupChatManager":  # defined in its own module; imported lazily to avoid a cycle
+        from parley.agentchat.groupchat_manager import GroupChatManager
+
+        return GroupChatManager
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _check_template(value: Any, key: str, **fields: str) -> None:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} must be a str, got {type(value).__name__}.", key=key)
+    try:
+        value.format(**fields)
+    except (KeyError, IndexError, ValueError) as e:
+        raise ConfigError(
+            f"{key} has a placeholder it cannot fill ({e!s}); it may use {', '.join('{' + f + '}' for f in fields)}.",
+            key=key,
+        ) from None
+
+
+@dataclass
+class GroupChat:
+    """A team conversation's members, history and speaker-selection rules (AutoGen 0.2's fields).
+
+    Args:
+        agents: the members, in order (round robin follows it). Names must be unique.
+        messages: the history so far (usually empty).
+        max_round: the most messages the chat may have, the first one included. Default 10.
+        admin_name: the name of the human admin, for interrupting a chat. Default "Admin".
+        func_call_filter: route a message with tool calls only to members that can execute all
+            of them. Default True.
+        speaker_selection_method: ``"auto"`` (the manager's model picks), ``"round_robin"``,
+            ``"random"``, ``"manual"`` (a human picks through the IOStream) or a callable
+            ``f(last_speaker, groupchat)`` returning an agent, a name, a method name or None (end).
+        max_retries_for_selecting_speaker: how many times ``"auto"`` asks again, with feedback,
+            when the model's answer names no member or several. Then round robin decides.
+        allow_repeat_speaker: whether a member may speak twice in a row: True, False, or the list
+            of members that may. Default (None): True.
+        allowed_or_disallowed_speaker_transitions: ``{agent: [agents]}``, who may (or may not)
+            speak after whom; needs ``speaker_transitions_type``.
+        speaker_transitions_type: ``"allowed"`` or ``"disallowed"``.
+        enable_clear_history: accepted for AutoGen 0.2 compatibility.
+        send_introductions: broadcast the members and their descriptions before the first round.
+        select_speaker_message_template: the selector's system message; ``{roles}`` and
+            ``{agentlist}`` are filled in.
+        select_speaker_prompt_template: the question after the history; ``{agentlist}``.
+        select_speaker_auto_multiple_template: feedback when several members were named;
+            ``{mentioned}`` and ``{agentlist}``.
+        select_speaker_auto_none_template: feedback when no member was named; ``{agentlist}``.
+        role_for_select_speaker_messages: the role of the selection prompt. Default "system".
+        select_speaker_auto_llm_config: a model for ``"auto"`` selection only (an llm_config or a
+            ModelClient); default: the manager's.
+
+    Raises:
+        ConfigError: any field is invalid; the message says which and how to fix it.
+    """
+
+    agents: list[Any]
+    messages: list[Message] = field(default_factory=list)
+    max_round: int = 10
+    admin_name: str = "Admin"
+    func_call_filter: bool = True
+    speaker_selection_method: str | SpeakerSelector = "auto"
+    max_retries_for_selecting_speaker: int = 2
+    allow_repeat_speaker: bool | list[Any] | None = None
+    allowed_or_disallowed_speaker_transitions: dict[Any, list[Any]] | None = None
+    speaker_transitions_type: str | None = None
+    enable_clear_history: bool = False
+    send_introductions: bool = False
+    select_speaker_message_template: str = SELECT_SPEAKER_MESSAGE
+    select_speaker_prompt_template: str = SELECT_SPEAKER_PROMPT
+    select_speaker_auto_multiple_template: str = SELECT_SPEAKER_MULTIPLE
+    select_speaker_auto_none_template: str = SELECT_SPEAKER_NONE
+    role_for_select_speaker_messages: str = "system"
+    select_speaker_auto_llm_config: Any = None
+
+    def __post_init__(self) -> None:
+        self._validate_members()
+        self._validate_settings()
+        self._graph = self._make_graph()
+        repeat = self.allow_repeat_speaker
+        self._allow_repeat: bool | list[str] = (
+            True if repeat is None else repeat if isinstance(repeat, bool) else [a.name for a in repeat]
+        )
+        self._selection_client: ModelClient | None = None
+
+    # ---- validation ---------------------------------------------------------------------------
+    def _validate_members(self) -> None:
+        if not isinstance(self.agents, list) or not self.agents:
+            raise ConfigError("A GroupChat needs a non-empty list of agents.", key="agents")
+        for a in self.agents:
+            if not isinstance(a, Agent):
+                raise ConfigError(f"{a!r} is not an agent (it lacks name/send/receive/generate_reply).", key="agents")
+        names = [a.name for a in self.agents]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"Agent names in a GroupChat must be unique; repeated: {', '.join(dupes)}.", key="agents")
+
+    def _validate_settings(self) -> None:
+        if isinstance(self.max_round, bool) or not isinstance(self.max_round, int) or self.max_round < 1:
+            raise ConfigError(f"max_round must be an int >= 1, got {self.max_round!r}.", key="max_round")
+        method = self.speaker_selection_method
+        if not callable(method) and method not in SPEAKER_SELECTION_METHODS:
+            raise ConfigError(
+                f"speaker_selection_method must be one of {', '.join(SPEAKER_SELECTION_METHODS)} or a callable "
+                f"(last_speaker, groupchat) -> Agent | str | None; got {method!r}.",
+                key="speaker_selection_method",
+                suggestions=difflib.get_close_matches(str(method).lower(), SPEAKER_SELECTION_METHODS, 1),
+            )
+        retries = self.max_retries_for_selecting_speaker
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigError(
+                f"max_retries_for_selecting_speaker must be an int >= 0, got {retries!r}.",
+                key="max_retries_for_selecting_speaker",
+            )
+        repeat = self.allow_repeat_speaker
+        if (repeat is not None and not isinstance(repeat, bool)) and (
+            not isinstance(repeat, list) or any(a not in self.agents for a in repeat)
+        ):
+            raise ConfigError(
+                "allow_repeat_speaker must be True, False, None or a list of agents in the group.",
+                key="allow_repeat_speaker",
+            )
+        if not isinstance(self.role_for_select_speaker_messages, str) or not self.role_for_select_speaker_messages:
+            raise ConfigError("role_for_select_speaker_messages must be a non-empty str.")
+        _check_template(self.select_speaker_message_template, "select_speaker_message_template", roles="", agentlist="")
+        _check_template(self.select_speaker_prompt_template, "select_speaker_prompt_template", agentlist="")
+        _check_template(
+            self.select_speaker_auto_multiple_template, "select_speaker_auto_multiple_template",
+            mentioned="", agentlist="",
+        )  # fmt: skip
+        _check_template(self.select_speaker_auto_none_template, "select_speaker_auto_none_template", agentlist="")
+
+    def _make_graph(self) -> dict[str, list[str]] | None:
+        transitions = self.allowed_or_disallowed_speaker_transitions
+        if transitions is None:
+            if self.speaker_transitions_type is not None:
+                raise ConfigError(
+                    "speaker_transitions_type is set but allowed_or_disallowed_speaker_transitions is not; give both.",
+                    key="speaker_transitions_type",
+                )
+            return None
+        if self.speaker_transitions_type is None:
+            raise ConfigError(
+                "allowed_or_disallowed_speaker_transitions needs speaker_transitions_type='allowed' or 'disallowed'.",
+                key="speaker_transitions_type",
+            )
+        if self.allow_repeat_speaker is not None:
+            raise ConfigError(
+                "Give either allow_repeat_speaker or allowed_or_disallowed_speaker_transitions, not both: "
+                "put self-transitions in the graph instead.",
+                key="allow_repeat_speaker",
+            )
+        if not isinstance(transitions, dict):
+            raise ConfigError("allowed_or_disallowed_speaker_transitions must be a dict {agent: [agents]}.")
+        for src, dsts in transitions.items():
+            if not isinstance(dsts, (list, tuple)):
+                raise ConfigError(f"The transitions of {getattr(src, 'name', src)!r} must be a list of agents.")
+        by_name: dict[str, list[str]] = {
+            str(getattr(s, "name", s)): [str(getattr(d, "name", d)) for d in ds] for s, ds in transitions.items()
+        }
+        return sel.transition_graph(self.agent_names, by_name, self.speaker_transitions_type)
+
+    # ---- members and history ---------------------------------------------------------------------
+    @property
+    def agent_names(self) -> list[str]:
+        """The members' names, in order."""
+        return [a.name for a in self.agents]
+
+    def agent_by_name(self, name: str) -> Any:
+        """The member called ``name``.
+
+        Raises:
+            ConfigError: no member has that name (with a suggestion).
+        """
+        for a in self.agents:
+            if a.name == name:
+                return a
+        raise ConfigError(
+            f"No agent named {name!r} in the group chat ({', '.join(self.agent_names)}).",
+            key="name",
+            suggestions=difflib.get_close_matches(name, self.agent_names, 1),
+        )
+
+    def append(self, message: Message, speaker: Agent) -> None:
+        """Add ``message`` to the history, naming ``speaker`` as its author."""
+        stored: Message = {**message}
+        stored["name"] = speaker.name
+        self.messages.append(stored)
+
+    def reset(self) -> None:
+        """Forget the history."""
+        self.messages.clear()
+
+    def next_agent(self, agent: Agent, agents: list[Any] | None = None) -> Any:
+        """The member after ``agent`` in round-robin order (among ``agents`` when given)."""
+        eligible = [a.name for a in (agents or self.agents)]
+        name = sel.round_robin_next(self.agent_names, getattr(agent, "name", None), eligible)
+        return self.agent_by_name(name) if name is not None else None
+
+    def _roles(self, agents: list[Any]) -> str:
+        return "\n".join(f"{a.name}: {a.description}" for a in agents)
+
+    def select_speaker_msg(self, agents: list[Any] | None = None) -> str:
+        """The selector's system message for ``agents`` (default: all members)."""
+        agents = agents or self.agents
+        return self.select_speaker_message_template.format(
+            roles=self._roles(agents), agentlist=f"{[a.name for a in agents]}"
+        )
+
+    def select_speaker_prompt(self, agents: list[Any] | None = None) -> str:
+        """The selection question asked after the history."""
+        agents = agents or self.agents
+        return self.select_speaker_prompt_template.format(agentlist=f"{[a.name for a in agents]}")
+
+    def introductions_msg(self) -> str:
+        """The message that introduces the members, for ``send_introductions``."""
+        return GROUP_INTRODUCTION.format(roles=self._roles(self.agents))
+
+    # ---- selection (the I/O edge) ------------------------------------------------------------------
+    async def a_select_speaker(self, last_speaker: Agent | None, selector: GroupChatManager) -> Any:
+        """Choose who speaks next.
+
+        Tool calls go to a member that can run them (``func_call_filter``); otherwise the
+        transition graph and repeat rule give the candidates and the selection method picks one.
+
+        Args:
+            last_speaker: who spoke last.
+            selector: the manager; its model answers ``"auto"`` selection.
+
+        Returns:
+            The next speaker, or None when nobody may speak (the chat ends).
+
+        Raises:
+            ConfigError: a tool call that no member can execute, or a callable method's answer that
+                names no member.
+        """
+        names = self.agent_names
+        last = last_speaker.name if last_speaker is not None and last_speaker in self.agents else None
+        funcs = sel.tool_call_names(self.messages[-1]) if self.func_call_filter and self.messages else []
+        if funcs:
+            maps = {a.name: getattr(a, "function_map", {}) or {} for a in self.agents}
+            able = sel.tool_executors(funcs, maps)
+            if not able:
+                raise ConfigError(
+                    f"No agent in the group chat can execute {', '.join(sorted(set(funcs)))}: register the "
+                    "functions with register_for_execution on one of its members.",
+                    key="func_call_filter",
+                )
+            eligible = able
+        else:
+            eligible = sel.candidates(names, last, graph=self._graph, allow_repeat=self._allow_repeat)
+        if not eligible:
+            return None
+        method = self.speaker_selection_method
+        if callable(method):
+            chosen = method(last_speaker, self)  # type: ignore[arg-type]
+            if inspect.isawaitable(chosen):
+                chosen = await chosen
+            if chosen is None:
+                return None
+            if not isinstance(chosen, str):
+                if chosen not in self.agents:
+                    raise ConfigError(f"The speaker selection function returned {chosen!r}, not a member.")
+                return chosen
+            if chosen not in SPEAKER_SELECTION_METHODS:
+                return self.agent_by_name(chosen)
+            method = chosen
+        if len(eligible) == 1:
+            return self.agent_by_name(eligible[0])
+        if method == "round_robin":
+            return self.agent_by_name(sel.round_robin_next(names, last, eligible) or eligible[0])
+        if method == "random":
+            return self.agent_by_name(random.choice(eligible))
+        if method == "manual":
+            picked = self._manual(eligible)
+            if picked is not None:
+                return self.agent_by_name(picked)
+        return self.agent_by_name(await self._auto(selector, eligible, last))
+
+    def _manual(self, eligible: list[str]) -> str | None:
+        io = IOStream.get_default()
+        numbered = "\n".join(f"{i}: {n}" for i, n in enumerate(eligible, 1))
+        for _ in range(3):
+            answer = io.input(SELECT_SPEAKER_MANUAL.format(numbered=numbered)).strip()
+            if answer in ("", "q"):
+                return None
+            if answer.isdigit() and 1 <= int(answer) <= len(eligible):
+                return eligible[int(answer) - 1]
+            io.print(f"{answer!r} is not a number from 1 to {len(eligible)}.")
+        return None
+
+    def _client(self, selector: Any) -> Any:
+        if self.select_speaker_auto_llm_config is None:
+            return getattr(selector, "client", None)
+        if self._selection_client is None:
+            from parley.llm.wrapper import OpenAIWrapper
+
+            self._selection_client = OpenAIWrapper.from_llm_config(self.select_speaker_auto_llm_config)
+        return self._selection_client
+
+    async def _auto(self, selector: Any, eligible: list[str], last: str | None) -> str:
+        from parley.agentchat.chat import api_messages
+
+        fallback = sel.round_robin_next(self.agent_names, last, eligible) or eligible[0]
+        client = self._client(selector)
+        if client is None:
+            return fallback
+        agents = [self.agent_by_name(n) for n in eligible]
+        agentlist = f"{eligible}"
+        history = sel.without_dangling_tool_calls(self.messages)
+        prompt: Message = {"role": self.role_for_select_speaker_messages, "content": self.select_speaker_prompt(agents)}
+        request = api_messages(self.select_speaker_msg(agents), [*history, prompt])
+        for attempt in range(self.max_retries_for_selecting_speaker + 1):
+            response = await client.create(request)
+            answer = content_str(response.message.get("content"))
+            found = sel.mentioned_agents(answer, eligible)
+            if len(found) == 1:
+                return found[0]
+            if attempt == self.max_retries_for_selecting_speaker:
+                break
+            feedback = (
+                self.select_speaker_auto_multiple_template.format(mentioned=", ".join(found), agentlist=agentlist)
+                if found
+                else self.select_speaker_auto_none_template.format(agentlist=agentlist)
+            )
+            request = [*request, {"role": "assistant", "content": answer}, {"role": "user", "content": feedback}]
+        return fallback
+
+    def select_speaker(self, last_speaker: Agent | None, selector: GroupChatManager) -> Any:
+        """Sync shell over `a_select_speaker`."""
+        from parley._sync import run_sync
+
+        return run_sync(self.a_select_speaker(last_speaker, selector))

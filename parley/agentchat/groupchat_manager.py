@@ -1,0 +1,199 @@
+"""`GroupChatManager`: an agent that runs a `GroupChat` round by round.
+
+Each round: the message is added to the history and broadcast to every other member, the next
+speaker is chosen (`GroupChat.a_select_speaker`), and that speaker's reply becomes the next
+message. The chat stops at a termination message, at ``max_round`` messages, when nobody may
+speak, or when a speaker has no reply. A manager can itself be a member of another group chat:
+asked by an outer manager, it runs its own chat and answers with that chat's last message.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from parley._sync import run_sync
+from parley.agentchat._display import content_str
+from parley.agentchat.agent import Agent
+from parley.agentchat.chat import SILENT
+from parley.agentchat.conversable_agent import ConversableAgent
+from parley.agentchat.groupchat import GroupChat
+from parley.exceptions import ConfigError
+from parley.llm.types import Message
+
+__all__ = ["GroupChatManager"]
+
+
+class GroupChatManager(ConversableAgent):
+    """Runs a group chat; start one with ``member.initiate_chat(manager, message=...)``.
+
+    Args:
+        groupchat: the group chat to run.
+        name: default ``"chat_manager"``.
+        max_consecutive_auto_reply: default: no limit.
+        human_input_mode: default ``"NEVER"``.
+        system_message: default ``"Group chat manager."``.
+        silent: print nothing when True.
+        **kwargs: any other `ConversableAgent` argument; ``llm_config`` is the model for
+            ``"auto"`` speaker selection.
+
+    Raises:
+        ConfigError: ``groupchat`` is not a GroupChat, or ``"auto"`` selection has no model.
+    """
+
+    def __init__(
+        self,
+        groupchat: GroupChat,
+        name: str = "chat_manager",
+        max_consecutive_auto_reply: int | None = sys.maxsize,
+        human_input_mode: Any = "NEVER",
+        system_message: str | None = "Group chat manager.",
+        silent: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(groupchat, GroupChat):
+            raise ConfigError(f"GroupChatManager needs a GroupChat, got {type(groupchat).__name__}.", key="groupchat")
+        super().__init__(
+            name=name,
+            max_consecutive_auto_reply=max_consecutive_auto_reply,
+            human_input_mode=human_input_mode,
+            system_message=system_message,
+            silent=silent,
+            **kwargs,
+        )
+        if (
+            groupchat.speaker_selection_method == "auto"
+            and self.client is None
+            and groupchat.select_speaker_auto_llm_config is None
+        ):
+            raise ConfigError(
+                "speaker_selection_method='auto' needs a model: give the GroupChatManager an llm_config, or set "
+                "GroupChat(select_speaker_auto_llm_config=...), or choose 'round_robin'.",
+                key="llm_config",
+            )
+        self._groupchat = groupchat
+        self._introduced = False
+        self.register_reply(Agent, GroupChatManager.a_run_chat, config=groupchat, reset_config=GroupChat.reset)
+
+    @property
+    def groupchat(self) -> GroupChat:
+        """The group chat this manager runs."""
+        return self._groupchat
+
+    def _prepare_chat(self, recipient: Agent, clear_history: bool, reply_at_receive: bool = True) -> None:
+        super()._prepare_chat(recipient, clear_history, reply_at_receive)
+        if clear_history:
+            self._groupchat.reset()
+            self._introduced = False
+            for agent in self._groupchat.agents:
+                if agent is not self and isinstance(agent, ConversableAgent):
+                    agent.clear_history(self)
+
+    async def _broadcast(self, message: Message, speaker: Agent | None) -> None:
+        for agent in self._groupchat.agents:
+            if agent is not speaker:
+                await self.a_send(message, agent, request_reply=False, silent=True)
+
+    async def a_run_chat(
+        self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
+    ) -> tuple[bool, str | None]:
+        """The manager's reply: run the group chat to its end (see the module docstring).
+
+        Returns:
+            ``(True, None)``, which ends a two-agent chat with the initiator; when ``sender`` is
+            another GroupChatManager (this chat is nested in its group), ``(True, text)`` with
+            this chat's last message.
+        """
+        groupchat: GroupChat = config if isinstance(config, GroupChat) else self._groupchat
+        if not messages:
+            return True, None
+        silent = bool(self.silent) or SILENT.get()
+        if groupchat.send_introductions and not self._introduced:
+            self._introduced = True
+            await self._broadcast({"role": "user", "content": groupchat.introductions_msg()}, None)
+        message: Message = messages[-1]
+        speaker: Any = sender
+        for i in range(groupchat.max_round):
+            groupchat.append(message, speaker)
+            await self._broadcast(message, speaker)
+            if self._is_termination_msg(message) or i == groupchat.max_round - 1:
+                break
+            nxt = await groupchat.a_select_speaker(speaker, self)
+            if nxt is None:
+                break
+            speaker = nxt
+            reply = await speaker.a_generate_reply(sender=self)
+            if reply is None:
+                break
+            await speaker.a_send(reply, self, request_reply=False, silent=silent)
+            message = self.last_message(speaker) or {"content": ""}
+        if isinstance(sender, GroupChatManager):
+            return True, content_str(groupchat.messages[-1].get("content")) if groupchat.messages else ""
+        return True, None
+
+    def run_chat(
+        self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
+    ) -> tuple[bool, str | None]:
+        """Sync shell over `a_run_chat`."""
+        return run_sync(self.a_run_chat(messages, sender, config))
+
+    def resume(
+        self, messages: str | Sequence[Message], remove_termination_string: str | None = None, silent: bool = False
+    ) -> tuple[Any, Message]:
+        """Load a saved transcript so the chat can go on from where it stopped.
+
+        Continue it with ``agent.initiate_chat(manager, message=message, clear_history=False)``
+        using the returned agent and message.
+
+        Args:
+            messages: the transcript: a list of messages each with the speaker's ``name`` (as in
+                ``groupchat.messages``), or the same list as JSON.
+            remove_termination_string: removed from the last message, so that it does not end the
+                resumed chat at once.
+            silent: accepted for AutoGen 0.2 compatibility.
+
+        Returns:
+            ``(last_speaker, last_message)``.
+
+        Raises:
+            ConfigError: bad JSON, an empty transcript, or a message whose ``name`` is not a member.
+        """
+        loaded = self._load_transcript(messages)
+        groupchat = self._groupchat
+        groupchat.reset()
+        for agent in groupchat.agents:
+            if isinstance(agent, ConversableAgent):
+                agent.clear_history(self)
+        for msg in loaded[:-1]:
+            speaker = groupchat.agent_by_name(msg["name"])
+            groupchat.messages.append(dict(msg))  # type: ignore[arg-type]
+            self.chat_messages[speaker].append({**msg, "role": "user"})
+            for agent in groupchat.agents:
+                if isinstance(agent, ConversableAgent):
+                    role = "assistant" if agent is speaker else "user"
+                    agent.chat_messages[self].append({**msg, "role": "tool" if msg.get("role") == "tool" else role})
+        last: Message = {**loaded[-1]}
+        content = last.get("content")
+        if remove_termination_string and isinstance(content, str):
+            last["content"] = content.replace(remove_termination_string, "").rstrip()
+        return groupchat.agent_by_name(last.get("name", "")), last
+
+    def _load_transcript(self, messages: str | Sequence[Message]) -> list[Message]:
+        if isinstance(messages, str):
+            try:
+                messages = json.loads(messages)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"The transcript is not valid JSON: {e.msg} at position {e.pos}.") from None
+        if not isinstance(messages, list) or not messages:
+            raise ConfigError("resume needs a non-empty list of messages (or that list as JSON).", key="messages")
+        for i, m in enumerate(messages):
+            if not isinstance(m, dict) or not isinstance(m.get("name"), str):
+                raise ConfigError(f"Message {i} of the transcript has no speaker 'name'.", key="messages")
+            self._groupchat.agent_by_name(m["name"])
+        return list(messages)
+
+    def messages_to_string(self, messages: Sequence[Message]) -> str:
+        """The transcript as JSON, for saving and `resume`."""
+        return json.dumps(list(messages))
