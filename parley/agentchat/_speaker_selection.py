@@ -37,8 +37,9 @@ def mentioned_agents(text: str, names: Sequence[str]) -> list[str]:
     r"""The names mentioned in ``text`` as whole words, in the order of ``names``.
 
     Matching ignores case (models write "coder" for ``Coder``). An underscore in a name also
-    matches a space or an escaped underscore (``code\_writer``), as models write them in Markdown. A name that is part of a longer mentioned name (``Coder`` in
-    ``Senior_Coder``) does not count separately.
+    matches a space or an escaped underscore (``code\_writer``), as models write them in Markdown.
+    A name that is part of a longer mentioned name (``Coder`` in ``Senior_Coder``) does not count
+    separately.
 
     Args:
         text: the model's answer.
