@@ -48,7 +48,8 @@ class ChatResult:
         chat_id: the chat's id (given as ``chat_id=`` or numbered from 1 in this process).
         chat_history: the messages of the chat, oldest first, as the initiator stored them.
         summary: the summary that ``summary_method`` produced ("" for none).
-        cost: the chat's model usage and cost in AutoGen 0.2's shape:
+        cost: the chat's model usage and cost (both agents', and every member's when one is a
+            group chat manager) in AutoGen 0.2's shape:
             ``{"usage_including_cached_inference": {"total_cost": float, "<model>": {"cost",
             "prompt_tokens", "completion_tokens", "total_tokens"}}, "usage_excluding_cached_inference":
             {...}}``; costs in US dollars.
@@ -177,12 +178,26 @@ async def _summarize(
     return str(result)
 
 
+def _with_members(agents: Sequence[Any]) -> list[Any]:
+    """The agents plus, for group chat managers, every member (recursively), each once."""
+    out: list[Any] = []
+    todo = list(agents)
+    while todo:
+        a = todo.pop(0)
+        if any(a is o for o in out):
+            continue
+        out.append(a)
+        groupchat = getattr(a, "groupchat", None)
+        todo.extend(getattr(groupchat, "agents", []))
+    return out
+
+
 def _usage(agents: Sequence[Any]) -> Any:
     from parley.llm.usage import UsageSummary
 
     total = UsageSummary()
     seen: set[int] = set()
-    for a in agents:
+    for a in _with_members(agents):
         client = getattr(a, "client", None)
         if client is not None and id(client) not in seen:
             seen.add(id(client))
