@@ -30,7 +30,8 @@ __all__ = ["ToolsMixin", "function_schema", "register_function"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Decorators stack: a name or description given to one is remembered on the function for the other.
+# Decorators stack: a name or description given to one decorator is remembered on the function
+# and used by a later one that gives none (AutoGen 0.2 does the same with ``_name``/``_description``).
 _NAME_ATTR = "_parley_tool_name"
 _DESCRIPTION_ATTR = "_parley_tool_description"
 
@@ -152,6 +153,17 @@ class ToolsMixin:
             current.append(spec)
         self._set_tools(current)
 
+    def _offer(self, f: Callable[..., Any], name: str | None, description: str | None) -> None:
+        """Add ``f``'s schema to the tools offered to the model (replacing one of the same name)."""
+        self.update_tool_signature(function_schema(f, name=name, description=description), is_remove=False)
+
+    def _execute(self, f: Callable[..., Any], name: str | None) -> None:
+        """Map the tool's name to ``f`` wrapped in argument validation."""
+        from parley.agentchat import _tool_schema
+
+        chosen = _tool_schema.tool_name(f, name)
+        self._function_map[chosen] = _tool_schema.validating_function(f, name=chosen)
+
     def _set_tools(self, tools: Sequence[ToolSpec]) -> None:
         config = self.llm_config
         if isinstance(config, Mapping):
@@ -187,8 +199,9 @@ class ToolsMixin:
 
         Use it as ``@agent.register_for_llm(description="...")``, ``@agent.register_for_llm()``
         or bare ``@agent.register_for_llm``. It returns the function unchanged, so it stacks
-        with `register_for_execution` in either order; a name or description given to one
-        decorator is used by the other.
+        with `register_for_execution` (and with other agents' ``register_for_llm``) in either
+        order. As in AutoGen 0.2, a name or description given to a decorator is remembered on
+        the function and used by any later decorator that gives none.
 
         Args:
             func: the function, when used bare.
@@ -216,9 +229,7 @@ class ToolsMixin:
         self._needs_llm_config("register_for_llm")
 
         def decorator(f: F) -> F:
-            chosen = name or _remembered(f, _NAME_ATTR)
-            text = description or _remembered(f, _DESCRIPTION_ATTR)
-            self.update_tool_signature(function_schema(f, name=chosen, description=text), is_remove=False)
+            self._offer(f, name or _remembered(f, _NAME_ATTR), description or _remembered(f, _DESCRIPTION_ATTR))
             _remember(f, _NAME_ATTR, name)
             _remember(f, _DESCRIPTION_ATTR, description)
             return f
@@ -258,10 +269,7 @@ class ToolsMixin:
         explicit = name
 
         def decorator(f: F) -> F:
-            from parley.agentchat import _tool_schema
-
-            chosen = _tool_schema.tool_name(f, explicit or _remembered(f, _NAME_ATTR))
-            self._function_map[chosen] = _tool_schema.validating_function(f, name=chosen)
+            self._execute(f, explicit or _remembered(f, _NAME_ATTR))
             _remember(f, _NAME_ATTR, explicit)
             return f
 
@@ -279,7 +287,8 @@ def register_function(
     """Offer ``f`` to ``caller``'s model and let ``executor`` run the calls (AutoGen 0.2's function).
 
     Args:
-        f: the tool function, sync or async, with annotated parameters.
+        f: the tool function, sync or async, with annotated parameters. Unlike the decorators,
+            this leaves no name or description remembered on ``f``.
         caller: the agent whose model may call the tool (it needs an llm_config).
         executor: the agent that runs the calls; it may be ``caller`` itself.
         name: the tool's name. Default: ``f.__name__``.
@@ -297,5 +306,6 @@ def register_function(
                 f"got {type(agent).__name__}.",
                 key=role,
             )
-    caller.register_for_llm(name=name, description=description)(f)
-    executor.register_for_execution(name)(f)
+    caller._needs_llm_config("register_function")
+    caller._offer(f, name, description)
+    executor._execute(f, name)
