@@ -172,7 +172,6 @@ class Container:
         options: dict[str, Any] = {
             "command": ["sleep", "infinity"],
             "name": spec.name,
-            "detach": True,
             "init": True,
             "privileged": False,
             "security_opt": ["no-new-privileges"],
@@ -189,10 +188,16 @@ class Container:
         options = {k: v for k, v in options.items() if v is not None}
         try:
             try:
-                container = client.containers.run(spec.image, **options)
+                container = client.containers.create(spec.image, **options)
             except docker.errors.ImageNotFound:
                 _pull(client, spec.image)
-                container = client.containers.run(spec.image, **options)
+                container = client.containers.create(spec.image, **options)
+            try:
+                container.start()
+            except BaseException:
+                with contextlib.suppress(docker.errors.DockerException, OSError):
+                    container.remove(force=True)
+                raise
         except docker.errors.APIError as exc:
             if exc.status_code == 409:
                 raise ExecutorError(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from parley.coding import CodeExecutor, LocalCommandLineCodeExecutor
+from parley.coding import CodeExecutor, DockerCommandLineCodeExecutor, LocalCommandLineCodeExecutor
 
 from ._docker_env import SANDBOX_IMAGE, docker_was_used, our_containers, require_docker
 from ._kernel_env import require_kernel
@@ -23,8 +23,6 @@ def _make_local(work_dir: Path, **kwargs: Any) -> CodeExecutor:
 
 def _make_docker(work_dir: Path, **kwargs: Any) -> CodeExecutor:
     require_docker()
-    from parley.coding.docker_commandline_code_executor import DockerCommandLineCodeExecutor
-
     return DockerCommandLineCodeExecutor(image=SANDBOX_IMAGE, work_dir=work_dir, **kwargs)
 
 
@@ -60,6 +58,23 @@ def executor_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         close = getattr(executor, "close", None)
         if close is not None:
             close()
+
+
+@pytest.fixture
+def docker_executor(tmp_path: Path) -> Iterator[Callable[..., DockerCommandLineCodeExecutor]]:
+    """Builds Docker executors on the test image and ``tmp_path / "work"``; skips without Docker."""
+    require_docker()
+    made: list[DockerCommandLineCodeExecutor] = []
+
+    def make(**kwargs: Any) -> DockerCommandLineCodeExecutor:
+        kwargs.setdefault("image", SANDBOX_IMAGE)
+        kwargs.setdefault("work_dir", tmp_path / "work")
+        made.append(DockerCommandLineCodeExecutor(**kwargs))
+        return made[-1]
+
+    yield make
+    for executor in made:
+        executor.close()
 
 
 @pytest.fixture(autouse=True, scope="session")
