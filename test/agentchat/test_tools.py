@@ -7,6 +7,8 @@ import asyncio
 import copy
 import enum
 import json
+import subprocess
+import sys
 import threading
 from typing import Annotated, Any
 
@@ -41,6 +43,12 @@ def add(a: int, b: int) -> int:
 def mul(a: int, b: int) -> int:
     """Multiply two integers."""
     return a * b
+
+
+def test_importing_the_tools_module_does_not_import_pydantic() -> None:
+    code = "import sys, parley.agentchat.tools; print('pydantic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "False"  # pydantic (40-60 ms) waits for the first registered tool
 
 
 # ---- offering tools to the model -------------------------------------------------------------
