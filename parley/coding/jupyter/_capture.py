@@ -147,7 +147,8 @@ def capture(shell: Any, collector: OutputCollector) -> Iterator[_Copier]:
 
 def _raise_in_thread(thread_id: int, exc_type: type[BaseException] | None) -> None:
     """Schedule ``exc_type`` in the thread (None clears a pending one); CPython's own mechanism."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc_type))
+    exc = ctypes.py_object(exc_type) if exc_type is not None else None  # None is passed as NULL
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), exc)
 
 
 class Deadline:

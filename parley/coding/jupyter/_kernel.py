@@ -32,7 +32,6 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +109,7 @@ class LocalKernel:
         self._manager = manager
         log = open(self._dir / "kernel.log", "wb")  # noqa: SIM115, ASYNC230 - a local file the kernel writes to
         try:
+            _ = manager.kernel_spec  # NoSuchKernel here, before jupyter_client logs it as a crash
             await manager.start_kernel(
                 cwd=str(self._cwd),
                 env={**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
@@ -156,13 +156,13 @@ class LocalKernel:
         except OSError:
             return ""
 
-    def execute(self, code: str, user_expressions: Mapping[str, str] | None = None) -> str:
-        """Send an ``execute_request`` (history off, no stdin) and return its ``msg_id``."""
-        return str(
-            self._client.execute(
-                code, store_history=False, user_expressions=dict(user_expressions or {}), allow_stdin=False
-            )
-        )
+    def execute(self, code: str) -> str:
+        """Send an ``execute_request`` and return its ``msg_id``.
+
+        History is off and there is no stdin. ``stop_on_error`` is off, so a request sent while
+        an interrupted one is still ending waits its turn instead of being aborted.
+        """
+        return str(self._client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False))
 
     async def iopub(self, timeout: float) -> dict[str, Any] | None:
         """The next IOPub message, or None when none arrives within ``timeout`` seconds."""

@@ -55,6 +55,8 @@ _BINARY_IMAGES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif"}
 _TEXT_FILES = {"image/svg+xml": "svg", "text/html": "html"}
 _IMAGE_TYPES = (*_BINARY_IMAGES, "image/svg+xml")
 _SOURCE_TEXT_TYPES = ("text/markdown", "text/latex")
+# Python's default repr, ``<IPython.core.display.HTML object>``: it says nothing about the display.
+_DEFAULT_REPR = re.compile(r"<[\w.]+ object(?: at 0x[0-9a-fA-F]+)?>")
 
 
 def strip_ansi(text: str) -> str:
@@ -170,16 +172,21 @@ def render_bundle(data: Mapping[str, Any]) -> RenderedBundle:
 
     Returns:
         The files to save (PNG, JPEG, GIF, SVG and HTML, images first) and the text: the
-        bundle's ``text/plain`` unless it has an image; with neither an image nor HTML, the
-        source of Markdown or LaTeX, or JSON as text, when there is no ``text/plain``.
+        bundle's ``text/plain`` unless it has an image, or it is only Python's default repr
+        (``<IPython.core.display.HTML object>``) of a display saved as a file; with neither an
+        image nor HTML, the source of Markdown or LaTeX, or JSON as text, when there is no
+        ``text/plain``.
     """
     files = [f for mime in (*_IMAGE_TYPES, "text/html") if mime in data if (f := _decode(mime, data[mime]))]
     has_image = any(f.mime in _IMAGE_TYPES for f in files)
     plain = data.get("text/plain")
+    plain_text = ("".join(plain) if isinstance(plain, list) else str(plain)) if plain is not None else None
+    if plain_text is not None and files and _DEFAULT_REPR.fullmatch(plain_text.strip()):
+        plain_text = None
     if has_image:
         text = ""
-    elif plain is not None:
-        text = "".join(plain) if isinstance(plain, list) else str(plain)
+    elif plain_text is not None:
+        text = plain_text
     elif files:
         text = ""
     else:

@@ -23,24 +23,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar
 
 from parley._sync import run_sync
-from parley.coding._files import filename_from_marker, resolve_in_work_dir
 from parley.coding._output import OutputBudget
 from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.base import CodeBlock, CodeResult
 from parley.coding.capability import ExecutorCapability
+from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, prepare_block
 from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._kernel import LocalKernel
 from parley.coding.jupyter._messages import KernelError, KernelIdle, parse_iopub
 from parley.coding.jupyter._options import check_dir, check_max_output_chars, check_seconds
 from parley.coding.jupyter._shell import EXIT_ERROR_NAME, shell_cell
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.coding.utils import normalize_lang
 from parley.exceptions import ConfigError, ExecutorError
 
 __all__ = ["EmbeddedIPythonCodeExecutor"]
@@ -48,7 +48,10 @@ __all__ = ["EmbeddedIPythonCodeExecutor"]
 _POLL_S = 0.25  # how often a quiet kernel is checked for death
 _INTERRUPT_GRACE_S = 5.0  # how long an interrupted kernel may take to go idle before it is restarted
 _REPLY_WAIT_S = 5.0  # how long the shell reply may trail the final idle status
-_SHELLS = {"bash": "bash", "shell": "bash", "sh": "sh"}
+_STATE_LOST = (
+    "All state was lost: variables, imports and open files are gone. {after}: run any setup code again "
+    "before relying on earlier results."
+)
 
 
 class EmbeddedIPythonCodeExecutor:
@@ -85,7 +88,7 @@ class EmbeddedIPythonCodeExecutor:
             ``kernel_name``, ``max_output_chars`` under 2 ...).
     """
 
-    SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = ("bash", "ipython", "python", "sh", "shell")
+    SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = SUPPORTED_LANGUAGES
     """The languages this executor runs."""
 
     def __init__(
@@ -99,7 +102,9 @@ class EmbeddedIPythonCodeExecutor:
         startup_timeout: float = 60,
     ) -> None:
         if not isinstance(kernel_name, str) or not kernel_name.strip():
-            raise ConfigError(f"kernel_name must be a kernel spec name such as 'python3', got {kernel_name!r}.")
+            raise ConfigError(
+                f"kernel_name must be a kernel spec name such as 'python3', got {kernel_name!r}.", key="kernel_name"
+            )
         self._timeout = check_seconds("timeout", timeout)
         self._startup_timeout = check_seconds("startup_timeout", startup_timeout)
         self._max_output_chars = check_max_output_chars(max_output_chars)
@@ -207,7 +212,7 @@ class EmbeddedIPythonCodeExecutor:
         """
         self._check_open()
         async with self._serialised():
-            await self._ensure_kernel()
+            died = await (await self._ensure_kernel()).exit_status()
             work_dir = self._work_dir.absolute()
             spill_path = work_dir / f"output_{os.urandom(8).hex()}.txt"
             budget = OutputBudget(self._max_output_chars, spill_path)
@@ -215,6 +220,12 @@ class EmbeddedIPythonCodeExecutor:
             exit_code, timed_out = 0, False
             try:
                 with budget:
+                    if died is not None:  # between runs: killed from outside, or the OOM killer
+                        after = await self._fresh_kernel(strict=True)
+                        collector.line(
+                            f"The kernel had died since the last run ({_describe_exit(died)}). "
+                            + _STATE_LOST.format(after=after)
+                        )
                     for block in code_blocks:
                         if not budget.ends_with_newline:
                             budget.feed_text("\n")
@@ -234,31 +245,12 @@ class EmbeddedIPythonCodeExecutor:
         )
 
     async def _run_block(self, block: CodeBlock, work_dir: Path, collector: OutputCollector) -> tuple[int, bool]:
-        lang = normalize_lang(block.language)
-        if lang not in self.SUPPORTED_LANGUAGES:
-            collector.line(
-                f"Not run: this executor does not run {lang!r} code blocks; it runs: "
-                f"{', '.join(self.SUPPORTED_LANGUAGES)}. Tag the block with one of them."
-            )
+        lang, refusal = prepare_block(block, work_dir)
+        if refusal is not None:
+            collector.line(refusal)
             return 1, False
-        name = filename_from_marker(block.code)
-        if name is not None:
-            path = resolve_in_work_dir(work_dir, name)
-            if path is None:
-                collector.line(
-                    f"Not run: the '# filename: {name}' marker names a file outside the working directory "
-                    f"{work_dir}, and files must stay inside it. Use a relative path without '..', such as "
-                    f"'# filename: {Path(name).name}'."
-                )
-                return 1, False
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(block.code if block.code.endswith("\n") else block.code + "\n", encoding="utf-8")
-            except OSError as exc:
-                collector.line(f"Not run: could not write {path}: {exc}")
-                return 1, False
-        if lang in _SHELLS:
-            return await self._run_cell(shell_cell(block.code, _SHELLS[lang]), collector, shell=True)
+        if lang in SHELLS:
+            return await self._run_cell(shell_cell(block.code, SHELLS[lang]), collector, shell=True)
         return await self._run_cell(block.code, collector, shell=False)
 
     async def _run_cell(self, cell: str, collector: OutputCollector, *, shell: bool) -> tuple[int, bool]:
@@ -273,14 +265,14 @@ class EmbeddedIPythonCodeExecutor:
                 left = deadline - loop.time()
                 if left <= 0:
                     if interrupted:  # the kernel ignored the interrupt: only a restart stops it
-                        return await self._lost(collector, "did not stop when interrupted and was restarted")
+                        return await self._lost(collector, "did not stop when interrupted, so it was replaced")
                     await kernel.interrupt()
                     interrupted, deadline = True, loop.time() + _INTERRUPT_GRACE_S
                     continue
                 msg = await kernel.iopub(min(left, _POLL_S))
                 if msg is None:
                     if (status := await kernel.exit_status()) is not None:
-                        return await self._lost(collector, f"died (exit status {status})", status)
+                        return await self._lost(collector, f"died ({_describe_exit(status)})", status)
                     continue
                 item = parse_iopub(msg, msg_id)
                 if isinstance(item, KernelIdle):
@@ -302,32 +294,38 @@ class EmbeddedIPythonCodeExecutor:
                 "imports) is kept."
             )
             return TIMEOUT_EXIT_CODE, True
-        await kernel.reply(msg_id, _REPLY_WAIT_S)  # collected, so replies never pile up
+        reply = await kernel.reply(msg_id, _REPLY_WAIT_S)  # always collected, so replies never pile up
+        if reply is not None and reply.get("content", {}).get("status") == "aborted":
+            collector.line("Not run: the kernel aborted this block without running it.")
+            return 1, False
         return exit_code, False
 
     async def _lost(self, collector: OutputCollector, what: str, status: int | None = None) -> tuple[int, bool]:
-        """The kernel died or is wedged: replace it and tell the model its state is gone."""
-        timed_out = status is None
-        message = (
-            f"Timed out after {self._timeout:g} s, and the kernel {what}"
-            if timed_out
-            else f"The kernel {what} while running this block"
-        )
+        """The kernel died (``status``) or is wedged (None) during a block: replace it, say state is lost."""
+        lost = _STATE_LOST.format(after=await self._fresh_kernel(strict=False))
+        if status is None:
+            collector.line(f"Timed out after {self._timeout:g} s, and the kernel {what}. {lost}")
+            return TIMEOUT_EXIT_CODE, True
+        collector.line(f"The kernel {what} while running this block. {lost}")
+        return (128 - status if status < 0 else status or 1), False
+
+    async def _fresh_kernel(self, *, strict: bool) -> str:
+        """Replace the kernel by a fresh one; return the sentence that says how that went.
+
+        Raises:
+            ExecutorUnavailableError: with ``strict``, the fresh kernel did not start (without
+                it, the failure is in the sentence and the next run tries again).
+        """
         old, self._kernel = self._kernel, None
         if old is not None:
             await old.shutdown()
         try:
             await self._ensure_kernel()
-            after = "A fresh kernel was started"
-        except Exception as exc:  # reported to the model; the next call tries again and raises
-            after = f"A fresh kernel could not be started ({exc}); the next run will try again"
-        collector.line(
-            f"{message}. All state was lost: variables, imports and open files are gone. {after}: run any "
-            "setup code again before relying on earlier results."
-        )
-        if timed_out:
-            return TIMEOUT_EXIT_CODE, True
-        return (128 - status if status < 0 else status or 1), False  # type: ignore[operator]
+        except Exception as exc:
+            if strict:
+                raise
+            return f"A fresh kernel could not be started ({exc}); the next run will try again"
+        return "A fresh kernel was started"
 
     @property
     def user_capability(self) -> ExecutorCapability:
@@ -395,3 +393,13 @@ class EmbeddedIPythonCodeExecutor:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.a_close()
+
+
+def _describe_exit(status: int) -> str:
+    """``exit status 1``, or ``killed by SIGKILL`` for a negative status (a signal, as subprocess reports it)."""
+    if status >= 0:
+        return f"exit status {status}"
+    try:
+        return f"killed by {signal.Signals(-status).name}"
+    except ValueError:
+        return f"killed by signal {-status}"

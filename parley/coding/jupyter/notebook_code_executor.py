@@ -33,22 +33,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
 
-from parley.coding._files import filename_from_marker, resolve_in_work_dir
 from parley.coding._output import OutputBudget
 from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.base import CodeBlock, CodeResult
 from parley.coding.capability import ExecutorCapability
+from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, prepare_block
 from parley.coding.jupyter._capture import Deadline, capture
 from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._options import check_dir, check_max_output_chars, check_seconds
 from parley.coding.jupyter._shell import HELPER_NAME, SHELL_HELPER_SOURCE
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.coding.utils import normalize_lang
 from parley.exceptions import ExecutorError, ExecutorUnavailableError
 
 __all__ = ["NotebookCodeExecutor"]
-
-_SHELLS = {"bash": "bash", "shell": "bash", "sh": "sh"}
 
 
 def _current_shell() -> Any:
@@ -101,7 +98,7 @@ class NotebookCodeExecutor:
         ConfigError: an argument is invalid.
     """
 
-    SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = ("bash", "ipython", "python", "sh", "shell")
+    SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = SUPPORTED_LANGUAGES
     """The languages this executor runs."""
 
     def __init__(
@@ -194,34 +191,15 @@ class NotebookCodeExecutor:
         )
 
     def _run_block(self, block: CodeBlock, work_dir: Path, collector: OutputCollector) -> tuple[int, bool]:
-        lang = normalize_lang(block.language)
-        if lang not in self.SUPPORTED_LANGUAGES:
-            collector.line(
-                f"Not run: this executor does not run {lang!r} code blocks; it runs: "
-                f"{', '.join(self.SUPPORTED_LANGUAGES)}. Tag the block with one of them."
-            )
+        lang, refusal = prepare_block(block, work_dir)
+        if refusal is not None:
+            collector.line(refusal)
             return 1, False
-        name = filename_from_marker(block.code)
-        if name is not None:
-            path = resolve_in_work_dir(work_dir, name)
-            if path is None:
-                collector.line(
-                    f"Not run: the '# filename: {name}' marker names a file outside the working directory "
-                    f"{work_dir}, and files must stay inside it. Use a relative path without '..', such as "
-                    f"'# filename: {Path(name).name}'."
-                )
-                return 1, False
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(block.code if block.code.endswith("\n") else block.code + "\n", encoding="utf-8")
-            except OSError as exc:
-                collector.line(f"Not run: could not write {path}: {exc}")
-                return 1, False
         deadline = Deadline(self._timeout)
         try:
             with capture(self._shell, collector) as copier, deadline:
-                if lang in _SHELLS:
-                    exit_code = self._run_shell(block.code, _SHELLS[lang], collector)
+                if lang in SHELLS:
+                    exit_code = self._run_shell(block.code, SHELLS[lang], collector)
                 else:
                     result = self._shell.run_cell(block.code, store_history=False)
                     exit_code = 0 if result.success else 1
