@@ -4,9 +4,14 @@ It keeps AutoGen 0.2's name. Each config entry becomes one client, tried in orde
 entry (any `ModelError`: bad key, server down, rate limit, 5xx, malformed reply) hands the
 request to the next.
 
-The seams for later work: ``params`` may carry ``"cache"``/``"cache_seed"`` and ``"stream"``.
-Today they are stripped before the request (see `parley.llm.config.AGENT_KEYS`), so a reply is
-always fetched whole and never cached.
+The cache (`parley.llm.cache`) is off unless asked for: ``params={"cache": cache}`` on a call,
+the running chat's cache (`parley.llm.cache.CHAT_CACHE`, set by ``initiate_chat(cache=...)``),
+``params={"cache_seed": s}``, or ``cache_seed`` in the config (a disk cache), in that order. Each
+entry is looked up under its own key just before it is tried, so fallback works as without a
+cache, and only a successful, well-formed reply is stored.
+
+The seam for later work: ``params`` may carry ``"stream"``. Today it is stripped before the
+request (see `parley.llm.config.AGENT_KEYS`), so a reply is always fetched whole.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from parley.exceptions import ConfigError, ModelError, redact_config
+from parley.llm.cache import CHAT_CACHE, Cache, check_cache, request_key, seed_cache
 from parley.llm.client import ModelClient
 from parley.llm.config import AGENT_KEYS, import_object, validate_config_entry
 from parley.llm.openai_client import OpenAIClient
@@ -38,6 +44,16 @@ def _resolve_model_client(value: Any, index: int) -> ModelClient:
     return value
 
 
+def _call_cache(params: Mapping[str, Any] | None) -> Cache | None:
+    """The cache one call asked for: its own ``cache``, the chat's, then its own ``cache_seed``."""
+    if params and params.get("cache") is not None:
+        return check_cache(params["cache"], "params['cache']")
+    chat = CHAT_CACHE.get()
+    if chat is not None:
+        return chat
+    return seed_cache(params.get("cache_seed")) if params else None
+
+
 class OpenAIWrapper:
     """A `ModelClient` over a config list: tries each entry in order and tracks usage and cost.
 
@@ -48,10 +64,12 @@ class OpenAIWrapper:
             None, ``base_config`` itself is the one entry.
         **base_config: settings and call parameters merged under every entry (the entry wins),
             such as ``temperature=0`` or ``timeout=30``. Agent-level keys (``cache_seed``,
-            ``functions``, ``tools`` ...) are accepted and never sent.
+            ``functions``, ``tools`` ...) are accepted and never sent. ``cache_seed`` (here or
+            in an entry, which wins) turns on a disk cache under ``.cache/<seed>/``; None or
+            absent means no cache.
 
     Raises:
-        ConfigError: the list is empty, or an entry is invalid.
+        ConfigError: the list is empty, or an entry is invalid (a bad ``cache_seed`` too).
 
     The constructor does no I/O.
     """
@@ -63,9 +81,11 @@ class OpenAIWrapper:
             raise ConfigError("config_list is empty: give at least one entry, such as {'model': 'gpt-4o-mini'}.")
         self._entries: list[dict[str, Any]] = []
         self._clients: list[ModelClient] = []
+        self._seed_caches: list[Cache | None] = []
         for index, raw in enumerate(entries):
             if not isinstance(raw, Mapping):
                 raise ConfigError(f"config_list[{index}] must be a dict, got {type(raw).__name__}.")
+            self._seed_caches.append(seed_cache(raw.get("cache_seed", base_config.get("cache_seed"))))
             merged = {**base, **{k: v for k, v in raw.items() if k not in AGENT_KEYS}}
             if "model_client" in merged:
                 client = _resolve_model_client(merged["model_client"], index)
@@ -132,24 +152,38 @@ class OpenAIWrapper:
         Args:
             messages: the conversation, in the OpenAI wire shape.
             tools: tools the model may call; None for none.
-            params: per-call parameters over each entry's (see `OpenAIClient.create`).
+            params: per-call parameters over each entry's (see `OpenAIClient.create`), and
+                ``"cache"`` (a `parley.llm.cache.Cache`) or ``"cache_seed"`` for this call.
 
         Returns:
-            The first successful response.
+            The first successful response, or the first entry's cached reply (``cached=True``).
 
         Raises:
+            ConfigError: ``params["cache"]`` is not a Cache, or ``params["cache_seed"]`` is bad.
+            ParleyError: the cache's store failed.
             ModelError: every entry failed. With one entry, its own error; with several, an
                 error of the last one's class whose message lists each entry (redacted) and why
                 it failed. Errors that are not `ModelError` propagate at once, with no fallback.
         """
         call_params = {k: v for k, v in params.items() if k not in AGENT_KEYS} if params else None
+        call_cache = _call_cache(params)
         failures: list[tuple[int, ModelError]] = []
         for index, client in enumerate(self._clients):
+            cache = call_cache if call_cache is not None else self._seed_caches[index]
+            key = None
+            if cache is not None:
+                key = request_key(self._entries[index], messages, tools, call_params, cache.cache_seed)
+                hit = await cache.aget_response(key)
+                if hit is not None:
+                    self.usage_summary.add(hit)
+                    return hit
             try:
                 response = await client.create(messages, tools=tools, params=call_params)
             except ModelError as exc:
                 failures.append((index, exc))
                 continue
+            if cache is not None and key is not None:
+                await cache.aset_response(key, response)
             self.usage_summary.add(response)
             return response
         raise self._all_failed(failures) from None

@@ -135,13 +135,13 @@ async def test_base_config_merges_under_entries_and_agent_keys_are_not_sent(entr
             config_list=[entry_for(server, temperature=0.7)],
             temperature=0,
             seed=1,
-            cache_seed=42,
+            cache_seed=None,
             functions=[{"name": "f"}],
             tools=tools,
             stream=True,
         )
         await wrapper.create(HI)
-        await wrapper.create(HI, tools=tools, params={"max_tokens": 5, "cache": object(), "cache_seed": 3})
+        await wrapper.create(HI, tools=tools, params={"max_tokens": 5, "cache": None, "cache_seed": None})
         first, second = server.requests
     assert first == {"model": "gpt-4o-mini", "messages": HI, "temperature": 0.7, "seed": 1}
     assert second == {**first, "max_tokens": 5, "tools": tools}

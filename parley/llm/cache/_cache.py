@@ -1,0 +1,329 @@
+"""`Cache`: model replies stored on disk or in Redis, keyed by the request, shared across processes."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import json
+import os
+import re
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any, TypeVar
+
+from parley.exceptions import ConfigError, ParleyError
+from parley.llm.cache._key import decode_response, encode_response
+from parley.llm.cache.abstract import CacheBackend
+from parley.llm.types import ModelResponse
+
+__all__ = [
+    "CHAT_CACHE",
+    "DEFAULT_CACHE_PATH_ROOT",
+    "DEFAULT_CACHE_SEED",
+    "DEFAULT_REDIS_URL",
+    "Cache",
+    "check_cache",
+    "check_cache_seed",
+    "seed_cache",
+]
+
+T = TypeVar("T")
+
+DEFAULT_CACHE_SEED = 42
+"""The seed `Cache.disk` and `Cache.redis` use when given none (AutoGen 0.2's default)."""
+
+DEFAULT_CACHE_PATH_ROOT = ".cache"
+"""Where disk caches live unless told otherwise, relative to the working directory (as in AutoGen 0.2)."""
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+"""The Redis server `Cache.redis` uses when given none."""
+
+CHAT_CACHE: ContextVar[Cache | None] = ContextVar("parley_chat_cache", default=None)
+"""The cache of the chat running in this context (``initiate_chat(..., cache=...)``), or None.
+
+The agent layer sets it for the length of a chat; `parley.llm.OpenAIWrapper` reads it on every
+call, so every model call in the chat, by any agent, uses that cache."""
+
+_SEED_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_CONFIG_KEYS = ("cache_seed", "cache_path_root", "redis_url")
+
+
+def check_cache_seed(seed: Any) -> int | str:
+    """Check a cache seed: an int, or a string of letters, digits, ``_``, ``.`` and ``-``.
+
+    The seed names a folder under the disk cache's root and a key prefix in Redis, and is part of
+    every cache key: a new seed starts an empty cache.
+
+    Raises:
+        ConfigError: any other value, such as a bool, a float or ``"../x"``.
+    """
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return seed
+    if isinstance(seed, str) and _SEED_RE.fullmatch(seed):
+        return seed
+    raise ConfigError(
+        f"cache_seed must be an int or a string of letters, digits, '_', '.' and '-' (not starting with '.'), "
+        f"got {seed!r}. Use None for no cache.",
+        key="cache_seed",
+    )
+
+
+class Cache:
+    """A store of model replies, keyed by a hash of the request (see `parley.llm.cache._key`).
+
+    Make one with `Cache.disk` (an SQLite file) or `Cache.redis`, or, as in AutoGen 0.2, from a
+    config dict: ``Cache({"cache_seed": 42, "redis_url": "redis://..."})`` is a Redis cache,
+    ``Cache({"cache_seed": 42, "cache_path_root": ".cache"})`` a disk cache.
+
+    Args:
+        config: ``cache_seed`` (default 42), and either ``redis_url`` or ``cache_path_root``
+            (default ``".cache"``).
+
+    Raises:
+        ConfigError: an unknown key (with a "did you mean"), both ``redis_url`` and
+            ``cache_path_root``, or a bad seed or URL.
+        MissingDependencyError: ``redis_url`` is given but the ``redis`` package is missing.
+
+    Nothing is opened until the first read or write, and then only once: the connection is kept
+    until `close`. Every read and write runs on the cache's own worker thread, so the event loop
+    never waits on the disk or the network. A `Cache` is a sync and async context manager whose
+    exit calls `close`. Pass it as ``cache=`` to ``initiate_chat`` (every model call of the
+    chat), or in ``params={"cache": cache}`` to `parley.llm.OpenAIWrapper.create` (one call).
+    """
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        if not isinstance(config, Mapping):
+            raise ConfigError(f"Cache(config) takes a dict such as {{'cache_seed': 42}}, got {config!r}.")
+        for key in config:
+            if key not in _CONFIG_KEYS:
+                near = difflib.get_close_matches(str(key), _CONFIG_KEYS, n=1)
+                extra = " (Cosmos DB is not supported)" if "cosmos" in str(key) else ""
+                raise ConfigError(f"Unknown Cache config key {key!r}{extra}.", key=str(key), suggestions=near)
+        if "redis_url" in config and "cache_path_root" in config:
+            raise ConfigError("Give Cache redis_url (a Redis cache) or cache_path_root (a disk cache), not both.")
+        self._seed = check_cache_seed(config.get("cache_seed", DEFAULT_CACHE_SEED))
+        self._backend: CacheBackend
+        if "redis_url" in config:
+            from parley.llm.cache.redis import RedisCacheBackend
+
+            redis_backend = RedisCacheBackend(config["redis_url"], prefix=f"parley:{self._seed}:")
+            self._backend, self._workers = redis_backend, 4
+            self._where = f"redis_url={redis_backend.url!r}"
+        else:
+            from parley.llm.cache.disk import DiskCacheBackend
+
+            root = config.get("cache_path_root", DEFAULT_CACHE_PATH_ROOT)
+            if not isinstance(root, (str, os.PathLike)):
+                raise ConfigError(f"cache_path_root must be a folder path, got {root!r}.", key="cache_path_root")
+            directory = os.path.join(os.path.abspath(root), str(self._seed))
+            self._backend, self._workers = DiskCacheBackend(directory), 1
+            self._where = f"cache_path_root={os.path.dirname(directory)!r}"
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._closed = False
+
+    @classmethod
+    def disk(
+        cls,
+        cache_seed: int | str = DEFAULT_CACHE_SEED,
+        cache_path_root: str | os.PathLike[str] = DEFAULT_CACHE_PATH_ROOT,
+    ) -> Cache:
+        """A cache in the SQLite file ``<cache_path_root>/<cache_seed>/cache.sqlite3``.
+
+        Safe with many chats and several processes writing at once (WAL journal, a busy timeout,
+        one atomic statement per write; see `parley.llm.cache.disk`).
+
+        Args:
+            cache_seed: names the cache; a new seed starts an empty one. Default 42.
+            cache_path_root: the folder that holds one sub-folder per seed, made on first use.
+                Default ``".cache"``, resolved against the working directory now.
+
+        Raises:
+            ConfigError: a bad seed or path.
+        """
+        return cls({"cache_seed": cache_seed, "cache_path_root": cache_path_root})
+
+    @classmethod
+    def redis(cls, cache_seed: int | str = DEFAULT_CACHE_SEED, redis_url: str = DEFAULT_REDIS_URL) -> Cache:
+        """A cache on a Redis server, under keys ``parley:<cache_seed>:<sha256>``.
+
+        Args:
+            cache_seed: names the cache; a new seed starts an empty one. Default 42.
+            redis_url: the server. Default ``"redis://localhost:6379/0"``. A password in it is
+                never shown.
+
+        Raises:
+            ConfigError: a bad seed or URL.
+            MissingDependencyError: the ``redis`` package is missing (``pip install 'parley[redis]'``).
+        """
+        return cls({"cache_seed": cache_seed, "redis_url": redis_url})
+
+    @property
+    def cache_seed(self) -> int | str:
+        """The seed: part of every key, and the name of the cache's folder or key prefix."""
+        return self._seed
+
+    def __repr__(self) -> str:
+        kind = "redis" if self._workers > 1 else "disk"
+        return f"Cache.{kind}(cache_seed={self._seed!r}, {self._where})"
+
+    # -- the one path to the backend ---------------------------------------------------------------
+
+    async def _run(self, fn: Callable[[CacheBackend], T]) -> T:
+        with self._lock:
+            if self._closed:
+                raise ParleyError(f"{self!r} is closed; make a new Cache to keep caching.")
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="parley-cache")
+            executor = self._executor
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, self._backend)
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        """The JSON value stored under ``key``, or ``default`` when there is none.
+
+        Raises:
+            ParleyError: the store failed (the message names it), or the cache is closed.
+        """
+        text = await self._run(lambda backend: backend.get(key))
+        if text is None:
+            return default
+        try:
+            return json.loads(text)
+        except ValueError:
+            return default
+
+    async def aset(self, key: str, value: Any) -> None:
+        """Store ``value`` (anything `json.dumps` takes) under ``key``, replacing any earlier value.
+
+        Raises:
+            TypeError: ``value`` is not JSON-serializable.
+            ParleyError: the store failed, or the cache is closed.
+        """
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        await self._run(lambda backend: backend.set(key, text))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Sync shell over `aget`."""
+        from parley._sync import run_sync
+
+        return run_sync(self.aget(key, default))
+
+    def set(self, key: str, value: Any) -> None:
+        """Sync shell over `aset`."""
+        from parley._sync import run_sync
+
+        run_sync(self.aset(key, value))
+
+    async def aget_response(self, key: str) -> ModelResponse | None:
+        """The model response stored under ``key``, marked ``cached=True``; None on a miss.
+
+        An entry that does not decode as a response (another program's, an older format) is a miss.
+
+        Raises:
+            ParleyError: the store failed, or the cache is closed.
+        """
+        text = await self._run(lambda backend: backend.get(key))
+        return None if text is None else decode_response(text)
+
+    async def aset_response(self, key: str, response: ModelResponse) -> bool:
+        """Store ``response`` under ``key`` if it is well formed (content or tool calls, JSON data).
+
+        Returns:
+            Whether it was stored.
+
+        Raises:
+            ParleyError: the store failed, or the cache is closed.
+        """
+        text = encode_response(response)
+        if text is None:
+            return False
+        await self._run(lambda backend: backend.set(key, text))
+        return True
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Wait for pending reads and writes, then close the store. Safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is None:
+            self._backend.close()  # never opened: nothing to wait for
+            return
+
+        def shutdown() -> None:
+            executor.shutdown(wait=True)
+            self._backend.close()
+
+        await asyncio.to_thread(shutdown)
+
+    def close(self) -> None:
+        """Sync shell over `aclose`."""
+        from parley._sync import run_sync
+
+        run_sync(self.aclose())
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Cache:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+def check_cache(value: Any, key: str = "cache") -> Cache | None:
+    """Check a ``cache=`` argument: None, or a `Cache`.
+
+    Raises:
+        ConfigError: anything else; the message shows how to make a cache.
+    """
+    if value is None or isinstance(value, Cache):
+        return value
+    raise ConfigError(
+        f"{key} must be a parley Cache, such as Cache.disk(cache_seed=42) or "
+        f"Cache.redis(cache_seed=42, redis_url='redis://localhost:6379/0'), or None; got {type(value).__name__}. "
+        "(For a seed alone, put cache_seed in llm_config.)",
+        key=key,
+    )
+
+
+_seed_caches: weakref.WeakValueDictionary[str, Cache] = weakref.WeakValueDictionary()
+_seed_lock = threading.Lock()
+
+
+def seed_cache(cache_seed: Any) -> Cache | None:
+    """The disk cache for an ``llm_config`` ``cache_seed``: one per seed folder in this process.
+
+    Args:
+        cache_seed: the seed; None means no cache.
+
+    Returns:
+        `Cache.disk` under `DEFAULT_CACHE_PATH_ROOT` (resolved now), shared by every caller that
+        names the same folder while any of them holds it; None for a None seed.
+
+    Raises:
+        ConfigError: a bad seed.
+    """
+    if cache_seed is None:
+        return None
+    seed = check_cache_seed(cache_seed)
+    folder = os.path.join(os.path.abspath(DEFAULT_CACHE_PATH_ROOT), str(seed))
+    with _seed_lock:
+        cache = _seed_caches.get(folder)
+        if cache is None:
+            cache = Cache.disk(seed)
+            _seed_caches[folder] = cache
+        return cache

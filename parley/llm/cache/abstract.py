@@ -1,0 +1,38 @@
+"""`CacheBackend`: the storage under a `parley.llm.cache.Cache`.
+
+A backend maps string keys to string values and nothing more: `Cache` does the JSON, the key
+hashing and the threading. Its methods are plain blocking calls. `Cache` runs every one of them
+on its own worker thread, never on an event loop, so a backend may wait on a lock, a disk or a
+socket without stalling other chats.
+
+Two backends ship with parley: `parley.llm.cache.disk.DiskCacheBackend` (SQLite) and
+`parley.llm.cache.redis.RedisCacheBackend`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+__all__ = ["CacheBackend"]
+
+
+@runtime_checkable
+class CacheBackend(Protocol):
+    """Blocking string-to-string storage, opened on first use.
+
+    The constructor must do no I/O: the first `get` or `set` opens the store. `close` releases
+    it and may be called more than once. Implementations raise `parley.exceptions.ParleyError`
+    with the store's location (secrets redacted) when the store fails.
+    """
+
+    def get(self, key: str) -> str | None:
+        """Return the value stored under ``key``, or None when there is none."""
+        ...
+
+    def set(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing any earlier value, atomically."""
+        ...
+
+    def close(self) -> None:
+        """Release the store; safe to call twice, or before first use."""
+        ...
