@@ -29,6 +29,7 @@ _LAZY = {
     "filter_config": "parley.llm",
     "gather_usage_summary": "parley.agentchat",
     "initiate_chats": "parley.agentchat",
+    "register_function": "parley.agentchat",
 }
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "filter_config",
     "gather_usage_summary",
     "initiate_chats",
+    "register_function",
 ]
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
         a_initiate_chats,
         gather_usage_summary,
         initiate_chats,
+        register_function,
     )
     from parley.llm import ModelClient, OpenAIWrapper, config_list_from_json, filter_config
 

@@ -6,6 +6,7 @@ The tree::
     ├── ConfigError                 bad llm_config / code_execution_config / argument (also ValueError)
     ├── MissingDependencyError      an optional extra is not installed (also ImportError)
     ├── InvalidMessageError         a message has neither content nor tool calls (also ValueError)
+    ├── ToolArgumentsError          a model's tool arguments do not fit the tool (also ValueError)
     ├── ModelError                  a model call failed; names the config entry, key redacted
     │   ├── ModelAuthenticationError    missing or rejected API key
     │   ├── ModelConnectionError        server unreachable or timed out
@@ -36,6 +37,7 @@ __all__ = [
     "ModelRateLimitError",
     "ModelResponseError",
     "ParleyError",
+    "ToolArgumentsError",
     "redact_config",
 ]
 
@@ -96,6 +98,23 @@ class MissingDependencyError(ParleyError, ImportError):
 
 class InvalidMessageError(ParleyError, ValueError):
     """A message cannot be sent: it is not a str or dict, or has neither content nor tool calls."""
+
+
+class ToolArgumentsError(ParleyError, ValueError):
+    """The arguments a model sent for a tool do not fit the tool's parameters.
+
+    Raised by the validating wrapper that ``register_for_execution`` installs; `run_tool_calls`
+    turns it into an ``"Error: bad arguments for 'name': ..."`` response, so the model can retry.
+
+    Attributes:
+        tool: the tool's name.
+        problems: one line per bad argument, ``"where: what (got value)"``.
+    """
+
+    def __init__(self, tool: str, problems: Sequence[str]) -> None:
+        self.tool = tool
+        self.problems = tuple(problems)
+        super().__init__(f"bad arguments for {tool!r}: {'; '.join(self.problems)}")
 
 
 class ModelError(ParleyError):

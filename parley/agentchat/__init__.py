@@ -7,6 +7,7 @@ from parley.agentchat.conversable_agent import ConversableAgent
 from parley.agentchat.groupchat import GroupChat
 from parley.agentchat.groupchat_manager import GroupChatManager
 from parley.agentchat.io import IOConsole, IOStream, ScriptedIOStream
+from parley.agentchat.tools import register_function
 from parley.agentchat.user_proxy_agent import UserProxyAgent
 from parley.agentchat.utils import gather_usage_summary
 from parley.coding.capability import AgentCapability
@@ -27,4 +28,5 @@ __all__ = [
     "a_initiate_chats",
     "gather_usage_summary",
     "initiate_chats",
+    "register_function",
 ]

@@ -26,7 +26,7 @@ from parley.agentchat._code_execution import (
 from parley.agentchat._tools import run_tool_calls
 from parley.agentchat.io import IOStream
 from parley.exceptions import ModelResponseError
-from parley.llm.types import Message
+from parley.llm.types import Message, ToolSpec
 from parley.prompts import (
     HUMAN_INPUT_ALWAYS,
     HUMAN_INPUT_AUTO_REPLY_NOTICE,
@@ -60,6 +60,13 @@ class ReplyFunctionsMixin:
     _code_execution: CodeExecution | None
     _oai_messages: defaultdict[Any, list[Message]]
     _tool_scan: dict[Any, tuple[int, bool]]
+
+    if TYPE_CHECKING:
+
+        @property
+        def tools(self) -> list[ToolSpec]:
+            """The tools sent to the model (provided by `parley.agentchat.tools.ToolsMixin`)."""
+            ...
 
     async def a_check_termination_and_human_reply(
         self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
@@ -161,7 +168,7 @@ class ReplyFunctionsMixin:
         request = _chat.api_messages(
             self._system_message, messages or [], has_tool_responses=self._has_tool_responses(messages, sender)
         )
-        tools = self.llm_config.get("tools") if isinstance(self.llm_config, dict) else None
+        tools = self.tools
         response = await client.create(request, tools=tools or None)
         msg = response.message
         calls = msg.get("tool_calls")

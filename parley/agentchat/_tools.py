@@ -8,27 +8,10 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from parley.exceptions import ParleyError
+from parley.exceptions import ToolArgumentsError
 from parley.llm.types import Message, ToolCall
 
 __all__ = ["ToolArgumentsError", "run_tool_calls", "stringify"]
-
-
-class ToolArgumentsError(ParleyError, ValueError):
-    """The arguments a model sent for a tool do not fit the tool's parameters.
-
-    Raised by the validating wrapper that ``register_for_execution`` installs; `run_tool_calls`
-    turns it into an ``"Error: bad arguments for 'name': ..."`` response, so the model can retry.
-
-    Attributes:
-        tool: the tool's name.
-        problems: one line per bad argument, ``"where: what (got value)"``.
-    """
-
-    def __init__(self, tool: str, problems: Sequence[str]) -> None:
-        self.tool = tool
-        self.problems = tuple(problems)
-        super().__init__(f"bad arguments for {tool!r}: {'; '.join(self.problems)}")
 
 
 def stringify(value: Any) -> str:

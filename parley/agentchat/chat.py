@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from parley.agentchat._display import content_str
 from parley.exceptions import ConfigError
+from parley.llm.cache import CHAT_CACHE, check_cache
 from parley.llm.types import Message
 from parley.prompts import REFLECTION_SUMMARY_PROMPT
 
@@ -217,7 +218,12 @@ async def run_two_agent_chat(
     message: Any = None,
     **kwargs: Any,
 ) -> ChatResult:
-    """Run a chat between ``sender`` and ``recipient`` to its end; see `ConversableAgent.a_initiate_chat`."""
+    """Run a chat between ``sender`` and ``recipient`` to its end; see `ConversableAgent.a_initiate_chat`.
+
+    ``cache=`` (a `parley.llm.cache.Cache`) serves every model call of the chat, by either agent
+    (and a group chat's members), including the reflection summary, through
+    `parley.llm.cache.CHAT_CACHE`; None leaves each agent's own ``cache_seed`` (or no cache).
+    """
     from parley.agentchat.conversable_agent import ConversableAgent
 
     _check_summary_method(summary_method)
@@ -226,6 +232,7 @@ async def run_two_agent_chat(
     unknown = set(kwargs) - {"carryover", "chat_id", "cache"}
     if unknown:
         raise ConfigError(f"initiate_chat got unexpected arguments: {', '.join(sorted(unknown))}.")
+    cache = check_cache(kwargs.get("cache"))
     chat_id = kwargs.get("chat_id")
     if chat_id is None:
         chat_id = next(_chat_ids)
@@ -236,6 +243,7 @@ async def run_two_agent_chat(
     if peer is not None:
         peer._prepare_chat(sender, clear_history, reply_at_receive=False)
     msg: str | Message | None = await _initial_message(sender, recipient, message, kwargs)
+    cache_token = CHAT_CACHE.set(cache) if cache is not None else None
     token = SILENT.set(silent)
     try:
         turn = 0
@@ -254,7 +262,11 @@ async def run_two_agent_chat(
     finally:
         SILENT.reset(token)
     history = sender.chat_messages[recipient]
-    summary = await _summarize(summary_method, sender, recipient, history, summary_args or {})
+    try:
+        summary = await _summarize(summary_method, sender, recipient, history, summary_args or {})
+    finally:
+        if cache_token is not None:
+            CHAT_CACHE.reset(cache_token)
     cost = (_usage(agents) - before).to_dict()
     human = list(sender.human_input) + (list(peer.human_input) if peer is not None else [])
     return ChatResult(chat_id=chat_id, chat_history=history, summary=summary, cost=cost, human_input=human)

@@ -25,6 +25,7 @@ from parley.agentchat._replies import ReplyEntry, Trigger
 from parley.agentchat.agent import Agent
 from parley.agentchat.chat import ChatResult
 from parley.agentchat.io import IOStream
+from parley.agentchat.tools import ToolsMixin
 from parley.exceptions import ConfigError, InvalidMessageError
 from parley.llm.types import Message
 from parley.llm.wrapper import OpenAIWrapper
@@ -58,7 +59,7 @@ def default_is_termination_msg(message: Message) -> bool:
     return len(text) == 9 or not (text[-10].isalnum() or text[-10] == "_")
 
 
-class ConversableAgent(NestedChatsMixin, ReplyFunctionsMixin):
+class ConversableAgent(ToolsMixin, NestedChatsMixin, ReplyFunctionsMixin):
     """An agent that can converse: send, receive, and reply through registered reply functions.
 
     Args:

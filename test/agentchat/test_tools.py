@@ -87,7 +87,6 @@ def test_tools_on_an_agent_whose_llm_config_is_a_model_client() -> None:
     assert caller.tools == [function_schema(add)]
 
 
-@pytest.mark.xfail(strict=True, reason="the lead wires a_generate_oai_reply to send self.tools for client configs")
 def test_a_model_client_receives_the_tools() -> None:
     seen: list[list[ToolSpec] | None] = []
 
