@@ -206,6 +206,25 @@ def _usage(agents: Sequence[Any]) -> Any:
     return total
 
 
+async def _turns(
+    sender: ConversableAgent, recipient: Agent, msg: str | Message | None, max_turns: int | None, silent: bool
+) -> None:
+    """The chat's turns: ``sender`` sends, ``recipient`` replies, until a None reply or ``max_turns``."""
+    turn = 0
+    while max_turns is None or turn < max_turns:
+        if turn > 0:
+            msg = await sender.a_generate_reply(sender=recipient)
+            if msg is None:
+                return
+        assert msg is not None
+        await sender.a_send(msg, recipient, request_reply=False, silent=silent)
+        reply = await recipient.a_generate_reply(sender=sender)
+        turn += 1
+        if reply is None:
+            return
+        await recipient.a_send(reply, sender, request_reply=False, silent=silent)  # type: ignore[call-arg]
+
+
 async def run_two_agent_chat(
     sender: ConversableAgent,
     recipient: Agent,
@@ -244,25 +263,13 @@ async def run_two_agent_chat(
         peer._prepare_chat(sender, clear_history, reply_at_receive=False)
     msg: str | Message | None = await _initial_message(sender, recipient, message, kwargs)
     cache_token = CHAT_CACHE.set(cache) if cache is not None else None
-    token = SILENT.set(silent)
     try:
-        turn = 0
-        while max_turns is None or turn < max_turns:
-            if turn > 0:
-                msg = await sender.a_generate_reply(sender=recipient)
-                if msg is None:
-                    break
-            assert msg is not None
-            await sender.a_send(msg, recipient, request_reply=False, silent=silent)
-            reply = await recipient.a_generate_reply(sender=sender)
-            turn += 1
-            if reply is None:
-                break
-            await recipient.a_send(reply, sender, request_reply=False, silent=silent)  # type: ignore[call-arg]
-    finally:
-        SILENT.reset(token)
-    history = sender.chat_messages[recipient]
-    try:
+        token = SILENT.set(silent)
+        try:
+            await _turns(sender, recipient, msg, max_turns, silent)
+        finally:
+            SILENT.reset(token)
+        history = sender.chat_messages[recipient]
         summary = await _summarize(summary_method, sender, recipient, history, summary_args or {})
     finally:
         if cache_token is not None:
