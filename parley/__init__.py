@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Agent": "parley.agentchat",
     "AssistantAgent": "parley.agentchat",
+    "Cache": "parley.llm",
     "ChatResult": "parley.agentchat",
     "ConversableAgent": "parley.agentchat",
     "GroupChat": "parley.agentchat",
@@ -35,6 +36,7 @@ _LAZY = {
 __all__ = [
     "Agent",
     "AssistantAgent",
+    "Cache",
     "ChatResult",
     "ConversableAgent",
     "GroupChat",
@@ -71,7 +73,7 @@ if TYPE_CHECKING:
         initiate_chats,
         register_function,
     )
-    from parley.llm import ModelClient, OpenAIWrapper, config_list_from_json, filter_config
+    from parley.llm import Cache, ModelClient, OpenAIWrapper, config_list_from_json, filter_config
 
 
 def __getattr__(name: str) -> Any:
