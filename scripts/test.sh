@@ -13,6 +13,13 @@ if ! bash scripts/docker_setup.sh; then
   if [[ "${CI,,}" =~ ^(1|true|yes)$ ]]; then echo "[test] Docker setup failed (required on CI)" >&2; exit 1; fi
   echo "[test] Docker setup failed; the Docker tests will be skipped" >&2
 fi
+# A Redis server for the cache tests; its URL reaches them as PARLEY_TEST_REDIS_URL.
+if PARLEY_TEST_REDIS_URL="$(bash scripts/redis_setup.sh)"; then
+  export PARLEY_TEST_REDIS_URL
+else
+  if [[ "${CI,,}" =~ ^(1|true|yes)$ ]]; then echo "[test] Redis setup failed (required on CI)" >&2; exit 1; fi
+  echo "[test] Redis setup failed; the Redis cache tests will be skipped" >&2
+fi
 
 echo "[test] ruff"
 .venv/bin/ruff check .
