@@ -2,7 +2,9 @@
 
 The kernel is the ``python3`` kernel spec, which must start this interpreter (the venv's python,
 where parley is installed). The demo notebook's answer is checked against what the test computes
-itself: the first 20 primes, and the SHA-256 of the file the notebook names.
+itself: the first 20 primes, and the SHA-256 of the file the notebook names. In the
+notebook-executor notebook, the agent's code must have run in the notebook's own kernel: its
+output and plot render in the chat's cell, and a later cell reads the variable it defined.
 """
 
 from __future__ import annotations
@@ -132,3 +134,19 @@ def test_demo_notebook_reports_the_executed_answer(executed: Executed) -> None:
     assert answer.group(1) == hashlib.sha256(target.read_bytes()).hexdigest()
     # The cost cell shows AutoGen 0.2's usage shape.
     assert "usage_including_cached_inference" in text
+
+
+@pytest.mark.timeout(180)
+def test_notebook_executor_notebook_shares_variables_and_renders_outputs(executed: Executed) -> None:
+    cells, text = executed(NOTEBOOK_DIR / "notebook_executor.ipynb")
+    [chat] = [c["outputs"] for c in cells if "initiate_chat" in c["source"]]
+    # The agent's code ran in the notebook's kernel: its print and its plot rendered in the chat's cell.
+    chat_text = "".join(str(o.get("text", "")) for o in chat if o.get("output_type") == "stream")
+    assert "AGENT: price_summary = {'count': 8, 'mean': 4.21875, 'max': 9.0}" in chat_text
+    assert any("image/png" in o.get("data", {}) for o in chat if o.get("output_type") == "display_data")
+    # A later user cell sees the variable the agent's code defined.
+    assert "USER: price_summary from the agent: {'count': 8, 'mean': 4.21875, 'max': 9.0}" in text
+    # The output also came back to the agents, with the plot saved as a file.
+    assert "exitcode: 0 (execution succeeded)" in text
+    assert re.search(r"Image saved to \S+\.png", text)
+    assert "saved files: ['.png']" in text

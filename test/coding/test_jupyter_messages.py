@@ -121,11 +121,6 @@ def test_display_and_update_display_are_displays() -> None:
         assert parse_iopub(msg(kind, {"data": data, "metadata": {}}), MSG_ID) == KernelDisplay(data)
 
 
-def test_pseudo_terminal_line_ends_become_newlines_but_a_lone_carriage_return_stays() -> None:
-    item = parse_iopub(msg("stream", {"name": "stdout", "text": "bang\r\n10%\r20%\r\n"}), MSG_ID)
-    assert item == KernelText("bang\n10%\r20%\n")
-
-
 def test_strip_ansi_removes_colours_cursor_moves_and_terminal_titles() -> None:
     assert strip_ansi("\x1b[1;31mred\x1b[0m \x1b[2K\x1b[1Gline \x1b]0;title\x07done \x1b]8;;http://x\x1b\\link") == (
         "red line done link"
@@ -196,9 +191,10 @@ def b64(data: bytes) -> str:
 # --- OutputCollector ------------------------------------------------------------------------------
 
 
-def test_collector_saves_displays_where_they_appeared(tmp_path: Path) -> None:
+def test_collector_saves_displays_where_they_appeared_and_fixes_pty_line_ends(tmp_path: Path) -> None:
     budget = OutputBudget(10_000, tmp_path / "spill.txt")
     collector = OutputCollector(budget, tmp_path / "out")
+    collector.add(KernelText("bang\r\n10%\r20%\r\n"))
     collector.add(KernelText("before, no newline"))
     collector.add(KernelDisplay({"text/plain": "<Figure>", "image/png": b64(PNG)}))
     collector.add(KernelDisplay({"text/plain": "2"}))
@@ -207,7 +203,9 @@ def test_collector_saves_displays_where_they_appeared(tmp_path: Path) -> None:
     [image] = collector.files
     assert Path(image).read_bytes() == PNG
     assert Path(image).parent == (tmp_path / "out").absolute()
-    assert text == f"before, no newline\nImage saved to {image}\n2\nZeroDivisionError: division by zero\n"
+    assert (
+        text == f"bang\n10%\r20%\nbefore, no newline\nImage saved to {image}\n2\nZeroDivisionError: division by zero\n"
+    )
     assert collector.error == KernelError(
         "ZeroDivisionError", "division by zero", "ZeroDivisionError: division by zero"
     )

@@ -24,7 +24,10 @@ _KINDS = {"text/html": "HTML"}
 
 
 class OutputCollector:
-    """Turns one execution's outputs into budgeted text and saved files.
+    r"""Turns one execution's outputs into budgeted text and saved files.
+
+    Printed ``\r\n`` becomes ``\n`` (IPython's ``!cmd`` runs commands on a pseudo-terminal,
+    which ends lines so); a lone ``\r`` (a progress bar) is kept.
 
     A display's images and HTML are saved to ``output_dir`` as ``display_<random hex>.<ext>``
     (the directory is created on the first save); the text gets one line per saved file
@@ -51,7 +54,7 @@ class OutputCollector:
                 saved is reported in the text instead).
         """
         if isinstance(item, KernelText):
-            self._budget.feed_text(item.text)
+            self._budget.feed_text(item.text.replace("\r\n", "\n"))
         elif isinstance(item, KernelDisplay):
             rendered = render_bundle(item.data)
             for file in rendered.files:

@@ -1,4 +1,4 @@
-r"""Kernel messages as data: pure functions that turn Jupyter messages into outputs for a model.
+"""Kernel messages as data: pure functions that turn Jupyter messages into outputs for a model.
 
 Nothing here talks to a kernel or touches the disk, so every rule is tested with scripted
 message lists. Two steps:
@@ -15,8 +15,6 @@ message lists. Two steps:
 Decisions worth knowing:
 
 - Tracebacks lose their ANSI colour codes (`strip_ansi`): a model reads them as plain text.
-- Printed ``\r\n`` becomes ``\n`` (IPython's ``!cmd`` runs commands on a pseudo-terminal,
-  which ends lines so); a lone ``\r`` (a progress bar) is kept.
 - A bundle with an image is shown to the model as the saved file, not as its ``text/plain``
   repr (``<Figure size 640x480 with 1 Axes>`` says nothing). HTML is saved *and* its
   ``text/plain`` kept, because a pandas table's plain form is what a model reads best.
@@ -114,7 +112,7 @@ def parse_iopub(msg: Mapping[str, Any], msg_id: str) -> KernelOutput | None:
     kind = msg.get("msg_type") or msg.get("header", {}).get("msg_type")
     content = msg.get("content", {})
     if kind == "stream":
-        return KernelText(str(content.get("text", "")).replace("\r\n", "\n"), str(content.get("name", "stdout")))
+        return KernelText(str(content.get("text", "")), str(content.get("name", "stdout")))
     if kind in ("execute_result", "display_data", "update_display_data"):
         data = content.get("data", {})
         return KernelDisplay(data) if isinstance(data, Mapping) and data else None
