@@ -56,7 +56,11 @@ def check_redis_url(url: Any) -> str:
             f"redis_url must be a URL such as 'redis://localhost:6379/0' (or rediss://, unix://), got {shown!r}.",
             key="redis_url",
         )
-    if importlib.util.find_spec("redis") is None:
+    try:
+        found = importlib.util.find_spec("redis") is not None
+    except (ImportError, ValueError):  # a broken or blocked install
+        found = False
+    if not found:
         raise MissingDependencyError("redis", "redis")
     return url
 
