@@ -5,8 +5,17 @@ A *script* is what a test says the model will answer, in order. Each reply is on
 - a ``str``: the assistant's text;
 - ``{"content": str | None, "tool_calls": [{"name": "f", "arguments": {...} | "json", "id"?: "..."}]}``;
 - a fault, for failure tests: ``{"error": {"status": 429, "message": "...", "headers"?: {...}}}``,
-  ``{"raw": "<any body text>"}`` or ``{"raw_json": {...}}`` (answered with HTTP 200);
+  ``{"raw": "<any body text>"}`` or ``{"raw_json": {...}}`` (answered with HTTP 200), or
+  ``{"raw_events": ["<data of one SSE event>", ..., "[DONE]"]}`` (a stream sent verbatim: each
+  item is one ``data:`` event, with no ``[DONE]`` added);
 - any of the above with ``"delay": seconds`` added, to answer late.
+
+Streamed replies (the request says ``"stream": true``) take two more faults, on the wire only:
+
+- ``"stream_pause": {"after": n, "until": event}`` sends ``n`` events, then waits until
+  ``event.wait()`` (a `threading.Event` the test sets) returns, or, with ``"seconds": s`` instead
+  of ``"until"``, waits ``s`` seconds (a stream that stalls past the client's timeout);
+- ``"stream_cut": n`` sends ``n`` events, then drops the connection (a stream that breaks).
 
 Token usage is approximated, deterministically, as ``len(text) // 4 + 1`` tokens per message (the
 common rule of thumb of about four characters per English token). The text of a message is its
@@ -43,7 +52,8 @@ __all__ = [
 ReplySource = Sequence[Any] | Callable[[dict[str, Any]], Any]
 """A list of replies, or a callable taking the request body and returning one reply."""
 
-_REPLY_KEYS = ("content", "tool_calls", "error", "delay", "raw", "raw_json")
+_REPLY_KEYS = ("content", "tool_calls", "error", "delay", "raw", "raw_json", "raw_events", "stream_pause", "stream_cut")
+_PAUSE_KEYS = ("after", "until", "seconds")
 _TOOL_CALL_KEYS = ("name", "arguments", "id")
 
 
@@ -58,6 +68,10 @@ class Reply:
         error: ``(status, message, headers)`` for an HTTP error reply, else None.
         raw: a body sent verbatim with status 200, else None.
         raw_json: the JSON text of an object sent as the body with status 200, else None.
+        raw_events: the data of each SSE event of a verbatim stream, else None.
+        stream_pause: ``(after_events, event_or_None, seconds)``: where a stream pauses and until
+            when, else None.
+        stream_cut: the number of events after which a stream's connection is dropped, else None.
     """
 
     content: str | None = None
@@ -66,6 +80,9 @@ class Reply:
     error: tuple[int, str, dict[str, str]] | None = None
     raw: str | None = None
     raw_json: str | None = None
+    raw_events: tuple[str, ...] | None = None
+    stream_pause: tuple[int, Any, float] | None = None
+    stream_cut: int | None = None
 
 
 def _where(index: int | None) -> str:
@@ -119,6 +136,7 @@ def parse_reply(obj: Any, index: int | None = None) -> Reply:
     delay = obj.get("delay", 0.0)
     if not isinstance(delay, (int, float)) or delay < 0:
         raise _bad(f'"delay" must be a number of seconds >= 0, got {delay!r}', index)
+    faults = _stream_faults(obj, index)
     if "error" in obj:
         err = obj["error"]
         if not isinstance(err, Mapping) or not isinstance(err.get("status"), int):
@@ -130,6 +148,11 @@ def parse_reply(obj: Any, index: int | None = None) -> Reply:
         return Reply(delay=float(delay), raw=str(obj["raw"]))
     if "raw_json" in obj:
         return Reply(delay=float(delay), raw_json=json.dumps(obj["raw_json"]))
+    if "raw_events" in obj:
+        events = obj["raw_events"]
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise _bad(f'"raw_events" must be a list of str (the data of each event), got {events!r}', index)
+        return Reply(delay=float(delay), raw_events=tuple(events), **faults)
     content = obj.get("content")
     if content is not None and not isinstance(content, str):
         raise _bad(f'"content" must be a str or None, got {content!r}', index)
@@ -137,7 +160,37 @@ def parse_reply(obj: Any, index: int | None = None) -> Reply:
     if not isinstance(calls, list):
         raise _bad(f'"tool_calls" must be a list, got {calls!r}', index)
     parsed = tuple(_parse_tool_call(c, index, k) for k, c in enumerate(calls))
-    return Reply(content=content, tool_calls=parsed, delay=float(delay))
+    return Reply(content=content, tool_calls=parsed, delay=float(delay), **faults)
+
+
+def _count(value: Any, what: str, index: int | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _bad(f"{what} must be a number of events >= 0, got {value!r}", index)
+    return value
+
+
+def _stream_faults(obj: Mapping[str, Any], index: int | None) -> dict[str, Any]:
+    """The ``stream_pause`` and ``stream_cut`` of a reply, as `Reply` fields."""
+    out: dict[str, Any] = {}
+    if "stream_cut" in obj:
+        out["stream_cut"] = _count(obj["stream_cut"], '"stream_cut"', index)
+    pause = obj.get("stream_pause")
+    if pause is None:
+        return out
+    if not isinstance(pause, Mapping):
+        shape = '{"after": n, "until": event} or {"after": n, "seconds": s}'
+        raise _bad(f'"stream_pause" must be {shape}, got {pause!r}', index)
+    _check_keys(pause, _PAUSE_KEYS, index, "stream_pause")
+    after = _count(pause.get("after", 0), '"stream_pause.after"', index)
+    until, seconds = pause.get("until"), pause.get("seconds", 0.0)
+    if (until is None) == (not seconds):
+        raise _bad('"stream_pause" needs exactly one of "until" (an Event) and "seconds" (> 0)', index)
+    if until is not None and not callable(getattr(until, "wait", None)):
+        raise _bad(f'"stream_pause.until" must have a wait(timeout) method, like threading.Event; got {until!r}', index)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise _bad(f'"stream_pause.seconds" must be a number of seconds >= 0, got {seconds!r}', index)
+    out["stream_pause"] = (after, until, float(seconds))
+    return out
 
 
 def approx_tokens(text: str) -> int:

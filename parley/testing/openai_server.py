@@ -6,6 +6,10 @@ streamed as server-sent events when the request says ``"stream": true``, or a fa
 error, a delay, a malformed body). See `parley.testing._script` for the reply shapes and the
 token-usage approximation. ``GET /v1/models`` lists the served models.
 
+A streamed reply can also pause mid-stream until the test releases it, stall, or break off
+(``stream_pause``, ``stream_cut``), and ``raw_events`` sends any events at all, so clients can be
+tested on partial, stalled, truncated and malformed streams.
+
 Beyond the script, two checks run before a reply is used, each like OpenAI's own:
 
 - ``api_key``: when set, a request without ``Authorization: Bearer <api_key>`` gets 401. The
@@ -33,6 +37,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -43,6 +48,15 @@ from parley.testing._script import Reply, ReplySource, Script, ScriptExhaustedEr
 from parley.testing._wire import completion_body, error_body, stream_chunks
 
 __all__ = ["ScriptedOpenAIServer", "main"]
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """A streamed answer: its SSE events, where it pauses and until when, and where it breaks."""
+
+    events: list[bytes]
+    pause: tuple[int, Any, float] | None = None
+    cut: int | None = None
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -97,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
         status, payload, headers = self.server.owner._answer(body, received)
         if payload is None:
             return
-        if isinstance(payload, list):
+        if isinstance(payload, _Stream):
             self._send_stream(payload)
         else:
             self._send_bytes(status, payload, headers)
@@ -114,16 +128,41 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_stream(self, events: list[bytes]) -> None:
+    def _send_stream(self, stream: _Stream) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        for event in events:
+        for sent, event in enumerate(stream.events):
+            if stream.cut == sent:
+                self._drop()
+                return
+            if stream.pause is not None and stream.pause[0] == sent and not self._pause(*stream.pause[1:]):
+                return
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
             self.wfile.flush()
+        if stream.cut is not None and stream.cut >= len(stream.events):
+            self._drop()
+            return
         self.wfile.write(b"0\r\n\r\n")
+
+    def _pause(self, until: Any, seconds: float) -> bool:
+        """Wait for the test's event (or ``seconds``); False when the server closed meanwhile."""
+        closed = self.server.owner._closed
+        if until is None:
+            return not closed.wait(seconds)
+        while not until.wait(0.05):
+            if closed.is_set():
+                return False
+        return True
+
+    def _drop(self) -> None:
+        """Break the connection mid-body, as a crashed server or a cut network would."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
 
 
 def _sse(obj: Any) -> bytes:
@@ -276,7 +315,7 @@ class ScriptedOpenAIServer:
 
     def _answer(
         self, body: dict[str, Any], headers: dict[str, str]
-    ) -> tuple[int, bytes | list[bytes] | None, dict[str, str]]:
+    ) -> tuple[int, bytes | _Stream | None, dict[str, str]]:
         """Decide the answer to one chat request: ``(status, body bytes or SSE events, headers)``."""
         with self._lock:
             self._requests.append(body)
@@ -301,7 +340,7 @@ class ScriptedOpenAIServer:
 
     def _render(
         self, reply: Reply, body: dict[str, Any], model: str, number: int
-    ) -> tuple[int, bytes | list[bytes], dict[str, str]]:
+    ) -> tuple[int, bytes | _Stream, dict[str, str]]:
         if reply.error is not None:
             status, message, headers = reply.error
             return status, json.dumps(error_body(message, status=status)).encode(), headers
@@ -309,6 +348,9 @@ class ScriptedOpenAIServer:
             return 200, reply.raw.encode(), {}
         if reply.raw_json is not None:
             return 200, reply.raw_json.encode(), {}
+        if reply.raw_events is not None:
+            events = [_sse(e.encode()) for e in reply.raw_events]
+            return 200, _Stream(events, reply.stream_pause, reply.stream_cut), {}
         prompt, completion = usage_for(body.get("messages") or [], reply)
         common: dict[str, Any] = {
             "model": model,
@@ -320,7 +362,8 @@ class ScriptedOpenAIServer:
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             chunks = stream_chunks(reply, include_usage=include_usage, **common)
-            return 200, [*(_sse(c) for c in chunks), _sse(b"[DONE]")], {}
+            events = [*(_sse(c) for c in chunks), _sse(b"[DONE]")]
+            return 200, _Stream(events, reply.stream_pause, reply.stream_cut), {}
         return 200, json.dumps(completion_body(reply, **common)).encode(), {}
 
 

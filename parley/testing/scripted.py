@@ -52,8 +52,9 @@ class ScriptedModelClient:
         cost_per_call: the cost, in US dollars, reported for each call.
 
     Raises:
-        ConfigError: a reply is malformed, or is a ``raw``/``raw_json`` fault, which only means
-            something on the wire (use `ScriptedOpenAIServer`).
+        ConfigError: a reply is malformed, or is a ``raw``/``raw_json``/``raw_events`` fault,
+            which only means something on the wire (use `ScriptedOpenAIServer`). The stream
+            faults ``stream_pause`` and ``stream_cut`` are accepted and have no effect here.
 
     Attributes:
         calls: the messages each call received, oldest call first.
@@ -65,7 +66,7 @@ class ScriptedModelClient:
         self._script = Script(replies)
         for index, reply in enumerate(replies):
             parsed = parse_reply(reply, index)
-            if parsed.raw is not None or parsed.raw_json is not None:
+            if parsed.raw is not None or parsed.raw_json is not None or parsed.raw_events is not None:
                 raise ConfigError(
                     f"Scripted reply #{index + 1} is a raw HTTP body, meaningful only on the wire; "
                     "use parley.testing.ScriptedOpenAIServer for it."
