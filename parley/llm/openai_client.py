@@ -10,6 +10,19 @@ auth, retries and error types, but ``create`` transforms its parameters at a cos
 the history (~0.22 ms per message with openai 3.52, ~27 ms a call at 100 messages) while ``post``
 sends the body as given and stays flat.
 
+With ``stream=True`` (in the entry, or per call in ``params``) the request asks for server-sent
+events with ``stream_options={"include_usage": true}`` and goes through the SDK's own streaming
+(``post(..., stream=True, stream_cls=AsyncStream[ChatCompletionChunk])``); each text delta goes to
+the running context's token sink (`parley.llm.streaming`) as it arrives, and the text, the tool
+calls and the usage are rebuilt from the chunks. A ``response_format`` that is a pydantic model
+class is sent as a strict JSON schema and the reply is parsed into it (`parley.llm.structured`).
+
+Retries are the SDK's own: ``max_retries`` (default 2) more attempts on HTTP 408, 409, 429 and
+5xx, on timeouts and on connection errors, waiting 0.5 s x 2^n capped at 8 s, less up to 25 %
+random jitter, or what the server's ``retry-after-ms``/``retry-after`` header asks (up to 120 s).
+A stream that breaks after its first byte is not retried (its tokens may already be shown): the
+error goes up, and `parley.llm.OpenAIWrapper` falls back to the next entry.
+
 Every SDK error becomes a `parley.exceptions.ModelError` in one place, `_translate`. Messages
 name the config entry with its key redacted, and no API key appears in any message or repr.
 """
@@ -38,6 +51,8 @@ from parley.exceptions import (
 from parley.llm._errors import error_class_for_status
 from parley.llm.config import split_entry, validate_config_entry
 from parley.llm.pricing import cost, validate_price
+from parley.llm.streaming import ChunkAccumulator, StreamedReply, current_sink
+from parley.llm.structured import is_model_class, parse_structured, response_format_param
 from parley.llm.types import Message, ModelResponse, ToolCall, ToolSpec, Usage
 
 if TYPE_CHECKING:
@@ -49,7 +64,6 @@ ALLOW_REMOTE_MODEL_REQUESTS: bool = True
 """When False, a request to a non-loopback host raises `ModelError`. Test suites set it False."""
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-_NOT_SENT = ("stream_options",)  # streaming is not wired yet; without "stream" OpenAI rejects this
 
 
 def _is_loopback(base_url: str) -> bool:
@@ -71,10 +85,11 @@ class OpenAIClient:
             else OpenAI's); ``api_type`` (only ``"openai"``); ``organization``; ``timeout``
             (seconds per request, default the SDK's 600); ``max_retries`` (default the SDK's 2);
             ``default_headers``; ``price`` (``[prompt $ per 1K tokens, completion $ per 1K
-            tokens]``, overriding `parley.llm.pricing`). Every other key except the agent-level
-            ones (``cache_seed``, ``tools`` ...) is a call parameter sent in the request body
-            (``temperature``, ``max_tokens``, ``seed``, ``stop``, ``response_format`` ...);
-            ``extra_body``'s items are merged into the body.
+            tokens]``, overriding `parley.llm.pricing`); ``stream`` (default False: stream every
+            call). Every other key except the agent-level ones (``cache_seed``, ``tools`` ...) is
+            a call parameter sent in the request body (``temperature``, ``max_tokens``, ``seed``,
+            ``stop``, ``response_format`` ...); ``extra_body``'s items are merged into the body.
+            A ``response_format`` may be a pydantic model class (see `parley.llm.structured`).
 
     Raises:
         ConfigError: the entry is invalid (see `parley.llm.config.validate_config_entry`).
@@ -89,8 +104,11 @@ class OpenAIClient:
             raise ConfigError("OpenAIClient cannot take a 'model_client' entry; use OpenAIWrapper.", key="model_client")
         self._entry = entry
         self._settings, self._params = split_entry(entry)
-        for key in _NOT_SENT:
-            self._params.pop(key, None)
+        self._stream = bool(entry.get("stream", False))
+        self._format: type[Any] | None = None
+        if is_model_class(self._params.get("response_format")):
+            self._format = self._params["response_format"]
+            self._params["response_format"] = response_format_param(self._params["response_format"])
         self.model: str = entry["model"]
         self._price = validate_price(entry["price"], self.model) if entry.get("price") is not None else None
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[AsyncOpenAI, str]] = (
@@ -166,21 +184,25 @@ class OpenAIClient:
         Args:
             messages: the conversation, sent as given (it must be in the OpenAI wire shape).
             tools: tools the model may call, in the OpenAI tools shape; None or empty for none.
-            params: per-call parameters over the entry's: body parameters (``temperature`` ...),
-                and ``model``, ``timeout`` (seconds) or ``max_retries`` for this call only.
-                Agent-level keys (``cache_seed``, ``stream`` ...) are ignored.
+            params: per-call parameters over the entry's: body parameters (``temperature``,
+                ``response_format`` ...), and ``model``, ``timeout`` (seconds), ``max_retries``
+                or ``stream`` (bool) for this call only. Other agent-level keys (``cache_seed``
+                ...) are ignored.
 
         Returns:
             The reply message (``content``, plus ``tool_calls`` when the model called tools), the
-            server's usage, the cost from the price table or the entry's ``price``, and the model.
+            server's usage, the cost from the price table or the entry's ``price``, the model,
+            and ``parsed`` when ``response_format`` is a pydantic model class. When streaming,
+            ``raw`` is None and each text delta went to `parley.llm.streaming.current_sink`.
 
         Raises:
             ModelAuthenticationError: no API key, or the server rejected it (401/403).
             ModelConnectionError: the server cannot be reached or timed out.
             ModelNotFoundError: the server does not know the model (404).
             ModelRateLimitError: still rate limited (429) after the SDK's retries.
-            ModelResponseError: the reply is malformed: not JSON, no choices, or neither content
-                nor tool calls.
+            ModelResponseError: the reply is malformed: not JSON, no choices, neither content
+                nor tool calls, a stream that ended before its finish reason, or content that
+                does not validate against a pydantic ``response_format``.
             ModelError: any other failure, with the HTTP status when there is one; also when
                 `ALLOW_REMOTE_MODEL_REQUESTS` is False and the server is not on loopback.
         """
@@ -188,18 +210,30 @@ class OpenAIClient:
         body = dict(self._params)
         options: RequestOptions = {}
         model = self.model
+        stream = self._stream
+        fmt = self._format
         if params:
             settings, call_params = split_entry(params)
+            if "response_format" in call_params:
+                fmt = call_params["response_format"] if is_model_class(call_params["response_format"]) else None
+                if fmt is not None:
+                    call_params["response_format"] = response_format_param(fmt)
             body.update(call_params)
             model = settings.get("model") or model
             if settings.get("timeout") is not None:
                 options["timeout"] = float(settings["timeout"])
             if settings.get("max_retries") is not None:
                 options["max_retries"] = int(settings["max_retries"])
+            stream = bool(params.get("stream", stream))
         body["model"] = model
         body["messages"] = messages if isinstance(messages, list) else list(messages)
         if tools:
             body["tools"] = tools if isinstance(tools, list) else list(tools)
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+            return await self._create_streamed(client, body, options, base_url, fmt)
+        body.pop("stream_options", None)  # OpenAI rejects it without "stream"
         from openai.types.chat import ChatCompletion
 
         try:
@@ -209,7 +243,33 @@ class OpenAIClient:
             if error is None:
                 raise
             raise error from None
-        return self._to_response(completion, model, base_url)
+        return self._to_response(completion, model, base_url, fmt)
+
+    async def _create_streamed(
+        self, client: AsyncOpenAI, body: dict[str, Any], options: RequestOptions, base_url: str, fmt: type[Any] | None
+    ) -> ModelResponse:
+        from openai import AsyncStream
+        from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+        model = str(body["model"])
+        collected = ChunkAccumulator()
+        try:
+            chunks = await client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=ChatCompletion,
+                options=options,
+                stream=True,
+                stream_cls=AsyncStream[ChatCompletionChunk],
+            )
+            async with chunks:
+                reply = await collected.consume(chunks, current_sink())
+        except Exception as exc:
+            error = self._translate(exc, base_url, model, chunks=collected.chunks)
+            if error is None:
+                raise
+            raise error from None
+        return self._from_stream(reply, model, base_url, fmt)
 
     async def aclose(self) -> None:
         """Close the SDK client of the running loop, if one was made. Optional; safe to repeat."""
@@ -226,18 +286,28 @@ class OpenAIClient:
                 text = text.replace(key, str(redact_config({"api_key": key})["api_key"]))
         return text
 
-    def _translate(self, exc: Exception, base_url: str, model: str) -> ModelError | None:
-        """The `ModelError` for an exception raised by the SDK, or None for anything else."""
+    def _translate(self, exc: Exception, base_url: str, model: str, chunks: int = 0) -> ModelError | None:
+        """The `ModelError` for an exception raised by the SDK, or None for anything else.
+
+        ``chunks`` is how many stream chunks had arrived; when > 0 the message says the stream
+        broke after them.
+        """
         import openai
 
         entry = self._entry
+        broke = f" The stream broke after {chunks} chunk(s)." if chunks else ""
         if isinstance(exc, openai.APITimeoutError):
             timeout = self._settings.get("timeout", "the SDK's default")
             return ModelConnectionError(
-                f"The model server at {base_url} did not answer in time (timeout {timeout} s).", config=entry
+                f"The model server at {base_url} did not answer in time (timeout {timeout} s).{broke}", config=entry
             )
         if isinstance(exc, openai.APIConnectionError):
             reason = self._scrub(str(exc.__cause__ or exc))
+            if chunks:
+                return ModelConnectionError(
+                    f"The connection to the model server at {base_url} broke mid-reply ({reason}).{broke}",
+                    config=entry,
+                )
             return ModelConnectionError(
                 f"Cannot reach the model server at {base_url} ({reason}). Is it running, and is base_url right?",
                 config=entry,
@@ -246,9 +316,12 @@ class OpenAIClient:
             return self._status_error(exc.status_code, self._scrub(_server_message(exc)), base_url, model)
         if isinstance(exc, openai.APIResponseValidationError):
             return ModelResponseError(f"The reply from {base_url} has the wrong shape: {exc.message}", config=entry)
+        if isinstance(exc, openai.APIError):  # an error event inside a stream
+            detail = self._scrub(_server_message(exc))
+            return ModelError(f"The model server at {base_url} sent an error mid-stream: {detail}{broke}", config=entry)
         if isinstance(exc, json.JSONDecodeError):
             return ModelResponseError(
-                f"The reply from {base_url} is not valid JSON ({exc.msg} at character {exc.pos}).", config=entry
+                f"The reply from {base_url} is not valid JSON ({exc.msg} at character {exc.pos}).{broke}", config=entry
             )
         if isinstance(exc, openai.OpenAIError):
             return ModelError(f"The openai SDK failed: {self._scrub(str(exc))}", config=entry)
@@ -269,38 +342,70 @@ class OpenAIClient:
             text = f"The model server at {base_url} answered HTTP {status}: {detail}"
         return cls(text, config=self._entry, status_code=status)
 
-    def _to_response(self, completion: Any, model: str, base_url: str) -> ModelResponse:
-        def bad(what: str) -> ModelResponseError:
-            return ModelResponseError(f"The reply from {base_url} is malformed: {what}.", config=self._entry)
+    def _bad(self, base_url: str, what: str) -> ModelResponseError:
+        return ModelResponseError(f"The reply from {base_url} is malformed: {what}.", config=self._entry)
 
+    def _to_response(self, completion: Any, model: str, base_url: str, fmt: type[Any] | None) -> ModelResponse:
         choices = getattr(completion, "choices", None)
         if not choices:
-            raise bad("it has no choices")
+            raise self._bad(base_url, "it has no choices")
         msg = getattr(choices[0], "message", None)
         if msg is None:
-            raise bad("its first choice has no message")
-        content = getattr(msg, "content", None)
-        calls = [_tool_call(c) for c in getattr(msg, "tool_calls", None) or ()]
-        if None in calls:
-            raise bad("a tool call has no function name")
-        if content is None and not calls:
-            refusal = getattr(msg, "refusal", None)
-            raise bad(f"the model refused: {refusal!r}" if refusal else "it has neither content nor tool calls")
-        message: Message = {"role": "assistant", "content": content}
-        if calls:
-            message["tool_calls"] = [c for c in calls if c is not None]
+            raise self._bad(base_url, "its first choice has no message")
+        found = [_tool_call(c) for c in getattr(msg, "tool_calls", None) or ()]
+        calls = [c for c in found if c is not None]
+        if len(calls) < len(found):
+            raise self._bad(base_url, "a tool call has no function name")
         u = getattr(completion, "usage", None)
         prompt = int(getattr(u, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(u, "completion_tokens", 0) or 0)
         usage = Usage(prompt, completion_tokens, int(getattr(u, "total_tokens", 0) or prompt + completion_tokens))
+        content, refusal = getattr(msg, "content", None), getattr(msg, "refusal", None)
         answered_by = str(getattr(completion, "model", None) or model)
+        return self._response(content, calls, refusal, usage, answered_by, base_url, fmt, completion)
+
+    def _from_stream(self, reply: StreamedReply, model: str, base_url: str, fmt: type[Any] | None) -> ModelResponse:
+        if reply.finish_reason is None:
+            raise self._bad(base_url, f"the stream ended after {reply.chunks} chunk(s), before the reply was complete")
+        if any(not c["function"]["name"] for c in reply.tool_calls):
+            raise self._bad(base_url, "a streamed tool call has no function name")
+        usage = reply.usage or Usage()
+        return self._response(
+            reply.content, reply.tool_calls, reply.refusal, usage, reply.model or model, base_url, fmt, None
+        )
+
+    def _response(
+        self,
+        content: Any,
+        calls: list[ToolCall],
+        refusal: Any,
+        usage: Usage,
+        answered_by: str,
+        base_url: str,
+        fmt: type[Any] | None,
+        raw: Any,
+    ) -> ModelResponse:
+        if content is None and not calls:
+            raise self._bad(
+                base_url, f"the model refused: {refusal!r}" if refusal else "it has neither content nor tool calls"
+            )
+        message: Message = {"role": "assistant", "content": content}
+        if calls:
+            message["tool_calls"] = calls
+        parsed = None
+        if fmt is not None and not calls:
+            try:
+                parsed = parse_structured(fmt, content)
+            except ValueError as exc:
+                raise self._bad(base_url, str(exc)) from None
         price = self._price
         return ModelResponse(
             message=message,
             usage=usage,
-            cost=cost(answered_by, prompt, completion_tokens, price=price),
+            cost=cost(answered_by, usage.prompt_tokens, usage.completion_tokens, price=price),
             model=answered_by,
-            raw=completion,
+            raw=raw,
+            parsed=parsed,
         )
 
 

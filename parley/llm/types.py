@@ -110,6 +110,8 @@ class ModelResponse:
         model: the model that answered, as the server named it.
         cached: True when the reply came from a cache: it counts in total usage, not actual usage.
         raw: the client's raw response object, for callers that need more (may be None).
+        parsed: with a pydantic model class as ``response_format``, the reply's content parsed
+            into an instance of it (see `parley.llm.structured`); else None.
     """
 
     message: Message
@@ -118,3 +120,4 @@ class ModelResponse:
     model: str = ""
     cached: bool = False
     raw: Any = None
+    parsed: Any = None

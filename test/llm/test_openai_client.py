@@ -103,7 +103,7 @@ async def test_call_params_pass_through_and_agent_keys_do_not(entry_for: Entry) 
         "repetition_penalty": 1.1,
     }
     assert (second["model"], second["temperature"]) == ("gpt-4o", 0.5)
-    assert "stream" not in second
+    assert (second["stream"], second["stream_options"]) == (True, {"include_usage": True})  # streamed this call
     assert "cache" not in second
 
 
