@@ -23,6 +23,7 @@ from typing import Any
 
 from parley.exceptions import ConfigError
 from parley.llm.pricing import validate_price
+from parley.llm.rate_limit import check_rate
 
 __all__ = [
     "AGENT_KEYS",
@@ -49,13 +50,16 @@ CLIENT_KEYS = frozenset(
         "price",
         "tags",
         "model_client",
+        "model_client_cls",
+        "api_rate_limit",
     }
 )
 """Keys that configure the client; never sent in the request body (``model`` is sent on its own)."""
 
-AGENT_KEYS = frozenset({"config_list", "cache_seed", "cache", "functions", "tools", "stream"})
+AGENT_KEYS = frozenset({"config_list", "cache_seed", "cache", "functions", "tools", "stream", "filter_func", "context"})
 """``llm_config`` keys the agent layer reads; stripped from the request body. ``tools`` reach
-the model through ``create(tools=...)``; ``stream`` and ``cache`` are handled above the client."""
+the model through ``create(tools=...)``; ``stream``, ``cache`` and ``filter_func`` (with its
+``context``) are handled above the client, by `parley.llm.OpenAIWrapper`."""
 
 BODY_KEYS = frozenset(
     {
@@ -89,9 +93,11 @@ def validate_config_entry(entry: Any) -> dict[str, Any]:
 
     Raises:
         ConfigError: ``entry`` is not a mapping; ``model`` is missing or not a string (unless a
-            ``model_client`` is given); a key looks like a misspelled known key (with a "did you
-            mean"); ``api_type`` is not ``"openai"``; ``base_url``, ``timeout``, ``max_retries``,
-            ``default_headers``, ``price`` or ``tags`` has the wrong type or value.
+            ``model_client`` or ``model_client_cls`` is given); a key looks like a misspelled known
+            key (with a "did you mean"); ``api_type`` is not ``"openai"``; ``base_url``,
+            ``timeout``, ``max_retries``, ``default_headers``, ``price``, ``tags``,
+            ``api_rate_limit`` (requests per second, > 0), ``model_client_cls`` (a class name) or
+            ``filter_func`` (a callable) has the wrong type or value.
     """
     if not isinstance(entry, Mapping):
         raise ConfigError(f"A config entry must be a dict such as {{'model': 'gpt-4o-mini'}}, got {entry!r}.")
@@ -104,7 +110,7 @@ def validate_config_entry(entry: Any) -> dict[str, Any]:
             raise ConfigError(f"Unknown config key {key!r}.", key=key, suggestions=[_RENAMED[key]])
         if key not in known and (near := _near(key, known, 0.85)):
             raise ConfigError(f"Unknown config key {key!r}.", key=key, suggestions=near)
-    if "model_client" not in out:
+    if "model_client" not in out and "model_client_cls" not in out:
         model = out.get("model")
         if not isinstance(model, str) or not model:
             for key in out:
@@ -153,6 +159,21 @@ def _check_types(entry: dict[str, Any]) -> None:
     api_key = entry.get("api_key")
     if api_key is not None and not isinstance(api_key, str):
         raise ConfigError("api_key must be a string.", key="api_key")
+    if entry.get("api_rate_limit") is not None:
+        check_rate(entry["api_rate_limit"])
+    cls_name = entry.get("model_client_cls")
+    if cls_name is not None and (not isinstance(cls_name, str) or not cls_name):
+        raise ConfigError(
+            f"model_client_cls is the class's name as a string, such as 'MyModelClient', got {cls_name!r}; "
+            "register the class itself with agent.register_model_client(MyModelClient).",
+            key="model_client_cls",
+        )
+    filter_func = entry.get("filter_func")
+    if filter_func is not None and not callable(filter_func):
+        raise ConfigError(
+            f"filter_func must be a callable filter_func(context, response) -> bool, got {filter_func!r}.",
+            key="filter_func",
+        )
 
 
 def split_entry(entry: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
