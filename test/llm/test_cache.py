@@ -20,6 +20,8 @@ from parley.llm.cache import request_key
 from parley.llm.types import Message, ToolSpec, Usage
 from parley.testing import ScriptedOpenAIServer
 
+from .conftest import SECRET
+
 Entry = Callable[..., dict[str, Any]]
 HI: list[Message] = [{"role": "user", "content": "hi"}]
 BYE: list[Message] = [{"role": "user", "content": "bye"}]
@@ -316,3 +318,14 @@ def test_disk_cache_is_sqlite_in_wal_mode(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "2" / "cache.sqlite3") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert conn.execute("SELECT key, value FROM entries").fetchall() == [("k", '"v"')]
+
+
+async def test_no_api_key_reaches_the_cache(entry_for: Entry, tmp_path: Path) -> None:
+    with ScriptedOpenAIServer(echo) as server:
+        wrapper = OpenAIWrapper(config_list=[entry_for(server)])
+        async with Cache.disk(cache_seed=4, cache_path_root=tmp_path) as cache:
+            await wrapper.create(HI, params={"cache": cache})
+            assert SECRET not in repr(cache)
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "4").iterdir())
+    assert b"re: hi" in stored
+    assert SECRET.encode() not in stored
