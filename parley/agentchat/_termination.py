@@ -33,6 +33,13 @@ class Decision:
     prompt_kind: str = ""
 
 
+_AUTO_REPLY = Decision(Action.AUTO_REPLY)
+_TERMINATE = Decision(Action.TERMINATE)
+_ASK_ALWAYS = Decision(Action.ASK_HUMAN, terminate_if_empty=False, prompt_kind="always")
+_ASK_ALWAYS_AT_END = Decision(Action.ASK_HUMAN, terminate_if_empty=True, prompt_kind="always")
+_ASK_TERMINATE = Decision(Action.ASK_HUMAN, terminate_if_empty=True, prompt_kind="terminate")
+
+
 def decide(mode: str, *, is_termination: bool, auto_replies: int, max_auto_replies: int) -> Decision:
     """Decide, before any auto-reply, whether to ask a human, stop, or reply automatically.
 
@@ -48,13 +55,10 @@ def decide(mode: str, *, is_termination: bool, auto_replies: int, max_auto_repli
         (an empty answer then ends the chat). NEVER ends the chat at either and never asks.
     """
     if mode == "ALWAYS":
-        return Decision(Action.ASK_HUMAN, terminate_if_empty=is_termination, prompt_kind="always")
-    at_limit = auto_replies >= max_auto_replies
-    if not (at_limit or is_termination):
-        return Decision(Action.AUTO_REPLY)
-    if mode == "NEVER":
-        return Decision(Action.TERMINATE)
-    return Decision(Action.ASK_HUMAN, terminate_if_empty=True, prompt_kind="terminate")
+        return _ASK_ALWAYS_AT_END if is_termination else _ASK_ALWAYS
+    if not (is_termination or auto_replies >= max_auto_replies):
+        return _AUTO_REPLY
+    return _TERMINATE if mode == "NEVER" else _ASK_TERMINATE
 
 
 def after_human_input(decision: Decision, answer: str) -> Action:

@@ -370,6 +370,12 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ReplyFunctionsMixin):
 
     # ---- messages -------------------------------------------------------------------------
     def _append(self, message: str | Message, role: str, other: Any, is_sending: bool) -> Message:
+        msg = self._normalize(message, role, other, is_sending)
+        self._oai_messages[other].append(msg)
+        return msg
+
+    def _normalize(self, message: str | Message, role: str, other: Any, is_sending: bool) -> Message:
+        """The message as this agent stores it: API keys only, a role, and the speaker's name."""
         if isinstance(message, str):
             msg: Message = {"content": message, "role": role}
         elif isinstance(message, dict):
@@ -387,7 +393,6 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ReplyFunctionsMixin):
             name = self._api_name if is_sending else _api_name(other.name)
             if name is not None:
                 msg["name"] = name
-        self._oai_messages[other].append(msg)
         return msg
 
     async def a_send(

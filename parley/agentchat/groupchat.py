@@ -207,10 +207,18 @@ class GroupChat:
         return sel.transition_graph(self.agent_names, by_name, self.speaker_transitions_type)
 
     # ---- members and history ---------------------------------------------------------------------
+    def _members(self) -> tuple[list[str], dict[str, Any]]:
+        """Names in order and name -> agent, rebuilt only when the member list changes."""
+        key = tuple(map(id, self.agents))
+        if getattr(self, "_members_key", None) != key:
+            self._members_key = key
+            self._members_cache = ([a.name for a in self.agents], {a.name: a for a in self.agents})
+        return self._members_cache
+
     @property
     def agent_names(self) -> list[str]:
         """The members' names, in order."""
-        return [a.name for a in self.agents]
+        return list(self._members()[0])
 
     def agent_by_name(self, name: str) -> Any:
         """The member called ``name``.
@@ -218,9 +226,9 @@ class GroupChat:
         Raises:
             ConfigError: no member has that name (with a suggestion).
         """
-        for a in self.agents:
-            if a.name == name:
-                return a
+        agent = self._members()[1].get(name)
+        if agent is not None:
+            return agent
         raise ConfigError(
             f"No agent named {name!r} in the group chat ({', '.join(self.agent_names)}).",
             key="name",
@@ -280,8 +288,10 @@ class GroupChat:
             ConfigError: a tool call that no member can execute, or a callable method's answer that
                 names no member.
         """
-        names = self.agent_names
-        last = last_speaker.name if last_speaker is not None and last_speaker in self.agents else None
+        names, by_name = self._members()
+        last = (
+            last_speaker.name if last_speaker is not None and by_name.get(last_speaker.name) is last_speaker else None
+        )
         funcs = sel.tool_call_names(self.messages[-1]) if self.func_call_filter and self.messages else []
         if funcs:
             maps = {a.name: getattr(a, "function_map", {}) or {} for a in self.agents}
