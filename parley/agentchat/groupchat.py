@@ -289,9 +289,9 @@ class GroupChat:
                 names no member.
         """
         names, by_name = self._members()
-        last = (
-            last_speaker.name if last_speaker is not None and by_name.get(last_speaker.name) is last_speaker else None
-        )
+        last: str | None = None
+        if last_speaker is not None and by_name.get(last_speaker.name) is last_speaker:
+            last = last_speaker.name
         funcs = sel.tool_call_names(self.messages[-1]) if self.func_call_filter and self.messages else []
         if funcs:
             maps = {a.name: getattr(a, "function_map", {}) or {} for a in self.agents}
