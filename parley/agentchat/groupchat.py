@@ -290,8 +290,9 @@ class GroupChat:
         """
         names, by_name = self._members()
         last: str | None = None
-        if last_speaker is not None and by_name.get(last_speaker.name) is last_speaker:
-            last = last_speaker.name
+        if last_speaker is not None:
+            name = last_speaker.name
+            last = name if by_name.get(name) is last_speaker else None
         funcs = sel.tool_call_names(self.messages[-1]) if self.func_call_filter and self.messages else []
         if funcs:
             maps = {a.name: getattr(a, "function_map", {}) or {} for a in self.agents}
