@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -39,4 +40,8 @@ def test_unknown_benchmark_name_suggests_the_close_one() -> None:
 def test_list_names_every_benchmark() -> None:
     done = bench("--list")
     assert done.returncode == 0, done.stderr
-    assert [line.split()[0] for line in done.stdout.splitlines()] == ["turns", "local-exec", "concurrency", "import"]
+    registry = importlib.import_module("bench.registry").REGISTRY
+    importlib.import_module("bench.suites")  # registers every benchmark
+    listed = [line.split()[0] for line in done.stdout.splitlines()]
+    assert listed == list(registry)
+    assert {"turns", "groupchat", "local-exec", "concurrency", "import"} <= set(listed)
