@@ -10,20 +10,30 @@ the running chat's cache (`parley.llm.cache.CHAT_CACHE`, set by ``initiate_chat(
 entry is looked up under its own key just before it is tried, so fallback works as without a
 cache, and only a successful, well-formed reply is stored.
 
-The seam for later work: ``params`` may carry ``"stream"``. Today it is stripped before the
-request (see `parley.llm.config.AGENT_KEYS`), so a reply is always fetched whole.
+Around each entry's call, in order: its ``api_rate_limit`` (`parley.llm.rate_limit`) waits for
+a slot; the client is called, with ``stream=True`` in its params when the entry or the call asks
+to stream (`parley.llm.streaming`); a pydantic ``response_format`` is checked to have been
+parsed (a cached reply is parsed again); and ``filter_func(context=..., response=...)``, as in
+AutoGen 0.2, may reject the reply, which counts in usage and hands the request to the next
+entry. Entries naming an AutoGen 0.2-style ``model_client_cls`` wait for
+`OpenAIWrapper.register_model_client` (`parley.llm.custom`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from parley.exceptions import ConfigError, ModelError, redact_config
+from parley.exceptions import ConfigError, ModelError, ModelResponseError, redact_config
+from parley.llm import custom
 from parley.llm.cache import CHAT_CACHE, Cache, check_cache, request_key, seed_cache
 from parley.llm.client import ModelClient
 from parley.llm.config import AGENT_KEYS, import_object, validate_config_entry
 from parley.llm.openai_client import OpenAIClient
+from parley.llm.rate_limit import RateLimiter, shared_limiter
+from parley.llm.structured import is_model_class, parse_structured
 from parley.llm.types import Message, ModelResponse, ToolSpec
 from parley.llm.usage import UsageMode, UsageSummary
 
@@ -54,22 +64,49 @@ def _call_cache(params: Mapping[str, Any] | None) -> Cache | None:
     return seed_cache(params.get("cache_seed")) if params else None
 
 
+def _filter_func(value: Any, index: int) -> Callable[..., Any] | None:
+    if value is not None and not callable(value):
+        raise ConfigError(
+            f"filter_func of config_list[{index}] must be a callable filter_func(context, response) -> bool, "
+            f"got {value!r}.",
+            key="filter_func",
+        )
+    return value  # type: ignore[no-any-return]
+
+
+def _structured(response: ModelResponse, fmt: type[Any] | None, entry: Mapping[str, Any]) -> ModelResponse:
+    """``response`` with ``parsed`` filled in when a pydantic ``response_format`` asked for it."""
+    if fmt is None or response.parsed is not None or response.message.get("tool_calls"):
+        return response
+    try:
+        return dataclasses.replace(response, parsed=parse_structured(fmt, response.message.get("content")))
+    except ValueError as exc:
+        raise ModelResponseError(f"The reply is malformed: {exc}.", config=entry) from None
+
+
 class OpenAIWrapper:
     """A `ModelClient` over a config list: tries each entry in order and tracks usage and cost.
 
     Args:
         config_list: the entries (see `parley.llm.config`). An entry whose ``"model_client"`` is
             a `ModelClient` instance, or ``"pkg.module:Name"`` naming one or a zero-argument
-            factory for one, uses that client; every other entry gets an `OpenAIClient`. When
+            factory for one, uses that client; an entry with ``"model_client_cls": "Name"``
+            waits for `register_model_client`; every other entry gets an `OpenAIClient`. When
             None, ``base_config`` itself is the one entry.
         **base_config: settings and call parameters merged under every entry (the entry wins),
             such as ``temperature=0`` or ``timeout=30``. Agent-level keys (``cache_seed``,
             ``functions``, ``tools`` ...) are accepted and never sent. ``cache_seed`` (here or
             in an entry, which wins) turns on a disk cache under ``.cache/<seed>/``; None or
-            absent means no cache.
+            absent means no cache. ``stream`` (bool, default False) streams every call;
+            ``filter_func`` (``f(context, response) -> bool``, sync or async) accepts or
+            rejects each reply; ``api_rate_limit`` (requests per second) throttles each entry.
+            An entry's own ``stream``/``filter_func`` wins over these.
 
     Raises:
         ConfigError: the list is empty, or an entry is invalid (a bad ``cache_seed`` too).
+
+    Attributes:
+        streams: True when any entry streams, so the caller should set a token sink.
 
     The constructor does no I/O.
     """
@@ -82,6 +119,9 @@ class OpenAIWrapper:
         self._entries: list[dict[str, Any]] = []
         self._clients: list[ModelClient] = []
         self._seed_caches: list[Cache | None] = []
+        self._streams: list[bool] = []
+        self._filters: list[Callable[..., Any] | None] = []
+        self._limiters: list[RateLimiter | None] = []
         for index, raw in enumerate(entries):
             if not isinstance(raw, Mapping):
                 raise ConfigError(f"config_list[{index}] must be a dict, got {type(raw).__name__}.")
@@ -92,9 +132,17 @@ class OpenAIWrapper:
                 merged["model"] = merged.get("model") or getattr(client, "model", None) or type(client).__name__
                 self._entries.append(validate_config_entry(merged))
                 self._clients.append(client)
+            elif "model_client_cls" in merged:
+                self._entries.append(validate_config_entry(merged))
+                self._clients.append(custom.UnregisteredModelClient(merged["model_client_cls"], index))
             else:
                 self._clients.append(OpenAIClient(merged))
                 self._entries.append(merged)
+            self._streams.append(bool(raw.get("stream", base_config.get("stream", False))))
+            self._filters.append(_filter_func(raw.get("filter_func", base_config.get("filter_func")), index))
+            self._limiters.append(shared_limiter(merged))
+        self._unregistered = [c for c in self._clients if isinstance(c, custom.UnregisteredModelClient)]
+        self.streams = any(self._streams)
         self.usage_summary = UsageSummary()
 
     @classmethod
@@ -140,6 +188,23 @@ class OpenAIWrapper:
         """The merged entries, secrets redacted, in the order they are tried."""
         return [redact_config(e) for e in self._entries]
 
+    def register_model_client(self, model_client_cls: type[Any], **kwargs: Any) -> None:
+        """Use ``model_client_cls`` for every entry whose ``model_client_cls`` names it (AutoGen 0.2).
+
+        Each such entry gets ``model_client_cls(entry, **kwargs)``. The class may implement
+        parley's async `ModelClient` or AutoGen 0.2's ``ModelClient`` (see `parley.llm.custom`).
+        Registering again replaces the earlier instances.
+
+        Args:
+            model_client_cls: the class itself (not an instance).
+            **kwargs: passed to its constructor after the entry.
+
+        Raises:
+            ConfigError: it is not a class with either protocol's methods, or no entry names it.
+        """
+        custom.register(self._entries, self._clients, model_client_cls, **kwargs)
+        self._unregistered = [c for c in self._clients if isinstance(c, custom.UnregisteredModelClient)]
+
     async def create(
         self,
         messages: Sequence[Message],
@@ -152,41 +217,96 @@ class OpenAIWrapper:
         Args:
             messages: the conversation, in the OpenAI wire shape.
             tools: tools the model may call; None for none.
-            params: per-call parameters over each entry's (see `OpenAIClient.create`), and
-                ``"cache"`` (a `parley.llm.cache.Cache`) or ``"cache_seed"`` for this call.
+            params: per-call parameters over each entry's (see `OpenAIClient.create`);
+                ``"cache"`` (a `parley.llm.cache.Cache`) or ``"cache_seed"`` for this call;
+                ``"stream"`` (bool) over the entries'; ``"filter_func"`` over the config's, and
+                ``"context"``, which is passed to it.
 
         Returns:
-            The first successful response, or the first entry's cached reply (``cached=True``).
+            The first successful response that ``filter_func`` accepts, or the first entry's
+            cached reply (``cached=True``) that it accepts.
 
         Raises:
-            ConfigError: ``params["cache"]`` is not a Cache, or ``params["cache_seed"]`` is bad.
+            ConfigError: ``params["cache"]`` is not a Cache, or ``params["cache_seed"]`` is bad;
+                or an entry's ``model_client_cls`` was never registered (the message says what
+                to call).
             ParleyError: the cache's store failed.
             ModelError: every entry failed. With one entry, its own error; with several, an
                 error of the last one's class whose message lists each entry (redacted) and why
-                it failed. Errors that are not `ModelError` propagate at once, with no fallback.
+                it failed. A reply that ``filter_func`` rejects, or that does not validate
+                against a pydantic ``response_format``, is a `ModelResponseError` of its entry.
+                Errors that are not `ModelError` propagate at once, with no fallback.
         """
+        if self._unregistered:
+            raise custom.unregistered_error(self._unregistered)
         call_params = {k: v for k, v in params.items() if k not in AGENT_KEYS} if params else None
         call_cache = _call_cache(params)
+        call_filter = params.get("filter_func") if params else None
+        call_stream = params.get("stream") if params else None
         failures: list[tuple[int, ModelError]] = []
         for index, client in enumerate(self._clients):
+            entry = self._entries[index]
+            fmt = self._format(entry, call_params)
             cache = call_cache if call_cache is not None else self._seed_caches[index]
             key = None
             if cache is not None:
-                key = request_key(self._entries[index], messages, tools, call_params, cache.cache_seed)
+                key = request_key(entry, messages, tools, call_params, cache.cache_seed)
                 hit = await cache.aget_response(key)
                 if hit is not None:
                     self.usage_summary.add(hit)
-                    return hit
+                    try:
+                        return await self._accept(index, _structured(hit, fmt, entry), call_filter, params)
+                    except ModelError as exc:
+                        failures.append((index, exc))
+                        continue
+            limiter = self._limiters[index]
+            if limiter is not None:
+                await limiter.acquire()
+            stream = self._streams[index] if call_stream is None else bool(call_stream)
+            entry_params = {**(call_params or {}), "stream": True} if stream else call_params
             try:
-                response = await client.create(messages, tools=tools, params=call_params)
+                response = await client.create(messages, tools=tools, params=entry_params)
+                response = _structured(response, fmt, entry)
             except ModelError as exc:
                 failures.append((index, exc))
                 continue
             if cache is not None and key is not None:
                 await cache.aset_response(key, response)
             self.usage_summary.add(response)
-            return response
+            try:
+                return await self._accept(index, response, call_filter, params)
+            except ModelError as exc:
+                failures.append((index, exc))
         raise self._all_failed(failures) from None
+
+    @staticmethod
+    def _format(entry: Mapping[str, Any], call_params: Mapping[str, Any] | None) -> type[Any] | None:
+        """The pydantic model class this call's ``response_format`` names, if it names one."""
+        if call_params and "response_format" in call_params:
+            fmt = call_params["response_format"]
+        else:
+            fmt = entry.get("response_format")
+        return fmt if fmt is not None and is_model_class(fmt) else None
+
+    async def _accept(
+        self, index: int, response: ModelResponse, call_filter: Any, params: Mapping[str, Any] | None
+    ) -> ModelResponse:
+        """``response`` if the call's (else the entry's) ``filter_func`` accepts it.
+
+        Raises:
+            ModelResponseError: the filter rejected it (the next entry is tried).
+        """
+        check = call_filter if call_filter is not None else self._filters[index]
+        if check is None:
+            return response
+        verdict = check(context=params.get("context") if params else None, response=response)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        if not verdict:
+            raise ModelResponseError(
+                f"filter_func rejected the reply of config_list[{index}].", config=self._entries[index]
+            )
+        return response
 
     def _all_failed(self, failures: list[tuple[int, ModelError]]) -> ModelError:
         last = failures[-1][1]

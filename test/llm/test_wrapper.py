@@ -138,7 +138,6 @@ async def test_base_config_merges_under_entries_and_agent_keys_are_not_sent(entr
             cache_seed=None,
             functions=[{"name": "f"}],
             tools=tools,
-            stream=True,
         )
         await wrapper.create(HI)
         await wrapper.create(HI, tools=tools, params={"max_tokens": 5, "cache": None, "cache_seed": None})
