@@ -11,7 +11,7 @@ They are a mixin so the agent module stays about one job: conversation state and
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from parley._sync import run_sync
 from parley.agentchat import _termination as term
@@ -23,6 +23,7 @@ from parley.agentchat._code_execution import (
     refused_result,
     result_reply,
 )
+from parley.agentchat._model_clients import create_reply
 from parley.agentchat._tools import run_tool_calls
 from parley.agentchat.io import IOStream
 from parley.exceptions import ModelResponseError
@@ -158,6 +159,11 @@ class ReplyFunctionsMixin:
     ) -> tuple[bool, str | Message | None]:
         """Ask the model for the reply.
 
+        With ``"stream": True`` in ``llm_config`` the tokens are printed as they arrive (unless
+        the agent is silent). With a pydantic model class as ``response_format`` the reply is a
+        message whose content is the JSON text and whose ``"parsed"`` holds the instance;
+        ``"parsed"`` is not stored in the chat history, which keeps the JSON text.
+
         Raises:
             parley.exceptions.ModelError: the model call failed, or its reply had neither content
                 nor tool calls.
@@ -169,7 +175,10 @@ class ReplyFunctionsMixin:
             self._system_message, messages or [], has_tool_responses=self._has_tool_responses(messages, sender)
         )
         tools = self.tools
-        response = await client.create(request, tools=tools or None)
+        if getattr(client, "streams", False):
+            response = await create_reply(client, request, tools or None, show_tokens=not self._quiet())
+        else:
+            response = await client.create(request, tools=tools or None)
         msg = response.message
         calls = msg.get("tool_calls")
         if calls:
@@ -177,6 +186,8 @@ class ReplyFunctionsMixin:
         content = msg.get("content")
         if content is None:
             raise ModelResponseError(f"The model's reply to {self._name} had neither content nor tool calls.")
+        if response.parsed is not None:
+            return True, cast(Message, {"role": "assistant", "content": content, "parsed": response.parsed})
         return True, content if isinstance(content, str) else {"role": "assistant", "content": content}
 
     def _has_tool_responses(self, messages: list[Message] | None, sender: Agent | None) -> bool | None:

@@ -20,6 +20,7 @@ from parley.agentchat import chat as _chat
 from parley.agentchat._builtin_replies import ReplyFunctionsMixin
 from parley.agentchat._code_execution import CodeExecution
 from parley.agentchat._display import content_str, format_message
+from parley.agentchat._model_clients import ModelClientsMixin
 from parley.agentchat._nested import NestedChatsMixin
 from parley.agentchat._replies import ReplyEntry, Trigger
 from parley.agentchat.agent import Agent
@@ -59,7 +60,7 @@ def default_is_termination_msg(message: Message) -> bool:
     return len(text) == 9 or not (text[-10].isalnum() or text[-10] == "_")
 
 
-class ConversableAgent(ToolsMixin, NestedChatsMixin, ReplyFunctionsMixin):
+class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFunctionsMixin):
     """An agent that can converse: send, receive, and reply through registered reply functions.
 
     Args:
