@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import sqlite3
@@ -329,3 +330,18 @@ async def test_no_api_key_reaches_the_cache(entry_for: Entry, tmp_path: Path) ->
     stored = b"".join(p.read_bytes() for p in (tmp_path / "4").iterdir())
     assert b"re: hi" in stored
     assert SECRET.encode() not in stored
+
+
+async def test_a_locked_disk_cache_never_blocks_the_event_loop(tmp_path: Path) -> None:
+    async with Cache.disk(cache_seed=1, cache_path_root=tmp_path) as first:
+        await first.aset("k", 1)
+    other = sqlite3.connect(tmp_path / "1" / "cache.sqlite3", isolation_level=None)
+    other.execute("PRAGMA locking_mode = EXCLUSIVE")
+    other.execute("BEGIN EXCLUSIVE")  # another program holds the file: every reader must wait
+    async with Cache.disk(cache_seed=1, cache_path_root=tmp_path) as cache:
+        reader = asyncio.create_task(cache.aget("k"))
+        await asyncio.sleep(0.05)
+        assert not reader.done()  # the read waits on the worker thread; this loop is free meanwhile
+        other.execute("COMMIT")
+        other.close()
+        assert await reader == 1

@@ -89,10 +89,12 @@ class Cache:
         MissingDependencyError: ``redis_url`` is given but the ``redis`` package is missing.
 
     Nothing is opened until the first read or write, and then only once: the connection is kept
-    until `close`. Every read and write runs on the cache's own worker thread, so the event loop
-    never waits on the disk or the network. A `Cache` is a sync and async context manager whose
-    exit calls `close`. Pass it as ``cache=`` to ``initiate_chat`` (every model call of the
-    chat), or in ``params={"cache": cache}`` to `parley.llm.OpenAIWrapper.create` (one call).
+    until `close`. Reads and writes that may wait run on the cache's own worker thread, so the
+    event loop never waits on a lock, the disk or the network; a disk cache first tries a read
+    that cannot wait, on the calling thread (see `parley.llm.cache.disk`). A `Cache` is a sync
+    and async context manager whose exit calls `close`. Pass it as ``cache=`` to
+    ``initiate_chat`` (every model call of the chat), or in ``params={"cache": cache}`` to
+    `parley.llm.OpenAIWrapper.create` (one call).
     """
 
     def __init__(self, config: Mapping[str, Any]) -> None:
@@ -122,6 +124,7 @@ class Cache:
             directory = os.path.join(os.path.abspath(root), str(self._seed))
             self._backend, self._workers = DiskCacheBackend(directory), 1
             self._where = f"cache_path_root={os.path.dirname(directory)!r}"
+        self._nowait: Callable[[str], tuple[bool, str | None]] | None = getattr(self._backend, "get_nowait", None)
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
@@ -182,13 +185,20 @@ class Cache:
             executor = self._executor
         return await asyncio.get_running_loop().run_in_executor(executor, fn, self._backend)
 
+    async def _get_text(self, key: str) -> str | None:
+        if self._nowait is not None and not self._closed:
+            answered, text = self._nowait(key)
+            if answered:
+                return text
+        return await self._run(lambda backend: backend.get(key))
+
     async def aget(self, key: str, default: Any = None) -> Any:
         """The JSON value stored under ``key``, or ``default`` when there is none.
 
         Raises:
             ParleyError: the store failed (the message names it), or the cache is closed.
         """
-        text = await self._run(lambda backend: backend.get(key))
+        text = await self._get_text(key)
         if text is None:
             return default
         try:
@@ -226,7 +236,7 @@ class Cache:
         Raises:
             ParleyError: the store failed, or the cache is closed.
         """
-        text = await self._run(lambda backend: backend.get(key))
+        text = await self._get_text(key)
         return None if text is None else decode_response(text)
 
     async def aset_response(self, key: str, response: ModelResponse) -> bool:

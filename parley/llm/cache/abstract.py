@@ -7,6 +7,10 @@ socket without stalling other chats.
 
 Two backends ship with parley: `parley.llm.cache.disk.DiskCacheBackend` (SQLite) and
 `parley.llm.cache.redis.RedisCacheBackend`.
+
+A backend may also offer ``get_nowait(key) -> (answered, value)``: a read that never waits on a
+lock, a socket or a slow disk, which `Cache` tries on the caller's thread before handing the
+read to its worker thread. It returns ``(False, None)`` whenever it would have to wait.
 """
 
 from __future__ import annotations

@@ -11,8 +11,12 @@ What makes several writing processes safe is SQLite's own locking, set up here a
   locked by another process waits for the lock instead of failing with "database is locked".
 - **One statement per write** (``INSERT OR REPLACE`` in autocommit mode): every entry is written
   whole or not at all, and two processes storing the same key leave one complete value.
-- **One connection per cache, opened once**, on first use: AutoGen 0.2 opened the cache on every
+- **Connections opened once per cache**, on first use: AutoGen 0.2 opened the cache on every
   call, at ~6 ms a call.
+- **A read that never waits**, `get_nowait`: a second connection with no busy timeout, tried
+  first on the caller's thread. When it would have to wait (another thread is reading through
+  it, or SQLite answers "busy"), the read goes to the cache's worker thread instead. A hit then
+  costs a few microseconds instead of a thread hand-off (~50-100 µs).
 
 SQLite's locks are POSIX file locks, so this holds on a local file system, not on NFS.
 """
@@ -43,14 +47,16 @@ class DiskCacheBackend:
     Args:
         directory: the cache's folder, created on first use (with its parents).
 
-    The constructor does no I/O. The connection is opened once, on the first `get` or `set`, and
-    may be used from any thread (calls are serialized by a lock).
+    The constructor does no I/O. The connections are opened once, on the first `get` or `set`,
+    and may be used from any thread (calls are serialized by locks).
     """
 
     def __init__(self, directory: str | Path) -> None:
         self.path = Path(directory) / FILE_NAME
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._fast: sqlite3.Connection | None = None
+        self._fast_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"DiskCacheBackend({str(self.path.parent)!r})"
@@ -71,6 +77,12 @@ class DiskCacheBackend:
                 conn.close()
                 raise self._error("cannot be set up", exc) from None
             self._conn = conn
+            try:
+                fast = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
+            except sqlite3.Error:
+                return conn  # reads keep to the waiting path
+            with self._fast_lock:
+                self._fast = fast
         return self._conn
 
     def _error(self, what: str, exc: BaseException) -> ParleyError:
@@ -93,6 +105,25 @@ class DiskCacheBackend:
                 raise self._error("cannot be read", exc) from None
         return None if row is None else str(row[0])
 
+    def get_nowait(self, key: str) -> tuple[bool, str | None]:
+        """Try to read ``key`` without waiting for any lock.
+
+        Returns:
+            ``(True, value_or_None)`` when it could read; ``(False, None)`` when reading would
+            have to wait, or the store is not open yet: call `get` (on a worker thread) instead.
+        """
+        if self._fast is None or not self._fast_lock.acquire(blocking=False):
+            return False, None
+        try:
+            if self._fast is None:
+                return False, None
+            row = self._fast.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error:
+            return False, None  # busy, or broken: the waiting path waits, or names the error
+        finally:
+            self._fast_lock.release()
+        return True, None if row is None else str(row[0])
+
     def set(self, key: str, value: str) -> None:
         """Store ``value`` under ``key`` in one atomic statement, waiting for other writers' locks.
 
@@ -108,8 +139,11 @@ class DiskCacheBackend:
                 raise self._error("cannot be written", exc) from None
 
     def close(self) -> None:
-        """Close the connection; safe to call twice, or before first use."""
+        """Close the connections; safe to call twice, or before first use."""
         with self._lock:
             conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        with self._fast_lock:
+            fast, self._fast = self._fast, None
+        for c in (conn, fast):
+            if c is not None:
+                c.close()
