@@ -16,6 +16,7 @@
 #   PARLEY_DEBIAN_MIRROR   Debian mirror for debootstrap (default: apt's configured Debian mirror)
 #   PARLEY_CACHE_DIR       where the rootfs tarball is cached (default ~/.cache/parley)
 #   PARLEY_DOCKERD_WAIT    seconds to wait for a started dockerd to answer (default 60)
+#   PARLEY_DOCKERD_FLAGS   extra flags for a dockerd started here (e.g. --storage-driver=vfs)
 #
 # Exit status 0 when `docker info` answers and the image exists; otherwise non-zero, with the
 # reason on stderr. scripts/test.sh decides whether that fails the run (it does when CI=true).
@@ -27,6 +28,7 @@ SUITE="bookworm"
 VERSION="1-${SUITE}-minbase-python3"
 CACHE_DIR="${PARLEY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/parley}"
 DOCKERD_WAIT="${PARLEY_DOCKERD_WAIT:-60}"
+DOCKERD_FLAGS="${PARLEY_DOCKERD_FLAGS:-}"
 DOCKERD_LOG="${TMPDIR:-/tmp}/parley-dockerd.log"
 
 say() { echo "[docker-setup] $*" >&2; }
@@ -58,24 +60,31 @@ fi
 # --- 2. a daemon that answers ----------------------------------------------------------------
 daemon_answers() { docker info >/dev/null 2>&1; }
 
+dockerd_running() {  # without relying on procps (pgrep), which minimal machines may lack
+  local comm
+  for comm in /proc/[0-9]*/comm; do
+    [ "$(cat "$comm" 2>/dev/null)" = dockerd ] && return 0
+  done
+  return 1
+}
+
 start_dockerd() {  # $@: extra dockerd flags
-  say "starting dockerd in the background (log: $DOCKERD_LOG)"
-  as_root sh -c "nohup dockerd $* >'$DOCKERD_LOG' 2>&1 &"
-  local waited=0
+  say "starting dockerd $* in the background (log: $DOCKERD_LOG)"
+  local pid waited=0
+  pid="$(as_root sh -c "nohup dockerd $DOCKERD_FLAGS $* >'$DOCKERD_LOG' 2>&1 & echo \$!")"
   while ! daemon_answers; do
-    if [ "$waited" -ge "$DOCKERD_WAIT" ]; then return 1; fi
-    if [ "$waited" -ge 3 ] && ! pgrep -x dockerd >/dev/null 2>&1; then return 1; fi  # it exited
+    if [ "$waited" -ge "$DOCKERD_WAIT" ]; then as_root kill "$pid" 2>/dev/null || true; return 1; fi
+    if [ ! -d "/proc/$pid" ]; then say "dockerd exited:"; tail -n 5 "$DOCKERD_LOG" >&2 || true; return 1; fi
     sleep 1
     waited=$((waited + 1))
   done
-  say "dockerd answers after ${waited} s"
+  say "dockerd (pid $pid) answers after ${waited} s"
 }
 
-if ! daemon_answers; then
-  if pgrep -x dockerd >/dev/null 2>&1; then
-    # A daemon is starting (or hung): give it the same bounded wait before starting another.
-    for _ in $(seq "$DOCKERD_WAIT"); do daemon_answers && break; sleep 1; done
-  fi
+if ! daemon_answers && dockerd_running; then
+  # A daemon is starting (or hung): give it the same bounded wait before starting another.
+  say "a dockerd is running but does not answer yet; waiting up to ${DOCKERD_WAIT} s"
+  for _ in $(seq "$DOCKERD_WAIT"); do daemon_answers && break; sleep 1; done
 fi
 if ! daemon_answers; then
   # Where iptables or a bridge cannot be set up (some nested sandboxes), run without them: the
