@@ -1,0 +1,237 @@
+"""Custom model clients: model_client_cls + register_model_client, AutoGen 0.2's protocol beside ours."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from parley import AssistantAgent, ConversableAgent, UserProxyAgent, gather_usage_summary
+from parley.agentchat.io import IOStream, ScriptedIOStream
+from parley.exceptions import ConfigError, ModelRateLimitError
+from parley.llm import ModelResponse, OpenAIWrapper, Usage
+from parley.llm.types import Message, ToolSpec
+from parley.testing import ScriptedOpenAIServer
+
+from .conftest import FAKE_KEY, SECRET
+
+HI: list[Message] = [{"role": "user", "content": "hi"}]
+
+
+class CustomModelClient:
+    """Written the way AutoGen 0.2's docs teach: sync create(params), SimpleNamespace responses."""
+
+    def __init__(self, config: dict[str, Any], **kwargs: Any) -> None:
+        self.model = config["model"]
+        self.device = config.get("device")
+        self.greeting = kwargs.get("greeting", "Hello")
+        self.seen: list[dict[str, Any]] = kwargs.get("seen", [])  # the test passes a list to watch
+        self.threads: list[int] = kwargs.get("threads", [])
+
+    def create(self, params: dict[str, Any]) -> SimpleNamespace:
+        self.seen.append(params)
+        self.threads.append(threading.get_ident())
+        text = f"{self.greeting} from {self.model} on {self.device}: {params['messages'][-1]['content']}"
+        if "TERMINATE" not in text:
+            text += "\n\nTERMINATE"
+        message = SimpleNamespace(content=text, function_call=None)
+        return SimpleNamespace(choices=[SimpleNamespace(message=message)], model=self.model)
+
+    def message_retrieval(self, response: Any) -> list[str]:
+        return [choice.message.content for choice in response.choices]
+
+    def cost(self, response: Any) -> float:
+        response.cost = 0.002
+        return 0.002
+
+    @staticmethod
+    def get_usage(response: Any) -> dict[str, Any]:
+        return {
+            "prompt_tokens": 10,
+            "completion_tokens": 5,
+            "total_tokens": 15,
+            "cost": response.cost,
+            "model": response.model,
+        }
+
+
+class ToolCallingClient(CustomModelClient):
+    """Returns message objects with tool calls, as AutoGen 0.2's OpenAI client does."""
+
+    def create(self, params: dict[str, Any]) -> SimpleNamespace:
+        self.seen.append(params)
+        call = SimpleNamespace(id="call_7", type="function", function=SimpleNamespace(name="f", arguments='{"x": 1}'))
+        message = SimpleNamespace(content=None, tool_calls=[call], function_call=None)
+        return SimpleNamespace(choices=[SimpleNamespace(message=message)], model=self.model)
+
+    def message_retrieval(self, response: Any) -> list[Any]:
+        return [choice.message for choice in response.choices]
+
+
+class AsyncEchoClient:
+    """parley's own async protocol, registered the AutoGen 0.2 way."""
+
+    def __init__(self, config: dict[str, Any], suffix: str = "") -> None:
+        self.model = config.get("model", "echo")
+        self.suffix = suffix
+
+    async def create(
+        self, messages: Sequence[Message], *, tools: Sequence[ToolSpec] | None = None, params: Any = None
+    ) -> ModelResponse:
+        text = f"echo {messages[-1]['content']}{self.suffix}"
+        return ModelResponse({"role": "assistant", "content": text}, Usage(1, 1, 2), cost=0.0, model=self.model)
+
+
+def config(cls_name: str = "CustomModelClient", **extra: Any) -> dict[str, Any]:
+    entry = {"model": "local-llama", "model_client_cls": cls_name, "device": "cpu", "api_key": FAKE_KEY, **extra}
+    return {"config_list": [entry], "temperature": 0.3}
+
+
+def test_an_autogen_02_client_works_through_register_model_client() -> None:
+    assistant = AssistantAgent("assistant", llm_config=config())
+    user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)
+    seen: list[dict[str, Any]] = []
+    threads: list[int] = []
+    assistant.register_model_client(CustomModelClient, greeting="Hi", seen=seen, threads=threads)
+    result = user.initiate_chat(assistant, message="ping", silent=True)
+    assert result.chat_history[-1]["content"] == "Hi from local-llama on cpu: ping\n\nTERMINATE"
+    params = seen[0]
+    assert params["messages"][-1] == {"content": "ping", "role": "user", "name": "user"}
+    assert (params["model"], params["temperature"], params["device"]) == ("local-llama", 0.3, "cpu")
+    assert "api_key" not in params  # client settings stay out of create(params), as in AutoGen 0.2
+    assert threads[0] != threading.get_ident()  # its sync create ran in a worker thread
+    usage = {"cost": 0.002, "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    assert result.cost["usage_excluding_cached_inference"] == {"total_cost": 0.002, "local-llama": usage}
+    assert gather_usage_summary([assistant, user]) == result.cost
+
+
+def test_usage_is_printed_per_agent() -> None:
+    assistant = AssistantAgent("assistant", llm_config=config())
+    assistant.register_model_client(CustomModelClient)
+    user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)
+    user.initiate_chat(assistant, message="one", silent=True)
+    user.initiate_chat(assistant, message="two", silent=True)
+    io = ScriptedIOStream()
+    with IOStream.set_default(io):
+        assistant.print_usage_summary()
+        user.print_usage_summary()
+    assert io.output == [
+        "Agent 'assistant':\n",
+        "Usage (no cached replies): total cost $0.004000\n"
+        "  local-llama: cost $0.004000, prompt_tokens 20, completion_tokens 10, total_tokens 30\n",
+        "No cost incurred from agent 'user'.\n",
+    ]
+
+
+async def test_tool_calls_from_message_objects() -> None:
+    seen: list[dict[str, Any]] = []
+    wrapper = OpenAIWrapper(**config("ToolCallingClient"))
+    wrapper.register_model_client(ToolCallingClient, seen=seen)
+    response = await wrapper.create(HI, tools=[{"type": "function", "function": {"name": "f"}}])
+    assert response.message == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "call_7", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}],
+    }
+    assert seen[0]["tools"] == [{"type": "function", "function": {"name": "f"}}]
+
+
+async def test_a_parley_async_client_can_be_registered_by_name_too() -> None:
+    wrapper = OpenAIWrapper(**config("AsyncEchoClient"))
+    wrapper.register_model_client(AsyncEchoClient, suffix="!")
+    response = await wrapper.create(HI)
+    assert response.message["content"] == "echo hi!"
+
+
+def test_an_unregistered_class_fails_at_first_use_saying_what_to_register() -> None:
+    assistant = AssistantAgent("assistant", llm_config=config())  # construction is fine
+    user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)
+    with pytest.raises(ConfigError) as info:
+        user.initiate_chat(assistant, message="hi", silent=True)
+    text = str(info.value)
+    assert "config_list[0] names 'CustomModelClient'" in text
+    assert "agent.register_model_client(CustomModelClient)" in text
+    assert info.value.key == "model_client_cls"
+    assert SECRET not in text
+
+
+@pytest.mark.parametrize(
+    ("cls", "needle"),
+    [
+        (CustomModelClient(config()["config_list"][0]), "pass MyClient, not MyClient()"),
+        (type("CustomModelClient", (), {"create": lambda self, params: None}), "lacks message_retrieval, cost"),
+        (type("CustomModelClinet", (CustomModelClient,), {}), "Did you mean 'CustomModelClient'?"),
+    ],
+    ids=["instance", "missing-methods", "misspelled"],
+)
+def test_bad_registrations_are_explained(cls: Any, needle: str) -> None:
+    assistant = AssistantAgent("assistant", llm_config=config())
+    with pytest.raises(ConfigError) as info:
+        assistant.register_model_client(cls)
+    assert needle in str(info.value)
+
+
+def test_an_agent_without_a_model_cannot_register_a_client() -> None:
+    with pytest.raises(ConfigError, match="has no llm_config"):
+        ConversableAgent("plain", llm_config=False).register_model_client(CustomModelClient)
+
+
+def test_a_bad_model_client_cls_value_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="the class's name as a string"):
+        OpenAIWrapper(config_list=[{"model_client_cls": CustomModelClient}])
+
+
+class OpenAIBackedClient(CustomModelClient):
+    """An AutoGen 0.2-style client that calls the openai SDK itself, as many real ones do."""
+
+    def __init__(self, config: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        import openai
+
+        self._oai = openai.OpenAI(api_key=config["api_key"], base_url=config["base_url"], max_retries=0)
+        kwargs["made"].append(self)
+
+    def create(self, params: dict[str, Any]) -> Any:
+        return self._oai.chat.completions.create(model=params["model"], messages=params["messages"])
+
+    def message_retrieval(self, response: Any) -> list[str]:
+        return [c.message.content for c in response.choices]
+
+    def cost(self, response: Any) -> float:
+        return 0.0
+
+    @staticmethod
+    def get_usage(response: Any) -> dict[str, Any]:
+        u = response.usage
+        return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "model": response.model}
+
+    def close(self) -> None:
+        self._oai.close()
+
+
+async def test_an_openai_error_inside_a_02_client_falls_back_to_the_next_entry() -> None:
+    with (
+        ScriptedOpenAIServer([{"error": {"status": 429, "message": f"slow down {FAKE_KEY}"}}] * 2) as busy,
+        ScriptedOpenAIServer(["backup answer"]) as backup,
+    ):
+        made: list[OpenAIBackedClient] = []
+        custom = {"model": "gpt-4o-mini", "model_client_cls": "OpenAIBackedClient", "base_url": busy.base_url,
+                  "api_key": FAKE_KEY}  # fmt: skip
+        wrapper = OpenAIWrapper(
+            config_list=[custom, {"model": "gpt-4o-mini", "base_url": backup.base_url, "api_key": FAKE_KEY}]
+        )
+        wrapper.register_model_client(OpenAIBackedClient, made=made)
+        response = await wrapper.create(HI)
+        alone = OpenAIWrapper(config_list=[custom])
+        alone.register_model_client(OpenAIBackedClient, made=made)
+        with pytest.raises(ModelRateLimitError) as info:
+            await alone.create(HI)
+        for client in made:
+            client.close()
+    assert response.message["content"] == "backup answer"
+    assert "OpenAIBackedClient failed" in str(info.value)
+    assert info.value.status_code == 429
+    assert SECRET not in str(info.value)
