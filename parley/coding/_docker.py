@@ -133,6 +133,11 @@ class RunHandle:
         if aborted:
             self._close(stream)
 
+    @property
+    def aborted(self) -> bool:
+        """True once `abort` was called: the run may still be going, with nobody reading it."""
+        return self._aborted
+
     def abort(self) -> None:
         """Close the output stream; the reading thread then sees its end."""
         with self._lock:
@@ -248,8 +253,9 @@ class Container:
             for chunk in stream:
                 on_output(chunk)
         finally:
-            handle.abort()
-        return self._exit_code(exec_id)
+            with contextlib.suppress(Exception):  # abort() may have closed it already
+                stream.close()
+        return None if handle.aborted else self._exit_code(exec_id)
 
     def _exit_code(self, exec_id: str) -> int | None:
         docker = _docker()
@@ -264,12 +270,21 @@ class Container:
                 return int(code) if code is not None else None
             time.sleep(0.01)  # the output ended a moment before the daemon recorded the exit
 
-    def kill_marked(self, token: str, user: str) -> None:
-        """SIGKILL every process whose environment has ``PARLEY_RUN=<token>``. Never raises."""
-        with contextlib.suppress(Exception):
-            self._client.api.exec_start(
-                self._client.api.exec_create(self.id, ["sh", "-c", _KILL_SCRIPT, "sh", token], user=user)["Id"]
-            )
+    def kill_marked(self, token: str, user: str) -> bool:
+        """SIGKILL every process whose environment has ``PARLEY_RUN=<token>``. Never raises.
+
+        Returns:
+            True when the kill ran to its end. False when it could not: the container cannot
+            start another process (its pids limit is reached), is gone, or the processes kept
+            forking; the caller should then remove the container.
+        """
+        api = self._client.api
+        try:
+            exec_id = api.exec_create(self.id, ["sh", "-c", _KILL_SCRIPT, "sh", token], user=user)["Id"]
+            api.exec_start(exec_id)
+            return bool(api.exec_inspect(exec_id).get("ExitCode") == 0)
+        except Exception:
+            return False
 
     def oom_kills(self, user: str) -> int | None:
         """The number of processes the kernel has killed in this container for lack of memory."""

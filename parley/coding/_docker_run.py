@@ -55,11 +55,15 @@ class RunOutcome:
         exit_code: the command's exit code; 124 after a timeout; 128 + N when signal N killed it.
         timed_out: True when the timeout fired and the run's processes were killed.
         killed: True when a signal ended the run (exit code above 128) and it did not time out.
+        escaped: True when, after a timeout, some of the run's processes could not be killed
+            inside the container (the pids limit was reached, or they left the kill's reach):
+            the container should be replaced.
     """
 
     exit_code: int
     timed_out: bool
     killed: bool
+    escaped: bool = False
 
 
 class _DaemonThreads:
@@ -187,20 +191,26 @@ async def run_in_container(
     run.add_done_callback(lambda done: done.cancelled() or done.exception())  # never "never retrieved"
     try:
         await asyncio.wait((run,), timeout=timeout)
-        timed_out = not run.done()
+        timed_out, escaped = not run.done(), False
         if timed_out or errors:
-            await in_thread(container.kill_marked, token, user)
-            await asyncio.wait((run,), timeout=_GRACE_S)  # the output ends when the processes are gone
-            if not run.done():  # something that escaped the kill holds it open: stop reading
+            if await in_thread(container.kill_marked, token, user):
+                await asyncio.wait((run,), timeout=_GRACE_S)  # the output ends when the processes are gone
+            if not run.done():  # the kill failed, or something that escaped it holds the output open
+                escaped = True
                 handle.abort()
                 await asyncio.wait((run,), timeout=_GRACE_S)
         if errors:
+            if escaped:
+                container.remove()
             raise errors[0]
         if timed_out:
-            return RunOutcome(TIMEOUT_EXIT_CODE, True, False)
+            return RunOutcome(TIMEOUT_EXIT_CODE, True, False, escaped)
     except BaseException:
         if not run.done():
-            container.kill_marked(token, user)  # synchronously: the loop may be shutting down
+            # Synchronously: the loop may be shutting down. What cannot be killed inside goes
+            # with the container; the next run then starts a fresh one.
+            if not container.kill_marked(token, user):
+                container.remove()
             handle.abort()
         raise
     finally:

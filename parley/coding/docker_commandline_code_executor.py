@@ -299,6 +299,13 @@ class DockerCommandLineCodeExecutor:
         if outcome.timed_out:
             newline = "" if budget.ends_with_newline else "\n"
             budget.feed_text(f"{newline}Timed out after {self.timeout:g} s; the block's processes were killed.\n")
+            if outcome.escaped:
+                self._discard(container)
+                budget.feed_text(
+                    "Some of them could not be killed inside the container (it may have reached its limit of "
+                    f"processes), so the container was removed with them. Packages installed and files written "
+                    f"outside {MOUNT} are lost; files in {MOUNT} are kept. The next block runs in a fresh container.\n"
+                )
             return outcome.exit_code, True
         if outcome.killed:
             await self._explain_kill(container, outcome.exit_code, budget)

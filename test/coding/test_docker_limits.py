@@ -56,6 +56,32 @@ def test_a_shell_loop_of_2000_background_sleeps_is_stopped_too(docker_executor: 
     assert (after.exit_code, after.output) == (0, "usable\n")
 
 
+@pytest.mark.timeout(90)
+def test_a_block_that_fills_the_pids_limit_and_hangs_gets_a_fresh_container(docker_executor: MakeDocker) -> None:
+    executor = docker_executor(timeout=3)
+    result = executor.execute_code_blocks(
+        [
+            py("""
+            import subprocess, time
+            started = 0
+            try:
+                while True:
+                    subprocess.Popen(['sleep', '600'])
+                    started += 1
+            except OSError as exc:
+                print(f'full after {started}: {exc}', flush=True)
+            time.sleep(60)
+            """)
+        ]
+    )
+    assert (result.exit_code, result.timed_out) == (124, True)
+    assert result.output.startswith("full after ")
+    # Not even a kill can start in a full container, so it was replaced.
+    assert "so the container was removed with them" in result.output
+    after = executor.execute_code_blocks([CodeBlock("sleep 0 & wait; echo usable", "sh")])
+    assert (after.exit_code, after.output) == (0, "usable\n")
+
+
 def test_with_the_network_off_only_loopback_exists(docker_executor: MakeDocker) -> None:
     result = docker_executor().execute_code_blocks([py("import os; print(sorted(os.listdir('/sys/class/net')))")])
     assert result.output == "['lo']\n"
