@@ -10,8 +10,9 @@ over between blocks. Where parley differs from AutoGen 0.2:
   non-root user, never privileged, no privilege gain (``no-new-privileges``).
 - Docker's init process is PID 1, so stopping the container takes milliseconds, not 10 s.
 - A timeout kills every process the block started, keeps the output printed so far and
-  returns exit code 124. A block killed for lack of memory, or a container that dies, is said
-  so plainly in the result; the next block gets a fresh container.
+  returns exit code 124. Background processes a block leaves behind are killed when it ends.
+- A block killed for lack of memory, or a container that dies, is said so plainly in the
+  result; the next block gets a fresh container.
 - Only an explicit ``# filename:`` first line names the file, and it must stay in ``work_dir``.
 - Output has a budget (``max_output_chars``); the whole output is saved to a file.
 
@@ -22,18 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import uuid
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
 
 from parley._sync import run_sync
-from parley.coding._docker import Container, ContainerGoneError, ContainerSpec, connect
+from parley.coding._docker import Container, ContainerGoneError
 from parley.coding._docker_options import DockerOptions, check_options
 from parley.coding._docker_run import run_in_container
+from parley.coding._docker_sandbox import MOUNT, Sandbox
 from parley.coding._files import default_filename, filename_from_marker, resolve_in_work_dir
 from parley.coding._output import OutputBudget
 from parley.coding.base import CodeBlock, CommandLineCodeResult
@@ -44,9 +44,7 @@ from parley.exceptions import ExecutorError
 
 __all__ = ["DockerCommandLineCodeExecutor"]
 
-MOUNT = "/workspace"
 _INTERPRETERS = {"python": "python3", "bash": "bash", "shell": "bash", "sh": "sh"}
-_NOBODY = (65534, 65534)  # nobody:nogroup in Debian-based images
 
 
 class DockerCommandLineCodeExecutor:
@@ -58,9 +56,13 @@ class DockerCommandLineCodeExecutor:
     ``python3``, ``bash`` and ``shell`` with ``bash``, ``sh`` with ``sh``. Blocks run in order;
     the first that fails ends the run.
 
+    Each block runs in a process group of its own; when it ends, what it left running in the
+    background in that group is killed, so orphans cannot pile up against ``pids_limit``.
     After ``timeout`` seconds every process of the block is killed with SIGKILL (also those
     that left its process group); the result keeps what was printed, has exit code 124 and
-    ``timed_out=True``. Cancelling the awaiting task kills them too.
+    ``timed_out=True``. Cancelling the awaiting task kills them too. When they cannot be
+    killed inside the container (a full pids table leaves no room even for the kill), the
+    container is removed with them, and the result says so.
 
     The code runs as ``user``. By default that is the uid:gid of this process, so files the
     code writes in ``work_dir`` belong to you; when this process is root, it is ``nobody``
@@ -146,12 +148,7 @@ class DockerCommandLineCodeExecutor:
         )
         self._name = container_name or f"parley-exec-{uuid.uuid4().hex[:12]}"
         self._extractor = MarkdownCodeExtractor()
-        self._lock = threading.Lock()
-        self._client: Any = docker_client
-        self._container: Container | None = None
-        self._finalizer: weakref.finalize[Any, Any] | None = None
-        self._user = ""
-        self._oom_seen = 0
+        self._sandbox = Sandbox(self._options, self._name, docker_client)
         self._closed = False
 
     @property
@@ -278,29 +275,29 @@ class DockerCommandLineCodeExecutor:
         return exit_code, timed_out, path
 
     async def _run_in_container(self, argv: list[str], work_dir: Path, budget: OutputBudget) -> tuple[int, bool]:
-        container = self._container  # the fast path: no thread hop once the container runs
+        container = self._sandbox.current  # the fast path: no thread hop once the container runs
         if container is None:
-            container = await asyncio.to_thread(self._ensure_container, work_dir)
+            container = await asyncio.to_thread(self._sandbox.ensure, work_dir)
         try:
             outcome = await run_in_container(
-                container, argv, env=self._environment(), user=self._user, timeout=self.timeout, budget=budget
+                container, argv, env=self._environment(), user=self._sandbox.user, timeout=self.timeout, budget=budget
             )
         except ContainerGoneError:  # it stopped between blocks: say so, and run in a fresh one
             status = await asyncio.to_thread(container.status)
-            self._discard(container)
+            self._sandbox.discard(container)
             budget.feed_text(
                 f"[The container had stopped since the last block ({status.detail}); packages installed and "
                 f"files written outside {MOUNT} are gone. This block runs in a fresh container.]\n"
             )
-            container = await asyncio.to_thread(self._ensure_container, work_dir)
+            container = await asyncio.to_thread(self._sandbox.ensure, work_dir)
             outcome = await run_in_container(
-                container, argv, env=self._environment(), user=self._user, timeout=self.timeout, budget=budget
+                container, argv, env=self._environment(), user=self._sandbox.user, timeout=self.timeout, budget=budget
             )
         if outcome.timed_out:
             newline = "" if budget.ends_with_newline else "\n"
             budget.feed_text(f"{newline}Timed out after {self.timeout:g} s; the block's processes were killed.\n")
             if outcome.escaped:
-                self._discard(container)
+                self._sandbox.discard(container)
                 budget.feed_text(
                     "Some of them could not be killed inside the container (it may have reached its limit of "
                     f"processes), so the container was removed with them. Packages installed and files written "
@@ -314,9 +311,9 @@ class DockerCommandLineCodeExecutor:
     async def _explain_kill(self, container: Container, exit_code: int, budget: OutputBudget) -> None:
         """After a block died by a signal: say whether memory ran out or the container died."""
         newline = "" if budget.ends_with_newline else "\n"
-        kills = await asyncio.to_thread(container.oom_kills, self._user) if exit_code == 137 else None
-        if kills is not None and kills > self._oom_seen:
-            self._oom_seen = kills
+        kills = await asyncio.to_thread(container.oom_kills, self._sandbox.user) if exit_code == 137 else None
+        if kills is not None and kills > self._sandbox.oom_seen:
+            self._sandbox.oom_seen = kills
             budget.feed_text(
                 f"{newline}Killed: out of memory. The block used more than the container's memory limit "
                 f"({self._options.mem_limit}); use less memory, or raise mem_limit.\n"
@@ -326,10 +323,10 @@ class DockerCommandLineCodeExecutor:
         status = await asyncio.to_thread(container.status, settle=kills is None)
         if status.running:
             return
-        self._discard(container)
+        self._sandbox.discard(container)
         # Docker's OOMKilled flag counts every OOM kill in the container's life, so it tells only
         # when none was seen before.
-        why = "it ran out of memory" if status.oom_killed and not self._oom_seen else status.detail
+        why = "it ran out of memory" if status.oom_killed and not self._sandbox.oom_seen else status.detail
         budget.feed_text(
             f"{newline}The container stopped while this block ran ({why}). Packages installed and files "
             f"written outside {MOUNT} are lost; files in {MOUNT} are kept. The next block runs in a fresh "
@@ -341,55 +338,6 @@ class DockerCommandLineCodeExecutor:
         if self._options.user is None:
             env["HOME"] = "/tmp"  # the default user may have no home in the image
         return env
-
-    def _ensure_container(self, work_dir: Path) -> Container:
-        """Return the running container, starting one first if needed (blocking)."""
-        with self._lock:
-            if self._closed:
-                raise ExecutorError("This DockerCommandLineCodeExecutor is closed; create a new one to run code.")
-            if self._container is not None:
-                return self._container
-            self._client = connect(self._client)
-            self._user = self._run_as(work_dir)
-            options = self._options
-            spec = ContainerSpec(
-                image=options.image,
-                name=self._name,
-                bind_dir=str(options.bind_dir or work_dir),
-                mount=MOUNT,
-                network_mode=options.network_mode,
-                mem_limit=options.mem_limit,
-                pids_limit=options.pids_limit,
-                nano_cpus=round(options.cpus * 1e9) if options.cpus else None,
-                auto_remove=options.auto_remove,
-                labels={"parley.executor": "docker", "parley.pid": str(os.getpid())},
-            )
-            container = Container.start(self._client, spec)
-            self._container, self._oom_seen = container, 0
-            if options.stop_container:
-                self._finalizer = weakref.finalize(self, container.remove, keep=not options.auto_remove)
-            return container
-
-    def _run_as(self, work_dir: Path) -> str:
-        if self._options.user is not None:
-            return self._options.user
-        if os.getuid() != 0:
-            return f"{os.getuid()}:{os.getgid()}"
-        stat = work_dir.stat()
-        if (stat.st_uid, stat.st_gid) != _NOBODY:
-            os.chown(work_dir, *_NOBODY)
-        return "{}:{}".format(*_NOBODY)
-
-    def _discard(self, container: Container) -> None:
-        """Forget ``container`` (it died) and remove what is left of it."""
-        with self._lock:
-            if self._container is not container:
-                return
-            self._container = None
-            finalizer, self._finalizer = self._finalizer, None
-        if finalizer is not None:
-            finalizer.detach()
-        container.remove(keep=not self._options.auto_remove)
 
     def _refusal(self, lang: str) -> str:
         runs = ", ".join(self.SUPPORTED_LANGUAGES)
@@ -435,13 +383,7 @@ class DockerCommandLineCodeExecutor:
         Packages installed and files written outside ``/workspace`` are lost. Blocks (for the
         daemon's answer, usually well under a second).
         """
-        with self._lock:
-            container, self._container = self._container, None
-            finalizer, self._finalizer = self._finalizer, None
-        if finalizer is not None:
-            finalizer.detach()
-        if container is not None:
-            container.remove()
+        self._sandbox.restart()
 
     def close(self) -> None:
         """Stop the container (and remove it, with ``auto_remove``) unless ``stop_container`` is False.
@@ -449,12 +391,8 @@ class DockerCommandLineCodeExecutor:
         Idempotent. Blocks until the daemon has done it, usually well under a second. Further
         runs raise `ExecutorError`.
         """
-        with self._lock:
-            self._closed = True
-            self._container = None
-            finalizer, self._finalizer = self._finalizer, None
-        if finalizer is not None:
-            finalizer()
+        self._closed = True
+        self._sandbox.close()
 
     def __enter__(self) -> DockerCommandLineCodeExecutor:
         return self

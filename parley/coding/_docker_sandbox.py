@@ -1,0 +1,132 @@
+"""The Docker executor's one container over its life: started lazily, replaced when it dies, removed at the end.
+
+`Sandbox` is thread-safe: runs start it from worker threads, and ``close()`` may come from any
+thread. A started container is removed when the sandbox is closed, and also when the sandbox is
+garbage collected or the interpreter exits (`weakref.finalize`), unless ``stop_container`` is
+False. Every method blocks on the daemon; call them from worker threads in async code.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+from parley.coding._docker import Container, ContainerSpec, connect
+from parley.coding._docker_options import DockerOptions
+from parley.exceptions import ExecutorError
+
+__all__ = ["MOUNT", "NOBODY", "Sandbox"]
+
+MOUNT = "/workspace"
+"""Where ``work_dir`` is mounted in the container, and where code runs."""
+
+NOBODY = (65534, 65534)
+"""nobody:nogroup in Debian-based images: the user code runs as when this process is root."""
+
+
+class Sandbox:
+    """Owns the container of one executor.
+
+    Args:
+        options: the executor's checked arguments.
+        name: the container's name.
+        client: a docker client to use, or None to connect from the environment at first use.
+    """
+
+    def __init__(self, options: DockerOptions, name: str, client: Any) -> None:
+        self._options = options
+        self._name = name
+        self._client = client
+        self._lock = threading.Lock()
+        self._container: Container | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._closed = False
+        self.user = ""
+        """The user runs go as (``"uid:gid"`` or a name), settled when the container starts."""
+        self.oom_seen = 0
+        """OOM kills already reported in the current container."""
+
+    @property
+    def current(self) -> Container | None:
+        """The running container, if one was started and not discarded (no daemon call)."""
+        return self._container
+
+    def ensure(self, work_dir: Path) -> Container:
+        """Return the running container, starting one first if there is none.
+
+        Args:
+            work_dir: the resolved working directory; mounted unless ``bind_dir`` was given.
+
+        Raises:
+            ExecutorError: the sandbox is closed, or the daemon refused the container.
+            ExecutorUnavailableError: no daemon answers, or the image cannot be had.
+            MissingDependencyError: the docker SDK is not installed.
+        """
+        with self._lock:
+            if self._closed:
+                raise ExecutorError("This DockerCommandLineCodeExecutor is closed; create a new one to run code.")
+            if self._container is not None:
+                return self._container
+            self._client = connect(self._client)
+            self.user = self._run_as(work_dir)
+            options = self._options
+            spec = ContainerSpec(
+                image=options.image,
+                name=self._name,
+                bind_dir=str(options.bind_dir or work_dir),
+                mount=MOUNT,
+                network_mode=options.network_mode,
+                mem_limit=options.mem_limit,
+                pids_limit=options.pids_limit,
+                nano_cpus=round(options.cpus * 1e9) if options.cpus else None,
+                auto_remove=options.auto_remove,
+                labels={"parley.executor": "docker", "parley.pid": str(os.getpid())},
+            )
+            container = Container.start(self._client, spec)
+            self._container, self.oom_seen = container, 0
+            if options.stop_container:
+                self._finalizer = weakref.finalize(self, container.remove, keep=not options.auto_remove)
+            return container
+
+    def _run_as(self, work_dir: Path) -> str:
+        if self._options.user is not None:
+            return self._options.user
+        if os.getuid() != 0:
+            return f"{os.getuid()}:{os.getgid()}"
+        stat = work_dir.stat()
+        if (stat.st_uid, stat.st_gid) != NOBODY:
+            os.chown(work_dir, *NOBODY)  # so that code running as nobody can write its files there
+        return "{}:{}".format(*NOBODY)
+
+    def discard(self, container: Container) -> None:
+        """Forget ``container`` (it died, or must go) and remove what is left of it."""
+        with self._lock:
+            if self._container is not container:
+                return
+            self._container = None
+            finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            finalizer.detach()
+        container.remove(keep=not self._options.auto_remove)
+
+    def restart(self) -> None:
+        """Remove the container, whatever ``auto_remove`` says; the next `ensure` starts a fresh one."""
+        with self._lock:
+            container, self._container = self._container, None
+            finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            finalizer.detach()
+        if container is not None:
+            container.remove()
+
+    def close(self) -> None:
+        """Stop (and, with ``auto_remove``, remove) the container unless ``stop_container`` is False. Idempotent."""
+        with self._lock:
+            self._closed = True
+            self._container = None
+            finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            finalizer()
