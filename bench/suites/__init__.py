@@ -6,7 +6,16 @@ To add one, write a module here that calls `bench.registry.register`, and add it
 
 import importlib
 
-RUN_ORDER = ("turns", "groupchat", "local_executor", "docker_executor", "concurrency", "cache", "import_time")
+RUN_ORDER = (
+    "turns",
+    "groupchat",
+    "local_executor",
+    "kernel_executor",
+    "docker_executor",
+    "concurrency",
+    "cache",
+    "import_time",
+)
 
 for _module in RUN_ORDER:
     importlib.import_module(f"bench.suites.{_module}")
