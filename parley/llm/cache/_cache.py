@@ -10,15 +10,17 @@ import re
 import threading
 import weakref
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from parley.exceptions import ConfigError, ParleyError
 from parley.llm.cache._key import decode_response, encode_response
 from parley.llm.cache.abstract import CacheBackend
 from parley.llm.types import ModelResponse
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = [
     "CHAT_CACHE",
@@ -181,6 +183,8 @@ class Cache:
             if self._closed:
                 raise ParleyError(f"{self!r} is closed; make a new Cache to keep caching.")
             if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
                 self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="parley-cache")
             executor = self._executor
         return await asyncio.get_running_loop().run_in_executor(executor, fn, self._backend)
