@@ -521,13 +521,15 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
             summary_args: e.g. ``{"summary_prompt": ...}`` for reflection.
             message: the first message: a str, a message dict, or a callable
                 ``f(sender, recipient, context) -> str | dict``. None: ask the human.
-            **kwargs: ``carryover`` (str or list, appended as context) and ``chat_id``.
+            **kwargs: ``carryover`` (str or list, appended as context), ``chat_id``, and
+                ``cache`` (a `parley.Cache` for every model call of the chat; default None: each
+                agent's own ``cache_seed``, if any).
 
         Returns:
             The `ChatResult`.
 
         Raises:
-            ConfigError: a bad ``summary_method`` or ``max_turns``.
+            ConfigError: a bad ``summary_method``, ``max_turns`` or ``cache``.
             parley.exceptions.ModelError: a model call failed.
         """
         return await _chat.run_two_agent_chat(
