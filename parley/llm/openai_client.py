@@ -48,7 +48,7 @@ from parley.exceptions import (
     ModelResponseError,
     redact_config,
 )
-from parley.llm._errors import error_class_for_status
+from parley.llm._errors import server_message, status_error
 from parley.llm.config import split_entry, validate_config_entry
 from parley.llm.pricing import cost, validate_price
 from parley.llm.streaming import ChunkAccumulator, StreamedReply, current_sink
@@ -313,11 +313,11 @@ class OpenAIClient:
                 config=entry,
             )
         if isinstance(exc, openai.APIStatusError):
-            return self._status_error(exc.status_code, self._scrub(_server_message(exc)), base_url, model)
+            return status_error(exc.status_code, self._scrub(server_message(exc)), base_url, model, entry)
         if isinstance(exc, openai.APIResponseValidationError):
             return ModelResponseError(f"The reply from {base_url} has the wrong shape: {exc.message}", config=entry)
         if isinstance(exc, openai.APIError):  # an error event inside a stream
-            detail = self._scrub(_server_message(exc))
+            detail = self._scrub(server_message(exc))
             return ModelError(f"The model server at {base_url} sent an error mid-stream: {detail}{broke}", config=entry)
         if isinstance(exc, json.JSONDecodeError):
             return ModelResponseError(
@@ -326,21 +326,6 @@ class OpenAIClient:
         if isinstance(exc, openai.OpenAIError):
             return ModelError(f"The openai SDK failed: {self._scrub(str(exc))}", config=entry)
         return None
-
-    def _status_error(self, status: int, detail: str, base_url: str, model: str) -> ModelError:
-        cls = error_class_for_status(status)
-        if status in (401, 403):
-            text = f"The model server at {base_url} rejected the API key (HTTP {status}): {detail}"
-        elif status == 404:
-            text = (
-                f"The model server at {base_url} does not know model {model!r} (HTTP 404): {detail} "
-                "Check the model name, and that base_url is the API root (often ending in /v1)."
-            )
-        elif status == 429:
-            text = f"The model server at {base_url} is rate limiting (HTTP 429), still after retries: {detail}"
-        else:
-            text = f"The model server at {base_url} answered HTTP {status}: {detail}"
-        return cls(text, config=self._entry, status_code=status)
 
     def _bad(self, base_url: str, what: str) -> ModelResponseError:
         return ModelResponseError(f"The reply from {base_url} is malformed: {what}.", config=self._entry)
@@ -419,15 +404,3 @@ def _tool_call(call: Any) -> ToolCall | None:
         "type": "function",
         "function": {"name": str(name), "arguments": str(getattr(fn, "arguments", "") or "")},
     }
-
-
-def _server_message(exc: Any) -> str:
-    """The server's own error message from an SDK status error, without the SDK's framing."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, Mapping):
-        inner = body.get("error", body)
-        if isinstance(inner, Mapping) and isinstance(inner.get("message"), str):
-            return str(inner["message"])
-        if isinstance(inner, str):
-            return inner
-    return str(getattr(exc, "message", exc))
