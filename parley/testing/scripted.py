@@ -15,8 +15,10 @@ from typing import Any
 
 from parley.exceptions import ConfigError, ModelResponseError
 from parley.llm._errors import error_class_for_status
+from parley.llm.streaming import current_sink
 from parley.llm.types import Message, ModelResponse, ToolSpec, Usage
 from parley.testing._script import Reply, Script, ScriptExhaustedError, parse_reply, usage_for
+from parley.testing._wire import split_text
 
 __all__ = ["FunctionModelClient", "ModelFunction", "ScriptedModelClient"]
 
@@ -24,8 +26,14 @@ ModelFunction = Callable[[list[Message], list[ToolSpec] | None, dict[str, Any]],
 """``fn(messages, tools, params)``, sync or async, returning a reply (str / dict) or a `ModelResponse`."""
 
 
-async def _respond(reply: Reply, messages: Sequence[Message], *, model: str, cost: float) -> ModelResponse:
-    """Turn a parsed reply into a `ModelResponse`, honouring ``delay`` and ``error`` faults."""
+async def _respond(
+    reply: Reply, messages: Sequence[Message], *, model: str, cost: float, stream: bool = False
+) -> ModelResponse:
+    """Turn a parsed reply into a `ModelResponse`, honouring ``delay`` and ``error`` faults.
+
+    With ``stream`` the text goes to the token sink (`parley.llm.streaming`) in the same pieces
+    the scripted server streams it in.
+    """
     config = {"model": model}
     if reply.delay:
         await asyncio.sleep(reply.delay)
@@ -37,6 +45,10 @@ async def _respond(reply: Reply, messages: Sequence[Message], *, model: str, cos
     message: Message = {"role": "assistant", "content": reply.content}
     if reply.tool_calls:
         message["tool_calls"] = [dict(call) for call in reply.tool_calls]  # type: ignore[misc]
+    sink = current_sink() if stream else None
+    if sink is not None and reply.content:
+        for piece in split_text(reply.content):
+            sink(piece)
     prompt, completion = usage_for(messages, reply)
     return ModelResponse(message=message, usage=Usage(prompt, completion, prompt + completion), cost=cost, model=model)
 
@@ -91,7 +103,7 @@ class ScriptedModelClient:
         Args:
             messages: the conversation; recorded in `calls`.
             tools: ignored: the script alone decides the reply.
-            params: ignored.
+            params: only ``stream`` is read: when true, the text goes to the token sink in pieces.
 
         Returns:
             The reply with approximate usage and ``cost_per_call``.
@@ -109,7 +121,8 @@ class ScriptedModelClient:
                 f"call #{len(self.calls)} has no reply. Add replies to the script.",
                 config={"model": self.model},
             ) from None
-        return await _respond(reply, messages, model=self.model, cost=self.cost_per_call)
+        stream = bool(params and params.get("stream"))
+        return await _respond(reply, messages, model=self.model, cost=self.cost_per_call, stream=stream)
 
 
 class FunctionModelClient:
@@ -147,7 +160,8 @@ class FunctionModelClient:
         Args:
             messages: the conversation; recorded in `calls` and passed to ``fn`` as a list.
             tools: passed to ``fn`` as a list, or None.
-            params: passed to ``fn`` as a dict (empty when None).
+            params: passed to ``fn`` as a dict (empty when None); when ``stream`` is true, the
+                text of a reply (not of a `ModelResponse`) goes to the token sink in pieces.
 
         Returns:
             ``fn``'s `ModelResponse`, or one built from its reply with approximate usage and cost 0.
@@ -170,4 +184,4 @@ class FunctionModelClient:
             raise ModelResponseError(
                 f"FunctionModelClient: fn returned a bad reply. {exc}", config={"model": self.model}
             ) from None
-        return await _respond(reply, messages, model=self.model, cost=0.0)
+        return await _respond(reply, messages, model=self.model, cost=0.0, stream=bool(params and params.get("stream")))

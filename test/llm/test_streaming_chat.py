@@ -11,7 +11,7 @@ import pytest
 from parley import AssistantAgent, UserProxyAgent
 from parley.agentchat.io import IOStream, ScriptedIOStream
 from parley.exceptions import ModelConnectionError
-from parley.testing import ScriptedOpenAIServer
+from parley.testing import ScriptedModelClient, ScriptedOpenAIServer
 
 from .conftest import FAKE_KEY
 
@@ -111,3 +111,21 @@ async def test_a_stream_that_breaks_ends_the_chat_with_one_clear_error_and_the_l
             await user.a_initiate_chat(assistant, message="Hi")
     assert io.output[-3:] == ["This ", "reply ", "\n"]
     assert server.base_url in str(info.value)
+
+
+async def test_the_in_process_double_streams_the_same_transcript_as_the_server() -> None:
+    text = "Same pieces either way. TERMINATE"
+    outputs = []
+    with ScriptedOpenAIServer([text]) as server:
+        for llm_config in (
+            {"config_list": [{"model": "gpt-4o-mini", "base_url": server.base_url, "api_key": FAKE_KEY}]},
+            {"config_list": [{"model_client": ScriptedModelClient([text], model="gpt-4o-mini")}]},
+        ):
+            assistant = AssistantAgent("assistant", llm_config={**llm_config, "stream": True})
+            user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)
+            io = ScriptedIOStream()
+            with IOStream.set_default(io):
+                await user.a_initiate_chat(assistant, message="Hi")
+            outputs.append(io.output)
+    assert outputs[0] == outputs[1]
+    assert contains_run(outputs[0], ["Same ", "pieces ", "either ", "way. ", "TERMINATE", "\n"])
