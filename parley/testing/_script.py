@@ -289,7 +289,7 @@ def load_script(spec: str | Path) -> tuple[ReplySource, dict[str, Any]]:
         MissingDependencyError: a YAML file was given and PyYAML is not installed.
     """
     path = Path(spec)
-    if not path.exists() and ":" in str(spec) and not path.suffix:
+    if not path.exists() and ":" in str(spec) and path.suffix.lower() not in (".json", ".yaml", ".yml"):
         fn = import_object(str(spec))
         if not callable(fn):
             raise ConfigError(f"{spec!r} is not callable; a script function takes the request body.")

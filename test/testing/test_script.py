@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -120,6 +120,8 @@ def test_load_a_json_and_a_yaml_file(tmp_path: Path) -> None:
 
 
 def test_load_a_callable_by_name() -> None:
+    dotted, _ = load_script("parley.testing._script:approx_tokens")  # a dotted module path
+    assert dotted is cast(Any, approx_tokens)
     fn, options = load_script("json:dumps")
     assert fn is json.dumps
     assert options == {}
