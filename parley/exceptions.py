@@ -7,6 +7,7 @@ The tree::
     ├── MissingDependencyError      an optional extra is not installed (also ImportError)
     ├── InvalidMessageError         a message has neither content nor tool calls (also ValueError)
     ├── ToolArgumentsError          a model's tool arguments do not fit the tool (also ValueError)
+    ├── CacheError                  a model-response cache's store failed, or it was closed
     ├── ModelError                  a model call failed; names the config entry, key redacted
     │   ├── ModelAuthenticationError    missing or rejected API key
     │   ├── ModelConnectionError        server unreachable or timed out
@@ -25,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "CacheError",
     "ConfigError",
     "ExecutorError",
     "ExecutorUnavailableError",
@@ -115,6 +117,10 @@ class ToolArgumentsError(ParleyError, ValueError):
         self.tool = tool
         self.problems = tuple(problems)
         super().__init__(f"bad arguments for {tool!r}: {'; '.join(self.problems)}")
+
+
+class CacheError(ParleyError):
+    """A model-response cache's store (SQLite file, Redis server) failed, or the cache was closed."""
 
 
 class ModelError(ParleyError):

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from parley import Cache
-from parley.exceptions import ConfigError, MissingDependencyError, ModelError, ParleyError
+from parley.exceptions import CacheError, ConfigError, MissingDependencyError, ModelError
 from parley.llm import ModelResponse, OpenAIWrapper
 from parley.llm.cache import request_key
 from parley.llm.types import Message, ToolSpec, Usage
@@ -237,7 +237,7 @@ def test_cache_get_set_and_lifecycle(tmp_path: Path) -> None:
         with pytest.raises(TypeError):
             cache.set("bad", object())
     cache.close()  # idempotent
-    with pytest.raises(ParleyError, match="closed"):
+    with pytest.raises(CacheError, match="closed"):
         cache.get("k")
     with Cache({"cache_seed": "s-1", "cache_path_root": str(tmp_path / "root")}) as reopened:
         assert reopened.get("k") == {"a": [1, "é"]}
@@ -284,7 +284,7 @@ def test_redis_url_password_never_shows() -> None:
     cache = Cache.redis(cache_seed=1, redis_url="redis://user:hunter2-secret@127.0.0.1:1/0")
     assert "hunter2" not in repr(cache)
     assert repr(cache) == "Cache.redis(cache_seed=1, redis_url='redis://user:***@127.0.0.1:1/0')"
-    with pytest.raises(ParleyError) as caught:
+    with pytest.raises(CacheError) as caught:
         cache.get("k")
     assert "hunter2" not in str(caught.value)
     assert "redis://user:***@127.0.0.1:1/0" in str(caught.value)
@@ -307,7 +307,7 @@ def test_missing_redis_package_names_the_extra() -> None:
 def test_a_file_that_is_not_a_cache_gives_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "1").mkdir()
     (tmp_path / "1" / "cache.sqlite3").write_bytes(b"this is not sqlite" * 100)
-    with Cache.disk(cache_seed=1, cache_path_root=tmp_path) as cache, pytest.raises(ParleyError) as caught:
+    with Cache.disk(cache_seed=1, cache_path_root=tmp_path) as cache, pytest.raises(CacheError) as caught:
         cache.get("k")
     assert str(tmp_path / "1" / "cache.sqlite3") in str(caught.value)
     assert "delete it, or choose another cache_path_root" in str(caught.value)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from parley import Cache, ConversableAgent
-from parley.exceptions import ParleyError
+from parley.exceptions import CacheError
 from parley.llm import OpenAIWrapper
 from parley.testing import ScriptedOpenAIServer
 
@@ -66,7 +66,7 @@ def test_a_cached_second_chat_makes_no_model_request(redis_url: str, redis_seed:
 def test_an_unreachable_server_is_a_clear_error(closed_port: int) -> None:
     cache = Cache.redis(redis_url=f"redis://:pw-secret-123@127.0.0.1:{closed_port}/0")
     shown = re.escape(f"The Redis cache at redis://:***@127.0.0.1:{closed_port}/0 cannot be read")
-    with pytest.raises(ParleyError, match=shown) as e:
+    with pytest.raises(CacheError, match=shown) as e:
         cache.get("k")
     assert "pw-secret-123" not in str(e.value)
     assert "pw-secret-123" not in repr(cache)

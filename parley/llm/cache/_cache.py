@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from parley.exceptions import ConfigError, ParleyError
+from parley.exceptions import CacheError, ConfigError
 from parley.llm.cache._key import decode_response, encode_response
 from parley.llm.cache.abstract import CacheBackend
 from parley.llm.types import ModelResponse
@@ -181,7 +181,7 @@ class Cache:
     async def _run(self, fn: Callable[[CacheBackend], T]) -> T:
         with self._lock:
             if self._closed:
-                raise ParleyError(f"{self!r} is closed; make a new Cache to keep caching.")
+                raise CacheError(f"{self!r} is closed; make a new Cache to keep caching.")
             if self._executor is None:
                 from concurrent.futures import ThreadPoolExecutor
 
@@ -200,7 +200,7 @@ class Cache:
         """The JSON value stored under ``key``, or ``default`` when there is none.
 
         Raises:
-            ParleyError: the store failed (the message names it), or the cache is closed.
+            CacheError: the store failed (the message names it), or the cache is closed.
         """
         text = await self._get_text(key)
         if text is None:
@@ -215,7 +215,7 @@ class Cache:
 
         Raises:
             TypeError: ``value`` is not JSON-serializable.
-            ParleyError: the store failed, or the cache is closed.
+            CacheError: the store failed, or the cache is closed.
         """
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
         await self._run(lambda backend: backend.set(key, text))
@@ -238,7 +238,7 @@ class Cache:
         An entry that does not decode as a response (another program's, an older format) is a miss.
 
         Raises:
-            ParleyError: the store failed, or the cache is closed.
+            CacheError: the store failed, or the cache is closed.
         """
         text = await self._get_text(key)
         return None if text is None else decode_response(text)
@@ -250,7 +250,7 @@ class Cache:
             Whether it was stored.
 
         Raises:
-            ParleyError: the store failed, or the cache is closed.
+            CacheError: the store failed, or the cache is closed.
         """
         text = encode_response(response)
         if text is None:

@@ -25,7 +25,7 @@ class CacheBackend(Protocol):
     """Blocking string-to-string storage, opened on first use.
 
     The constructor must do no I/O: the first `get` or `set` opens the store. `close` releases
-    it and may be called more than once. Implementations raise `parley.exceptions.ParleyError`
+    it and may be called more than once. Implementations raise `parley.exceptions.CacheError`
     with the store's location (secrets redacted) when the store fails.
     """
 

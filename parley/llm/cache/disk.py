@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from parley.exceptions import ParleyError
+from parley.exceptions import CacheError
 
 __all__ = ["BUSY_TIMEOUT_S", "FILE_NAME", "DiskCacheBackend"]
 
@@ -85,17 +85,17 @@ class DiskCacheBackend:
                 self._fast = fast
         return self._conn
 
-    def _error(self, what: str, exc: BaseException) -> ParleyError:
+    def _error(self, what: str, exc: BaseException) -> CacheError:
         hint = ""
         if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
             hint = " The file is not a parley cache: delete it, or choose another cache_path_root."
-        return ParleyError(f"The disk cache {str(self.path)!r} {what}: {exc}.{hint}")
+        return CacheError(f"The disk cache {str(self.path)!r} {what}: {exc}.{hint}")
 
     def get(self, key: str) -> str | None:
         """Return the value stored under ``key``, or None.
 
         Raises:
-            ParleyError: the file cannot be opened or read (the message names it).
+            CacheError: the file cannot be opened or read (the message names it).
         """
         with self._lock:
             conn = self._connect()
@@ -128,7 +128,7 @@ class DiskCacheBackend:
         """Store ``value`` under ``key`` in one atomic statement, waiting for other writers' locks.
 
         Raises:
-            ParleyError: the file cannot be opened or written, or another process held its lock
+            CacheError: the file cannot be opened or written, or another process held its lock
                 for longer than `BUSY_TIMEOUT_S` seconds.
         """
         with self._lock:

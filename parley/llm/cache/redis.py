@@ -16,7 +16,7 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from parley.exceptions import ConfigError, MissingDependencyError, ParleyError
+from parley.exceptions import CacheError, ConfigError, MissingDependencyError
 
 __all__ = ["CONNECT_TIMEOUT_S", "SOCKET_TIMEOUT_S", "RedisCacheBackend", "redact_url"]
 
@@ -104,18 +104,18 @@ class RedisCacheBackend:
                 )
             return self._client
 
-    def _error(self, what: str, exc: Exception) -> ParleyError:
+    def _error(self, what: str, exc: Exception) -> CacheError:
         text = str(exc)
         password = urlsplit(self._url).password
         if password:
             text = text.replace(password, "***")
-        return ParleyError(f"The Redis cache at {self.url} {what}: {type(exc).__name__}: {text}")
+        return CacheError(f"The Redis cache at {self.url} {what}: {type(exc).__name__}: {text}")
 
     def get(self, key: str) -> str | None:
         """Return the value stored under ``prefix + key``, or None.
 
         Raises:
-            ParleyError: the server cannot be reached or answered with an error.
+            CacheError: the server cannot be reached or answered with an error.
         """
         import redis
 
@@ -131,7 +131,7 @@ class RedisCacheBackend:
         """Store ``value`` under ``prefix + key`` (one atomic ``SET``).
 
         Raises:
-            ParleyError: the server cannot be reached or answered with an error.
+            CacheError: the server cannot be reached or answered with an error.
         """
         import redis
 
