@@ -7,6 +7,7 @@ executor too; this module covers what is particular to a kernel that keeps state
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
-from parley import AssistantAgent
+from parley import AssistantAgent, UserProxyAgent
 from parley.coding import CodeBlock, CodeExecutorFactory, CodeResult
 from parley.coding.jupyter import EmbeddedIPythonCodeExecutor, JupyterCodeExecutor, NotebookCodeExecutor
 from parley.exceptions import ConfigError, ExecutorError, ExecutorUnavailableError
@@ -382,3 +383,53 @@ def test_user_capability_describes_the_kernel_once(tmp_path: Path) -> None:
     assert added.count("# How your code is run") == 1
     for expected in (str(tmp_path / "w"), str(tmp_path / "o"), "9 seconds", "%pip install", "keeps its state"):
         assert expected in added
+
+
+# --- with agents ----------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_a_vision_model_sees_its_own_plot(tmp_path: Path) -> None:
+    require_kernel()
+    plot = "```python\nimport matplotlib.pyplot as plt\nplt.plot([3, 1, 2])\nplt.show()\n```"
+    model = ScriptedModelClient([plot, "I see the plot. TERMINATE"])
+    assistant = AssistantAgent("assistant", llm_config=model)
+    proxy = UserProxyAgent(
+        "proxy",
+        human_input_mode="NEVER",
+        code_execution_config={
+            "executor": "ipython-embedded",
+            "ipython-embedded": {"work_dir": tmp_path},
+            "send_images": True,
+        },
+    )
+    try:
+        proxy.initiate_chat(assistant, message="Plot [3, 1, 2].", silent=True)
+    finally:
+        proxy.code_executor.close()
+    seen: Any = model.calls[1][-1]["content"]
+    assert isinstance(seen, list)
+    text, image = seen
+    assert str(text["text"]).startswith("exitcode: 0 (execution succeeded)")
+    assert image["type"] == "image_url"
+    assert str(image["image_url"]["url"]).startswith("data:image/png;base64,")
+
+
+# --- lifecycle, continued -------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_an_executor_dropped_without_close_ends_its_kernel_when_collected(tmp_path: Path) -> None:
+    require_kernel()
+    executor = EmbeddedIPythonCodeExecutor(work_dir=tmp_path)
+    pid = kernel_pid(executor)
+    del executor
+    gc.collect()
+    assert is_gone(pid)
+
+
+def test_the_package_exports_are_sorted_and_complete() -> None:
+    import parley.coding.jupyter as package
+
+    assert package.__all__ == sorted(package.__all__)
+    assert set(package.__all__) == {"EmbeddedIPythonCodeExecutor", "JupyterCodeExecutor", "NotebookCodeExecutor"}

@@ -30,6 +30,7 @@ import difflib
 import os
 import queue
 import shutil
+import signal
 import tempfile
 import threading
 from pathlib import Path
@@ -38,7 +39,7 @@ from typing import Any
 from parley.coding._process import kill_tree
 from parley.exceptions import ConfigError, ExecutorUnavailableError, MissingDependencyError
 
-__all__ = ["LocalKernel", "kernel_names"]
+__all__ = ["LocalKernel", "describe_exit", "kernel_names"]
 
 _LIVE: set[LocalKernel] = set()  # kernels started and not yet ended, for the atexit hook
 _LIVE_LOCK = threading.Lock()
@@ -221,6 +222,16 @@ class LocalKernel:
             _LIVE.discard(self)
         self._client = self._manager = self._dir = None
         self.pid = None
+
+
+def describe_exit(status: int) -> str:
+    """``exit status 1``, or ``killed by SIGKILL`` for a negative status (a signal, as subprocess reports it)."""
+    if status >= 0:
+        return f"exit status {status}"
+    try:
+        return f"killed by {signal.Signals(-status).name}"
+    except ValueError:
+        return f"killed by signal {-status}"
 
 
 @atexit.register

@@ -21,9 +21,8 @@ AutoGen 0.2:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -35,23 +34,22 @@ from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.base import CodeBlock, CodeResult
 from parley.coding.capability import ExecutorCapability
 from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, prepare_block
+from parley.coding.jupyter._cell import CellOutcome, run_cell
 from parley.coding.jupyter._collect import OutputCollector
-from parley.coding.jupyter._kernel import LocalKernel
-from parley.coding.jupyter._messages import KernelError, KernelIdle, parse_iopub
+from parley.coding.jupyter._kernel import LocalKernel, describe_exit
 from parley.coding.jupyter._options import check_dir, check_max_output_chars, check_seconds
-from parley.coding.jupyter._shell import EXIT_ERROR_NAME, shell_cell
+from parley.coding.jupyter._shell import shell_cell
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.exceptions import ConfigError, ExecutorError
 
 __all__ = ["EmbeddedIPythonCodeExecutor"]
 
-_POLL_S = 0.25  # how often a quiet kernel is checked for death
-_INTERRUPT_GRACE_S = 5.0  # how long an interrupted kernel may take to go idle before it is restarted
-_REPLY_WAIT_S = 5.0  # how long the shell reply may trail the final idle status
-_STATE_LOST = (
-    "All state was lost: variables, imports and open files are gone. {after}: run any setup code again "
-    "before relying on earlier results."
-)
+
+def _lost(after: str) -> str:
+    return (
+        f"All state was lost: variables, imports and open files are gone. {after}: run any setup code "
+        "again before relying on earlier results."
+    )
 
 
 class EmbeddedIPythonCodeExecutor:
@@ -115,6 +113,7 @@ class EmbeddedIPythonCodeExecutor:
         self._output_dir = given_output or self._work_dir
         self._extractor = MarkdownCodeExtractor()
         self._kernel: LocalKernel | None = None
+        self._finalizer: weakref.finalize[[], EmbeddedIPythonCodeExecutor] | None = None
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -164,7 +163,20 @@ class EmbeddedIPythonCodeExecutor:
             kernel = LocalKernel(self._kernel_name, work_dir)
             await kernel.start(self._startup_timeout)
             self._kernel = kernel
+            # An executor dropped without close() still ends its kernel when it is collected.
+            self._finalizer = weakref.finalize(self, kernel.kill)
         return self._kernel
+
+    async def _shutdown_kernel(self) -> bool:
+        """Shut the current kernel down, if there is one; return whether there was."""
+        kernel, self._kernel = self._kernel, None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if kernel is None:
+            return False
+        await kernel.shutdown()
+        return True
 
     def start(self) -> None:
         """Start the kernel now rather than at the first run; the sync form of `a_start`."""
@@ -221,11 +233,7 @@ class EmbeddedIPythonCodeExecutor:
             try:
                 with budget:
                     if died is not None:  # between runs: killed from outside, or the OOM killer
-                        after = await self._fresh_kernel(strict=True)
-                        collector.line(
-                            f"The kernel had died since the last run ({_describe_exit(died)}). "
-                            + _STATE_LOST.format(after=after)
-                        )
+                        await self._replace_dead(collector, died)
                     for block in code_blocks:
                         if not budget.ends_with_newline:
                             budget.feed_text("\n")
@@ -249,65 +257,46 @@ class EmbeddedIPythonCodeExecutor:
         if refusal is not None:
             collector.line(refusal)
             return 1, False
-        if lang in SHELLS:
-            return await self._run_cell(shell_cell(block.code, SHELLS[lang]), collector, shell=True)
-        return await self._run_cell(block.code, collector, shell=False)
+        shell = lang in SHELLS
+        cell = shell_cell(block.code, SHELLS[lang]) if shell else block.code
+        outcome = await run_cell(await self._ensure_kernel(), cell, collector, timeout=self._timeout, shell=shell)
+        if outcome.died is not None and not outcome.started:  # it never ran: run it on a fresh kernel
+            await self._replace_dead(collector, outcome.died)
+            outcome = await run_cell(await self._ensure_kernel(), cell, collector, timeout=self._timeout, shell=shell)
+        return await self._settle(outcome, collector)
 
-    async def _run_cell(self, cell: str, collector: OutputCollector, *, shell: bool) -> tuple[int, bool]:
-        """Execute one cell and collect its outputs; return (exit code, timed out)."""
-        kernel = await self._ensure_kernel()
-        msg_id = kernel.execute(cell)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout
-        interrupted, exit_code = False, 0
-        try:
-            while True:
-                left = deadline - loop.time()
-                if left <= 0:
-                    if interrupted:  # the kernel ignored the interrupt: only a restart stops it
-                        return await self._lost(collector, "did not stop when interrupted, so it was replaced")
-                    await kernel.interrupt()
-                    interrupted, deadline = True, loop.time() + _INTERRUPT_GRACE_S
-                    continue
-                msg = await kernel.iopub(min(left, _POLL_S))
-                if msg is None:
-                    if (status := await kernel.exit_status()) is not None:
-                        return await self._lost(collector, f"died ({_describe_exit(status)})", status)
-                    continue
-                item = parse_iopub(msg, msg_id)
-                if isinstance(item, KernelIdle):
-                    break
-                if isinstance(item, KernelError):
-                    if shell and item.ename == EXIT_ERROR_NAME and item.evalue.isdigit():
-                        exit_code = int(item.evalue)  # the script's own exit code, not a Python error
-                        continue
-                    exit_code = 1
-                if item is not None:
-                    collector.add(item)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(kernel.interrupt()), 2.0)
-            raise
-        if interrupted:
+    async def _replace_dead(self, collector: OutputCollector, status: int) -> None:
+        """The kernel died between runs: start a fresh one and say state was lost.
+
+        Raises:
+            ExecutorUnavailableError: the fresh kernel did not start.
+        """
+        after = await self._fresh_kernel(strict=True)
+        collector.line(f"The kernel had died since the last run ({describe_exit(status)}). {_lost(after)}")
+
+    async def _settle(self, outcome: CellOutcome, collector: OutputCollector) -> tuple[int, bool]:
+        """Tell the model how the cell ended, replacing a dead or wedged kernel; return (exit code, timed out)."""
+        if outcome.wedged:
+            after = await self._fresh_kernel(strict=False)
+            collector.line(
+                f"Timed out after {self._timeout:g} s, and the kernel did not stop when interrupted, so it "
+                f"was replaced. {_lost(after)}"
+            )
+            return TIMEOUT_EXIT_CODE, True
+        if outcome.died is not None:
+            after = await self._fresh_kernel(strict=False)
+            how = describe_exit(outcome.died)
+            collector.line(f"The kernel died ({how}) while running this block. {_lost(after)}")
+            return (128 - outcome.died if outcome.died < 0 else outcome.died or 1), False
+        if outcome.timed_out:
             collector.line(
                 f"Timed out after {self._timeout:g} s; the kernel was interrupted. Its state (variables, "
                 "imports) is kept."
             )
             return TIMEOUT_EXIT_CODE, True
-        reply = await kernel.reply(msg_id, _REPLY_WAIT_S)  # always collected, so replies never pile up
-        if reply is not None and reply.get("content", {}).get("status") == "aborted":
+        if outcome.aborted:
             collector.line("Not run: the kernel aborted this block without running it.")
-            return 1, False
-        return exit_code, False
-
-    async def _lost(self, collector: OutputCollector, what: str, status: int | None = None) -> tuple[int, bool]:
-        """The kernel died (``status``) or is wedged (None) during a block: replace it, say state is lost."""
-        lost = _STATE_LOST.format(after=await self._fresh_kernel(strict=False))
-        if status is None:
-            collector.line(f"Timed out after {self._timeout:g} s, and the kernel {what}. {lost}")
-            return TIMEOUT_EXIT_CODE, True
-        collector.line(f"The kernel {what} while running this block. {lost}")
-        return (128 - status if status < 0 else status or 1), False
+        return outcome.exit_code, False
 
     async def _fresh_kernel(self, *, strict: bool) -> str:
         """Replace the kernel by a fresh one; return the sentence that says how that went.
@@ -316,9 +305,7 @@ class EmbeddedIPythonCodeExecutor:
             ExecutorUnavailableError: with ``strict``, the fresh kernel did not start (without
                 it, the failure is in the sentence and the next run tries again).
         """
-        old, self._kernel = self._kernel, None
-        if old is not None:
-            await old.shutdown()
+        await self._shutdown_kernel()
         try:
             await self._ensure_kernel()
         except Exception as exc:
@@ -360,9 +347,7 @@ class EmbeddedIPythonCodeExecutor:
         """
         self._check_open()
         async with self._serialised():
-            old, self._kernel = self._kernel, None
-            if old is not None:
-                await old.shutdown()
+            if await self._shutdown_kernel():
                 await self._ensure_kernel()
 
     def close(self) -> None:
@@ -372,9 +357,7 @@ class EmbeddedIPythonCodeExecutor:
     async def a_close(self) -> None:
         """Async form of `close`."""
         self._closed = True
-        kernel, self._kernel = self._kernel, None
-        if kernel is not None:
-            await kernel.shutdown()
+        await self._shutdown_kernel()
 
     def __enter__(self) -> EmbeddedIPythonCodeExecutor:
         self.start()
@@ -393,13 +376,3 @@ class EmbeddedIPythonCodeExecutor:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.a_close()
-
-
-def _describe_exit(status: int) -> str:
-    """``exit status 1``, or ``killed by SIGKILL`` for a negative status (a signal, as subprocess reports it)."""
-    if status >= 0:
-        return f"exit status {status}"
-    try:
-        return f"killed by {signal.Signals(-status).name}"
-    except ValueError:
-        return f"killed by signal {-status}"
