@@ -65,6 +65,10 @@ class EmbeddedIPythonCodeExecutor:
     JPEG, GIF, SVG) and HTML displays are saved to ``output_dir`` and listed in
     ``output_files``. Matplotlib figures come back as PNG displays.
 
+    One kernel serves one call at a time: concurrent calls from one event loop queue up. The
+    executor is a sync and async context manager; `close` (or garbage collection, or
+    interpreter exit) ends the kernel and everything its code started.
+
     Needs the ``jupyter`` extra: ``pip install 'parley[jupyter]'``. POSIX only.
 
     Args:
