@@ -19,6 +19,9 @@ PUBLIC_MODULES = [
     "parley.coding",
     "parley.testing",
     "parley.exceptions",
+    "parley.io",
+    "parley.coding.jupyter",
+    "parley.llm.cache",
 ]
 
 

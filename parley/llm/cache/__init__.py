@@ -26,13 +26,13 @@ from parley.llm.cache.abstract import CacheBackend
 
 __all__ = [
     "CHAT_CACHE",
+    "Cache",
+    "CacheBackend",
     "DEFAULT_CACHE_PATH_ROOT",
     "DEFAULT_CACHE_SEED",
     "DEFAULT_REDIS_URL",
     "KEY_VERSION",
     "NOT_IN_KEY",
-    "Cache",
-    "CacheBackend",
     "check_cache",
     "check_cache_seed",
     "request_key",
