@@ -101,6 +101,7 @@ class ReplyEntry:
     config: Any = None
     init_config: Any = None
     reset_config: Callable[[Any], None] | None = None
+    any_sender: bool = False
 
     @classmethod
     def make(
@@ -113,8 +114,8 @@ class ReplyEntry:
         """Build an entry, compiling the trigger and deciding sync-or-async once."""
         if not callable(func):
             raise ConfigError(f"reply_func must be callable, got {func!r}.", key="reply_func")
-        pred, _ = compile_trigger(trigger)
-        return cls(trigger, pred, func, inspect.iscoroutinefunction(func), config, config, reset_config)
+        pred, any_sender = compile_trigger(trigger)
+        return cls(trigger, pred, func, inspect.iscoroutinefunction(func), config, config, reset_config, any_sender)
 
     async def call(self, agent: Any, messages: list[Any], sender: Any) -> tuple[bool, Any]:
         """Call the function as ``func(agent, messages=..., sender=..., config=...)``."""

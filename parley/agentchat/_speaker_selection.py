@@ -75,8 +75,10 @@ def round_robin_next(names: Sequence[str], last: str | None, eligible: Sequence[
     """
     if not eligible:
         return None
-    allowed = set(eligible)
     start = names.index(last) + 1 if last in names else 0
+    if len(eligible) == len(names):  # everyone is eligible: plain rotation
+        return names[start % len(names)]
+    allowed = set(eligible)
     for i in range(len(names)):
         name = names[(start + i) % len(names)]
         if name in allowed:

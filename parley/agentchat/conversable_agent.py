@@ -480,7 +480,7 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
         for entry in self._reply_func_list:
             if exclude and entry.func in exclude:
                 continue
-            if not entry.matches(sender):
+            if not (entry.any_sender or entry.matches(sender)):
                 continue
             if entry.is_async:  # the common case: await directly, no extra coroutine
                 final, reply = await entry.func(self, messages=messages, sender=sender, config=entry.config)

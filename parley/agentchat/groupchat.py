@@ -209,7 +209,8 @@ class GroupChat:
     # ---- members and history ---------------------------------------------------------------------
     def _members(self) -> tuple[list[str], dict[str, Any]]:
         """Names in order and name -> agent, rebuilt only when the member list changes."""
-        key = tuple(map(id, self.agents))
+        agents = self.agents
+        key = (id(agents), len(agents), id(agents[0]), id(agents[-1])) if agents else (id(agents), 0, 0, 0)
         if getattr(self, "_members_key", None) != key:
             self._members_key = key
             self._members_cache = ([a.name for a in self.agents], {a.name: a for a in self.agents})
@@ -293,7 +294,8 @@ class GroupChat:
         if last_speaker is not None:
             name = last_speaker.name
             last = name if by_name.get(name) is last_speaker else None
-        funcs = sel.tool_call_names(self.messages[-1]) if self.func_call_filter and self.messages else []
+        pending = self.messages[-1] if self.func_call_filter and self.messages else None
+        funcs = sel.tool_call_names(pending) if pending is not None and "tool_calls" in pending else []
         if funcs:
             maps = {a.name: getattr(a, "function_map", {}) or {} for a in self.agents}
             able = sel.tool_executors(funcs, maps)
@@ -323,16 +325,16 @@ class GroupChat:
                 return self.agent_by_name(chosen)
             method = chosen
         if len(eligible) == 1:
-            return self.agent_by_name(eligible[0])
+            return by_name[eligible[0]]
         if method == "round_robin":
-            return self.agent_by_name(sel.round_robin_next(names, last, eligible) or eligible[0])
+            return by_name[sel.round_robin_next(names, last, eligible) or eligible[0]]
         if method == "random":
-            return self.agent_by_name(random.choice(eligible))
+            return by_name[random.choice(eligible)]
         if method == "manual":
             picked = self._manual(eligible)
             if picked is not None:
-                return self.agent_by_name(picked)
-        return self.agent_by_name(await self._auto(selector, eligible, last))
+                return by_name[picked]
+        return by_name[await self._auto(selector, eligible, last)]
 
     def _manual(self, eligible: list[str]) -> str | None:
         io = IOStream.get_default()

@@ -28,6 +28,22 @@ __all__ = ["GroupChatManager"]
 _PLAIN_RECEIVERS: dict[type, bool] = {}
 
 
+def _stored_copies(message: Message) -> tuple[Message | None, Message | None]:
+    """The manager's and a member's stored copies of an already-stored, named message.
+
+    The messages a manager broadcasts come from its own history (so they hold only API keys) and
+    carry their speaker's name; for those the copies differ from the original only in ``role``,
+    exactly as `ConversableAgent._normalize` would set it. Anything else: ``(None, None)``.
+    """
+    if "name" not in message or "content" not in message:
+        return None, None
+    role = message.get("role")
+    if role in ("tool", "function"):
+        return message, message
+    received_role = "assistant" if message.get("tool_calls") else "user"
+    return {**message, "role": "assistant"}, {**message, "role": received_role}
+
+
 def _plain_receiver(agent: Any) -> bool:
     """True when ``agent`` receives with `ConversableAgent.a_receive` (cached per class)."""
     cls = type(agent)
@@ -116,8 +132,7 @@ class GroupChatManager(ConversableAgent):
         Send hooks, or a member that overrides ``a_receive``, take the full ``a_send`` path.
         """
         fast = not self._hooks["process_message_before_send"]
-        sent: Message | None = None
-        received: Message | None = None
+        sent, received = _stored_copies(message) if fast else (None, None)
         for agent in self._groupchat.agents:
             if agent is speaker:
                 continue

@@ -143,6 +143,7 @@ class OpenAIWrapper:
             self._limiters.append(shared_limiter(merged))
         self._unregistered = [c for c in self._clients if isinstance(c, custom.UnregisteredModelClient)]
         self.streams = any(self._streams)
+        self._formats = [self._format(entry, None) for entry in self._entries]
         self.usage_summary = UsageSummary()
 
     @classmethod
@@ -244,9 +245,10 @@ class OpenAIWrapper:
         call_filter = params.get("filter_func") if params else None
         call_stream = params.get("stream") if params else None
         failures: list[tuple[int, ModelError]] = []
+        call_fmt = call_params is not None and "response_format" in call_params
         for index, client in enumerate(self._clients):
             entry = self._entries[index]
-            fmt = self._format(entry, call_params)
+            fmt = self._format(entry, call_params) if call_fmt else self._formats[index]
             cache = call_cache if call_cache is not None else self._seed_caches[index]
             key = None
             if cache is not None:
@@ -273,6 +275,8 @@ class OpenAIWrapper:
             if cache is not None and key is not None:
                 await cache.aset_response(key, response)
             self.usage_summary.add(response)
+            if call_filter is None and self._filters[index] is None:
+                return response
             try:
                 return await self._accept(index, response, call_filter, params)
             except ModelError as exc:
