@@ -65,24 +65,28 @@ class GroupChatSampler:
             raise RuntimeError(f"expected {self._max_round} messages in groupchat.messages, got {n}")
         return elapsed / n * 1e6
 
-    def _reset_counters(self) -> None:
-        # Untimed. A new chat with the manager should reset each member's consecutive auto-reply
-        # counter towards it, as AutoGen 0.2's does; parley's GroupChatManager._prepare_chat does
-        # not yet (reported), so without this the members fall silent after 10 * max_round
-        # replies in all, about 40 chats.
-        for member in self._members:
-            member.reset_consecutive_auto_reply_counter(self._manager)
-
-    def sample(self) -> dict[str, float]:
-        """Return ``sync_us_per_message`` and ``async_us_per_message``."""
-        self._reset_counters()
+    def _sync(self) -> float:
         start = time.perf_counter()
         self._starter.initiate_chat(self._manager, message="hi", silent=True)
-        sync_us = self._per_message(start, self._groupchat)
-        self._reset_counters()
+        return self._per_message(start, self._groupchat)
+
+    def _async(self) -> float:
         start = time.perf_counter()
         self._loop.run_until_complete(self._starter.a_initiate_chat(self._manager, message="hi", silent=True))
-        return {"sync_us_per_message": sync_us, "async_us_per_message": self._per_message(start, self._groupchat)}
+        return self._per_message(start, self._groupchat)
+
+    def sample(self) -> dict[str, float]:
+        """Return ``sync_us_per_message`` and ``async_us_per_message``.
+
+        The two alternate which runs first, so that neither always pays for the caches the peer's
+        process just cooled.
+        """
+        self._samples = getattr(self, "_samples", 0) + 1
+        if self._samples % 2:
+            sync_us, async_us = self._sync(), self._async()
+        else:
+            async_us, sync_us = self._async(), self._sync()
+        return {"sync_us_per_message": sync_us, "async_us_per_message": async_us}
 
     def close(self) -> None:
         """Close the sampler's event loop. Idempotent."""
