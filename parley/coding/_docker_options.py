@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from parley.coding.utils import normalize_lang
+from parley.coding._options import check_max_output_chars, check_path, check_policies, check_seconds
 from parley.exceptions import ConfigError
 
 __all__ = ["DockerOptions", "check_options"]
@@ -46,26 +46,6 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _policies(overrides: Mapping[str, bool] | None, supported: Sequence[str]) -> dict[str, bool]:
-    policies = {normalize_lang(lang): True for lang in supported}
-    for lang, run in (overrides or {}).items():
-        if not isinstance(lang, str) or not isinstance(run, bool):
-            raise ConfigError(
-                f"execution_policies maps a language to True (run) or False (save only); got {lang!r}: {run!r}.",
-                key="execution_policies",
-            )
-        canonical = normalize_lang(lang)
-        if run and canonical not in policies:
-            raise ConfigError(
-                f"execution_policies enables {lang!r}, which this executor cannot run. It runs: "
-                f"{', '.join(supported)}; set {lang!r} to False to save such blocks.",
-                key="execution_policies",
-                suggestions=difflib.get_close_matches(canonical, supported, n=1),
-            )
-        policies[canonical] = run
-    return policies
-
-
 def _check_network_mode(network_mode: object) -> str:
     if not isinstance(network_mode, str) or not network_mode.strip():
         raise ConfigError(
@@ -98,9 +78,7 @@ def _check_limits(mem_limit: object, pids_limit: object, cpus: object) -> None:
         raise ConfigError(f"cpus must be a positive number of CPUs (e.g. 1.5) or None, got {cpus!r}.", key="cpus")
 
 
-def _check_paths(work_dir: object, bind_dir: object) -> None:
-    if not isinstance(work_dir, (str, os.PathLike)):
-        raise ConfigError(f"work_dir must be a str or Path, got {work_dir!r}.", key="work_dir")
+def _check_bind_dir(bind_dir: object) -> None:
     if bind_dir is not None and not isinstance(bind_dir, (str, os.PathLike)):
         raise ConfigError(f"bind_dir must be a str or Path (a directory on the Docker host), got {bind_dir!r}.")
     if bind_dir is not None and not os.path.isabs(bind_dir):
@@ -140,20 +118,16 @@ def check_options(
             f"container_name must match [a-zA-Z0-9][a-zA-Z0-9_.-]+ (Docker's rule), got {container_name!r}.",
             key="container_name",
         )
-    if not _is_number(timeout) or not timeout > 0:  # type: ignore[operator]
-        raise ConfigError(f"timeout must be a positive, finite number of seconds, got {timeout!r}.", key="timeout")
-    _check_paths(work_dir, bind_dir)
+    seconds = check_seconds("timeout", timeout)
+    path = check_path("work_dir", work_dir)
+    _check_bind_dir(bind_dir)
     for key, flag in (("auto_remove", auto_remove), ("stop_container", stop_container)):
         if not isinstance(flag, bool):
             raise ConfigError(f"{key} must be True or False, got {flag!r}.", key=key)
     _check_limits(mem_limit, pids_limit, cpus)
     if user is not None and (not isinstance(user, str) or not user.strip()):
         raise ConfigError(f"user must be a user name, 'uid' or 'uid:gid', or None, got {user!r}.", key="user")
-    if not isinstance(max_output_chars, int) or isinstance(max_output_chars, bool) or max_output_chars < 2:
-        raise ConfigError(
-            f"max_output_chars must be an int of at least 2 (characters), got {max_output_chars!r}.",
-            key="max_output_chars",
-        )
+    budget = check_max_output_chars(max_output_chars)
     if docker_client is not None and not (hasattr(docker_client, "api") and hasattr(docker_client, "containers")):
         raise ConfigError(
             f"docker_client must be a docker.DockerClient (e.g. docker.from_env()), got {docker_client!r}.",
@@ -161,16 +135,16 @@ def check_options(
         )
     return DockerOptions(
         image=image,
-        timeout=float(timeout),  # type: ignore[arg-type]
-        work_dir=Path(work_dir),
+        timeout=seconds,
+        work_dir=path,
         bind_dir=Path(bind_dir) if bind_dir is not None else None,
         auto_remove=bool(auto_remove),
         stop_container=bool(stop_container),
-        policies=_policies(execution_policies, supported),
+        policies=check_policies(execution_policies, supported),
         network_mode=_check_network_mode(network_mode),
         mem_limit=mem_limit.strip() if isinstance(mem_limit, str) else mem_limit,
         pids_limit=pids_limit,
         cpus=float(cpus) if cpus is not None else None,
         user=user,
-        max_output_chars=max_output_chars,
+        max_output_chars=budget,
     )

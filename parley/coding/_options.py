@@ -1,14 +1,22 @@
-"""Checks for the arguments the kernel executors share, each failing with a `ConfigError`."""
+"""Checks for the constructor arguments the executors share, each failing with a `ConfigError`.
+
+Every executor takes a ``timeout``, an output budget, directories and (the command-line ones)
+``execution_policies``; each is checked here once, so a bad value gets the same message whichever
+executor it was given to.
+"""
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from parley.coding.utils import normalize_lang
 from parley.exceptions import ConfigError
 
-__all__ = ["check_dir", "check_max_output_chars", "check_seconds"]
+__all__ = ["check_dir", "check_max_output_chars", "check_path", "check_policies", "check_seconds"]
 
 
 def check_seconds(name: str, value: object) -> float:
@@ -35,14 +43,52 @@ def check_max_output_chars(value: object) -> int:
     return value
 
 
+def check_path(name: str, value: object) -> Path:
+    """Return ``value`` as a Path.
+
+    Raises:
+        ConfigError: ``value`` is neither a str nor a path-like object (None included).
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(f"{name} must be a str or Path, got {value!r}.", key=name)
+    return Path(value)
+
+
 def check_dir(name: str, value: object) -> Path | None:
-    """Return ``value`` as a Path, or None when it is None.
+    """Return ``value`` as a Path, or None when it is None (an optional directory).
 
     Raises:
         ConfigError: ``value`` is neither None, a str nor a path-like object.
     """
-    if value is None:
-        return None
-    if not isinstance(value, (str, os.PathLike)):
-        raise ConfigError(f"{name} must be a str or Path, got {value!r}.", key=name)
-    return Path(value)
+    return None if value is None else check_path(name, value)
+
+
+def check_policies(overrides: Mapping[str, bool] | None, supported: Sequence[str]) -> dict[str, bool]:
+    """Return the execution policy per canonical language: every ``supported`` one runs unless overridden.
+
+    Args:
+        overrides: ``execution_policies`` as given: language -> True (run) or False (save only).
+            A language the executor does not run may only be set to False.
+        supported: the languages the executor runs.
+
+    Raises:
+        ConfigError: a key is not a str or a value not a bool, or a language the executor cannot
+            run is set to True (with the nearest supported language as a suggestion).
+    """
+    policies = {normalize_lang(lang): True for lang in supported}
+    for lang, run in (overrides or {}).items():
+        if not isinstance(lang, str) or not isinstance(run, bool):
+            raise ConfigError(
+                f"execution_policies maps a language to True (run) or False (save only); got {lang!r}: {run!r}.",
+                key="execution_policies",
+            )
+        canonical = normalize_lang(lang)
+        if run and canonical not in policies:
+            raise ConfigError(
+                f"execution_policies enables {lang!r}, which this executor cannot run. It runs: "
+                f"{', '.join(supported)}; set {lang!r} to False to save such blocks.",
+                key="execution_policies",
+                suggestions=difflib.get_close_matches(canonical, supported, n=1),
+            )
+        policies[canonical] = run
+    return policies

@@ -17,7 +17,6 @@ nothing carries over between blocks except files. Where parley differs from Auto
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import shutil
@@ -29,6 +28,7 @@ from typing import ClassVar
 
 from parley._sync import run_sync
 from parley.coding._files import default_filename, filename_from_marker, resolve_in_work_dir
+from parley.coding._options import check_max_output_chars, check_path, check_policies
 from parley.coding._output import OutputBudget
 from parley.coding._process import ProcessRegistry, ProcessStartError, run_in_process_group
 from parley.coding.base import CodeBlock, CommandLineCodeResult
@@ -98,13 +98,8 @@ class LocalCommandLineCodeExecutor:
             raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}.", key="timeout")
         if not math.isfinite(timeout):
             raise ConfigError(f"timeout must be finite, got {timeout!r}.", key="timeout")
-        if isinstance(max_output_chars, bool) or not isinstance(max_output_chars, int) or max_output_chars < 2:
-            raise ConfigError(
-                f"max_output_chars must be an int of at least 2 (characters), got {max_output_chars!r}.",
-                key="max_output_chars",
-            )
-        if not isinstance(work_dir, (str, os.PathLike)):
-            raise ConfigError(f"work_dir must be a str or Path, got {work_dir!r}.", key="work_dir")
+        self._max_output_chars = check_max_output_chars(max_output_chars)
+        self._work_dir = check_path("work_dir", work_dir)
         if virtual_env_context is not None and not isinstance(
             getattr(virtual_env_context, "env_exe", None), (str, os.PathLike)
         ):
@@ -116,31 +111,10 @@ class LocalCommandLineCodeExecutor:
             )
         self._timeout = float(timeout)
         self._venv = _absolute_venv(virtual_env_context)
-        self._work_dir = Path(work_dir)
-        self._policies = self._make_policies(execution_policies)
-        self._max_output_chars = max_output_chars
+        self._policies = check_policies(execution_policies, self.SUPPORTED_LANGUAGES)
         self._extractor = MarkdownCodeExtractor()
         self._registry = ProcessRegistry()
         self._closed = False
-
-    def _make_policies(self, overrides: dict[str, bool] | None) -> dict[str, bool]:
-        policies = {normalize_lang(lang): True for lang in self.SUPPORTED_LANGUAGES}
-        for lang, run in (overrides or {}).items():
-            if not isinstance(lang, str) or not isinstance(run, bool):
-                raise ConfigError(
-                    f"execution_policies maps a language to True (run) or False (save only); got {lang!r}: {run!r}.",
-                    key="execution_policies",
-                )
-            canonical = normalize_lang(lang)
-            if run and canonical not in policies:
-                raise ConfigError(
-                    f"execution_policies enables {lang!r}, which this executor cannot run. It runs: "
-                    f"{', '.join(self.SUPPORTED_LANGUAGES)}; set {lang!r} to False to save such blocks.",
-                    key="execution_policies",
-                    suggestions=difflib.get_close_matches(canonical, self.SUPPORTED_LANGUAGES, n=1),
-                )
-            policies[canonical] = run
-        return policies
 
     @property
     def timeout(self) -> float:

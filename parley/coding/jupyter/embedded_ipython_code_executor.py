@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import ClassVar
 
 from parley._sync import run_sync
+from parley.coding._options import check_dir, check_max_output_chars, check_seconds
 from parley.coding._output import OutputBudget
 from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.base import CodeBlock, CodeResult
@@ -37,7 +38,6 @@ from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, prepare_b
 from parley.coding.jupyter._cell import CellOutcome, run_cell
 from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._kernel import LocalKernel, describe_exit
-from parley.coding.jupyter._options import check_dir, check_max_output_chars, check_seconds
 from parley.coding.jupyter._shell import shell_cell
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.exceptions import ConfigError, ExecutorError

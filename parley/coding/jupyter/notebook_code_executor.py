@@ -33,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
 
+from parley.coding._options import check_dir, check_max_output_chars, check_seconds
 from parley.coding._output import OutputBudget
 from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.base import CodeBlock, CodeResult
@@ -40,7 +41,6 @@ from parley.coding.capability import ExecutorCapability
 from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, prepare_block
 from parley.coding.jupyter._capture import Deadline, capture
 from parley.coding.jupyter._collect import OutputCollector
-from parley.coding.jupyter._options import check_dir, check_max_output_chars, check_seconds
 from parley.coding.jupyter._shell import HELPER_NAME, SHELL_HELPER_SOURCE
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.exceptions import ExecutorError, ExecutorUnavailableError
