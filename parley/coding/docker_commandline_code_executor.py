@@ -30,16 +30,15 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 from parley._sync import run_sync
+from parley.coding._blocks import NotRun, prepare_script
 from parley.coding._docker import Container, ContainerGoneError
 from parley.coding._docker_options import DockerOptions, check_options
 from parley.coding._docker_run import run_in_container
 from parley.coding._docker_sandbox import MOUNT, Sandbox
-from parley.coding._files import default_filename, filename_from_marker, resolve_in_work_dir
 from parley.coding._output import OutputBudget
 from parley.coding.base import CodeBlock, CommandLineCodeResult
 from parley.coding.capability import ExecutorCapability
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.coding.utils import normalize_lang
 from parley.exceptions import ExecutorError
 
 __all__ = ["DockerCommandLineCodeExecutor"]
@@ -247,29 +246,11 @@ class DockerCommandLineCodeExecutor:
 
     async def _run_block(self, block: CodeBlock, work_dir: Path, budget: OutputBudget) -> tuple[int, bool, Path | None]:
         """Run one block; return its exit code, whether it timed out, and the file written."""
-        lang = normalize_lang(block.language)
-        policies = self._options.policies
-        if lang not in policies:
-            budget.feed_text(self._refusal(lang))
-            return 1, False, None
-        name = filename_from_marker(block.code)
-        path = work_dir / default_filename(block.code, lang) if name is None else resolve_in_work_dir(work_dir, name)
-        if path is None:
-            budget.feed_text(
-                f"Not run: the '# filename: {name}' marker names a file outside the working "
-                f"directory {work_dir}, and code files must stay inside it. Nothing was written. "
-                f"Use a relative path without '..', such as '# filename: {Path(str(name)).name}'.\n"
-            )
-            return 1, False, None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(block.code if block.code.endswith("\n") else block.code + "\n", encoding="utf-8")
-        except OSError as exc:
-            budget.feed_text(f"Not run: could not write {path}: {exc}\n")
-            return 1, False, None
-        if not policies[lang]:
-            budget.feed_text(f"Saved to {path}; not run, because execution_policies[{lang!r}] is False.\n")
-            return 0, False, path
+        ready = prepare_script(block, work_dir, self._options.policies, self.SUPPORTED_LANGUAGES)
+        if isinstance(ready, NotRun):
+            budget.feed_text(ready.text + "\n")
+            return ready.exit_code, False, ready.path
+        lang, path = ready.language, ready.path
         argv = [_INTERPRETERS[lang], f"{MOUNT}/{path.relative_to(work_dir).as_posix()}"]
         exit_code, timed_out = await self._run_in_container(argv, work_dir, budget)
         return exit_code, timed_out, path
@@ -338,18 +319,6 @@ class DockerCommandLineCodeExecutor:
         if self._options.user is None:
             env["HOME"] = "/tmp"  # the default user may have no home in the image
         return env
-
-    def _refusal(self, lang: str) -> str:
-        runs = ", ".join(self.SUPPORTED_LANGUAGES)
-        if lang == "unknown":
-            return (
-                "Not run: the code block has no language tag and does not look like Python or a "
-                f"shell script. Tag its fence with the language; this executor runs: {runs}.\n"
-            )
-        return (
-            f"Not run: this executor does not run {lang!r} code blocks; it runs: {runs}. "
-            f"(To have {lang!r} blocks saved as files instead, set execution_policies={{{lang!r}: False}}.)\n"
-        )
 
     @property
     def user_capability(self) -> ExecutorCapability:

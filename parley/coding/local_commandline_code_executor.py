@@ -27,14 +27,13 @@ from types import SimpleNamespace, TracebackType
 from typing import ClassVar
 
 from parley._sync import run_sync
-from parley.coding._files import default_filename, filename_from_marker, resolve_in_work_dir
+from parley.coding._blocks import NotRun, prepare_script
 from parley.coding._options import check_max_output_chars, check_path, check_policies
 from parley.coding._output import OutputBudget
 from parley.coding._process import ProcessRegistry, ProcessStartError, run_in_process_group
 from parley.coding.base import CodeBlock, CommandLineCodeResult
 from parley.coding.capability import ExecutorCapability
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.coding.utils import normalize_lang
 from parley.exceptions import ConfigError, ExecutorError
 
 __all__ = ["LocalCommandLineCodeExecutor"]
@@ -192,28 +191,11 @@ class LocalCommandLineCodeExecutor:
 
     async def _run_block(self, block: CodeBlock, work_dir: Path, budget: OutputBudget) -> tuple[int, bool, Path | None]:
         """Run one block; return its exit code, whether it timed out, and the file written."""
-        lang = normalize_lang(block.language)
-        if lang not in self._policies:
-            budget.feed_text(self._refusal(lang))
-            return 1, False, None
-        name = filename_from_marker(block.code)
-        path = work_dir / default_filename(block.code, lang) if name is None else resolve_in_work_dir(work_dir, name)
-        if path is None:
-            budget.feed_text(
-                f"Not run: the '# filename: {name}' marker names a file outside the working "
-                f"directory {work_dir}, and code files must stay inside it. Nothing was written. "
-                f"Use a relative path without '..', such as '# filename: {Path(str(name)).name}'.\n"
-            )
-            return 1, False, None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(block.code if block.code.endswith("\n") else block.code + "\n", encoding="utf-8")
-        except OSError as exc:
-            budget.feed_text(f"Not run: could not write {path}: {exc}\n")
-            return 1, False, None
-        if not self._policies[lang]:
-            budget.feed_text(f"Saved to {path}; not run, because execution_policies[{lang!r}] is False.\n")
-            return 0, False, path
+        ready = prepare_script(block, work_dir, self._policies, self.SUPPORTED_LANGUAGES)
+        if isinstance(ready, NotRun):
+            budget.feed_text(ready.text + "\n")
+            return ready.exit_code, False, ready.path
+        lang, path = ready.language, ready.path
         argv = self._command(lang, path)
         try:
             result = await run_in_process_group(
@@ -231,18 +213,6 @@ class LocalCommandLineCodeExecutor:
             newline = "" if budget.ends_with_newline else "\n"
             budget.feed_text(f"{newline}Timed out after {self._timeout:g} s; the process tree was killed.\n")
         return result.exit_code, result.timed_out, path
-
-    def _refusal(self, lang: str) -> str:
-        runs = ", ".join(self.SUPPORTED_LANGUAGES)
-        if lang == "unknown":
-            return (
-                "Not run: the code block has no language tag and does not look like Python or a "
-                f"shell script. Tag its fence with the language; this executor runs: {runs}.\n"
-            )
-        return (
-            f"Not run: this executor does not run {lang!r} code blocks; it runs: {runs}. "
-            f"(To have {lang!r} blocks saved as files instead, set execution_policies={{{lang!r}: False}}.)\n"
-        )
 
     def _command(self, lang: str, path: Path) -> list[str]:
         if lang == "python":

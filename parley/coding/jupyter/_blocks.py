@@ -1,14 +1,15 @@
 """What the kernel executors do with a block before running it: check its language, save it.
 
-Both kernel executors run the same languages and treat ``# filename:`` the same way, so the rule
-lives here once.
+Both kernel executors run the same languages, so the rule lives here once. A block is run as a
+cell, so it is saved only when a ``# filename:`` first line names a file; where and how is
+`parley.coding._blocks.save_block`, which every executor shares.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from parley.coding._files import filename_from_marker, resolve_in_work_dir
+from parley.coding._blocks import NotRun, save_block
 from parley.coding.base import CodeBlock
 from parley.coding.utils import normalize_lang
 
@@ -39,19 +40,5 @@ def prepare_block(block: CodeBlock, work_dir: Path) -> tuple[str, str | None]:
             f"Not run: this executor does not run {lang!r} code blocks; it runs: "
             f"{', '.join(SUPPORTED_LANGUAGES)}. Tag the block with one of them."
         )
-    name = filename_from_marker(block.code)
-    if name is None:
-        return lang, None
-    path = resolve_in_work_dir(work_dir, name)
-    if path is None:
-        return lang, (
-            f"Not run: the '# filename: {name}' marker names a file outside the working directory "
-            f"{work_dir}, and files must stay inside it. Use a relative path without '..', such as "
-            f"'# filename: {Path(name).name}'."
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(block.code if block.code.endswith("\n") else block.code + "\n", encoding="utf-8")
-    except OSError as exc:
-        return lang, f"Not run: could not write {path}: {exc}"
-    return lang, None
+    saved = save_block(block.code, work_dir, None, outside_rule="files must stay inside it.")
+    return lang, saved.text if isinstance(saved, NotRun) else None
