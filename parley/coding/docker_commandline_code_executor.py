@@ -22,7 +22,6 @@ The docker SDK is used through `parley.coding._docker`, the one module that impo
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 from parley._sync import run_sync
+from parley.coding._batch import create_work_dir, open_batch
 from parley.coding._blocks import NotRun, prepare_script
 from parley.coding._docker import Container, ContainerGoneError
 from parley.coding._docker_options import DockerOptions, check_options
@@ -215,34 +215,11 @@ class DockerCommandLineCodeExecutor:
         if self._closed:
             raise ExecutorError("This DockerCommandLineCodeExecutor is closed; create a new one to run code.")
         work_dir = self._options.work_dir.resolve()
-        try:
-            work_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ExecutorError(f"Cannot create work_dir {work_dir}: {exc}") from exc
-        spill_path = work_dir / f"output_{os.urandom(8).hex()}.txt"
-        budget = OutputBudget(self._options.max_output_chars, spill_path)
-        exit_code, timed_out, code_file = 0, False, None
-        try:
-            with budget:
-                for block in code_blocks:
-                    if not budget.ends_with_newline:
-                        budget.feed_text("\n")
-                    exit_code, timed_out, written = await self._run_block(block, work_dir, budget)
-                    code_file = written or code_file
-                    if exit_code != 0:
-                        break
-                output = budget.finish()
-        except OSError as exc:  # only the budget's spill file raises it here
-            raise ExecutorError(f"Cannot save the output over budget to {spill_path}: {exc}") from exc
-        spilled = str(output.full_output_file) if output.full_output_file else None
-        return CommandLineCodeResult(
-            exit_code=exit_code,
-            output=output.text,
-            output_files=(spilled,) if spilled else (),
-            timed_out=timed_out,
-            full_output_file=spilled,
-            code_file=str(code_file) if code_file else None,
-        )
+        create_work_dir(work_dir)
+        with open_batch(work_dir, self._options.max_output_chars) as batch:
+            for block in batch.blocks(code_blocks):
+                batch.record(*await self._run_block(block, work_dir, batch.budget))
+        return batch.command_line_result()
 
     async def _run_block(self, block: CodeBlock, work_dir: Path, budget: OutputBudget) -> tuple[int, bool, Path | None]:
         """Run one block; return its exit code, whether it timed out, and the file written."""

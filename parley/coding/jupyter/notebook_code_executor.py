@@ -33,8 +33,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
 
+from parley.coding._batch import open_batch
 from parley.coding._options import check_dir, check_max_output_chars, check_seconds
-from parley.coding._output import OutputBudget
 from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.base import CodeBlock, CodeResult
 from parley.coding.capability import ExecutorCapability
@@ -166,29 +166,11 @@ class NotebookCodeExecutor:
         if self._closed:
             raise ExecutorError("This NotebookCodeExecutor is closed; create a new one to run code.")
         work_dir = self._work_dir.absolute()
-        spill_path = work_dir / f"output_{os.urandom(8).hex()}.txt"
-        budget = OutputBudget(self._max_output_chars, spill_path)
-        collector = OutputCollector(budget, self._output_dir)
-        exit_code, timed_out = 0, False
-        try:
-            with budget:
-                for block in code_blocks:
-                    if not budget.ends_with_newline:
-                        budget.feed_text("\n")
-                    exit_code, timed_out = self._run_block(block, work_dir, collector)
-                    if exit_code != 0:
-                        break
-                output = budget.finish()
-        except OSError as exc:  # only the budget's spill file raises it here
-            raise ExecutorError(f"Cannot save the output over budget to {spill_path}: {exc}") from exc
-        spilled = str(output.full_output_file) if output.full_output_file else None
-        return CodeResult(
-            exit_code=exit_code,
-            output=output.text,
-            output_files=(*collector.files, spilled) if spilled else tuple(collector.files),
-            timed_out=timed_out,
-            full_output_file=spilled,
-        )
+        with open_batch(work_dir, self._max_output_chars) as batch:
+            collector = OutputCollector(batch.budget, self._output_dir)
+            for block in batch.blocks(code_blocks):
+                batch.record(*self._run_block(block, work_dir, collector))
+        return batch.result(collector.files)
 
     def _run_block(self, block: CodeBlock, work_dir: Path, collector: OutputCollector) -> tuple[int, bool]:
         lang, refusal = prepare_block(block, work_dir)
