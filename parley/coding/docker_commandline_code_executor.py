@@ -25,7 +25,6 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, ClassVar
 
 from parley._sync import run_sync
@@ -35,18 +34,18 @@ from parley.coding._docker import Container, ContainerGoneError
 from parley.coding._docker_options import DockerOptions, check_options
 from parley.coding._docker_run import run_in_container
 from parley.coding._docker_sandbox import MOUNT, Sandbox
+from parley.coding._lifecycle import ExecutorLifecycle
 from parley.coding._output import OutputBudget
 from parley.coding.base import CodeBlock, CommandLineCodeResult
 from parley.coding.capability import ExecutorCapability
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.exceptions import ExecutorError
 
 __all__ = ["DockerCommandLineCodeExecutor"]
 
 _INTERPRETERS = {"python": "python3", "bash": "bash", "shell": "bash", "sh": "sh"}
 
 
-class DockerCommandLineCodeExecutor:
+class DockerCommandLineCodeExecutor(ExecutorLifecycle):
     """Run code blocks as scripts in a Docker container, one fresh process per block.
 
     The constructor does no I/O; the container is created at the first block that runs. Each
@@ -148,7 +147,6 @@ class DockerCommandLineCodeExecutor:
         self._name = container_name or f"parley-exec-{uuid.uuid4().hex[:12]}"
         self._extractor = MarkdownCodeExtractor()
         self._sandbox = Sandbox(self._options, self._name, docker_client)
-        self._closed = False
 
     @property
     def timeout(self) -> float:
@@ -212,8 +210,7 @@ class DockerCommandLineCodeExecutor:
             ExecutorError: the executor was closed, ``work_dir`` cannot be created, the daemon
                 refused the container, or output over the budget cannot be saved to its file.
         """
-        if self._closed:
-            raise ExecutorError("This DockerCommandLineCodeExecutor is closed; create a new one to run code.")
+        self._check_open()
         work_dir = self._options.work_dir.resolve()
         create_work_dir(work_dir)
         with open_batch(work_dir, self._options.max_output_chars) as batch:
@@ -340,18 +337,6 @@ class DockerCommandLineCodeExecutor:
         self._closed = True
         self._sandbox.close()
 
-    def __enter__(self) -> DockerCommandLineCodeExecutor:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> DockerCommandLineCodeExecutor:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def a_close(self) -> None:
+        """Async form of `close`; the daemon is waited for in a worker thread, not the event loop's."""
         await asyncio.to_thread(self.close)

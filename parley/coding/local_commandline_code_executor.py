@@ -23,19 +23,20 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import SimpleNamespace, TracebackType
+from types import SimpleNamespace
 from typing import ClassVar
 
 from parley._sync import run_sync
 from parley.coding._batch import create_work_dir, open_batch
 from parley.coding._blocks import NotRun, prepare_script
+from parley.coding._lifecycle import ExecutorLifecycle
 from parley.coding._options import check_max_output_chars, check_path, check_policies
 from parley.coding._output import OutputBudget
 from parley.coding._process import ProcessRegistry, ProcessStartError, run_in_process_group
 from parley.coding.base import CodeBlock, CommandLineCodeResult
 from parley.coding.capability import ExecutorCapability
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.exceptions import ConfigError, ExecutorError
+from parley.exceptions import ConfigError
 
 __all__ = ["LocalCommandLineCodeExecutor"]
 
@@ -47,7 +48,7 @@ def _supported_languages() -> tuple[str, ...]:
     return (*base, "powershell", "pwsh") if shutil.which("pwsh") else base
 
 
-class LocalCommandLineCodeExecutor:
+class LocalCommandLineCodeExecutor(ExecutorLifecycle):
     """Run code blocks as scripts in fresh processes on this machine.
 
     The constructor does no I/O: ``work_dir`` is created at the first run. Each block is written
@@ -114,7 +115,6 @@ class LocalCommandLineCodeExecutor:
         self._policies = check_policies(execution_policies, self.SUPPORTED_LANGUAGES)
         self._extractor = MarkdownCodeExtractor()
         self._registry = ProcessRegistry()
-        self._closed = False
 
     @property
     def timeout(self) -> float:
@@ -158,8 +158,7 @@ class LocalCommandLineCodeExecutor:
             ExecutorError: the executor was closed, ``work_dir`` cannot be created, or output
                 over the budget cannot be saved to its file (the running code is killed first).
         """
-        if self._closed:
-            raise ExecutorError("This LocalCommandLineCodeExecutor is closed; create a new one to run code.")
+        self._check_open()
         work_dir = self._work_dir.absolute()
         create_work_dir(work_dir)
         with open_batch(work_dir, self._max_output_chars) as batch:
@@ -243,22 +242,6 @@ class LocalCommandLineCodeExecutor:
         """
         self._closed = True
         self._registry.kill_all()
-
-    def __enter__(self) -> LocalCommandLineCodeExecutor:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> LocalCommandLineCodeExecutor:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def _absolute_venv(context: SimpleNamespace | None) -> SimpleNamespace | None:

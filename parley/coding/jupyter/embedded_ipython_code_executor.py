@@ -25,11 +25,11 @@ import os
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from parley._sync import run_sync
 from parley.coding._batch import create_work_dir, open_batch
+from parley.coding._lifecycle import ExecutorLifecycle
 from parley.coding._options import check_dir, check_max_output_chars, check_seconds
 from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.base import CodeBlock, CodeResult
@@ -40,7 +40,10 @@ from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._kernel import LocalKernel, describe_exit
 from parley.coding.jupyter._shell import shell_cell
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.exceptions import ConfigError, ExecutorError
+from parley.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["EmbeddedIPythonCodeExecutor"]
 
@@ -52,7 +55,7 @@ def _lost(after: str) -> str:
     )
 
 
-class EmbeddedIPythonCodeExecutor:
+class EmbeddedIPythonCodeExecutor(ExecutorLifecycle):
     """Run code blocks statefully in a local IPython kernel (jupyter-client and ipykernel).
 
     Python blocks (``python``, ``ipython``) run as notebook cells: IPython syntax such as
@@ -120,7 +123,6 @@ class EmbeddedIPythonCodeExecutor:
         self._finalizer: weakref.finalize[[], EmbeddedIPythonCodeExecutor] | None = None
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
-        self._closed = False
 
     @property
     def timeout(self) -> float:
@@ -152,10 +154,6 @@ class EmbeddedIPythonCodeExecutor:
         if self._lock is None or self._lock_loop is not loop:
             self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ExecutorError("This EmbeddedIPythonCodeExecutor is closed; create a new one to run code.")
 
     async def _ensure_kernel(self) -> LocalKernel:
         if self._kernel is None:
@@ -342,20 +340,10 @@ class EmbeddedIPythonCodeExecutor:
         self._closed = True
         await self._shutdown_kernel()
 
-    def __enter__(self) -> EmbeddedIPythonCodeExecutor:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> EmbeddedIPythonCodeExecutor:
+    async def __aenter__(self) -> Self:
         await self.a_start()
         return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.a_close()

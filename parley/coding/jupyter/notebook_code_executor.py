@@ -30,10 +30,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, ClassVar
 
 from parley.coding._batch import open_batch
+from parley.coding._lifecycle import ExecutorLifecycle
 from parley.coding._options import check_dir, check_max_output_chars, check_seconds
 from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.base import CodeBlock, CodeResult
@@ -43,7 +43,7 @@ from parley.coding.jupyter._capture import Deadline, capture
 from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._shell import HELPER_NAME, SHELL_HELPER_SOURCE
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.exceptions import ExecutorError, ExecutorUnavailableError
+from parley.exceptions import ExecutorUnavailableError
 
 __all__ = ["NotebookCodeExecutor"]
 
@@ -68,7 +68,7 @@ def _shell_helper() -> Callable[[str, str], int]:
     return helper
 
 
-class NotebookCodeExecutor:
+class NotebookCodeExecutor(ExecutorLifecycle):
     """Run code blocks in the current IPython kernel, sharing the user's namespace.
 
     Python blocks (``python``, ``ipython``) run as cells: IPython syntax works, the last
@@ -118,7 +118,6 @@ class NotebookCodeExecutor:
         self._shell = _current_shell()
         self._extractor = MarkdownCodeExtractor()
         self._helper: Callable[[str, str], int] | None = None
-        self._closed = False
 
     @property
     def timeout(self) -> float:
@@ -163,8 +162,7 @@ class NotebookCodeExecutor:
                 saved.
             KeyboardInterrupt: the user interrupted the kernel (not a timeout).
         """
-        if self._closed:
-            raise ExecutorError("This NotebookCodeExecutor is closed; create a new one to run code.")
+        self._check_open()
         work_dir = self._work_dir.absolute()
         with open_batch(work_dir, self._max_output_chars) as batch:
             collector = OutputCollector(batch.budget, self._output_dir)
@@ -229,19 +227,3 @@ class NotebookCodeExecutor:
     def close(self) -> None:
         """Refuse further runs. The kernel is the user's and keeps running. Idempotent."""
         self._closed = True
-
-    def __enter__(self) -> NotebookCodeExecutor:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> NotebookCodeExecutor:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
