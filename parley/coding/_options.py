@@ -16,7 +16,14 @@ from pathlib import Path
 from parley.coding.utils import normalize_lang
 from parley.exceptions import ConfigError
 
-__all__ = ["check_dir", "check_max_output_chars", "check_path", "check_policies", "check_seconds"]
+__all__ = [
+    "check_dir",
+    "check_max_output_chars",
+    "check_path",
+    "check_policies",
+    "check_seconds",
+    "check_work_and_output_dirs",
+]
 
 
 def check_seconds(name: str, value: object) -> float:
@@ -61,6 +68,21 @@ def check_dir(name: str, value: object) -> Path | None:
         ConfigError: ``value`` is neither None, a str nor a path-like object.
     """
     return None if value is None else check_path(name, value)
+
+
+def check_work_and_output_dirs(work_dir: object, output_dir: object) -> tuple[Path, Path]:
+    """Return ``(work_dir, output_dir)`` for a kernel executor, as AutoGen 0.2 defaults them.
+
+    Each defaults to the other when only one is given, and both to the current directory.
+
+    Raises:
+        ConfigError: either is neither None, a str nor a path-like object (``work_dir`` checked
+            first).
+    """
+    given_work = check_dir("work_dir", work_dir)
+    given_output = check_dir("output_dir", output_dir)
+    work = given_work or given_output or Path(".")
+    return work, given_output or work
 
 
 def check_policies(overrides: Mapping[str, bool] | None, supported: Sequence[str]) -> dict[str, bool]:

@@ -34,10 +34,9 @@ from parley.coding._docker import Container, ContainerGoneError
 from parley.coding._docker_options import DockerOptions, check_options
 from parley.coding._docker_run import run_in_container
 from parley.coding._docker_sandbox import MOUNT, Sandbox
-from parley.coding._lifecycle import ExecutorLifecycle
+from parley.coding._executor_base import ExecutorBase
 from parley.coding._output import OutputBudget
 from parley.coding.base import CodeBlock, CommandLineCodeResult
-from parley.coding.capability import ExecutorCapability
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 
 __all__ = ["DockerCommandLineCodeExecutor"]
@@ -45,7 +44,7 @@ __all__ = ["DockerCommandLineCodeExecutor"]
 _INTERPRETERS = {"python": "python3", "bash": "bash", "shell": "bash", "sh": "sh"}
 
 
-class DockerCommandLineCodeExecutor(ExecutorLifecycle):
+class DockerCommandLineCodeExecutor(ExecutorBase):
     """Run code blocks as scripts in a Docker container, one fresh process per block.
 
     The constructor does no I/O; the container is created at the first block that runs. Each
@@ -174,11 +173,6 @@ class DockerCommandLineCodeExecutor(ExecutorLifecycle):
         return self._name
 
     @property
-    def code_extractor(self) -> MarkdownCodeExtractor:
-        """The extractor for the Markdown code blocks this executor runs."""
-        return self._extractor
-
-    @property
     def execution_policies(self) -> dict[str, bool]:
         """A copy of the policy per canonical language: True runs blocks, False only saves them."""
         return dict(self._options.policies)
@@ -294,12 +288,7 @@ class DockerCommandLineCodeExecutor(ExecutorLifecycle):
             env["HOME"] = "/tmp"  # the default user may have no home in the image
         return env
 
-    @property
-    def user_capability(self) -> ExecutorCapability:
-        """Adds this executor's usage instructions to an LLM agent's system message (once).
-
-        Example: ``executor.user_capability.add_to_agent(assistant)``.
-        """
+    def _instructions(self) -> str:
         from parley.prompts import DOCKER_EXECUTOR_INSTRUCTIONS, DOCKER_NETWORK_OFF_NOTE, DOCKER_NETWORK_ON_NOTE
 
         options = self._options
@@ -308,16 +297,14 @@ class DockerCommandLineCodeExecutor(ExecutorLifecycle):
             f"at most {options.pids_limit} processes" if options.pids_limit is not None else "",
             f"{options.cpus:g} CPUs" if options.cpus else "",
         ]
-        return ExecutorCapability(
-            DOCKER_EXECUTOR_INSTRUCTIONS.format(
-                image=options.image,
-                mount=MOUNT,
-                languages=", ".join(self.SUPPORTED_LANGUAGES),
-                timeout=f"{options.timeout:g}",
-                limits=", ".join(x for x in limits if x) or "none",
-                network=DOCKER_NETWORK_OFF_NOTE if options.network_mode == "none" else DOCKER_NETWORK_ON_NOTE,
-                max_output_chars=f"{options.max_output_chars:,}",
-            )
+        return DOCKER_EXECUTOR_INSTRUCTIONS.format(
+            image=options.image,
+            mount=MOUNT,
+            languages=", ".join(self.SUPPORTED_LANGUAGES),
+            timeout=f"{options.timeout:g}",
+            limits=", ".join(x for x in limits if x) or "none",
+            network=DOCKER_NETWORK_OFF_NOTE if options.network_mode == "none" else DOCKER_NETWORK_ON_NOTE,
+            max_output_chars=f"{options.max_output_chars:,}",
         )
 
     def restart(self) -> None:

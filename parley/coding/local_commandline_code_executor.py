@@ -29,12 +29,11 @@ from typing import ClassVar
 from parley._sync import run_sync
 from parley.coding._batch import create_work_dir, open_batch
 from parley.coding._blocks import NotRun, prepare_script
-from parley.coding._lifecycle import ExecutorLifecycle
+from parley.coding._executor_base import ExecutorBase
 from parley.coding._options import check_max_output_chars, check_path, check_policies
 from parley.coding._output import OutputBudget
 from parley.coding._process import ProcessRegistry, ProcessStartError, run_in_process_group
 from parley.coding.base import CodeBlock, CommandLineCodeResult
-from parley.coding.capability import ExecutorCapability
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.exceptions import ConfigError
 
@@ -48,7 +47,7 @@ def _supported_languages() -> tuple[str, ...]:
     return (*base, "powershell", "pwsh") if shutil.which("pwsh") else base
 
 
-class LocalCommandLineCodeExecutor(ExecutorLifecycle):
+class LocalCommandLineCodeExecutor(ExecutorBase):
     """Run code blocks as scripts in fresh processes on this machine.
 
     The constructor does no I/O: ``work_dir`` is created at the first run. Each block is written
@@ -125,11 +124,6 @@ class LocalCommandLineCodeExecutor(ExecutorLifecycle):
     def work_dir(self) -> Path:
         """The directory where code is saved and run, as given (created at the first run)."""
         return self._work_dir
-
-    @property
-    def code_extractor(self) -> MarkdownCodeExtractor:
-        """The extractor for the Markdown code blocks this executor runs."""
-        return self._extractor
 
     @property
     def execution_policies(self) -> dict[str, bool]:
@@ -210,23 +204,16 @@ class LocalCommandLineCodeExecutor(ExecutorLifecycle):
             env["PATH"] = bin_path + os.pathsep + env.get("PATH", "")
         return env
 
-    @property
-    def user_capability(self) -> ExecutorCapability:
-        """Adds this executor's usage instructions to an LLM agent's system message (once).
-
-        Example: ``executor.user_capability.add_to_agent(assistant)``.
-        """
+    def _instructions(self) -> str:
         from parley.prompts import LOCAL_EXECUTOR_INSTRUCTIONS
 
         python = os.path.abspath(self._venv.env_exe) if self._venv is not None else sys.executable
-        return ExecutorCapability(
-            LOCAL_EXECUTOR_INSTRUCTIONS.format(
-                work_dir=os.path.abspath(self._work_dir),
-                languages=", ".join(sorted(self.SUPPORTED_LANGUAGES)),
-                python=python,
-                timeout=f"{self._timeout:g}",
-                max_output_chars=f"{self._max_output_chars:,}",
-            )
+        return LOCAL_EXECUTOR_INSTRUCTIONS.format(
+            work_dir=os.path.abspath(self._work_dir),
+            languages=", ".join(sorted(self.SUPPORTED_LANGUAGES)),
+            python=python,
+            timeout=f"{self._timeout:g}",
+            max_output_chars=f"{self._max_output_chars:,}",
         )
 
     def restart(self) -> None:

@@ -29,11 +29,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 from parley._sync import run_sync
 from parley.coding._batch import create_work_dir, open_batch
-from parley.coding._lifecycle import ExecutorLifecycle
-from parley.coding._options import check_dir, check_max_output_chars, check_seconds
+from parley.coding._executor_base import ExecutorBase
+from parley.coding._options import check_max_output_chars, check_seconds, check_work_and_output_dirs
 from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.base import CodeBlock, CodeResult
-from parley.coding.capability import ExecutorCapability
 from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, prepare_block
 from parley.coding.jupyter._cell import CellOutcome, run_cell
 from parley.coding.jupyter._collect import OutputCollector
@@ -55,7 +54,7 @@ def _lost(after: str) -> str:
     )
 
 
-class EmbeddedIPythonCodeExecutor(ExecutorLifecycle):
+class EmbeddedIPythonCodeExecutor(ExecutorBase):
     """Run code blocks statefully in a local IPython kernel (jupyter-client and ipykernel).
 
     Python blocks (``python``, ``ipython``) run as notebook cells: IPython syntax such as
@@ -114,10 +113,7 @@ class EmbeddedIPythonCodeExecutor(ExecutorLifecycle):
         self._startup_timeout = check_seconds("startup_timeout", startup_timeout)
         self._max_output_chars = check_max_output_chars(max_output_chars)
         self._kernel_name = kernel_name
-        given_work = check_dir("work_dir", work_dir)
-        given_output = check_dir("output_dir", output_dir)
-        self._work_dir = given_work or given_output or Path(".")
-        self._output_dir = given_output or self._work_dir
+        self._work_dir, self._output_dir = check_work_and_output_dirs(work_dir, output_dir)
         self._extractor = MarkdownCodeExtractor()
         self._kernel: LocalKernel | None = None
         self._finalizer: weakref.finalize[[], EmbeddedIPythonCodeExecutor] | None = None
@@ -143,11 +139,6 @@ class EmbeddedIPythonCodeExecutor(ExecutorLifecycle):
     def output_dir(self) -> Path:
         """Where images and HTML are saved, as given."""
         return self._output_dir
-
-    @property
-    def code_extractor(self) -> MarkdownCodeExtractor:
-        """The extractor for the Markdown code blocks this executor runs."""
-        return self._extractor
 
     def _serialised(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -295,21 +286,14 @@ class EmbeddedIPythonCodeExecutor(ExecutorLifecycle):
             return f"A fresh kernel could not be started ({exc}); the next run will try again"
         return "A fresh kernel was started"
 
-    @property
-    def user_capability(self) -> ExecutorCapability:
-        """Adds this executor's usage instructions to an LLM agent's system message (once).
-
-        Example: ``executor.user_capability.add_to_agent(assistant)``.
-        """
+    def _instructions(self) -> str:
         from parley.prompts import IPYTHON_EXECUTOR_INSTRUCTIONS
 
-        return ExecutorCapability(
-            IPYTHON_EXECUTOR_INSTRUCTIONS.format(
-                work_dir=os.path.abspath(self._work_dir),
-                output_dir=os.path.abspath(self._output_dir),
-                timeout=f"{self._timeout:g}",
-                max_output_chars=f"{self._max_output_chars:,}",
-            )
+        return IPYTHON_EXECUTOR_INSTRUCTIONS.format(
+            work_dir=os.path.abspath(self._work_dir),
+            output_dir=os.path.abspath(self._output_dir),
+            timeout=f"{self._timeout:g}",
+            max_output_chars=f"{self._max_output_chars:,}",
         )
 
     def restart(self) -> None:

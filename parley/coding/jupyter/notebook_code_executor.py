@@ -33,11 +33,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from parley.coding._batch import open_batch
-from parley.coding._lifecycle import ExecutorLifecycle
-from parley.coding._options import check_dir, check_max_output_chars, check_seconds
+from parley.coding._executor_base import ExecutorBase
+from parley.coding._options import check_max_output_chars, check_seconds, check_work_and_output_dirs
 from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.base import CodeBlock, CodeResult
-from parley.coding.capability import ExecutorCapability
 from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, prepare_block
 from parley.coding.jupyter._capture import Deadline, capture
 from parley.coding.jupyter._collect import OutputCollector
@@ -68,7 +67,7 @@ def _shell_helper() -> Callable[[str, str], int]:
     return helper
 
 
-class NotebookCodeExecutor(ExecutorLifecycle):
+class NotebookCodeExecutor(ExecutorBase):
     """Run code blocks in the current IPython kernel, sharing the user's namespace.
 
     Python blocks (``python``, ``ipython``) run as cells: IPython syntax works, the last
@@ -111,10 +110,7 @@ class NotebookCodeExecutor(ExecutorLifecycle):
     ) -> None:
         self._timeout = check_seconds("timeout", timeout)
         self._max_output_chars = check_max_output_chars(max_output_chars)
-        given_work = check_dir("work_dir", work_dir)
-        given_output = check_dir("output_dir", output_dir)
-        self._work_dir = given_work or given_output or Path(".")
-        self._output_dir = given_output or self._work_dir
+        self._work_dir, self._output_dir = check_work_and_output_dirs(work_dir, output_dir)
         self._shell = _current_shell()
         self._extractor = MarkdownCodeExtractor()
         self._helper: Callable[[str, str], int] | None = None
@@ -133,11 +129,6 @@ class NotebookCodeExecutor(ExecutorLifecycle):
     def output_dir(self) -> Path:
         """Where images and HTML are saved, as given."""
         return self._output_dir
-
-    @property
-    def code_extractor(self) -> MarkdownCodeExtractor:
-        """The extractor for the Markdown code blocks this executor runs."""
-        return self._extractor
 
     async def a_execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
         """Run ``code_blocks`` in this thread, as `execute_code_blocks` does (see the module docstring)."""
@@ -203,22 +194,15 @@ class NotebookCodeExecutor(ExecutorLifecycle):
             collector.line(f"Not run: could not start {shell!r}: {exc}")
             return 127
 
-    @property
-    def user_capability(self) -> ExecutorCapability:
-        """Adds this executor's usage instructions to an LLM agent's system message (once).
-
-        Example: ``executor.user_capability.add_to_agent(assistant)``.
-        """
+    def _instructions(self) -> str:
         from parley.prompts import NOTEBOOK_EXECUTOR_INSTRUCTIONS
 
-        return ExecutorCapability(
-            NOTEBOOK_EXECUTOR_INSTRUCTIONS.format(
-                cwd=os.getcwd(),
-                work_dir=os.path.abspath(self._work_dir),
-                output_dir=os.path.abspath(self._output_dir),
-                timeout=f"{self._timeout:g}",
-                max_output_chars=f"{self._max_output_chars:,}",
-            )
+        return NOTEBOOK_EXECUTOR_INSTRUCTIONS.format(
+            cwd=os.getcwd(),
+            work_dir=os.path.abspath(self._work_dir),
+            output_dir=os.path.abspath(self._output_dir),
+            timeout=f"{self._timeout:g}",
+            max_output_chars=f"{self._max_output_chars:,}",
         )
 
     def restart(self) -> None:
