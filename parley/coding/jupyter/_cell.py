@@ -1,10 +1,14 @@
 """Run one cell on a kernel and collect its outputs, watching the clock and the kernel's life.
 
-`run_cell` is the message loop of the embedded executor: it sends the cell, feeds each IOPub
+`run_cell` is the message loop of the kernel executors: it sends the cell, feeds each IOPub
 output of that cell to the collector until the kernel is idle, interrupts the kernel when the
 cell runs past its timeout, and notices a kernel that died. It only reports what happened (a
 `CellOutcome`); what to tell the model and whether to start a fresh kernel is the executor's
 decision.
+
+It talks to the kernel through `KernelChannel`, which a local kernel process
+(`parley.coding.jupyter._kernel.LocalKernel`, over ZeroMQ) and a kernel on a Jupyter Kernel
+Gateway (`parley.coding.jupyter._gateway.GatewayKernel`, over a websocket) both implement.
 """
 
 from __future__ import annotations
@@ -12,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from parley.coding.jupyter._collect import OutputCollector
-from parley.coding.jupyter._kernel import LocalKernel
 from parley.coding.jupyter._messages import KernelError, KernelIdle, parse_iopub
 from parley.coding.jupyter._shell import EXIT_ERROR_NAME
 
-__all__ = ["CellOutcome", "run_cell"]
+__all__ = ["CellOutcome", "KernelChannel", "run_cell"]
 
 POLL_S = 0.25
 """How often a quiet kernel is checked for death, in seconds."""
@@ -28,6 +32,34 @@ INTERRUPT_GRACE_S = 5.0
 
 REPLY_WAIT_S = 5.0
 """How long the shell reply may trail the final idle status, in seconds."""
+
+
+class KernelChannel(Protocol):
+    """What `run_cell` needs from a started kernel: send a cell, read its messages, interrupt it.
+
+    Messages are dicts shaped as in the Jupyter messaging spec (``msg_type``, ``parent_header``,
+    ``content`` ...).
+    """
+
+    async def execute(self, code: str) -> str:
+        """Send an ``execute_request`` for ``code`` and return its ``msg_id``."""
+        ...
+
+    async def iopub(self, timeout: float) -> dict[str, Any] | None:
+        """The next IOPub message, or None when none came within ``timeout`` seconds or the kernel died."""
+        ...
+
+    async def reply(self, msg_id: str, timeout: float) -> dict[str, Any] | None:
+        """The shell reply to ``msg_id`` (earlier replies are dropped), or None after ``timeout`` seconds."""
+        ...
+
+    async def exit_status(self) -> int | None:
+        """None while the kernel lives; once it has died, its exit status (negative: killed by that signal)."""
+        ...
+
+    async def interrupt(self) -> None:
+        """Interrupt the code the kernel is running."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +84,7 @@ class CellOutcome:
 
 
 async def run_cell(
-    kernel: LocalKernel, cell: str, collector: OutputCollector, *, timeout: float, shell: bool
+    kernel: KernelChannel, cell: str, collector: OutputCollector, *, timeout: float, shell: bool
 ) -> CellOutcome:
     """Execute ``cell`` on ``kernel`` and feed its outputs to ``collector``.
 
@@ -67,7 +99,7 @@ async def run_cell(
     Returns:
         How the cell ended. Cancelling the awaiting task interrupts the kernel, then re-raises.
     """
-    msg_id = kernel.execute(cell)
+    msg_id = await kernel.execute(cell)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     interrupted, started, exit_code = False, False, 0

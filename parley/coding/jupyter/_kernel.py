@@ -157,7 +157,7 @@ class LocalKernel:
         except OSError:
             return ""
 
-    def execute(self, code: str) -> str:
+    async def execute(self, code: str) -> str:
         """Send an ``execute_request`` and return its ``msg_id``.
 
         History is off and there is no stdin. ``stop_on_error`` is off, so a request sent while
@@ -196,6 +196,10 @@ class LocalKernel:
     async def interrupt(self) -> None:
         """Interrupt the running code (SIGINT to the kernel, or an ``interrupt_request``)."""
         await self._manager.interrupt_kernel()
+
+    def describe_exit(self, status: int) -> str:
+        """``exit status 1``, or ``killed by SIGKILL`` (see the module's `describe_exit`)."""
+        return describe_exit(status)
 
     async def shutdown(self) -> None:
         """Ask the kernel to shut down (up to 1 s), then kill whatever is left. Idempotent."""

@@ -1,0 +1,343 @@
+"""What the two executors that own a kernel share: one kernel, started late, serving one call at a time.
+
+`KernelExecutor` is the base of `EmbeddedIPythonCodeExecutor` (a local kernel process) and
+`JupyterCodeExecutor` (a kernel on a Jupyter Kernel Gateway). Everything about running blocks
+is the same for both, and written here once:
+
+- The kernel starts at the first run (or `KernelExecutor.start`, or entering the context
+  manager), never in the constructor. Calls are served one at a time per event loop.
+- Each block runs as a cell (`parley.coding.jupyter._cell.run_cell`); shell blocks through the
+  subprocess helper (`parley.coding.jupyter._shell`). The first block that fails ends the call.
+- A timeout interrupts the kernel and keeps its state; a kernel that does not stop, or that died,
+  is replaced by a fresh one, and the model is told plainly that all state was lost.
+
+A subclass says how to start its kernel (`KernelExecutor._new_kernel`), how a ``# filename:``
+block is saved (`KernelExecutor._save_named`) and what the model is told
+(`KernelExecutor._instructions`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from parley._sync import run_sync
+from parley.coding._batch import open_batch
+from parley.coding._executor_base import ExecutorBase
+from parley.coding._options import check_max_output_chars, check_seconds, check_work_and_output_dirs
+from parley.coding._process import TIMEOUT_EXIT_CODE
+from parley.coding.base import CodeBlock, CodeResult
+from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, language_refusal
+from parley.coding.jupyter._cell import CellOutcome, KernelChannel, run_cell
+from parley.coding.jupyter._collect import OutputCollector
+from parley.coding.jupyter._shell import shell_cell
+from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
+from parley.coding.utils import normalize_lang
+from parley.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["KernelExecutor", "OwnedKernel"]
+
+
+class OwnedKernel(KernelChannel, Protocol):
+    """A kernel an executor started and must end: a `KernelChannel` that can also be shut down."""
+
+    async def shutdown(self) -> None:
+        """End the kernel, politely first. Idempotent."""
+        ...
+
+    def kill(self) -> None:
+        """End the kernel now, from any thread, without an event loop. Idempotent."""
+        ...
+
+    def describe_exit(self, status: int) -> str:
+        """How the kernel ended, for the model: ``exit status 1``, ``killed by SIGKILL`` ..."""
+        ...
+
+
+def _lost(after: str) -> str:
+    return (
+        f"All state was lost: variables, imports and open files are gone. {after}: run any setup code "
+        "again before relying on earlier results."
+    )
+
+
+class KernelExecutor(ExecutorBase):
+    """Run code blocks statefully in one kernel that this executor starts, replaces and ends.
+
+    Args:
+        timeout: seconds each block may run before the kernel is interrupted.
+        kernel_name: the Jupyter kernel spec to start.
+        work_dir: the executor's working directory (see each subclass for what lives there).
+        output_dir: where images and HTML are saved.
+        max_output_chars: the output budget in characters.
+        startup_timeout: seconds a kernel may take to start and answer.
+
+    Raises:
+        ConfigError: an argument is invalid (a non-positive or infinite ``timeout``, an empty
+            ``kernel_name``, ``max_output_chars`` under 2 ...).
+    """
+
+    SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = SUPPORTED_LANGUAGES
+    """The languages this executor runs."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        kernel_name: str,
+        work_dir: Path | str | None,
+        output_dir: Path | str | None,
+        max_output_chars: int,
+        startup_timeout: float,
+    ) -> None:
+        if not isinstance(kernel_name, str) or not kernel_name.strip():
+            raise ConfigError(
+                f"kernel_name must be a kernel spec name such as 'python3', got {kernel_name!r}.", key="kernel_name"
+            )
+        self._timeout = check_seconds("timeout", timeout)
+        self._startup_timeout = check_seconds("startup_timeout", startup_timeout)
+        self._max_output_chars = check_max_output_chars(max_output_chars)
+        self._kernel_name = kernel_name
+        self._work_dir, self._output_dir = check_work_and_output_dirs(work_dir, output_dir)
+        self._extractor = MarkdownCodeExtractor()
+        self._kernel: OwnedKernel | None = None
+        self._finalizer: weakref.finalize[[], KernelExecutor] | None = None
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def timeout(self) -> float:
+        """Seconds each block may run before the kernel is interrupted."""
+        return self._timeout
+
+    @property
+    def kernel_name(self) -> str:
+        """The kernel spec this executor starts."""
+        return self._kernel_name
+
+    @property
+    def work_dir(self) -> Path:
+        """The working directory, as given."""
+        return self._work_dir
+
+    @property
+    def output_dir(self) -> Path:
+        """Where images and HTML are saved, as given."""
+        return self._output_dir
+
+    # --- what a subclass provides -----------------------------------------------------------------
+
+    async def _new_kernel(self) -> OwnedKernel:
+        """Start a kernel and return it once it is ready to execute."""
+        raise NotImplementedError
+
+    async def _save_named(self, code: str, work_dir: Path, collector: OutputCollector) -> tuple[int, bool] | None:
+        """Save a block whose first line is ``# filename: <name>``; do nothing for other blocks.
+
+        Returns:
+            None when the block may run; else ``(exit code, timed out)`` for a block that must
+            not run, after telling the model why through ``collector``.
+        """
+        raise NotImplementedError
+
+    # --- the kernel's life ------------------------------------------------------------------------
+
+    def _serialised(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
+
+    async def _ensure_kernel(self) -> OwnedKernel:
+        if self._kernel is None:
+            kernel = await self._new_kernel()
+            self._kernel = kernel
+            # An executor dropped without close() still ends its kernel when it is collected.
+            self._finalizer = weakref.finalize(self, kernel.kill)
+        return self._kernel
+
+    async def _shutdown_kernel(self) -> bool:
+        """Shut the current kernel down, if there is one; return whether there was."""
+        kernel, self._kernel = self._kernel, None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if kernel is None:
+            return False
+        await kernel.shutdown()
+        return True
+
+    def start(self) -> None:
+        """Start the kernel now rather than at the first run; the sync form of `a_start`."""
+        run_sync(self.a_start())
+
+    async def a_start(self) -> None:
+        """Start the kernel if it is not running, and wait until it is ready.
+
+        Raises:
+            ExecutorError: the executor is closed, or ``work_dir`` cannot be created.
+            ExecutorUnavailableError: the kernel did not start, or its server cannot be reached.
+            ConfigError: the kernel spec ``kernel_name`` is unknown, or a server rejected the token.
+            MissingDependencyError: the ``jupyter`` extra is not installed.
+        """
+        self._check_open()
+        async with self._serialised():
+            await self._ensure_kernel()
+
+    # --- running blocks ---------------------------------------------------------------------------
+
+    def execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
+        """Run ``code_blocks``; the sync form of `a_execute_code_blocks` (works inside a running loop)."""
+        return run_sync(self.a_execute_code_blocks(code_blocks))
+
+    async def a_execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
+        """Run ``code_blocks`` in the kernel in order, stopping at the first that fails.
+
+        A failing, refused or timed-out block is a result, not an exception; so is a kernel that
+        died (the result says its state was lost). Calls are served one at a time. Cancelling the
+        awaiting task interrupts the kernel.
+
+        Args:
+            code_blocks: the blocks to run.
+
+        Returns:
+            One result for all blocks: the exit code of the last block run (0 when all
+            succeeded, 1 for an error or a refused block, a shell block's own exit code, 124 on
+            a timeout); their output, concatenated and cut to the budget; ``output_files``, the
+            saved images and HTML, then the full output's file when it was cut.
+
+        Raises:
+            ExecutorError: the executor was closed, ``work_dir`` cannot be created, or the
+                output over the budget cannot be saved.
+            ExecutorUnavailableError: the kernel did not start, or its server cannot be reached.
+            ConfigError: the kernel spec ``kernel_name`` is unknown, or a server rejected the token.
+            MissingDependencyError: the ``jupyter`` extra is not installed.
+        """
+        self._check_open()
+        async with self._serialised():
+            kernel = await self._ensure_kernel()
+            died = await kernel.exit_status()
+            work_dir = self._work_dir.absolute()
+            with open_batch(work_dir, self._max_output_chars) as batch:
+                collector = OutputCollector(batch.budget, self._output_dir)
+                if died is not None:  # between runs: killed from outside, or the OOM killer
+                    await self._replace_dead(kernel, collector, died)
+                for block in batch.blocks(code_blocks):
+                    batch.record(*await self._run_block(block, work_dir, collector))
+        return batch.result(collector.files)
+
+    async def _run_block(self, block: CodeBlock, work_dir: Path, collector: OutputCollector) -> tuple[int, bool]:
+        lang = normalize_lang(block.language)
+        refusal = language_refusal(lang)
+        if refusal is not None:
+            collector.line(refusal)
+            return 1, False
+        stopped = await self._save_named(block.code, work_dir, collector)
+        if stopped is not None:
+            return stopped
+        shell = lang in SHELLS
+        return await self._run_cell(shell_cell(block.code, SHELLS[lang]) if shell else block.code, collector, shell)
+
+    async def _run_cell(self, cell: str, collector: OutputCollector, shell: bool) -> tuple[int, bool]:
+        """Run one cell, on a fresh kernel if the current one died before taking it; return (exit code, timed out)."""
+        kernel = await self._ensure_kernel()
+        outcome = await run_cell(kernel, cell, collector, timeout=self._timeout, shell=shell)
+        if outcome.died is not None and not outcome.started:  # it never ran: run it on a fresh kernel
+            await self._replace_dead(kernel, collector, outcome.died)
+            kernel = await self._ensure_kernel()
+            outcome = await run_cell(kernel, cell, collector, timeout=self._timeout, shell=shell)
+        return await self._settle(kernel, outcome, collector)
+
+    async def _replace_dead(self, kernel: OwnedKernel, collector: OutputCollector, status: int) -> None:
+        """The kernel died between runs: start a fresh one and say state was lost.
+
+        Raises:
+            ExecutorUnavailableError: the fresh kernel did not start.
+        """
+        how = kernel.describe_exit(status)
+        after = await self._fresh_kernel(strict=True)
+        collector.line(f"The kernel had died since the last run ({how}). {_lost(after)}")
+
+    async def _settle(self, kernel: OwnedKernel, outcome: CellOutcome, collector: OutputCollector) -> tuple[int, bool]:
+        """Tell the model how the cell ended, replacing a dead or wedged kernel; return (exit code, timed out)."""
+        if outcome.wedged:
+            after = await self._fresh_kernel(strict=False)
+            collector.line(
+                f"Timed out after {self._timeout:g} s, and the kernel did not stop when interrupted, so it "
+                f"was replaced. {_lost(after)}"
+            )
+            return TIMEOUT_EXIT_CODE, True
+        if outcome.died is not None:
+            how = kernel.describe_exit(outcome.died)
+            after = await self._fresh_kernel(strict=False)
+            collector.line(f"The kernel died ({how}) while running this block. {_lost(after)}")
+            return (128 - outcome.died if outcome.died < 0 else outcome.died or 1), False
+        if outcome.timed_out:
+            collector.line(
+                f"Timed out after {self._timeout:g} s; the kernel was interrupted. Its state (variables, "
+                "imports) is kept."
+            )
+            return TIMEOUT_EXIT_CODE, True
+        if outcome.aborted:
+            collector.line("Not run: the kernel aborted this block without running it.")
+        return outcome.exit_code, False
+
+    async def _fresh_kernel(self, *, strict: bool) -> str:
+        """Replace the kernel by a fresh one; return the sentence that says how that went.
+
+        Raises:
+            ExecutorUnavailableError: with ``strict``, the fresh kernel did not start (without
+                it, the failure is in the sentence and the next run tries again).
+        """
+        await self._shutdown_kernel()
+        try:
+            await self._ensure_kernel()
+        except Exception as exc:
+            if strict:
+                raise
+            return f"A fresh kernel could not be started ({exc}); the next run will try again"
+        return "A fresh kernel was started"
+
+    # --- restart and close ------------------------------------------------------------------------
+
+    def restart(self) -> None:
+        """Restart the kernel, wiping its state; the sync form of `a_restart`."""
+        run_sync(self.a_restart())
+
+    async def a_restart(self) -> None:
+        """Replace a running kernel by a fresh one (variables and imports are gone).
+
+        Files the code wrote are kept. When no kernel runs yet, there is nothing to wipe and
+        nothing starts.
+
+        Raises:
+            ExecutorError: the executor is closed.
+            ExecutorUnavailableError: the fresh kernel did not start.
+        """
+        self._check_open()
+        async with self._serialised():
+            if await self._shutdown_kernel():
+                await self._ensure_kernel()
+
+    def close(self) -> None:
+        """End the kernel and refuse further runs; the sync form of `a_close`. Idempotent."""
+        run_sync(self.a_close())
+
+    async def a_close(self) -> None:
+        """End the kernel (see the executor's class docstring for how) and refuse further runs. Idempotent."""
+        self._closed = True
+        await self._shutdown_kernel()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aenter__(self) -> Self:
+        await self.a_start()
+        return self
