@@ -17,6 +17,7 @@ __all__ = [
     "HUMAN_INPUT_NO_INPUT",
     "HUMAN_INPUT_TERMINATE",
     "IPYTHON_EXECUTOR_INSTRUCTIONS",
+    "JUPYTER_EXECUTOR_INSTRUCTIONS",
     "LOCAL_EXECUTOR_INSTRUCTIONS",
     "NOTEBOOK_EXECUTOR_INSTRUCTIONS",
     "REFLECTION_SUMMARY_PROMPT",
@@ -136,6 +137,29 @@ is saved to a file in the folder, and its name is given.
 - To install a Python package, run `%pip install <package>` in a python block, then import it.
 - To keep a file, write it inside the folder; paths outside it are refused. Start a block with \
 `# filename: name.py` to also save it under that name.
+"""
+
+JUPYTER_EXECUTOR_INSTRUCTIONS = """\
+# How your code is run
+Your code blocks run in a Jupyter (IPython) kernel on another machine, which the Jupyter server \
+at {server} runs for the user, like the cells of a notebook. The kernel keeps its state: variables, \
+imports and functions from earlier blocks are still there, so do not repeat setup that already ran.
+- Languages: python (IPython syntax works, such as `%timeit` and `!ls`) and shell blocks (bash, sh), \
+which run as a subprocess on that machine. Tag each block with its language; other blocks are not run.
+- The value of a block's last expression is shown, as in a notebook. Errors come back as a traceback.
+- Files your code reads and writes are on that machine, in the kernel's working directory, not on \
+the user's machine. Start a block with `# filename: name.py` to also save it there under that name; \
+paths outside that directory are refused.
+- Plots and other images (matplotlib figures, `display(...)`) and HTML are sent back and saved as \
+files in {output_dir} on the user's machine; you get their paths, but your code cannot open them. \
+Matplotlib figures come back without `plt.show()`.
+- Each block may run for at most {timeout} seconds; then it is interrupted: you get what it printed \
+so far with exit code 124, and the kernel keeps its state.
+- If you are told the kernel died or was restarted, its state is gone: run your setup again.
+- Output longer than {max_output_chars} characters is cut to its start and end; the full output \
+is saved to a file on the user's machine, and its name is given.
+- To install a Python package on that machine, run `%pip install <package>` in a python block, then \
+import it.
 """
 
 NOTEBOOK_EXECUTOR_INSTRUCTIONS = """\

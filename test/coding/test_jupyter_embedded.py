@@ -22,7 +22,7 @@ import pytest
 
 from parley import AssistantAgent, UserProxyAgent
 from parley.coding import CodeBlock, CodeExecutorFactory, CodeResult
-from parley.coding.jupyter import EmbeddedIPythonCodeExecutor, JupyterCodeExecutor, NotebookCodeExecutor
+from parley.coding.jupyter import EmbeddedIPythonCodeExecutor, NotebookCodeExecutor
 from parley.exceptions import ConfigError, ExecutorError, ExecutorUnavailableError
 from parley.testing import ScriptedModelClient
 
@@ -358,13 +358,6 @@ def test_factory_builds_it_by_name(tmp_path: Path) -> None:
     assert (executor.timeout, executor.work_dir) == (5, tmp_path)
 
 
-def test_jupyter_is_reserved_and_names_what_to_use_instead() -> None:
-    with pytest.raises(ExecutorUnavailableError, match=r"'ipython-embedded'.*'notebook'"):
-        CodeExecutorFactory.create({"executor": "jupyter"})
-    with pytest.raises(ExecutorUnavailableError, match="not available in this version"):
-        JupyterCodeExecutor()
-
-
 def test_notebook_executor_outside_ipython_says_what_to_use_instead() -> None:
     with pytest.raises(ExecutorUnavailableError, match=r"plain Python.*'ipython-embedded'"):
         CodeExecutorFactory.create({"executor": "notebook"})
@@ -432,4 +425,9 @@ def test_the_package_exports_are_sorted_and_complete() -> None:
     import parley.coding.jupyter as package
 
     assert package.__all__ == sorted(package.__all__)
-    assert set(package.__all__) == {"EmbeddedIPythonCodeExecutor", "JupyterCodeExecutor", "NotebookCodeExecutor"}
+    assert set(package.__all__) == {
+        "EmbeddedIPythonCodeExecutor",
+        "JupyterCodeExecutor",
+        "JupyterConnectionInfo",
+        "NotebookCodeExecutor",
+    }

@@ -4,17 +4,20 @@
   that the executor starts, keeps and stops; state persists between blocks.
 - `NotebookCodeExecutor` (``"notebook"``): the kernel of the notebook you are working in;
   agent code shares your namespace and its outputs render inline.
-- `JupyterCodeExecutor` (``"jupyter"``): reserved for kernels on a Jupyter server or Kernel
-  Gateway; not available yet.
+- `JupyterCodeExecutor` (``"jupyter"``): a kernel on a Jupyter Kernel Gateway (or Enterprise
+  Gateway, or Jupyter Server), located by a `JupyterConnectionInfo` or a URL; state persists
+  between blocks, and the kernel's files live on the gateway's machine.
 
-Importing this package is cheap: jupyter_client is imported when a kernel first starts (by
-`parley.coding.jupyter._kernel`, the one module that imports it), and IPython is never imported
-by parley (the notebook executor uses the one already running). Needs the ``jupyter`` extra:
+Importing this package is cheap: jupyter_client is imported when a local kernel first starts
+(by `parley.coding.jupyter._kernel`, the one module that imports it), tornado when a gateway is
+first contacted (by `parley.coding.jupyter._gateway`), and IPython is never imported by parley
+(the notebook executor uses the one already running). Needs the ``jupyter`` extra:
 ``pip install 'parley[jupyter]'``.
 """
 
+from parley.coding.jupyter.base import JupyterConnectionInfo
 from parley.coding.jupyter.embedded_ipython_code_executor import EmbeddedIPythonCodeExecutor
 from parley.coding.jupyter.jupyter_code_executor import JupyterCodeExecutor
 from parley.coding.jupyter.notebook_code_executor import NotebookCodeExecutor
 
-__all__ = ["EmbeddedIPythonCodeExecutor", "JupyterCodeExecutor", "NotebookCodeExecutor"]
+__all__ = ["EmbeddedIPythonCodeExecutor", "JupyterCodeExecutor", "JupyterConnectionInfo", "NotebookCodeExecutor"]

@@ -13,7 +13,7 @@ the exit code, ``128 + N`` when signal N ended the script.
 
 from __future__ import annotations
 
-__all__ = ["EXIT_ERROR_NAME", "HELPER_NAME", "SHELL_HELPER_SOURCE", "shell_cell"]
+__all__ = ["EXIT_ERROR_NAME", "HELPER_NAME", "SHELL_HELPER_SOURCE", "helper_cell", "shell_cell"]
 
 HELPER_NAME = "__parley_shell"
 """The helper's name in the kernel's namespace."""
@@ -71,6 +71,15 @@ raises `EXIT_ERROR_NAME`.
 """
 
 
+def helper_cell(name: str, source: str, call: str) -> str:
+    """Return a cell that defines the helper ``name`` by running ``source`` if it is missing, then runs ``call``.
+
+    The helper is defined on first use, and again after a restart or ``%reset``; the kernel
+    needs nothing from parley installed.
+    """
+    return f"try:\n    {name}\nexcept NameError:\n    exec({source!r})\n{call}\n"
+
+
 def shell_cell(code: str, shell: str) -> str:
     """Return the cell source that runs ``code`` with ``shell`` in a kernel.
 
@@ -81,7 +90,4 @@ def shell_cell(code: str, shell: str) -> str:
         code: the shell script.
         shell: the interpreter, ``"bash"`` or ``"sh"``.
     """
-    return (
-        f"try:\n    {HELPER_NAME}\nexcept NameError:\n    exec({SHELL_HELPER_SOURCE!r})\n"
-        f"{HELPER_NAME}({code!r}, {shell!r}, True)\n"
-    )
+    return helper_cell(HELPER_NAME, SHELL_HELPER_SOURCE, f"{HELPER_NAME}({code!r}, {shell!r}, True)")

@@ -1,35 +1,138 @@
-"""``JupyterCodeExecutor``: a kernel on a running Jupyter server or Kernel Gateway (reserved).
+"""Run code blocks in a kernel on a Jupyter Kernel Gateway (AutoGen 0.2's ``JupyterCodeExecutor``).
 
-AutoGen 0.2 has ``JupyterCodeExecutor`` for kernels served over HTTP and websockets. parley
-reserves the name, and the ``"jupyter"`` executor name, for the same job (DESIGN.md: remote
-kernels through the Jupyter Kernel Gateway protocol). This version does not have it yet, so
-building one fails at once with an error that names what to use instead.
+The kernel runs wherever the gateway starts it: another machine, a container, or a Kubernetes
+pod when the server is a Jupyter Enterprise Gateway. A Jupyter Server (``jupyter server``)
+serves the same API and works too. The executor starts a kernel through the REST API, talks to
+it over the kernel's websocket, and deletes it when closed. It behaves as
+`EmbeddedIPythonCodeExecutor` does (the two share their code), except where the kernel is:
+
+- The kernel's files are on the gateway's machine: it works in the gateway's directory, and a
+  ``# filename:`` block is saved there, inside that directory. Images and HTML come back over
+  the websocket and are saved in ``output_dir`` on this machine; the full output of a cut run is
+  saved in ``work_dir`` on this machine.
+- A kernel that dies is restarted by the gateway, which says so; the executor then deletes it,
+  starts a fresh one and tells the model that state was lost.
+
+Where parley differs from AutoGen 0.2 (besides what the embedded executor lists):
+
+- The constructor does no I/O: an unreachable gateway, a refused token or an unknown kernel
+  name is a clear error at the first run, naming the URL (never the token) and the fix.
+- One round trip per block. 0.2 waits for the kernel to be ready before every run, and leaves
+  Nagle's algorithm and delayed ACKs on, about 40 ms a message on loopback.
+- A timeout interrupts the kernel through the gateway and keeps the output so far.
 """
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
-from parley.exceptions import ExecutorUnavailableError
+from parley.coding._files import filename_from_marker
+from parley.coding.jupyter._collect import OutputCollector
+from parley.coding.jupyter._gateway import GatewayKernel
+from parley.coding.jupyter._kernel_executor import KernelExecutor, OwnedKernel
+from parley.coding.jupyter._save_cell import save_cell
+from parley.coding.jupyter.base import JupyterConnectionInfo, connection_info
 
 __all__ = ["JupyterCodeExecutor"]
 
-UNAVAILABLE = (
-    "JupyterCodeExecutor (code run in a kernel of a running Jupyter server or Kernel Gateway) is not "
-    "available in this version of parley. To run code in a local IPython kernel that parley starts and "
-    "stops, use EmbeddedIPythonCodeExecutor (executor 'ipython-embedded'); to run it in the notebook you "
-    "are working in, NotebookCodeExecutor (executor 'notebook')."
-)
-"""The error message, naming the executors to use instead."""
 
+class JupyterCodeExecutor(KernelExecutor):
+    """Run code blocks statefully in a kernel on a Jupyter Kernel Gateway.
 
-class JupyterCodeExecutor:
-    """Reserved: not available yet; constructing one raises `ExecutorUnavailableError`.
+    Python blocks (``python``, ``ipython``) run as notebook cells: IPython syntax works and the
+    last expression's value is shown. Shell blocks run as a subprocess started from the kernel,
+    on the gateway's machine. Blocks run in order; the first that fails ends the run. The kernel
+    must be a Python (ipykernel) kernel.
+
+    Outputs are collected for each block until the kernel is idle: printed text, results and
+    displays as text, errors as the traceback without colour codes. Images (PNG, JPEG, GIF,
+    SVG) and HTML displays are saved to ``output_dir`` on this machine and listed in
+    ``output_files``.
+
+    The kernel starts on the gateway at the first run (or `start`, or entering the context
+    manager). One kernel serves one call at a time. `close` (or garbage collection, or
+    interpreter exit) deletes it on the gateway; a gateway that cannot be reached then keeps it.
+
+    Needs the ``jupyter`` extra (tornado): ``pip install 'parley[jupyter]'``.
+
+    Args:
+        jupyter_server: the gateway: a `JupyterConnectionInfo`, a URL such as
+            ``"http://127.0.0.1:8888/?token=..."`` (the token may be given as ``token`` in the
+            query), or a dict of `JupyterConnectionInfo`'s fields.
+        kernel_name: the kernel spec to start on the gateway. Default ``"python3"``.
+        timeout: seconds each block may run. Then the kernel is interrupted, keeping its state
+            and the output so far, and the result has exit code 124 and ``timed_out=True``.
+            Default 60.
+        output_dir: where images and HTML are saved, on this machine. Default: ``work_dir`` when
+            given, else the current directory (as in AutoGen 0.2). Created when first needed.
+        work_dir: where the full output goes when it is cut, on this machine. Default:
+            ``output_dir``. Created when first needed.
+        max_output_chars: the output budget in characters; longer output keeps its head and
+            tail, and the whole of it is saved to ``output_<random hex>.txt`` in ``work_dir``.
+            Default 32,000.
+        startup_timeout: seconds each step of starting a kernel (the gateway starting it,
+            connecting, its first answer) may take. Default 60.
 
     Raises:
-        ExecutorUnavailableError: always, naming ``"ipython-embedded"`` and ``"notebook"`` as the
-            executors to use instead.
+        ConfigError: an argument is invalid (``jupyter_server`` is not a URL or connection info,
+            a non-positive ``timeout``, an empty ``kernel_name`` ...). Nothing is contacted yet.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise ExecutorUnavailableError(UNAVAILABLE)
+    def __init__(
+        self,
+        jupyter_server: JupyterConnectionInfo | str | Mapping[str, Any],
+        kernel_name: str = "python3",
+        timeout: float = 60,
+        output_dir: Path | str | None = None,
+        *,
+        work_dir: Path | str | None = None,
+        max_output_chars: int = 32_000,
+        startup_timeout: float = 60,
+    ) -> None:
+        self._server = connection_info(jupyter_server)
+        super().__init__(
+            timeout=timeout,
+            kernel_name=kernel_name,
+            work_dir=work_dir,
+            output_dir=output_dir,
+            max_output_chars=max_output_chars,
+            startup_timeout=startup_timeout,
+        )
+
+    @property
+    def jupyter_server(self) -> JupyterConnectionInfo:
+        """Where the gateway is (its ``repr`` leaves the token out)."""
+        return self._server
+
+    async def _new_kernel(self) -> OwnedKernel:
+        """Start a kernel on the gateway.
+
+        Raises:
+            ExecutorUnavailableError: the gateway cannot be reached, or the kernel did not start.
+            ConfigError: the gateway refused the token, or has no kernel spec ``kernel_name``.
+            MissingDependencyError: tornado is not installed.
+        """
+        kernel = GatewayKernel(self._server, self._kernel_name)
+        await kernel.start(self._startup_timeout)
+        return kernel
+
+    async def _save_named(self, code: str, work_dir: Path, collector: OutputCollector) -> tuple[int, bool] | None:
+        """Save a ``# filename:`` block in the kernel's working directory, on the gateway's machine."""
+        name = filename_from_marker(code)
+        if name is None:
+            return None
+        exit_code, timed_out = await self._run_cell(save_cell(name, code), collector, shell=True)
+        return None if exit_code == 0 else (exit_code, timed_out)
+
+    def _instructions(self) -> str:
+        from parley.prompts import JUPYTER_EXECUTOR_INSTRUCTIONS
+
+        return JUPYTER_EXECUTOR_INSTRUCTIONS.format(
+            server=self._server.url,
+            output_dir=os.path.abspath(self._output_dir),
+            timeout=f"{self._timeout:g}",
+            max_output_chars=f"{self._max_output_chars:,}",
+        )
