@@ -12,6 +12,7 @@ import pytest
 from parley.coding import CodeExecutor, DockerCommandLineCodeExecutor, LocalCommandLineCodeExecutor
 
 from ._docker_env import SANDBOX_IMAGE, docker_was_used, our_containers, require_docker
+from ._gateway_env import Gateway, running_gateway, started_gateway, stop_gateway
 from ._kernel_env import require_kernel
 
 MakeExecutor = Callable[..., CodeExecutor]
@@ -33,12 +34,20 @@ def _make_ipython(work_dir: Path, **kwargs: Any) -> CodeExecutor:
     return EmbeddedIPythonCodeExecutor(work_dir=work_dir, **kwargs)
 
 
+def _make_jupyter(work_dir: Path, **kwargs: Any) -> CodeExecutor:
+    gateway = running_gateway()
+    from parley.coding.jupyter import JupyterCodeExecutor
+
+    return JupyterCodeExecutor(gateway.connection, work_dir=work_dir, **kwargs)
+
+
 # Executor name -> builder taking (work_dir, timeout=..., max_output_chars=...).
-# Issue 3 adds "docker" and "ipython-embedded" here; every contract test then runs on them too.
+# Every contract test runs on each of them.
 _BUILDERS: dict[str, Callable[..., CodeExecutor]] = {
     "local": _make_local,
     "docker": _make_docker,
     "ipython-embedded": _make_ipython,
+    "jupyter": _make_jupyter,
 }
 
 
@@ -84,3 +93,22 @@ def _no_docker_container_left() -> Iterator[None]:
     if docker_was_used():
         gc.collect()  # an executor dropped without close() removes its container when collected
         assert our_containers() == [], "parley containers left after the test session"
+
+
+@pytest.fixture(scope="session")
+def kernel_gateway() -> Gateway:
+    """The session's real Jupyter Kernel Gateway (started on first use, ended with the session)."""
+    return running_gateway()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _kernel_gateway_ends_with_no_kernel_left() -> Iterator[None]:
+    """After the session, the gateway (if a test started it) runs no kernel; then it is stopped."""
+    yield
+    gateway = started_gateway()
+    try:
+        if gateway is not None:
+            gc.collect()  # an executor dropped without close() deletes its kernel when collected
+            assert gateway.kernel_ids() == set(), "kernels left on the Jupyter Kernel Gateway after the session"
+    finally:
+        stop_gateway()
