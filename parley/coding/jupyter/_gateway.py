@@ -30,26 +30,24 @@ It knows the transport, nothing about code blocks or outputs (see
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import difflib
 import functools
 import json
 import select
 import socket
-import threading
 import urllib.request
 import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from parley.coding.jupyter._leftovers import Leftovers
 from parley.coding.jupyter.base import JupyterConnectionInfo
 from parley.exceptions import ConfigError, ExecutorUnavailableError, MissingDependencyError
 
 __all__ = ["GatewayKernel"]
 
-_LIVE: set[GatewayKernel] = set()  # kernels started and not yet deleted, for the atexit hook
-_LIVE_LOCK = threading.Lock()
+_LIVE: Leftovers[GatewayKernel] = Leftovers()  # kernels started and not yet deleted; ended at exit
 _REQUEST_TIMEOUT_S = 10.0  # interrupt and delete
 _SYNC_TIMEOUT_S = 5.0  # the kernel_info round trip that reads what arrived between calls
 # Waits between attempts to delete a kernel the gateway is restarting: jupyter_client 8.6 answers
@@ -187,8 +185,7 @@ class GatewayKernel:
             await self._check_kernel_name(timeout)
             raise
         self.kernel_id = str(model["id"])
-        with _LIVE_LOCK:
-            _LIVE.add(self)
+        _LIVE.add(self)
         try:
             await self._connect(timeout)
             if await self._round_trip(timeout) is None:
@@ -407,8 +404,7 @@ class GatewayKernel:
         """Close the websocket and delete the kernel on the gateway. Idempotent; never raises."""
         self._disconnect()
         kernel_id, self.kernel_id = self.kernel_id, None
-        with _LIVE_LOCK:
-            _LIVE.discard(self)
+        _LIVE.discard(self)
         if kernel_id is None:
             return
         for wait in (*_DELETE_RETRY_S, None):
@@ -425,8 +421,7 @@ class GatewayKernel:
     def kill(self) -> None:
         """Delete the kernel on the gateway now, blocking (at most 10 s). Idempotent, any thread, no loop needed."""
         kernel_id, self.kernel_id = self.kernel_id, None
-        with _LIVE_LOCK:
-            _LIVE.discard(self)
+        _LIVE.discard(self)
         if kernel_id is None:
             return
         request = urllib.request.Request(
@@ -435,11 +430,3 @@ class GatewayKernel:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # as tornado: no proxy
         with contextlib.suppress(OSError), opener.open(request, timeout=_REQUEST_TIMEOUT_S):
             pass
-
-
-@atexit.register
-def _delete_leftovers() -> None:  # pragma: no cover - interpreter exit
-    with _LIVE_LOCK:
-        kernels = list(_LIVE)
-    for kernel in kernels:
-        kernel.kill()

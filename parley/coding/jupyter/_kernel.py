@@ -24,7 +24,6 @@ Choices worth knowing:
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import difflib
 import os
@@ -32,17 +31,16 @@ import queue
 import shutil
 import signal
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
 from parley.coding._process import kill_tree
+from parley.coding.jupyter._leftovers import Leftovers
 from parley.exceptions import ConfigError, ExecutorUnavailableError, MissingDependencyError
 
 __all__ = ["LocalKernel", "describe_exit", "kernel_names"]
 
-_LIVE: set[LocalKernel] = set()  # kernels started and not yet ended, for the atexit hook
-_LIVE_LOCK = threading.Lock()
+_LIVE: Leftovers[LocalKernel] = Leftovers()  # kernels started and not yet ended; ended at exit
 _LOG_TAIL_CHARS = 2_000
 
 
@@ -119,8 +117,7 @@ class LocalKernel:
                 extra_arguments=["--HistoryManager.enabled=False"],
             )
             self.pid = manager.provisioner.pid if manager.provisioner is not None else None
-            with _LIVE_LOCK:
-                _LIVE.add(self)
+            _LIVE.add(self)
             self._client = manager.client()
             self._client.start_channels()
             await self._client.wait_for_ready(timeout=timeout)
@@ -222,8 +219,7 @@ class LocalKernel:
                 self._client.stop_channels()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
-        with _LIVE_LOCK:
-            _LIVE.discard(self)
+        _LIVE.discard(self)
         self._client = self._manager = self._dir = None
         self.pid = None
 
@@ -236,11 +232,3 @@ def describe_exit(status: int) -> str:
         return f"killed by {signal.Signals(-status).name}"
     except ValueError:
         return f"killed by signal {-status}"
-
-
-@atexit.register
-def _kill_leftovers() -> None:  # pragma: no cover - interpreter exit
-    with _LIVE_LOCK:
-        kernels = list(_LIVE)
-    for kernel in kernels:
-        kernel.kill()
