@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 from parley.coding import CodeExecutor, DockerCommandLineCodeExecutor, LocalCommandLineCodeExecutor
+
+if TYPE_CHECKING:
+    from parley.coding.jupyter import EmbeddedIPythonCodeExecutor, JupyterCodeExecutor
 
 from ._docker_env import SANDBOX_IMAGE, docker_was_used, our_containers, require_docker
 from ._gateway_env import Gateway, running_gateway, started_gateway, stop_gateway
 from ._kernel_env import require_kernel
 
 MakeExecutor = Callable[..., CodeExecutor]
+MakeKernelExecutor = Callable[..., "EmbeddedIPythonCodeExecutor | JupyterCodeExecutor"]
 
 
 def _make_local(work_dir: Path, **kwargs: Any) -> CodeExecutor:
@@ -51,22 +56,38 @@ _BUILDERS: dict[str, Callable[..., CodeExecutor]] = {
 }
 
 
-@pytest.fixture(params=sorted(_BUILDERS))
-def executor_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeExecutor]:
-    """A function building the parametrised executor on a fresh ``work_dir``; all are closed after."""
+@contextlib.contextmanager
+def building(name: str, work_dir: Path) -> Iterator[MakeExecutor]:
+    """A function building the executor ``name`` on ``work_dir`` (by default); all are closed after."""
     made: list[CodeExecutor] = []
 
     def make(**kwargs: Any) -> CodeExecutor:
-        kwargs.setdefault("work_dir", tmp_path / "work")
-        executor = _BUILDERS[request.param](**kwargs)
+        kwargs.setdefault("work_dir", work_dir)
+        executor = _BUILDERS[name](**kwargs)
         made.append(executor)
         return executor
 
-    yield make
-    for executor in made:
-        close = getattr(executor, "close", None)
-        if close is not None:
-            close()
+    try:
+        yield make
+    finally:
+        for executor in made:
+            close = getattr(executor, "close", None)
+            if close is not None:
+                close()
+
+
+@pytest.fixture(params=sorted(_BUILDERS))
+def executor_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeExecutor]:
+    """A function building the parametrised executor on a fresh ``work_dir``; all are closed after."""
+    with building(request.param, tmp_path / "work") as make:
+        yield make
+
+
+@pytest.fixture(params=["ipython-embedded", "jupyter"])
+def kernel_executor_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeKernelExecutor]:
+    """Like ``executor_factory``, over the two executors that own a kernel (local, and on a gateway)."""
+    with building(request.param, tmp_path / "work") as make:
+        yield cast(MakeKernelExecutor, make)
 
 
 @pytest.fixture

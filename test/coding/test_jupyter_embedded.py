@@ -1,33 +1,32 @@
-"""EmbeddedIPythonCodeExecutor on real ipykernel kernels: state, timeouts, dead kernels, displays.
+"""EmbeddedIPythonCodeExecutor on real ipykernel kernels: its working directory, lifecycle and config.
 
-The semantics every executor shares are in test_executor_contract.py, which runs on this
-executor too; this module covers what is particular to a kernel that keeps state.
+The semantics every executor shares are in test_executor_contract.py, and those it shares with
+the gateway executor (state, timeouts, dead kernels, displays) in test_kernel_executors.py; both
+run on this executor too. This module covers what is particular to a local kernel process.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import subprocess
 import sys
 import textwrap
-import time
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psutil
 import pytest
 
 from parley import AssistantAgent, UserProxyAgent
-from parley.coding import CodeBlock, CodeExecutorFactory, CodeResult
+from parley.coding import CodeBlock, CodeExecutorFactory
 from parley.coding.jupyter import EmbeddedIPythonCodeExecutor, NotebookCodeExecutor
 from parley.exceptions import ConfigError, ExecutorError, ExecutorUnavailableError
 from parley.testing import ScriptedModelClient
 
-from ._kernel_env import require_kernel
+from ._kernel_env import kernel_pid, py, require_kernel, run
 from ._procs import is_gone, wait_for_pids
+from .conftest import building
 
 pytestmark = pytest.mark.kernel
 MakeKernel = Callable[..., EmbeddedIPythonCodeExecutor]
@@ -36,48 +35,11 @@ MakeKernel = Callable[..., EmbeddedIPythonCodeExecutor]
 @pytest.fixture
 def make(tmp_path: Path) -> Iterator[MakeKernel]:
     """Builds executors on ``tmp_path / "work"``; every one is closed after the test."""
-    require_kernel()
-    made: list[EmbeddedIPythonCodeExecutor] = []
-
-    def build(**kwargs: Any) -> EmbeddedIPythonCodeExecutor:
-        kwargs.setdefault("work_dir", tmp_path / "work")
-        made.append(EmbeddedIPythonCodeExecutor(**kwargs))
-        return made[-1]
-
-    yield build
-    for executor in made:
-        executor.close()
+    with building("ipython-embedded", tmp_path / "work") as build:
+        yield cast(MakeKernel, build)
 
 
-def py(code: str) -> CodeBlock:
-    return CodeBlock(textwrap.dedent(code), "python")
-
-
-def run(executor: EmbeddedIPythonCodeExecutor, *blocks: CodeBlock) -> CodeResult:
-    return executor.execute_code_blocks(list(blocks))
-
-
-def kernel_pid(executor: EmbeddedIPythonCodeExecutor) -> int:
-    return int(run(executor, py("import os; print(os.getpid())")).output)
-
-
-# --- state ----------------------------------------------------------------------------------------
-
-
-def test_state_persists_across_blocks_and_calls(make: MakeKernel) -> None:
-    executor = make()
-    assert run(executor, py("x = 20"), py("x += 1")).exit_code == 0
-    result = run(executor, py("import math\nx * 2"))
-    assert (result.exit_code, result.output) == (0, "42\n")
-
-
-def test_restart_wipes_the_state(make: MakeKernel) -> None:
-    executor = make()
-    run(executor, py("kept = 1"))
-    executor.restart()
-    result = run(executor, py("kept"))
-    assert result.exit_code == 1
-    assert "NameError" in result.output
+# --- the working directory ------------------------------------------------------------------------
 
 
 def test_the_kernel_runs_in_work_dir_and_files_stay(make: MakeKernel, tmp_path: Path) -> None:
@@ -88,151 +50,6 @@ def test_the_kernel_runs_in_work_dir_and_files_stay(make: MakeKernel, tmp_path: 
     assert (tmp_path / "work" / "made.txt").read_text() == "x"
 
 
-# --- timeouts and dead kernels --------------------------------------------------------------------
-
-
-@pytest.mark.timeout(60)
-def test_timeout_interrupts_and_the_state_survives(make: MakeKernel) -> None:
-    executor = make(timeout=1)
-    run(executor, py("before = 'still here'"))
-    result = run(executor, py("print('spinning', flush=True)\nwhile True: pass"))
-    assert (result.exit_code, result.timed_out) == (124, True)
-    assert result.output.startswith("spinning\n")
-    assert "KeyboardInterrupt" in result.output
-    assert "Timed out after 1 s; the kernel was interrupted. Its state (variables, imports) is kept." in result.output
-    assert run(executor, py("print(before)")).output == "still here\n"
-
-
-@pytest.mark.timeout(60)
-def test_a_kernel_that_dies_is_replaced_and_the_model_is_told_state_was_lost(make: MakeKernel) -> None:
-    executor = make()
-    run(executor, py("gone_soon = 1"))
-    first_pid = kernel_pid(executor)
-    result = run(executor, py("print('about to die', flush=True)\nimport os; os._exit(1)"), py("print('not run')"))
-    assert result.exit_code == 1
-    assert not result.timed_out
-    assert "The kernel died (exit status 1) while running this block." in result.output
-    assert "All state was lost" in result.output
-    assert "A fresh kernel was started" in result.output
-    assert "not run" not in result.output
-    after = run(executor, py("print('works'); print('gone_soon' in globals())"))
-    assert (after.exit_code, after.output) == (0, "works\nFalse\n")
-    assert is_gone(first_pid)
-
-
-@pytest.mark.timeout(60)
-def test_a_kernel_killed_between_runs_is_replaced_before_the_next_block(make: MakeKernel) -> None:
-    executor = make()
-    run(executor, py("lost = 1"))
-    pid = kernel_pid(executor)
-    psutil.Process(pid).kill()  # as the OOM killer would
-    while not is_gone(pid):  # pytest-timeout bounds it
-        time.sleep(0.01)
-    result = run(executor, py("print('lost' in globals())"))
-    assert result.exit_code == 0
-    assert result.output.startswith("The kernel had died since the last run (killed by SIGKILL). All state was lost")
-    assert result.output.endswith("\nFalse\n")
-
-
-@pytest.mark.timeout(60)
-def test_timeout_of_a_shell_block_kills_its_whole_tree(make: MakeKernel, tmp_path: Path) -> None:
-    executor = make(timeout=1)
-    pids = tmp_path / "pids.txt"
-    script = f"sleep 1000 &\necho $$ $! > {pids}\necho started\nwait\n"
-    result = run(executor, CodeBlock(script, "bash"))
-    assert (result.exit_code, result.timed_out) == (124, True)
-    assert result.output.startswith("started\n")
-    assert all(is_gone(pid) for pid in wait_for_pids(pids, 2))
-    assert run(executor, CodeBlock("echo alive", "sh")).output == "alive\n"
-
-
-@pytest.mark.timeout(60)
-async def test_cancelling_the_awaiting_task_interrupts_the_kernel(make: MakeKernel) -> None:
-    executor = make()
-    await executor.a_execute_code_blocks([py("state = 'kept'")])
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(executor.a_execute_code_blocks([py("import time; time.sleep(1000)")]), 1)
-    result = await executor.a_execute_code_blocks([py("print(state)")])
-    assert (result.exit_code, result.output) == (0, "kept\n")
-
-
-async def test_concurrent_calls_are_served_one_at_a_time(make: MakeKernel) -> None:
-    executor = make()
-    await executor.a_start()
-    results = await asyncio.gather(
-        *(executor.a_execute_code_blocks([py(f"import time; time.sleep(0.05); print({i})")]) for i in range(4))
-    )
-    assert [r.output for r in results] == ["0\n", "1\n", "2\n", "3\n"]
-
-
-# --- outputs --------------------------------------------------------------------------------------
-
-
-def test_matplotlib_plot_comes_back_as_a_png_file(make: MakeKernel, tmp_path: Path) -> None:
-    executor = make(output_dir=tmp_path / "images")
-    result = run(executor, py("import matplotlib.pyplot as plt\nplt.plot([1, 4, 9])\nplt.title('squares')\nplt.show()"))
-    assert result.exit_code == 0
-    [png] = result.output_files
-    assert Path(png).parent == (tmp_path / "images").absolute()
-    assert Path(png).suffix == ".png"
-    assert Path(png).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    assert f"Image saved to {png}" in result.output
-    assert "<Figure" not in result.output
-
-
-def test_rich_displays_become_files_and_text(make: MakeKernel) -> None:
-    code = """
-    from IPython.display import HTML, SVG, Markdown, display
-    display(HTML("<b>bold</b>"))
-    display(SVG('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>'))
-    display(Markdown("*note*"))
-    display({"a": 1}, raw=False)
-    """
-    result = run(make(), py(code))
-    assert result.exit_code == 0
-    html, svg = result.output_files
-    assert Path(html).read_text() == "<b>bold</b>"
-    assert Path(svg).read_text().startswith("<svg")
-    assert (
-        result.output
-        == f"HTML saved to {html}\nImage saved to {svg}\n<IPython.core.display.Markdown object>\n{{'a': 1}}\n"
-    )
-
-
-def test_errors_come_back_as_plain_text_tracebacks(make: MakeKernel) -> None:
-    result = run(make(), py("def f():\n    return 1 / 0\nf()"))
-    assert result.exit_code == 1
-    assert "\x1b" not in result.output
-    assert "ZeroDivisionError" in result.output
-    assert "----> 3 f()" in result.output
-
-
-def test_syntax_errors_are_results(make: MakeKernel) -> None:
-    result = run(make(), py("def broken(:\n    pass"))
-    assert result.exit_code == 1
-    assert "SyntaxError" in result.output
-
-
-def test_bang_echo_and_pip_install_work_in_python_blocks(make: MakeKernel, tmp_path: Path) -> None:
-    wheel = tmp_path / "tinypkg-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as z:
-        z.writestr("tinypkg/__init__.py", "ANSWER = 42\n")
-        z.writestr("tinypkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n")
-        z.writestr("tinypkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        z.writestr("tinypkg-1.0.dist-info/RECORD", "")
-    site = tmp_path / "site"
-    executor = make()
-    echo = run(executor, py("!echo from the shell"))
-    assert (echo.exit_code, echo.output) == (0, "from the shell\n")
-    install = run(
-        executor,
-        py(f"%pip install --quiet --no-index --no-deps --target {site} {wheel}"),
-        py(f"import sys; sys.path.insert(0, {str(site)!r})\nimport tinypkg\nprint(tinypkg.ANSWER)"),
-    )
-    assert install.exit_code == 0, install.output
-    assert install.output.endswith("42\n")
-
-
 def test_shell_blocks_run_as_subprocesses_with_their_exit_codes(make: MakeKernel, tmp_path: Path) -> None:
     executor = make()
     result = run(executor, CodeBlock("pwd\necho to stderr >&2\nexit 3", "bash"))
@@ -240,13 +57,6 @@ def test_shell_blocks_run_as_subprocesses_with_their_exit_codes(make: MakeKernel
     assert "__ParleyShellExit" not in result.output
     ok = run(executor, CodeBlock("echo $0", "sh"), CodeBlock("echo shell", "shell"))
     assert (ok.exit_code, ok.output) == (0, "sh\nshell\n")
-
-
-def test_blocks_in_other_languages_are_refused(make: MakeKernel) -> None:
-    result = run(make(), CodeBlock("console.log(1)", "javascript"))
-    assert result.exit_code == 1
-    assert "does not run 'javascript'" in result.output
-    assert "python" in result.output
 
 
 def test_filename_marker_saves_the_block_inside_work_dir_and_runs_it(make: MakeKernel, tmp_path: Path) -> None:

@@ -1,35 +1,33 @@
-"""JupyterCodeExecutor against a real Jupyter Kernel Gateway: state, timeouts, dead kernels, errors, cleanup.
+"""JupyterCodeExecutor against a real Jupyter Kernel Gateway: where files go, errors, event loops, cleanup.
 
-The semantics every executor shares are in test_executor_contract.py, which runs on this
-executor too; this module covers what is particular to a kernel behind a gateway. The gateway
-is a real ``jupyter kernelgateway`` process on loopback (see _gateway_env.py); since it runs on
-this machine, a test can kill a kernel's process as the OOM killer would.
+The semantics every executor shares are in test_executor_contract.py, and those the two kernel
+executors share (state, timeouts, dead kernels, displays) in test_kernel_executors.py; both run on
+this executor too. This module covers what is particular to a kernel behind a gateway. The
+gateway is a real ``jupyter kernelgateway`` process on loopback (see _gateway_env.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import psutil
 import pytest
 
 from parley import AssistantAgent
-from parley.coding import CodeBlock, CodeExecutorFactory, CodeResult
+from parley.coding import CodeBlock, CodeExecutorFactory
 from parley.coding.jupyter import JupyterCodeExecutor, JupyterConnectionInfo
 from parley.exceptions import ConfigError, ExecutorError, ExecutorUnavailableError
 from parley.testing import ScriptedModelClient
 
 from ._gateway_env import Gateway
-from ._procs import is_gone
+from ._kernel_env import py, run
+from .conftest import building
 
 pytestmark = pytest.mark.kernel
 MakeExecutor = Callable[..., JupyterCodeExecutor]
@@ -37,30 +35,10 @@ RESTARTED = "the gateway found it dead and restarted it"
 
 
 @pytest.fixture
-def make(kernel_gateway: Gateway, tmp_path: Path) -> Iterator[MakeExecutor]:
+def make(tmp_path: Path) -> Iterator[MakeExecutor]:
     """Builds executors on the session's gateway and ``tmp_path / "work"``; every one is closed after."""
-    made: list[JupyterCodeExecutor] = []
-
-    def build(**kwargs: Any) -> JupyterCodeExecutor:
-        kwargs.setdefault("work_dir", tmp_path / "work")
-        made.append(JupyterCodeExecutor(kernel_gateway.connection, **kwargs))
-        return made[-1]
-
-    yield build
-    for executor in made:
-        executor.close()
-
-
-def py(code: str) -> CodeBlock:
-    return CodeBlock(textwrap.dedent(code), "python")
-
-
-def run(executor: JupyterCodeExecutor, *blocks: CodeBlock) -> CodeResult:
-    return executor.execute_code_blocks(list(blocks))
-
-
-def kernel_pid(executor: JupyterCodeExecutor) -> int:
-    return int(run(executor, py("import os; print(os.getpid())")).output)
+    with building("jupyter", tmp_path / "work") as build:
+        yield cast(MakeExecutor, build)
 
 
 def closed_port() -> int:
@@ -70,13 +48,6 @@ def closed_port() -> int:
 
 
 # --- state and files ------------------------------------------------------------------------------
-
-
-def test_state_persists_across_blocks_and_calls(make: MakeExecutor) -> None:
-    executor = make()
-    assert run(executor, py("x = 20"), py("x += 1")).exit_code == 0
-    result = run(executor, py("import math\nx * 2"))
-    assert (result.exit_code, result.output) == (0, "42\n")
 
 
 def test_restart_wipes_the_state_and_deletes_the_old_kernel(make: MakeExecutor, kernel_gateway: Gateway) -> None:
@@ -115,62 +86,7 @@ def test_shell_blocks_run_on_the_gateways_machine_with_their_exit_codes(
     assert (ok.exit_code, ok.output) == (0, "sh\n")
 
 
-# --- timeouts and dead kernels --------------------------------------------------------------------
-
-
-@pytest.mark.timeout(60)
-def test_timeout_interrupts_the_kernel_and_its_state_survives(make: MakeExecutor) -> None:
-    executor = make(timeout=1)
-    run(executor, py("before = 'still here'"))
-    result = run(executor, py("print('spinning', flush=True)\nwhile True: pass"))
-    assert (result.exit_code, result.timed_out) == (124, True)
-    assert result.output.startswith("spinning\n")
-    assert "KeyboardInterrupt" in result.output
-    assert "Timed out after 1 s; the kernel was interrupted. Its state (variables, imports) is kept." in result.output
-    assert run(executor, py("print(before)")).output == "still here\n"
-
-
-@pytest.mark.timeout(60)
-def test_a_kernel_that_dies_is_replaced_and_the_model_is_told_state_was_lost(
-    make: MakeExecutor, kernel_gateway: Gateway
-) -> None:
-    before = kernel_gateway.kernel_ids()
-    executor = make()
-    run(executor, py("gone_soon = 1"))
-    [dead] = kernel_gateway.kernel_ids() - before
-    result = run(executor, py("import os; os._exit(1)"), py("print('not run')"))
-    assert (result.exit_code, result.timed_out) == (1, False)
-    assert f"The kernel died ({RESTARTED}) while running this block." in result.output
-    assert "All state was lost" in result.output
-    assert "A fresh kernel was started" in result.output
-    assert "not run" not in result.output
-    after = run(executor, py("print('works'); print('gone_soon' in globals())"))
-    assert (after.exit_code, after.output) == (0, "works\nFalse\n")
-    assert dead not in kernel_gateway.kernel_ids()  # the restarted one was deleted, not left behind
-
-
-@pytest.mark.timeout(60)
-def test_a_kernel_killed_between_runs_is_replaced_before_the_next_block(make: MakeExecutor) -> None:
-    executor = make()
-    run(executor, py("lost = 1"))
-    pid = kernel_pid(executor)
-    psutil.Process(pid).kill()  # as the OOM killer would
-    while not is_gone(pid):  # pytest-timeout bounds it
-        time.sleep(0.01)
-    result = run(executor, py("print('lost' in globals())"))
-    assert result.exit_code == 0
-    assert result.output.startswith(f"The kernel had died since the last run ({RESTARTED}). All state was lost")
-    assert result.output.endswith("\nFalse\n")
-
-
-@pytest.mark.timeout(60)
-async def test_cancelling_the_awaiting_task_interrupts_the_kernel(make: MakeExecutor) -> None:
-    executor = make()
-    await executor.a_execute_code_blocks([py("state = 'kept'")])
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(executor.a_execute_code_blocks([py("import time; time.sleep(1000)")]), 1)
-    result = await executor.a_execute_code_blocks([py("print(state)")])
-    assert (result.exit_code, result.output) == (0, "kept\n")
+# --- event loops ---------------------------------------------------------------------------------
 
 
 async def test_sync_and_async_calls_share_one_kernel(make: MakeExecutor) -> None:
@@ -178,27 +94,6 @@ async def test_sync_and_async_calls_share_one_kernel(make: MakeExecutor) -> None
     executor.execute_code_blocks([py("shared = 'across loops'")])  # on parley's background loop
     result = await executor.a_execute_code_blocks([py("print(shared)")])  # on this test's loop
     assert (result.exit_code, result.output) == (0, "across loops\n")
-
-
-# --- outputs --------------------------------------------------------------------------------------
-
-
-def test_matplotlib_plot_comes_back_as_a_png_file_on_this_side(make: MakeExecutor, tmp_path: Path) -> None:
-    executor = make(output_dir=tmp_path / "images")
-    result = run(executor, py("import matplotlib.pyplot as plt\nplt.plot([1, 4, 9])\nplt.title('squares')\nplt.show()"))
-    assert result.exit_code == 0, result.output
-    [png] = result.output_files
-    assert Path(png).parent == (tmp_path / "images").absolute()
-    assert Path(png).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    assert result.output == f"Image saved to {png}\n"
-
-
-def test_errors_come_back_as_plain_text_tracebacks(make: MakeExecutor) -> None:
-    result = run(make(), py("def f():\n    return 1 / 0\nf()"))
-    assert result.exit_code == 1
-    assert "\x1b" not in result.output
-    assert "ZeroDivisionError" in result.output
-    assert "----> 3 f()" in result.output
 
 
 # --- errors: reaching the gateway -----------------------------------------------------------------
