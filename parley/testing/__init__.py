@@ -2,7 +2,9 @@
 
 `ScriptedModelClient` and `FunctionModelClient` answer in-process with no network.
 `ScriptedOpenAIServer` speaks the OpenAI wire protocol to the real ``openai`` SDK; it is imported
-on first use, so ``import parley.testing`` does not pull in ``http.server``.
+on first use, so ``import parley.testing`` does not pull in ``http.server``. `LocalKernelGateway`
+is not a double: it runs a real Jupyter Kernel Gateway on loopback for `JupyterCodeExecutor`
+(also imported on first use).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 from parley.testing.scripted import FunctionModelClient, ScriptedModelClient
 
 if TYPE_CHECKING:
+    from parley.testing.kernel_gateway import LocalKernelGateway
     from parley.testing.openai_server import ScriptedOpenAIServer
 
-__all__ = ["FunctionModelClient", "ScriptedModelClient", "ScriptedOpenAIServer"]
+__all__ = ["FunctionModelClient", "LocalKernelGateway", "ScriptedModelClient", "ScriptedOpenAIServer"]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,4 +25,8 @@ def __getattr__(name: str) -> Any:
         from parley.testing.openai_server import ScriptedOpenAIServer
 
         return ScriptedOpenAIServer
+    if name == "LocalKernelGateway":
+        from parley.testing.kernel_gateway import LocalKernelGateway
+
+        return LocalKernelGateway
     raise AttributeError(f"module 'parley.testing' has no attribute {name!r}")

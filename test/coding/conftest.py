@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 from parley.coding import CodeExecutor, DockerCommandLineCodeExecutor, LocalCommandLineCodeExecutor
+from parley.testing.kernel_gateway import LocalKernelGateway
 
 if TYPE_CHECKING:
     from parley.coding.jupyter import EmbeddedIPythonCodeExecutor, JupyterCodeExecutor
 
 from ._docker_env import SANDBOX_IMAGE, docker_was_used, our_containers, require_docker
-from ._gateway_env import Gateway, running_gateway, started_gateway, stop_gateway
+from ._gateway_env import running_gateway, started_gateway, stop_gateway
 from ._kernel_env import require_kernel
 
 MakeExecutor = Callable[..., CodeExecutor]
@@ -117,7 +118,7 @@ def _no_docker_container_left() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def kernel_gateway() -> Gateway:
+def kernel_gateway() -> LocalKernelGateway:
     """The session's real Jupyter Kernel Gateway (started on first use, ended with the session)."""
     return running_gateway()
 

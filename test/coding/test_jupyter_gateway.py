@@ -24,8 +24,8 @@ from parley.coding import CodeBlock, CodeExecutorFactory
 from parley.coding.jupyter import JupyterCodeExecutor, JupyterConnectionInfo
 from parley.exceptions import ConfigError, ExecutorError, ExecutorUnavailableError
 from parley.testing import ScriptedModelClient
+from parley.testing.kernel_gateway import LocalKernelGateway as Gateway
 
-from ._gateway_env import Gateway
 from ._kernel_env import py, run
 from .conftest import building
 
