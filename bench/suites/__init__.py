@@ -11,6 +11,7 @@ RUN_ORDER = (
     "groupchat",
     "local_executor",
     "kernel_executor",
+    "gateway_executor",
     "docker_executor",
     "concurrency",
     "cache",

@@ -35,7 +35,7 @@ from typing import Any
 from bench.peer_venv import PeerError, PeerWorker
 from bench.registry import Benchmark, Medians, Metric, Sampler, register
 
-__all__ = ["KernelExecSampler"]
+__all__ = ["KernelExecSampler", "ensure_peer_jupyter"]
 
 TARGET_OVER_BARE = 0.05
 TARGET_BASH_MS = 5.0
@@ -166,7 +166,7 @@ def _parley(params: Mapping[str, Any]) -> Sampler:
     return KernelExecSampler()
 
 
-def _ensure_peer_jupyter(python: Path) -> None:
+def ensure_peer_jupyter(python: Path) -> None:
     """Install AutoGen 0.2.35's ``jupyter-executor`` extra into the peer venv unless it is there (one-off, pip)."""
     probe = subprocess.run([str(python), "-c", "import ipykernel, autogen.coding.jupyter"], capture_output=True)
     if probe.returncode == 0:
@@ -179,7 +179,7 @@ def _ensure_peer_jupyter(python: Path) -> None:
 
 
 def _peer(python: Path, params: Mapping[str, Any]) -> Sampler:
-    _ensure_peer_jupyter(python)
+    ensure_peer_jupyter(python)
     return PeerWorker(python, "kernel_executor.py", dict(params))
 
 
