@@ -65,7 +65,7 @@ class GatewayExecSampler:
         gateway = _acquire()
         self._stack.callback(_release)
         work = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-gateway-")))
-        self._executor = JupyterCodeExecutor(gateway.connection, timeout=60, work_dir=work)
+        self._executor = JupyterCodeExecutor(gateway.connection_info, timeout=60, work_dir=work)
         self._stack.callback(self._executor.close)
         run_sync(self._executor.a_start())
         self._python = [CodeBlock(code="print(1)", language="python")]
@@ -113,7 +113,8 @@ def _peer(python: Path, params: Mapping[str, Any]) -> Sampler:
     ensure_peer_jupyter(python)
     gateway = _acquire()
     try:
-        worker = PeerWorker(python, "gateway_executor.py", {"port": gateway.connection.port, "token": gateway.token})
+        config = {"port": gateway.connection_info.port, "token": gateway.token}
+        worker = PeerWorker(python, "gateway_executor.py", config)
     except BaseException:
         _release()
         raise

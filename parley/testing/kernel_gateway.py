@@ -6,7 +6,7 @@ this interpreter, listening on a free loopback port with a random token, and wai
 their own (`LocalKernelGateway.root`), and it lists them (``GET /api/kernels``, which a gateway
 refuses by default), so a test can check that none is left behind::
 
-    with LocalKernelGateway() as gateway, JupyterCodeExecutor(gateway.connection) as executor:
+    with LocalKernelGateway() as gateway, JupyterCodeExecutor(gateway) as executor:
         executor.execute_code_blocks([CodeBlock("print(1)", "python")])
 
 It is a real server, not a double: nothing is scripted. Matplotlib's backend is left to the
@@ -99,7 +99,7 @@ class LocalKernelGateway:
         return self._root
 
     @property
-    def connection(self) -> JupyterConnectionInfo:
+    def connection_info(self) -> JupyterConnectionInfo:
         """Where the gateway is, with its token, as `JupyterCodeExecutor` takes it."""
         return JupyterConnectionInfo("127.0.0.1", port=int(self.url.rsplit(":", 1)[1]), token=self._token)
 

@@ -44,7 +44,7 @@ def _make_jupyter(work_dir: Path, **kwargs: Any) -> CodeExecutor:
     gateway = running_gateway()
     from parley.coding.jupyter import JupyterCodeExecutor
 
-    return JupyterCodeExecutor(gateway.connection, work_dir=work_dir, **kwargs)
+    return JupyterCodeExecutor(gateway.connection_info, work_dir=work_dir, **kwargs)
 
 
 # Executor name -> builder taking (work_dir, timeout=..., max_output_chars=...).

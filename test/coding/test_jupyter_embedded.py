@@ -238,6 +238,7 @@ def test_the_package_exports_are_sorted_and_complete() -> None:
     assert set(package.__all__) == {
         "EmbeddedIPythonCodeExecutor",
         "JupyterCodeExecutor",
+        "JupyterConnectable",
         "JupyterConnectionInfo",
         "NotebookCodeExecutor",
     }

@@ -115,7 +115,7 @@ def test_an_unreachable_gateway_is_an_error_at_first_use_not_at_construction(tmp
 def test_a_refused_token_is_a_config_error_naming_the_url_not_the_token(
     kernel_gateway: Gateway, tmp_path: Path, token: str | None
 ) -> None:
-    server = JupyterConnectionInfo("127.0.0.1", port=kernel_gateway.connection.port, token=token)
+    server = JupyterConnectionInfo("127.0.0.1", port=kernel_gateway.connection_info.port, token=token)
     executor = JupyterCodeExecutor(server, work_dir=tmp_path)
     with pytest.raises(ConfigError, match=rf"at {kernel_gateway.url} refused the request \(HTTP 401") as caught:
         run(executor, py("1"))
@@ -130,7 +130,7 @@ def test_a_refused_token_is_a_config_error_naming_the_url_not_the_token(
 
 def test_unknown_kernel_name_says_did_you_mean_and_leaves_nothing(kernel_gateway: Gateway, tmp_path: Path) -> None:
     before = kernel_gateway.kernel_ids()
-    executor = JupyterCodeExecutor(kernel_gateway.connection, kernel_name="pyhton3", work_dir=tmp_path)
+    executor = JupyterCodeExecutor(kernel_gateway.connection_info, kernel_name="pyhton3", work_dir=tmp_path)
     with pytest.raises(ConfigError, match=r"has no kernel named 'pyhton3' \(it has: python3\)") as caught:
         run(executor, py("1"))
     assert "Did you mean 'python3'?" in str(caught.value)
@@ -142,9 +142,21 @@ def test_unknown_kernel_name_says_did_you_mean_and_leaves_nothing(kernel_gateway
 
 
 @pytest.mark.timeout(60)
+def test_a_running_gateway_is_accepted_as_is_and_stop_is_close(kernel_gateway: Gateway, tmp_path: Path) -> None:
+    before = kernel_gateway.kernel_ids()
+    executor = JupyterCodeExecutor(kernel_gateway, work_dir=tmp_path)  # a JupyterConnectable, as in AutoGen 0.2
+    assert executor.jupyter_server == kernel_gateway.connection_info
+    assert run(executor, py("print('on it')")).output == "on it\n"
+    executor.stop()
+    assert kernel_gateway.kernel_ids() == before
+    with pytest.raises(ExecutorError, match="closed"):
+        run(executor, py("1"))
+
+
+@pytest.mark.timeout(60)
 def test_close_deletes_the_kernel_on_the_gateway(kernel_gateway: Gateway, tmp_path: Path) -> None:
     before = kernel_gateway.kernel_ids()
-    executor = JupyterCodeExecutor(kernel_gateway.connection, work_dir=tmp_path)
+    executor = JupyterCodeExecutor(kernel_gateway.connection_info, work_dir=tmp_path)
     assert kernel_gateway.kernel_ids() == before  # the constructor starts nothing
     run(executor, py("1"))
     assert len(kernel_gateway.kernel_ids() - before) == 1
@@ -157,7 +169,7 @@ def test_close_deletes_the_kernel_on_the_gateway(kernel_gateway: Gateway, tmp_pa
 
 async def test_async_context_manager_starts_and_deletes_the_kernel(kernel_gateway: Gateway, tmp_path: Path) -> None:
     before = kernel_gateway.kernel_ids()
-    async with JupyterCodeExecutor(kernel_gateway.connection, work_dir=tmp_path) as executor:
+    async with JupyterCodeExecutor(kernel_gateway.connection_info, work_dir=tmp_path) as executor:
         assert len(kernel_gateway.kernel_ids() - before) == 1  # entering started it
         result = await executor.a_execute_code_blocks([py("print('in')")])
         assert result.output == "in\n"
@@ -186,7 +198,7 @@ def test_an_executor_dropped_without_close_deletes_its_kernel_when_collected(
     kernel_gateway: Gateway, tmp_path: Path
 ) -> None:
     before = kernel_gateway.kernel_ids()
-    executor = JupyterCodeExecutor(kernel_gateway.connection, work_dir=tmp_path)
+    executor = JupyterCodeExecutor(kernel_gateway.connection_info, work_dir=tmp_path)
     run(executor, py("1"))
     del executor
     gc.collect()

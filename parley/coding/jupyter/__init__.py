@@ -5,7 +5,8 @@
 - `NotebookCodeExecutor` (``"notebook"``): the kernel of the notebook you are working in;
   agent code shares your namespace and its outputs render inline.
 - `JupyterCodeExecutor` (``"jupyter"``): a kernel on a Jupyter Kernel Gateway (or Enterprise
-  Gateway, or Jupyter Server), located by a `JupyterConnectionInfo` or a URL; state persists
+  Gateway, or Jupyter Server), located by a `JupyterConnectionInfo` (or a `JupyterConnectable`,
+  or a URL); state persists
   between blocks, and the kernel's files live on the gateway's machine.
 
 Importing this package is cheap: jupyter_client is imported when a local kernel first starts
@@ -15,9 +16,15 @@ first contacted (by `parley.coding.jupyter._gateway`), and IPython is never impo
 ``pip install 'parley[jupyter]'``.
 """
 
-from parley.coding.jupyter.base import JupyterConnectionInfo
+from parley.coding.jupyter.base import JupyterConnectable, JupyterConnectionInfo
 from parley.coding.jupyter.embedded_ipython_code_executor import EmbeddedIPythonCodeExecutor
 from parley.coding.jupyter.jupyter_code_executor import JupyterCodeExecutor
 from parley.coding.jupyter.notebook_code_executor import NotebookCodeExecutor
 
-__all__ = ["EmbeddedIPythonCodeExecutor", "JupyterCodeExecutor", "JupyterConnectionInfo", "NotebookCodeExecutor"]
+__all__ = [
+    "EmbeddedIPythonCodeExecutor",
+    "JupyterCodeExecutor",
+    "JupyterConnectable",
+    "JupyterConnectionInfo",
+    "NotebookCodeExecutor",
+]

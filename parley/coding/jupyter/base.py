@@ -1,4 +1,4 @@
-"""Where a Jupyter server is: `JupyterConnectionInfo` (AutoGen 0.2's ``autogen.coding.jupyter.base``).
+"""Where a Jupyter server is: `JupyterConnectionInfo`, `JupyterConnectable` (AutoGen 0.2's ``coding.jupyter.base``).
 
 A Jupyter Kernel Gateway, a Jupyter Enterprise Gateway or a Jupyter Server all serve kernels over
 the same REST and websocket API; `JupyterConnectionInfo` says where one listens and which token
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 from parley.exceptions import ConfigError
 
-__all__ = ["JupyterConnectionInfo", "connection_info"]
+__all__ = ["JupyterConnectable", "JupyterConnectionInfo", "connection_info"]
 
 
 @dataclass(frozen=True)
@@ -101,19 +101,34 @@ class JupyterConnectionInfo:
         return {"Authorization": f"token {self.token}"} if self.token else {}
 
 
+@runtime_checkable
+class JupyterConnectable(Protocol):
+    """Something that knows where a Jupyter server is: a running gateway, say."""
+
+    @property
+    def connection_info(self) -> JupyterConnectionInfo:
+        """Where the server is, with its token."""
+        ...
+
+
 def _without_query(url: object) -> str:
     """``url`` without its query string, so a token in it is never shown."""
     return str(url).split("?", 1)[0]
 
 
-def connection_info(server: JupyterConnectionInfo | str | Mapping[str, Any]) -> JupyterConnectionInfo:
-    """Read a ``jupyter_server`` argument: a `JupyterConnectionInfo`, a URL, or a dict of its fields.
+def connection_info(
+    server: JupyterConnectionInfo | JupyterConnectable | str | Mapping[str, Any],
+) -> JupyterConnectionInfo:
+    """Read a ``jupyter_server`` argument: connection info, something that has it, a URL, or a dict of its fields.
 
     Raises:
         ConfigError: it is none of those, or it is invalid.
     """
     if isinstance(server, JupyterConnectionInfo):
         return server
+    found = getattr(server, "connection_info", None)  # a JupyterConnectable
+    if isinstance(found, JupyterConnectionInfo):
+        return found
     if isinstance(server, str):
         return JupyterConnectionInfo.from_url(server)
     if isinstance(server, Mapping):
@@ -125,7 +140,8 @@ def connection_info(server: JupyterConnectionInfo | str | Mapping[str, Any]) -> 
                 key="jupyter_server",
             ) from exc
     raise ConfigError(
-        "jupyter_server must be a JupyterConnectionInfo, a URL such as 'http://127.0.0.1:8888/?token=...', or a "
-        f"dict with host, port and token; got {type(server).__name__}.",
+        "jupyter_server must be a JupyterConnectionInfo, a URL such as 'http://127.0.0.1:8888/?token=...', a "
+        f"dict with host, port and token, or an object whose connection_info is a JupyterConnectionInfo; got "
+        f"{type(server).__name__}.",
         key="jupyter_server",
     )
