@@ -14,7 +14,7 @@ It knows the transport, nothing about code blocks or outputs (see
 - Latency. The gateway does not set ``TCP_NODELAY`` on its websockets, so its small messages
   wait for our ACK, which Linux delays by up to 40 ms: a ``print(1)`` took 48 ms on loopback.
   We ACK at once (``TCP_QUICKACK`` after every message received) and send without delay
-  (``TCP_NODELAY``): 6 ms.
+  (``TCP_NODELAY``): about 5 ms.
 - A dead kernel. The gateway restarts a kernel that died and says so on IOPub (``status:
   restarting``; ``dead`` when it gives up). Either, or the websocket closing, counts as a death
   here: the state is gone, so the executor replaces the kernel and tells the model. Before a
@@ -50,7 +50,7 @@ __all__ = ["GatewayKernel"]
 _LIVE: Leftovers[GatewayKernel] = Leftovers()  # kernels started and not yet deleted; ended at exit
 _REQUEST_TIMEOUT_S = 10.0  # interrupt and delete
 _SYNC_TIMEOUT_S = 5.0  # the kernel_info round trip that reads what arrived between calls
-# Waits between attempts to delete a kernel the gateway is restarting: jupyter_client 8.6 answers
+# Waits between attempts to delete a kernel the gateway is restarting: jupyter_client 8.10 answers
 # 500 (InvalidStateError in MultiKernelManager.shutdown_kernel) until the restart is over.
 _DELETE_RETRY_S = (0.1, 0.2, 0.4, 0.8, 1.5, 2.0, 2.0, 2.0)
 _DIED = 1  # the gateway does not report a dead kernel's exit status
