@@ -71,6 +71,16 @@ class LocalKernelGateway:
         self._process: subprocess.Popen[bytes] | None = None
         self._port: int | None = None
 
+    def _running(self) -> tuple[int, Path]:
+        """The port and the kernels' directory of the running gateway.
+
+        Raises:
+            RuntimeError: the gateway is not running.
+        """
+        if self._port is None or self._root is None:
+            raise RuntimeError("the gateway is not running: call start() or use it as a context manager")
+        return self._port, self._root
+
     @property
     def url(self) -> str:
         """The base URL, ``http://127.0.0.1:<port>`` (without the token).
@@ -78,9 +88,7 @@ class LocalKernelGateway:
         Raises:
             RuntimeError: the gateway is not running.
         """
-        if self._port is None:
-            raise RuntimeError("the gateway is not running: call start() or use it as a context manager")
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://127.0.0.1:{self._running()[0]}"
 
     @property
     def token(self) -> str:
@@ -94,14 +102,16 @@ class LocalKernelGateway:
         Raises:
             RuntimeError: the gateway is not running.
         """
-        if self._root is None:
-            raise RuntimeError("the gateway is not running: call start() or use it as a context manager")
-        return self._root
+        return self._running()[1]
 
     @property
     def connection_info(self) -> JupyterConnectionInfo:
-        """Where the gateway is, with its token, as `JupyterCodeExecutor` takes it."""
-        return JupyterConnectionInfo("127.0.0.1", port=int(self.url.rsplit(":", 1)[1]), token=self._token)
+        """Where the gateway is, with its token, as `JupyterCodeExecutor` takes it.
+
+        Raises:
+            RuntimeError: the gateway is not running.
+        """
+        return JupyterConnectionInfo("127.0.0.1", port=self._running()[0], token=self._token)
 
     def get(self, path: str) -> Any:
         """``GET`` an API path (``"/api/kernels"``) with the token; the decoded JSON body.
