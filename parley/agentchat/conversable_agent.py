@@ -54,7 +54,11 @@ def _api_name(name: str) -> str | None:
 
 def default_is_termination_msg(message: Message) -> bool:
     """True when the message's text ends with the word TERMINATE (ignoring trailing space)."""
-    text = content_str(message.get("content")).rstrip()
+    content = message.get("content")
+    text = content if isinstance(content, str) else content_str(content)
+    if "TERMINATE" not in text:  # the common case, decided by one substring search
+        return False
+    text = text.rstrip()
     if not text.endswith("TERMINATE"):
         return False
     return len(text) == 9 or not (text[-10].isalnum() or text[-10] == "_")

@@ -177,7 +177,8 @@ class GroupChatManager(ConversableAgent):
             if reply is None:
                 break
             await speaker.a_send(reply, self, request_reply=False, silent=silent)
-            message = self.last_message(speaker) or {"content": ""}
+            history = self._oai_messages[speaker]  # the reply the speaker just sent is its last entry
+            message = history[-1] if history else {"content": ""}
         if isinstance(sender, GroupChatManager):
             return True, content_str(groupchat.messages[-1].get("content")) if groupchat.messages else ""
         return True, None
