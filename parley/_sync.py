@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -44,8 +45,27 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _bg_loop
 
 
+def _run_on_thread_loop(coro: Coroutine[Any, Any, T]) -> T:
+    loop = _thread_loop()
+    task = loop.create_task(coro)
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:  # KeyboardInterrupt included: do not leave the chat running
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):  # the original error is re-raised below
+                loop.run_until_complete(task)
+        raise
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion from sync code and return its result.
+
+    With no loop running in this thread, the coroutine runs on this thread's own loop. Inside a
+    running loop (a notebook cell) it runs on parley's background loop while this thread waits;
+    when this thread *is* that background loop (a sync call made from code that parley itself is
+    running there), it runs on a fresh worker thread instead, so the call cannot deadlock. An
+    interrupt (Ctrl-C) cancels the coroutine before it propagates.
 
     Args:
         coro: the coroutine to run.
@@ -54,10 +74,31 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         Whatever the coroutine returns; its exceptions propagate unchanged.
     """
     try:
-        asyncio.get_running_loop()
+        running = asyncio.get_running_loop()
     except RuntimeError:
-        return _thread_loop().run_until_complete(coro)
-    return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()
+        return _run_on_thread_loop(coro)
+    if running is _bg_loop:
+        result: list[T] = []
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                result.append(_run_on_thread_loop(coro))
+            except BaseException as e:
+                errors.append(e)
+
+        worker = threading.Thread(target=work, name="parley-sync-nested", daemon=True)
+        worker.start()
+        worker.join()
+        if errors:
+            raise errors[0]
+        return result[0]
+    future = asyncio.run_coroutine_threadsafe(coro, _background_loop())
+    try:
+        return future.result()
+    except BaseException:
+        future.cancel()
+        raise
 
 
 @atexit.register

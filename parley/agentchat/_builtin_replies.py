@@ -10,6 +10,7 @@ They are a mixin so the agent module stays about one job: conversation state and
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -113,9 +114,15 @@ class ReplyFunctionsMixin:
         return bool(self.silent) or _chat.SILENT.get()
 
     async def a_get_human_input(self, prompt: str) -> str:
-        """Ask the human through the IOStream and record the answer in this chat's human input."""
-        answer = IOStream.get_default().input(prompt)
+        """Ask the human through the IOStream and record the answer in this chat's human input.
+
+        The stream's blocking ``input`` runs in a worker thread, so other chats in the process go
+        on while this one waits for the human.
+        """
+        answer = await asyncio.to_thread(IOStream.get_default().input, prompt)
         self._human_input.append(answer)
+        for collected in _chat.HUMAN_INPUT.get():
+            collected.append(answer)
         return answer
 
     def get_human_input(self, prompt: str) -> str:

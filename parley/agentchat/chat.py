@@ -20,6 +20,7 @@ from parley.agentchat._display import content_str
 from parley.exceptions import ConfigError
 from parley.llm.cache import CHAT_CACHE, check_cache
 from parley.llm.types import Message
+from parley.llm.usage import CHAT_USAGE, UsageSummary
 from parley.prompts import REFLECTION_SUMMARY_PROMPT
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ __all__ = [
 
 SUMMARY_METHODS = ("last_msg", "reflection_with_llm")
 _chat_ids = itertools.count(1)
+HUMAN_INPUT: contextvars.ContextVar[tuple[list[str], ...]] = contextvars.ContextVar("parley_human_input", default=())
+"""The human-input lists of the chats running in this context: each answer is added to all."""
 SILENT: contextvars.ContextVar[bool] = contextvars.ContextVar("parley_chat_silent", default=False)
 """True while a chat started with ``silent=True`` runs in this context: agents print nothing."""
 
@@ -194,8 +197,6 @@ def _with_members(agents: Sequence[Any]) -> list[Any]:
 
 
 def _usage(agents: Sequence[Any]) -> Any:
-    from parley.llm.usage import UsageSummary
-
     total = UsageSummary()
     seen: set[int] = set()
     for a in _with_members(agents):
@@ -243,8 +244,6 @@ async def run_two_agent_chat(
     (and a group chat's members), including the reflection summary, through
     `parley.llm.cache.CHAT_CACHE`; None leaves each agent's own ``cache_seed`` (or no cache).
     """
-    from parley.agentchat.conversable_agent import ConversableAgent
-
     _check_summary_method(summary_method)
     if max_turns is not None and (isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 0):
         raise ConfigError(f"max_turns must be None or an int >= 0, got {max_turns!r}.", key="max_turns")
@@ -255,8 +254,37 @@ async def run_two_agent_chat(
     chat_id = kwargs.get("chat_id")
     if chat_id is None:
         chat_id = next(_chat_ids)
-    agents = [sender, recipient]
-    before = _usage(agents)
+    usage = UsageSummary()
+    human: list[str] = []
+    usage_token = CHAT_USAGE.set((*CHAT_USAGE.get(), usage))
+    human_token = HUMAN_INPUT.set((*HUMAN_INPUT.get(), human))
+    try:
+        return await _run_chat(
+            sender, recipient, clear_history, silent, max_turns, summary_method, summary_args, message, kwargs,
+            chat_id, cache, usage, human,
+        )  # fmt: skip
+    finally:
+        HUMAN_INPUT.reset(human_token)
+        CHAT_USAGE.reset(usage_token)
+
+
+async def _run_chat(
+    sender: ConversableAgent,
+    recipient: Agent,
+    clear_history: bool,
+    silent: bool,
+    max_turns: int | None,
+    summary_method: Any,
+    summary_args: dict[str, Any] | None,
+    message: Any,
+    kwargs: dict[str, Any],
+    chat_id: Any,
+    cache: Any,
+    usage: UsageSummary,
+    human: list[str],
+) -> ChatResult:
+    from parley.agentchat.conversable_agent import ConversableAgent
+
     sender._prepare_chat(recipient, clear_history, reply_at_receive=False)
     peer = recipient if isinstance(recipient, ConversableAgent) else None
     if peer is not None:
@@ -274,9 +302,9 @@ async def run_two_agent_chat(
     finally:
         if cache_token is not None:
             CHAT_CACHE.reset(cache_token)
-    cost = (_usage(agents) - before).to_dict()
-    human = list(sender.human_input) + (list(peer.human_input) if peer is not None else [])
-    return ChatResult(chat_id=chat_id, chat_history=history, summary=summary, cost=cost, human_input=human)
+    return ChatResult(
+        chat_id=chat_id, chat_history=list(history), summary=summary, cost=usage.to_dict(), human_input=list(human)
+    )
 
 
 def _split_entry(i: int, entry: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:

@@ -8,13 +8,14 @@ is a plain value: add responses, add or subtract summaries, compare them, render
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from parley.exceptions import ConfigError
 from parley.llm.types import ModelResponse
 
-__all__ = ["ModelUsage", "UsageMode", "UsageSummary"]
+__all__ = ["CHAT_USAGE", "ModelUsage", "UsageMode", "UsageSummary", "count_in_chats"]
 
 UsageMode = Literal["actual", "total"]
 """``"total"`` includes cached replies; ``"actual"`` excludes them."""
@@ -248,3 +249,18 @@ class UsageSummary:
         if mode == "actual":
             return _usages(self._actual)
         raise ConfigError(f"Unknown usage mode {mode!r}; use 'actual' or 'total'.", key="mode")
+
+
+CHAT_USAGE: ContextVar[tuple[UsageSummary, ...]] = ContextVar("parley_chat_usage", default=())
+"""The usage summaries of the chats running in this context, innermost last.
+
+A chat pushes its own summary here (see `parley.agentchat.chat.run_two_agent_chat`) and every
+model call made in its context is counted in it, so a chat's cost is its own even when other
+chats run at the same time through the same agents.
+"""
+
+
+def count_in_chats(response: ModelResponse) -> None:
+    """Count ``response`` in the summary of every chat running in this context."""
+    for summary in CHAT_USAGE.get():
+        summary.add(response)

@@ -35,7 +35,7 @@ from parley.llm.openai_client import OpenAIClient
 from parley.llm.rate_limit import RateLimiter, shared_limiter
 from parley.llm.structured import is_model_class, parse_structured
 from parley.llm.types import Message, ModelResponse, ToolSpec
-from parley.llm.usage import UsageMode, UsageSummary
+from parley.llm.usage import UsageMode, UsageSummary, count_in_chats
 
 __all__ = ["OpenAIWrapper"]
 
@@ -256,6 +256,7 @@ class OpenAIWrapper:
                 hit = await cache.aget_response(key)
                 if hit is not None:
                     self.usage_summary.add(hit)
+                    count_in_chats(hit)
                     try:
                         return await self._accept(index, _structured(hit, fmt, entry), call_filter, params)
                     except ModelError as exc:
@@ -275,6 +276,7 @@ class OpenAIWrapper:
             if cache is not None and key is not None:
                 await cache.aset_response(key, response)
             self.usage_summary.add(response)
+            count_in_chats(response)
             if call_filter is None and self._filters[index] is None:
                 return response
             try:
