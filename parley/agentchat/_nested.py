@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ async def _summary_from_nested_chats(
     recipient: Any, messages: list[Message] | None = None, sender: Any = None, config: Any = None
 ) -> tuple[bool, str | None]:
     """Reply with the last summary of the nested chats in ``config`` (see `register_nested_chats`)."""
-    queue, use_async = config
+    queue, use_async = config if isinstance(config, tuple) else (config, False)
     last = messages[-1].get("content") if messages else ""
     to_run = []
     for i, c in enumerate(queue):
@@ -28,7 +29,8 @@ async def _summary_from_nested_chats(
         if i == 0 and message is None:
             entry["message"] = last
         elif callable(message):
-            entry["message"] = message(recipient, messages, sender, config)
+            produced = message(recipient, messages, sender, queue)
+            entry["message"] = await produced if inspect.isawaitable(produced) else produced
         to_run.append(entry)
     if not to_run:
         return True, None
@@ -73,7 +75,7 @@ class NestedChatsMixin:
                 called as ``f(recipient, messages, sender, config)``.
             trigger: which senders trigger it (see `register_reply`).
             reply_func_from_nested_chats: ``"summary_from_nested_chats"`` or your own reply
-                function, called with ``config=(chat_queue, use_async)``.
+                function, called with ``config=chat_queue`` as in AutoGen 0.2.
             position: where in the reply pipeline; default 2 (after termination and tool calls).
             use_async: run the queue as a graph of concurrent chats (``prerequisites``).
             **kwargs: ``reset_config``, passed to `register_reply`.
@@ -83,8 +85,10 @@ class NestedChatsMixin:
         """
         if not isinstance(chat_queue, list) or not all(isinstance(c, dict) for c in chat_queue):
             raise ConfigError("chat_queue must be a list of dicts, one per chat.", key="chat_queue")
+        config: Any = chat_queue
         if reply_func_from_nested_chats == "summary_from_nested_chats":
             func: Callable[..., Any] = _summary_from_nested_chats
+            config = (chat_queue, bool(use_async))
         elif callable(reply_func_from_nested_chats):
             func = reply_func_from_nested_chats
         else:
@@ -94,6 +98,6 @@ class NestedChatsMixin:
                 key="reply_func_from_nested_chats",
             )
         self.register_reply(
-            trigger, func, position=position, config=(chat_queue, bool(use_async)),
+            trigger, func, position=position, config=config,
             reset_config=kwargs.get("reset_config"),
         )  # fmt: skip

@@ -404,6 +404,7 @@ async def a_initiate_chats(chat_queue: list[dict[str, Any]]) -> dict[Any, ChatRe
     finally:
         for t in tasks:
             t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # let cancelled chats unwind first
         for f in done.values():
             if f.done() and not f.cancelled():
                 f.exception()  # mark retrieved: the first error is what gather raised

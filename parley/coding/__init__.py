@@ -11,6 +11,7 @@ from parley.coding.base import (
     CodeExtractor,
     CodeResult,
     CommandLineCodeResult,
+    IPythonCodeResult,
 )
 from parley.coding.capability import AgentCapability, ExecutorCapability
 from parley.coding.docker_commandline_code_executor import DockerCommandLineCodeExecutor
@@ -29,6 +30,7 @@ __all__ = [
     "CommandLineCodeResult",
     "DockerCommandLineCodeExecutor",
     "ExecutorCapability",
+    "IPythonCodeResult",
     "LocalCommandLineCodeExecutor",
     "MarkdownCodeExtractor",
 ]

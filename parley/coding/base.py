@@ -13,6 +13,7 @@ __all__ = [
     "CodeExtractor",
     "CodeResult",
     "CommandLineCodeResult",
+    "IPythonCodeResult",
 ]
 
 
@@ -60,6 +61,10 @@ class CommandLineCodeResult(CodeResult):
     """
 
     code_file: str | None = None
+
+
+IPythonCodeResult = CodeResult
+"""AutoGen 0.2's name for a kernel executor's result; a `CodeResult` (images in ``output_files``)."""
 
 
 @runtime_checkable

@@ -115,3 +115,27 @@ def test_nested_chats_reply_with_the_last_summary() -> None:
     assert stranger.initiate_chat(lead, message="hi", max_turns=1).chat_history[-1]["content"] == ""
     with pytest.raises(ConfigError, match="list of dicts"):
         lead.register_nested_chats("not a queue", trigger="user")  # type: ignore[arg-type]
+
+
+def test_nested_chat_async_message_and_custom_reply_function_config() -> None:
+    echo = quiet("echo", llm_config=FunctionModelClient(lambda m, t, p: f"echo: {m[-1]['content']}"))
+
+    async def make_message(recipient: Any, messages: Any, sender: Any, config: Any) -> str:
+        await asyncio.sleep(0)
+        return f"{len(config)} chat(s) for {sender.name}"
+
+    lead = quiet("lead")
+    lead.register_nested_chats([{"recipient": echo, "max_turns": 1, "message": make_message}], trigger="user")
+    assert quiet("user").initiate_chat(lead, message="go", max_turns=1).summary == "echo: 1 chat(s) for user"
+
+    seen: list[Any] = []
+
+    def custom(recipient: Any, messages: Any = None, sender: Any = None, config: Any = None) -> Any:
+        seen.append(config)
+        return True, "custom reply"
+
+    queue = [{"recipient": echo, "max_turns": 1}]
+    other = quiet("other")
+    other.register_nested_chats(queue, trigger="user", reply_func_from_nested_chats=custom)
+    assert quiet("user").initiate_chat(other, message="go", max_turns=1).summary == "custom reply"
+    assert seen == [queue]  # AutoGen 0.2 passes the chat queue itself as config

@@ -16,6 +16,7 @@ first contacted (by `parley.coding.jupyter._gateway`), and IPython is never impo
 ``pip install 'parley[jupyter]'``.
 """
 
+from parley.coding.base import IPythonCodeResult
 from parley.coding.jupyter.base import JupyterConnectable, JupyterConnectionInfo
 from parley.coding.jupyter.embedded_ipython_code_executor import EmbeddedIPythonCodeExecutor
 from parley.coding.jupyter.jupyter_code_executor import JupyterCodeExecutor
@@ -23,6 +24,7 @@ from parley.coding.jupyter.notebook_code_executor import NotebookCodeExecutor
 
 __all__ = [
     "EmbeddedIPythonCodeExecutor",
+    "IPythonCodeResult",
     "JupyterCodeExecutor",
     "JupyterConnectable",
     "JupyterConnectionInfo",
