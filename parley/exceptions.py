@@ -22,6 +22,7 @@ A failing *code block* is never an exception: it is a ``CodeResult`` with ``exit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,9 +42,32 @@ __all__ = [
     "ParleyError",
     "ToolArgumentsError",
     "redact_config",
+    "redact_url",
 ]
 
-_SECRET_KEYS = ("api_key", "key", "token", "secret", "password", "authorization")
+_SECRET_NAMES = frozenset({"api_key", "key", "token", "secret", "password", "authorization", "passwd"})
+_SECRET_SUFFIXES = ("_key", "_token", "_secret", "_password", "-key", "-token")
+_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def _is_secret_name(name: str) -> bool:
+    lower = name.lower()
+    return lower in _SECRET_NAMES or lower.endswith(_SECRET_SUFFIXES)
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return redact_config(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redact_value(v) for v in value)
+    if isinstance(value, str) and "://" in value:
+        return redact_url(value)
+    return value
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``, safe to show in a message."""
+    return _URL_USERINFO.sub("***@", url)
 
 
 def redact_config(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -53,20 +77,20 @@ def redact_config(entry: Mapping[str, Any]) -> dict[str, Any]:
         entry: a ``config_list`` entry (``{"model": ..., "api_key": ..., ...}``).
 
     Returns:
-        The same mapping with every secret-looking value (``api_key``, tokens, passwords,
-        headers named ``Authorization``) replaced by ``"sk-...abcd"``-style redactions that keep
-        at most the last 4 characters, so a user can tell two keys apart.
+        The same mapping, searched through nested mappings and lists, with every secret value
+        replaced by ``"sk-...abcd"`` (at most its first 3 and last 4 characters, so a user can
+        tell two keys apart; ``"***"`` when shorter than 12). Secret names are ``api_key``,
+        ``key``, ``token``, ``secret``, ``password``, ``authorization`` and names ending in
+        ``_key``, ``_token``, ``_secret`` or ``_password`` (so ``max_tokens`` is shown). Any
+        ``user:password@`` in a URL value becomes ``***@``.
     """
     out: dict[str, Any] = {}
     for k, v in entry.items():
-        lk = str(k).lower()
-        if isinstance(v, Mapping):
-            out[k] = redact_config(v)
-        elif any(s in lk for s in _SECRET_KEYS) and v is not None:
-            s = str(v)
-            out[k] = "***" if len(s) < 12 else f"{s[:3]}...{s[-4:]}"
+        if _is_secret_name(str(k)) and v is not None and not isinstance(v, Mapping):
+            text = str(v)
+            out[k] = "***" if len(text) < 12 else f"{text[:3]}...{text[-4:]}"
         else:
-            out[k] = v
+            out[k] = _redact_value(v)
     return out
 
 

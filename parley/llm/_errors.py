@@ -10,6 +10,7 @@ from parley.exceptions import (
     ModelError,
     ModelNotFoundError,
     ModelRateLimitError,
+    redact_url,
 )
 
 __all__ = ["error_class_for_status", "server_message", "status_error"]
@@ -45,6 +46,7 @@ def status_error(status: int, detail: str, base_url: str, model: str, entry: Map
         model: the model that was asked for.
         entry: the config entry (redacted by `ModelError`).
     """
+    base_url = redact_url(base_url)
     cls = error_class_for_status(status)
     if status in (401, 403):
         text = f"The model server at {base_url} rejected the API key (HTTP {status}): {detail}"

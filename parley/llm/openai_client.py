@@ -47,6 +47,7 @@ from parley.exceptions import (
     ModelError,
     ModelResponseError,
     redact_config,
+    redact_url,
 )
 from parley.llm._errors import server_message, status_error
 from parley.llm.config import split_entry, validate_config_entry
@@ -292,6 +293,7 @@ class OpenAIClient:
         ``chunks`` is how many stream chunks had arrived; when > 0 the message says the stream
         broke after them.
         """
+        base_url = redact_url(base_url)
         import openai
 
         entry = self._entry
@@ -328,6 +330,7 @@ class OpenAIClient:
         return None
 
     def _bad(self, base_url: str, what: str) -> ModelResponseError:
+        base_url = redact_url(base_url)
         return ModelResponseError(f"The reply from {base_url} is malformed: {what}.", config=self._entry)
 
     def _to_response(self, completion: Any, model: str, base_url: str, fmt: type[Any] | None) -> ModelResponse:

@@ -105,3 +105,27 @@ def test_a_server_that_cannot_be_reached_and_an_unregistered_client(
     with pytest.raises(ParleyError) as unregistered:
         user.initiate_chat(waiting, message="hi")
     seen += shown(unreachable.value, down, down.client) + shown(unregistered.value, waiting, waiting.client)
+
+
+def test_redaction_is_precise_and_covers_urls_and_lists() -> None:
+    from parley.exceptions import redact_config, redact_url
+
+    shown = redact_config(
+        {
+            "model": "m",
+            "api_key": "sk-abcdefghijklmnop1234",
+            "max_tokens": 100,
+            "base_url": "https://user:hunter2@example.test/v1",
+            "extra": [{"token": "abc"}],
+            "azure_ad_token": "zzzzzzzzzzzzzzzzzz",
+        }
+    )
+    assert shown == {
+        "model": "m",
+        "api_key": "sk-...1234",
+        "max_tokens": 100,
+        "base_url": "https://***@example.test/v1",
+        "extra": [{"token": "***"}],
+        "azure_ad_token": "zzz...zzzz",
+    }
+    assert redact_url("http://127.0.0.1:9/v1") == "http://127.0.0.1:9/v1"
