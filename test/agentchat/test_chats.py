@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +156,10 @@ def test_allowed_languages_refuses_others(tmp_path: Path) -> None:
 def test_parallel_tool_calls_one_raises_all_answered_in_order() -> None:
     order: list[str] = []
 
+    released = threading.Event()
+
     async def slow(x: int) -> int:
-        await asyncio.sleep(0.05)
+        await asyncio.to_thread(released.wait, 30)  # finishes only after the sync tool ran
         order.append("slow")
         return x * 2
 
@@ -165,6 +168,7 @@ def test_parallel_tool_calls_one_raises_all_answered_in_order() -> None:
 
     def fast(name: str) -> dict[str, str]:
         order.append("fast")
+        released.set()
         return {"hello": name}
 
     calls = [
@@ -193,7 +197,13 @@ def test_parallel_tool_calls_one_raises_all_answered_in_order() -> None:
 
 
 async def test_many_concurrent_chats_and_code_does_not_block_others(tmp_path: Path) -> None:
-    events: list[str] = []
+    started, release = tmp_path / "started", tmp_path / "release"
+    slow_code = (
+        "```python\nimport pathlib, time\n"
+        f"pathlib.Path({str(started)!r}).touch()\n"
+        f"while not pathlib.Path({str(release)!r}).exists():\n    time.sleep(0.01)\n"
+        "print('slow done')\n```"
+    )
 
     def make_pair(i: int) -> tuple[ConversableAgent, ConversableAgent]:
         def model(messages: Any, tools: Any, params: Any) -> str:
@@ -204,24 +214,14 @@ async def test_many_concurrent_chats_and_code_does_not_block_others(tmp_path: Pa
         )
 
     pairs = [make_pair(i) for i in range(100)]
-    slow_llm = ScriptedModelClient(["```python\nimport time\ntime.sleep(1.5)\nprint('slow done')\n```", "ok TERMINATE"])
-    slow_assistant = quiet("slow_assistant", llm_config=slow_llm)
-    slow_runner = runner(tmp_path)
-
-    async def slow_chat() -> Any:
-        r = await slow_runner.a_initiate_chat(slow_assistant, message="run slow code", silent=True)
-        events.append("slow finished")
-        return r
-
-    async def fast_chat(a: ConversableAgent, b: ConversableAgent) -> Any:
-        await asyncio.sleep(0.2)  # let the slow chat start its code first
-        r = await a.a_initiate_chat(b, message="hi", silent=True)
-        events.append("fast finished")
-        return r
-
-    results = await asyncio.gather(slow_chat(), *(fast_chat(a, b) for a, b in pairs))
-    assert len(results) == 101
-    assert all(r.chat_history[-1]["content"] == "done TERMINATE" for r in results[1:])
-    assert "slow done" in results[0].chat_history[2]["content"]
-    assert events[-1] == "slow finished"
-    assert events.count("fast finished") == 100
+    slow_assistant = quiet("slow_assistant", llm_config=ScriptedModelClient([slow_code, "ok TERMINATE"]))
+    slow = asyncio.create_task(runner(tmp_path).a_initiate_chat(slow_assistant, message="run slow code", silent=True))
+    while not started.exists():  # noqa: ASYNC110 - another process makes the file; bounded by the test timeout
+        await asyncio.sleep(0.01)
+    fast = await asyncio.gather(*(a.a_initiate_chat(b, message="hi", silent=True) for a, b in pairs))
+    # all 100 chats finished while the slow chat's code was still running: no turn waited for it
+    assert not slow.done()
+    assert all(r.chat_history[-1]["content"] == "done TERMINATE" for r in fast)
+    release.touch()
+    result = await slow
+    assert "slow done" in str(result.chat_history[2]["content"])
