@@ -40,6 +40,7 @@ class Sandbox:
         self._options = options
         self._name = name
         self._client = client
+        self._owns_client = client is None  # a client we made ourselves is ours to close
         self._lock = threading.Lock()
         self._container: Container | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
@@ -128,5 +129,10 @@ class Sandbox:
             self._closed = True
             self._container = None
             finalizer, self._finalizer = self._finalizer, None
+            client, owned = self._client, self._owns_client
+            if owned:
+                self._client = None
         if finalizer is not None:
             finalizer()
+        if owned and client is not None:
+            client.close()

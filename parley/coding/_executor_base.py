@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -58,8 +59,8 @@ class ExecutorBase:
         raise NotImplementedError
 
     async def a_close(self) -> None:
-        """Async form of `close`."""
-        self.close()
+        """Async form of `close`; it runs in a worker thread, since closing may wait for processes."""
+        await asyncio.to_thread(self.close)
 
     def _check_open(self) -> None:
         """Raise `ExecutorError` when the executor is closed."""
