@@ -23,11 +23,11 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bench.registry import Benchmark, Medians, Metric, Sampler, peer_script, register
-from bench.suites.turns import instant_agent
+from bench.registry import Benchmark, Metric, Sampler, peer_script, register
+from bench.suites.turns import SyncAsyncSampler, instant_agent, ratio_verdict
 
 if TYPE_CHECKING:
     from parley import GroupChat
@@ -39,7 +39,7 @@ MEMBERS = ("alice", "bob", "carol", "dave")
 """The four members' names, in round-robin order; the first one starts the chat."""
 
 
-class GroupChatSampler:
+class GroupChatSampler(SyncAsyncSampler):
     """Times one round-robin group chat of ``max_round`` messages among four instant agents, sync then async.
 
     Args:
@@ -75,37 +75,9 @@ class GroupChatSampler:
         self._loop.run_until_complete(self._starter.a_initiate_chat(self._manager, message="hi", silent=True))
         return self._per_message(start, self._groupchat)
 
-    def sample(self) -> dict[str, float]:
-        """Return ``sync_us_per_message`` and ``async_us_per_message``.
-
-        The two alternate which runs first, so that neither always pays for the caches the peer's
-        process just cooled.
-        """
-        self._samples = getattr(self, "_samples", 0) + 1
-        if self._samples % 2:
-            sync_us, async_us = self._sync(), self._async()
-        else:
-            async_us, sync_us = self._async(), self._sync()
-        return {"sync_us_per_message": sync_us, "async_us_per_message": async_us}
-
-    def close(self) -> None:
-        """Close the sampler's event loop. Idempotent."""
-        if not self._loop.is_closed():
-            self._loop.close()
-
 
 def _parley(params: Mapping[str, Any]) -> Sampler:
     return GroupChatSampler(int(params["max_round"]))
-
-
-def _verdict(key: str) -> Callable[[Medians], str]:
-    def verdict(m: Medians) -> str:
-        if m.peer is None:
-            return "no peer figure"
-        ratio = m.peer[key] / m.parley[key]
-        return f"met ({ratio:.1f}×)" if ratio >= TARGET_RATIO else f"not met ({ratio:.1f}×)"
-
-    return verdict
 
 
 register(
@@ -125,7 +97,7 @@ register(
                 parley_key="sync_us_per_message",
                 peer_key="sync_us_per_message",
                 target="≥ 10× less than 0.2",
-                status=_verdict("sync_us_per_message"),
+                status=ratio_verdict("sync_us_per_message"),
             ),
             Metric(
                 label="Group chat, same chat through async `a_initiate_chat`",
@@ -133,7 +105,7 @@ register(
                 parley_key="async_us_per_message",
                 peer_key="async_us_per_message",
                 target="≥ 10× less than 0.2",
-                status=_verdict("async_us_per_message"),
+                status=ratio_verdict("async_us_per_message"),
             ),
         ),
         reps=50,

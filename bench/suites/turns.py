@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from parley import ChatResult, ConversableAgent
     from parley.llm.types import Message, ModelResponse, ToolSpec
 
-__all__ = ["InstantModelClient", "TurnsSampler", "instant_agent"]
+__all__ = ["InstantModelClient", "SyncAsyncSampler", "TurnsSampler", "instant_agent", "ratio_verdict"]
 
 TARGET_RATIO = 10.0
 
@@ -62,7 +62,51 @@ def instant_agent(name: str, max_turns: int) -> ConversableAgent:
     )
 
 
-class TurnsSampler:
+class SyncAsyncSampler:
+    """Samples one chat through the sync API and once through the async API, alternating order.
+
+    Subclasses set ``self._loop`` (an event loop for the async run) and define ``_sync()`` and
+    ``_async()``, each returning µs per message. Which runs first alternates between samples, so
+    that neither always pays for the caches the peer's process just cooled.
+    """
+
+    _loop: asyncio.AbstractEventLoop
+    _samples = 0
+
+    def _sync(self) -> float:
+        raise NotImplementedError
+
+    def _async(self) -> float:
+        raise NotImplementedError
+
+    def sample(self) -> dict[str, float]:
+        """Return ``sync_us_per_message`` and ``async_us_per_message``."""
+        self._samples += 1
+        if self._samples % 2:
+            sync_us, async_us = self._sync(), self._async()
+        else:
+            async_us, sync_us = self._async(), self._sync()
+        return {"sync_us_per_message": sync_us, "async_us_per_message": async_us}
+
+    def close(self) -> None:
+        """Close the sampler's event loop. Idempotent."""
+        if not self._loop.is_closed():
+            self._loop.close()
+
+
+def ratio_verdict(key: str) -> Callable[[Medians], str]:
+    """A status function: "met (N×)" when peer / parley for ``key`` reaches `TARGET_RATIO`."""
+
+    def verdict(m: Medians) -> str:
+        if m.peer is None:
+            return "no peer figure"
+        ratio = m.peer[key] / m.parley[key]
+        return f"met ({ratio:.1f}×)" if ratio >= TARGET_RATIO else f"not met ({ratio:.1f}×)"
+
+    return verdict
+
+
+class TurnsSampler(SyncAsyncSampler):
     """Times one two-agent chat of ``max_turns`` round trips, sync then async.
 
     Args:
@@ -93,37 +137,9 @@ class TurnsSampler:
         chat = self._alice.a_initiate_chat(self._bob, message="hi", max_turns=self._max_turns, silent=True)
         return self._per_message(start, self._loop.run_until_complete(chat))
 
-    def sample(self) -> dict[str, float]:
-        """Return ``sync_us_per_message`` and ``async_us_per_message``.
-
-        The two alternate which runs first, so that neither always pays for the caches the peer's
-        process just cooled.
-        """
-        self._samples = getattr(self, "_samples", 0) + 1
-        if self._samples % 2:
-            sync_us, async_us = self._sync(), self._async()
-        else:
-            async_us, sync_us = self._async(), self._sync()
-        return {"sync_us_per_message": sync_us, "async_us_per_message": async_us}
-
-    def close(self) -> None:
-        """Close the sampler's event loop."""
-        if not self._loop.is_closed():
-            self._loop.close()
-
 
 def _parley(params: Mapping[str, Any]) -> Sampler:
     return TurnsSampler(int(params["max_turns"]))
-
-
-def _verdict(key: str) -> Callable[[Medians], str]:
-    def verdict(m: Medians) -> str:
-        if m.peer is None:
-            return "no peer figure"
-        ratio = m.peer[key] / m.parley[key]
-        return f"met ({ratio:.1f}×)" if ratio >= TARGET_RATIO else f"not met ({ratio:.1f}×)"
-
-    return verdict
 
 
 register(
@@ -143,7 +159,7 @@ register(
                 parley_key="sync_us_per_message",
                 peer_key="sync_us_per_message",
                 target="≥ 10× less than 0.2",
-                status=_verdict("sync_us_per_message"),
+                status=ratio_verdict("sync_us_per_message"),
             ),
             Metric(
                 label="Turn overhead, same chat through async `a_initiate_chat`",
@@ -151,7 +167,7 @@ register(
                 parley_key="async_us_per_message",
                 peer_key="async_us_per_message",
                 target="≥ 10× less than 0.2",
-                status=_verdict("async_us_per_message"),
+                status=ratio_verdict("async_us_per_message"),
             ),
         ),
         reps=50,
