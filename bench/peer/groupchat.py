@@ -20,34 +20,17 @@ import time
 from typing import Any
 
 from _protocol import Close, Sample, serve
-from turns import InstantClient
+from turns import instant_agent
 
 MEMBERS = ("alice", "bob", "carol", "dave")
 
 
 def setup(config: dict[str, Any]) -> tuple[Sample, dict[str, str], Close]:
     import autogen
-    from autogen import ConversableAgent, GroupChat, GroupChatManager
+    from autogen import GroupChat, GroupChatManager
 
     max_round = int(config["max_round"])
-    llm_config = {
-        "config_list": [{"model": "instant", "model_client_cls": "InstantClient"}],
-        "cache_seed": None,
-    }
-
-    def agent(name: str) -> ConversableAgent:
-        a = ConversableAgent(
-            name,
-            system_message="You are a helpful assistant.",
-            llm_config=llm_config,
-            human_input_mode="NEVER",
-            max_consecutive_auto_reply=10 * max_round,
-            code_execution_config=False,
-        )
-        a.register_model_client(model_client_cls=InstantClient)
-        return a
-
-    members = [agent(name) for name in MEMBERS]
+    members = [instant_agent(name, max_round) for name in MEMBERS]
     groupchat = GroupChat(agents=members, messages=[], speaker_selection_method="round_robin", max_round=max_round)
     manager = GroupChatManager(groupchat, silent=True)
     starter = members[0]

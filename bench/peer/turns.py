@@ -41,29 +41,27 @@ class InstantClient:
         return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost": 0.0, "model": "instant"}
 
 
-def setup(config: dict[str, Any]) -> tuple[Sample, dict[str, str], Close]:
-    import autogen
+def instant_agent(name: str, max_replies: int) -> Any:
+    """A 0.2 ConversableAgent answering through `InstantClient`, no human input, no code, no cache."""
     from autogen import ConversableAgent
 
+    a = ConversableAgent(
+        name,
+        system_message="You are a helpful assistant.",
+        llm_config={"config_list": [{"model": "instant", "model_client_cls": "InstantClient"}], "cache_seed": None},
+        human_input_mode="NEVER",
+        max_consecutive_auto_reply=10 * max_replies,
+        code_execution_config=False,
+    )
+    a.register_model_client(model_client_cls=InstantClient)
+    return a
+
+
+def setup(config: dict[str, Any]) -> tuple[Sample, dict[str, str], Close]:
+    import autogen
+
     max_turns = int(config["max_turns"])
-    llm_config = {
-        "config_list": [{"model": "instant", "model_client_cls": "InstantClient"}],
-        "cache_seed": None,
-    }
-
-    def agent(name: str) -> ConversableAgent:
-        a = ConversableAgent(
-            name,
-            system_message="You are a helpful assistant.",
-            llm_config=llm_config,
-            human_input_mode="NEVER",
-            max_consecutive_auto_reply=10 * max_turns,
-            code_execution_config=False,
-        )
-        a.register_model_client(model_client_cls=InstantClient)
-        return a
-
-    alice, bob = agent("alice"), agent("bob")
+    alice, bob = instant_agent("alice", max_turns), instant_agent("bob", max_turns)
 
     loop = asyncio.new_event_loop()
 
