@@ -154,13 +154,16 @@ class LocalKernel:
         except OSError:
             return ""
 
-    async def execute(self, code: str) -> str:
+    async def execute(self, code: str, *, silent: bool = False) -> str:
         """Send an ``execute_request`` and return its ``msg_id``.
 
         History is off and there is no stdin. ``stop_on_error`` is off, so a request sent while
-        an interrupted one is still ending waits its turn instead of being aborted.
+        an interrupted one is still ending waits its turn instead of being aborted. A ``silent``
+        request shows no result and runs no cell hooks.
         """
-        return str(self._client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False))
+        return str(
+            self._client.execute(code, silent=silent, store_history=False, allow_stdin=False, stop_on_error=False)
+        )
 
     async def iopub(self, timeout: float) -> dict[str, Any] | None:
         """The next IOPub message, or None when none arrives within ``timeout`` seconds."""

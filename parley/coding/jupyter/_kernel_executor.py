@@ -19,6 +19,7 @@ block is saved (`KernelExecutor._save_named`) and what the model is told
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,10 +34,11 @@ from parley.coding.base import CodeBlock, CodeResult
 from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, language_refusal
 from parley.coding.jupyter._cell import CellOutcome, KernelChannel, run_cell
 from parley.coding.jupyter._collect import OutputCollector
+from parley.coding.jupyter._limit import SETUP_PAYLOAD_SOURCE, install_call, lost_output_note
 from parley.coding.jupyter._shell import shell_cell
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.coding.utils import normalize_lang
-from parley.exceptions import ConfigError
+from parley.exceptions import ConfigError, ExecutorUnavailableError
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -60,6 +62,20 @@ class OwnedKernel(KernelChannel, Protocol):
         ...
 
 
+def _check_max_saved_bytes(value: object) -> int:
+    """Return ``value`` as the cap on a saved output's bytes.
+
+    Raises:
+        ConfigError: ``value`` is not an int of at least 0.
+    """
+    # Stand-in for parley.coding._options.check_max_saved_bytes until it is on this branch.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"max_saved_bytes must be an int of at least 0 (bytes), got {value!r}.", key="max_saved_bytes"
+        )
+    return value
+
+
 def _lost(after: str) -> str:
     return (
         f"All state was lost: variables, imports and open files are gone. {after}: run any setup code "
@@ -75,16 +91,21 @@ class KernelExecutor(ExecutorBase):
         kernel_name: the Jupyter kernel spec to start.
         work_dir: the executor's working directory (see each subclass for what lives there).
         output_dir: where images and HTML are saved.
-        max_output_chars: the output budget in characters.
+        max_output_chars: the output budget in characters, enforced in the kernel for each
+            block's printed text and here for each call's output.
+        max_saved_bytes: the most bytes of a block's output the kernel saves to its file.
         startup_timeout: seconds a kernel may take to start and answer.
 
     Raises:
         ConfigError: an argument is invalid (a non-positive or infinite ``timeout``, an empty
-            ``kernel_name``, ``max_output_chars`` under 2 ...).
+            ``kernel_name``, ``max_output_chars`` under 2, a negative ``max_saved_bytes`` ...).
     """
 
     SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = SUPPORTED_LANGUAGES
     """The languages this executor runs."""
+
+    _SAVED_WHERE: ClassVar[str] = ""
+    """What follows a file's path, in the text, to say which machine the kernel saved it on."""
 
     def __init__(
         self,
@@ -94,6 +115,7 @@ class KernelExecutor(ExecutorBase):
         work_dir: Path | str | None,
         output_dir: Path | str | None,
         max_output_chars: int,
+        max_saved_bytes: int,
         startup_timeout: float,
     ) -> None:
         if not isinstance(kernel_name, str) or not kernel_name.strip():
@@ -103,6 +125,7 @@ class KernelExecutor(ExecutorBase):
         self._timeout = check_seconds("timeout", timeout)
         self._startup_timeout = check_seconds("startup_timeout", startup_timeout)
         self._max_output_chars = check_max_output_chars(max_output_chars)
+        self._max_saved_bytes = _check_max_saved_bytes(max_saved_bytes)
         self._kernel_name = kernel_name
         self._work_dir, self._output_dir = check_work_and_output_dirs(work_dir, output_dir)
         self._extractor = MarkdownCodeExtractor()
@@ -154,9 +177,44 @@ class KernelExecutor(ExecutorBase):
             self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
 
+    def _setup_source(self) -> str:
+        """Source a subclass adds to the setup cell each new kernel runs once, silently (default: none)."""
+        return ""
+
+    async def _prepare(self, kernel: OwnedKernel) -> None:
+        """Run the setup cell on a new kernel: the output budget (`parley.coding.jupyter._limit`) and more.
+
+        Raises:
+            ExecutorUnavailableError: the kernel did not run it (not a Python kernel, or no answer).
+        """
+        cell = install_call(self._max_output_chars, self._max_saved_bytes, self._SAVED_WHERE) + self._setup_source()
+        reply = await kernel.reply(await kernel.execute(cell, silent=True), self._startup_timeout)
+        content = reply.get("content", {}) if reply is not None else {}
+        if content.get("status") != "ok":
+            why = (
+                f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"
+                if reply is not None
+                else f"no answer within {self._startup_timeout:g} s"
+            )
+            raise ExecutorUnavailableError(
+                f"The kernel {self._kernel_name!r} did not run parley's setup cell ({why}). The kernel must be a "
+                "Python (ipykernel) kernel; pass kernel_name= one."
+            )
+        for entry in content.get("payload") or []:
+            if isinstance(entry, dict) and entry.get("source") == SETUP_PAYLOAD_SOURCE and not entry.get("limited"):
+                raise ExecutorUnavailableError(
+                    f"The kernel {self._kernel_name!r} cannot keep its output within the budget ({entry.get('why')}): "
+                    "its sys.stdout and sys.stderr are not ipykernel's streams. Use an ipykernel kernel."
+                )
+
     async def _ensure_kernel(self) -> OwnedKernel:
         if self._kernel is None:
             kernel = await self._new_kernel()
+            try:
+                await self._prepare(kernel)
+            except BaseException:
+                await kernel.shutdown()
+                raise
             self._kernel = kernel
             # An executor dropped without close() still ends its kernel when it is collected.
             self._finalizer = weakref.finalize(self, kernel.kill)
@@ -230,7 +288,24 @@ class KernelExecutor(ExecutorBase):
                     await self._replace_dead(kernel, collector, died)
                 for block in batch.blocks(code_blocks):
                     batch.record(*await self._run_block(block, work_dir, collector))
-        return batch.result(collector.files)
+        return self._result(batch.result([*collector.files, *collector.saved_outputs]), collector.saved_outputs)
+
+    def _result(self, result: CodeResult, saved: Sequence[str]) -> CodeResult:
+        """Name the kernel's saved files in the result: as the full output's file, or in a line of their own.
+
+        When only the kernel cut the output, the last file it saved is the full output's file. When
+        this side cut the call's output too, its own file holds the kernel's markers; the kernel's
+        files are named again at the end, as that file may be on another machine than the kernel.
+        """
+        if not saved:
+            return result
+        if result.full_output_file is None:
+            return dataclasses.replace(result, full_output_file=saved[-1])
+        missing = [path for path in saved if path not in result.output]
+        if not missing:
+            return result
+        line = f"[The full output of the blocks cut in the kernel is in {', '.join(missing)}{self._SAVED_WHERE}.]\n"
+        return dataclasses.replace(result, output=result.output + ("" if result.output.endswith("\n") else "\n") + line)
 
     async def _run_block(self, block: CodeBlock, work_dir: Path, collector: OutputCollector) -> tuple[int, bool]:
         lang = normalize_lang(block.language)
@@ -266,6 +341,11 @@ class KernelExecutor(ExecutorBase):
 
     async def _settle(self, kernel: OwnedKernel, outcome: CellOutcome, collector: OutputCollector) -> tuple[int, bool]:
         """Tell the model how the cell ended, replacing a dead or wedged kernel; return (exit code, timed out)."""
+        if outcome.report is not None and outcome.report.saved is not None:
+            collector.saved_outputs.append(outcome.report.saved)
+        lost = lost_output_note(outcome.report, outcome.received, outcome.dropped)
+        if lost is not None:
+            collector.line(lost)
         if outcome.wedged:
             after = await self._fresh_kernel(strict=False)
             collector.line(

@@ -78,6 +78,7 @@ class EmbeddedIPythonCodeExecutor(KernelExecutor):
         *,
         work_dir: Path | str | None = None,
         max_output_chars: int = 32_000,
+        max_saved_bytes: int = 268_435_456,
         startup_timeout: float = 60,
     ) -> None:
         super().__init__(
@@ -86,6 +87,7 @@ class EmbeddedIPythonCodeExecutor(KernelExecutor):
             work_dir=work_dir,
             output_dir=output_dir,
             max_output_chars=max_output_chars,
+            max_saved_bytes=max_saved_bytes,
             startup_timeout=startup_timeout,
         )
 

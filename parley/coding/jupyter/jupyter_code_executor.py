@@ -87,6 +87,8 @@ class JupyterCodeExecutor(KernelExecutor):
             a non-positive ``timeout``, an empty ``kernel_name`` ...). Nothing is contacted yet.
     """
 
+    _SAVED_WHERE = " on the kernel's machine"
+
     def __init__(
         self,
         jupyter_server: JupyterConnectionInfo | JupyterConnectable | str | Mapping[str, Any],
@@ -96,6 +98,7 @@ class JupyterCodeExecutor(KernelExecutor):
         *,
         work_dir: Path | str | None = None,
         max_output_chars: int = 32_000,
+        max_saved_bytes: int = 268_435_456,
         startup_timeout: float = 60,
     ) -> None:
         self._server = connection_info(jupyter_server)
@@ -105,6 +108,7 @@ class JupyterCodeExecutor(KernelExecutor):
             work_dir=work_dir,
             output_dir=output_dir,
             max_output_chars=max_output_chars,
+            max_saved_bytes=max_saved_bytes,
             startup_timeout=startup_timeout,
         )
 
