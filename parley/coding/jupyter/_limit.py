@@ -130,15 +130,16 @@ class Limit:
                     self.late += len(text)
                 else:
                     self.add_tail((stream, base, text))
-            elif self.sent + self.held_len + len(text) > self.budget:
-                self.cut([(stream, base, text)], 0)
             else:
                 now = 0 if self.held else max(0, min(len(text), self.head_max - self.sent))
                 if now:
                     self.forward(stream, base, text[:now])
-                if now < len(text):
-                    self.held.append((stream, base, text[now:]))
-                    self.held_len += len(text) - now
+                rest = text[now:]
+                if self.sent + self.held_len + len(rest) > self.budget:
+                    self.cut([(stream, base, rest)], 0)
+                elif rest:
+                    self.held.append((stream, base, rest))
+                    self.held_len += len(rest)
         return len(text)
 
     def forward(self, stream, base, text):
