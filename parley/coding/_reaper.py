@@ -300,14 +300,16 @@ def _fork_keeper(control: int, argv: list[str]) -> int:
     os.close(relay_w)
     supervisor.relay = relay_r
     code = supervisor.wait(pid)
+    relay = supervisor.relay  # None once every writer closed it
     if code is not None:
-        _drain(relay_r)
+        if relay is not None:
+            _drain(relay)
         os.write(status_w, str(code).encode())
         os.close(status_w)
         null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)
+        os.dup2(null, 1)  # the host's run ends: its output pipe closes
         os.dup2(null, 2)
-        _keep(control, relay_r)
+        _keep(control, relay)
     _end_descendants()
     os._exit(0)
 
@@ -332,15 +334,16 @@ def _drain(fd: int) -> None:
         pass
 
 
-def _keep(control: int, relay: int) -> None:
+def _keep(control: int, relay: int | None) -> None:
     """Keep the background processes until the control socket closes or none is left.
 
-    Their output is read and discarded, so a writer never blocks on a full pipe.
+    Their output (``relay``, unless every writer closed it already) is read and discarded, so a
+    writer never blocks on a full pipe.
     """
-    watched = [control, relay]
+    watched = [control] if relay is None else [control, relay]
     while True:
         ready, _, _ = select.select(watched, [], [], _POLL_S)
-        if relay in ready:
+        if relay is not None and relay in ready:
             try:
                 if not os.read(relay, _CHUNK):  # every writer is gone: stop watching
                     watched.remove(relay)
