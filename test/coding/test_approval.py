@@ -127,7 +127,7 @@ def test_human_approval_in_a_chat_refuses_and_the_model_reads_why(tmp_path: Path
     )
     with IOStream.set_default(stream):
         result = user.initiate_chat(assistant, message="say hi", max_turns=2)
-    code_reply = result.chat_history[2]["content"]
+    code_reply = str(result.chat_history[2]["content"])
     assert "the human did not approve running it, and said: not now" in code_reply
     assert "hi\n" not in code_reply
 
