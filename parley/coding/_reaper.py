@@ -4,7 +4,8 @@ It is a script as well as a module. The host runs it, with the standard library 
 
     python -I -S _reaper.py [--keep-background FD] -- PROGRAM [ARG ...]
 
-(`reaper_argv` builds that line), in place of the command itself. It
+(`reaper_argv` builds the equivalent line that imports this module, so its bytecode is cached),
+in place of the command itself. It
 
 - makes itself a *child subreaper* (Linux ``prctl(PR_SET_CHILD_SUBREAPER)``, kernel 3.4 and
   later), so every process the command starts and then orphans (double forks, ``setsid``
@@ -76,7 +77,14 @@ def reaper_argv(argv: list[str] | tuple[str, ...], *, keep_background_fd: int | 
         ``[sys.executable, "-I", "-S", <this file>, ..., "--", *argv]``.
     """
     keep = ["--keep-background", str(keep_background_fd)] if keep_background_fd is not None else []
-    return [sys.executable, "-I", "-S", os.path.abspath(__file__), *keep, "--", *argv]
+    return [sys.executable, "-I", "-S", "-c", _BOOTSTRAP, *keep, "--", *argv]
+
+
+_BOOTSTRAP = (
+    f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
+    "from _reaper import main; sys.exit(main(sys.argv[1:]))"
+)
+"""Imports this module, so its compiled bytecode is cached (a script run by path is compiled at each start)."""
 
 
 def _become_subreaper() -> bool:
@@ -175,6 +183,8 @@ def _signal_pids(pids: set[int], number: int) -> None:
 
 def _end_descendants() -> None:
     """Stop every descendant (until no new one appears), kill them all, and reap the children."""
+    if not _has_children():
+        return  # orphans come to us, so with no child there is no descendant at all
     _signal = _signals()
     stopped: set[int] = set()
     for _ in range(100):  # each pass finds only what forked before it was stopped
@@ -191,6 +201,16 @@ def _end_descendants() -> None:
                 time.sleep(0.002)
         except ChildProcessError:
             return
+
+
+def _has_children() -> bool:
+    """Reap children that have exited; True while any child (running or stopped) is left."""
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return True
+        except ChildProcessError:
+            return False
 
 
 def _exit_code(status: int) -> int:
