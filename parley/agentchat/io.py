@@ -167,3 +167,13 @@ class ScriptedIOStream(IOStream):
     def text(self) -> str:
         """Everything printed so far, joined."""
         return "".join(self.output)
+
+
+def _use_iostream_for_approvals() -> None:
+    """Make ``approve="human"`` on executors ask through the current IOStream (see `parley.coding.approval`)."""
+    from parley.coding.approval import set_default_human_io
+
+    set_default_human_io(IOStream.get_default)
+
+
+_use_iostream_for_approvals()

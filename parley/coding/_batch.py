@@ -5,8 +5,8 @@ kernel):
 
 - each block's output starts on a line of its own;
 - the first block that fails (a nonzero exit code) ends the call;
-- the output is cut to ``max_output_chars``, the whole of it spilled to
-  ``output_<random hex>.txt`` in ``work_dir`` (see `parley.coding._output`);
+- the output is cut to ``max_output_chars``, the whole of it (up to ``max_saved_bytes``)
+  spilled to ``output_<random hex>.txt`` in ``work_dir`` (see `parley.coding._output`);
 - a spill file that cannot be written is an `ExecutorError`, not a result.
 
 `open_batch` holds that once; the executor runs each block that `Batch.blocks` hands it and
@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from parley.coding._output import BudgetedOutput, OutputBudget
+from parley.coding._output import DEFAULT_MAX_SAVED_BYTES, BudgetedOutput, OutputBudget
 from parley.coding.base import CodeBlock, CodeResult, CommandLineCodeResult
 from parley.exceptions import ExecutorError
 
@@ -113,12 +113,16 @@ class Batch:
 
 
 @contextmanager
-def open_batch(work_dir: Path, max_output_chars: int) -> Iterator[Batch]:
+def open_batch(
+    work_dir: Path, max_output_chars: int, max_saved_bytes: int = DEFAULT_MAX_SAVED_BYTES
+) -> Iterator[Batch]:
     """Collect one call's output under the budget; on leaving, cut it to the budget.
 
     Args:
         work_dir: the absolute directory the full output is spilled to when it is cut.
         max_output_chars: the output budget in characters (at least 2).
+        max_saved_bytes: the most bytes of the full output saved to the spill file (default
+            256 MiB); see `OutputBudget`.
 
     Raises:
         ExecutorError: the output over the budget cannot be saved to its file. Any
@@ -126,7 +130,7 @@ def open_batch(work_dir: Path, max_output_chars: int) -> Iterator[Batch]:
             other I/O failures as results.
     """
     spill_path = work_dir / f"output_{os.urandom(8).hex()}.txt"
-    batch = Batch(OutputBudget(max_output_chars, spill_path))
+    batch = Batch(OutputBudget(max_output_chars, spill_path, max_saved_bytes))
     try:
         with batch.budget:
             yield batch

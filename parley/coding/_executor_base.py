@@ -6,14 +6,19 @@
   own `ExecutorBase.close`.
 - `ExecutorBase.code_extractor` is the Markdown extractor, and `ExecutorBase.user_capability`
   wraps the instructions each executor writes (`ExecutorBase._instructions`).
+- The approval step (``approve=``, see `parley.coding.approval`) runs before any block of a
+  call: `ExecutorBase._refusal` gives the text of a refused call, or None.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from parley.coding.approval import Approve, decide
+from parley.coding.base import CodeBlock
 from parley.coding.capability import ExecutorCapability
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.exceptions import ExecutorError
@@ -36,6 +41,7 @@ class ExecutorBase:
 
     _closed: bool = False
     _extractor: MarkdownCodeExtractor
+    _approve: Approve | None = None
 
     @property
     def code_extractor(self) -> MarkdownCodeExtractor:
@@ -61,6 +67,15 @@ class ExecutorBase:
     async def a_close(self) -> None:
         """Async form of `close`; it runs in a worker thread, since closing may wait for processes."""
         await asyncio.to_thread(self.close)
+
+    async def _refusal(self, code_blocks: Sequence[CodeBlock]) -> str | None:
+        """Run the approval step on a call's blocks: the text for the model when it refused, else None."""
+        decision = await decide(self._approve, code_blocks, type(self).__name__)
+        if decision.approved:
+            return None
+        what = "this block" if len(code_blocks) == 1 else "these blocks"
+        why = decision.reason or "no reason given"
+        return f"Not run: the approval step refused {what} ({why}). Nothing was executed.\n"
 
     def _check_open(self) -> None:
         """Raise `ExecutorError` when the executor is closed."""

@@ -19,6 +19,7 @@ from parley.exceptions import ConfigError
 __all__ = [
     "check_dir",
     "check_max_output_chars",
+    "check_max_saved_bytes",
     "check_path",
     "check_policies",
     "check_seconds",
@@ -46,6 +47,20 @@ def check_max_output_chars(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 2:
         raise ConfigError(
             f"max_output_chars must be an int of at least 2 (characters), got {value!r}.", key="max_output_chars"
+        )
+    return value
+
+
+def check_max_saved_bytes(value: object) -> int:
+    """Return ``value`` as the cap on a run's saved full output, in bytes.
+
+    Raises:
+        ConfigError: ``value`` is not an int of at least 0.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"max_saved_bytes must be an int of at least 0 (bytes; default 268435456, i.e. 256 MiB), got {value!r}.",
+            key="max_saved_bytes",
         )
     return value
 

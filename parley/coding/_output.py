@@ -10,6 +10,11 @@ takes the output as it arrives, in bytes or text, and never holds more than abou
 - In memory only the first ``max_chars // 2`` characters (head) and the last
   ``max_chars - max_chars // 2`` characters (tail) are kept. `OutputBudget.finish` joins them
   with a marker saying how many characters were cut and where the whole output is.
+- The saved copy is capped too: after ``max_saved_bytes`` bytes (UTF-8) nothing more is written
+  to the file, the output is still taken (so the producer never blocks) and kept in the tail,
+  and the marker says that the saved copy was cut and where.
+- The file is created new (``O_EXCL``) without following a symlink at its name, so code that
+  can write in its directory cannot redirect the host's write elsewhere.
 
 The class knows nothing about processes, so every executor (local, Docker, kernels) uses it.
 """
@@ -17,13 +22,17 @@ The class knows nothing about processes, so every executor (local, Docker, kerne
 from __future__ import annotations
 
 import codecs
+import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TextIO
+from typing import BinaryIO
 
-__all__ = ["BudgetedOutput", "OutputBudget"]
+__all__ = ["DEFAULT_MAX_SAVED_BYTES", "BudgetedOutput", "OutputBudget"]
+
+DEFAULT_MAX_SAVED_BYTES = 256 * 1024 * 1024
+"""The default cap on a run's saved full output: 256 MiB."""
 
 
 @dataclass(frozen=True)
@@ -35,12 +44,17 @@ class BudgetedOutput:
         total_chars: characters in the whole output.
         cut_chars: characters left out of ``text`` (0 when nothing was cut).
         full_output_file: the file holding the whole output when it was cut, else None.
+        saved_bytes: bytes written to ``full_output_file`` (0 when there is none).
+        saved_cut: True when the saved copy stopped at ``max_saved_bytes``, so it holds only
+            the start of the output.
     """
 
     text: str
     total_chars: int
     cut_chars: int
     full_output_file: Path | None
+    saved_bytes: int = 0
+    saved_cut: bool = False
 
 
 class OutputBudget:
@@ -55,15 +69,22 @@ class OutputBudget:
         max_chars: the budget in characters; must be at least 2 (one for the head, one for the
             tail).
         spill_path: where the full output goes if it exceeds the budget. Nothing is created
-            there unless it does; an existing file is overwritten.
+            there unless it does; it must not exist then (the name should be random).
+        max_saved_bytes: the most bytes saved to ``spill_path``. Default 256 MiB
+            (`DEFAULT_MAX_SAVED_BYTES`).
 
     Raises:
-        ValueError: ``max_chars`` is less than 2.
+        ValueError: ``max_chars`` is less than 2, or ``max_saved_bytes`` less than 0.
     """
 
-    def __init__(self, max_chars: int, spill_path: Path) -> None:
+    def __init__(self, max_chars: int, spill_path: Path, max_saved_bytes: int = DEFAULT_MAX_SAVED_BYTES) -> None:
         if max_chars < 2:
             raise ValueError(f"max_chars must be at least 2, got {max_chars}")
+        if max_saved_bytes < 0:
+            raise ValueError(f"max_saved_bytes must be at least 0, got {max_saved_bytes}")
+        self._max_saved = max_saved_bytes
+        self._saved = 0
+        self._saved_cut = False
         self._max = max_chars
         self._head_max = max_chars // 2
         self._tail_max = max_chars - self._head_max
@@ -75,7 +96,7 @@ class OutputBudget:
         self._tail_len = 0
         self._total = 0
         self._last_char = ""
-        self._file: TextIO | None = None
+        self._file: BinaryIO | None = None
         self._spilled = False
 
     @property
@@ -108,9 +129,9 @@ class OutputBudget:
             if self._total > self._max:
                 self._spill()
             return
-        if self._file is None:
+        if self._file is None and not self._saved_cut:
             raise ValueError("the output budget is closed; create a new OutputBudget for new output")
-        self._file.write(text)
+        self._save(text)
         self._add_to_tail(text)
 
     def _spill(self) -> None:
@@ -118,10 +139,26 @@ class OutputBudget:
         self._whole = []
         self._spilled = True
         self._spill_path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self._spill_path, "w", encoding="utf-8", errors="replace", newline="")  # noqa: SIM115
-        self._file.write(whole)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        self._file = os.fdopen(os.open(self._spill_path, flags, 0o644), "wb")
+        self._save(whole)
         self._head = whole[: self._head_max]
         self._add_to_tail(whole[self._head_max :])
+
+    def _save(self, text: str) -> None:
+        """Append ``text`` to the spill file, up to ``max_saved_bytes`` in all."""
+        if self._file is None:
+            return  # the saved copy was cut: the output is only kept in the tail
+        data = text.encode("utf-8", errors="replace")
+        room = self._max_saved - self._saved
+        if len(data) > room:
+            data = data[:room].decode("utf-8", errors="ignore").encode("utf-8")  # whole characters only
+            self._saved_cut = True
+        self._file.write(data)
+        self._saved += len(data)
+        if self._saved_cut:
+            self._file.close()
+            self._file = None
 
     def _add_to_tail(self, text: str) -> None:
         if len(text) >= self._tail_max:
@@ -150,11 +187,18 @@ class OutputBudget:
             return BudgetedOutput("".join(self._whole), self._total, 0, None)
         tail = "".join(self._tail)
         cut = self._total - len(self._head) - len(tail)
+        saved = (
+            f"Only its first {self._saved:,} bytes were saved, in {self._spill_path}: the saved copy stops at "
+            f"max_saved_bytes ({self._max_saved:,} bytes)."
+            if self._saved_cut
+            else f"The full output is in {self._spill_path}"
+        )
         marker = (
             f"\n[... {cut:,} characters cut: the output had {self._total:,} characters, over the "
-            f"budget of {self._max:,}. The full output is in {self._spill_path} ...]\n"
+            f"budget of {self._max:,}. {saved} ...]\n"
         )
-        return BudgetedOutput(self._head + marker + tail, self._total, cut, self._spill_path)
+        text = self._head + marker + tail
+        return BudgetedOutput(text, self._total, cut, self._spill_path, self._saved, self._saved_cut)
 
     def close(self) -> None:
         """Close the spill file, if one was opened. Idempotent."""

@@ -13,6 +13,13 @@ nothing carries over between blocks except files. Where parley differs from Auto
   never with whatever ``python`` is first on ``PATH``.
 - Python output is unbuffered (``PYTHONUNBUFFERED=1``), so stdout and stderr interleave in the
   order they were written and a killed run keeps everything it printed.
+- Everything a block starts ends with the block (background processes, ``setsid`` daemons and
+  double forks included), unless ``keep_background=True`` keeps them until `close` or
+  `restart`; see `parley.coding._reaper`.
+- Environment variables that look like secrets are not passed to the code (``env=`` and
+  ``env_allowlist=`` pass what you choose); see `parley.coding._env`.
+- An approval step runs before each call; by default it refuses AutoGen 0.2's destructive shell
+  commands (`parley.coding.approval.DangerousCommandGuard`) with a result, not an exception.
 """
 
 from __future__ import annotations
@@ -29,10 +36,12 @@ from typing import ClassVar
 from parley._sync import run_sync
 from parley.coding._batch import create_work_dir, open_batch
 from parley.coding._blocks import NotRun, prepare_script
+from parley.coding._env import check_env, check_env_allowlist, code_environment
 from parley.coding._executor_base import ExecutorBase
-from parley.coding._options import check_max_output_chars, check_path, check_policies
-from parley.coding._output import OutputBudget
+from parley.coding._options import check_max_output_chars, check_max_saved_bytes, check_path, check_policies
+from parley.coding._output import DEFAULT_MAX_SAVED_BYTES, OutputBudget
 from parley.coding._process import ProcessRegistry, ProcessStartError, run_in_process_group
+from parley.coding.approval import Approve, DangerousCommandGuard, check_approve, dangerous_command
 from parley.coding.base import CodeBlock, CommandLineCodeResult
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.exceptions import ConfigError
@@ -40,6 +49,7 @@ from parley.exceptions import ConfigError
 __all__ = ["LocalCommandLineCodeExecutor"]
 
 _SHELLS = {"bash": "bash", "shell": "bash", "sh": "sh"}
+_GUARD = DangerousCommandGuard()
 
 
 def _supported_languages() -> tuple[str, ...]:
@@ -57,9 +67,15 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
     ``pwsh``/``powershell`` with ``pwsh`` when it is installed. Blocks run in order; the first
     that fails ends the run.
 
-    Every block runs in its own process group. After ``timeout`` seconds the tree is interrupted,
-    terminated, then killed (see `parley.coding._process`); the result keeps what was printed,
-    has exit code 124 and ``timed_out=True``.
+    Every block runs in its own process group, under a supervisor that keeps everything the
+    block starts below it (double forks and ``setsid`` daemons too) and ends it all when the
+    block ends. After ``timeout`` seconds the tree is interrupted, terminated, then stopped and
+    killed (see `parley.coding._process`); the result keeps what was printed, has exit code 124
+    and ``timed_out=True``.
+
+    The code sees this process's environment without the variables that look like secrets
+    (``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD`` ...; the rule is in
+    `parley.coding._env`), plus ``env``.
 
     The executor is a sync and async context manager; `close` kills whatever it is still
     running. POSIX only.
@@ -76,11 +92,27 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
         max_output_chars: the output budget in characters. Longer output keeps its head and
             tail, and the whole of it is saved to ``output_<random hex>.txt`` in ``work_dir``.
             Default 32,000.
+        max_saved_bytes: the most bytes of that whole output saved to the file; the result says
+            when the saved copy was cut. Default 268,435,456 (256 MiB).
+        keep_background: let processes a block starts in the background (a server started in
+            one block and queried in the next) live until `close` or `restart`; their output
+            after the block ends is discarded, so redirect it to a file to read it later. A
+            block that times out still takes its own background processes with it. Default
+            False: everything a block started ends when the block ends.
+        env: variables to set for the code, passed even when they look like secrets.
+        env_allowlist: names or shell-style patterns (``"AWS_*"``) of this process's variables
+            to pass even when they look like secrets. Default: none.
+        approve: the approval step run before each call's blocks (see
+            `parley.coding.approval`): a callable ``(blocks) -> bool | ApprovalDecision`` (sync
+            or async), ``"human"`` to ask through the IOStream, or None for none. Default: a
+            `DangerousCommandGuard`, which refuses AutoGen 0.2's destructive shell commands.
 
     Raises:
         ConfigError: an argument is invalid: ``timeout`` not a positive number,
-            ``max_output_chars`` under 2, ``execution_policies`` enabling a language this
-            executor cannot run, ``virtual_env_context`` without ``env_exe``.
+            ``max_output_chars`` under 2, ``max_saved_bytes`` negative,
+            ``execution_policies`` enabling a language this executor cannot run,
+            ``virtual_env_context`` without ``env_exe``, ``env`` not a str-to-str mapping,
+            ``approve`` not a callable, ``"human"`` or None.
     """
 
     SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = _supported_languages()
@@ -93,12 +125,23 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
         work_dir: Path | str = Path("."),
         execution_policies: dict[str, bool] | None = None,
         max_output_chars: int = 32_000,
+        *,
+        max_saved_bytes: int = DEFAULT_MAX_SAVED_BYTES,
+        keep_background: bool = False,
+        env: dict[str, str] | None = None,
+        env_allowlist: Sequence[str] = (),
+        approve: Approve | str | None = _GUARD,
     ) -> None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}.", key="timeout")
         if not math.isfinite(timeout):
             raise ConfigError(f"timeout must be finite, got {timeout!r}.", key="timeout")
         self._max_output_chars = check_max_output_chars(max_output_chars)
+        self._max_saved_bytes = check_max_saved_bytes(max_saved_bytes)
+        self._keep_background = bool(keep_background)
+        self._env = check_env(env)
+        self._env_allowlist = check_env_allowlist(env_allowlist)
+        self._approve = check_approve(approve)
         self._work_dir = check_path("work_dir", work_dir)
         if virtual_env_context is not None and not isinstance(
             getattr(virtual_env_context, "env_exe", None), (str, os.PathLike)
@@ -153,9 +196,12 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
                 over the budget cannot be saved to its file (the running code is killed first).
         """
         self._check_open()
+        refused = await self._refusal(code_blocks)
+        if refused is not None:
+            return CommandLineCodeResult(exit_code=1, output=refused)
         work_dir = self._work_dir.absolute()
         create_work_dir(work_dir)
-        with open_batch(work_dir, self._max_output_chars) as batch:
+        with open_batch(work_dir, self._max_output_chars, self._max_saved_bytes) as batch:
             for block in batch.blocks(code_blocks):
                 batch.record(*await self._run_block(block, work_dir, batch.budget))
         return batch.command_line_result()
@@ -176,6 +222,7 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
                 timeout=self._timeout,
                 on_output=budget.feed_bytes,
                 registry=self._registry,
+                keep_background=self._keep_background,
             )
         except ProcessStartError as exc:
             budget.feed_text(f"Not run: could not start {argv[0]!r}: {exc.__cause__ or exc}\n")
@@ -193,7 +240,7 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
         return [_SHELLS[lang], str(path)]
 
     def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = code_environment(env=self._env, allowlist=self._env_allowlist)
         env["PYTHONUNBUFFERED"] = "1"
         env.setdefault("PYTHONIOENCODING", "utf-8")
         if self._venv is not None:
@@ -216,16 +263,37 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
             max_output_chars=f"{self._max_output_chars:,}",
         )
 
-    def restart(self) -> None:
-        """Do nothing: every block runs in a fresh process, so there is no state to drop.
+    @staticmethod
+    def sanitize_command(lang: str, code: str) -> None:
+        """Raise `ValueError` when a shell block holds one of AutoGen 0.2's destructive commands.
 
-        Files written to ``work_dir`` are kept; they are the user's.
+        AutoGen 0.2's check, kept under its name for ported code. The executor itself does not
+        raise: its default approval step (`DangerousCommandGuard`) refuses such a call with a
+        result the model reads.
+
+        Args:
+            lang: the block's language; only shell blocks (``bash``, ``sh``, ``shell``) are checked.
+            code: the block's source.
+
+        Raises:
+            ValueError: ``"Potentially dangerous command detected: <what>"``.
         """
+        message = dangerous_command(lang, code)
+        if message is not None:
+            raise ValueError(f"Potentially dangerous command detected: {message}")
+
+    def restart(self) -> None:
+        """End the background processes kept by ``keep_background``; every block runs fresh anyway.
+
+        Files written to ``work_dir`` are kept; they are the user's. Blocks until the processes
+        are gone, for at most about a second per kept block.
+        """
+        self._registry.end_kept()
 
     def close(self) -> None:
-        """Kill every process tree still running and refuse further runs. Idempotent.
+        """Kill every process tree still running (kept background processes too) and refuse further runs.
 
-        Blocks until the killed processes are gone, for at most about a second per tree.
+        Idempotent. Blocks until the killed processes are gone, for at most about a second per tree.
         """
         self._closed = True
         self._registry.kill_all()

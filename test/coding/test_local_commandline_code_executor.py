@@ -26,7 +26,7 @@ from parley.coding import (
 )
 from parley.exceptions import ConfigError, ExecutorError
 
-from ._procs import a_wait_for_pids, hang_with_grandchild, is_gone, wait_for_pids
+from ._procs import a_wait_for_pids, hang_with_grandchild, is_gone, read_pids, wait_for_pids
 
 
 @pytest.fixture
@@ -366,10 +366,11 @@ def test_timeout_escalates_past_a_program_that_ignores_sigint_and_sigterm(work: 
 
 
 @pytest.mark.timeout(30)
-def test_background_process_holding_the_output_counts_as_part_of_the_block(work: Path) -> None:
-    result = run(LocalCommandLineCodeExecutor(work_dir=work, timeout=1), CodeBlock("echo hi\nsleep 1000 &", "bash"))
-    assert result.timed_out
-    assert result.output.startswith("hi\n")
+def test_a_background_process_holding_the_output_ends_with_the_block(work: Path) -> None:
+    code = f"echo hi\nsleep 1000 &\necho $! > {work / 'bg.pid'}"
+    result = run(LocalCommandLineCodeExecutor(work_dir=work, timeout=60), CodeBlock(code, "bash"))
+    assert (result.exit_code, result.timed_out, result.output) == (0, False, "hi\n")
+    assert all(is_gone(pid) for pid in read_pids(work / "bg.pid"))
 
 
 @pytest.mark.timeout(60)

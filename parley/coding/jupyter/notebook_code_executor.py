@@ -32,10 +32,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from parley._sync import run_sync
 from parley.coding._batch import open_batch
 from parley.coding._executor_base import ExecutorBase
 from parley.coding._options import check_max_output_chars, check_seconds, check_work_and_output_dirs
 from parley.coding._process import TIMEOUT_EXIT_CODE
+from parley.coding.approval import Approve, check_approve
 from parley.coding.base import CodeBlock, CodeResult
 from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, prepare_block
 from parley.coding.jupyter._capture import Deadline, capture
@@ -90,6 +92,8 @@ class NotebookCodeExecutor(ExecutorBase):
             current directory, as the user's cells do.
         max_output_chars: the output budget in characters for the result (the notebook shows
             everything). Default 32,000.
+        approve: an approval step run before each call's blocks (see `parley.coding.approval`):
+            a callable ``(blocks) -> bool | ApprovalDecision``, ``"human"``, or None (default).
 
     Raises:
         ExecutorUnavailableError: not running inside IPython; the message names the executors
@@ -107,8 +111,10 @@ class NotebookCodeExecutor(ExecutorBase):
         *,
         work_dir: Path | str | None = None,
         max_output_chars: int = 32_000,
+        approve: Approve | str | None = None,
     ) -> None:
         self._timeout = check_seconds("timeout", timeout)
+        self._approve = check_approve(approve)
         self._max_output_chars = check_max_output_chars(max_output_chars)
         self._work_dir, self._output_dir = check_work_and_output_dirs(work_dir, output_dir)
         self._shell = _current_shell()
@@ -154,6 +160,9 @@ class NotebookCodeExecutor(ExecutorBase):
             KeyboardInterrupt: the user interrupted the kernel (not a timeout).
         """
         self._check_open()
+        refused = run_sync(self._refusal(code_blocks)) if self._approve is not None else None
+        if refused is not None:
+            return CodeResult(exit_code=1, output=refused)
         work_dir = self._work_dir.absolute()
         with open_batch(work_dir, self._max_output_chars) as batch:
             collector = OutputCollector(batch.budget, self._output_dir)

@@ -1,0 +1,139 @@
+"""The environment rule: what model-written code sees of this process's environment variables.
+
+Code that runs on this machine (the local executor, the embedded kernel) inherits the
+environment, which often holds the user's keys. By default every variable that looks like a
+secret is left out; the user passes what the code needs explicitly (``env=``), or lets chosen
+variables through (``env_allowlist=``).
+
+A variable looks like a secret when (names compared without regard to case):
+
+- its name ends with one of `SECRET_SUFFIXES` after an underscore (``OPENAI_API_KEY``,
+  ``GITHUB_TOKEN``, ``AWS_SECRET_ACCESS_KEY``, ``DB_PASSWORD``, ``GOOGLE_APPLICATION_CREDENTIALS``)
+  or is one of them alone (``TOKEN``), or contains ``_SECRET_``;
+- its name is one of `SECRET_NAMES`: well-known secrets whose names the suffixes miss
+  (``AWS_ACCESS_KEY_ID``, ``OAI_CONFIG_LIST``, ``SSH_AUTH_SOCK`` ...);
+- its value is a URL with a password in it (``postgres://user:password@host/db``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+from parley.exceptions import ConfigError
+
+__all__ = ["SECRET_NAMES", "SECRET_SUFFIXES", "check_env", "check_env_allowlist", "code_environment", "looks_secret"]
+
+_log = logging.getLogger("parley.coding")
+
+SECRET_SUFFIXES: tuple[str, ...] = (
+    "API_KEY",
+    "APIKEY",
+    "KEY",
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "CREDENTIALS",
+    "CREDENTIAL",
+    "AUTH",
+)
+"""Name endings (after ``_``) of variables that are left out by default."""
+
+SECRET_NAMES: frozenset[str] = frozenset(
+    {
+        "AWS_ACCESS_KEY_ID",
+        "DOCKER_AUTH_CONFIG",
+        "GH_ENTERPRISE_TOKEN",
+        "KUBECONFIG",
+        "NETRC",
+        "OAI_CONFIG_LIST",
+        "SSH_AUTH_SOCK",
+    }
+)
+"""Well-known secret-bearing variables whose names the suffixes do not catch."""
+
+_URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@", re.IGNORECASE)
+
+
+def looks_secret(name: str, value: str = "") -> bool:
+    """True when the variable ``name`` (with ``value``) looks like a secret; see the module docstring."""
+    upper = name.upper()
+    if upper in SECRET_NAMES or "_SECRET_" in upper:
+        return True
+    if any(upper == suffix or upper.endswith("_" + suffix) for suffix in SECRET_SUFFIXES):
+        return True
+    return bool(_URL_WITH_PASSWORD.search(value))
+
+
+def _allowed(name: str, allowlist: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name.upper(), pattern.upper()) for pattern in allowlist)
+
+
+def code_environment(
+    base: Mapping[str, str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    allowlist: Iterable[str] = (),
+) -> dict[str, str]:
+    """The environment for model-written code: ``base`` without its secrets, then ``env``.
+
+    Args:
+        base: the environment to start from. Default: this process's (``os.environ``).
+        env: variables to set for the code, passed as given even when they look like secrets
+            (the user chose them).
+        allowlist: names, or shell-style patterns (``"MY_*"``), of ``base`` variables to pass
+            even when they look like secrets. Compared without regard to case.
+
+    Returns:
+        A new mapping; the names left out are logged (names only) on the ``parley.coding``
+        logger at DEBUG level.
+    """
+    source = os.environ if base is None else base
+    allow = tuple(allowlist)
+    kept: dict[str, str] = {}
+    dropped: list[str] = []
+    for name, value in source.items():
+        if looks_secret(name, value) and not _allowed(name, allow):
+            dropped.append(name)
+        else:
+            kept[name] = value
+    if dropped:
+        _log.debug("left out of the code's environment (they look like secrets): %s", ", ".join(sorted(dropped)))
+    kept.update(env or {})
+    return kept
+
+
+def check_env(value: object) -> dict[str, str] | None:
+    """Return ``env=`` as a dict, or None.
+
+    Raises:
+        ConfigError: it is not a mapping of str to str.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(
+            f"env must map variable names to string values, e.g. {{'MY_TOKEN': '...'}}; got {value!r:.80}.", key="env"
+        )
+    return dict(value)
+
+
+def check_env_allowlist(value: object) -> tuple[str, ...]:
+    """Return ``env_allowlist=`` as a tuple of names or patterns.
+
+    Raises:
+        ConfigError: it is a single string, or not an iterable of strings.
+    """
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ConfigError(
+            f"env_allowlist must be a list of variable names or patterns, e.g. ['MY_TOKEN', 'AWS_*']; got {value!r}.",
+            key="env_allowlist",
+        )
+    items = tuple(value)
+    if not all(isinstance(item, str) for item in items):
+        raise ConfigError(f"env_allowlist must hold strings; got {items!r}.", key="env_allowlist")
+    return items
