@@ -28,7 +28,12 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from parley._sync import run_sync
 from parley.coding._batch import open_batch
 from parley.coding._executor_base import ExecutorBase
-from parley.coding._options import check_max_output_chars, check_seconds, check_work_and_output_dirs
+from parley.coding._options import (
+    check_max_output_chars,
+    check_max_saved_bytes,
+    check_seconds,
+    check_work_and_output_dirs,
+)
 from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.base import CodeBlock, CodeResult
 from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, language_refusal
@@ -60,20 +65,6 @@ class OwnedKernel(KernelChannel, Protocol):
     def describe_exit(self, status: int) -> str:
         """How the kernel ended, for the model: ``exit status 1``, ``killed by SIGKILL`` ..."""
         ...
-
-
-def _check_max_saved_bytes(value: object) -> int:
-    """Return ``value`` as the cap on a saved output's bytes.
-
-    Raises:
-        ConfigError: ``value`` is not an int of at least 0.
-    """
-    # Stand-in for parley.coding._options.check_max_saved_bytes until it is on this branch.
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(
-            f"max_saved_bytes must be an int of at least 0 (bytes), got {value!r}.", key="max_saved_bytes"
-        )
-    return value
 
 
 def _lost(after: str) -> str:
@@ -125,7 +116,7 @@ class KernelExecutor(ExecutorBase):
         self._timeout = check_seconds("timeout", timeout)
         self._startup_timeout = check_seconds("startup_timeout", startup_timeout)
         self._max_output_chars = check_max_output_chars(max_output_chars)
-        self._max_saved_bytes = _check_max_saved_bytes(max_saved_bytes)
+        self._max_saved_bytes = check_max_saved_bytes(max_saved_bytes)
         self._kernel_name = kernel_name
         self._work_dir, self._output_dir = check_work_and_output_dirs(work_dir, output_dir)
         self._extractor = MarkdownCodeExtractor()
