@@ -211,15 +211,27 @@ class KernelExecutor(ExecutorBase):
             self._finalizer = weakref.finalize(self, kernel.kill)
         return self._kernel
 
-    async def _shutdown_kernel(self) -> bool:
-        """Shut the current kernel down, if there is one; return whether there was."""
+    async def _end_processes(self, kernel: OwnedKernel) -> None:
+        """End what the code started before a responsive kernel is shut down (default: the kernel's shutdown does)."""
+
+    async def _shutdown_kernel(self, *, responsive: bool = True) -> bool:
+        """Shut the current kernel down, if there is one; return whether there was.
+
+        Args:
+            responsive: the kernel may still run a cell (it is not known to be wedged), so
+                `_end_processes` is tried first.
+        """
         kernel, self._kernel = self._kernel, None
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
         if kernel is None:
             return False
-        await kernel.shutdown()
+        try:
+            if responsive:
+                await self._end_processes(kernel)
+        finally:
+            await kernel.shutdown()
         return True
 
     def start(self) -> None:
@@ -338,7 +350,7 @@ class KernelExecutor(ExecutorBase):
         if lost is not None:
             collector.line(lost)
         if outcome.wedged:
-            after = await self._fresh_kernel(strict=False)
+            after = await self._fresh_kernel(strict=False, responsive=False)
             collector.line(
                 f"Timed out after {self._timeout:g} s, and the kernel did not stop when interrupted, so it "
                 f"was replaced. {_lost(after)}"
@@ -359,14 +371,14 @@ class KernelExecutor(ExecutorBase):
             collector.line("Not run: the kernel aborted this block without running it.")
         return outcome.exit_code, False
 
-    async def _fresh_kernel(self, *, strict: bool) -> str:
+    async def _fresh_kernel(self, *, strict: bool, responsive: bool = True) -> str:
         """Replace the kernel by a fresh one; return the sentence that says how that went.
 
         Raises:
             ExecutorUnavailableError: with ``strict``, the fresh kernel did not start (without
                 it, the failure is in the sentence and the next run tries again).
         """
-        await self._shutdown_kernel()
+        await self._shutdown_kernel(responsive=responsive)
         try:
             await self._ensure_kernel()
         except Exception as exc:
