@@ -164,6 +164,16 @@ def test_auto_selection_retries_with_feedback_then_falls_back() -> None:
     ]
 
 
+@pytest.mark.timeout(30)
+def test_auto_selection_reads_a_megabyte_answer() -> None:
+    coder, senior, reviewer = member("Coder"), member("Senior_Coder"), member("reviewer")
+    selector = ScriptedModelClient(["Senior Coder " * 80_000])  # 1 MB; each "Coder" lies inside a longer name
+    gc = GroupChat(agents=[coder, senior, reviewer], max_round=2)
+    run(gc, coder, llm_config=selector)
+    assert [n for n, _ in transcript(gc)] == ["Coder", "Senior_Coder"]
+    assert len(selector.calls) == 1  # one name found: no retry
+
+
 def tool_caller() -> ConversableAgent:
     def model(messages: Any, tools: Any, params: Any) -> Any:
         if any(m.get("role") == "tool" for m in messages):
