@@ -124,6 +124,17 @@ def test_manual_selection_through_the_iostream() -> None:
     assert "'nine' is not a number from 1 to 2." in io.text
 
 
+def test_manual_selection_refuses_answers_int_cannot_read() -> None:
+    a, b, c = member("a"), member("b"), member("c")
+    gc = GroupChat(agents=[a, b, c], speaker_selection_method="manual", max_round=2, allow_repeat_speaker=False)
+    io = ScriptedIOStream(["\u00b2", "1" * 5000, "2"])  # a superscript two is a digit to str.isdigit
+    with IOStream.set_default(io):
+        run(gc, a)
+    assert [n for n, _ in transcript(gc)] == ["a", "c"]
+    assert "'\u00b2' is not a number from 1 to 2." in io.text
+    assert f"{'1' * 5000!r} is not a number from 1 to 2." in io.text
+
+
 def test_callable_selection_returns_agent_name_method_or_none() -> None:
     a, b, c = member("a"), member("b"), member("c")
     calls: list[str] = []
