@@ -57,7 +57,7 @@ def test_a_shell_loop_of_2000_background_sleeps_is_stopped_too(docker_executor: 
 
 
 @pytest.mark.timeout(90)
-def test_a_block_that_fills_the_pids_limit_and_hangs_is_killed_in_the_same_container(docker_executor: MakeDocker) -> None:
+def test_a_block_that_fills_the_pids_limit_and_hangs_is_killed_in_place(docker_executor: MakeDocker) -> None:
     executor = docker_executor(timeout=3)
     result = executor.execute_code_blocks(
         [
