@@ -79,8 +79,9 @@ class Sandbox:
             self._client = connect(self._client)
             if not self.remove_leftover():  # it holds the name the new container takes
                 raise ExecutorUnavailableError(
-                    f"The Docker daemon did not remove the container given up earlier ({self._name}), so no "
-                    "fresh one can start. Check that `docker info` answers, then run the block again."
+                    f"The Docker daemon does not answer (or would not remove the container given up earlier, "
+                    f"{self._name}), so no fresh container can start. Check that `docker info` answers (start "
+                    "Docker if it stopped), then run the block again."
                 )
                 self._leftover = None
             self.user = self._run_as(work_dir)
