@@ -362,7 +362,13 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         return env
 
     def _instructions(self) -> str:
-        from parley.prompts import DOCKER_EXECUTOR_INSTRUCTIONS, DOCKER_NETWORK_OFF_NOTE, DOCKER_NETWORK_ON_NOTE
+        from parley.prompts import (
+            DOCKER_BACKGROUND_ENDS_NOTE,
+            DOCKER_BACKGROUND_KEPT_NOTE,
+            DOCKER_EXECUTOR_INSTRUCTIONS,
+            DOCKER_NETWORK_OFF_NOTE,
+            DOCKER_NETWORK_ON_NOTE,
+        )
 
         options = self._options
         limits = [
@@ -377,6 +383,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             timeout=f"{options.timeout:g}",
             limits=", ".join(x for x in limits if x) or "none",
             network=DOCKER_NETWORK_OFF_NOTE if options.network_mode == "none" else DOCKER_NETWORK_ON_NOTE,
+            background=DOCKER_BACKGROUND_KEPT_NOTE if options.keep_background else DOCKER_BACKGROUND_ENDS_NOTE,
             max_output_chars=f"{options.max_output_chars:,}",
         )
 
