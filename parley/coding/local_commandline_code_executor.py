@@ -62,7 +62,7 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
 
     The constructor does no I/O: ``work_dir`` is created at the first run. Each block is written
     to a file in ``work_dir`` (named by a ``# filename:`` first line, else
-    ``tmp_code_<sha256>.<ext>``) and run there: Python with ``sys.executable`` (or the virtual
+    ``tmp_code_<random hex>.<ext>``) and run there: Python with ``sys.executable`` (or the virtual
     environment's interpreter), ``bash`` and ``shell`` with ``bash``, ``sh`` with ``sh``,
     ``pwsh``/``powershell`` with ``pwsh`` when it is installed. Blocks run in order; the first
     that fails ends the run.
