@@ -42,7 +42,9 @@ from parley.coding._docker_run import DAEMON_DEADLINE_S, RunOutcome, ask, in_thr
 from parley.coding._docker_sandbox import MOUNT, Sandbox
 from parley.coding._executor_base import ExecutorBase
 from parley.coding._gate import Gate
-from parley.coding._output import OutputBudget
+from parley.coding._options import check_max_saved_bytes
+from parley.coding._output import DEFAULT_MAX_SAVED_BYTES, OutputBudget
+from parley.coding.approval import Approve, check_approve
 from parley.coding.base import CodeBlock, CommandLineCodeResult
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 
@@ -128,6 +130,11 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             32,000.
         docker_client: a ``docker.DockerClient`` to use. Default: one built from the
             environment (``DOCKER_HOST`` ...) at the first run.
+        max_saved_bytes: the most bytes of a run's whole output saved to its file; the result
+            says when the saved copy was cut. Default 268,435,456 (256 MiB).
+        approve: an approval step run before each call's blocks (see `parley.coding.approval`):
+            a callable ``(blocks) -> bool | ApprovalDecision`` (sync or async), ``"human"`` to
+            ask through the IOStream, or None (default: the container is the protection).
 
     Raises:
         ConfigError: an argument is invalid (the message names it and what is accepted).
@@ -155,7 +162,11 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         max_output_chars: int = 32_000,
         docker_client: Any = None,
         keep_background: bool = False,
+        max_saved_bytes: int = DEFAULT_MAX_SAVED_BYTES,
+        approve: Approve | str | None = None,
     ) -> None:
+        self._max_saved_bytes = check_max_saved_bytes(max_saved_bytes)
+        self._approve = check_approve(approve)
         self._options: DockerOptions = check_options(
             image=image,
             container_name=container_name,
@@ -240,10 +251,13 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
                 refused the container, or output over the budget cannot be saved to its file.
         """
         self._check_open()
+        refused = await self._refusal(code_blocks)
+        if refused is not None:
+            return CommandLineCodeResult(exit_code=1, output=refused)
         work_dir = self._options.work_dir.resolve()
         create_work_dir(work_dir)
         async with self._gate:
-            with open_batch(work_dir, self._options.max_output_chars) as batch:
+            with open_batch(work_dir, self._options.max_output_chars, self._max_saved_bytes) as batch:
                 for block in batch.blocks(code_blocks):
                     batch.record(*await self._run_block(block, work_dir, batch.budget))
         return batch.command_line_result()
