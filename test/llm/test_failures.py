@@ -100,7 +100,7 @@ def test_when_every_entry_fails_the_chat_ends_with_one_clear_error(entry_for: En
     assert "[1] ModelResponseError" in text
     assert "not valid JSON" in text
     assert "[2] ModelConnectionError" in text
-    assert "did not answer in time" in text
+    assert "sent no complete reply within 0.5 s" in text
     for s in servers:
         assert s.base_url in text
     assert SECRET not in text + repr(info.value)
