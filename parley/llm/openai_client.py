@@ -326,8 +326,9 @@ class OpenAIClient:
         broke = f" The stream broke after {chunks} chunk(s)." if chunks else ""
         if isinstance(exc, StreamStalledError):
             return ModelConnectionError(
-                f'The model server at {base_url} sent no chunk for {exc.seconds:g} s ("stream_chunk_timeout") '
-                f"after {exc.chunks} chunk(s); keep-alive comments do not count.",
+                f"The model server at {base_url} sent no chunk for {exc.seconds:g} s after {exc.chunks} chunk(s) "
+                '("stream_chunk_timeout"; keep-alive comments do not count; raise it for models that think '
+                "silently before they answer).",
                 config=entry,
             )
         if isinstance(exc, openai.APITimeoutError):

@@ -150,3 +150,19 @@ async def test_a_trickled_chat_does_not_hold_up_another_chat_on_the_same_loop(en
             await slow
     assert result.chat_history[-1]["content"] == DONE
     assert quick.request_count == 3
+
+
+def test_each_timeout_is_named_for_what_ran_out() -> None:
+    import httpx2
+
+    from parley.llm._http import AttemptTimeout, sdk_timeout, timed_out
+    from parley.llm.config import DEFAULT_TIMEOUT
+
+    default = sdk_timeout(None)  # no "timeout" in the entry
+    assert (default.read, default.connect, DEFAULT_TIMEOUT) == (600, 5, 600)
+    request = httpx2.Request("POST", "http://127.0.0.1:9/v1/chat", extensions={"timeout": default.as_dict()})
+    assert timed_out(httpx2.ConnectTimeout("slow", request=request), request) == "accepted no connection within 5 s"
+    assert timed_out(AttemptTimeout(2, request=request), request).startswith("sent no complete reply within 2 s (")
+    assert timed_out(httpx2.ReadTimeout("quiet", request=request), request).startswith(
+        "sent no complete reply within 600 s ("
+    )
