@@ -178,11 +178,8 @@ class OpenAIClient:
         # loop runs when it is collected (a different, maybe closed, loop). It has the SDK's
         # defaults, and bounds each attempt as a whole.
         timeout = sdk_timeout(self._settings.get("timeout"))
-        http_client = DeadlineAsyncClient(
-            timeout=timeout, limits=openai.DEFAULT_CONNECTION_LIMITS, follow_redirects=True
-        )
-        kwargs: dict[str, Any] = {"api_key": api_key, "base_url": base_url, "http_client": http_client}
-        kwargs["timeout"] = timeout
+        http = DeadlineAsyncClient(timeout=timeout, limits=openai.DEFAULT_CONNECTION_LIMITS, follow_redirects=True)
+        kwargs: dict[str, Any] = {"api_key": api_key, "base_url": base_url, "http_client": http, "timeout": timeout}
         for key in ("organization", "max_retries", "default_headers"):
             if self._settings.get(key) is not None:
                 kwargs[key] = self._settings[key]
@@ -203,8 +200,7 @@ class OpenAIClient:
             params: per-call parameters over the entry's: body parameters (``temperature``,
                 ``response_format`` ...), and ``model``, ``timeout`` (seconds per attempt),
                 ``stream_chunk_timeout`` (seconds), ``max_retries`` or ``stream`` (bool) for
-                this call only. Other agent-level keys (``cache_seed``
-                ...) are ignored.
+                this call only. Other agent-level keys (``cache_seed`` ...) are ignored.
 
         Returns:
             The reply message (``content``, plus ``tool_calls`` when the model called tools), the
