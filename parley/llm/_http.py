@@ -54,17 +54,14 @@ class _DeadlineStream(httpx2.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         pieces = self._inner.__aiter__()
+        loop = asyncio.get_running_loop()
         while True:
-            scope = asyncio.timeout_at(self._deadline)
             try:
-                async with scope:
-                    piece = await anext(pieces)
+                piece = await asyncio.wait_for(pieces.__anext__(), max(0.0, self._deadline - loop.time()))
             except StopAsyncIteration:
                 return
-            except Exception:  # TimeoutError, or what a read cut short by the deadline raised
-                if scope.expired():
-                    raise AttemptTimeout(self._seconds, request=self._request) from None
-                raise
+            except asyncio.TimeoutError:
+                raise AttemptTimeout(self._seconds, request=self._request) from None
             yield piece
 
     async def aclose(self) -> None:
@@ -102,14 +99,10 @@ class DeadlineAsyncClient(httpx2.AsyncClient):
         if seconds is None:
             return await super().send(request, stream=stream, **kwargs)
         deadline = asyncio.get_running_loop().time() + seconds
-        scope = asyncio.timeout_at(deadline)
-        try:
-            async with scope:
-                response = await super().send(request, stream=True, **kwargs)
-        except Exception:  # TimeoutError, or what a connect or read cut short by the deadline raised
-            if scope.expired():
-                raise AttemptTimeout(seconds, request=request) from None
-            raise
+        try:  # asyncio.wait_for, not asyncio.timeout_at: parley supports Python 3.10
+            response = await asyncio.wait_for(super().send(request, stream=True, **kwargs), seconds)
+        except asyncio.TimeoutError:
+            raise AttemptTimeout(seconds, request=request) from None
         if isinstance(response.stream, httpx2.AsyncByteStream):
             response.stream = _DeadlineStream(response.stream, deadline, seconds, request)
         if not stream:
