@@ -14,6 +14,7 @@ __all__ = ["main"]
 
 def _demo(args: argparse.Namespace) -> int:
     from parley._demo import run_demo, scripted_demo_reply
+    from parley.agentchat._terminal import visible_controls
     from parley.prompts import SCRIPTED_MODEL_NOTICE
 
     path = Path(args.file)
@@ -36,7 +37,7 @@ def _demo(args: argparse.Namespace) -> int:
         work_dir = Path(args.work_dir) if args.work_dir else Path(tmp)
         code, answer = run_demo(path, llm_config=llm_config, work_dir=work_dir, silent=args.quiet)
     print("\n=== Answer ===")
-    print(answer or "(no answer)")
+    print(visible_controls(answer) if answer else "(no answer)")  # the model's text: shown, never obeyed
     if code:
         print("parley demo: the conversation did not produce an executed answer.", file=sys.stderr)
     return code

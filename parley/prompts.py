@@ -8,6 +8,8 @@ from __future__ import annotations
 __all__ = [
     "ASSISTANT_SYSTEM_MESSAGE",
     "DEFAULT_SYSTEM_MESSAGE",
+    "DOCKER_BACKGROUND_ENDS_NOTE",
+    "DOCKER_BACKGROUND_KEPT_NOTE",
     "DOCKER_EXECUTOR_INSTRUCTIONS",
     "DOCKER_NETWORK_OFF_NOTE",
     "DOCKER_NETWORK_ON_NOTE",
@@ -99,6 +101,7 @@ carry over between blocks, but files in {mount} do.
 - Each block may run for at most {timeout} seconds; after that its processes are killed and you get \
 what it printed so far with exit code 124.
 - Limits: {limits}. A block killed for lack of memory ends with exit code 137 and a note saying so.
+- {background}
 - {network}
 - Output longer than {max_output_chars} characters is cut to its start and end; the full output \
 is saved to a file in {mount}, and its name is given.
@@ -107,6 +110,16 @@ is saved to a file in {mount}, and its name is given.
 - Files your code writes in {mount} (images, data) reach the user; print their paths to report \
 them. Anything written elsewhere in the container is lost when the container is restarted.
 """
+
+DOCKER_BACKGROUND_ENDS_NOTE = (
+    "Every process a block starts ends when the block ends, background ones (`&`, `nohup`) included: "
+    "a server started in one block is not there in the next."
+)
+
+DOCKER_BACKGROUND_KEPT_NOTE = (
+    "Background processes a block starts (`cmd >cmd.log 2>&1 &`, e.g. a server) keep running for the "
+    "next blocks, until the container is restarted. Redirect their output to a file."
+)
 
 DOCKER_NETWORK_OFF_NOTE = (
     "There is no network: downloads and package installs (`pip install`, `apt-get`) fail. Use the "

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,3 +61,23 @@ def test_demo_with_base_url_uses_that_model_through_the_openai_sdk(tmp_path: Pat
     assert PRIMES in out.stdout
     assert hashlib.sha256(b"hello parley\n").hexdigest() in out.stdout
     assert requests == 2  # the program, then the answer read from its executed output
+
+
+@pytest.mark.timeout(150)
+def test_the_demo_shows_escape_sequences_in_the_answer_without_obeying_them(tmp_path: Path) -> None:
+    from parley._demo import scripted_demo_reply
+    from parley.testing import ScriptedOpenAIServer
+
+    def model(body: dict[str, Any]) -> str:
+        reply = scripted_demo_reply(body["messages"])
+        return reply.replace("TERMINATE", "\x1b]0;pwned\x07\x1b[2J\x1b[3J TERMINATE")
+
+    target = tmp_path / "data.txt"
+    target.write_text("hello parley\n")
+    with ScriptedOpenAIServer(model, model="local-model") as server:
+        out = run_cli("demo", str(target), "--base-url", server.base_url, "--model", "local-model", "--quiet")
+    assert out.returncode == 0, out.stdout + out.stderr
+    answer = out.stdout.split("=== Answer ===", 1)[1]
+    assert "\\x1b]0;pwned\\x07\\x1b[2J\\x1b[3J" in answer
+    assert "\x1b" not in out.stdout
+    assert "\x07" not in out.stdout

@@ -159,7 +159,7 @@ class ReplyFunctionsMixin:
             return False, None
         if not self._quiet():
             IOStream.get_default().print(f">>>>>>>> EXECUTING {len(blocks)} CODE BLOCK(S)...", flush=True)
-        return True, result_reply(await setup.run(blocks), setup.images)
+        return True, result_reply(await setup.run(blocks), setup.images, setup.executor)
 
     async def a_generate_oai_reply(
         self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from parley.agentchat._images import ImageBudget, image_parts
@@ -140,12 +141,17 @@ def refused_result(refused: Sequence[CodeBlock], allowed: frozenset[str]) -> Cod
     )
 
 
-def result_reply(result: CodeResult, images: ImageBudget | None) -> str | Message:
-    """The reply for a result: its text, plus image parts when ``images`` is set and there are any."""
+def result_reply(result: CodeResult, images: ImageBudget | None, executor: object = None) -> str | Message:
+    """The reply for a result: its text, plus image parts when ``images`` is set and there are any.
+
+    Images are read only from inside the executor's ``output_dir`` (else its ``work_dir``) when
+    it has one, and never through a symbolic link (see `image_parts`).
+    """
     text = format_result(result)
     if images is None or not result.output_files:
         return text
-    parts, left_out = image_parts(result.output_files, images)
+    root = getattr(executor, "output_dir", None) or getattr(executor, "work_dir", None)
+    parts, left_out = image_parts(result.output_files, images, root=Path(root) if root is not None else None)
     if left_out:
         text += f"\nNot attached (over the image budget or unreadable): {', '.join(left_out)}"
     if not parts:

@@ -6,6 +6,7 @@ import contextlib
 import json
 from typing import Any
 
+from parley.agentchat._tool_arguments import UnreadableArguments, read_arguments
 from parley.llm.types import Message
 
 __all__ = ["RULE", "content_str", "format_message"]
@@ -47,8 +48,8 @@ def format_message(sender: str, recipient: str, message: Message) -> str:
             fn = call.get("function") or {}
             lines.append(f"***** Suggested tool call ({call.get('id', '')}): {fn.get('name', '')} *****")
             args = fn.get("arguments", "")
-            with contextlib.suppress(TypeError, ValueError):
-                args = json.dumps(json.loads(args), indent=2)
+            with contextlib.suppress(UnreadableArguments):  # shown as sent, as the tool runner refuses it
+                args = json.dumps(read_arguments(args), indent=2)
             lines.append(f"Arguments:\n{args}")
             lines.append("*" * 40)
     lines += ["", RULE]

@@ -3,17 +3,25 @@
 Opt-in per agent with ``code_execution_config={"send_images": True}`` (or a dict of budget
 limits). Only raster formats that vision models accept are attached: PNG, JPEG, GIF and WebP
 (the formats OpenAI's vision input documents); SVG and HTML stay files.
+
+The files are in directories that model-written code can change, so they are read as the host
+writes there (`parley.coding._files.open_file_in`): a symbolic link is never followed, so code
+cannot have a host file (a key, a password file) sent to the model as an "image", and a FIFO or
+device is refused instead of read.
 """
 
 from __future__ import annotations
 
 import base64
 import difflib
+import errno
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from parley.coding._files import SymlinkNotFollowedError, read_file_in
 from parley.exceptions import ConfigError
 from parley.llm.types import ImagePart
 
@@ -72,16 +80,25 @@ class ImageBudget:
         return budget
 
 
-def image_parts(paths: Sequence[str], budget: ImageBudget) -> tuple[list[ImagePart], list[str]]:
+def image_parts(
+    paths: Sequence[str], budget: ImageBudget, *, root: Path | None = None
+) -> tuple[list[ImagePart], list[str]]:
     """Turn the image files among ``paths`` into ``data:`` URL image parts, within ``budget``.
+
+    Each file is read without following a symbolic link: with ``root``, none below ``root``
+    (and a file outside ``root`` is left out); without it, the file itself must not be a link.
+    Only regular files are read, and none larger than what is left of the byte budget.
 
     Args:
         paths: a result's ``output_files``.
         budget: the limits.
+        root: the directory the images must be in (the executor's ``work_dir`` or
+            ``output_dir``), or None to check only the file itself.
 
     Returns:
         ``(parts, left_out)``: the image parts in the order of ``paths``, and the image files left
-        out because the count or byte budget was reached (or they could not be read).
+        out, because the count or byte budget was reached, or, with the reason in parentheses,
+        because they were not read (a symbolic link, outside ``root``, not a regular file ...).
     """
     parts: list[ImagePart] = []
     left_out: list[str] = []
@@ -90,15 +107,30 @@ def image_parts(paths: Sequence[str], budget: ImageBudget) -> tuple[list[ImagePa
         media = IMAGE_MEDIA_TYPES.get(Path(p).suffix.lower())
         if media is None:
             continue
-        try:
-            data = Path(p).read_bytes()
-        except OSError:
+        if len(parts) >= budget.max_count:
             left_out.append(str(p))
             continue
-        if len(parts) >= budget.max_count or used + len(data) > budget.max_bytes:
-            left_out.append(str(p))
+        try:
+            data = _read_image(Path(p), root, budget.max_bytes - used)
+        except OSError as exc:
+            left_out.append(str(p) if exc.errno == errno.EFBIG else f"{p} ({_why(exc)})")
             continue
         used += len(data)
         url = f"data:{media};base64,{base64.b64encode(data).decode('ascii')}"
         parts.append({"type": "image_url", "image_url": {"url": url, "detail": budget.detail}})  # type: ignore[typeddict-item]
     return parts, left_out
+
+
+def _read_image(path: Path, root: Path | None, max_bytes: int) -> bytes:
+    """Read ``path`` without following links (below ``root``, or the file itself); at most ``max_bytes``."""
+    absolute = Path(os.path.abspath(path))
+    base = Path(os.path.abspath(root)) if root is not None else absolute.parent
+    if not absolute.is_relative_to(base) or absolute == base:
+        raise OSError(errno.EACCES, "outside the working directory, not read", str(path))
+    return read_file_in(base, absolute.relative_to(base), max_bytes=max_bytes)
+
+
+def _why(exc: OSError) -> str:
+    if isinstance(exc, SymlinkNotFollowedError):
+        return f"{exc.filename} is a symbolic link, which is not followed"
+    return exc.strerror or str(exc)

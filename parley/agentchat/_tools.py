@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from parley.agentchat._tool_arguments import UnreadableArguments, read_arguments
 from parley.exceptions import ToolArgumentsError
 from parley.llm.types import Message, ToolCall
 
@@ -37,13 +38,10 @@ async def _one(call: ToolCall, functions: Mapping[str, Callable[..., Any]]) -> s
     if func is None:
         known = ", ".join(sorted(functions)) or "none"
         return f"Error: there is no tool named {name!r}. Available tools: {known}."
-    raw = fn_part.get("arguments") or "{}"
     try:
-        args = json.loads(raw)
-    except json.JSONDecodeError as e:
-        return f"Error: the arguments for {name!r} are not valid JSON ({e.msg} at position {e.pos}): {raw[:200]}"
-    if not isinstance(args, dict):
-        return f"Error: the arguments for {name!r} must be a JSON object, got {type(args).__name__}."
+        args = read_arguments(fn_part.get("arguments") or "")
+    except UnreadableArguments as e:
+        return f"Error: the arguments for {name!r} {e}"
     try:
         if inspect.iscoroutinefunction(func):
             result = await func(**args)
@@ -55,7 +53,10 @@ async def _one(call: ToolCall, functions: Mapping[str, Callable[..., Any]]) -> s
         return f"Error: {e}"
     except Exception as e:
         return f"Error: {name} raised {type(e).__name__}: {e}"
-    return stringify(result)
+    try:
+        return stringify(result)
+    except Exception as e:  # a result too deep for JSON, a __str__ that raises
+        return f"Error: the result of {name!r} cannot be turned into text ({type(e).__name__}: {e})."
 
 
 async def run_tool_calls(tool_calls: Sequence[ToolCall], functions: Mapping[str, Callable[..., Any]]) -> Message:
@@ -67,9 +68,11 @@ async def run_tool_calls(tool_calls: Sequence[ToolCall], functions: Mapping[str,
 
     Returns:
         One message with ``role="tool"``, ``tool_responses`` holding exactly one response per call
-        in the calls' order, and ``content`` joining their texts. A bad name, bad JSON arguments,
-        arguments that fail a validating wrapper's check (`ToolArgumentsError`) or an exception
-        in a tool becomes an ``"Error: ..."`` response, never an exception.
+        in the calls' order, and ``content`` joining their texts. A bad name, arguments that
+        `parley.agentchat._tool_arguments.read_arguments` cannot read (not a JSON object, too
+        long, too deep, an integer too long), arguments that fail a validating wrapper's check
+        (`ToolArgumentsError`), an exception in a tool, or a result that cannot be turned into
+        text becomes an ``"Error: ..."`` response, never an exception.
     """
     results = await asyncio.gather(*(_one(c, functions) for c in tool_calls))
     responses: list[Message] = [

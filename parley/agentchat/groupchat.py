@@ -343,7 +343,9 @@ class GroupChat:
             answer = io.input(SELECT_SPEAKER_MANUAL.format(numbered=numbered)).strip()
             if answer in ("", "q"):
                 return None
-            if answer.isdigit() and 1 <= int(answer) <= len(eligible):
+            # isdecimal, not isdigit: int() refuses "²"; and a number longer than the list cannot be in it
+            # (int() also refuses more than 4,300 digits).
+            if answer.isdecimal() and len(answer) <= len(str(len(eligible))) and 1 <= int(answer) <= len(eligible):
                 return eligible[int(answer) - 1]
             io.print(f"{answer!r} is not a number from 1 to {len(eligible)}.")
         return None

@@ -14,10 +14,19 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+from parley.agentchat._terminal import visible_controls
+
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["IOConsole", "IOStream", "ScriptedIOStream"]
+__all__ = ["HIGHLIGHT_LIMIT", "IOConsole", "IOStream", "ScriptedIOStream"]
+
+HIGHLIGHT_LIMIT = 16_384
+"""The longest text, in characters, whose fenced code `IOConsole` colours; longer text is printed plain.
+
+Highlighting costs about 25 µs per character of code (pygments and rich), so a 1 MB block from a
+model would hold the console, and the event loop with it, for half a minute.
+"""
 
 _default: contextvars.ContextVar[IOStream | None] = contextvars.ContextVar("parley_iostream", default=None)
 
@@ -66,13 +75,25 @@ class IOStream(Protocol):
 
 
 class IOConsole(IOStream):
-    """The terminal: plain `input`, and printing through rich with fenced code highlighted.
+    r"""The terminal: plain `input`, and printing through rich with fenced code highlighted.
+
+    What is printed comes from models and from model-written code, so it is shown, never obeyed:
+    every control character in it (escape sequences, bells, carriage returns, C1 controls,
+    bidirectional overrides) is written as a visible escape such as ``\x1b``, streamed tokens
+    included (see `parley.agentchat._terminal`). Rich markup in it (``[bold]``, ``[link=...]``)
+    is shown as typed. The only styling is parley's own: syntax colours for fenced code, added
+    when the console is a terminal and the text is at most `HIGHLIGHT_LIMIT` characters.
 
     rich is imported on first print, so creating an IOConsole costs nothing.
+
+    Args:
+        console: the rich ``Console`` to write to, for example
+            ``Console(file=f, force_terminal=True)`` to keep the colours in a file. Default: a
+            console on ``sys.stdout`` (looked up at each print), with colours when it is a terminal.
     """
 
-    def __init__(self) -> None:
-        self._console: Console | None = None
+    def __init__(self, console: Console | None = None) -> None:
+        self._console = console
 
     def _rich(self) -> Console:
         if self._console is None:
@@ -82,20 +103,26 @@ class IOConsole(IOStream):
         return self._console
 
     def print(self, *objects: Any, sep: str = " ", end: str = "\n", flush: bool = False) -> None:
-        """Print like the builtin; fenced code blocks in the text are syntax-highlighted."""
-        text = sep.join(str(o) for o in objects)
+        """Print like the builtin, control characters made visible; fenced code is highlighted.
+
+        ``end`` is written as given (it is the caller's, not the model's).
+        """
+        text = visible_controls(sep.join(str(o) for o in objects))
         console = self._rich()
-        if ("```" not in text and "~~~" not in text) or not console.is_terminal:
-            sys.stdout.write(text + end)
+        file = console.file
+        fenced = "```" in text or "~~~" in text
+        if not fenced or len(text) > HIGHLIGHT_LIMIT or not console.is_terminal:
+            file.write(text + end)
         else:
             for renderable in _highlighted(text):
-                console.print(renderable, end="")
-            sys.stdout.write(end)
+                console.print(renderable, end="", soft_wrap=True)  # lines as written, never re-wrapped
+            file.write(end)
         if flush:
-            sys.stdout.flush()
+            file.flush()
 
     def input(self, prompt: str = "", *, password: bool = False) -> str:
-        """Read a line from the terminal (hidden with ``password=True``)."""
+        """Read a line from the terminal (hidden with ``password=True``); the prompt is shown like `print`."""
+        prompt = visible_controls(prompt)
         if password:
             import getpass
 
@@ -104,25 +131,32 @@ class IOConsole(IOStream):
 
 
 def _highlighted(text: str) -> Iterable[Any]:
-    """Split ``text`` into plain runs and rich `Syntax` objects for its fenced code blocks."""
+    """Split ``text`` into rich `Text` runs and `Syntax` objects for its fenced code blocks.
+
+    Runs are `Text`, never ``str``, so no console setting can read them as markup or emoji.
+    """
     from markdown_it import MarkdownIt
     from rich.syntax import Syntax
+    from rich.text import Text
 
-    lines = text.splitlines(keepends=True)
+    # Lines as markdown-it counts them: split at "\n" only (splitlines also splits at U+2028 ...).
+    *body, last = text.split("\n")
+    lines = [line + "\n" for line in body] + ([last] if last else [])
     pos = 0
-    for token in MarkdownIt("commonmark").parse(text):
+    # Only the fences matter: without inline parsing, markdown-it does a quarter of the work.
+    for token in MarkdownIt("commonmark").disable(["inline", "text_join"]).parse(text):
         if token.type != "fence" or token.map is None:
             continue
         start, stop = token.map
         if start > pos:
-            yield "".join(lines[pos:start])
-        yield "".join(lines[start : start + 1])
+            yield Text("".join(lines[pos:start]))
+        yield Text("".join(lines[start : start + 1]))
         lang = (token.info.split() or ["text"])[0]
         yield Syntax(token.content.rstrip("\n"), lang, background_color="default")
-        yield "\n" + "".join(lines[stop - 1 : stop]) if stop - 1 > start else "\n"
+        yield Text("\n" + "".join(lines[stop - 1 : stop]) if stop - 1 > start else "\n")
         pos = stop
     if pos < len(lines):
-        yield "".join(lines[pos:])
+        yield Text("".join(lines[pos:]))
 
 
 class ScriptedIOStream(IOStream):

@@ -247,8 +247,10 @@ class ToolsMixin:
 
         The function is wrapped: each call's JSON arguments are validated and coerced by pydantic
         against its type hints before it runs. Arguments that do not fit come back to the model as
-        ``"Error: bad arguments for 'name': ..."``, naming each bad argument. Async functions are
-        awaited; sync ones run in a worker thread.
+        ``"Error: bad arguments for 'name': ..."``, naming each bad argument. Arguments that are
+        not a JSON object within bounds (at most 1 MiB of text, 100 levels of nesting and 4,300
+        digits per integer) come back as ``"Error: the arguments for 'name' ..."``, saying what to
+        send instead. Async functions are awaited; sync ones run in a worker thread.
 
         Use it as ``@agent.register_for_execution()``, ``@agent.register_for_execution("name")``
         or bare ``@agent.register_for_execution``. It returns the function unchanged.

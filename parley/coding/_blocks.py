@@ -4,10 +4,14 @@ Every executor refuses a language it does not run, honours a ``# filename:`` fir
 inside ``work_dir``, and writes the block there; these rules live here once. A block that is not
 run is text for the model (and an exit code), never an exception.
 
-- The command-line executors save every block, under ``tmp_code_<sha256>.<ext>`` when it names
-  no file, and run the file: `prepare_script`.
+- The command-line executors save every block, under a random ``tmp_code_<hex>.<ext>`` when it
+  names no file, and run the file: `prepare_script`.
 - The kernel executors run a block as a cell and save only a block that names a file: they call
   `save_block` without a default name (see `parley.coding.jupyter._blocks`).
+
+A block is written without following symbolic links below ``work_dir``
+(`parley.coding._files.write_file_in`): code in a sandbox that shares ``work_dir`` (Docker) may
+plant links there, and the host must not write through them.
 
 Texts come without a trailing newline; the caller ends the line.
 """
@@ -19,7 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
 
-from parley.coding._files import default_filename, filename_from_marker, resolve_in_work_dir
+from parley.coding._files import (
+    SymlinkNotFollowedError,
+    default_filename,
+    filename_from_marker,
+    resolve_in_work_dir,
+    write_file_in,
+)
 from parley.coding.base import CodeBlock
 from parley.coding.utils import normalize_lang
 
@@ -59,6 +69,9 @@ def save_block(code: str, work_dir: Path, default_name: None, *, outside_rule: s
 def save_block(code: str, work_dir: Path, default_name: str | None, *, outside_rule: str) -> Path | NotRun | None:
     """Write a block to the file its ``# filename:`` first line names, else to ``default_name``.
 
+    The file is written with `write_file_in`: no symbolic link below ``work_dir`` is followed, and
+    a link at the file's own name is replaced by the file.
+
     Args:
         code: the block's source; it is saved as UTF-8, ending with a newline.
         work_dir: the absolute directory the file must stay in.
@@ -69,12 +82,13 @@ def save_block(code: str, work_dir: Path, default_name: str | None, *, outside_r
 
     Returns:
         The path written; None when the block names no file and there is no ``default_name``;
-        or a `NotRun` (exit code 1) when the name is outside ``work_dir`` or the file cannot be
-        written.
+        or a `NotRun` (exit code 1) when the name is outside ``work_dir``, a directory on the way
+        is a symbolic link, or the file cannot be written.
     """
+    root = work_dir.resolve()
     name = filename_from_marker(code)
     if name is not None:
-        path = resolve_in_work_dir(work_dir, name)
+        path = resolve_in_work_dir(root, name)
         if path is None:
             return NotRun(
                 f"Not run: the '# filename: {name}' marker names a file outside the working directory "
@@ -82,15 +96,21 @@ def save_block(code: str, work_dir: Path, default_name: str | None, *, outside_r
                 f"'# filename: {Path(name).name}'."
             )
     elif default_name is not None:
-        path = work_dir / default_name
+        path = root / default_name
     else:
         return None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(code if code.endswith("\n") else code + "\n", encoding="utf-8")
-    except OSError as exc:
+        data = (code if code.endswith("\n") else code + "\n").encode("utf-8")
+        root.mkdir(parents=True, exist_ok=True)
+        return write_file_in(root, path.relative_to(root), data)
+    except SymlinkNotFollowedError as exc:
+        return NotRun(
+            f"Not run: could not write {path}: {exc.filename} is a symbolic link, and links inside the working "
+            "directory are never followed when a code file is written. Nothing was written. Remove the link, or "
+            "name a file in a real directory."
+        )
+    except (OSError, ValueError) as exc:
         return NotRun(f"Not run: could not write {path}: {exc}")
-    return path
 
 
 def prepare_script(
@@ -113,7 +133,7 @@ def prepare_script(
     lang = normalize_lang(block.language)
     if lang not in policies:
         return NotRun(_language_refusal(lang, supported))
-    saved = save_block(block.code, work_dir, default_filename(block.code, lang), outside_rule=_SCRIPT_RULE)
+    saved = save_block(block.code, work_dir, default_filename(lang), outside_rule=_SCRIPT_RULE)
     if isinstance(saved, NotRun):
         return saved
     if not policies[lang]:

@@ -5,18 +5,22 @@ It owns everything that talks to the daemon, so the executor above it deals in p
 - `connect` returns a client, or raises `ExecutorUnavailableError` saying how to start Docker;
 - `Container.start` creates and starts one sandbox container (pulling the image once if it is
   missing) and translates the daemon's errors into parley's;
-- `Container.run` runs one command with ``docker exec`` and streams its output;
-- `Container.kill_marked` kills every process of one run, found by the marker variable that the
-  run's environment carries (``PARLEY_RUN=<token>``), so children that left the process group
-  (``setsid``, double forks) die too;
+- `Container.run` runs one command with ``docker exec`` under `WRAPPER` and streams its output;
+- `Container.kill_all` ends every process in the container but the container's own (see
+  `WRAPPER`): containment does not depend on process groups, sessions or the environment, so
+  ``setsid``, double forks and ``env -i`` do not escape it;
 - `Container.status` and `Container.oom_kills` tell why a run was killed.
 
-Every method blocks (docker-py is synchronous): the executor calls them from worker threads.
+Every method blocks (docker-py is synchronous): the executor calls them from worker threads and
+bounds each wait (`parley.coding._docker_run.ask`). A client made here has an HTTP timeout of
+`HTTP_TIMEOUT_S` per request, so a daemon that stops answering (``SIGSTOP``, overload) cannot
+hold a worker thread for ever either.
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,17 +30,19 @@ from typing import Any
 from parley.exceptions import ExecutorError, ExecutorUnavailableError, MissingDependencyError
 
 __all__ = [
-    "MARKER_VARIABLE",
+    "HTTP_TIMEOUT_S",
+    "WRAPPER",
     "Container",
     "ContainerGoneError",
     "ContainerSpec",
     "ContainerStatus",
+    "DaemonSilentError",
     "RunHandle",
     "connect",
 ]
 
-MARKER_VARIABLE = "PARLEY_RUN"
-"""The environment variable that marks every process of one run (value: the run's token)."""
+HTTP_TIMEOUT_S = 30.0
+"""Seconds a client made here waits for the daemon's answer to one request (not for a run's output)."""
 
 _DAEMON_HELP = (
     "Start Docker (`sudo systemctl start docker`, or `sudo dockerd &` where there is no systemd; "
@@ -44,19 +50,85 @@ _DAEMON_HELP = (
     "code with another executor, e.g. code_execution_config={'executor': 'local'}."
 )
 
-# Kills the processes whose environment holds PARLEY_RUN=<token> ($1), as the run's own user.
-# Several passes, because a process may fork while the previous pass kills its parent.
-_KILL_SCRIPT = (
-    "for pass in 1 2 3 4 5 6 7 8; do found=; for d in /proc/[0-9]*; do "
-    f'if grep -qsxz "{MARKER_VARIABLE}=$1" "$d/environ"; then kill -9 "${{d#/proc/}}" 2>/dev/null && found=1; fi; '
-    'done; [ -z "$found" ] && exit 0; done'
+# Shell functions shared by the wrapper and the kill. They use builtins only (read, kill, case,
+# globbing): no fork, so they work in a container whose pids limit is reached.
+# - parley_keepalive sets $keep to the container's keepalive (`sleep infinity`): PID 1's oldest
+#   child, first in /proc/1/task/1/children (else the lowest pid whose parent is PID 1).
+# - parley_sweep SIGKILLs every process but PID 1, the keepalive, this shell and the pids in $1,
+#   as the calling user (processes of other users are out of reach and left alone). Zombies are
+#   skipped. It passes over /proc until a pass finds no process it had not killed yet, since a
+#   process may fork while its parent is being killed; it fails after 50 passes.
+_SWEEP_FUNCTIONS = r"""
+parley_keepalive() {
+  keep=
+  { read -r keep _ < /proc/1/task/1/children; } 2>/dev/null
+  [ -n "$keep" ] && return 0
+  for d in /proc/[0-9]*; do
+    { read -r s < "$d/stat"; } 2>/dev/null || continue
+    s=${s##*) }
+    set -- $s
+    if [ "$2" = 1 ] && { [ -z "$keep" ] || [ "${d#/proc/}" -lt "$keep" ]; }; then keep=${d#/proc/}; fi
+  done
+}
+parley_sweep() {
+  parley_keepalive
+  spare=" 1 $keep $$ $1 "
+  killed=" "
+  n=0
+  while [ "$n" -lt 50 ]; do
+    n=$((n + 1))
+    new=
+    for d in /proc/[0-9]*; do
+      p=${d#/proc/}
+      case "$spare" in *" $p "*) continue ;; esac
+      { read -r s < "$d/stat"; } 2>/dev/null || continue
+      s=${s##*) }
+      case "$s" in Z*|X*) continue ;; esac
+      kill -9 "$p" 2>/dev/null || continue
+      case "$killed" in *" $p "*) ;; *) killed="$killed$p " new=1 ;; esac
+    done
+    [ -z "$new" ] && return 0
+  done
+  return 1
+}
+"""
+
+WRAPPER = (
+    _SWEEP_FUNCTIONS
+    + r"""
+mode=$1 token=$2
+shift 2
+if [ "$mode" = keep ]; then
+  pids=
+  for d in /proc/[0-9]*; do [ "${d#/proc/}" = "$$" ] || pids="$pids ${d#/proc/}"; done
+  { echo "$pids" > "/tmp/.parley-run-$token"; } 2>/dev/null
+fi
+"$@" < /dev/null
+code=$?
+if [ "$mode" = keep ]; then rm -f "/tmp/.parley-run-$token" 2>/dev/null; else parley_sweep ""; fi
+exit "$code"
+"""
 )
+"""Runs one block: ``sh -c WRAPPER sh <mode> <token> <command...>``.
+
+With mode ``sweep`` (the default), when the command ends, every process in the container but
+the container's own (PID 1, the keepalive) is killed: whatever the block left in the background,
+however it detached (``setsid``, double forks, a cleared environment). The executor runs one
+block at a time per container, so nothing else of ours runs there meanwhile. With mode ``keep``
+background processes are left running; the pids that existed before the block are saved in
+``/tmp/.parley-run-<token>``, so a kill after a timeout (`Container.kill_all`) spares them. The
+wrapper costs one ``sh`` start (about a millisecond) and no extra ``docker exec``.
+"""
 # The container's count of OOM kills: cgroup v2 memory.events, else v1 memory.oom_control.
 _OOM_SCRIPT = "cat /sys/fs/cgroup/memory.events 2>/dev/null || cat /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
 
 
 class ContainerGoneError(ExecutorError):
     """The container stopped or was removed: the executor should start a fresh one."""
+
+
+class DaemonSilentError(ExecutorUnavailableError):
+    """The Docker daemon did not answer within a deadline (it may be stopped, frozen or overloaded)."""
 
 
 def _docker() -> Any:
@@ -82,7 +154,7 @@ def connect(client: Any | None) -> Any:
     if client is not None:
         return client
     try:
-        return docker.from_env()
+        return docker.from_env(timeout=HTTP_TIMEOUT_S)
     except docker.errors.DockerException as exc:
         raise _unavailable(exc) from exc
 
@@ -111,27 +183,36 @@ class ContainerStatus:
         running: True while the container runs.
         oom_killed: True when the kernel killed the container for lack of memory.
         detail: the daemon's state in words (``"exited with code 137"``, ``"removed"``).
+        answered: False when the daemon did not answer (then ``running`` is False and
+            ``detail`` says so): nothing is known about the container.
     """
 
     running: bool
     oom_killed: bool
     detail: str
+    answered: bool = True
 
 
 class RunHandle:
-    """Lets another thread stop reading a run's output (thread-safe, idempotent)."""
+    """Lets another thread stop a run's reading thread (thread-safe, idempotent).
+
+    The run's output comes over a socket; `abort` shuts it down, which wakes a thread blocked
+    reading it (closing a generator or file from another thread would not). A run aborted
+    before its ``docker exec`` started is not started.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._stream: Any = None
+        self._sock: Any = None
         self._aborted = False
 
-    def attach(self, stream: Any) -> None:
+    def attach(self, sock: Any) -> None:
+        """Note the run's output socket (shut down at once if the run was aborted meanwhile)."""
         with self._lock:
-            self._stream = stream
+            self._sock = sock
             aborted = self._aborted
         if aborted:
-            self._close(stream)
+            self._shut(sock)
 
     @property
     def aborted(self) -> bool:
@@ -139,17 +220,21 @@ class RunHandle:
         return self._aborted
 
     def abort(self) -> None:
-        """Close the output stream; the reading thread then sees its end."""
+        """Shut the output socket down; the reading thread then sees its end."""
         with self._lock:
             self._aborted = True
-            stream = self._stream
-        if stream is not None:
-            self._close(stream)
+            sock = self._sock
+        if sock is not None:
+            self._shut(sock)
 
     @staticmethod
-    def _close(stream: Any) -> None:
-        with contextlib.suppress(Exception):
-            stream.close()
+    def _shut(sock: Any) -> None:
+        inner: Any = getattr(sock, "_sock", None)  # a SocketIO wraps the socket
+        for candidate in (inner, sock):
+            if candidate is not None and hasattr(candidate, "shutdown"):
+                with contextlib.suppress(OSError):
+                    candidate.shutdown(socket.SHUT_RDWR)
+                return
 
 
 class Container:
@@ -228,33 +313,40 @@ class Container:
         """Run ``argv`` in the container's ``mount`` directory and stream its merged output.
 
         Returns:
-            The command's exit code; None when the daemon no longer knows the run (the
-            container was removed meanwhile).
+            The command's exit code; None when it is not known: the run was aborted (through
+            ``handle``; then it may not have started at all), or the daemon no longer knows it
+            (the container was removed meanwhile).
 
         Raises:
             ContainerGoneError: the container is not running, so nothing was run.
             ExecutorUnavailableError: the daemon stopped answering.
         """
         docker = _docker()
+        from docker.utils.socket import frames_iter
+
         api = self._client.api
         try:
             exec_id = api.exec_create(
                 self.id, list(argv), environment=dict(env), workdir=self.spec.mount, user=user, stdin=False
             )["Id"]
-            stream = api.exec_start(exec_id, stream=True)
+            if handle.aborted:  # given up while the daemon was slow to answer: do not start it now
+                return None
+            sock = api.exec_start(exec_id, socket=True)
         except docker.errors.APIError as exc:
             if exc.status_code in (404, 409):
                 raise ContainerGoneError(f"the container is not running ({exc.explanation})") from exc
             raise ExecutorError(f"Docker could not run the code: {exc.explanation}") from exc
         except (docker.errors.DockerException, OSError) as exc:
             raise _unavailable(exc) from exc
-        handle.attach(stream)
+        handle.attach(sock)
         try:
-            for chunk in stream:
+            for _stream, chunk in frames_iter(sock, tty=False):
                 on_output(chunk)
+        except OSError:  # the connection broke: the daemon went away, or abort() shut it
+            pass
         finally:
-            with contextlib.suppress(Exception):  # abort() may have closed it already
-                stream.close()
+            with contextlib.suppress(Exception):
+                sock.close()
         return None if handle.aborted else self._exit_code(exec_id)
 
     def _exit_code(self, exec_id: str) -> int | None:
@@ -270,17 +362,26 @@ class Container:
                 return int(code) if code is not None else None
             time.sleep(0.01)  # the output ended a moment before the daemon recorded the exit
 
-    def kill_marked(self, token: str, user: str) -> bool:
-        """SIGKILL every process whose environment has ``PARLEY_RUN=<token>``. Never raises.
+    def kill_all(self, user: str, *, spare_token: str | None = None) -> bool:
+        """SIGKILL every process in the container but its own (see `WRAPPER`), as ``user``. Never raises.
+
+        Args:
+            user: the user the runs go as; processes of other users are out of reach.
+            spare_token: the token of a run in ``keep`` mode: the processes that existed before
+                it started (background processes of earlier blocks) are spared. None to spare
+                nothing.
 
         Returns:
-            True when the kill ran to its end. False when it could not: the container cannot
-            start another process (its pids limit is reached), is gone, or the processes kept
-            forking; the caller should then remove the container.
+            True when every process in reach was sent SIGKILL. False when the kill could not
+            run to its end: the container cannot start another process (its pids limit is
+            reached), is gone, the processes kept forking, or the daemon failed; the caller
+            should then remove the container.
         """
+        spare = f'read -r spare < "/tmp/.parley-run-{spare_token}" 2>/dev/null; ' if spare_token else ""
+        script = f'{_SWEEP_FUNCTIONS}\nspare=\n{spare}parley_sweep "$spare"'
         api = self._client.api
         try:
-            exec_id = api.exec_create(self.id, ["sh", "-c", _KILL_SCRIPT, "sh", token], user=user)["Id"]
+            exec_id = api.exec_create(self.id, ["sh", "-c", script], user=user)["Id"]
             api.exec_start(exec_id)
             return bool(api.exec_inspect(exec_id).get("ExitCode") == 0)
         except Exception:
@@ -319,7 +420,7 @@ class Container:
         except docker.errors.NotFound:
             return ContainerStatus(False, False, "it was stopped and removed")
         except (docker.errors.DockerException, OSError) as exc:
-            return ContainerStatus(False, False, f"the Docker daemon did not answer: {exc}")
+            return ContainerStatus(False, False, f"the Docker daemon did not answer: {exc}", answered=False)
         running = bool(state.get("Running")) and not state.get("Restarting")
         status = state.get("Status", "unknown")
         if running:
@@ -332,26 +433,40 @@ class Container:
             detail = f"its state is {status!r}"
         return ContainerStatus(running, bool(state.get("OOMKilled")), detail)
 
-    def remove(self, *, keep: bool = False) -> None:
+    def remove(self, *, keep: bool = False) -> bool:
         """Stop the container and remove it (or, with ``keep``, only stop it). Never raises.
 
         Waits (at most 5 seconds) until the daemon has let go of the container's name, so a
         new container may take it at once.
+
+        Returns:
+            True when it is done (or the container was already gone); False when the daemon
+            failed or did not answer, so the container may still exist.
         """
         docker = _docker()
         api = self._client.api
-        with contextlib.suppress(docker.errors.DockerException, OSError):
+        try:
             if keep:
                 api.stop(self.id, timeout=1)
-                return
+                return True
             api.remove_container(self.id, force=True)
+        except docker.errors.NotFound:
+            return True
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: its removal is already under way (auto_remove)
+                return False
+        except (docker.errors.DockerException, OSError):
+            return False
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline:
             try:
                 api.inspect_container(self.id)
+            except docker.errors.NotFound:
+                return True
             except (docker.errors.DockerException, OSError):
-                return  # gone (NotFound), or the daemon is gone too
+                return False
             time.sleep(0.05)
+        return True  # removal is under way; the name may take a moment longer to free
 
 
 def _pull(client: Any, image: str) -> None:

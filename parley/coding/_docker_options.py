@@ -40,6 +40,7 @@ class DockerOptions:
     cpus: float | None
     user: str | None
     max_output_chars: int
+    keep_background: bool = False
 
 
 def _is_number(value: object) -> bool:
@@ -103,6 +104,7 @@ def check_options(
     user: object,
     max_output_chars: object,
     docker_client: object,
+    keep_background: object = False,
 ) -> DockerOptions:
     """Check every argument of `DockerCommandLineCodeExecutor` and return them normalised.
 
@@ -121,7 +123,11 @@ def check_options(
     seconds = check_seconds("timeout", timeout)
     path = check_path("work_dir", work_dir)
     _check_bind_dir(bind_dir)
-    for key, flag in (("auto_remove", auto_remove), ("stop_container", stop_container)):
+    for key, flag in (
+        ("auto_remove", auto_remove),
+        ("stop_container", stop_container),
+        ("keep_background", keep_background),
+    ):
         if not isinstance(flag, bool):
             raise ConfigError(f"{key} must be True or False, got {flag!r}.", key=key)
     _check_limits(mem_limit, pids_limit, cpus)
@@ -147,4 +153,5 @@ def check_options(
         cpus=float(cpus) if cpus is not None else None,
         user=user,
         max_output_chars=budget,
+        keep_background=bool(keep_background),
     )

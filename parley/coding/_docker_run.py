@@ -1,18 +1,19 @@
 """Run one command in the sandbox container without blocking the event loop, with a timeout.
 
-The command runs in a process group of its own; when it ends, whatever it left running in the
-background in that group is killed (so orphans cannot pile up against the pids limit).
+The command runs under `parley.coding._docker.WRAPPER`: when it ends, every other process in the
+container but the container's own is killed (unless background processes are kept), however it
+detached. The executor runs one command at a time per container, so that kill hits only what
+this command started.
 
-docker-py blocks, so the ``docker exec`` and the reading of its output happen in a thread of
-their own (one per run: a shared pool would make a run wait for a free thread while its timeout
-runs). Output chunks are handed to the event loop as they arrive and fed to the `OutputBudget`
-there, in order.
+docker-py blocks, so every daemon call happens in a worker thread (`in_thread`; one per run, not
+a shared pool, so a run never waits for a free thread while its timeout runs), and the event loop
+waits for each with a deadline (`ask`): a daemon that stops answering (``SIGSTOP``, overload)
+costs a run at most its timeout plus a few seconds, and never stalls the loop. Output chunks are
+handed to the event loop as they arrive and fed to the `OutputBudget` there, in order.
 
-On timeout, and when the awaiting task is cancelled, every process of the run is killed by a
-second ``docker exec`` (`Container.kill_marked`): each run's processes carry a marker variable
-with a token of their own, so children that left the process group die too, and other runs in
-the same container are left alone. The output stream is then closed, so a process that escaped
-the kill (it cleared its environment) cannot hold the run open.
+On timeout, and when the awaiting task is cancelled, the run's processes are killed by a second
+``docker exec`` (`Container.kill_all`, the wrapper's own kill). The output socket is then shut
+down, so a process that escaped the kill cannot hold the run open.
 """
 
 from __future__ import annotations
@@ -26,24 +27,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from parley.coding._docker import MARKER_VARIABLE, Container, RunHandle
+from parley.coding._docker import WRAPPER, Container, DaemonSilentError, RunHandle
 from parley.coding._output import OutputBudget
 from parley.coding._process import TIMEOUT_EXIT_CODE
 
-__all__ = ["RunOutcome", "in_thread", "run_in_container"]
+__all__ = ["DAEMON_DEADLINE_S", "RunOutcome", "ask", "in_thread", "run_in_container"]
 
 T = TypeVar("T")
 
 KILLED_EXIT_CODE = 137
 """Reported when the daemon no longer knows how the run ended (its container was removed)."""
 
-# Runs "$@" as the leader of a new process group (setsid, where the image has it) and, when it
-# ends, kills whatever of that group it left running in the background, so orphans cannot pile
-# up against the pids limit. Costs one sh start, about a millisecond.
-_WRAPPER = (
-    'if command -v setsid >/dev/null 2>&1; then setsid "$@" & else "$@" & fi; '
-    'pid=$!; wait "$pid"; code=$?; kill -KILL -"$pid" 2>/dev/null; exit "$code"'
-)
+DAEMON_DEADLINE_S = 3.0
+"""Seconds the event loop waits for the daemon to answer one call (a kill, a status, a removal)."""
+
 _GRACE_S = 2.0  # seconds to wait for the output to end after the kill, then after closing the stream
 
 
@@ -56,14 +53,18 @@ class RunOutcome:
         timed_out: True when the timeout fired and the run's processes were killed.
         killed: True when a signal ended the run (exit code above 128) and it did not time out.
         escaped: True when, after a timeout, some of the run's processes could not be killed
-            inside the container (the pids limit was reached, or they left the kill's reach):
-            the container should be replaced.
+            inside the container (the pids limit was reached, or they held the output open
+            after the kill): the container should be replaced.
+        daemon_silent: True when, after a timeout, the daemon did not answer the kill within
+            `DAEMON_DEADLINE_S` (nor, perhaps, the run itself): nothing is known about the
+            run's processes, and the container should be given up.
     """
 
     exit_code: int
     timed_out: bool
     killed: bool
     escaped: bool = False
+    daemon_silent: bool = False
 
 
 class _DaemonThreads:
@@ -102,6 +103,7 @@ class _DaemonThreads:
                         return
                 continue
             job()
+            del job  # an idle thread must not keep the last job's objects (an executor) alive
             with self._lock:
                 self._idle += 1
 
@@ -136,6 +138,38 @@ def in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> asyncio.Fut
     return future
 
 
+async def ask(fn: Callable[..., T], /, *args: Any, deadline: float = DAEMON_DEADLINE_S, **kwargs: Any) -> T:
+    """Run the daemon call ``fn(*args, **kwargs)`` in a worker thread; wait for it at most ``deadline`` seconds.
+
+    Raises:
+        DaemonSilentError: no answer within ``deadline`` (the call goes on in its thread, bounded
+            by the client's HTTP timeout, and its result is dropped).
+        Exception: whatever ``fn`` raised.
+    """
+    future = in_thread(fn, *args, **kwargs)
+    future.add_done_callback(_retrieve)
+    await asyncio.wait((future,), timeout=deadline)
+    if not future.done():
+        raise DaemonSilentError(
+            f"The Docker daemon did not answer within {deadline:g} s (it may be stopped, frozen or overloaded)."
+        )
+    return future.result()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark a future's exception as retrieved: nobody may be left waiting for it."""
+    if not future.cancelled():
+        future.exception()
+
+
+async def _kill(container: Container, user: str, spare_token: str | None) -> bool | None:
+    """`Container.kill_all` with a deadline: True when done, False when it failed, None when the daemon was silent."""
+    try:
+        return await ask(container.kill_all, user, spare_token=spare_token)
+    except DaemonSilentError:
+        return None
+
+
 async def run_in_container(
     container: Container,
     argv: Sequence[str],
@@ -144,16 +178,23 @@ async def run_in_container(
     user: str,
     timeout: float,
     budget: OutputBudget,
+    keep_background: bool = False,
 ) -> RunOutcome:
     """Run ``argv`` in ``container`` as ``user``, feeding its merged output to ``budget``.
+
+    The caller runs one command at a time per container: when it ends, the other processes in
+    the container are killed (see `parley.coding._docker.WRAPPER`).
 
     Args:
         container: the running container.
         argv: the command and its arguments.
-        env: environment variables for the command (the run's marker is added).
+        env: environment variables for the command.
         user: the user to run as (``"uid:gid"``, a name ...).
         timeout: seconds the run may take before its processes are killed.
         budget: receives the output, on the event loop's thread.
+        keep_background: leave the background processes the command starts running after it
+            ends. A timeout (or cancel) still kills every process it started; those that were
+            running before it are spared.
 
     Returns:
         How the run ended. After a timeout, output still arriving in the next ~2 s is kept.
@@ -162,13 +203,15 @@ async def run_in_container(
         ContainerGoneError: the container was not running, so nothing ran.
         ExecutorUnavailableError: the daemon stopped answering.
         OSError: ``budget`` could not write its spill file (the run was killed first).
-        asyncio.CancelledError: the awaiting task was cancelled; the run was killed first.
+        asyncio.CancelledError: the awaiting task was cancelled; the run was killed first
+            (waiting at most `DAEMON_DEADLINE_S` for the daemon).
     """
     token = os.urandom(8).hex()
     loop = asyncio.get_running_loop()
     handle = RunHandle()
     accepting = True
     errors: list[OSError] = []
+    spare_token = token if keep_background else None
 
     def feed(chunk: bytes) -> None:
         if accepting and not errors:
@@ -180,42 +223,81 @@ async def run_in_container(
     def on_output(chunk: bytes) -> None:
         loop.call_soon_threadsafe(feed, chunk)
 
+    mode = "keep" if keep_background else "sweep"
     run = in_thread(
         container.run,
-        ["sh", "-c", _WRAPPER, "sh", *argv],
-        env={**env, MARKER_VARIABLE: token},
+        ["sh", "-c", WRAPPER, "sh", mode, token, *argv],
+        env=env,
         user=user,
         on_output=on_output,
         handle=handle,
     )
-    run.add_done_callback(lambda done: done.cancelled() or done.exception())  # never "never retrieved"
+    run.add_done_callback(_retrieve)  # never "exception never retrieved"
     try:
         await asyncio.wait((run,), timeout=timeout)
-        timed_out, escaped = not run.done(), False
+        timed_out = not run.done()
         if timed_out or errors:
-            if await in_thread(container.kill_marked, token, user):
-                await asyncio.wait((run,), timeout=_GRACE_S)  # the output ends when the processes are gone
-            if not run.done():  # the kill failed, or something that escaped it holds the output open
-                escaped = True
-                handle.abort()
-                await asyncio.wait((run,), timeout=_GRACE_S)
-        if errors:
-            if escaped:
-                container.remove()
-            raise errors[0]
-        if timed_out:
-            return RunOutcome(TIMEOUT_EXIT_CODE, True, False, escaped)
-    except BaseException:
+            escaped, silent = await _end(container, run, handle, user, spare_token)
+            if errors:
+                if escaped or silent:
+                    in_thread(container.remove).add_done_callback(_retrieve)  # the next run then starts afresh
+                raise errors[0]
+            return RunOutcome(TIMEOUT_EXIT_CODE, True, False, escaped, silent)
+    except BaseException as exc:
         if not run.done():
-            # Synchronously: the loop may be shutting down. What cannot be killed inside goes
-            # with the container; the next run then starts a fresh one.
-            if not container.kill_marked(token, user):
-                container.remove()
-            handle.abort()
+            await _end_on_the_way_out(container, run, handle, user, spare_token, exc)
         raise
     finally:
         accepting = False
     code = run.result()
     if code is None:
         return RunOutcome(KILLED_EXIT_CODE, False, True)
+    if code > 128 and not keep_background:
+        # A signal ended the wrapper (the code may have killed it), so its own kill may not have
+        # run: kill from outside. In a container that died this fails quietly.
+        await _kill(container, user, None)
     return RunOutcome(code, False, code > 128)
+
+
+async def _end(
+    container: Container, run: asyncio.Future[Any], handle: RunHandle, user: str, spare_token: str | None
+) -> tuple[bool, bool]:
+    """Kill a run that is still going; return ``(escaped, daemon_silent)`` (see `RunOutcome`)."""
+    killed = await _kill(container, user, spare_token)
+    if killed:
+        await asyncio.wait((run,), timeout=_GRACE_S)  # the output ends when the processes are gone
+    if run.done():
+        return False, False
+    handle.abort()  # the kill failed, or something that escaped it holds the output open
+    if killed is not None:
+        await asyncio.wait((run,), timeout=_GRACE_S)
+    return killed is not None, killed is None
+
+
+async def _end_on_the_way_out(
+    container: Container,
+    run: asyncio.Future[Any],
+    handle: RunHandle,
+    user: str,
+    spare_token: str | None,
+    exc: BaseException,
+) -> None:
+    """Kill a run whose awaiting task is being cancelled (or failed); what cannot be killed goes with the container.
+
+    The kill and the removal happen in a worker thread; the loop waits for them at most
+    `DAEMON_DEADLINE_S` (the next run of this executor waits for the gate meanwhile).
+    """
+    handle_abort = handle.abort
+
+    def kill_or_remove() -> None:
+        if not container.kill_all(user, spare_token=spare_token):
+            container.remove()  # the next run then finds it gone and starts a fresh one
+        handle_abort()
+
+    if isinstance(exc, GeneratorExit):  # the coroutine was closed: no awaiting here
+        threading.Thread(target=kill_or_remove, name="parley-docker-cleanup", daemon=True).start()
+        return
+    cleanup = in_thread(kill_or_remove)
+    cleanup.add_done_callback(_retrieve)
+    with contextlib.suppress(BaseException):  # a second cancel: the thread finishes the job alone
+        await asyncio.wait((cleanup,), timeout=DAEMON_DEADLINE_S + _GRACE_S)

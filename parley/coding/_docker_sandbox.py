@@ -3,7 +3,9 @@
 `Sandbox` is thread-safe: runs start it from worker threads, and ``close()`` may come from any
 thread. A started container is removed when the sandbox is closed, and also when the sandbox is
 garbage collected or the interpreter exits (`weakref.finalize`), unless ``stop_container`` is
-False. Every method blocks on the daemon; call them from worker threads in async code.
+False. A container given up (`discard`) is removed by `remove_leftover`, which `ensure` calls
+before it starts the next one, since the daemon may not have answered when it was given up.
+Every method but `discard` blocks on the daemon; call them from worker threads in async code.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from parley.coding._docker import Container, ContainerSpec, connect
 from parley.coding._docker_options import DockerOptions
-from parley.exceptions import ExecutorError
+from parley.exceptions import ExecutorError, ExecutorUnavailableError
 
 __all__ = ["MOUNT", "NOBODY", "Sandbox"]
 
@@ -41,9 +43,11 @@ class Sandbox:
         self._name = name
         self._client = client
         self._owns_client = client is None  # a client we made ourselves is ours to close
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._container: Container | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._leftover: Container | None = None  # given up, perhaps not removed yet
+        self._leftover_finalizer: weakref.finalize[Any, Any] | None = None
         self._closed = False
         self.user = ""
         """The user runs go as (``"uid:gid"`` or a name), settled when the container starts."""
@@ -63,7 +67,8 @@ class Sandbox:
 
         Raises:
             ExecutorError: the sandbox is closed, or the daemon refused the container.
-            ExecutorUnavailableError: no daemon answers, or the image cannot be had.
+            ExecutorUnavailableError: no daemon answers, a container given up earlier cannot be
+                removed, or the image cannot be had.
             MissingDependencyError: the docker SDK is not installed.
         """
         with self._lock:
@@ -72,6 +77,13 @@ class Sandbox:
             if self._container is not None:
                 return self._container
             self._client = connect(self._client)
+            if not self.remove_leftover():  # it holds the name the new container takes
+                raise ExecutorUnavailableError(
+                    f"The Docker daemon does not answer (or would not remove the container given up earlier, "
+                    f"{self._name}), so no fresh container can start. Check that `docker info` answers (start "
+                    "Docker if it stopped), then run the block again."
+                )
+                self._leftover = None
             self.user = self._run_as(work_dir)
             options = self._options
             spec = ContainerSpec(
@@ -103,15 +115,36 @@ class Sandbox:
         return "{}:{}".format(*NOBODY)
 
     def discard(self, container: Container) -> None:
-        """Forget ``container`` (it died, or must go) and remove what is left of it."""
+        """Give ``container`` up (it died, or must go) without a daemon call; `remove_leftover` removes it.
+
+        Until then it is removed at interpreter exit, whatever ``stop_container`` says.
+        """
         with self._lock:
             if self._container is not container:
                 return
             self._container = None
             finalizer, self._finalizer = self._finalizer, None
+            self._leftover = container
+            self._leftover_finalizer = weakref.finalize(self, container.remove)
         if finalizer is not None:
             finalizer.detach()
-        container.remove(keep=not self._options.auto_remove)
+
+    def remove_leftover(self) -> bool:
+        """Remove the container given up by `discard`, if there is one. Never raises.
+
+        Returns:
+            True when none is left; False when the daemon failed or did not answer.
+        """
+        with self._lock:
+            leftover, finalizer = self._leftover, self._leftover_finalizer
+            if leftover is None:
+                return True
+            if not leftover.remove():
+                return False
+            self._leftover = self._leftover_finalizer = None
+        if finalizer is not None:
+            finalizer.detach()
+        return True
 
     def restart(self) -> None:
         """Remove the container, whatever ``auto_remove`` says; the next `ensure` starts a fresh one."""
@@ -122,17 +155,25 @@ class Sandbox:
             finalizer.detach()
         if container is not None:
             container.remove()
+        self.remove_leftover()
 
     def close(self) -> None:
-        """Stop (and, with ``auto_remove``, remove) the container unless ``stop_container`` is False. Idempotent."""
+        """Stop (and, with ``auto_remove``, remove) the container unless ``stop_container`` is False. Idempotent.
+
+        With ``stop_container=False`` the container is left running, but every process in it
+        but its own is killed (background processes kept with ``keep_background`` included).
+        """
         with self._lock:
             self._closed = True
-            self._container = None
+            container, self._container = self._container, None
             finalizer, self._finalizer = self._finalizer, None
             client, owned = self._client, self._owns_client
             if owned:
                 self._client = None
         if finalizer is not None:
             finalizer()
+        elif container is not None:  # stop_container=False: the container stays, its processes go
+            container.kill_all(self.user)
+        self.remove_leftover()
         if owned and client is not None:
             client.close()

@@ -57,16 +57,15 @@ SECRET_NAMES: frozenset[str] = frozenset(
 """Well-known secret-bearing variables whose names the suffixes do not catch."""
 
 _URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@", re.IGNORECASE)
+_SECRET_NAME = re.compile(
+    "(?:^|_)(?:" + "|".join(SECRET_SUFFIXES) + ")$|_SECRET_|^(?:" + "|".join(sorted(SECRET_NAMES)) + ")$",
+    re.IGNORECASE,
+)
 
 
 def looks_secret(name: str, value: str = "") -> bool:
     """True when the variable ``name`` (with ``value``) looks like a secret; see the module docstring."""
-    upper = name.upper()
-    if upper in SECRET_NAMES or "_SECRET_" in upper:
-        return True
-    if any(upper == suffix or upper.endswith("_" + suffix) for suffix in SECRET_SUFFIXES):
-        return True
-    return bool(_URL_WITH_PASSWORD.search(value))
+    return bool(_SECRET_NAME.search(name)) or ("://" in value and bool(_URL_WITH_PASSWORD.search(value)))
 
 
 def _allowed(name: str, allowlist: Iterable[str]) -> bool:

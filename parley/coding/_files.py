@@ -1,17 +1,41 @@
-"""Where a code block is saved: the ``# filename:`` marker and keeping paths inside ``work_dir``.
+"""Where a code block is saved, and how the host reads and writes files in a directory the sandbox shares.
 
-Only an explicit marker names a file (AutoGen 0.2 also guessed names from comments anywhere in
-the code). Every executor that writes code to disk uses these two functions, so they share one
-rule for what is inside ``work_dir``.
+- The ``# filename:`` marker (`filename_from_marker`): only an explicit marker names a file
+  (AutoGen 0.2 also guessed names from comments anywhere in the code).
+- `default_filename`: a random name for a block without a marker, so code cannot tell which file
+  the next block will be written to.
+- `resolve_in_work_dir`: the one rule for what is inside ``work_dir``.
+- `write_file_in`, `open_file_in` and `read_file_in`: file I/O under a directory that sandboxed
+  code can change (Docker's bind-mounted ``work_dir``), which never follows a symbolic link below
+  that directory. Code in the sandbox may plant a link anywhere in it; the host process (perhaps
+  root) would otherwise write through the link to any path on the host, or read any host file
+  back to the model. A file is written under a fresh temporary name and renamed over the final
+  name, so a link planted there is replaced, never followed.
+
+Every executor that writes code to disk uses these functions, so they share one rule.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import errno
+import os
 import re
-from pathlib import Path
+import stat
+from collections.abc import Iterator
+from pathlib import Path, PurePath
+from typing import BinaryIO
 
-__all__ = ["LANGUAGE_EXTENSIONS", "default_filename", "filename_from_marker", "resolve_in_work_dir"]
+__all__ = [
+    "LANGUAGE_EXTENSIONS",
+    "SymlinkNotFollowedError",
+    "default_filename",
+    "filename_from_marker",
+    "open_file_in",
+    "read_file_in",
+    "resolve_in_work_dir",
+    "write_file_in",
+]
 
 LANGUAGE_EXTENSIONS: dict[str, str] = {
     "python": "py",
@@ -53,19 +77,21 @@ def filename_from_marker(code: str) -> str | None:
     return match.group("name") if match else None
 
 
-def default_filename(code: str, language: str) -> str:
-    """Return the name a block without a marker is saved under: ``tmp_code_<sha256>.<ext>``.
+def default_filename(language: str) -> str:
+    """Return a fresh name for a block without a marker: ``tmp_code_<32 random hex digits>.<ext>``.
+
+    The name is random (128 bits from `os.urandom`), not derived from the code, so code running
+    in a sandbox cannot predict the file the next block is written to. (AutoGen 0.2 and earlier
+    parley used the code's SHA-256, which let a block plant a link at the next block's name.)
 
     Args:
-        code: the source of the block; its SHA-256 (hex) makes the name, so the same code always
-            lands in the same file.
-        language: the canonical language tag; `LANGUAGE_EXTENSIONS` gives the extension.
+        language: the canonical language tag; `LANGUAGE_EXTENSIONS` gives the extension
+            (``txt`` for others).
 
     Returns:
         The bare file name.
     """
-    digest = hashlib.sha256(code.encode("utf-8", errors="surrogatepass")).hexdigest()
-    return f"tmp_code_{digest}.{LANGUAGE_EXTENSIONS.get(language, 'txt')}"
+    return f"tmp_code_{os.urandom(16).hex()}.{LANGUAGE_EXTENSIONS.get(language, 'txt')}"
 
 
 def resolve_in_work_dir(work_dir: Path, name: str) -> Path | None:
@@ -92,3 +118,171 @@ def resolve_in_work_dir(work_dir: Path, name: str) -> Path | None:
     if target == root or not target.is_relative_to(root):
         return None
     return target
+
+
+class SymlinkNotFollowedError(OSError):
+    """A component of a path under a sandbox-writable directory is a symbolic link, so it was not followed.
+
+    ``filename`` is the link's path (an `OSError` attribute); ``errno`` is ``ELOOP``.
+    """
+
+    def __init__(self, link: Path) -> None:
+        super().__init__(errno.ELOOP, "a symbolic link, which was not followed", str(link))
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _components(relative: str | os.PathLike[str]) -> tuple[str, ...]:
+    parts = tuple(p for p in PurePath(relative).parts if p != ".")
+    if not parts or PurePath(relative).is_absolute() or ".." in parts:
+        raise ValueError(f"{os.fspath(relative)!r} is not a relative path below the directory (no '..', not empty)")
+    return parts
+
+
+def _refusal(dir_fd: int, name: str, shown: Path, exc: OSError) -> OSError:
+    """The error to raise for ``exc``: `SymlinkNotFollowedError` when ``name`` is a link, else ``exc``."""
+    with contextlib.suppress(OSError):
+        if stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode):
+            return SymlinkNotFollowedError(shown)
+    return exc
+
+
+def _enter(dir_fd: int, name: str, shown: Path, *, create: bool) -> int:
+    """Open the directory ``name`` in ``dir_fd`` without following a link; create it if asked and missing."""
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        if not create:
+            raise
+    except OSError as exc:
+        raise _refusal(dir_fd, name, shown, exc) from exc
+    with contextlib.suppress(FileExistsError):  # made meanwhile: it is opened below, links refused
+        os.mkdir(name, 0o777, dir_fd=dir_fd)
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        raise _refusal(dir_fd, name, shown, exc) from exc
+
+
+@contextlib.contextmanager
+def _parent_dir(root: Path, parts: tuple[str, ...], *, create: bool) -> Iterator[int]:
+    """Yield an fd for the directory holding ``root/parts``, reached without following links below ``root``."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # root itself is the user's choice
+    try:
+        for i, part in enumerate(parts[:-1]):
+            inner = _enter(fd, part, root.joinpath(*parts[: i + 1]), create=create)
+            os.close(fd)
+            fd = inner
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def write_file_in(root: Path, relative: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``root / relative`` without following a symbolic link anywhere below ``root``.
+
+    Missing directories are created (mode 0o777 less the umask). The data goes to a new file
+    with a random temporary name (created with ``O_EXCL | O_NOFOLLOW``), which is then renamed
+    over ``relative``: a link (or file) already at that name is replaced, never followed, and
+    a reader never sees a half-written file. ``root`` itself is opened normally: it is the
+    user's choice, and the sandbox cannot change it (only what is inside it).
+
+    Args:
+        root: the directory the file must stay in (Docker's ``work_dir``, an ``output_dir``). It
+            must exist.
+        relative: the file's path below ``root``, without ``..`` (for example from
+            ``resolve_in_work_dir(root, name).relative_to(root.resolve())``).
+        data: the file's content.
+
+    Returns:
+        ``root / relative``.
+
+    Raises:
+        SymlinkNotFollowedError: a directory on the way is a symbolic link; nothing was
+            written (the link's path is the error's ``filename``).
+        ValueError: ``relative`` is absolute, empty or contains ``..``.
+        OSError: any other failure (``root`` missing, no permission, a directory at the file's
+            name, a disk full); nothing is left behind but directories created on the way.
+    """
+    parts = _components(relative)
+    with _parent_dir(root, parts, create=True) as dir_fd:
+        for _ in range(16):
+            temp = f".parley-{os.urandom(8).hex()}.tmp"
+            try:
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
+                             dir_fd=dir_fd)  # fmt: skip
+                break
+            except FileExistsError:  # planted, or a clash: take another name
+                continue
+        else:
+            raise FileExistsError(errno.EEXIST, "no free temporary file name", str(root.joinpath(*parts[:-1])))
+        try:
+            with open(fd, "wb", closefd=True) as file:
+                file.write(data)
+            os.replace(temp, parts[-1], src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=dir_fd)
+            raise
+    return root.joinpath(*parts)
+
+
+def open_file_in(root: Path, relative: str | os.PathLike[str]) -> BinaryIO:
+    """Open the regular file ``root / relative`` for reading, without following a symbolic link below ``root``.
+
+    A FIFO, device or directory is refused before anything is read (a FIFO could block forever).
+
+    Args:
+        root: the directory the file must be in; opened normally (see `write_file_in`).
+        relative: the file's path below ``root``, without ``..``.
+
+    Returns:
+        The open file (binary, buffered); the caller closes it.
+
+    Raises:
+        SymlinkNotFollowedError: the file, or a directory on the way, is a symbolic link.
+        ValueError: ``relative`` is absolute, empty or contains ``..``.
+        OSError: the file is missing, is not a regular file (``EINVAL``), or cannot be read.
+    """
+    parts = _components(relative)
+    shown = root.joinpath(*parts)
+    with _parent_dir(root, parts, create=False) as dir_fd:
+        try:
+            fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+        except OSError as exc:
+            raise _refusal(dir_fd, parts[-1], shown, exc) from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(shown))
+        os.set_blocking(fd, True)
+        return open(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_file_in(root: Path, relative: str | os.PathLike[str], *, max_bytes: int | None = None) -> bytes:
+    """Read the regular file ``root / relative`` whole, without following a symbolic link below ``root``.
+
+    Args:
+        root: the directory the file must be in; opened normally (see `write_file_in`).
+        relative: the file's path below ``root``, without ``..``.
+        max_bytes: refuse a file larger than this many bytes (checked before reading), or None.
+
+    Returns:
+        The file's content.
+
+    Raises:
+        SymlinkNotFollowedError: the file, or a directory on the way, is a symbolic link.
+        ValueError: ``relative`` is absolute, empty or contains ``..``.
+        OSError: see `open_file_in`; also ``EFBIG`` for a file over ``max_bytes``.
+    """
+    with open_file_in(root, relative) as file:
+        if max_bytes is None:
+            return file.read()
+        too_large = os.fstat(file.fileno()).st_size > max_bytes
+        data = b"" if too_large else file.read(max_bytes + 1)
+        if too_large or len(data) > max_bytes:  # it may also have grown while read
+            raise OSError(errno.EFBIG, f"larger than {max_bytes:,} bytes", str(root / relative))
+        return data

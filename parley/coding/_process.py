@@ -2,11 +2,12 @@
 
 `run_in_process_group` is the one place where parley starts a child process for code. It:
 
-- runs the command under `parley.coding._reaper`, a child subreaper, so everything the command
-  starts stays below it (double forks and ``setsid`` daemons included) and is ended when the
-  command exits, unless ``keep_background`` keeps it until `ProcessRegistry.end_kept`;
-- starts it with ``start_new_session=True``, so the command shares a fresh process group (and
-  session) that can be signalled as one;
+- runs the command under a reaper (`parley.coding._reaper`), a child subreaper forked for the
+  run by a reaper server (`parley.coding._reaper_server`), so everything the command starts
+  stays below it (double forks and ``setsid`` daemons included) and is ended when the command
+  exits, unless ``keep_background`` keeps it until `ProcessRegistry.end_kept`;
+- the reaper leads a fresh session and process group, shared by the command, that can be
+  signalled as one;
 - merges stdout and stderr into one pipe and hands the bytes to a callback as they arrive
   (never buffering the whole output), with stdin closed;
 - on timeout escalates ``SIGINT`` (the program may clean up, Python prints where it was) →
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from parley.coding._reaper import reaper_argv
+from parley.coding._reaper_server import Launched, ReaperError, launch
 
 if TYPE_CHECKING:
     import psutil
@@ -52,6 +53,8 @@ __all__ = [
 
 TIMEOUT_EXIT_CODE = 124
 """Exit code reported for a run that timed out; the one GNU ``timeout`` uses."""
+_KILLED_EXIT_CODE = 137
+"""Reported when the run's reaper itself was killed, so the command's own status is unknown."""
 
 _CHUNK_BYTES = 64 * 1024
 _ALL_LIVE: set[int] = set()  # every group started here and still running, for the atexit hook
@@ -68,12 +71,15 @@ class ProcessResult:
 
     Attributes:
         exit_code: the process's exit status; ``128 + N`` when signal N ended it (the shell's
-            convention); `TIMEOUT_EXIT_CODE` when it timed out.
+            convention); `TIMEOUT_EXIT_CODE` when it timed out; 137 when its reaper was killed.
         timed_out: True when the timeout fired and the tree was killed.
+        reaper_killed: True when the run's reaper was killed (by the code it ran, as a rule), so
+            the command's own status is unknown; the run's processes were killed.
     """
 
     exit_code: int
     timed_out: bool
+    reaper_killed: bool = False
 
 
 def _descendants(pid: int) -> set[psutil.Process]:
@@ -220,8 +226,10 @@ class ProcessRegistry:
         with self._lock:
             kept, self._kept = self._kept, {}
         for keeper, control in kept.items():
+            ended = _peer_closed(control)  # then its pid may be another process's by now: leave it
             control.close()  # the keeper ends its processes at end of file; the kill makes sure
-            kill_tree(keeper, wait=wait)
+            if not ended:
+                kill_tree(keeper, wait=wait)
             with _ALL_LIVE_LOCK:
                 _ALL_LIVE.discard(keeper)
 
@@ -242,26 +250,31 @@ async def _pump(stream: asyncio.StreamReader, on_output: Callable[[bytes], None]
         on_output(chunk)
 
 
-async def _exited_within(proc: asyncio.subprocess.Process, seconds: float) -> bool:
-    # Process.wait() also waits for the pipes to close, which a descendant may hold open, so
-    # poll the exit status instead. This runs only after a timeout, never on the fast path.
-    step = 0.01
-    for _ in range(max(1, round(seconds / step))):
-        if proc.returncode is not None:
-            return True
-        await asyncio.sleep(step)
-    return proc.returncode is not None
+async def _exit_status(status: asyncio.StreamReader) -> int | None:
+    """The run's exit code from its reaper's ``exit <code>`` line; None when the reaper ended without one."""
+    code = None
+    while line := await status.readline():
+        words = line.split()
+        if len(words) == 2 and words[0] == b"exit":
+            code = int(words[1])
+    return code
 
 
-async def _escalate(proc: asyncio.subprocess.Process, grace: float) -> None:
-    """Interrupt, then terminate, then kill the tree of ``proc``; see the module docstring."""
-    seen = _descendants(proc.pid)
+async def _ended_within(ended: asyncio.Future[Any], seconds: float) -> bool:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(asyncio.shield(ended), seconds)
+    return ended.done()
+
+
+async def _escalate(pid: int, ended: asyncio.Future[Any], grace: float) -> None:
+    """Interrupt, then terminate, then kill the tree of the run led by ``pid``; see the module docstring."""
+    seen = _descendants(pid)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        _signal_group(proc.pid, sig)
-        if await _exited_within(proc, grace):
+        _signal_group(pid, sig)
+        if await _ended_within(ended, grace):
             break
-        seen |= _descendants(proc.pid)
-    await _await_tree_exit(proc.pid, _kill_now(proc.pid, seen), grace)
+        seen |= _descendants(pid)
+    await _await_tree_exit(pid, _kill_now(pid, seen), grace)
 
 
 async def _settle(tasks: Sequence[asyncio.Future[Any]], seconds: float) -> None:
@@ -285,10 +298,10 @@ async def run_in_process_group(
     grace: float = 0.5,
     keep_background: bool = False,
 ) -> ProcessResult:
-    """Run ``argv`` under the reaper in a new process group and wait for it, killing its tree on timeout.
+    """Run ``argv`` under a reaper in a new process group and wait for it, killing its tree on timeout.
 
     The run ends when the command has exited and everything it started is gone (or, with
-    ``keep_background``, handed to a keeper), and its output pipe is closed.
+    ``keep_background``, kept), and its output pipe is closed.
 
     Args:
         argv: the program and its arguments. A program without a ``/`` is looked up on the
@@ -298,7 +311,7 @@ async def run_in_process_group(
         timeout: seconds the run may take before the tree is killed.
         on_output: called with each chunk of merged stdout and stderr, in order, as it arrives.
         registry: records the running group, so an executor's ``close()`` can kill it, and the
-            keepers of kept background processes. Required with ``keep_background``.
+            kept background processes, so its ``restart()`` and ``close()`` can end them.
         grace: seconds between the escalating signals after a timeout.
         keep_background: let processes the command leaves running in the background live on,
             until ``registry.end_kept()`` (or ``kill_all()``) ends them; their output after the
@@ -309,48 +322,33 @@ async def run_in_process_group(
         for at most ``grace`` more seconds.
 
     Raises:
-        ProcessStartError: the program could not be started (for example, it is not installed).
+        ProcessStartError: the program could not be found, or the reaper could not start the run.
         asyncio.CancelledError: the awaiting task was cancelled; the tree was killed first.
         Exception: whatever ``on_output`` raised; the tree was killed first.
     """
     _check_program(argv[0], env)
     tracker = registry if registry is not None else ProcessRegistry()
-    ours, theirs = socket.socketpair() if keep_background else (None, None)
-    command = reaper_argv(list(argv), keep_background_fd=theirs.fileno() if theirs is not None else None)
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *command,
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-            pass_fds=(theirs.fileno(),) if theirs is not None else (),
-        )
-    except OSError as exc:
-        if ours is not None:
-            ours.close()
-        raise ProcessStartError(exc.errno, f"cannot start {argv[0]!r}: {exc.strerror or exc}") from exc
-    finally:
-        if theirs is not None:
-            theirs.close()
-    tracker.add(proc.pid)
+        run = await launch(argv, cwd=cwd, env=env, keep=keep_background)
+    except ReaperError as exc:
+        raise ProcessStartError(exc.errno or 0, f"cannot start {argv[0]!r}: {exc.strerror or exc}") from exc
+    tracker.add(run.pid)
     try:
-        result = await _wait_for(proc, timeout, on_output, grace)
+        result = await _wait_for(run, timeout, on_output, grace)
     except BaseException:
-        if ours is not None:
-            ours.close()
+        if run.control is not None:
+            run.control.close()
         raise
     finally:
-        tracker.discard(proc.pid)
-    if ours is not None:
-        _hand_over(ours, tracker, result)
+        tracker.discard(run.pid)
+        run.close()
+    if run.control is not None:
+        _hand_over(run.pid, run.control, tracker, result)
     return result
 
 
 def _check_program(program: str, env: Mapping[str, str] | None) -> None:
-    """Raise `ProcessStartError` when ``program`` cannot be found, before the reaper is started."""
+    """Raise `ProcessStartError` when ``program`` cannot be found, before a reaper is started."""
     path = (env if env is not None else os.environ).get("PATH", os.defpath)
     if os.sep not in program:
         if shutil.which(program, path=path) is None:
@@ -366,41 +364,53 @@ def _check_program(program: str, env: Mapping[str, str] | None) -> None:
     raise ProcessStartError(cause.errno, f"cannot start {program!r}: {cause.strerror}") from cause
 
 
-def _hand_over(control: socket.socket, registry: ProcessRegistry, result: ProcessResult) -> None:
-    """Record the keeper of a finished run, unless it has nothing to keep (it then closed its end)."""
-    control.setblocking(False)
-    data = b""
-    with contextlib.suppress(OSError):
-        while chunk := control.recv(64):
-            data += chunk
-        else:
-            control.close()  # end of file: the keeper has ended, nothing is kept
-            return
-    keeper = data.strip()
-    if result.timed_out or not keeper.isdigit():
+def _hand_over(pid: int, control: socket.socket, registry: ProcessRegistry, result: ProcessResult) -> None:
+    """Record the reaper of a finished run as a keeper, unless it has already ended (nothing to keep)."""
+    if result.timed_out or _peer_closed(control):
         control.close()
         return
-    registry.keep(int(keeper), control)
+    registry.keep(pid, control)
 
 
-async def _wait_for(
-    proc: asyncio.subprocess.Process, timeout: float, on_output: Callable[[bytes], None], grace: float
-) -> ProcessResult:
-    assert proc.stdout is not None
-    pump = asyncio.ensure_future(_pump(proc.stdout, on_output))
-    waiter = asyncio.ensure_future(proc.wait())
+def _peer_closed(control: socket.socket) -> bool:
+    """True when the other end of ``control`` is closed (its process has ended)."""
     try:
-        await asyncio.wait((pump, waiter), timeout=timeout, return_when=asyncio.FIRST_EXCEPTION)
-        if pump.done():
-            pump.result()  # re-raises what on_output raised
-        if not (pump.done() and waiter.done()):  # wait() alone may return before EOF
-            await _escalate(proc, grace)
-            await _settle((pump, waiter), grace)
+        return control.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+async def _wait_for(run: Launched, timeout: float, on_output: Callable[[bytes], None], grace: float) -> ProcessResult:
+    pump = asyncio.ensure_future(_pump(run.output, on_output))
+    ended = asyncio.ensure_future(_exit_status(run.status))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pending: set[asyncio.Future[Any]] = {pump, ended}
+    try:
+        while pending:
+            done, pending = await asyncio.wait(
+                pending, timeout=max(0.0, deadline - loop.time()), return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done:
+                break  # the timeout
+            if pump in done:
+                pump.result()  # re-raises what on_output raised
+            if ended in done and ended.result() is None and not pump.done():
+                # The reaper was killed: nothing will end the run but us. What it orphaned went
+                # to the server, which ends it; the rest is in the run's process group.
+                await _await_tree_exit(run.pid, _kill_now(run.pid), grace)
+                await _settle((pump,), grace)
+                return ProcessResult(_KILLED_EXIT_CODE, False, reaper_killed=True)
+        if pending:
+            await _escalate(run.pid, ended, grace)
+            await _settle((pump, ended), grace)
             return ProcessResult(TIMEOUT_EXIT_CODE, True)
     except BaseException:
-        killed = _kill_now(proc.pid)  # synchronously: the loop may be shutting down
-        await asyncio.shield(_await_tree_exit(proc.pid, killed, grace))
-        await asyncio.shield(_settle((pump, waiter), grace))
+        killed = _kill_now(run.pid)  # synchronously: the loop may be shutting down
+        await asyncio.shield(_await_tree_exit(run.pid, killed, grace))
+        await asyncio.shield(_settle((pump, ended), grace))
         raise
-    code = waiter.result()
-    return ProcessResult(128 - code if code < 0 else code, False)
+    code = ended.result()
+    return ProcessResult(_KILLED_EXIT_CODE, False, reaper_killed=True) if code is None else ProcessResult(code, False)

@@ -1,11 +1,6 @@
 """The reaper: a tiny supervisor that runs one command and ends everything the command started.
 
-It is a script as well as a module. The host runs it, with the standard library only, as::
-
-    python -I -S _reaper.py [--keep-background FD] -- PROGRAM [ARG ...]
-
-(`reaper_argv` builds the equivalent line that imports this module, so its bytecode is cached),
-in place of the command itself. It
+For each run it
 
 - makes itself a *child subreaper* (Linux ``prctl(PR_SET_CHILD_SUBREAPER)``, kernel 3.4 and
   later), so every process the command starts and then orphans (double forks, ``setsid``
@@ -16,27 +11,31 @@ in place of the command itself. It
 - ignores SIGINT, SIGTERM, SIGHUP and SIGQUIT itself, so signals sent to the process group reach
   the command (a timeout's interrupt, a kernel interrupt) while the reaper stays to clean up;
 - when the command exits, stops (SIGSTOP, so nothing can fork any more) and then kills (SIGKILL)
-  every remaining descendant, reaps them, and exits with the command's exit status (``128 + N``
+  every remaining descendant, reaps them, and reports the command's exit status (``128 + N``
   when signal N ended it);
-- when its own parent dies (the host crashed or was killed), does the same at once, so nothing
+- when its parent dies (the host crashed or was killed), does the same at once, so nothing
   outlives the host.
 
-With ``--keep-background FD`` (FD: one end of a socket pair held by the host) background
-processes outlive the command instead: the reaper forks a *keeper* that supervises the command,
-relays the command's output to the reaper's stdout until the command exits, then closes it and
-keeps the background processes (their later output is discarded). The reaper itself exits with
-the command's status as soon as it is known, so the host's run ends then. The keeper writes its
-pid (decimal, then a newline) to FD at start, and ends every process it keeps when FD reaches end
-of file: when the host closes its end (``close()``, ``restart()``), or exits. The host may also
-kill the keeper's tree directly (`parley.coding._process.kill_tree`): all of it is below the
-keeper.
+It runs with the standard library only, two ways:
+
+- **As a script** (`reaper_argv`): ``python -I -S -c <import this module> -- PROGRAM [ARG ...]``
+  runs one command in place of it and exits with its status. The embedded kernel runs under it.
+- **As a server** (`serve`, started by `parley.coding._process`): one long-lived process per host
+  process, which forks a reaper per run on request, so a run costs a fork instead of an
+  interpreter start. A request (one ``SOCK_SEQPACKET`` message, JSON: ``argv``, ``cwd``, ``env``,
+  ``keep``) comes with the run's output pipe, its status pipe and, to keep background processes,
+  a control socket (file descriptors passed with ``SCM_RIGHTS``). The run's reaper starts a new
+  session (its pid is the run's process group), writes ``pid <n>`` to the status pipe, and
+  ``exit <code>`` when the command has ended and everything it started is gone.
+
+  With ``keep``, background processes outlive the command instead: the reaper relays the
+  command's output until the command exits, writes ``exit <code>``, closes the output and keeps
+  the background processes (their later output is discarded) until the control socket reaches end
+  of file: when the host closes it (``close()``, ``restart()``) or exits.
 
 A command that cannot be executed gets a one-line message on stderr and exit status 127, as a
-shell reports it.
-
-Costs one interpreter start without ``site`` (``-I -S``) per run. Where ``prctl`` is not
-available (not Linux), orphans are not caught, and the host's kill by process group and
-descendants is all that remains.
+shell reports it. Where ``prctl`` is not available (not Linux), orphans are not caught, and the
+host's kill by process group and descendants is all that remains.
 """
 
 from __future__ import annotations
@@ -48,9 +47,10 @@ import time
 
 TYPE_CHECKING = False  # `typing` costs the reaper's start about 10 ms
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
-__all__ = ["main", "reaper_argv"]
+__all__ = ["main", "reaper_argv", "serve", "server_argv"]
 
 _PR_SET_CHILD_SUBREAPER = 36
 """From linux/prctl.h."""
@@ -64,20 +64,21 @@ _REAP_S = 2.0
 program, is left after that)."""
 
 
-def reaper_argv(argv: list[str] | tuple[str, ...], *, keep_background_fd: int | None = None) -> list[str]:
-    """The command line that runs ``argv`` under the reaper, with this interpreter.
+def reaper_argv(argv: list[str] | tuple[str, ...]) -> list[str]:
+    """The command line that runs ``argv`` under the reaper (script mode), with this interpreter.
 
     Args:
         argv: the program and its arguments.
-        keep_background_fd: a file descriptor the child inherits (one end of a socket pair), to
-            keep background processes alive until it reaches end of file; None (default) to end
-            them when the command exits.
 
     Returns:
-        ``[sys.executable, "-I", "-S", <this file>, ..., "--", *argv]``.
+        ``[sys.executable, "-I", "-S", "-c", <bootstrap>, "--", *argv]``.
     """
-    keep = ["--keep-background", str(keep_background_fd)] if keep_background_fd is not None else []
-    return [sys.executable, "-I", "-S", "-c", _BOOTSTRAP, *keep, "--", *argv]
+    return [sys.executable, "-I", "-S", "-c", _BOOTSTRAP, "--", *argv]
+
+
+def server_argv(socket_fd: int) -> list[str]:
+    """The command line that starts the reaper server on the inherited ``SOCK_SEQPACKET`` socket ``socket_fd``."""
+    return [sys.executable, "-I", "-S", "-c", _BOOTSTRAP, "--serve", str(socket_fd)]
 
 
 _BOOTSTRAP = (
@@ -124,8 +125,12 @@ def _signal_numbers(names: tuple[str, ...]) -> list[int]:
     return [getattr(_signal, name) for name in names if hasattr(_signal, name)]
 
 
-def _spawn(argv: list[str], stdout: int | None = None) -> int:
-    """Fork and exec ``argv``; return the child's pid. ``stdout``: fd for its stdout and stderr."""
+def _spawn(argv: list[str], stdout: int | None = None, env: dict[str, str] | None = None) -> int:
+    """Fork and exec ``argv``; return the child's pid.
+
+    ``stdout``: the fd for its stdout and stderr (default: ours); ``env``: its environment
+    (default: ours); a program without ``/`` is looked up on that environment's ``PATH``.
+    """
     _signal = _signals()
     pid = os.fork()
     if pid:
@@ -139,7 +144,9 @@ def _spawn(argv: list[str], stdout: int | None = None) -> int:
         if stdout is not None:
             os.dup2(stdout, 1)
             os.dup2(stdout, 2)
-        os.execvp(argv[0], argv)
+        if env is None:
+            os.execvp(argv[0], argv)
+        os.execvpe(argv[0], argv, env)
     except OSError as exc:
         os.write(2, f"cannot start {argv[0]!r}: {exc.strerror or exc}\n".encode(errors="replace"))
     finally:
@@ -161,8 +168,9 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
-def _descendants(root: int) -> set[int]:
-    children = _children_map()
+def _descendants(root: int, children: dict[int, list[int]] | None = None) -> set[int]:
+    """Every descendant of ``root``, from ``children`` (default: a fresh `_children_map`)."""
+    children = _children_map() if children is None else children
     found: set[int] = set()
     stack = [root]
     while stack:
@@ -272,51 +280,23 @@ class _Supervisor:
                 code = _exit_code(status)
 
 
-def _parse(args: list[str]) -> tuple[int | None, list[str]]:
-    keep = None
-    if args[:1] == ["--keep-background"]:
-        keep, args = int(args[1]), args[2:]
-    if args[:1] != ["--"] or len(args) < 2:
-        raise SystemExit("usage: _reaper.py [--keep-background FD] -- PROGRAM [ARG ...]")
-    return keep, args[1:]
+def _run(argv: list[str], *, env: dict[str, str] | None, keep: int | None, report: Callable[[int], None]) -> None:
+    """Supervise one run of ``argv``; ``report`` its exit status once nothing of it is left.
 
-
-def main(args: list[str]) -> int:
-    """Run the command in ``args`` (see the module docstring); return the exit status to exit with."""
-    _signal = _signals()
-    keep, argv = _parse(args)
-    for number in _signal_numbers(_IGNORED):
-        _signal.signal(number, _signal.SIG_IGN)
-    if keep is not None:
-        return _fork_keeper(keep, argv)
+    With ``keep`` (the control socket's fd), the status is reported as soon as the command has
+    exited and its output is relayed; background processes are kept until ``keep`` reaches end of
+    file or none is left. A run whose parent (or control socket) went away reports nothing.
+    """
     _become_subreaper()
-    supervisor = _Supervisor(None)
-    code = supervisor.wait(_spawn(argv))
-    _end_descendants()
-    return 124 if code is None else code
-
-
-def _fork_keeper(control: int, argv: list[str]) -> int:
-    """Keep-background mode: fork the keeper; this process exits with the command's status."""
-    status_r, status_w = os.pipe()
-    keeper = os.fork()
-    if keeper:
-        os.close(status_w)
-        os.close(control)
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)  # the host's output pipe must end when the keeper closes its copy
-        os.dup2(null, 2)
-        reply = b""
-        while chunk := os.read(status_r, 64):
-            reply += chunk
-        return int(reply) if reply.strip() else 124
-    os.close(status_r)
-    os.set_inheritable(control, False)
-    os.write(control, f"{os.getpid()}\n".encode())
-    _become_subreaper()
-    supervisor = _Supervisor(control)
+    supervisor = _Supervisor(keep)
+    if keep is None:
+        code = supervisor.wait(_spawn(argv, env=env))
+        _end_descendants()
+        if code is not None:
+            report(code)
+        return
     relay_r, relay_w = os.pipe()
-    pid = _spawn(argv, stdout=relay_w)
+    pid = _spawn(argv, stdout=relay_w, env=env)
     os.close(relay_w)
     supervisor.relay = relay_r
     code = supervisor.wait(pid)
@@ -324,22 +304,20 @@ def _fork_keeper(control: int, argv: list[str]) -> int:
     if code is not None:
         if relay is not None:
             _drain(relay)
-        os.write(status_w, str(code).encode())
-        os.close(status_w)
         null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)  # the host's run ends: its output pipe closes
+        os.dup2(null, 1)  # the host's output pipe closes: the run is over for the host
         os.dup2(null, 2)
-        _keep(control, relay)
+        report(code)
+        _keep(keep, relay)
     _end_descendants()
-    os._exit(0)
 
 
-def _write_all(data: bytes) -> None:
-    """Write ``data`` to stdout whole; drop it if the reader is gone."""
+def _write_all(data: bytes, fd: int = 1) -> None:
+    """Write ``data`` to ``fd`` whole; drop it if the reader is gone."""
     view = memoryview(data)
     try:
         while view:
-            view = view[os.write(1, view) :]
+            view = view[os.write(fd, view) :]
     except OSError:
         pass
 
@@ -374,6 +352,123 @@ def _keep(control: int, relay: int | None) -> None:
         _Supervisor.reap(-1)
         if not _descendants(os.getpid()):
             return
+
+
+def serve(socket_fd: int) -> int:
+    """Serve run requests on ``socket_fd`` until the host closes it (see the module docstring); return 0.
+
+    The server is a child subreaper too: if a run's reaper is killed (by the code it runs), the
+    run's orphans come to the server, which ends them.
+    """
+    import json
+    import socket
+
+    _signal = _signals()
+    for number in _signal_numbers(_IGNORED):
+        _signal.signal(number, _signal.SIG_IGN)
+    _become_subreaper()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    _signal.set_wakeup_fd(wake_w)
+    _signal.signal(_signal.SIGCHLD, lambda *_: None)
+    server = socket.socket(fileno=socket_fd)
+    reapers: set[int] = set()
+    while True:
+        ready, _, _ = select.select([server.fileno(), wake_r], [], [])
+        if wake_r in ready:
+            os.read(wake_r, _CHUNK)
+            _reap_reapers(reapers)
+        if server.fileno() not in ready:
+            continue
+        try:
+            message, fds, _, _ = socket.recv_fds(server, _MAX_REQUEST, 3)
+        except OSError:
+            return 0
+        if not message:
+            return 0  # the host closed its end (or died): each run notices its parent is gone
+        pid = os.fork()
+        if pid == 0:
+            server.close()
+            os.close(wake_r)
+            os.close(wake_w)
+            os._exit(_serve_one(json.loads(message), fds))
+        reapers.add(pid)
+        for fd in fds:
+            os.close(fd)
+
+
+def _reap_reapers(reapers: set[int]) -> None:
+    """Reap exited children; when a run's reaper was killed, end the orphans it left to the server."""
+    lost = False
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+        if pid in reapers:
+            reapers.discard(pid)
+            lost = lost or os.WIFSIGNALED(status)
+    if lost:
+        _signal = _signals()
+        children = _children_map()
+        orphans = _descendants(os.getpid(), children)
+        for reaper in reapers:  # the live runs and what is below them are not orphans
+            orphans -= {reaper} | _descendants(reaper, children)
+        _signal_pids(orphans, _signal.SIGSTOP)
+        _signal_pids(orphans, _signal.SIGKILL)
+
+
+def _serve_one(request: dict[str, Any], fds: list[int]) -> int:
+    """One run of the server, in its own forked reaper; see the module docstring."""
+    _signal = _signals()
+    _signal.set_wakeup_fd(-1)
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+    output, status, *control = fds
+    for fd in (status, *control):
+        os.set_inheritable(fd, False)  # fds arrive inheritable: the command must not hold them
+    os.setsid()  # the run's process group is this process's pid: the host signals it
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    os.write(status, f"pid {os.getpid()}\n".encode())
+    try:
+        os.chdir(request["cwd"])
+    except OSError as exc:
+        _write_all(f"cannot enter the working directory {request['cwd']!r}: {exc.strerror}\n".encode(), 2)
+        os.write(status, b"exit 127\n")
+        return 0
+
+    def report(code: int) -> None:
+        os.write(status, f"exit {code}\n".encode())
+        os.close(status)
+
+    _run(
+        request["argv"], env=request["env"], keep=control[0] if request.get("keep") and control else None, report=report
+    )
+    return 0
+
+
+_MAX_REQUEST = 4 * 1024 * 1024
+"""The largest request the server reads, in bytes (an environment is rarely over a few KB)."""
+
+
+def main(args: list[str]) -> int:
+    """Script mode: run the command in ``args`` (``-- PROGRAM [ARG ...]``); return its exit status.
+
+    ``--serve FD`` starts the server instead.
+    """
+    if args[:1] == ["--serve"] and len(args) == 2:
+        return serve(int(args[1]))
+    if args[:1] != ["--"] or len(args) < 2:
+        raise SystemExit("usage: _reaper.py -- PROGRAM [ARG ...] | --serve FD")
+    _signal = _signals()
+    for number in _signal_numbers(_IGNORED):
+        _signal.signal(number, _signal.SIG_IGN)
+    codes: list[int] = []
+    _run(args[1:], env=None, keep=None, report=codes.append)
+    return codes[0] if codes else 124
 
 
 if __name__ == "__main__":

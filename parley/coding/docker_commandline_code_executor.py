@@ -9,11 +9,17 @@ over between blocks. Where parley differs from AutoGen 0.2:
 - Secure defaults, each an option: no network, 1 GB of memory without swap, 256 processes, a
   non-root user, never privileged, no privilege gain (``no-new-privileges``).
 - Docker's init process is PID 1, so stopping the container takes milliseconds, not 10 s.
+- Everything a block starts ends when the block ends: every process in the container but the
+  container's own is killed then, however it detached (``setsid``, double forks, ``env -i``).
+  ``keep_background=True`` keeps background processes until `restart` or `close` instead.
 - A timeout kills every process the block started, keeps the output printed so far and
-  returns exit code 124. Background processes a block leaves behind are killed when it ends.
+  returns exit code 124.
 - A block killed for lack of memory, or a container that dies, is said so plainly in the
   result; the next block gets a fresh container.
-- Only an explicit ``# filename:`` first line names the file, and it must stay in ``work_dir``.
+- A daemon that stops answering costs a block at most its timeout plus a few seconds, says so
+  in the result, and never stalls the event loop.
+- Code files are written without following links that code planted in ``work_dir``, under
+  random names; only an explicit ``# filename:`` first line names the file, inside ``work_dir``.
 - Output has a budget (``max_output_chars``); the whole output is saved to a file.
 
 The docker SDK is used through `parley.coding._docker`, the one module that imports it.
@@ -21,7 +27,7 @@ The docker SDK is used through `parley.coding._docker`, the one module that impo
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,18 +36,29 @@ from typing import Any, ClassVar
 from parley._sync import run_sync
 from parley.coding._batch import create_work_dir, open_batch
 from parley.coding._blocks import NotRun, prepare_script
-from parley.coding._docker import Container, ContainerGoneError
+from parley.coding._docker import Container, ContainerGoneError, ContainerStatus, DaemonSilentError
 from parley.coding._docker_options import DockerOptions, check_options
-from parley.coding._docker_run import run_in_container
+from parley.coding._docker_run import DAEMON_DEADLINE_S, RunOutcome, ask, in_thread, run_in_container
 from parley.coding._docker_sandbox import MOUNT, Sandbox
 from parley.coding._executor_base import ExecutorBase
-from parley.coding._output import OutputBudget
+from parley.coding._gate import Gate
+from parley.coding._options import check_max_saved_bytes
+from parley.coding._output import DEFAULT_MAX_SAVED_BYTES, OutputBudget
+from parley.coding.approval import Approve, check_approve
 from parley.coding.base import CodeBlock, CommandLineCodeResult
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 
 __all__ = ["DockerCommandLineCodeExecutor"]
 
 _INTERPRETERS = {"python": "python3", "bash": "bash", "shell": "bash", "sh": "sh"}
+_START_DEADLINE_S = 300.0  # seconds a container start may take, an image pull included
+_CLOSE_DEADLINE_S = 10.0  # seconds a_close waits for the daemon; close() goes on in its thread after
+_LOST = f"Packages installed and files written outside {MOUNT} are lost; files in {MOUNT} are kept."
+_FRESH = "The next block runs in a fresh container."
+_RETRY = (
+    "The next block will try to reach the Docker daemon again and start a fresh container if it answers; "
+    "while it does not, blocks fail with an error saying so."
+)
 
 
 class DockerCommandLineCodeExecutor(ExecutorBase):
@@ -49,17 +66,30 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
 
     The constructor does no I/O; the container is created at the first block that runs. Each
     block is written to a file in ``work_dir`` (named by a ``# filename:`` first line, else
-    ``tmp_code_<sha256>.<ext>``) and run in ``/workspace`` inside the container: Python with
+    ``tmp_code_<random hex>.<ext>``) and run in ``/workspace`` inside the container: Python with
     ``python3``, ``bash`` and ``shell`` with ``bash``, ``sh`` with ``sh``. Blocks run in order;
-    the first that fails ends the run.
+    the first that fails ends the run. Calls are served one at a time (a second call waits for
+    the first, from any thread or event loop). Code files are written without following a
+    symbolic link below ``work_dir``, where the code could have planted one.
 
-    Each block runs in a process group of its own; when it ends, what it left running in the
-    background in that group is killed, so orphans cannot pile up against ``pids_limit``.
-    After ``timeout`` seconds every process of the block is killed with SIGKILL (also those
-    that left its process group); the result keeps what was printed, has exit code 124 and
-    ``timed_out=True``. Cancelling the awaiting task kills them too. When they cannot be
-    killed inside the container (a full pids table leaves no room even for the kill), the
-    container is removed with them, and the result says so.
+    When a block ends, every process in the container but the container's own (Docker's init
+    and its keepalive) is killed with SIGKILL: whatever the block left in the background, in
+    a new session, double-forked, or with a cleared environment. With
+    ``keep_background=True`` background processes keep running instead, until `restart` or
+    `close` (start a server in one block, query it in the next; redirect its output, e.g.
+    ``python3 -m http.server >server.log 2>&1 &``, or the block waits up to 2 s for it).
+    After ``timeout`` seconds every process the block started is killed with SIGKILL (with
+    ``keep_background``, the background processes of earlier blocks are spared); the result
+    keeps what was printed, has exit code 124 and ``timed_out=True``. Cancelling the awaiting
+    task kills them too. When they cannot be killed inside the container (a full pids table
+    leaves no room even for the kill), the container is removed with them, and the result
+    says so.
+
+    Every call to the daemon runs in a worker thread, and the event loop waits for each with
+    a deadline: when the daemon stops answering (it was stopped, frozen or is overloaded), a
+    block returns about its ``timeout`` plus 3 s later, with a result that says so; the
+    container is then given up, and the next block starts a fresh one if the daemon answers
+    (else it raises `ExecutorUnavailableError`).
 
     The code runs as ``user``. By default that is the uid:gid of this process, so files the
     code writes in ``work_dir`` belong to you; when this process is root, it is ``nobody``
@@ -93,11 +123,18 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         cpus: CPUs the container may use (``1.5`` = one and a half cores). Default None: no
             limit.
         user: the user code runs as (``"name"``, ``"uid"`` or ``"uid:gid"``). Default: see above.
+        keep_background: let background processes that a block starts run until `restart`
+            or `close`, instead of killing them when the block ends. Default False.
         max_output_chars: the output budget in characters; longer output keeps its head and
             tail and is saved whole to ``output_<random hex>.txt`` in ``work_dir``. Default
             32,000.
         docker_client: a ``docker.DockerClient`` to use. Default: one built from the
             environment (``DOCKER_HOST`` ...) at the first run.
+        max_saved_bytes: the most bytes of a run's whole output saved to its file; the result
+            says when the saved copy was cut. Default 268,435,456 (256 MiB).
+        approve: an approval step run before each call's blocks (see `parley.coding.approval`):
+            a callable ``(blocks) -> bool | ApprovalDecision`` (sync or async), ``"human"`` to
+            ask through the IOStream, or None (default: the container is the protection).
 
     Raises:
         ConfigError: an argument is invalid (the message names it and what is accepted).
@@ -124,7 +161,12 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         user: str | None = None,
         max_output_chars: int = 32_000,
         docker_client: Any = None,
+        keep_background: bool = False,
+        max_saved_bytes: int = DEFAULT_MAX_SAVED_BYTES,
+        approve: Approve | str | None = None,
     ) -> None:
+        self._max_saved_bytes = check_max_saved_bytes(max_saved_bytes)
+        self._approve = check_approve(approve)
         self._options: DockerOptions = check_options(
             image=image,
             container_name=container_name,
@@ -142,8 +184,10 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             user=user,
             max_output_chars=max_output_chars,
             docker_client=docker_client,
+            keep_background=keep_background,
         )
         self._name = container_name or f"parley-exec-{uuid.uuid4().hex[:12]}"
+        self._gate = Gate()  # one call at a time: a block's end kills every other process in the container
         self._extractor = MarkdownCodeExtractor()
         self._sandbox = Sandbox(self._options, self._name, docker_client)
 
@@ -184,9 +228,10 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
     async def a_execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CommandLineCodeResult:
         """Save and run ``code_blocks`` in order in the container, stopping at the first that fails.
 
-        A failing, refused or timed-out block, a block killed for lack of memory and a container
-        that died are results, not exceptions. Cancelling the awaiting task kills the block's
-        processes in the container.
+        A failing, refused or timed-out block, a block killed for lack of memory, a container
+        that died and a daemon that stopped answering during a block are results, not
+        exceptions. Cancelling the awaiting task kills the block's processes in the container.
+        A call made while another runs waits for it.
 
         Args:
             code_blocks: the blocks to run.
@@ -198,18 +243,23 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             on this machine).
 
         Raises:
-            ExecutorUnavailableError: Docker is not running or not reachable, or the image is
+            ExecutorUnavailableError: Docker is not running, not reachable or not answering
+                (within 5 minutes for a container start, image pull included), or the image is
                 missing and cannot be pulled; each message says what to do.
             MissingDependencyError: the docker SDK is not installed (``pip install 'parley[docker]'``).
             ExecutorError: the executor was closed, ``work_dir`` cannot be created, the daemon
                 refused the container, or output over the budget cannot be saved to its file.
         """
         self._check_open()
+        refused = await self._refusal(code_blocks)
+        if refused is not None:
+            return CommandLineCodeResult(exit_code=1, output=refused)
         work_dir = self._options.work_dir.resolve()
         create_work_dir(work_dir)
-        with open_batch(work_dir, self._options.max_output_chars) as batch:
-            for block in batch.blocks(code_blocks):
-                batch.record(*await self._run_block(block, work_dir, batch.budget))
+        async with self._gate:
+            with open_batch(work_dir, self._options.max_output_chars, self._max_saved_bytes) as batch:
+                for block in batch.blocks(code_blocks):
+                    batch.record(*await self._run_block(block, work_dir, batch.budget))
         return batch.command_line_result()
 
     async def _run_block(self, block: CodeBlock, work_dir: Path, budget: OutputBudget) -> tuple[int, bool, Path | None]:
@@ -223,34 +273,66 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         exit_code, timed_out = await self._run_in_container(argv, work_dir, budget)
         return exit_code, timed_out, path
 
-    async def _run_in_container(self, argv: list[str], work_dir: Path, budget: OutputBudget) -> tuple[int, bool]:
+    async def _started(self, work_dir: Path) -> Container:
+        """The running container; one is started (in a worker thread, with a deadline) if there is none."""
         container = self._sandbox.current  # the fast path: no thread hop once the container runs
         if container is None:
-            container = await asyncio.to_thread(self._sandbox.ensure, work_dir)
+            container = await ask(self._sandbox.ensure, work_dir, deadline=_START_DEADLINE_S)
+        return container
+
+    async def _run(self, container: Container, argv: list[str], budget: OutputBudget) -> RunOutcome:
+        return await run_in_container(
+            container,
+            argv,
+            env=self._environment(),
+            user=self._sandbox.user,
+            timeout=self.timeout,
+            budget=budget,
+            keep_background=self._options.keep_background,
+        )
+
+    async def _status(self, container: Container, *, settle: bool = False) -> ContainerStatus:
         try:
-            outcome = await run_in_container(
-                container, argv, env=self._environment(), user=self._sandbox.user, timeout=self.timeout, budget=budget
-            )
+            return await ask(container.status, settle=settle, deadline=DAEMON_DEADLINE_S + (2.0 if settle else 0.0))
+        except DaemonSilentError as exc:
+            return ContainerStatus(False, False, str(exc).rstrip("."), answered=False)
+
+    def _give_up(self, container: Container) -> None:
+        """Forget ``container`` and try to remove it in the background (the next start retries)."""
+        self._sandbox.discard(container)
+        in_thread(self._sandbox.remove_leftover).add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    async def _run_in_container(self, argv: list[str], work_dir: Path, budget: OutputBudget) -> tuple[int, bool]:
+        container = await self._started(work_dir)
+        try:
+            outcome = await self._run(container, argv, budget)
         except ContainerGoneError:  # it stopped between blocks: say so, and run in a fresh one
-            status = await asyncio.to_thread(container.status)
+            status = await self._status(container)
             self._sandbox.discard(container)
+            container = await self._started(work_dir)
             budget.feed_text(
                 f"[The container had stopped since the last block ({status.detail}); packages installed and "
                 f"files written outside {MOUNT} are gone. This block runs in a fresh container.]\n"
             )
-            container = await asyncio.to_thread(self._sandbox.ensure, work_dir)
-            outcome = await run_in_container(
-                container, argv, env=self._environment(), user=self._sandbox.user, timeout=self.timeout, budget=budget
-            )
+            outcome = await self._run(container, argv, budget)
         if outcome.timed_out:
             newline = "" if budget.ends_with_newline else "\n"
+            if outcome.daemon_silent:
+                self._give_up(container)
+                budget.feed_text(
+                    f"{newline}Timed out after {self.timeout:g} s, and the Docker daemon did not answer when asked to "
+                    "kill the block's processes (within "
+                    f"{DAEMON_DEADLINE_S:g} s; it may be stopped, frozen or overloaded), so it is not known whether "
+                    "the block ran or whether its processes still run. The container is given up and will be removed "
+                    f"when the daemon answers. {_LOST} {_RETRY}\n"
+                )
+                return outcome.exit_code, True
             budget.feed_text(f"{newline}Timed out after {self.timeout:g} s; the block's processes were killed.\n")
             if outcome.escaped:
-                self._sandbox.discard(container)
+                self._give_up(container)
                 budget.feed_text(
                     "Some of them could not be killed inside the container (it may have reached its limit of "
-                    f"processes), so the container was removed with them. Packages installed and files written "
-                    f"outside {MOUNT} are lost; files in {MOUNT} are kept. The next block runs in a fresh container.\n"
+                    f"processes), so the container was removed with them. {_LOST} {_FRESH}\n"
                 )
             return outcome.exit_code, True
         if outcome.killed:
@@ -260,7 +342,10 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
     async def _explain_kill(self, container: Container, exit_code: int, budget: OutputBudget) -> None:
         """After a block died by a signal: say whether memory ran out or the container died."""
         newline = "" if budget.ends_with_newline else "\n"
-        kills = await asyncio.to_thread(container.oom_kills, self._sandbox.user) if exit_code == 137 else None
+        kills = None
+        if exit_code == 137:
+            with contextlib.suppress(DaemonSilentError):
+                kills = await ask(container.oom_kills, self._sandbox.user)
         if kills is not None and kills > self._sandbox.oom_seen:
             self._sandbox.oom_seen = kills
             budget.feed_text(
@@ -269,18 +354,20 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             )
             return
         # The daemon may still call a container running for a moment after it was killed.
-        status = await asyncio.to_thread(container.status, settle=kills is None)
+        status = await self._status(container, settle=kills is None)
         if status.running:
             return
-        self._sandbox.discard(container)
+        self._give_up(container)
+        if not status.answered:
+            budget.feed_text(
+                f"{newline}The block lost its connection to the Docker daemon, which does not answer "
+                f"({status.detail}): the daemon may have stopped, and the container with it. {_LOST} {_RETRY}\n"
+            )
+            return
         # Docker's OOMKilled flag counts every OOM kill in the container's life, so it tells only
         # when none was seen before.
         why = "it ran out of memory" if status.oom_killed and not self._sandbox.oom_seen else status.detail
-        budget.feed_text(
-            f"{newline}The container stopped while this block ran ({why}). Packages installed and files "
-            f"written outside {MOUNT} are lost; files in {MOUNT} are kept. The next block runs in a fresh "
-            "container.\n"
-        )
+        budget.feed_text(f"{newline}The container stopped while this block ran ({why}). {_LOST} {_FRESH}\n")
 
     def _environment(self) -> dict[str, str]:
         env = {"PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
@@ -289,7 +376,13 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         return env
 
     def _instructions(self) -> str:
-        from parley.prompts import DOCKER_EXECUTOR_INSTRUCTIONS, DOCKER_NETWORK_OFF_NOTE, DOCKER_NETWORK_ON_NOTE
+        from parley.prompts import (
+            DOCKER_BACKGROUND_ENDS_NOTE,
+            DOCKER_BACKGROUND_KEPT_NOTE,
+            DOCKER_EXECUTOR_INSTRUCTIONS,
+            DOCKER_NETWORK_OFF_NOTE,
+            DOCKER_NETWORK_ON_NOTE,
+        )
 
         options = self._options
         limits = [
@@ -304,26 +397,35 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             timeout=f"{options.timeout:g}",
             limits=", ".join(x for x in limits if x) or "none",
             network=DOCKER_NETWORK_OFF_NOTE if options.network_mode == "none" else DOCKER_NETWORK_ON_NOTE,
+            background=DOCKER_BACKGROUND_KEPT_NOTE if options.keep_background else DOCKER_BACKGROUND_ENDS_NOTE,
             max_output_chars=f"{options.max_output_chars:,}",
         )
 
     def restart(self) -> None:
         """Remove the container; the next block runs in a fresh one. Files in ``work_dir`` are kept.
 
-        Packages installed and files written outside ``/workspace`` are lost. Blocks (for the
-        daemon's answer, usually well under a second).
+        Packages installed, files written outside ``/workspace`` and background processes
+        (``keep_background``) are lost. Blocks (for the daemon's answer, usually well under a
+        second).
         """
         self._sandbox.restart()
 
     def close(self) -> None:
         """Stop the container (and remove it, with ``auto_remove``) unless ``stop_container`` is False.
 
-        Idempotent. Blocks until the daemon has done it, usually well under a second. Further
-        runs raise `ExecutorError`.
+        With ``stop_container=False`` the container keeps running, but every process in it but
+        its own is killed (also those kept with ``keep_background``). Idempotent. Blocks until
+        the daemon has done it, usually well under a second. Further runs raise `ExecutorError`.
         """
         self._closed = True
         self._sandbox.close()
 
     async def a_close(self) -> None:
-        """Async form of `close`; the daemon is waited for in a worker thread, not the event loop's."""
-        await asyncio.to_thread(self.close)
+        """Async form of `close`; the daemon is waited for in a worker thread, at most 10 s.
+
+        When the daemon does not answer by then, `close` goes on in its thread (each request
+        bounded by the client's HTTP timeout) and this returns.
+        """
+        self._closed = True
+        with contextlib.suppress(DaemonSilentError):
+            await ask(self.close, deadline=_CLOSE_DEADLINE_S)

@@ -62,7 +62,7 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
 
     The constructor does no I/O: ``work_dir`` is created at the first run. Each block is written
     to a file in ``work_dir`` (named by a ``# filename:`` first line, else
-    ``tmp_code_<sha256>.<ext>``) and run there: Python with ``sys.executable`` (or the virtual
+    ``tmp_code_<random hex>.<ext>``) and run there: Python with ``sys.executable`` (or the virtual
     environment's interpreter), ``bash`` and ``shell`` with ``bash``, ``sh`` with ``sh``,
     ``pwsh``/``powershell`` with ``pwsh`` when it is installed. Blocks run in order; the first
     that fails ends the run.
@@ -227,9 +227,14 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
         except ProcessStartError as exc:
             budget.feed_text(f"Not run: could not start {argv[0]!r}: {exc.__cause__ or exc}\n")
             return 127, False, path
+        newline = "" if budget.ends_with_newline else "\n"
         if result.timed_out:
-            newline = "" if budget.ends_with_newline else "\n"
             budget.feed_text(f"{newline}Timed out after {self._timeout:g} s; the process tree was killed.\n")
+        elif result.reaper_killed:
+            budget.feed_text(
+                f"{newline}The process supervising this block was killed (by the block itself, or because the "
+                "executor was closed), so its exit code is unknown; every process it started was killed.\n"
+            )
         return result.exit_code, result.timed_out, path
 
     def _command(self, lang: str, path: Path) -> list[str]:

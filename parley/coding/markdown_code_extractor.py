@@ -17,7 +17,8 @@ Decisions worth knowing:
 - Blocks holding only whitespace are skipped.
 - The language is the first word of the info string, lower-cased, with aliases normalised by
   `parley.coding.utils.normalize_lang` (``py`` → ``python``). Pandoc-style ``{.python}`` works.
-  An untagged block gets `parley.coding.utils.infer_lang`'s guess.
+  An untagged block gets `parley.coding.utils.infer_lang`'s guess, which is bounded in work and
+  never raises: text nested deeper than Python's parsers hold (``"[" * 5000``) is ``unknown``.
 - One trailing newline is dropped from each block's code, as AutoGen 0.2 does.
 """
 

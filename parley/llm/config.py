@@ -9,6 +9,16 @@ A *config list* is a list of *entries*, each one way to reach a model, tried in 
 An entry holds client settings (`CLIENT_KEYS`) and call parameters (``temperature``,
 ``max_tokens`` ...), which are sent in the request body. Unknown keys are sent too, so a server's
 own parameters (vLLM's ``top_k``) work, unless a key looks like a misspelling of a known one.
+
+Two settings bound how long a model may take, so that no chat waits forever on a model server:
+
+- ``timeout`` (seconds, default `DEFAULT_TIMEOUT`, 600): the whole of each request attempt,
+  from connecting to the last byte of the reply, streamed or not. A server that trickles bytes
+  or sends keep-alive comments does not extend it. The SDK's retries (``max_retries``) each get
+  the whole budget again.
+- ``stream_chunk_timeout`` (seconds, default `DEFAULT_STREAM_CHUNK_TIMEOUT`, 300): for streamed
+  replies, the longest wait for each chunk (a data event; keep-alive comments do not count),
+  from the response headers to the first chunk and between chunks.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,6 +40,8 @@ __all__ = [
     "AGENT_KEYS",
     "BODY_KEYS",
     "CLIENT_KEYS",
+    "DEFAULT_STREAM_CHUNK_TIMEOUT",
+    "DEFAULT_TIMEOUT",
     "config_list_from_json",
     "filter_config",
     "import_object",
@@ -45,6 +58,7 @@ CLIENT_KEYS = frozenset(
         "api_version",
         "organization",
         "timeout",
+        "stream_chunk_timeout",
         "max_retries",
         "default_headers",
         "price",
@@ -55,6 +69,16 @@ CLIENT_KEYS = frozenset(
     }
 )
 """Keys that configure the client; never sent in the request body (``model`` is sent on its own)."""
+
+DEFAULT_TIMEOUT = 600.0
+"""Seconds one request attempt may take as a whole, from connecting to the last byte of the reply
+(streamed or not), when an entry gives no ``timeout``. The openai SDK's own default is also 600,
+but it bounds each read, not the whole."""
+
+DEFAULT_STREAM_CHUNK_TIMEOUT = 300.0
+"""Seconds a streamed reply may go without a chunk (keep-alive comments do not count), the first
+chunk included, when an entry gives no ``stream_chunk_timeout``. Generous because reasoning models
+stream nothing while they think."""
 
 AGENT_KEYS = frozenset({"config_list", "cache_seed", "cache", "functions", "tools", "stream", "filter_func", "context"})
 """``llm_config`` keys the agent layer reads; stripped from the request body. ``tools`` reach
@@ -95,7 +119,7 @@ def validate_config_entry(entry: Any) -> dict[str, Any]:
         ConfigError: ``entry`` is not a mapping; ``model`` is missing or not a string (unless a
             ``model_client`` or ``model_client_cls`` is given); a key looks like a misspelled known
             key (with a "did you mean"); ``api_type`` is not ``"openai"``; ``base_url``,
-            ``timeout``, ``max_retries``, ``default_headers``, ``price``, ``tags``,
+            ``timeout``, ``stream_chunk_timeout``, ``max_retries``, ``default_headers``, ``price``, ``tags``,
             ``api_rate_limit`` (requests per second, > 0), ``model_client_cls`` (a class name) or
             ``filter_func`` (a callable) has the wrong type or value.
     """
@@ -140,9 +164,12 @@ def _check_types(entry: dict[str, Any]) -> None:
             f"base_url must be an http:// or https:// URL such as 'http://localhost:8000/v1', got {base_url!r}.",
             key="base_url",
         )
-    timeout = entry.get("timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise ConfigError(f"timeout is in seconds and must be a number > 0, got {timeout!r}.", key="timeout")
+    for key in ("timeout", "stream_chunk_timeout"):
+        seconds = entry.get(key)
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf
+        ):
+            raise ConfigError(f"{key} is in seconds and must be a finite number > 0, got {seconds!r}.", key=key)
     retries = entry.get("max_retries")
     if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
         raise ConfigError(f"max_retries must be an integer >= 0, got {retries!r}.", key="max_retries")

@@ -17,11 +17,19 @@ the running context's token sink (`parley.llm.streaming`) as it arrives, and the
 calls and the usage are rebuilt from the chunks. A ``response_format`` that is a pydantic model
 class is sent as a strict JSON schema and the reply is parsed into it (`parley.llm.structured`).
 
+Deadlines: ``timeout`` (seconds, default 600) bounds each request attempt as a whole, from
+connecting to the last byte of the reply, streamed or not; the SDK gets an HTTP client that
+enforces it (`parley.llm._http`), since httpx2's own timeouts bound each read alone and a server
+that trickles bytes or keep-alive comments would never trip them. ``stream_chunk_timeout``
+(seconds, default 300) bounds, for streamed replies, the wait for each chunk: the first after
+the headers, and each after the one before (`parley.llm.streaming`).
+
 Retries are the SDK's own: ``max_retries`` (default 2) more attempts on HTTP 408, 409, 429 and
 5xx, on timeouts and on connection errors, waiting 0.5 s x 2^n capped at 8 s, less up to 25 %
 random jitter, or what the server's ``retry-after-ms``/``retry-after`` header asks (up to 120 s).
-A stream that breaks after its first byte is not retried (its tokens may already be shown): the
-error goes up, and `parley.llm.OpenAIWrapper` falls back to the next entry.
+Each attempt has the whole ``timeout``. A stream that breaks or stalls after its headers is not
+retried (its tokens may already be shown): the error goes up, and `parley.llm.OpenAIWrapper`
+falls back to the next entry.
 
 Every SDK error becomes a `parley.exceptions.ModelError` in one place, `_translate`. Messages
 name the config entry with its key redacted, and no API key appears in any message or repr.
@@ -50,9 +58,9 @@ from parley.exceptions import (
     redact_url,
 )
 from parley.llm._errors import server_message, status_error
-from parley.llm.config import split_entry, validate_config_entry
+from parley.llm.config import DEFAULT_STREAM_CHUNK_TIMEOUT, split_entry, validate_config_entry
 from parley.llm.pricing import cost, validate_price
-from parley.llm.streaming import ChunkAccumulator, StreamedReply, current_sink
+from parley.llm.streaming import ChunkAccumulator, StreamedReply, StreamStalledError, current_sink
 from parley.llm.structured import is_model_class, parse_structured, response_format_param
 from parley.llm.types import Message, ModelResponse, ToolCall, ToolSpec, Usage
 
@@ -84,13 +92,16 @@ class OpenAIClient:
         config: one config-list entry: ``model`` (required); ``api_key`` (default: the
             ``OPENAI_API_KEY`` environment variable); ``base_url`` (default: ``OPENAI_BASE_URL``,
             else OpenAI's); ``api_type`` (only ``"openai"``); ``organization``; ``timeout``
-            (seconds per request, default the SDK's 600); ``max_retries`` (default the SDK's 2);
-            ``default_headers``; ``price`` (``[prompt $ per 1K tokens, completion $ per 1K
-            tokens]``, overriding `parley.llm.pricing`); ``stream`` (default False: stream every
-            call). Every other key except the agent-level ones (``cache_seed``, ``tools`` ...) is
-            a call parameter sent in the request body (``temperature``, ``max_tokens``, ``seed``,
-            ``stop``, ``response_format`` ...); ``extra_body``'s items are merged into the body.
-            A ``response_format`` may be a pydantic model class (see `parley.llm.structured`).
+            (seconds each request attempt may take as a whole, from connecting to the last byte
+            of the reply, streamed or not; default 600); ``stream_chunk_timeout`` (seconds a
+            streamed reply may go without a chunk, the first included; keep-alive comments do
+            not count; default 300); ``max_retries`` (default the SDK's 2); ``default_headers``;
+            ``price`` (``[prompt $ per 1K tokens, completion $ per 1K tokens]``, overriding
+            `parley.llm.pricing`); ``stream`` (default False: stream every call). Every other
+            key except the agent-level ones (``cache_seed``, ``tools`` ...) is a call parameter
+            sent in the request body (``temperature``, ``max_tokens``, ``seed``, ``stop``,
+            ``response_format`` ...); ``extra_body``'s items are merged into the body. A
+            ``response_format`` may be a pydantic model class (see `parley.llm.structured`).
 
     Raises:
         ConfigError: the entry is invalid (see `parley.llm.config.validate_config_entry`).
@@ -161,14 +172,15 @@ class OpenAIClient:
             import openai
         except ImportError:
             raise MissingDependencyError("openai", "openai") from None
-        # The SDK's default HTTP client, built here so that no finalizer schedules its close on
-        # whichever loop runs when it is collected (a different, maybe closed, loop).
-        kwargs: dict[str, Any] = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "http_client": openai.DefaultAsyncHttpxClient(),
-        }
-        for key in ("organization", "timeout", "max_retries", "default_headers"):
+        from parley.llm._http import DeadlineAsyncClient, sdk_timeout
+
+        # The HTTP client is built here so that no finalizer schedules its close on whichever
+        # loop runs when it is collected (a different, maybe closed, loop). It has the SDK's
+        # defaults, and bounds each attempt as a whole.
+        timeout = sdk_timeout(self._settings.get("timeout"))
+        http = DeadlineAsyncClient(timeout=timeout, limits=openai.DEFAULT_CONNECTION_LIMITS, follow_redirects=True)
+        kwargs: dict[str, Any] = {"api_key": api_key, "base_url": base_url, "http_client": http, "timeout": timeout}
+        for key in ("organization", "max_retries", "default_headers"):
             if self._settings.get(key) is not None:
                 kwargs[key] = self._settings[key]
         return openai.AsyncOpenAI(**kwargs)
@@ -186,9 +198,9 @@ class OpenAIClient:
             messages: the conversation, sent as given (it must be in the OpenAI wire shape).
             tools: tools the model may call, in the OpenAI tools shape; None or empty for none.
             params: per-call parameters over the entry's: body parameters (``temperature``,
-                ``response_format`` ...), and ``model``, ``timeout`` (seconds), ``max_retries``
-                or ``stream`` (bool) for this call only. Other agent-level keys (``cache_seed``
-                ...) are ignored.
+                ``response_format`` ...), and ``model``, ``timeout`` (seconds per attempt),
+                ``stream_chunk_timeout`` (seconds), ``max_retries`` or ``stream`` (bool) for
+                this call only. Other agent-level keys (``cache_seed`` ...) are ignored.
 
         Returns:
             The reply message (``content``, plus ``tool_calls`` when the model called tools), the
@@ -198,7 +210,8 @@ class OpenAIClient:
 
         Raises:
             ModelAuthenticationError: no API key, or the server rejected it (401/403).
-            ModelConnectionError: the server cannot be reached or timed out.
+            ModelConnectionError: the server cannot be reached; an attempt took longer than
+                ``timeout``; or a stream went ``stream_chunk_timeout`` seconds without a chunk.
             ModelNotFoundError: the server does not know the model (404).
             ModelRateLimitError: still rate limited (429) after the SDK's retries.
             ModelResponseError: the reply is malformed: not JSON, no choices, neither content
@@ -213,6 +226,7 @@ class OpenAIClient:
         model = self.model
         stream = self._stream
         fmt = self._format
+        gap = self._settings.get("stream_chunk_timeout", DEFAULT_STREAM_CHUNK_TIMEOUT)
         if params:
             settings, call_params = split_entry(params)
             if "response_format" in call_params:
@@ -225,6 +239,8 @@ class OpenAIClient:
                 options["timeout"] = float(settings["timeout"])
             if settings.get("max_retries") is not None:
                 options["max_retries"] = int(settings["max_retries"])
+            if settings.get("stream_chunk_timeout") is not None:
+                gap = settings["stream_chunk_timeout"]
             stream = bool(params.get("stream", stream))
         body["model"] = model
         body["messages"] = messages if isinstance(messages, list) else list(messages)
@@ -233,7 +249,7 @@ class OpenAIClient:
         if stream:
             body["stream"] = True
             body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-            return await self._create_streamed(client, body, options, base_url, fmt)
+            return await self._create_streamed(client, body, options, base_url, fmt, float(gap))
         body.pop("stream_options", None)  # OpenAI rejects it without "stream"
         from openai.types.chat import ChatCompletion
 
@@ -247,7 +263,13 @@ class OpenAIClient:
         return self._to_response(completion, model, base_url, fmt)
 
     async def _create_streamed(
-        self, client: AsyncOpenAI, body: dict[str, Any], options: RequestOptions, base_url: str, fmt: type[Any] | None
+        self,
+        client: AsyncOpenAI,
+        body: dict[str, Any],
+        options: RequestOptions,
+        base_url: str,
+        fmt: type[Any] | None,
+        gap: float,
     ) -> ModelResponse:
         from openai import AsyncStream
         from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -264,7 +286,7 @@ class OpenAIClient:
                 stream_cls=AsyncStream[ChatCompletionChunk],
             )
             async with chunks:
-                reply = await collected.consume(chunks, current_sink())
+                reply = await collected.consume(chunks, current_sink(), gap=gap)
         except Exception as exc:
             error = self._translate(exc, base_url, model, chunks=collected.chunks)
             if error is None:
@@ -298,11 +320,18 @@ class OpenAIClient:
 
         entry = self._entry
         broke = f" The stream broke after {chunks} chunk(s)." if chunks else ""
-        if isinstance(exc, openai.APITimeoutError):
-            timeout = self._settings.get("timeout", "the SDK's default")
+        if isinstance(exc, StreamStalledError):
             return ModelConnectionError(
-                f"The model server at {base_url} did not answer in time (timeout {timeout} s).{broke}", config=entry
+                f"The model server at {base_url} sent no chunk for {exc.seconds:g} s after {exc.chunks} chunk(s) "
+                '("stream_chunk_timeout"; keep-alive comments do not count; raise it for models that think '
+                "silently before they answer).",
+                config=entry,
             )
+        if isinstance(exc, openai.APITimeoutError):
+            from parley.llm._http import timed_out
+
+            what = timed_out(exc.__cause__, getattr(exc, "request", None))
+            return ModelConnectionError(f"The model server at {base_url} {what}.{broke}", config=entry)
         if isinstance(exc, openai.APIConnectionError):
             reason = self._scrub(str(exc.__cause__ or exc))
             if chunks:

@@ -12,10 +12,16 @@ each text delta, set with `stream_to`. The model layer cannot print (printing be
 agents' IOStream), so an agent sets its IOStream's print as the sink around each model call;
 code that calls a client directly may set any callable. With no sink set, the deltas are only
 collected. The sink is a context variable, so concurrent chats each stream to their own sink.
+
+A stream can stall: the server keeps the connection open and sends nothing, or only SSE comments
+such as ``: keep-alive``. `ChunkAccumulator.consume` bounds the wait for each chunk (``gap``,
+llm_config's ``stream_chunk_timeout``) and raises `StreamStalledError` when it runs out; the
+whole stream's deadline (llm_config's ``timeout``) is kept by the HTTP client below it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from collections.abc import AsyncIterable, Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +30,7 @@ from typing import Any
 
 from parley.llm.types import ToolCall, Usage
 
-__all__ = ["ChunkAccumulator", "StreamedReply", "TokenSink", "current_sink", "stream_to"]
+__all__ = ["ChunkAccumulator", "StreamStalledError", "StreamedReply", "TokenSink", "current_sink", "stream_to"]
 
 TokenSink = Callable[[str], object]
 """Called with each text delta of a streamed reply, in order, as it arrives."""
@@ -52,6 +58,20 @@ def stream_to(sink: TokenSink | None) -> Iterator[None]:
 def current_sink() -> TokenSink | None:
     """The token sink set by the innermost `stream_to` of this context, or None."""
     return _sink.get()
+
+
+class StreamStalledError(TimeoutError):
+    """No chunk arrived for ``seconds``: the stream stalled. Model clients turn it into a `ModelError`.
+
+    Attributes:
+        seconds: the longest wait allowed for one chunk.
+        chunks: how many chunks had arrived before the stall.
+    """
+
+    def __init__(self, seconds: float, chunks: int) -> None:
+        super().__init__(f"no chunk for {seconds:g} s after {chunks} chunk(s)")
+        self.seconds = seconds
+        self.chunks = chunks
 
 
 @dataclass
@@ -170,18 +190,41 @@ class ChunkAccumulator:
         ]
         return reply
 
-    async def consume(self, chunks: AsyncIterable[Any], sink: TokenSink | None = None) -> StreamedReply:
+    async def consume(
+        self, chunks: AsyncIterable[Any], sink: TokenSink | None = None, *, gap: float | None = None
+    ) -> StreamedReply:
         """Add every chunk of ``chunks``, handing each text delta to ``sink`` as it arrives.
 
+        Args:
+            chunks: the parsed chunks (each an SSE data event; comments never reach here).
+            sink: called with each text delta; None to only collect.
+            gap: the longest wait, in seconds, for each chunk, the first one included; None
+                waits as long as ``chunks`` does.
+
         Returns:
-            The rebuilt reply. Errors raised while iterating propagate; `chunks` then says how
-            far the stream got.
+            The rebuilt reply.
+
+        Raises:
+            StreamStalledError: no chunk came within ``gap`` seconds. The iteration is cut short
+                (the caller closes ``chunks``).
+
+        Other errors raised while iterating propagate; `chunks` then says how far the stream got.
         """
-        async for chunk in chunks:
+        pending = aiter(chunks)
+        while True:
+            scope = asyncio.timeout(gap)
+            try:
+                async with scope:
+                    chunk = await anext(pending)
+            except StopAsyncIteration:
+                return self.result()
+            except Exception:  # TimeoutError, or what a read cut short by the timeout raised
+                if gap is not None and scope.expired():
+                    raise StreamStalledError(gap, self.chunks) from None
+                raise
             text = self.add(chunk)
             if text and sink is not None:
                 sink(text)
-        return self.result()
 
 
 def _get(obj: Any, name: str) -> Any:

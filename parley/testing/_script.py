@@ -15,7 +15,15 @@ Streamed replies (the request says ``"stream": true``) take two more faults, on 
 - ``"stream_pause": {"after": n, "until": event}`` sends ``n`` events, then waits until
   ``event.wait()`` (a `threading.Event` the test sets) returns, or, with ``"seconds": s`` instead
   of ``"until"``, waits ``s`` seconds (a stream that stalls past the client's timeout);
-- ``"stream_cut": n`` sends ``n`` events, then drops the connection (a stream that breaks).
+- ``"stream_cut": n`` sends ``n`` events, then drops the connection (a stream that breaks);
+- ``"keep_alive": {"every": s, "after": n}`` sends ``n`` events (default 0), then the SSE comment
+  ``: keep-alive`` every ``s`` seconds, forever: a stream that never ends and never stalls.
+
+On the wire, any reply can also go out slowly, for tests of clients' deadlines:
+
+- ``"trickle": {"every": s}`` sends the body one byte every ``s`` seconds; with
+  ``"headers": true`` the status line and headers trickle too; with ``"by": "event"`` a streamed
+  reply sends one whole SSE event every ``s`` seconds instead (a slow but steady stream).
 
 Token usage is approximated, deterministically, as ``len(text) // 4 + 1`` tokens per message (the
 common rule of thumb of about four characters per English token). The text of a message is its
@@ -52,8 +60,13 @@ __all__ = [
 ReplySource = Sequence[Any] | Callable[[dict[str, Any]], Any]
 """A list of replies, or a callable taking the request body and returning one reply."""
 
-_REPLY_KEYS = ("content", "tool_calls", "error", "delay", "raw", "raw_json", "raw_events", "stream_pause", "stream_cut")
+_REPLY_KEYS = (
+    "content", "tool_calls", "error", "delay", "raw", "raw_json", "raw_events",
+    "stream_pause", "stream_cut", "keep_alive", "trickle",
+)  # fmt: skip
 _PAUSE_KEYS = ("after", "until", "seconds")
+_KEEP_ALIVE_KEYS = ("every", "after")
+_TRICKLE_KEYS = ("every", "by", "headers")
 _TOOL_CALL_KEYS = ("name", "arguments", "id")
 
 
@@ -72,6 +85,11 @@ class Reply:
         stream_pause: ``(after_events, event_or_None, seconds)``: where a stream pauses and until
             when, else None.
         stream_cut: the number of events after which a stream's connection is dropped, else None.
+        keep_alive: ``(after_events, every_seconds)``: a stream that sends keep-alive comments
+            forever after that many events, else None.
+        trickle: ``(by, every_seconds, headers)``: the answer goes out one ``"byte"`` or one
+            SSE ``"event"`` every that many seconds, the status line and headers too when
+            ``headers``; else None.
     """
 
     content: str | None = None
@@ -83,6 +101,8 @@ class Reply:
     raw_events: tuple[str, ...] | None = None
     stream_pause: tuple[int, Any, float] | None = None
     stream_cut: int | None = None
+    keep_alive: tuple[int, float] | None = None
+    trickle: tuple[str, float, bool] | None = None
 
 
 def _where(index: int | None) -> str:
@@ -137,22 +157,24 @@ def parse_reply(obj: Any, index: int | None = None) -> Reply:
     if not isinstance(delay, (int, float)) or delay < 0:
         raise _bad(f'"delay" must be a number of seconds >= 0, got {delay!r}', index)
     faults = _stream_faults(obj, index)
+    pace = faults.pop("trickle", None)
+    paced = {} if pace is None else {"trickle": pace}
     if "error" in obj:
         err = obj["error"]
         if not isinstance(err, Mapping) or not isinstance(err.get("status"), int):
             raise _bad(f'"error" must be {{"status": int, "message": str}}, got {err!r}', index)
         message = str(err.get("message", f"scripted error {err['status']}"))
         headers = {str(k): str(v) for k, v in dict(err.get("headers", {})).items()}
-        return Reply(delay=float(delay), error=(err["status"], message, headers))
+        return Reply(delay=float(delay), error=(err["status"], message, headers), **paced)
     if "raw" in obj:
-        return Reply(delay=float(delay), raw=str(obj["raw"]))
+        return Reply(delay=float(delay), raw=str(obj["raw"]), **paced)
     if "raw_json" in obj:
-        return Reply(delay=float(delay), raw_json=json.dumps(obj["raw_json"]))
+        return Reply(delay=float(delay), raw_json=json.dumps(obj["raw_json"]), **paced)
     if "raw_events" in obj:
         events = obj["raw_events"]
         if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
             raise _bad(f'"raw_events" must be a list of str (the data of each event), got {events!r}', index)
-        return Reply(delay=float(delay), raw_events=tuple(events), **faults)
+        return Reply(delay=float(delay), raw_events=tuple(events), **faults, **paced)
     content = obj.get("content")
     if content is not None and not isinstance(content, str):
         raise _bad(f'"content" must be a str or None, got {content!r}', index)
@@ -160,7 +182,7 @@ def parse_reply(obj: Any, index: int | None = None) -> Reply:
     if not isinstance(calls, list):
         raise _bad(f'"tool_calls" must be a list, got {calls!r}', index)
     parsed = tuple(_parse_tool_call(c, index, k) for k, c in enumerate(calls))
-    return Reply(content=content, tool_calls=parsed, delay=float(delay), **faults)
+    return Reply(content=content, tool_calls=parsed, delay=float(delay), **faults, **paced)
 
 
 def _count(value: Any, what: str, index: int | None) -> int:
@@ -169,11 +191,39 @@ def _count(value: Any, what: str, index: int | None) -> int:
     return value
 
 
+def _seconds(value: Any, what: str, index: int | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise _bad(f"{what} must be a number of seconds > 0, got {value!r}", index)
+    return float(value)
+
+
+def _mapping(obj: Mapping[str, Any], key: str, allowed: Sequence[str], shape: str, index: int | None) -> Any:
+    value = obj[key]
+    if not isinstance(value, Mapping):
+        raise _bad(f'"{key}" must be {shape}, got {value!r}', index)
+    _check_keys(value, allowed, index, key)
+    return value
+
+
 def _stream_faults(obj: Mapping[str, Any], index: int | None) -> dict[str, Any]:
-    """The ``stream_pause`` and ``stream_cut`` of a reply, as `Reply` fields."""
+    """The ``stream_pause``, ``stream_cut``, ``keep_alive`` and ``trickle`` of a reply, as `Reply` fields."""
     out: dict[str, Any] = {}
     if "stream_cut" in obj:
         out["stream_cut"] = _count(obj["stream_cut"], '"stream_cut"', index)
+    if "keep_alive" in obj:
+        alive = _mapping(obj, "keep_alive", _KEEP_ALIVE_KEYS, '{"every": s, "after"?: n}', index)
+        every = _seconds(alive.get("every"), '"keep_alive.every"', index)
+        out["keep_alive"] = (_count(alive.get("after", 0), '"keep_alive.after"', index), every)
+    if "trickle" in obj:
+        shape = '{"every": s, "by"?: "byte" | "event", "headers"?: bool}'
+        trickle = _mapping(obj, "trickle", _TRICKLE_KEYS, shape, index)
+        every = _seconds(trickle.get("every"), '"trickle.every"', index)
+        by, headers = trickle.get("by", "byte"), trickle.get("headers", False)
+        if by not in ("byte", "event"):
+            raise _bad(f'"trickle.by" must be "byte" or "event", got {by!r}', index)
+        if not isinstance(headers, bool) or (headers and by == "event"):
+            raise _bad(f'"trickle.headers" must be a bool, and true only with "by": "byte"; got {headers!r}', index)
+        out["trickle"] = (by, every, headers)
     pause = obj.get("stream_pause")
     if pause is None:
         return out

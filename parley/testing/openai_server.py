@@ -6,9 +6,12 @@ streamed as server-sent events when the request says ``"stream": true``, or a fa
 error, a delay, a malformed body). See `parley.testing._script` for the reply shapes and the
 token-usage approximation. ``GET /v1/models`` lists the served models.
 
-A streamed reply can also pause mid-stream until the test releases it, stall, or break off
-(``stream_pause``, ``stream_cut``), and ``raw_events`` sends any events at all, so clients can be
-tested on partial, stalled, truncated and malformed streams.
+A streamed reply can also pause mid-stream until the test releases it, stall, break off, or send
+SSE keep-alive comments forever (``stream_pause``, ``stream_cut``, ``keep_alive``), and
+``raw_events`` sends any events at all, so clients can be tested on partial, stalled, truncated,
+endless and malformed streams. Any answer can ``trickle`` out one byte (or one SSE event) every
+few seconds, headers included if asked, so clients can be tested on servers that are slow but
+never silent. A client that hangs up ends the trickle or the keep-alives.
 
 Beyond the script, two checks run before a reply is used, each like OpenAI's own:
 
@@ -50,13 +53,25 @@ from parley.testing._wire import completion_body, error_body, stream_chunks
 __all__ = ["ScriptedOpenAIServer", "main"]
 
 
+_KEEP_ALIVE = b": keep-alive\n\n"
+
+
 @dataclass(frozen=True)
 class _Stream:
-    """A streamed answer: its SSE events, where it pauses and until when, and where it breaks."""
+    """A streamed answer: its SSE events, and its faults.
+
+    ``pause`` is where it pauses and until when, ``cut`` where it breaks, and ``keep_alive``
+    after how many events it sends keep-alive comments forever, and every how many seconds.
+    """
 
     events: list[bytes]
     pause: tuple[int, Any, float] | None = None
     cut: int | None = None
+    keep_alive: tuple[int, float] | None = None
+
+
+class _Hangup(Exception):
+    """The server closed while an answer was still going out slowly."""
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -68,6 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server: _HTTPServer
+    _trickle: tuple[str, float, bool] | None = None  # how the answer being sent goes out
 
     def setup(self) -> None:
         super().setup()
@@ -108,13 +124,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, error_body("Request body must be a JSON object", status=400))
             return
         received = {name.lower(): value for name, value in self.headers.items()}
-        status, payload, headers = self.server.owner._answer(body, received)
+        status, payload, headers, self._trickle = self.server.owner._answer(body, received)
         if payload is None:
             return
-        if isinstance(payload, _Stream):
-            self._send_stream(payload)
-        else:
-            self._send_bytes(status, payload, headers)
+        try:
+            if isinstance(payload, _Stream):
+                self._send_stream(payload)
+            else:
+                self._send_bytes(status, payload, headers)
+        except (_Hangup, OSError):  # the server closed, or the client hung up on a slow answer
+            self.close_connection = True
+        finally:
+            self._trickle = None
 
     def _send_json(self, status: int, obj: Any) -> None:
         self._send_bytes(status, json.dumps(obj).encode(), {})
@@ -126,7 +147,41 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        self._write(data)
+
+    def flush_headers(self) -> None:
+        trickle = self._trickle
+        buffered: list[bytes] | None = getattr(self, "_headers_buffer", None)  # the standard library's
+        if trickle is None or not trickle[2] or buffered is None:
+            super().flush_headers()
+            return
+        data = b"".join(buffered)
+        buffered.clear()
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        """Send ``data``, one byte at a time when the answer trickles by byte.
+
+        Raises:
+            _Hangup: the server closed meanwhile.
+            OSError: the client hung up.
+        """
+        trickle = self._trickle
+        if trickle is None or trickle[0] != "byte":
+            self.wfile.write(data)
+            return
+        for i in range(len(data)):
+            self._wait(trickle[1])
+            self.wfile.write(data[i : i + 1])
+            self.wfile.flush()
+
+    def _wait(self, seconds: float) -> None:
+        if self.server.owner._closed.wait(seconds):
+            raise _Hangup
+
+    def _send_chunk(self, data: bytes) -> None:
+        self._write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
 
     def _send_stream(self, stream: _Stream) -> None:
         self.send_response(200)
@@ -134,18 +189,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        for sent, event in enumerate(stream.events):
-            if stream.cut == sent:
+        by_event = self._trickle is not None and self._trickle[0] == "event"
+        for sent, event in enumerate([*stream.events, None]):
+            if stream.keep_alive is not None and stream.keep_alive[0] == sent:
+                while True:  # until the server closes or the client hangs up
+                    self._wait(stream.keep_alive[1])
+                    self._send_chunk(_KEEP_ALIVE)
+            if stream.cut is not None and (stream.cut == sent or (event is None and stream.cut > sent)):
                 self._drop()
                 return
+            if event is None:
+                break
             if stream.pause is not None and stream.pause[0] == sent and not self._pause(*stream.pause[1:]):
                 return
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
-            self.wfile.flush()
-        if stream.cut is not None and stream.cut >= len(stream.events):
-            self._drop()
-            return
-        self.wfile.write(b"0\r\n\r\n")
+            if by_event and self._trickle is not None:
+                self._wait(self._trickle[1])
+            self._send_chunk(event)
+        self._write(b"0\r\n\r\n")
 
     def _pause(self, until: Any, seconds: float) -> bool:
         """Wait for the test's event (or ``seconds``); False when the server closed meanwhile."""
@@ -315,8 +375,8 @@ class ScriptedOpenAIServer:
 
     def _answer(
         self, body: dict[str, Any], headers: dict[str, str]
-    ) -> tuple[int, bytes | _Stream | None, dict[str, str]]:
-        """Decide the answer to one chat request: ``(status, body bytes or SSE events, headers)``."""
+    ) -> tuple[int, bytes | _Stream | None, dict[str, str], tuple[str, float, bool] | None]:
+        """Decide the answer to one chat request: ``(status, body bytes or SSE events, headers, trickle)``."""
         with self._lock:
             self._requests.append(body)
             self._headers.append(headers)
@@ -325,18 +385,18 @@ class ScriptedOpenAIServer:
             presented = headers.get("authorization", "").removeprefix("Bearer ")
             if presented != self._api_key:
                 msg = f"Incorrect API key provided: {presented}."
-                return 401, json.dumps(error_body(msg, status=401, code="invalid_api_key")).encode(), {}
+                return 401, json.dumps(error_body(msg, status=401, code="invalid_api_key")).encode(), {}, None
         model = str(body.get("model") or self.model)
         if self._models and model not in self._models:
             msg = f"The model '{model}' does not exist or you do not have access to it."
-            return 404, json.dumps(error_body(msg, status=404, code="model_not_found")).encode(), {}
+            return 404, json.dumps(error_body(msg, status=404, code="model_not_found")).encode(), {}, None
         try:
             reply = self._script.next(body)
         except (ScriptExhaustedError, ConfigError) as exc:
-            return 500, json.dumps(error_body(str(exc), status=500)).encode(), {}
+            return 500, json.dumps(error_body(str(exc), status=500)).encode(), {}, None
         if reply.delay and self._closed.wait(reply.delay):
-            return 503, None, {}
-        return self._render(reply, body, model, number)
+            return 503, None, {}, None
+        return (*self._render(reply, body, model, number), reply.trickle)
 
     def _render(
         self, reply: Reply, body: dict[str, Any], model: str, number: int
@@ -350,7 +410,7 @@ class ScriptedOpenAIServer:
             return 200, reply.raw_json.encode(), {}
         if reply.raw_events is not None:
             events = [_sse(e.encode()) for e in reply.raw_events]
-            return 200, _Stream(events, reply.stream_pause, reply.stream_cut), {}
+            return 200, _Stream(events, reply.stream_pause, reply.stream_cut, reply.keep_alive), {}
         prompt, completion = usage_for(body.get("messages") or [], reply)
         common: dict[str, Any] = {
             "model": model,
@@ -363,7 +423,10 @@ class ScriptedOpenAIServer:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             chunks = stream_chunks(reply, include_usage=include_usage, **common)
             events = [*(_sse(c) for c in chunks), _sse(b"[DONE]")]
-            return 200, _Stream(events, reply.stream_pause, reply.stream_cut), {}
+            return 200, _Stream(events, reply.stream_pause, reply.stream_cut, reply.keep_alive), {}
+        if reply.keep_alive is not None:
+            msg = 'scripted "keep_alive" needs a streamed request ("stream": true); this one did not stream'
+            return 500, json.dumps(error_body(msg, status=500)).encode(), {}
         return 200, json.dumps(completion_body(reply, **common)).encode(), {}
 
 

@@ -65,8 +65,9 @@ class ScriptedModelClient:
 
     Raises:
         ConfigError: a reply is malformed, or is a ``raw``/``raw_json``/``raw_events`` fault,
-            which only means something on the wire (use `ScriptedOpenAIServer`). The stream
-            faults ``stream_pause`` and ``stream_cut`` are accepted and have no effect here.
+            which only means something on the wire (use `ScriptedOpenAIServer`). The wire
+            faults ``stream_pause``, ``stream_cut``, ``keep_alive`` and ``trickle`` are accepted
+            and have no effect here.
 
     Attributes:
         calls: the messages each call received, oldest call first.

@@ -124,6 +124,17 @@ def test_manual_selection_through_the_iostream() -> None:
     assert "'nine' is not a number from 1 to 2." in io.text
 
 
+def test_manual_selection_refuses_answers_int_cannot_read() -> None:
+    a, b, c = member("a"), member("b"), member("c")
+    gc = GroupChat(agents=[a, b, c], speaker_selection_method="manual", max_round=2, allow_repeat_speaker=False)
+    io = ScriptedIOStream(["\u00b2", "1" * 5000, "2"])  # a superscript two is a digit to str.isdigit
+    with IOStream.set_default(io):
+        run(gc, a)
+    assert [n for n, _ in transcript(gc)] == ["a", "c"]
+    assert "'\u00b2' is not a number from 1 to 2." in io.text
+    assert f"{'1' * 5000!r} is not a number from 1 to 2." in io.text
+
+
 def test_callable_selection_returns_agent_name_method_or_none() -> None:
     a, b, c = member("a"), member("b"), member("c")
     calls: list[str] = []
@@ -162,6 +173,16 @@ def test_auto_selection_retries_with_feedback_then_falls_back() -> None:
         "Your answer named more than one team member (b, c). Answer with exactly one name from ['a', 'b', 'c'].",
         "Your answer named no team member. Answer with exactly one name from ['a', 'b', 'c'].",
     ]
+
+
+@pytest.mark.timeout(30)
+def test_auto_selection_reads_a_megabyte_answer() -> None:
+    coder, senior, reviewer = member("Coder"), member("Senior_Coder"), member("reviewer")
+    selector = ScriptedModelClient(["Senior Coder " * 80_000])  # 1 MB; each "Coder" lies inside a longer name
+    gc = GroupChat(agents=[coder, senior, reviewer], max_round=2)
+    run(gc, coder, llm_config=selector)
+    assert [n for n, _ in transcript(gc)] == ["Coder", "Senior_Coder"]
+    assert len(selector.calls) == 1  # one name found: no retry
 
 
 def tool_caller() -> ConversableAgent:

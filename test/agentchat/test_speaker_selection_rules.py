@@ -43,6 +43,31 @@ def test_longer_name_containing_shorter_one() -> None:
     assert mentioned_agents("Senior_Coder then Coder", ["Coder", "Senior_Coder"]) == ["Coder", "Senior_Coder"]
 
 
+MB = 1_000_000
+
+
+@pytest.mark.timeout(30)
+def test_a_megabyte_answer_that_names_a_longer_name_again_and_again() -> None:
+    """Each "Coder" lies inside a "Senior Coder": checking that was quadratic (380 KB took 15 s)."""
+    answer = "Senior Coder " * (MB // 13)
+    assert mentioned_agents(answer, ["Coder", "Senior_Coder"]) == ["Senior_Coder"]
+    assert mentioned_agents(answer + "then Coder", ["Coder", "Senior_Coder"]) == ["Coder", "Senior_Coder"]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("answer", "names", "expected"),
+    [
+        (" helper" + " " * MB + "help", ["_helper"], ["_helper"]),  # a leading underscore: a run of spaces
+        ("a" + " " * MB + "c", ["a__b"], []),  # two underscores in a row, then no match
+    ],
+    ids=["leading-underscore", "double-underscore"],
+)
+def test_a_megabyte_run_of_whitespace(answer: str, names: list[str], expected: list[str]) -> None:
+    """The regex engine tried every split of a whitespace run: quadratic (20 KB took 3 s) for some names."""
+    assert mentioned_agents(answer, names) == expected
+
+
 def test_round_robin_next_wraps_and_skips_ineligible() -> None:
     assert round_robin_next(NAMES, "planner", NAMES) == "Coder"
     assert round_robin_next(NAMES, "executor", NAMES) == "planner"

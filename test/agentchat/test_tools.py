@@ -16,6 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 from parley import ConversableAgent
+from parley.agentchat.io import IOStream, ScriptedIOStream
 from parley.agentchat.tools import ToolsMixin, function_schema, register_function
 from parley.exceptions import ConfigError
 from parley.llm.types import Message, ToolSpec
@@ -357,3 +358,85 @@ def test_the_model_reads_an_argument_error_and_retries() -> None:
     }
     assert requests[2]["messages"][-1] == {"role": "tool", "tool_call_id": "c2", "content": "ticket #1 filed"}
     assert filed == [Ticket(title="Disk full", priority=Priority.LOW)]
+
+
+# ---- arguments no tool can read ---------------------------------------------------------------
+
+DEEP_OK = '{"values": ' + "[" * 99 + "]" * 99 + "}"  # 100 levels, counting the arguments object
+OVER_1_MIB = '{"values": "' + "x" * 1_048_576 + '"}'
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (
+            '{"values": ' + "1" * 5000 + "}",
+            "Error: the arguments for 'store' hold an integer of 5,000 digits; the limit is 4,300. "
+            'Send a number that long as a string ("123...").',
+        ),
+        (
+            "[" * 5000,
+            "Error: the arguments for 'store' nest arrays and objects more than 100 levels deep. "
+            "Send flatter arguments: at most 100 levels, counting the arguments object as one.",
+        ),
+        (
+            "[" * 3000 + "]" * 3000,
+            "Error: the arguments for 'store' nest arrays and objects more than 100 levels deep. "
+            "Send flatter arguments: at most 100 levels, counting the arguments object as one.",
+        ),
+        (
+            '{"values": ' + "[" * 100 + "]" * 100 + "}",  # json reads it; 101 levels is one too many
+            "Error: the arguments for 'store' nest arrays and objects more than 100 levels deep. "
+            "Send flatter arguments: at most 100 levels, counting the arguments object as one.",
+        ),
+        (
+            OVER_1_MIB,
+            f"Error: the arguments for 'store' are {len(OVER_1_MIB):,} characters long; the limit is 1,048,576. "
+            "Send less in one call: split the data over several calls, or pass a file name or a reference instead "
+            "of the data itself.",
+        ),
+        (DEEP_OK, "stored 1 value(s)"),
+    ],
+    ids=["5000-digit-number", "5000-open-brackets", "3000-deep-array", "101-levels", "over-1-MiB", "100-levels-ok"],
+)
+def test_arguments_no_tool_can_read_come_back_as_an_error_and_the_chat_goes_on(arguments: str, error: str) -> None:
+    replies = [
+        {"content": None, "tool_calls": [{"id": "c1", "name": "store", "arguments": arguments}]},
+        "Noted. TERMINATE",
+    ]
+    io = ScriptedIOStream()
+    with ScriptedOpenAIServer(replies) as server, IOStream.set_default(io):
+        caller = ToolAgent("assistant", llm_config=config(server), human_input_mode="NEVER")  # prints the calls
+        executor = ToolAgent("executor", llm_config=False, human_input_mode="NEVER")
+
+        def store(values: Any) -> str:
+            """Store values."""
+            return f"stored {len(values)} value(s)"
+
+        register_function(store, caller=caller, executor=executor)
+        result = executor.initiate_chat(caller, message="Store these.")
+        requests = server.requests
+
+    assert result.chat_history[2]["tool_responses"] == [{"tool_call_id": "c1", "role": "tool", "content": error}]
+    assert requests[1]["messages"][-1] == {"role": "tool", "tool_call_id": "c1", "content": error}
+    assert result.summary == "Noted."
+    shown = io.text  # the console showed the call; arguments it cannot read are shown as sent
+    assert "***** Suggested tool call (c1): store *****" in shown
+    assert (arguments if error.startswith("Error:") else json.dumps(json.loads(arguments), indent=2)) in shown
+
+
+async def test_a_result_that_cannot_become_text_is_an_error_response() -> None:
+    executor = agent("executor")
+    deep: list[Any] = []
+    for _ in range(5000):
+        deep = [deep]
+
+    @executor.register_for_execution()
+    def nest() -> list[Any]:
+        return deep
+
+    assert await run_calls(executor, ("nest", {})) == [
+        "Error: the result of 'nest' cannot be turned into text "
+        "(RecursionError: maximum recursion depth exceeded while encoding a JSON object)."
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -43,13 +44,15 @@ def test_no_marker(code: str) -> None:
     assert filename_from_marker(code) is None
 
 
-def test_default_filename_is_the_sha256_of_the_code() -> None:
-    digest = hashlib.sha256(b"print(1)").hexdigest()
-    assert default_filename("print(1)", "python") == f"tmp_code_{digest}.py"
-    assert default_filename("print(1)", "bash").endswith(".sh")
-    assert default_filename("print(1)", "pwsh").endswith(".ps1")
-    assert default_filename("{}", "json").endswith(".json")
-    assert default_filename("x", "brainfuck").endswith(".txt")
+def test_default_filename_is_random_not_the_hash_of_the_code() -> None:
+    names = {default_filename("python") for _ in range(100)}
+    assert len(names) == 100
+    assert all(re.fullmatch(r"tmp_code_[0-9a-f]{32}\.py", name) for name in names)
+    assert f"tmp_code_{hashlib.sha256(b'print(1)').hexdigest()}.py" not in names
+    assert default_filename("bash").endswith(".sh")
+    assert default_filename("pwsh").endswith(".ps1")
+    assert default_filename("json").endswith(".json")
+    assert default_filename("brainfuck").endswith(".txt")
 
 
 def test_relative_names_resolve_inside(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ PRINT = [CodeBlock("print(1)", "python")]
         ({"network_mode": "nnone"}, "network_mode", "Did you mean 'none'"),
         ({"bind_dir": "relative/dir"}, "bind_dir", "absolute"),
         ({"auto_remove": "yes"}, "auto_remove", "True or False"),
+        ({"keep_background": 1}, "keep_background", "True or False"),
         ({"user": ""}, "user", "uid:gid"),
         ({"max_output_chars": 1}, "max_output_chars", "at least 2"),
         ({"docker_client": object()}, "docker_client", "docker.from_env()"),
@@ -58,6 +59,7 @@ def test_defaults_are_autogen_compatible_and_secure() -> None:
     instructions = executor.user_capability.instructions
     assert "There is no network" in instructions
     assert "memory 1g, at most 256 processes" in instructions
+    assert "Every process a block starts ends when the block ends" in instructions
 
 
 def test_the_factory_builds_it_by_name_without_contacting_docker(tmp_path: Path) -> None:
@@ -121,3 +123,9 @@ def test_with_the_network_on_the_instructions_say_how_to_install(tmp_path: Path)
     instructions = DockerCommandLineCodeExecutor(network_mode="bridge").user_capability.instructions
     assert "The network is on" in instructions
     assert "python3 -m pip install --user" in instructions
+
+
+def test_with_keep_background_the_instructions_say_servers_stay() -> None:
+    instructions = DockerCommandLineCodeExecutor(keep_background=True).user_capability.instructions
+    assert "keep running for the next blocks, until the container is restarted" in instructions
+    assert "ends when the block ends" not in instructions

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
+import re
 import sys
 import threading
 import time
@@ -193,12 +193,16 @@ def test_missing_interpreter_is_a_result(work: Path) -> None:
 # --- files -----------------------------------------------------------------------------------------
 
 
-def test_unmarked_code_is_saved_under_its_hash(work: Path) -> None:
-    code = "print('hashed')"
-    result = run(LocalCommandLineCodeExecutor(work_dir=work), py(code))
-    expected = work / f"tmp_code_{hashlib.sha256(code.encode()).hexdigest()}.py"
-    assert result.code_file == str(expected)
-    assert expected.read_text() == code + "\n"
+def test_unmarked_code_is_saved_under_a_random_name(work: Path) -> None:
+    code = "print('random')"
+    executor = LocalCommandLineCodeExecutor(work_dir=work)
+    first, second = run(executor, py(code)), run(executor, py(code))
+    assert first.code_file is not None
+    assert second.code_file is not None
+    assert first.code_file != second.code_file  # not predictable from the code
+    assert re.fullmatch(r"tmp_code_[0-9a-f]{32}\.py", Path(first.code_file).name)
+    assert Path(first.code_file).parent == work
+    assert Path(first.code_file).read_text() == code + "\n"
 
 
 def test_filename_marker_names_the_file(work: Path) -> None:

@@ -196,3 +196,22 @@ def test_the_executor_passes_env_and_allowlisted_variables(work: Path, monkeypat
 def test_bad_env_options_are_config_errors(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         LocalCommandLineCodeExecutor(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(60)
+def test_a_killed_reaper_server_is_started_again(work: Path) -> None:
+    executor = LocalCommandLineCodeExecutor(work_dir=work)
+    assert executor.execute_code_blocks([CodeBlock("print(1)", "python")]).output == "1\n"
+    servers = [p for p in psutil.Process().children() if "--serve" in p.cmdline()]
+    assert len(servers) == 1
+    servers[0].kill()
+    servers[0].wait(timeout=10)
+    assert executor.execute_code_blocks([CodeBlock("print(2)", "python")]).output == "2\n"
+
+
+@pytest.mark.timeout(60)
+def test_code_that_kills_its_own_reaper_ends_with_everything_it_started(work: Path) -> None:
+    code = f"sleep 1000 &\necho $! > {work}/bg.pid\nkill -9 $PPID\nsleep 1000"
+    result = LocalCommandLineCodeExecutor(work_dir=work, timeout=30).execute_code_blocks([bash(code)])
+    assert not result.timed_out  # the run ended when its reaper died, not at the timeout
+    assert all(is_gone(pid) for pid in read_pids(work / "bg.pid"))

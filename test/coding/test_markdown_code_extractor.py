@@ -120,3 +120,15 @@ def test_a_fence_does_not_span_two_content_parts() -> None:
 @pytest.mark.parametrize("message", [None, "", "no code here", [], "inline `code` only", "```"])
 def test_no_blocks(message: str | list[dict[str, Any]] | None) -> None:
     assert extract(message) == []
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "code",
+    ["[" * 5000, "1+" * 100_000 + "1", "not " * 100_000 + "x", "[" * 1_000_000, "-" * 1_000_000 + "1"],
+    ids=["5000-brackets", "100000-plus", "100000-not", "1MB-brackets", "1MB-minus"],
+)
+def test_an_untagged_block_nested_too_deep_to_parse_is_unknown(code: str) -> None:
+    """A model's message never makes extraction raise: such a block is kept, and no executor runs "unknown"."""
+    message = f"Here it is:\n\n```\n{code}\n```\n\nand a tagged one:\n\n```python\nprint(1)\n```\n"
+    assert extract(message) == [CodeBlock(code, "unknown"), CodeBlock("print(1)", "python")]

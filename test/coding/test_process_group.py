@@ -84,5 +84,5 @@ def test_registry_kill_all_from_another_thread(tmp_path: Path) -> None:
     registry.kill_all()
     assert all(is_gone(pid) for pid in pids)
     thread.join()
-    assert results == [ProcessResult(exit_code=128 + 9, timed_out=False)]
+    assert results == [ProcessResult(exit_code=128 + 9, timed_out=False, reaper_killed=True)]
     registry.kill_all()  # nothing left to kill

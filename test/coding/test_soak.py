@@ -56,7 +56,6 @@ def test_2000_local_blocks_leave_nothing_behind(tmp_path: Path) -> None:
         soak(executor, 2000, 250, lambda: CodeBlock("import time\ntime.sleep(5)", "python"))
         after = footprint()
     assert after == before, f"(fds, threads, children) grew from {before} to {after}"
-    assert psutil.Process().children(recursive=True) == []
 
 
 @pytest.mark.slow

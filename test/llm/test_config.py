@@ -127,6 +127,10 @@ def test_valid_entries_pass_and_come_back_as_copies() -> None:
         ({"model": "m", "api_type": "opnai"}, "Did you mean 'openai'?"),
         ({"model": "m", "base_url": "localhost:8000"}, "http:// or https:// URL"),
         ({"model": "m", "timeout": 0}, "timeout is in seconds"),
+        ({"model": "m", "timeout": float("inf")}, "timeout is in seconds and must be a finite number > 0"),
+        ({"model": "m", "stream_chunk_timeout": 0}, "stream_chunk_timeout is in seconds"),
+        ({"model": "m", "stream_chunk_timeout": "5"}, "stream_chunk_timeout is in seconds"),
+        ({"model": "m", "stream_chunk_timout": 5}, "Did you mean 'stream_chunk_timeout'?"),
         ({"model": "m", "max_retries": -1}, "max_retries must be an integer"),
         ({"model": "m", "price": [1]}, "Bad price"),
         ({"model": "m", "default_headers": {"X": 1}}, "default_headers"),
@@ -146,6 +150,7 @@ def test_split_entry_separates_client_settings_from_the_body() -> None:
             "model": "m",
             "api_key": "k",
             "timeout": 5,
+            "stream_chunk_timeout": 2,
             "temperature": 0,
             "cache_seed": 1,
             "tools": [],
@@ -153,5 +158,5 @@ def test_split_entry_separates_client_settings_from_the_body() -> None:
             "my_server_param": True,
         }
     )
-    assert settings == {"model": "m", "api_key": "k", "timeout": 5}
+    assert settings == {"model": "m", "api_key": "k", "timeout": 5, "stream_chunk_timeout": 2}
     assert body == {"temperature": 0, "min_p": 0.1, "my_server_param": True}

@@ -163,7 +163,7 @@ async def test_an_unreachable_server_names_the_base_url(entry_for: Entry, closed
 async def test_a_timeout_is_a_connection_error(entry_for: Entry) -> None:
     with (
         ScriptedOpenAIServer([{"delay": 30, "content": "late"}]) as server,
-        pytest.raises(ModelConnectionError, match=r"did not answer in time \(timeout 0.2 s\)") as info,
+        pytest.raises(ModelConnectionError, match=r"sent no complete reply within 0.2 s \(\"timeout\"") as info,
     ):
         await OpenAIClient(entry_for(server, timeout=0.2)).create(HI)
     assert_no_secret(info.value)

@@ -118,7 +118,7 @@ async def test_no_sink_collects_silently_and_a_stream_without_usage_counts_zero(
         (
             {"content": "never finished", "stream_pause": {"after": 2, "seconds": 30}},
             ModelConnectionError,
-            ["did not answer in time (timeout 0.5 s)", "The stream broke after 2 chunk(s)"],
+            ["sent no complete reply within 0.5 s", "The stream broke after 2 chunk(s)"],
         ),
         (
             {"content": "cut off in the middle", "stream_cut": 3},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from parley.coding._files import write_file_in
 from parley.coding._output import OutputBudget
 from parley.coding.jupyter._messages import (
     FileToSave,
@@ -30,7 +31,9 @@ class OutputCollector:
     which ends lines so); a lone ``\r`` (a progress bar) is kept.
 
     A display's images and HTML are saved to ``output_dir`` as ``display_<random hex>.<ext>``
-    (the directory is created on the first save); the text gets one line per saved file
+    (the directory is created on the first save) without following a symbolic link in it
+    (`parley.coding._files.write_file_in`: the kernel's code can change that directory); the
+    text gets one line per saved file
     (``Image saved to <path>``) where the display appeared, then the display's text, if any.
 
     Args:
@@ -75,10 +78,11 @@ class OutputCollector:
 
     def _save(self, file: FileToSave) -> str:
         kind = _KINDS.get(file.mime, "Image")
-        path = (self._output_dir / f"display_{os.urandom(8).hex()}.{file.extension}").absolute()
+        name = f"display_{os.urandom(8).hex()}.{file.extension}"
+        path = (self._output_dir / name).absolute()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(file.content)
+            self._output_dir.mkdir(parents=True, exist_ok=True)
+            write_file_in(self._output_dir, name, file.content)
         except OSError as exc:
             return f"{kind} ({file.mime}) could not be saved to {path}: {exc}"
         self.files.append(str(path))

@@ -1,0 +1,200 @@
+"""The host's side of the reaper server: one per process, started at the first run, restarted if it dies.
+
+`parley.coding._reaper` describes the server. `launch` sends it one run and returns the run's
+reaper pid and its output and status streams; `parley.coding._process` waits on them. A run
+thereby costs a fork of the small server process instead of an interpreter start (about 8 ms
+here).
+
+The server is this process's child, in a session of its own. It ends when this process closes
+its socket (at interpreter exit) or dies, and each run's reaper then ends its run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from parley.coding._reaper import server_argv
+
+__all__ = ["Launched", "ReaperError", "launch"]
+
+_START_S = 10.0
+"""Seconds a run's reaper may take to say its pid (a fork and a write, normally under a millisecond)."""
+
+
+class ReaperError(OSError):
+    """The reaper server could not start a run (it cannot be started, or did not answer)."""
+
+
+@dataclass
+class Launched:
+    """A run the server started.
+
+    Attributes:
+        pid: the run's reaper; also its process group (and session) id.
+        output: the command's merged stdout and stderr, until end of file.
+        status: the reaper's status lines after ``pid``: ``exit <code>``, then end of file.
+        control: with ``keep``, this side of the socket whose end of file ends kept processes.
+    """
+
+    pid: int
+    output: asyncio.StreamReader
+    status: asyncio.StreamReader
+    control: socket.socket | None
+    _transports: tuple[asyncio.BaseTransport, ...]
+
+    def close(self) -> None:
+        """Close the pipes' transports (not ``control``). Idempotent."""
+        for transport in self._transports:
+            transport.close()
+
+
+class _Server:
+    """The server process and this side of its socket; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def send(self, request: bytes, fds: Sequence[int]) -> None:
+        """Send one request with ``fds``; start (or restart) the server when needed.
+
+        Raises:
+            ReaperError: the server cannot be started, or refuses the request twice.
+        """
+        with self._lock:
+            for attempt in (1, 2):
+                if self._socket is None or self._process is None or self._process.poll() is not None:
+                    self._start()
+                assert self._socket is not None
+                try:
+                    socket.send_fds(self._socket, [request], list(fds))
+                    return
+                except OSError as exc:
+                    self._stop()
+                    if attempt == 2 or exc.errno == getattr(os, "EMSGSIZE", -1):
+                        raise ReaperError(exc.errno, f"the reaper server refused the run: {exc.strerror}") from exc
+
+    def restart(self) -> None:
+        """Stop the server (it is not answering); the next `send` starts a new one."""
+        with self._lock:
+            self._stop()
+
+    def _start(self) -> None:
+        self._stop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._process = subprocess.Popen(
+                server_argv(theirs.fileno()),
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            ours.close()
+            raise ReaperError(exc.errno, f"cannot start the reaper server: {exc.strerror}") from exc
+        finally:
+            theirs.close()
+        ours.settimeout(_START_S)  # a send blocks only while the server's queue is full
+        self._socket = ours
+
+    def _stop(self) -> None:
+        if self._socket is not None:
+            self._socket.close()  # the server ends at end of file
+            self._socket = None
+        if self._process is not None:
+            try:
+                self._process.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def close(self) -> None:
+        """Stop the server at interpreter exit; the runs it still has end (their parent is gone)."""
+        with self._lock:
+            self._stop()
+
+
+_SERVER = _Server()
+atexit.register(_SERVER.close)
+
+
+async def _reader(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=2**16)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+    )
+    return reader, transport
+
+
+async def launch(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None, keep: bool) -> Launched:
+    """Have the server start ``argv`` in ``cwd`` with ``env`` (None: this process's), under a reaper of its own.
+
+    Args:
+        argv: the program and its arguments.
+        cwd: the working directory.
+        env: the environment, or None for this process's.
+        keep: keep background processes past the command's end (see `parley.coding._reaper`).
+
+    Returns:
+        The run, once its reaper has said its pid.
+
+    Raises:
+        ReaperError: the server could not be started, refused the request, or its reaper did not
+            answer within 10 seconds (the server is then restarted for the next run).
+    """
+    request = json.dumps(
+        {"argv": list(argv), "cwd": str(cwd), "env": dict(os.environ if env is None else env), "keep": keep}
+    ).encode()
+    for attempt in (1, 2):
+        output_r, output_w = os.pipe()
+        status_r, status_w = os.pipe()
+        ours, theirs = socket.socketpair() if keep else (None, None)
+        try:
+            _SERVER.send(request, [output_w, status_w, *([theirs.fileno()] if theirs is not None else [])])
+        except BaseException:
+            for fd in (output_r, status_r):
+                os.close(fd)
+            if ours is not None:
+                ours.close()
+            raise
+        finally:
+            os.close(output_w)
+            os.close(status_w)
+            if theirs is not None:
+                theirs.close()
+        status, status_transport = await _reader(status_r)
+        output, output_transport = await _reader(output_r)
+        try:
+            first = await asyncio.wait_for(status.readline(), _START_S)
+        except asyncio.TimeoutError:
+            first = b""
+        except BaseException:  # cancelled in the moment of a fork before the reaper said its pid
+            status_transport.close()
+            output_transport.close()
+            if ours is not None:
+                ours.close()
+            raise
+        words = first.split()
+        if len(words) == 2 and words[0] == b"pid" and words[1].isdigit():
+            return Launched(int(words[1]), output, status, ours, (status_transport, output_transport))
+        status_transport.close()
+        output_transport.close()
+        if ours is not None:
+            ours.close()
+        _SERVER.restart()  # it died with the request, or is wedged
+        if attempt == 2:
+            raise ReaperError(0, "the reaper server did not start the run; it was restarted")
+    raise AssertionError("unreachable")
