@@ -146,7 +146,8 @@ which run as a subprocess in that folder. Tag each block with its language; othe
 so far with exit code 124, and the kernel keeps its state.
 - If you are told the kernel died or was restarted, its state is gone: run your setup again.
 - Output longer than {max_output_chars} characters is cut to its start and end; the full output \
-is saved to a file in the folder, and its name is given.
+is saved to a file in the folder, and its name is given, so your code can read the parts it needs.
+- Processes your code starts in the background keep running until the kernel is restarted or ends.
 - To install a Python package, run `%pip install <package>` in a python block, then import it.
 - To keep a file, write it inside the folder; paths outside it are refused. Start a block with \
 `# filename: name.py` to also save it under that name.
@@ -170,7 +171,9 @@ Matplotlib figures come back without `plt.show()`.
 so far with exit code 124, and the kernel keeps its state.
 - If you are told the kernel died or was restarted, its state is gone: run your setup again.
 - Output longer than {max_output_chars} characters is cut to its start and end; the full output \
-is saved to a file on the user's machine, and its name is given.
+is saved to a file in the kernel's working directory on that machine, and its name is given, so your \
+code can read the parts it needs.
+- Processes your code starts in the background keep running until the kernel is restarted or ends.
 - To install a Python package on that machine, run `%pip install <package>` in a python block, then \
 import it.
 """

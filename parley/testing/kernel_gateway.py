@@ -9,9 +9,12 @@ refuses by default), so a test can check that none is left behind::
     with LocalKernelGateway() as gateway, JupyterCodeExecutor(gateway) as executor:
         executor.execute_code_blocks([CodeBlock("print(1)", "python")])
 
-It is a real server, not a double: nothing is scripted. Matplotlib's backend is left to the
-kernel (``MPLBACKEND`` is removed from the gateway's environment), so figures come back as
-images as they would from a gateway elsewhere.
+It is a real server, not a double: nothing is scripted, and its IOPub rate limit is the
+server's default (1 MB/s), as on a gateway elsewhere. Its kernels run model-written code on this
+machine, so the gateway's environment (which its kernels inherit) leaves out the variables that
+look like secrets, by the rule the local executors follow (`parley.coding._env`). Matplotlib's
+backend is left to the kernel (``MPLBACKEND`` is removed too), so figures come back as images as
+they would from a gateway elsewhere.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
-import os
 import secrets
 import shutil
 import socket
@@ -32,6 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from parley.coding._env import code_environment
 from parley.coding.jupyter.base import JupyterConnectionInfo
 from parley.exceptions import ExecutorUnavailableError, MissingDependencyError
 
@@ -162,7 +165,7 @@ class LocalKernelGateway:
             f"--KernelGatewayApp.auth_token={self._token}",
             "--JupyterWebsocketPersonality.list_kernels=True",
         ]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+        env = {k: v for k, v in code_environment().items() if k != "MPLBACKEND"}
         with open(log, "wb") as out:
             self._process = subprocess.Popen(command, cwd=self._root, env=env, stdout=out, stderr=subprocess.STDOUT)
         self._port = port

@@ -14,8 +14,12 @@ AutoGen 0.2:
 - Shell blocks (``bash``, ``sh``, ``shell``) run as a subprocess started from the kernel, a few
   milliseconds, not through IPython's ``!`` (at least 100 ms). ``!pip install`` and other IPython
   syntax still work in Python blocks. Other languages are refused, never run as Python.
-- Errors come back as the kernel's traceback without ANSI colour codes; output has a budget; a
-  ``# filename:`` first line saves the block inside ``work_dir`` and paths outside are refused.
+- Errors come back as the kernel's traceback without ANSI colour codes; output has a budget,
+  kept inside the kernel (`parley.coding.jupyter._limit`); a ``# filename:`` first line saves the
+  block inside ``work_dir`` and paths outside are refused.
+- The kernel runs under parley's reaper (a child subreaper), so everything its code starts
+  (``setsid`` children, double-forked daemons) ends with the kernel: at `close`, `restart`, and
+  when the kernel dies. Variables that look like secrets are not passed to it.
 """
 
 from __future__ import annotations
@@ -49,7 +53,14 @@ class EmbeddedIPythonCodeExecutor(KernelExecutor):
 
     One kernel serves one call at a time: concurrent calls from one event loop queue up. The
     executor is a sync and async context manager; `close` (or garbage collection, or
-    interpreter exit) ends the kernel and everything its code started.
+    interpreter exit) ends the kernel and everything its code started. Processes the code starts
+    in the background (a server, a ``setsid`` daemon) live with the kernel until `close`,
+    `restart` or the kernel's death, whatever session or process group they moved to; a
+    timeout's interrupt reaches the kernel's process group, as a notebook's stop button does.
+
+    The kernel's environment is this process's without the variables that look like secrets
+    (``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD`` ...; see `parley.coding._env`);
+    ``env`` and ``env_allowlist`` pass what you choose.
 
     Needs the ``jupyter`` extra: ``pip install 'parley[jupyter]'``. POSIX only.
 
@@ -62,14 +73,22 @@ class EmbeddedIPythonCodeExecutor(KernelExecutor):
             current directory (as in AutoGen 0.2). Created when first needed.
         work_dir: the kernel's working directory, where ``# filename:`` blocks are saved and the
             full output goes when it is cut. Default: ``output_dir``. Created at start.
-        max_output_chars: the output budget in characters; longer output keeps its head and
-            tail, and the whole of it is saved to ``output_<random hex>.txt`` in ``work_dir``.
-            Default 32,000.
+        max_output_chars: the output budget in characters. A block whose printed output is
+            longer is cut in the kernel: its head and tail come back with a marker, and the
+            whole of it is saved to ``output_<random hex>.txt`` in ``work_dir`` (the result's
+            ``full_output_file``). A call whose blocks together print more is cut again here,
+            the same way. Default 32,000.
+        max_saved_bytes: the most bytes of a block's output saved to that file; the marker
+            says when the saved copy was cut. Default 268,435,456 (256 MiB).
         startup_timeout: seconds the kernel may take to start and answer. Default 60.
+        env: variables to set for the kernel, passed even when they look like secrets.
+        env_allowlist: names or shell-style patterns (``"AWS_*"``) of this process's variables
+            to pass even when they look like secrets.
 
     Raises:
         ConfigError: an argument is invalid (a non-positive or infinite ``timeout``, an empty
-            ``kernel_name``, ``max_output_chars`` under 2 ...).
+            ``kernel_name``, ``max_output_chars`` under 2, a negative ``max_saved_bytes``, an
+            ``env`` that is not a str-to-str mapping ...).
     """
 
     def __init__(

@@ -7,11 +7,16 @@ it over the kernel's websocket, and deletes it when closed. It behaves as
 `EmbeddedIPythonCodeExecutor` does (the two share their code), except where the kernel is:
 
 - The kernel's files are on the gateway's machine: it works in the gateway's directory, and a
-  ``# filename:`` block is saved there, inside that directory. Images and HTML come back over
-  the websocket and are saved in ``output_dir`` on this machine; the full output of a cut run is
-  saved in ``work_dir`` on this machine.
+  ``# filename:`` block is saved there, inside that directory, as is the full output of a block
+  cut to the budget (the kernel cuts it, so only the budget crosses the gateway, whose IOPub
+  rate limit would otherwise drop output; output still lost on the way is said in the result).
+  Images and HTML come back over the websocket and are saved in ``output_dir`` on this machine.
 - A kernel that dies is restarted by the gateway, which says so; the executor then deletes it,
   starts a fresh one and tells the model that state was lost.
+- Containment (`parley.coding.jupyter._contain`): on Linux the kernel is made a child subreaper
+  with a watchdog, so what its code starts (``setsid`` children, double-forked daemons) ends
+  when the executor deletes the kernel (`close`, `restart`) and, through the watchdog, when the
+  kernel dies. The kernel's environment is the gateway's: set it there.
 
 Where parley differs from AutoGen 0.2 (besides what the embedded executor lists):
 
@@ -80,11 +85,16 @@ class JupyterCodeExecutor(KernelExecutor):
             Default 60.
         output_dir: where images and HTML are saved, on this machine. Default: ``work_dir`` when
             given, else the current directory (as in AutoGen 0.2). Created when first needed.
-        work_dir: where the full output goes when it is cut, on this machine. Default:
-            ``output_dir``. Created when first needed.
-        max_output_chars: the output budget in characters; longer output keeps its head and
-            tail, and the whole of it is saved to ``output_<random hex>.txt`` in ``work_dir``.
-            Default 32,000.
+        work_dir: where the full output goes when a call's output is cut on this machine
+            (its blocks together printed more than the budget). Default: ``output_dir``.
+            Created when first needed.
+        max_output_chars: the output budget in characters. A block whose printed output is
+            longer is cut in the kernel: its head and tail come back with a marker, and the
+            whole of it is saved to ``output_<random hex>.txt`` in the kernel's working
+            directory, on the gateway's machine (the result's ``full_output_file``). Default
+            32,000.
+        max_saved_bytes: the most bytes of a block's output saved to that file; the marker
+            says when the saved copy was cut. Default 268,435,456 (256 MiB).
         startup_timeout: seconds each step of starting a kernel (the gateway starting it,
             connecting, its first answer) may take. Default 60.
 
