@@ -52,3 +52,51 @@ def hang_with_grandchild(pid_file: Path, *, new_session: bool = False) -> str:
     """
     extra = ", start_new_session=True" if new_session else ""
     return HANG_WITH_GRANDCHILD.format(pid_file=str(pid_file), extra=extra)
+
+
+# Python source for a block that starts three processes that outlive it in different ways, writes
+# their pids to a file and returns: a plain child, a child in a new session, and a double-forked
+# daemon (its own session, re-parented away from the block).
+ESCAPE_THREE_WAYS = """\
+import subprocess, sys
+plain = subprocess.Popen(["sleep", "1000"])
+session = subprocess.Popen(["sleep", "1000"], start_new_session=True)
+double_fork = '''
+import os, sys
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        with open(sys.argv[1], "w") as f:
+            f.write(str(os.getpid()))
+        os.execvp("sleep", ["sleep", "1000"])
+    os._exit(0)
+'''
+subprocess.run([sys.executable, "-c", double_fork, {daemon_file!r}], check=True)
+with open({pid_file!r}, "w") as f:
+    f.write(f"{{plain.pid}} {{session.pid}} ")
+print("started", flush=True)
+"""
+
+
+def escape_three_ways(pid_file: Path) -> str:
+    """Code that starts a plain child, a new-session child and a double-forked daemon; their pids go to ``pid_file``.
+
+    The daemon's pid goes to a file beside ``pid_file``, written by the daemon itself; see
+    `wait_for_escapees`.
+    """
+    daemon_file = pid_file.with_name(pid_file.name + ".daemon")
+    return ESCAPE_THREE_WAYS.format(pid_file=str(pid_file), daemon_file=str(daemon_file))
+
+
+def wait_for_escapees(pid_file: Path) -> list[int]:
+    """The three pids `escape_three_ways` records, once all are known (pytest-timeout bounds the wait)."""
+    daemon_file = pid_file.with_name(pid_file.name + ".daemon")
+    while not daemon_file.exists() or not daemon_file.read_text().strip():
+        time.sleep(0.02)
+    return [*wait_for_pids(pid_file, 2), int(daemon_file.read_text())]
+
+
+def wait_until_gone(pids: list[int]) -> None:
+    """Poll until none of ``pids`` runs (pytest-timeout bounds the wait)."""
+    while not all(is_gone(pid) for pid in pids):
+        time.sleep(0.02)

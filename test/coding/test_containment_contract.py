@@ -62,7 +62,7 @@ _ESCAPER_COUNT = 4
 
 # Executors whose containment is still being built on other branches (issue 8); each branch
 # removes its entry when its executor passes.
-_PENDING: set[str] = {"ipython-embedded", "jupyter"}
+_PENDING: set[str] = set()
 
 
 @pytest.fixture(autouse=True)

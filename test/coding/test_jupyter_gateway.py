@@ -86,6 +86,35 @@ def test_shell_blocks_run_on_the_gateways_machine_with_their_exit_codes(
     assert (ok.exit_code, ok.output) == (0, "sh\n")
 
 
+# --- output the gateway drops -------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_the_full_output_is_saved_beside_the_kernel_on_the_gateways_machine(
+    make: MakeExecutor, kernel_gateway: Gateway, tmp_path: Path
+) -> None:
+    result = run(make(), py("print('v' * 10_000_000)"))
+    assert result.exit_code == 0
+    assert result.full_output_file is not None
+    saved = Path(result.full_output_file)
+    assert saved.parent == kernel_gateway.root
+    assert f"The full output is in {saved} on the kernel's machine ..." in result.output
+    assert saved.stat().st_size == 10_000_001
+    assert not list((tmp_path / "work").glob("output_*"))  # nothing was spilled on this side
+
+
+@pytest.mark.timeout(60)
+def test_output_the_gateway_drops_is_reported_as_lost_not_as_a_silent_success(make: MakeExecutor) -> None:
+    executor = make(max_output_chars=20_000_000)  # the kernel keeps it all, so the gateway's limit bites
+    result = run(executor, py("print('w' * 10_000_000)"))
+    assert result.exit_code == 0
+    assert "Some of this block's output was lost on the way from the kernel" in result.output
+    assert "(the Jupyter server said: IOPub data rate exceeded.)" in result.output
+    assert "The output above is incomplete" in result.output
+    after = run(executor, py("print('fine')"))
+    assert (after.exit_code, after.output) == (0, "fine\n")
+
+
 # --- event loops ---------------------------------------------------------------------------------
 
 

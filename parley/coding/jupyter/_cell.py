@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from parley.coding.jupyter._collect import OutputCollector
-from parley.coding.jupyter._messages import KernelError, KernelIdle, parse_iopub
+from parley.coding.jupyter._limit import OutputReport
+from parley.coding.jupyter._messages import KernelDropped, KernelError, KernelIdle, KernelText, parse_iopub
 from parley.coding.jupyter._shell import EXIT_ERROR_NAME
 
 __all__ = ["CellOutcome", "KernelChannel", "run_cell"]
@@ -41,8 +42,11 @@ class KernelChannel(Protocol):
     ``content`` ...).
     """
 
-    async def execute(self, code: str) -> str:
-        """Send an ``execute_request`` for ``code`` and return its ``msg_id``."""
+    async def execute(self, code: str, *, silent: bool = False) -> str:
+        """Send an ``execute_request`` for ``code`` and return its ``msg_id``.
+
+        A ``silent`` request shows no result and runs no ``pre_run_cell``/``post_run_cell`` hooks.
+        """
         ...
 
     async def iopub(self, timeout: float) -> dict[str, Any] | None:
@@ -73,6 +77,11 @@ class CellOutcome:
         died: the kernel's exit status when it died during the cell, else None.
         started: False when the kernel died before it took the cell (it never ran).
         aborted: the kernel answered that it aborted the cell without running it.
+        received: characters of printed text that arrived for the cell.
+        report: what the kernel said about the cell's printed text (see
+            `parley.coding.jupyter._limit`), when its reply arrived and carried it.
+        dropped: the first line of the server's notice that it dropped some of the cell's
+            output (its IOPub rate limit), if one arrived.
     """
 
     exit_code: int
@@ -81,6 +90,14 @@ class CellOutcome:
     died: int | None = None
     started: bool = True
     aborted: bool = False
+    received: int = 0
+    report: OutputReport | None = None
+    dropped: str | None = None
+
+    @property
+    def lost_chars(self) -> int:
+        """Characters of printed text the kernel sent that did not arrive (0 when unknown)."""
+        return max(0, self.report.sent - self.received) if self.report is not None else 0
 
 
 async def run_cell(
@@ -103,24 +120,31 @@ async def run_cell(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     interrupted, started, exit_code = False, False, 0
+    received, dropped = 0, None
     try:
         while True:
             left = deadline - loop.time()
             if left <= 0:
                 if interrupted:
-                    return CellOutcome(1, timed_out=True, wedged=True)
+                    return CellOutcome(1, timed_out=True, wedged=True, received=received, dropped=dropped)
                 await kernel.interrupt()
                 interrupted, deadline = True, loop.time() + INTERRUPT_GRACE_S
                 continue
             msg = await kernel.iopub(min(left, POLL_S))
             if msg is None:
                 if (status := await kernel.exit_status()) is not None:
-                    return CellOutcome(1, died=status, started=started)  # "busy" comes before a cell runs
+                    # "busy" comes before a cell runs
+                    return CellOutcome(1, died=status, started=started, received=received, dropped=dropped)
                 continue
             started = started or msg.get("parent_header", {}).get("msg_id") == msg_id
             item = parse_iopub(msg, msg_id)
             if isinstance(item, KernelIdle):
                 break
+            if isinstance(item, KernelDropped):
+                dropped = dropped or item.notice
+                continue
+            if isinstance(item, KernelText):
+                received += len(item.text)
             if isinstance(item, KernelError):
                 if shell and item.ename == EXIT_ERROR_NAME and item.evalue.isdigit():
                     exit_code = int(item.evalue)  # the script's own exit code, not a Python error
@@ -134,4 +158,11 @@ async def run_cell(
         raise
     reply = await kernel.reply(msg_id, REPLY_WAIT_S)  # always collected, so replies never pile up
     aborted = reply is not None and reply.get("content", {}).get("status") == "aborted"
-    return CellOutcome(1 if aborted else exit_code, timed_out=interrupted, aborted=aborted)
+    return CellOutcome(
+        1 if aborted else exit_code,
+        timed_out=interrupted,
+        aborted=aborted,
+        received=received,
+        report=OutputReport.from_reply(reply),
+        dropped=dropped,
+    )

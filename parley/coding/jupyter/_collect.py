@@ -48,6 +48,8 @@ class OutputCollector:
         """Saved files, as absolute paths, in the order they were displayed."""
         self.error: KernelError | None = None
         """The last error the code raised, if any."""
+        self.saved_outputs: list[str] = []
+        """Files the kernel saved a cut block's whole output to (on the kernel's machine), in order."""
 
     def add(self, item: KernelText | KernelDisplay | KernelError) -> None:
         """Add one output.

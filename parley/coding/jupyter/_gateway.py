@@ -318,11 +318,12 @@ class GatewayKernel:
         """Ask for ``kernel_info`` and return the reply; everything sent before it has then been read."""
         return await self.reply(await self._send("kernel_info_request", {}), timeout)
 
-    async def execute(self, code: str) -> str:
+    async def execute(self, code: str, *, silent: bool = False) -> str:
         """Send an ``execute_request`` and return its ``msg_id``.
 
         History is off and there is no stdin. ``stop_on_error`` is off, so a request sent while
-        an interrupted one is still ending waits its turn instead of being aborted.
+        an interrupted one is still ending waits its turn instead of being aborted. A ``silent``
+        request shows no result and runs no cell hooks.
 
         Raises:
             ExecutorUnavailableError: the websocket had to be reopened (another event loop) and
@@ -331,7 +332,7 @@ class GatewayKernel:
         await self._attach()
         content = {
             "code": code,
-            "silent": False,
+            "silent": silent,
             "store_history": False,
             "user_expressions": {},
             "allow_stdin": False,

@@ -9,9 +9,13 @@ Choices worth knowing:
 - The kernel listens on IPC (Unix domain) sockets in a private temporary directory, with the
   connection file beside them: no TCP ports to race for, nothing reachable from the network,
   and about half the round-trip time of TCP on loopback. The directory is removed on close.
-- The kernel runs in its own process group (jupyter_client starts it with
-  ``start_new_session=True``), so the kernel and everything the code started can be killed as
-  one tree. Every live kernel is also killed by an ``atexit`` hook.
+- The kernel runs under the reaper (`parley.coding._reaper`): a small supervisor, started in
+  the kernel's place, that is a child subreaper, so everything the kernel's code starts stays in
+  its tree whatever session, process group or environment it chose (``setsid``, double forks),
+  and that ends all of it when the kernel exits, dies or is killed, or when this process dies.
+  `LocalKernel.kill` stops and kills the reaper's whole tree. The kernel still receives the
+  interrupts sent to the process group (the reaper ignores them), so timeouts keep its state.
+  Every live kernel is also killed by an ``atexit`` hook.
 - Readiness is awaited once, at start; executing does not wait for it again.
 - IPython's history database is off in the kernel (``HistoryManager.enabled=False``): agent
   code is not the user's history, and it saves a thread and SQLite writes per cell.
@@ -30,11 +34,14 @@ import os
 import queue
 import shutil
 import signal
+import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from parley.coding._process import kill_tree
+from parley.coding._reaper import reaper_argv
 from parley.coding.jupyter._leftovers import Leftovers
 from parley.exceptions import ConfigError, ExecutorUnavailableError, MissingDependencyError
 
@@ -73,16 +80,18 @@ class LocalKernel:
     Args:
         kernel_name: the kernel spec to start (``"python3"``).
         cwd: the kernel's working directory; it must exist when `start` is called.
+        env: the kernel's environment. Default: this process's.
     """
 
-    def __init__(self, kernel_name: str, cwd: Path) -> None:
+    def __init__(self, kernel_name: str, cwd: Path, env: Mapping[str, str] | None = None) -> None:
         self._kernel_name = kernel_name
         self._cwd = cwd
+        self._env = dict(os.environ if env is None else env)
         self._dir: Path | None = None
         self._manager: Any = None
         self._client: Any = None
         self.pid: int | None = None
-        """The kernel process's pid once started."""
+        """Once started, the pid of the reaper the kernel runs under (the root of its process tree)."""
 
     async def start(self, timeout: float) -> None:
         """Start the kernel and wait until it answers ``kernel_info``.
@@ -108,10 +117,10 @@ class LocalKernel:
         self._manager = manager
         log = open(self._dir / "kernel.log", "wb")  # noqa: SIM115, ASYNC230 - a local file the kernel writes to
         try:
-            _ = manager.kernel_spec  # NoSuchKernel here, before jupyter_client logs it as a crash
+            _supervised(manager.kernel_spec)  # NoSuchKernel here, before jupyter_client logs it as a crash
             await manager.start_kernel(
                 cwd=str(self._cwd),
-                env={**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
+                env={**self._env, "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
                 stdout=log,
                 stderr=log,
                 extra_arguments=["--HistoryManager.enabled=False"],
@@ -154,13 +163,16 @@ class LocalKernel:
         except OSError:
             return ""
 
-    async def execute(self, code: str) -> str:
+    async def execute(self, code: str, *, silent: bool = False) -> str:
         """Send an ``execute_request`` and return its ``msg_id``.
 
         History is off and there is no stdin. ``stop_on_error`` is off, so a request sent while
-        an interrupted one is still ending waits its turn instead of being aborted.
+        an interrupted one is still ending waits its turn instead of being aborted. A ``silent``
+        request shows no result and runs no cell hooks.
         """
-        return str(self._client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False))
+        return str(
+            self._client.execute(code, silent=silent, store_history=False, allow_stdin=False, stop_on_error=False)
+        )
 
     async def iopub(self, timeout: float) -> dict[str, Any] | None:
         """The next IOPub message, or None when none arrives within ``timeout`` seconds."""
@@ -188,6 +200,8 @@ class LocalKernel:
         if self._manager is None or self._manager.provisioner is None:
             return None
         status: int | None = await self._manager.provisioner.poll()
+        if status is not None and status > 128 and status - 128 in signal.valid_signals():
+            return 128 - status  # the reaper exits with 128 + N when signal N ended the kernel
         return status
 
     async def interrupt(self) -> None:
@@ -222,6 +236,20 @@ class LocalKernel:
         _LIVE.discard(self)
         self._client = self._manager = self._dir = None
         self.pid = None
+
+
+_PYTHON_NAMES = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}
+
+
+def _supervised(spec: Any) -> None:
+    """Make the kernel spec start the kernel under the reaper (its ``{connection_file}`` stays for jupyter_client).
+
+    A spec naming ``python`` runs this interpreter, as jupyter_client itself would decide.
+    """
+    argv = list(spec.argv)
+    if argv and argv[0] in _PYTHON_NAMES:
+        argv[0] = sys.executable
+    spec.argv = reaper_argv(argv)
 
 
 def describe_exit(status: int) -> str:

@@ -19,6 +19,7 @@ block is saved (`KernelExecutor._save_named`) and what the model is told
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,16 +28,22 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from parley._sync import run_sync
 from parley.coding._batch import open_batch
 from parley.coding._executor_base import ExecutorBase
-from parley.coding._options import check_max_output_chars, check_seconds, check_work_and_output_dirs
+from parley.coding._options import (
+    check_max_output_chars,
+    check_max_saved_bytes,
+    check_seconds,
+    check_work_and_output_dirs,
+)
 from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.base import CodeBlock, CodeResult
 from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, language_refusal
 from parley.coding.jupyter._cell import CellOutcome, KernelChannel, run_cell
 from parley.coding.jupyter._collect import OutputCollector
+from parley.coding.jupyter._limit import SETUP_PAYLOAD_SOURCE, install_call, lost_output_note
 from parley.coding.jupyter._shell import shell_cell
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.coding.utils import normalize_lang
-from parley.exceptions import ConfigError
+from parley.exceptions import ConfigError, ExecutorUnavailableError
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -75,16 +82,21 @@ class KernelExecutor(ExecutorBase):
         kernel_name: the Jupyter kernel spec to start.
         work_dir: the executor's working directory (see each subclass for what lives there).
         output_dir: where images and HTML are saved.
-        max_output_chars: the output budget in characters.
+        max_output_chars: the output budget in characters, enforced in the kernel for each
+            block's printed text and here for each call's output.
+        max_saved_bytes: the most bytes of a block's output the kernel saves to its file.
         startup_timeout: seconds a kernel may take to start and answer.
 
     Raises:
         ConfigError: an argument is invalid (a non-positive or infinite ``timeout``, an empty
-            ``kernel_name``, ``max_output_chars`` under 2 ...).
+            ``kernel_name``, ``max_output_chars`` under 2, a negative ``max_saved_bytes`` ...).
     """
 
     SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = SUPPORTED_LANGUAGES
     """The languages this executor runs."""
+
+    _SAVED_WHERE: ClassVar[str] = ""
+    """What follows a file's path, in the text, to say which machine the kernel saved it on."""
 
     def __init__(
         self,
@@ -94,6 +106,7 @@ class KernelExecutor(ExecutorBase):
         work_dir: Path | str | None,
         output_dir: Path | str | None,
         max_output_chars: int,
+        max_saved_bytes: int,
         startup_timeout: float,
     ) -> None:
         if not isinstance(kernel_name, str) or not kernel_name.strip():
@@ -103,6 +116,7 @@ class KernelExecutor(ExecutorBase):
         self._timeout = check_seconds("timeout", timeout)
         self._startup_timeout = check_seconds("startup_timeout", startup_timeout)
         self._max_output_chars = check_max_output_chars(max_output_chars)
+        self._max_saved_bytes = check_max_saved_bytes(max_saved_bytes)
         self._kernel_name = kernel_name
         self._work_dir, self._output_dir = check_work_and_output_dirs(work_dir, output_dir)
         self._extractor = MarkdownCodeExtractor()
@@ -154,23 +168,70 @@ class KernelExecutor(ExecutorBase):
             self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
 
+    def _setup_source(self) -> str:
+        """Source a subclass adds to the setup cell each new kernel runs once, silently (default: none)."""
+        return ""
+
+    async def _prepare(self, kernel: OwnedKernel) -> None:
+        """Run the setup cell on a new kernel: the output budget (`parley.coding.jupyter._limit`) and more.
+
+        Raises:
+            ExecutorUnavailableError: the kernel did not run it (not a Python kernel, or no answer).
+        """
+        cell = install_call(self._max_output_chars, self._max_saved_bytes, self._SAVED_WHERE) + self._setup_source()
+        reply = await kernel.reply(await kernel.execute(cell, silent=True), self._startup_timeout)
+        content = reply.get("content", {}) if reply is not None else {}
+        if content.get("status") != "ok":
+            why = (
+                f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"
+                if reply is not None
+                else f"no answer within {self._startup_timeout:g} s"
+            )
+            raise ExecutorUnavailableError(
+                f"The kernel {self._kernel_name!r} did not run parley's setup cell ({why}). The kernel must be a "
+                "Python (ipykernel) kernel; pass kernel_name= one."
+            )
+        for entry in content.get("payload") or []:
+            if isinstance(entry, dict) and entry.get("source") == SETUP_PAYLOAD_SOURCE and not entry.get("limited"):
+                raise ExecutorUnavailableError(
+                    f"The kernel {self._kernel_name!r} cannot keep its output within the budget ({entry.get('why')}): "
+                    "its sys.stdout and sys.stderr are not ipykernel's streams. Use an ipykernel kernel."
+                )
+
     async def _ensure_kernel(self) -> OwnedKernel:
         if self._kernel is None:
             kernel = await self._new_kernel()
+            try:
+                await self._prepare(kernel)
+            except BaseException:
+                await kernel.shutdown()
+                raise
             self._kernel = kernel
             # An executor dropped without close() still ends its kernel when it is collected.
             self._finalizer = weakref.finalize(self, kernel.kill)
         return self._kernel
 
-    async def _shutdown_kernel(self) -> bool:
-        """Shut the current kernel down, if there is one; return whether there was."""
+    async def _end_processes(self, kernel: OwnedKernel) -> None:
+        """End what the code started before a responsive kernel is shut down (default: the kernel's shutdown does)."""
+
+    async def _shutdown_kernel(self, *, responsive: bool = True) -> bool:
+        """Shut the current kernel down, if there is one; return whether there was.
+
+        Args:
+            responsive: the kernel may still run a cell (it is not known to be wedged), so
+                `_end_processes` is tried first.
+        """
         kernel, self._kernel = self._kernel, None
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
         if kernel is None:
             return False
-        await kernel.shutdown()
+        try:
+            if responsive:
+                await self._end_processes(kernel)
+        finally:
+            await kernel.shutdown()
         return True
 
     def start(self) -> None:
@@ -230,7 +291,24 @@ class KernelExecutor(ExecutorBase):
                     await self._replace_dead(kernel, collector, died)
                 for block in batch.blocks(code_blocks):
                     batch.record(*await self._run_block(block, work_dir, collector))
-        return batch.result(collector.files)
+        return self._result(batch.result([*collector.files, *collector.saved_outputs]), collector.saved_outputs)
+
+    def _result(self, result: CodeResult, saved: Sequence[str]) -> CodeResult:
+        """Name the kernel's saved files in the result: as the full output's file, or in a line of their own.
+
+        When only the kernel cut the output, the last file it saved is the full output's file. When
+        this side cut the call's output too, its own file holds the kernel's markers; the kernel's
+        files are named again at the end, as that file may be on another machine than the kernel.
+        """
+        if not saved:
+            return result
+        if result.full_output_file is None:
+            return dataclasses.replace(result, full_output_file=saved[-1])
+        missing = [path for path in saved if path not in result.output]
+        if not missing:
+            return result
+        line = f"[The full output of the blocks cut in the kernel is in {', '.join(missing)}{self._SAVED_WHERE}.]\n"
+        return dataclasses.replace(result, output=result.output + ("" if result.output.endswith("\n") else "\n") + line)
 
     async def _run_block(self, block: CodeBlock, work_dir: Path, collector: OutputCollector) -> tuple[int, bool]:
         lang = normalize_lang(block.language)
@@ -266,8 +344,13 @@ class KernelExecutor(ExecutorBase):
 
     async def _settle(self, kernel: OwnedKernel, outcome: CellOutcome, collector: OutputCollector) -> tuple[int, bool]:
         """Tell the model how the cell ended, replacing a dead or wedged kernel; return (exit code, timed out)."""
+        if outcome.report is not None and outcome.report.saved is not None:
+            collector.saved_outputs.append(outcome.report.saved)
+        lost = lost_output_note(outcome.report, outcome.received, outcome.dropped)
+        if lost is not None:
+            collector.line(lost)
         if outcome.wedged:
-            after = await self._fresh_kernel(strict=False)
+            after = await self._fresh_kernel(strict=False, responsive=False)
             collector.line(
                 f"Timed out after {self._timeout:g} s, and the kernel did not stop when interrupted, so it "
                 f"was replaced. {_lost(after)}"
@@ -288,14 +371,14 @@ class KernelExecutor(ExecutorBase):
             collector.line("Not run: the kernel aborted this block without running it.")
         return outcome.exit_code, False
 
-    async def _fresh_kernel(self, *, strict: bool) -> str:
+    async def _fresh_kernel(self, *, strict: bool, responsive: bool = True) -> str:
         """Replace the kernel by a fresh one; return the sentence that says how that went.
 
         Raises:
             ExecutorUnavailableError: with ``strict``, the fresh kernel did not start (without
                 it, the failure is in the sentence and the next run tries again).
         """
-        await self._shutdown_kernel()
+        await self._shutdown_kernel(responsive=responsive)
         try:
             await self._ensure_kernel()
         except Exception as exc:

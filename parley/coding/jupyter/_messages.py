@@ -6,9 +6,10 @@ message lists. Two steps:
 1. `parse_iopub` reads one IOPub message (the dict jupyter_client gives, shaped as in the
    Jupyter messaging spec, https://jupyter-client.readthedocs.io/en/stable/messaging.html) and
    returns what it means for one execution: text (``stream``), a MIME bundle (``execute_result``,
-   ``display_data``, ``update_display_data``), an error, or the end of the execution (``status``
-   idle). Messages of other executions and bookkeeping messages (``execute_input``, busy,
-   ``clear_output``) give None.
+   ``display_data``, ``update_display_data``), an error, the server's notice that it dropped
+   output (its IOPub rate limit), or the end of the execution (``status`` idle). Messages of
+   other executions and bookkeeping messages (``execute_input``, busy, ``clear_output``) give
+   None.
 2. `render_bundle` decides what a MIME bundle becomes: files to save (PNG, JPEG, GIF, SVG, HTML)
    and the text a model reads.
 
@@ -34,7 +35,9 @@ from typing import Any
 
 __all__ = [
     "FileToSave",
+    "RATE_LIMIT_NOTICES",
     "KernelDisplay",
+    "KernelDropped",
     "KernelError",
     "KernelIdle",
     "KernelOutput",
@@ -55,6 +58,13 @@ _IMAGE_TYPES = (*_BINARY_IMAGES, "image/svg+xml")
 _SOURCE_TEXT_TYPES = ("text/markdown", "text/latex")
 # Python's default repr, ``<IPython.core.display.HTML object>``: it says nothing about the display.
 _DEFAULT_REPR = re.compile(r"<[\w.]+ object(?: at 0x[0-9a-fA-F]+)?>")
+
+
+RATE_LIMIT_NOTICES = ("IOPub data rate exceeded.", "IOPub message rate exceeded.")
+"""How a Jupyter server's notice begins when its IOPub rate limit drops an execution's output.
+
+The server sends it as ``stderr`` text of the execution whose message it dropped.
+"""
 
 
 def strip_ansi(text: str) -> str:
@@ -87,11 +97,18 @@ class KernelError:
 
 
 @dataclass(frozen=True)
+class KernelDropped:
+    """The Jupyter server dropped some of the execution's output; ``notice`` is the first line of its notice."""
+
+    notice: str
+
+
+@dataclass(frozen=True)
 class KernelIdle:
     """The kernel went idle: every output of the execution has arrived."""
 
 
-KernelOutput = KernelText | KernelDisplay | KernelError | KernelIdle
+KernelOutput = KernelText | KernelDisplay | KernelError | KernelDropped | KernelIdle
 """What one IOPub message means for the execution it belongs to."""
 
 
@@ -112,7 +129,10 @@ def parse_iopub(msg: Mapping[str, Any], msg_id: str) -> KernelOutput | None:
     kind = msg.get("msg_type") or msg.get("header", {}).get("msg_type")
     content = msg.get("content", {})
     if kind == "stream":
-        return KernelText(str(content.get("text", "")), str(content.get("name", "stdout")))
+        text, name = str(content.get("text", "")), str(content.get("name", "stdout"))
+        if name == "stderr" and text.startswith(RATE_LIMIT_NOTICES):
+            return KernelDropped(text.split("\n", 1)[0])
+        return KernelText(text, name)
     if kind in ("execute_result", "display_data", "update_display_data"):
         data = content.get("data", {})
         return KernelDisplay(data) if isinstance(data, Mapping) and data else None

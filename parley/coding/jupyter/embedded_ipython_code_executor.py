@@ -21,9 +21,11 @@ AutoGen 0.2:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from parley.coding._batch import create_work_dir
+from parley.coding._env import check_env, check_env_allowlist, code_environment
 from parley.coding.jupyter._blocks import save_named
 from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._kernel import LocalKernel
@@ -78,14 +80,20 @@ class EmbeddedIPythonCodeExecutor(KernelExecutor):
         *,
         work_dir: Path | str | None = None,
         max_output_chars: int = 32_000,
+        max_saved_bytes: int = 268_435_456,
         startup_timeout: float = 60,
+        env: Mapping[str, str] | None = None,
+        env_allowlist: Sequence[str] = (),
     ) -> None:
+        self._env = check_env(env)
+        self._env_allowlist = check_env_allowlist(env_allowlist)
         super().__init__(
             timeout=timeout,
             kernel_name=kernel_name,
             work_dir=work_dir,
             output_dir=output_dir,
             max_output_chars=max_output_chars,
+            max_saved_bytes=max_saved_bytes,
             startup_timeout=startup_timeout,
         )
 
@@ -100,7 +108,8 @@ class EmbeddedIPythonCodeExecutor(KernelExecutor):
         """
         work_dir = self._work_dir.absolute()
         create_work_dir(work_dir)
-        kernel = LocalKernel(self._kernel_name, work_dir)
+        environment = code_environment(env=self._env, allowlist=self._env_allowlist)
+        kernel = LocalKernel(self._kernel_name, work_dir, environment)
         await kernel.start(self._startup_timeout)
         return kernel
 

@@ -28,6 +28,7 @@ Where parley differs from AutoGen 0.2 (besides what the embedded executor lists)
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,12 +36,17 @@ from typing import Any
 
 from parley.coding._files import filename_from_marker
 from parley.coding.jupyter._collect import OutputCollector
+from parley.coding.jupyter._contain import END_CELL, setup_call
 from parley.coding.jupyter._gateway import GatewayKernel
 from parley.coding.jupyter._kernel_executor import KernelExecutor, OwnedKernel
 from parley.coding.jupyter._save_cell import save_cell
 from parley.coding.jupyter.base import JupyterConnectable, JupyterConnectionInfo, connection_info
+from parley.exceptions import ExecutorUnavailableError
 
 __all__ = ["JupyterCodeExecutor"]
+
+_END_WAIT_S = 10.0
+"""Seconds to wait for the cell that ends the kernel's processes before the kernel is deleted anyway."""
 
 
 class JupyterCodeExecutor(KernelExecutor):
@@ -87,6 +93,8 @@ class JupyterCodeExecutor(KernelExecutor):
             a non-positive ``timeout``, an empty ``kernel_name`` ...). Nothing is contacted yet.
     """
 
+    _SAVED_WHERE = " on the kernel's machine"
+
     def __init__(
         self,
         jupyter_server: JupyterConnectionInfo | JupyterConnectable | str | Mapping[str, Any],
@@ -96,6 +104,7 @@ class JupyterCodeExecutor(KernelExecutor):
         *,
         work_dir: Path | str | None = None,
         max_output_chars: int = 32_000,
+        max_saved_bytes: int = 268_435_456,
         startup_timeout: float = 60,
     ) -> None:
         self._server = connection_info(jupyter_server)
@@ -105,6 +114,7 @@ class JupyterCodeExecutor(KernelExecutor):
             work_dir=work_dir,
             output_dir=output_dir,
             max_output_chars=max_output_chars,
+            max_saved_bytes=max_saved_bytes,
             startup_timeout=startup_timeout,
         )
 
@@ -132,6 +142,15 @@ class JupyterCodeExecutor(KernelExecutor):
             return None
         exit_code, timed_out = await self._run_cell(save_cell(name, code), collector, shell=True)
         return None if exit_code == 0 else (exit_code, timed_out)
+
+    def _setup_source(self) -> str:
+        return setup_call()
+
+    async def _end_processes(self, kernel: OwnedKernel) -> None:
+        """Stop and kill every process the kernel's code started (`parley.coding.jupyter._contain`)."""
+        with contextlib.suppress(ExecutorUnavailableError):
+            if await kernel.exit_status() is None:
+                await kernel.reply(await kernel.execute(END_CELL, silent=True), _END_WAIT_S)
 
     def stop(self) -> None:
         """AutoGen 0.2's name for `close`: delete the kernel and refuse further runs. Idempotent."""
