@@ -212,16 +212,14 @@ class ChunkAccumulator:
         """
         pending = aiter(chunks)
         while True:
-            scope = asyncio.timeout(gap)
-            try:
-                async with scope:
-                    chunk = await anext(pending)
+            try:  # asyncio.wait_for: asyncio.timeout is Python 3.11+, and parley supports 3.10
+                chunk = await (anext(pending) if gap is None else asyncio.wait_for(anext(pending), gap))
             except StopAsyncIteration:
                 return self.result()
-            except Exception:  # TimeoutError, or what a read cut short by the timeout raised
-                if gap is not None and scope.expired():
-                    raise StreamStalledError(gap, self.chunks) from None
-                raise
+            except asyncio.TimeoutError:
+                if gap is None:
+                    raise
+                raise StreamStalledError(gap, self.chunks) from None
             text = self.add(chunk)
             if text and sink is not None:
                 sink(text)

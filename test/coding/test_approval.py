@@ -15,6 +15,8 @@ from parley.coding.approval import ApprovalDecision, DangerousCommandGuard, Huma
 from parley.exceptions import ConfigError
 from parley.testing import ScriptedModelClient
 
+from .conftest import MakeExecutor
+
 
 @pytest.mark.parametrize(
     ("code", "message"),
@@ -149,3 +151,22 @@ def test_a_bad_approve_is_a_config_error(value: object, suggestion: list[str]) -
     with pytest.raises(ConfigError, match="approve must be a callable") as info:
         LocalCommandLineCodeExecutor(approve=value)  # type: ignore[arg-type]
     assert list(info.value.suggestions) == suggestion
+
+
+@pytest.mark.timeout(120)
+def test_every_executor_runs_the_approval_step_before_any_block(executor_factory: MakeExecutor, tmp_path: Path) -> None:
+    marker = tmp_path / "ran.txt"
+    seen: list[list[CodeBlock]] = []
+
+    def refuse(blocks: Sequence[CodeBlock]) -> ApprovalDecision:
+        seen.append(list(blocks))
+        return ApprovalDecision(False, "not in this test")
+
+    blocks = [CodeBlock(f"open({str(marker)!r}, 'w').write('x')", "python"), CodeBlock("print(2)", "python")]
+    result = executor_factory(approve=refuse).execute_code_blocks(blocks)
+    assert result.exit_code == 1
+    assert "Not run: the approval step refused these blocks (not in this test)" in result.output
+    assert seen == [blocks]
+    assert not marker.exists()
+    allowed = executor_factory(approve=lambda blocks: True).execute_code_blocks([CodeBlock("print(3)", "python")])
+    assert (allowed.exit_code, allowed.output.strip()) == (0, "3")

@@ -35,6 +35,7 @@ from parley.coding._options import (
     check_work_and_output_dirs,
 )
 from parley.coding._process import TIMEOUT_EXIT_CODE
+from parley.coding.approval import Approve, check_approve
 from parley.coding.base import CodeBlock, CodeResult
 from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, language_refusal
 from parley.coding.jupyter._cell import CellOutcome, KernelChannel, run_cell
@@ -86,6 +87,8 @@ class KernelExecutor(ExecutorBase):
             block's printed text and here for each call's output.
         max_saved_bytes: the most bytes of a block's output the kernel saves to its file.
         startup_timeout: seconds a kernel may take to start and answer.
+        approve: the approval step run before each call's blocks (see
+            `parley.coding.approval`): a callable, ``"human"``, or None for none.
 
     Raises:
         ConfigError: an argument is invalid (a non-positive or infinite ``timeout``, an empty
@@ -108,7 +111,9 @@ class KernelExecutor(ExecutorBase):
         max_output_chars: int,
         max_saved_bytes: int,
         startup_timeout: float,
+        approve: Approve | str | None = None,
     ) -> None:
+        self._approve = check_approve(approve)
         if not isinstance(kernel_name, str) or not kernel_name.strip():
             raise ConfigError(
                 f"kernel_name must be a kernel spec name such as 'python3', got {kernel_name!r}.", key="kernel_name"
@@ -281,6 +286,9 @@ class KernelExecutor(ExecutorBase):
             MissingDependencyError: the ``jupyter`` extra is not installed.
         """
         self._check_open()
+        refused = await self._refusal(code_blocks)
+        if refused is not None:
+            return CodeResult(exit_code=1, output=refused)
         async with self._serialised():
             kernel = await self._ensure_kernel()
             died = await kernel.exit_status()

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from parley.coding._batch import create_work_dir
 from parley.coding._env import check_env, check_env_allowlist, code_environment
+from parley.coding.approval import Approve
 from parley.coding.jupyter._blocks import save_named
 from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._kernel import LocalKernel
@@ -85,6 +86,9 @@ class EmbeddedIPythonCodeExecutor(KernelExecutor):
         env_allowlist: names or shell-style patterns (``"AWS_*"``) of this process's variables
             to pass even when they look like secrets.
 
+        approve: an approval step run before each call's blocks (see `parley.coding.approval`):
+            a callable ``(blocks) -> bool | ApprovalDecision``, ``"human"``, or None (default).
+
     Raises:
         ConfigError: an argument is invalid (a non-positive or infinite ``timeout``, an empty
             ``kernel_name``, ``max_output_chars`` under 2, a negative ``max_saved_bytes``, an
@@ -103,6 +107,7 @@ class EmbeddedIPythonCodeExecutor(KernelExecutor):
         startup_timeout: float = 60,
         env: Mapping[str, str] | None = None,
         env_allowlist: Sequence[str] = (),
+        approve: Approve | str | None = None,
     ) -> None:
         self._env = check_env(env)
         self._env_allowlist = check_env_allowlist(env_allowlist)
@@ -114,6 +119,7 @@ class EmbeddedIPythonCodeExecutor(KernelExecutor):
             max_output_chars=max_output_chars,
             max_saved_bytes=max_saved_bytes,
             startup_timeout=startup_timeout,
+            approve=approve,
         )
 
     async def _new_kernel(self) -> OwnedKernel:

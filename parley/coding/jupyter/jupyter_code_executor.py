@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from parley.coding._files import filename_from_marker
+from parley.coding.approval import Approve
 from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._contain import END_CELL, setup_call
 from parley.coding.jupyter._gateway import GatewayKernel
@@ -98,6 +99,9 @@ class JupyterCodeExecutor(KernelExecutor):
         startup_timeout: seconds each step of starting a kernel (the gateway starting it,
             connecting, its first answer) may take. Default 60.
 
+        approve: an approval step run before each call's blocks (see `parley.coding.approval`):
+            a callable ``(blocks) -> bool | ApprovalDecision``, ``"human"``, or None (default).
+
     Raises:
         ConfigError: an argument is invalid (``jupyter_server`` is not a URL or connection info,
             a non-positive ``timeout``, an empty ``kernel_name`` ...). Nothing is contacted yet.
@@ -116,6 +120,7 @@ class JupyterCodeExecutor(KernelExecutor):
         max_output_chars: int = 32_000,
         max_saved_bytes: int = 268_435_456,
         startup_timeout: float = 60,
+        approve: Approve | str | None = None,
     ) -> None:
         self._server = connection_info(jupyter_server)
         super().__init__(
@@ -126,6 +131,7 @@ class JupyterCodeExecutor(KernelExecutor):
             max_output_chars=max_output_chars,
             max_saved_bytes=max_saved_bytes,
             startup_timeout=startup_timeout,
+            approve=approve,
         )
 
     @property
