@@ -135,19 +135,19 @@ async def reset_member(member: Member) -> None:
         Exception: whatever the executor raises while resetting; the pool treats any error as a failure.
     """
     executor = member.executor
-    if member.work_dir is not None:
-        await asyncio.to_thread(empty_dir, member.work_dir)
     if _is_kernel(executor):
         result = await execute(executor, [CodeBlock(_reset_cell(member.work_dir), "python")])
         if result.exit_code != 0 or _RESET_MARK not in result.output or STATE_LOST_MARKER in result.output:
             raise ExecutorError(f"kernel reset failed (exit code {result.exit_code}): {result.output!r:.300}")
-        return
-    a_restart = getattr(executor, "a_restart", None)
-    if a_restart is not None and inspect.iscoroutinefunction(a_restart):
-        await a_restart()
     else:
-        await asyncio.to_thread(executor.restart)
-    await _check_health(executor)
+        a_restart = getattr(executor, "a_restart", None)
+        if a_restart is not None and inspect.iscoroutinefunction(a_restart):
+            await a_restart()
+        else:
+            await asyncio.to_thread(executor.restart)
+        await _check_health(executor)
+    if member.work_dir is not None:  # last, so the health check's own script goes too
+        await asyncio.to_thread(empty_dir, member.work_dir)
 
 
 async def close_member(member: Member, deadline_s: float) -> None:
