@@ -32,10 +32,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import difflib
 import itertools
 import logging
-import math
 import shutil
 import tempfile
 import threading
@@ -43,7 +41,6 @@ import time
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -51,6 +48,8 @@ from typing import TYPE_CHECKING, Any
 from parley._sync import run_sync
 from parley.coding._gate import Gate
 from parley.coding._options import check_seconds
+from parley.coding._pool_config import check_count, check_factory, parse_config
+from parley.coding._pool_lease import Lease, PooledExecutor, PoolStats, percentile, shown
 from parley.coding._pool_members import (
     STATE_LOST_MARKER,
     WORK_DIR_EXECUTORS,
@@ -61,9 +60,8 @@ from parley.coding._pool_members import (
     reset_member,
     warm_member,
 )
-from parley.coding.base import CodeBlock, CodeExecutor, CodeExtractor, CodeResult
-from parley.coding.factory import EXECUTOR_ALIASES, EXECUTOR_REGISTRY
-from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
+from parley.coding._pool_queue import Handover
+from parley.coding.base import CodeBlock, CodeExecutor, CodeResult
 from parley.exceptions import ConfigError, ExecutorError, PoolExhaustedError
 
 if TYPE_CHECKING:
@@ -73,150 +71,6 @@ __all__ = ["ExecutorPool", "PoolStats", "PooledExecutor"]
 
 _log = logging.getLogger("parley.coding.pool")
 _CLOSE_DEADLINE_S = 30.0
-_POOL_KEYS = ("executor", "size", "acquire_timeout", "reset_timeout", "start_timeout", "base_dir")
-_AGENT_KEYS = ("last_n_messages", "allowed_languages")
-_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Member]"]
-
-
-@dataclass(frozen=True)
-class PoolStats:
-    """A snapshot of an `ExecutorPool`.
-
-    ``idle + leased + busy == size`` while the pool runs.
-
-    Attributes:
-        size: the number of members the pool keeps.
-        idle: members ready to lend.
-        leased: members held by a key or an open ``acquire``.
-        busy: members being started, reset, replaced or handed to a waiter.
-        waiting: callers waiting for a member.
-        acquires: acquires that got a member, since the pool was made.
-        acquire_p50_ms: median time an acquire took to get its member, in milliseconds, over the
-            last ``latency_window`` acquires; None before the first.
-        acquire_p95_ms: the 95th percentile of the same, in milliseconds; None before the first.
-        acquire_p99_ms: the 99th percentile of the same, in milliseconds; None before the first.
-        resets: members reset after being given back (failed resets included).
-        replacements: members replaced after failing (and kernels their executor replaced after
-            they died).
-        failures: failed resets, failed members and kernels that died, and failed attempts to
-            start a replacement.
-    """
-
-    size: int
-    idle: int
-    leased: int
-    busy: int
-    waiting: int
-    acquires: int
-    acquire_p50_ms: float | None
-    acquire_p95_ms: float | None
-    acquire_p99_ms: float | None
-    resets: int
-    replacements: int
-    failures: int
-
-
-@dataclass(eq=False)
-class _Lease:
-    """What a key (or one keyless ``acquire``) holds."""
-
-    key: Hashable | None
-    gate: Gate = field(default_factory=Gate)
-    member: Member | None = None
-    since: float = 0.0
-    opened: int = 0
-    lost: bool = False
-    note: str | None = None
-    release_reset: bool | None = None  # release() was called while open: give back when the last closes
-
-
-def _percentile(sorted_values: Sequence[float], percent: float) -> float | None:
-    """The nearest-rank percentile of ``sorted_values``, or None when empty."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(percent / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
-def _shown(key: Hashable | None) -> str:
-    return "<anonymous>" if key is None else repr(key)
-
-
-class PooledExecutor:
-    """A pool member lent to a key: a code executor that runs on the key's member.
-
-    It follows the key, not one executor: after its member failed, the next call runs on a
-    fresh member (and its result starts with a note that all state was lost).
-
-    Use it inside the ``async with pool.acquire(...)`` that gave it.
-    """
-
-    def __init__(self, pool: ExecutorPool, lease: _Lease) -> None:
-        self._pool = pool
-        self._lease = lease
-
-    @property
-    def key(self) -> Hashable | None:
-        """The key this executor was acquired with (None for a keyless acquire)."""
-        return self._lease.key
-
-    @property
-    def state_lost(self) -> bool:
-        """True once the key's member failed or its kernel died while the key held it: its state is gone."""
-        return self._lease.lost
-
-    @property
-    def executor(self) -> CodeExecutor:
-        """The member's executor, for what it offers beyond running blocks (``work_dir`` ...).
-
-        Raises:
-            ExecutorError: the key's member failed and no fresh one is bound yet (the next run binds one).
-        """
-        member = self._lease.member
-        if member is None:
-            raise ExecutorError(
-                f"Key {_shown(self.key)} holds no executor now: its member failed; run code to get a fresh one."
-            )
-        return member.executor
-
-    @property
-    def work_dir(self) -> Path | None:
-        """The working directory the pool gave the member (emptied when it is reset), or None."""
-        member = self._lease.member
-        return member.work_dir if member is not None else None
-
-    @property
-    def code_extractor(self) -> CodeExtractor:
-        """The member's code extractor (the Markdown one while no member is bound)."""
-        member = self._lease.member
-        return member.executor.code_extractor if member is not None else MarkdownCodeExtractor()
-
-    def execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
-        """Sync form of `a_execute_code_blocks` (works inside a running loop)."""
-        return run_sync(self.a_execute_code_blocks(code_blocks))
-
-    async def a_execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
-        """Run ``code_blocks`` on the key's member (see the member executor's own docs).
-
-        Returns:
-            The member's result; after a member failed, the first result on the fresh member
-            starts with a line saying that all state was lost.
-
-        Raises:
-            ExecutorError: the pool is closed, or the member failed: the message says that all
-                state was lost and that the next call runs on a fresh member.
-            PoolExhaustedError: the key's member had failed and no fresh one became free within
-                ``acquire_timeout`` seconds.
-        """
-        return await self._pool._execute(self._lease, code_blocks)
-
-    def restart(self) -> None:
-        """Restart the member's executor (its state is dropped; see the executor's `restart`).
-
-        Raises:
-            ExecutorError: no member is bound (see `executor`), or the executor's own restart failed.
-        """
-        self.executor.restart()
 
 
 class ExecutorPool:
@@ -269,9 +123,9 @@ class ExecutorPool:
         base_dir: Path | str | None = None,
         latency_window: int = 1024,
     ) -> None:
-        self._factory, self._canonical = _check_factory(executor, options)
+        self._factory, self._canonical = check_factory(executor, options)
         self._options = dict(options or {})
-        self._size = _check_count("size", size)
+        self._size = check_count("size", size)
         self._acquire_timeout = check_seconds("acquire_timeout", acquire_timeout)
         self._reset_timeout = check_seconds("reset_timeout", reset_timeout)
         self._start_timeout = check_seconds("start_timeout", start_timeout)
@@ -284,13 +138,12 @@ class ExecutorPool:
         self._start_gate = Gate()
         self._state = "new"  # new -> running -> closed
         self._members: set[Member] = set()
-        self._idle: deque[Member] = deque()
-        self._leases: dict[Hashable, _Lease] = {}
-        self._keyless: set[_Lease] = set()
-        self._waiters: deque[_Waiter] = deque()
+        self._queue = Handover(self._mutex, self._accepts)
+        self._leases: dict[Hashable, Lease] = {}
+        self._keyless: set[Lease] = set()
         self._tasks: set[tuple[asyncio.AbstractEventLoop, asyncio.Task[None]]] = set()
         self._numbers = itertools.count(1)
-        self._latencies: deque[float] = deque(maxlen=_check_count("latency_window", latency_window))
+        self._latencies: deque[float] = deque(maxlen=check_count("latency_window", latency_window))
         self._acquires = self._resets = self._replacements = self._failures = 0
 
     @classmethod
@@ -306,34 +159,8 @@ class ExecutorPool:
             ConfigError: ``config`` is not a mapping, lacks ``"executor"``, has an unknown key
                 (with "did you mean"), or any argument is wrong (see the class).
         """
-        if not isinstance(config, Mapping):
-            raise ConfigError(f"An executor pool's config must be a dict, got {config!r}.", key="config")
-        if "executor" not in config:
-            raise ConfigError(
-                "An executor pool's config needs 'executor' (a registered name, 'pkg.module:Class' or a callable).",
-                key="executor",
-            )
-        factory = config["executor"]
-        names: tuple[str, ...] = ()
-        if isinstance(factory, str):
-            name = factory.strip()
-            names = tuple(dict.fromkeys((name, EXECUTOR_ALIASES.get(name, name))))
-        present = [n for n in names if n in config]
-        if len(present) > 1:
-            raise ConfigError(
-                f"Executor arguments are given under both {present[0]!r} and {present[1]!r}; use one key.",
-                key=present[0],
-            )
-        known = (*_POOL_KEYS, *_AGENT_KEYS, *names)
-        unknown = [k for k in config if k not in known]
-        if unknown:
-            raise ConfigError(
-                f"Unknown key {unknown[0]!r} in an executor pool's config. Known keys: {', '.join(known)}.",
-                key=str(unknown[0]),
-                suggestions=difflib.get_close_matches(str(unknown[0]), known, n=1),
-            )
-        pool_args = {k: config[k] for k in _POOL_KEYS[1:] if k in config}
-        return cls(factory, options=config[present[0]] if present else None, **pool_args)
+        factory, options, pool_args = parse_config(config)
+        return cls(factory, options=options, **pool_args)
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -383,7 +210,7 @@ class ExecutorPool:
                 raise
             with self._mutex:
                 self._members.update(members)
-                self._idle.extend(members)
+                self._queue.idle.extend(members)
                 self._state = "running"
 
     def close(self) -> None:
@@ -402,13 +229,10 @@ class ExecutorPool:
             self._state = "closed"
             members = list(self._members)
             self._members.clear()
-            self._idle.clear()
-            waiters, tasks = list(self._waiters), list(self._tasks)
-            self._waiters.clear()
-        closed = ExecutorError("The ExecutorPool was closed while this call waited for an executor.")
-        for loop, future in waiters:
-            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits there
-                loop.call_soon_threadsafe(_fail, future, closed)
+            self._queue.fail_all_locked(
+                ExecutorError("The ExecutorPool was closed while this call waited for an executor.")
+            )
+            tasks = list(self._tasks)
         here = asyncio.get_running_loop()
         for loop, task in tasks:
             if loop is here:
@@ -506,7 +330,7 @@ class ExecutorPool:
         """A snapshot of the pool's counts and acquire latencies (see `PoolStats`)."""
         with self._mutex:
             leased = sum(1 for lease in (*self._leases.values(), *self._keyless) if lease.member is not None)
-            idle = len(self._idle)
+            idle = len(self._queue.idle)
             running = self._state == "running"
             latencies = sorted(self._latencies)
             return PoolStats(
@@ -514,11 +338,11 @@ class ExecutorPool:
                 idle=idle,
                 leased=leased,
                 busy=self._size - idle - leased if running else 0,
-                waiting=sum(1 for _, future in self._waiters if not future.done()),
+                waiting=self._queue.waiting_locked(),
                 acquires=self._acquires,
-                acquire_p50_ms=_percentile(latencies, 50),
-                acquire_p95_ms=_percentile(latencies, 95),
-                acquire_p99_ms=_percentile(latencies, 99),
+                acquire_p50_ms=percentile(latencies, 50),
+                acquire_p95_ms=percentile(latencies, 95),
+                acquire_p99_ms=percentile(latencies, 99),
                 resets=self._resets,
                 replacements=self._replacements,
                 failures=self._failures,
@@ -526,16 +350,16 @@ class ExecutorPool:
 
     # --- inside: leases -----------------------------------------------------------------------------
 
-    async def _open(self, key: Hashable | None, timeout: float | None) -> _Lease:
+    async def _open(self, key: Hashable | None, timeout: float | None) -> Lease:
         seconds = self._acquire_timeout if timeout is None else check_seconds("timeout", timeout)
         began = time.perf_counter()
         with self._mutex:
             self._check_running()
             if key is None:
-                lease = _Lease(None)
+                lease = Lease(None)
                 self._keyless.add(lease)
             else:
-                lease = self._leases.setdefault(key, _Lease(key))
+                lease = self._leases.setdefault(key, Lease(key))
             lease.opened += 1
         try:
             await self._bind(lease, time.monotonic() + seconds)
@@ -550,7 +374,7 @@ class ExecutorPool:
             self._latencies.append((time.perf_counter() - began) * 1000)
         return lease
 
-    async def _bind(self, lease: _Lease, deadline: float) -> Member:
+    async def _bind(self, lease: Lease, deadline: float) -> Member:
         """The lease's member, taking one from the pool (waiting until ``deadline``) if it has none."""
         member = lease.member
         if member is not None:
@@ -569,7 +393,7 @@ class ExecutorPool:
         finally:
             await lease.gate.__aexit__(None, None, None)
 
-    async def _close_lease(self, lease: _Lease) -> None:
+    async def _close_lease(self, lease: Lease) -> None:
         """An ``acquire`` ended: give a keyless lease back, or a key's whose release was asked for."""
         with self._mutex:
             lease.opened -= 1
@@ -582,13 +406,13 @@ class ExecutorPool:
         if member is not None:
             await self._give_back(member, reset)
 
-    def _detach(self, lease: _Lease) -> Member | None:
+    def _detach(self, lease: Lease) -> Member | None:
         """Forget ``lease`` and return its member. Call with the mutex held."""
         self._forget(lease)
         member, lease.member = lease.member, None
         return member
 
-    def _forget(self, lease: _Lease) -> None:
+    def _forget(self, lease: Lease) -> None:
         if lease.key is None:
             self._keyless.discard(lease)
         elif self._leases.get(lease.key) is lease:
@@ -598,53 +422,23 @@ class ExecutorPool:
 
     async def _take(self, deadline: float, began: float) -> Member:
         """An idle member, or the first given back, waiting first come first served until ``deadline``."""
-        loop = asyncio.get_running_loop()
         with self._mutex:
             self._check_running()
-            if self._idle:
-                return self._idle.popleft()
-            future: asyncio.Future[Member] = loop.create_future()
-            self._waiters.append((loop, future))
-        try:
-            await asyncio.wait({future}, timeout=max(0.0, deadline - time.monotonic()))
-        except BaseException:
-            self._abandon(loop, future)
-            raise
-        if future.done():
-            return future.result()  # a member, or the pool's closing error
-        self._abandon(loop, future)
-        raise self._exhausted(time.monotonic() - began)
-
-    def _abandon(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Member]) -> None:
-        """A waiter leaves: out of the queue, and a member handed to it just now goes to the next."""
-        with self._mutex, contextlib.suppress(ValueError):
-            self._waiters.remove((loop, future))
-        if future.done() and not future.cancelled() and future.exception() is None:
-            self._give(future.result())
-        else:
-            future.cancel()  # if a member is on its way, `_hand` passes it on
+            got = self._queue.take_or_queue_locked(asyncio.get_running_loop())
+        if isinstance(got, Member):
+            return got
+        member = await self._queue.wait(got, max(0.0, deadline - time.monotonic()))  # raises when closed
+        if member is None:
+            raise self._exhausted(time.monotonic() - began)
+        return member
 
     def _give(self, member: Member) -> None:
         """Hand ``member`` to the first waiter, or make it idle."""
-        with self._mutex:
-            if self._state == "closed" or member not in self._members:
-                return
-            while self._waiters:
-                loop, future = self._waiters.popleft()
-                if future.done():
-                    continue
-                try:
-                    loop.call_soon_threadsafe(self._hand, member, future)
-                    return
-                except RuntimeError:  # that loop is closed
-                    continue
-            self._idle.append(member)
+        self._queue.give(member)
 
-    def _hand(self, member: Member, future: asyncio.Future[Member]) -> None:
-        if future.done():  # the waiter gave up meanwhile
-            self._give(member)
-        else:
-            future.set_result(member)
+    def _accepts(self, member: Member) -> bool:
+        """Whether a member given back goes on serving (called by the queue with the mutex held)."""
+        return self._state != "closed" and member in self._members
 
     async def _give_back(self, member: Member, reset: bool) -> None:
         """Reset ``member`` (when asked) and give it to the next waiter, or replace it if the reset failed."""
@@ -721,7 +515,7 @@ class ExecutorPool:
 
     # --- inside: running code for a lease -----------------------------------------------------------
 
-    async def _execute(self, lease: _Lease, code_blocks: Sequence[CodeBlock]) -> CodeResult:
+    async def _execute(self, lease: Lease, code_blocks: Sequence[CodeBlock]) -> CodeResult:
         with self._mutex:
             self._check_running()
         member = await self._bind(lease, time.monotonic() + self._acquire_timeout)
@@ -732,7 +526,7 @@ class ExecutorPool:
                 raise
             self._member_failed(lease, member, exc)
             raise ExecutorError(
-                f"The pooled executor of {_shown(lease.key)} failed ({exc}), so all its state was lost: "
+                f"The pooled executor of {shown(lease.key)} failed ({exc}), so all its state was lost: "
                 "variables, imports and files are gone. It is being replaced; the next call runs on a fresh "
                 "executor, so run any setup code again."
             ) from exc
@@ -744,7 +538,7 @@ class ExecutorPool:
             note, lease.note = lease.note, None
         return dataclasses.replace(result, output=note + result.output) if note else result
 
-    def _member_failed(self, lease: _Lease, member: Member, exc: BaseException) -> None:
+    def _member_failed(self, lease: Lease, member: Member, exc: BaseException) -> None:
         with self._mutex:
             self._failures += 1
             if lease.member is member:
@@ -771,17 +565,17 @@ class ExecutorPool:
         now = time.monotonic()
         with self._mutex:
             held = [
-                (_shown(lease.key), now - lease.since)
+                (shown(lease.key), now - lease.since)
                 for lease in (*self._leases.values(), *self._keyless)
                 if lease.member is not None
             ]
-            waiting = sum(1 for _, future in self._waiters if not future.done())
+            waiting = self._queue.waiting_locked()
         held.sort(key=lambda item: -item[1])
         return PoolExhaustedError(
             size=self._size,
             waited=waited,
             holders=held,
-            busy=max(0, self._size - len(self._idle) - len(held)),
+            busy=max(0, self._size - len(self._queue.idle) - len(held)),
             waiting=waiting,
         )
 
@@ -822,65 +616,3 @@ class ExecutorPool:
 
 def _remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
-
-
-def _fail(future: asyncio.Future[Member], error: BaseException) -> None:
-    if not future.done():
-        future.set_exception(error)
-
-
-def _check_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a positive int, got {value!r}.", key=name)
-    return value
-
-
-def _check_factory(
-    executor: object, options: Mapping[str, Any] | None
-) -> tuple[str | Callable[[], CodeExecutor], str | None]:
-    """Return the factory and, for a registered name, its canonical name.
-
-    Raises:
-        ConfigError: see `ExecutorPool`.
-    """
-    if options is not None and (not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options)):
-        raise ConfigError(
-            f"options must be a dict of keyword arguments for the executor, got {options!r}.", key="options"
-        )
-    if isinstance(executor, str):
-        name = executor.strip()
-        if ":" in name:
-            return name, None
-        canonical = EXECUTOR_ALIASES.get(name, name)
-        if canonical not in EXECUTOR_REGISTRY:
-            known = sorted({*EXECUTOR_REGISTRY, *EXECUTOR_ALIASES})
-            raise ConfigError(
-                f"Unknown code executor {name!r}. Known executors: {', '.join(known)}; or pass "
-                "'pkg.module:Class', or a zero-argument callable returning a new executor.",
-                key="executor",
-                suggestions=difflib.get_close_matches(name, known, n=2),
-            )
-        if options and "work_dir" in options and canonical in WORK_DIR_EXECUTORS:
-            raise ConfigError(
-                "The pool gives each member its own work_dir under base_dir; pass base_dir= to the pool "
-                "instead of work_dir in options.",
-                key="work_dir",
-            )
-        return name, canonical
-    if hasattr(executor, "execute_code_blocks") and not isinstance(executor, type):
-        raise ConfigError(
-            f"ExecutorPool needs a way to build executors, not one executor ({executor!r}): pass a "
-            "registered name, 'pkg.module:Class', or a zero-argument callable such as a lambda.",
-            key="executor",
-        )
-    if not callable(executor):
-        raise ConfigError(
-            f"executor must be a registered name, 'pkg.module:Class' or a zero-argument callable, got {executor!r}.",
-            key="executor",
-        )
-    if options:
-        raise ConfigError(
-            "options apply to a registered name or 'pkg.module:Class'; a callable takes none.", key="options"
-        )
-    factory: Callable[[], CodeExecutor] = executor
-    return factory, None
