@@ -15,7 +15,8 @@ The tree::
     │   ├── ModelRateLimitError         429 after retries
     │   └── ModelResponseError          the reply is malformed (no choices, no content ...)
     └── ExecutorError               the executor itself failed (not the code it ran)
-        └── ExecutorUnavailableError    the executor cannot start here (no daemon, no IPython ...)
+        ├── ExecutorUnavailableError    the executor cannot start here (no daemon, no IPython ...)
+        └── PoolExhaustedError          no pooled executor became free in time; names who holds them
 
 A failing *code block* is never an exception: it is a ``CodeResult`` with ``exit_code != 0``.
 """
@@ -40,6 +41,7 @@ __all__ = [
     "ModelRateLimitError",
     "ModelResponseError",
     "ParleyError",
+    "PoolExhaustedError",
     "ToolArgumentsError",
     "redact_config",
     "redact_url",
@@ -192,3 +194,40 @@ class ExecutorError(ParleyError):
 
 class ExecutorUnavailableError(ExecutorError):
     """The executor cannot run here; the message names the fix or another executor to choose."""
+
+
+class PoolExhaustedError(ExecutorError):
+    """No member of an `ExecutorPool` became free within the acquire timeout.
+
+    The message names the pool's size and what holds its members, longest held first, and what
+    to do (release keys that are done, a larger ``size``, a longer ``acquire_timeout``).
+
+    Attributes:
+        size: the number of members the pool keeps.
+        waited: seconds the caller waited.
+        holders: ``(key, seconds held)`` for each lease holding a member, longest held first; the
+            key is shown with ``repr``, ``"<anonymous>"`` for a lease taken without a key.
+        busy: members being started, reset or replaced (held by no lease).
+        waiting: other callers still waiting.
+    """
+
+    def __init__(
+        self, *, size: int, waited: float, holders: Sequence[tuple[str, float]], busy: int, waiting: int
+    ) -> None:
+        self.size = size
+        self.waited = waited
+        self.holders = tuple(holders)
+        self.busy = busy
+        self.waiting = waiting
+        shown = ", ".join(f"{key} for {seconds:.1f} s" for key, seconds in self.holders[:10])
+        more = f" and {len(self.holders) - 10} more" if len(self.holders) > 10 else ""
+        parts = [f"held by {len(self.holders)} lease(s): {shown}{more}"] if self.holders else []
+        if busy:
+            parts.append(f"{busy} being started, reset or replaced")
+        if waiting:
+            parts.append(f"{waiting} other caller(s) waiting")
+        super().__init__(
+            f"No executor of the pool became free within {waited:.1f} s. All {size} members are taken: "
+            f"{'; '.join(parts) or 'none free'}. Release the keys you are done with "
+            "(await pool.release(key)), or make the pool larger (size=) or wait longer (acquire_timeout=)."
+        )

@@ -18,6 +18,7 @@ from parley.coding.docker_commandline_code_executor import DockerCommandLineCode
 from parley.coding.factory import CodeExecutorFactory
 from parley.coding.local_commandline_code_executor import LocalCommandLineCodeExecutor
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
+from parley.coding.pool import ExecutorPool, PooledExecutor, PoolStats
 
 __all__ = [
     "AgentCapability",
@@ -30,7 +31,10 @@ __all__ = [
     "CommandLineCodeResult",
     "DockerCommandLineCodeExecutor",
     "ExecutorCapability",
+    "ExecutorPool",
     "IPythonCodeResult",
     "LocalCommandLineCodeExecutor",
     "MarkdownCodeExtractor",
+    "PoolStats",
+    "PooledExecutor",
 ]
