@@ -40,7 +40,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Hashable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -174,9 +174,20 @@ class ExecutorPool:
         """Where the members' working directories are (None until started, unless given)."""
         return self._base or self._given_base
 
-    def start(self) -> None:
-        """Sync form of `a_start` (works inside a running loop)."""
-        run_sync(self.a_start())
+    def start(self) -> Awaitable[None]:
+        """Warm the pool: ``await pool.start()`` in async code, plain ``pool.start()`` in sync code.
+
+        With an event loop running in this thread it returns `a_start` 's coroutine, which must
+        be awaited; without one it warms the pool before returning (and returns an awaitable that
+        is already done). ``with pool:`` warms it in either case, inside a notebook's running
+        loop too. See `a_start` for what happens and what is raised.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            run_sync(self.a_start())
+            return _Done()
+        return self.a_start()
 
     async def a_start(self) -> None:
         """Build and warm ``size`` members concurrently. Does nothing when already started.
@@ -254,7 +265,7 @@ class ExecutorPool:
         await self.a_close()
 
     def __enter__(self) -> Self:
-        self.start()
+        run_sync(self.a_start())
         return self
 
     def __exit__(
@@ -556,7 +567,8 @@ class ExecutorPool:
         """Raise `ExecutorError` unless the pool runs. Call with the mutex held."""
         if self._state == "new":
             raise ExecutorError(
-                "This ExecutorPool is not started: use 'async with pool', 'await pool.a_start()' or 'pool.start()'."
+                "This ExecutorPool is not started: use 'async with pool', 'with pool', or 'await pool.start()' "
+                "('pool.start()' in sync code)."
             )
         if self._state == "closed":
             raise ExecutorError("This ExecutorPool is closed; create a new one.")
@@ -616,3 +628,10 @@ class ExecutorPool:
 
 def _remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+class _Done:
+    """An awaitable with nothing left to do (what `ExecutorPool.start` returns in sync code); no warning if dropped."""
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()

@@ -441,3 +441,23 @@ def test_blocks_run_through_the_sync_form_too(tmp_path: Path) -> None:
         assert result.output == "sync\n"
         run_sync(pool.release("k"))
         assert (tmp_path / "own").is_dir()  # a directory the pool did not make is never emptied or removed
+
+
+@pytest.mark.timeout(60)
+async def test_start_is_awaited_in_async_code(tmp_path: Path) -> None:
+    pool = ExecutorPool("local", size=2, base_dir=tmp_path)
+    await pool.start()
+    try:
+        assert pool.stats().idle == 2
+    finally:
+        await pool.a_close()
+
+
+@pytest.mark.timeout(60)
+def test_start_blocks_in_sync_code(tmp_path: Path) -> None:
+    pool = ExecutorPool("local", size=2, base_dir=tmp_path)
+    pool.start()  # no loop here: warmed before it returns
+    try:
+        assert pool.stats().idle == 2
+    finally:
+        pool.close()
