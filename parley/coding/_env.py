@@ -7,9 +7,10 @@ variables through (``env_allowlist=``).
 
 A variable looks like a secret when (names compared without regard to case):
 
-- its name ends with one of `SECRET_SUFFIXES` after an underscore (``OPENAI_API_KEY``,
-  ``GITHUB_TOKEN``, ``AWS_SECRET_ACCESS_KEY``, ``DB_PASSWORD``, ``GOOGLE_APPLICATION_CREDENTIALS``)
-  or is one of them alone (``TOKEN``), or contains ``_SECRET_``;
+- one of the words in `SECRET_WORDS` is a word of its name, anywhere (words are separated by
+  underscores: ``OPENAI_API_KEY``, ``GITHUB_TOKEN_FOR_CI``, ``AWS_SECRET_ACCESS_KEY``,
+  ``DB_PASSWORD``, ``GOOGLE_APPLICATION_CREDENTIALS``), or its name ends with one of
+  `SECRET_SUFFIXES` (``SIGNING_KEY``, ``BASIC_AUTH``) or is one of them alone;
 - its name is one of `SECRET_NAMES`: well-known secrets whose names the suffixes miss
   (``AWS_ACCESS_KEY_ID``, ``OAI_CONFIG_LIST``, ``SSH_AUTH_SOCK`` ...);
 - its value is a URL with a password in it (``postgres://user:password@host/db``).
@@ -25,23 +26,32 @@ from collections.abc import Iterable, Mapping
 
 from parley.exceptions import ConfigError
 
-__all__ = ["SECRET_NAMES", "SECRET_SUFFIXES", "check_env", "check_env_allowlist", "code_environment", "looks_secret"]
+__all__ = [
+    "SECRET_NAMES",
+    "SECRET_SUFFIXES",
+    "SECRET_WORDS",
+    "check_env",
+    "check_env_allowlist",
+    "code_environment",
+    "looks_secret",
+]
 
 _log = logging.getLogger("parley.coding")
 
-SECRET_SUFFIXES: tuple[str, ...] = (
+SECRET_WORDS: tuple[str, ...] = (
     "API_KEY",
     "APIKEY",
-    "KEY",
     "TOKEN",
     "SECRET",
     "PASSWORD",
     "PASSWD",
     "CREDENTIALS",
     "CREDENTIAL",
-    "AUTH",
 )
-"""Name endings (after ``_``) of variables that are left out by default."""
+"""Words that make a variable a secret wherever they stand in its name."""
+
+SECRET_SUFFIXES: tuple[str, ...] = ("KEY", "AUTH")
+"""Words that make a variable a secret when its name ends with them (``KEY_FILE`` is a path)."""
 
 SECRET_NAMES: frozenset[str] = frozenset(
     {
@@ -58,7 +68,9 @@ SECRET_NAMES: frozenset[str] = frozenset(
 
 _URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@", re.IGNORECASE)
 _SECRET_NAME = re.compile(
-    "(?:^|_)(?:" + "|".join(SECRET_SUFFIXES) + ")$|_SECRET_|^(?:" + "|".join(sorted(SECRET_NAMES)) + ")$",
+    "(?:^|_)(?:" + "|".join(SECRET_WORDS) + ")(?:_|$)"
+    "|(?:^|_)(?:" + "|".join(SECRET_SUFFIXES) + ")$"
+    "|^(?:" + "|".join(sorted(SECRET_NAMES)) + ")$",
     re.IGNORECASE,
 )
 

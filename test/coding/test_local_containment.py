@@ -160,13 +160,18 @@ def test_max_saved_bytes_is_checked() -> None:
         "OAI_CONFIG_LIST",
         "my_lower_token",
         "SSH_AUTH_SOCK",
+        "OPENAI_API_KEY_FOR_TEST",
+        "GITHUB_TOKEN_2",
+        "SIGNING_KEY",
     ],
 )
 def test_secret_looking_names(name: str) -> None:
     assert looks_secret(name)
 
 
-@pytest.mark.parametrize("name", ["PATH", "HOME", "PWD", "LANG", "PYTHONPATH", "VIRTUAL_ENV", "TOKENIZERS_PARALLELISM"])
+@pytest.mark.parametrize(
+    "name", ["PATH", "HOME", "PWD", "LANG", "PYTHONPATH", "VIRTUAL_ENV", "TOKENIZERS_PARALLELISM", "KEYBOARD_LAYOUT"]
+)
 def test_ordinary_names(name: str) -> None:
     assert not looks_secret(name, "/usr/bin")
 
