@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from parley.agentchat._chat_slots import chat_scope
 from parley.agentchat._display import content_str
 from parley.exceptions import ConfigError
 from parley.llm.cache import CHAT_CACHE, check_cache
@@ -259,10 +260,11 @@ async def run_two_agent_chat(
     usage_token = CHAT_USAGE.set((*CHAT_USAGE.get(), usage))
     human_token = HUMAN_INPUT.set((*HUMAN_INPUT.get(), human))
     try:
-        return await _run_chat(
-            sender, recipient, clear_history, silent, max_turns, summary_method, summary_args, message, kwargs,
-            chat_id, cache, usage, human,
-        )  # fmt: skip
+        async with chat_scope(chat_id):  # pooled executors: this chat's slot, given back at its end
+            return await _run_chat(
+                sender, recipient, clear_history, silent, max_turns, summary_method, summary_args, message, kwargs,
+                chat_id, cache, usage, human,
+            )  # fmt: skip
     finally:
         HUMAN_INPUT.reset(human_token)
         CHAT_USAGE.reset(usage_token)
