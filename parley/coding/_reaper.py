@@ -88,12 +88,28 @@ _BOOTSTRAP = (
 """Imports this module, so its compiled bytecode is cached (a script run by path is compiled at each start)."""
 
 
+_prctl: Any = None  # the libc function, made once per process (a forked reaper inherits it)
+
+
 def _become_subreaper() -> bool:
     """Ask Linux to re-parent orphaned descendants to this process; False where it cannot."""
+    global _prctl
+    if _prctl is None:
+        _prctl = _load_prctl() or False
+    if _prctl is False:
+        return False
+    try:
+        return bool(_prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except OSError:
+        return False
+
+
+def _load_prctl() -> Any:
+    """The C library's ``prctl`` through the C core of ctypes, or None where there is none."""
     try:
         import _ctypes as core  # the C core alone: `import ctypes` costs several ms more per run
     except ImportError:
-        return False
+        return None
     ct: Any = core
 
     class _Int(ct._SimpleCData):  # type: ignore[misc]
@@ -107,10 +123,9 @@ def _become_subreaper() -> bool:
         _handle = ct.dlopen(None)
 
     try:
-        prctl = _Function(("prctl", _Libc))
-        return bool(prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+        return _Function(("prctl", _Libc))
     except (AttributeError, OSError):
-        return False
+        return None
 
 
 def _signals() -> Any:
@@ -125,32 +140,29 @@ def _signal_numbers(names: tuple[str, ...]) -> list[int]:
     return [getattr(_signal, name) for name in names if hasattr(_signal, name)]
 
 
-def _spawn(argv: list[str], stdout: int | None = None, env: dict[str, str] | None = None) -> int:
-    """Fork and exec ``argv``; return the child's pid.
+def _spawn(argv: list[str], stdout: int | None = None, env: dict[str, str] | None = None) -> int | None:
+    """Start ``argv`` with ``posix_spawnp`` (no copy of this process); return its pid, or None.
 
     ``stdout``: the fd for its stdout and stderr (default: ours); ``env``: its environment
-    (default: ours); a program without ``/`` is looked up on that environment's ``PATH``.
+    (default: ours); a program without ``/`` is looked up on that environment's ``PATH``. It gets
+    stdin from ``/dev/null`` and the signal dispositions a fresh program expects. When it cannot
+    be started, a one-line message goes to our stderr and the result is None.
     """
-    _signal = _signals()
-    pid = os.fork()
-    if pid:
-        return pid
-    try:  # the child: a fresh program's signals, stdin from /dev/null
-        for number in _signal_numbers(_RESET_IN_CHILD):
-            _signal.signal(number, _signal.SIG_DFL)
-        _signal.set_wakeup_fd(-1)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        if stdout is not None:
-            os.dup2(stdout, 1)
-            os.dup2(stdout, 2)
-        if env is None:
-            os.execvp(argv[0], argv)
-        os.execvpe(argv[0], argv, env)
+    actions: list[tuple[Any, ...]] = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
+    if stdout is not None:
+        actions += [(os.POSIX_SPAWN_DUP2, stdout, 1), (os.POSIX_SPAWN_DUP2, stdout, 2)]
+    try:
+        return os.posix_spawnp(
+            argv[0],
+            argv,
+            os.environ if env is None else env,
+            file_actions=actions,
+            setsigdef=_signal_numbers(_RESET_IN_CHILD),
+            setsigmask=(),
+        )
     except OSError as exc:
-        os.write(2, f"cannot start {argv[0]!r}: {exc.strerror or exc}\n".encode(errors="replace"))
-    finally:
-        os._exit(127)
+        _write_all(f"cannot start {argv[0]!r}: {exc.strerror or exc}\n".encode(errors="replace"), 2)
+        return None
 
 
 def _children_map() -> dict[int, list[int]]:
@@ -290,7 +302,8 @@ def _run(argv: list[str], *, env: dict[str, str] | None, keep: int | None, repor
     _become_subreaper()
     supervisor = _Supervisor(keep)
     if keep is None:
-        code = supervisor.wait(_spawn(argv, env=env))
+        pid = _spawn(argv, env=env)
+        code = supervisor.wait(pid) if pid is not None else _CANNOT_START
         _end_descendants()
         if code is not None:
             report(code)
@@ -298,6 +311,9 @@ def _run(argv: list[str], *, env: dict[str, str] | None, keep: int | None, repor
     relay_r, relay_w = os.pipe()
     pid = _spawn(argv, stdout=relay_w, env=env)
     os.close(relay_w)
+    if pid is None:
+        report(_CANNOT_START)
+        return
     supervisor.relay = relay_r
     code = supervisor.wait(pid)
     relay = supervisor.relay  # None once every writer closed it
@@ -450,6 +466,8 @@ def _serve_one(request: dict[str, Any], fds: list[int]) -> int:
     return 0
 
 
+_CANNOT_START = 127
+"""The exit status of a command that could not be started, as a shell reports it."""
 _MAX_REQUEST = 4 * 1024 * 1024
 """The largest request the server reads, in bytes (an environment is rarely over a few KB)."""
 
