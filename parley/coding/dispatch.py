@@ -48,7 +48,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -107,8 +107,8 @@ class ExecutionDispatcher:
             goes out before its window ends. Default 200.
         max_queue: at most this many requests wait in the queue (dispatched ones do not count).
             Default 10,000.
-        when_full: what `execute` does when the queue is full: ``"wait"`` for room, first come
-            first served, for at most ``queue_timeout`` seconds, or ``"error"`` at once; both end
+        when_full: what `execute` does when the queue is full: ``"wait"`` for room for at most
+            ``queue_timeout`` seconds, or ``"error"`` at once; both end
             in `DispatcherFullError` when no room comes. Default ``"wait"``.
         queue_timeout: seconds a caller waits for room with ``when_full="wait"``. Default 60.
         timeout_range: ``(shortest, longest)`` timeout in seconds a request may have; a caller's
@@ -398,15 +398,27 @@ class ExecutionDispatcher:
         native = getattr(self._pool, "execute_batch", None)
         for timeout, requests in ordered:
             if callable(native):
-                self._spawn(self._run_group(native, timeout, requests))
+                self._spawn(self._run_group(native, timeout, requests), requests)
             else:
                 for request in requests:
-                    request.task = self._spawn(self._run_one(request))
+                    request.task = self._spawn(self._run_one(request), [request])
 
-    def _spawn(self, coro: object) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[object, object, None], requests: list[Request]) -> asyncio.Task[None]:
+        """Run ``coro`` for ``requests``; when it ends, however it ends, each has its outcome and its turn ends.
+
+        A task cancelled before it started never runs its body (no ``finally`` either), so the
+        outcome and the end of the session's turn are settled here, in the done callback.
+        """
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+        def settle(done: asyncio.Task[None]) -> None:
+            self._tasks.discard(done)
+            for request in requests:
+                self._fail(request, _closed_error(running=True))  # a no-op when it has its outcome
+                self._finish(request)
+
+        task.add_done_callback(settle)
         return task
 
     # --- inside: running ----------------------------------------------------------------------------
@@ -426,7 +438,7 @@ class ExecutionDispatcher:
         except Exception as exc:
             self._fail(request, exc)
         finally:
-            self._finish(request)
+            self._finish(request)  # here, so the turn ends before the caller resumes; settle() is the net
 
     async def _run_group(
         self,

@@ -306,6 +306,27 @@ async def test_cancelling_callers_mid_batch_leaves_every_other_request_exactly_o
         assert again.output == "fine\n"
 
 
+@pytest.mark.timeout(60)
+async def test_a_caller_cancelled_as_its_batch_goes_out_does_not_stall_its_session(tmp_path: Path) -> None:
+    victims: list[asyncio.Future[CodeResult]] = []
+
+    def cancel_the_victim(batch: DispatchedBatch) -> None:
+        if batch.number == 1:
+            victims[0].cancel()  # dispatched, but its task has not started yet
+
+    async with (
+        ExecutorPool("local", size=2, base_dir=tmp_path) as pool,
+        ExecutionDispatcher(pool, on_batch=cancel_the_victim) as dispatcher,
+    ):
+        victims.append(asyncio.ensure_future(dispatcher.execute("v", block("print('never')"))))
+        other = asyncio.ensure_future(dispatcher.execute("o", block("print('other')")))
+        assert (await other).output == "other\n"
+        with pytest.raises(asyncio.CancelledError):
+            await victims[0]
+        assert (await dispatcher.execute("v", block("print('next')"))).output == "next\n"
+        assert dispatcher.stats().running == 0
+
+
 async def test_a_member_that_fails_mid_batch_gives_only_its_request_a_clear_error(tmp_path: Path) -> None:
     async with ExecutorPool("local", size=2, base_dir=tmp_path) as pool, ExecutionDispatcher(pool) as dispatcher:
         await asyncio.gather(*(dispatcher.execute(k, block("open('state', 'w').write('x')")) for k in ("a", "b")))
