@@ -230,6 +230,7 @@ class ExecutionDispatcher:
                 closed, or a native batch failed.
             PoolExhaustedError: no pool member became free for the session within the pool's
                 ``acquire_timeout``.
+            Exception: whatever else the slot's executor raised (a user's executor), as it raised it.
         """
         seconds = self.clamp_timeout(timeout)
         blocks = tuple(code_blocks)

@@ -367,6 +367,23 @@ async def test_a_kernel_killed_mid_batch_gives_its_request_a_result_that_says_st
         assert not pool.lost("k2")
 
 
+@pytest.mark.kernel
+@pytest.mark.timeout(180)
+async def test_a_kernel_request_past_its_deadline_is_interrupted_and_keeps_its_variables(tmp_path: Path) -> None:
+    require_kernel()
+    async with (
+        ExecutorPool("ipython-embedded", size=1, base_dir=tmp_path, options={"timeout": 120}) as pool,
+        ExecutionDispatcher(pool) as dispatcher,
+    ):
+        await dispatcher.execute("k", block("kept = 'yes'"))
+        slow = await dispatcher.execute("k", block("import time\nfor _ in range(600): time.sleep(0.1)"), timeout=1)
+        assert slow.exit_code == 124
+        assert "Timed out after 1 s" in slow.output
+        after = await dispatcher.execute("k", block("print(kept)"))
+        assert after.output.strip() == "yes"
+        assert not pool.lost("k")
+
+
 async def test_close_gives_every_waiting_and_running_request_an_error(tmp_path: Path) -> None:
     marker = tmp_path / "started"
     async with ExecutorPool("local", size=1, base_dir=tmp_path / "pool") as pool:
