@@ -16,7 +16,8 @@ The tree::
     │   └── ModelResponseError          the reply is malformed (no choices, no content ...)
     └── ExecutorError               the executor itself failed (not the code it ran)
         ├── ExecutorUnavailableError    the executor cannot start here (no daemon, no IPython ...)
-        └── PoolExhaustedError          no pooled executor became free in time; names who holds them
+        ├── PoolExhaustedError          no pooled executor became free in time; names who holds them
+        └── DispatcherFullError         an ExecutionDispatcher's queue stayed full; names who fills it
 
 A failing *code block* is never an exception: it is a ``CodeResult`` with ``exit_code != 0``.
 """
@@ -30,6 +31,7 @@ from typing import Any
 __all__ = [
     "CacheError",
     "ConfigError",
+    "DispatcherFullError",
     "ExecutorError",
     "ExecutorUnavailableError",
     "InvalidMessageError",
@@ -230,4 +232,31 @@ class PoolExhaustedError(ExecutorError):
             f"No executor of the pool became free within {waited:.1f} s. All {size} members are taken: "
             f"{'; '.join(parts) or 'none free'}. Release the keys you are done with "
             "(await pool.release(key)), or make the pool larger (size=) or wait longer (acquire_timeout=)."
+        )
+
+
+class DispatcherFullError(ExecutorError):
+    """An `ExecutionDispatcher`'s queue held ``max_queue`` requests, and no room came in time.
+
+    With ``when_full="error"`` it is raised at once; with ``when_full="wait"`` after waiting
+    ``queue_timeout`` seconds. The message names the bound, the sessions with the most requests
+    waiting, and what to do.
+
+    Attributes:
+        max_queue: the queue's bound, in requests.
+        waited: seconds the caller waited for room (0 with ``when_full="error"``).
+        busiest: ``(session, requests waiting)`` for up to five sessions with the most waiting,
+            most first; the session is shown with ``repr``.
+    """
+
+    def __init__(self, *, max_queue: int, waited: float, busiest: Sequence[tuple[str, int]]) -> None:
+        self.max_queue = max_queue
+        self.waited = waited
+        self.busiest = tuple(busiest)
+        shown = ", ".join(f"{key} ({count})" for key, count in self.busiest)
+        waited_text = f" and no room came within {waited:.1f} s" if waited else ""
+        super().__init__(
+            f"The dispatcher's queue is full: {max_queue} requests are waiting{waited_text}"
+            f"{'; most are from ' + shown if shown else ''}. Send fewer requests at once (await the "
+            "results first), or raise max_queue=, or use when_full='wait' with a longer queue_timeout=."
         )

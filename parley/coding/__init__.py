@@ -14,6 +14,7 @@ from parley.coding.base import (
     IPythonCodeResult,
 )
 from parley.coding.capability import AgentCapability, ExecutorCapability
+from parley.coding.dispatch import DispatchedBatch, DispatchStats, ExecutionDispatcher
 from parley.coding.docker_commandline_code_executor import DockerCommandLineCodeExecutor
 from parley.coding.factory import CodeExecutorFactory
 from parley.coding.local_commandline_code_executor import LocalCommandLineCodeExecutor
@@ -29,7 +30,10 @@ __all__ = [
     "CodeExtractor",
     "CodeResult",
     "CommandLineCodeResult",
+    "DispatchStats",
+    "DispatchedBatch",
     "DockerCommandLineCodeExecutor",
+    "ExecutionDispatcher",
     "ExecutorCapability",
     "ExecutorPool",
     "IPythonCodeResult",
