@@ -3,7 +3,9 @@
 ``code_execution_config={"executor": pool}`` (an `parley.coding.ExecutorPool`), or
 ``{"executor": "pool", "pool": {...}}`` (the pool's `ExecutorPool.from_config` dict), gives the
 agent a `PoolExecutor`: a code executor that runs each call on the member the *current chat*
-holds in the pool. The chat is the outermost chat running in this task: a nested chat, a group
+holds in the pool. ``{"executor": dispatcher}`` (an `parley.coding.ExecutionDispatcher`) gives
+a `DispatcherExecutor`, which sends each call through the dispatcher's queue as the chat's
+session. The chat is the outermost chat running in this task: a nested chat, a group
 chat's rounds and a chat of chats' inner chats run in the slot of the chat that started them.
 When that chat ends, every pool it used gets its slot back, reset (`ExecutorPool.release`).
 
@@ -19,27 +21,36 @@ import contextlib
 import contextvars
 import itertools
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from parley._sync import run_sync
 from parley.coding.base import CodeBlock, CodeResult
+from parley.coding.dispatch import ExecutionDispatcher
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.coding.pool import ExecutorPool
 
-__all__ = ["PoolExecutor", "chat_scope", "pool_from_config"]
+__all__ = ["DispatcherExecutor", "PoolExecutor", "chat_scope", "pool_from_config", "slot_executor"]
 
 _log = logging.getLogger("parley.agentchat")
 _scope_ids = itertools.count(1)
 
 
+Release = Callable[[str], Awaitable[None]]
+"""Gives a chat's slot back: ``await release(key)``."""
+
+
 @dataclass
 class _Scope:
-    """The outermost chat running in this task: its pool key and the pools it leased from."""
+    """The outermost chat running in this task: its key and how to give back each slot it took."""
 
     key: str
-    pools: list[ExecutorPool] = field(default_factory=list)
+    releases: dict[int, Release] = field(default_factory=dict)
+
+    def took(self, owner: object, release: Release) -> None:
+        """Note that the chat holds a slot of ``owner`` (once per owner)."""
+        self.releases.setdefault(id(owner), release)
 
 
 _SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("parley_chat_scope", default=None)
@@ -61,11 +72,24 @@ async def chat_scope(chat_id: Any) -> AsyncIterator[None]:
         yield
     finally:
         _SCOPE.reset(token)
-        for pool in scope.pools:
+        for release in scope.releases.values():
             try:
-                await pool.release(scope.key, reset=True)
+                await release(scope.key)
             except Exception as exc:  # the chat's result stands; the pool replaces what failed
                 _log.warning("could not give slot %s back to its pool: %s", scope.key, exc)
+
+
+def slot_executor(config: Mapping[str, Any]) -> PoolExecutor | DispatcherExecutor | None:
+    """The executor for a pool or dispatcher that ``code_execution_config`` names, else None.
+
+    Raises:
+        ConfigError: ``"executor": "pool"`` without a ``"pool"`` dict, or a bad pool dict.
+    """
+    executor = config.get("executor")
+    if isinstance(executor, ExecutionDispatcher):
+        return DispatcherExecutor(executor)
+    pool = pool_from_config(config)
+    return PoolExecutor(pool) if pool is not None else None
 
 
 def pool_from_config(config: Mapping[str, Any]) -> ExecutorPool | None:
@@ -123,13 +147,68 @@ class PoolExecutor:
         """
         await self.pool.a_start()
         scope = _SCOPE.get()
-        if scope is not None and self.pool not in scope.pools:
-            scope.pools.append(self.pool)
+        if scope is not None:
+            scope.took(self.pool, self._release)
         async with self.pool.acquire(scope.key if scope is not None else None) as executor:
             return await executor.a_execute_code_blocks(list(code_blocks))
+
+    async def _release(self, key: str) -> None:
+        await self.pool.release(key, reset=True)
 
     def restart(self) -> None:
         """Give the current chat's slot back, reset; its next call runs on a clean member."""
         scope = _SCOPE.get()
         if scope is not None:
             run_sync(self.pool.release(scope.key, reset=True))
+
+
+class DispatcherExecutor:
+    """A code executor that sends each call through ``dispatcher`` as the current chat's session.
+
+    The dispatcher's pool is started at the first call if it is not running yet; at the chat's
+    end the session is released (`ExecutionDispatcher.release_session`, which resets its slot).
+    A call outside any chat is a session of its own, released after the call.
+
+    Args:
+        dispatcher: the dispatcher whose pool runs the code.
+    """
+
+    def __init__(self, dispatcher: ExecutionDispatcher) -> None:
+        self.dispatcher = dispatcher
+        self._extractor = MarkdownCodeExtractor()
+
+    @property
+    def code_extractor(self) -> MarkdownCodeExtractor:
+        """The extractor for the Markdown code blocks this executor runs."""
+        return self._extractor
+
+    def execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
+        """Run ``code_blocks``; the sync form of `a_execute_code_blocks`."""
+        return run_sync(self.a_execute_code_blocks(code_blocks))
+
+    async def a_execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
+        """Queue ``code_blocks`` as the current chat's request and return its result.
+
+        Raises:
+            DispatcherFullError: the queue is full (with ``when_full="error"``, or after waiting).
+            ExecutorError: the dispatcher is closed, or the session's slot failed.
+        """
+        await self.dispatcher.pool.a_start()
+        scope = _SCOPE.get()
+        if scope is None:
+            key = f"call-{next(_scope_ids)}"
+            try:
+                return await self.dispatcher.execute(key, list(code_blocks))
+            finally:
+                await self.dispatcher.release_session(key)
+        scope.took(self.dispatcher, self._release)
+        return await self.dispatcher.execute(scope.key, list(code_blocks))
+
+    async def _release(self, key: str) -> None:
+        await self.dispatcher.release_session(key, reset=True)
+
+    def restart(self) -> None:
+        """Release the current chat's session, reset; its next call starts clean."""
+        scope = _SCOPE.get()
+        if scope is not None:
+            run_sync(self.dispatcher.release_session(scope.key, reset=True))

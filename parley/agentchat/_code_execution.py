@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from parley.agentchat._chat_slots import PoolExecutor, pool_from_config
+from parley.agentchat._chat_slots import slot_executor
 from parley.agentchat._images import ImageBudget, image_parts
 from parley.coding.base import CodeBlock, CodeExecutor, CodeResult
 from parley.exceptions import ConfigError, ExecutorError
@@ -68,8 +68,7 @@ class CodeExecution:
                 )
             allowed = frozenset(x.lower() for x in allowed)
         images = ImageBudget.from_config(config.get("send_images"))
-        pool = pool_from_config(config)
-        executor = PoolExecutor(pool) if pool is not None else CodeExecutorFactory.create(dict(config))
+        executor = slot_executor(config) or CodeExecutorFactory.create(dict(config))
         return cls(executor, last_n, allowed, images)
 
     async def run(self, blocks: list[CodeBlock]) -> CodeResult:

@@ -184,6 +184,11 @@ class ExecutionDispatcher:
     # --- public -------------------------------------------------------------------------------------
 
     @property
+    def pool(self) -> ExecutorPool:
+        """The pool whose slots run the requests."""
+        return self._pool
+
+    @property
     def timeout_range(self) -> tuple[float, float]:
         """``(shortest, longest)`` timeout in seconds a request may have."""
         return self._range

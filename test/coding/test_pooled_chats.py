@@ -122,3 +122,24 @@ def test_a_pool_from_its_config_dict(tmp_path: Path) -> None:
     )
     result = user.initiate_chat(assistant, message="go", silent=True)
     assert "42" in _outputs(result.chat_history)[0]
+
+
+@pytest.mark.timeout(120)
+async def test_chats_through_a_dispatcher_each_get_a_session(tmp_path: Path) -> None:
+    from parley.coding import ExecutionDispatcher
+
+    def script(n: int) -> list[str]:
+        write = f"```python\nopen('mine.txt', 'w').write('{n}')\n```"
+        return [write, "```python\nprint('chat', open('mine.txt').read())\n```", "TERMINATE"]
+
+    async with ExecutorPool("local", size=2, base_dir=tmp_path) as pool, ExecutionDispatcher(pool) as dispatcher:
+        chats = []
+        for n in range(8):
+            assistant = AssistantAgent(f"assistant{n}", llm_config={"model_client": ScriptedModelClient(script(n))})
+            user = UserProxyAgent(f"user{n}", human_input_mode="NEVER", code_execution_config={"executor": dispatcher})
+            chats.append(user.a_initiate_chat(assistant, message="go", silent=True))
+        results = await asyncio.gather(*chats)
+        for n, result in enumerate(results):
+            assert f"chat {n}" in _outputs(result.chat_history)[1]
+        assert dispatcher.stats().requests == 16
+        assert pool.stats().leased == 0  # every session was released when its chat ended
