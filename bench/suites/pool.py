@@ -1,0 +1,148 @@
+"""ExecutorPool: a warm acquire against a cold start, and many chats sharing a few kernels.
+
+- **Acquire.** A pool of warm embedded kernels lends a member to 200 keys in turn (acquire, then
+  release without reset); the figure is the acquire's median. In the same round a kernel
+  executor is started cold and runs ``print(1)``: that is what a conversation pays without a pool.
+- **Throughput.** Two-agent chats run concurrently, each with a scripted assistant that sends 5
+  blocks of ``time.sleep(0.05)`` and then ``TERMINATE``, and a user proxy whose executor is the
+  pool (`code_execution_config={"executor": pool}`: a slot per chat, reset when the chat ends).
+  The ideal is the blocks' own time spread over every member: chats × 5 × 50 ms / size. The
+  figure is ideal / measured (1.0 is perfect); it includes the per-chat reset (``%reset -f``).
+
+There is no peer: AutoGen 0.2 has no pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from bench.registry import Benchmark, Medians, Metric, Sampler, register
+from parley import AssistantAgent, UserProxyAgent
+from parley.coding import CodeBlock, ExecutorPool
+from parley.coding.jupyter import EmbeddedIPythonCodeExecutor
+from parley.testing import ScriptedModelClient
+
+__all__ = ["PoolSampler"]
+
+ACQUIRE_TARGET_MS = 10.0
+THROUGHPUT_TARGET = 0.8
+BLOCKS_PER_CHAT = 5
+BLOCK_S = 0.05
+
+
+class PoolSampler:
+    """Warms two kernel pools once; each sample times acquires, a cold start, and a burst of chats."""
+
+    def __init__(self, chats: int, size: int) -> None:
+        self._chats, self._size = chats, size
+        self._loop = asyncio.new_event_loop()
+        self._small = ExecutorPool("ipython-embedded", size=2, options={"timeout": 60})
+        self._pool = ExecutorPool("ipython-embedded", size=size, options={"timeout": 60})
+        self._loop.run_until_complete(self._small.start())
+        self._loop.run_until_complete(self._pool.start())
+        self.info: Mapping[str, str] = {
+            "pools": f"2 and {size} warm embedded ipykernel kernels",
+            "chats": f"{chats} concurrent chats × {BLOCKS_PER_CHAT} blocks of {BLOCK_S * 1000:.0f} ms",
+        }
+
+    async def _acquires(self) -> float:
+        times = []
+        for n in range(200):
+            start = time.perf_counter()
+            async with self._small.acquire(f"bench-{n}"):
+                times.append(time.perf_counter() - start)
+            await self._small.release(f"bench-{n}", reset=False)
+        return statistics.median(times) * 1e3
+
+    async def _cold(self) -> float:
+        start = time.perf_counter()
+        async with EmbeddedIPythonCodeExecutor(timeout=60) as executor:
+            result = await executor.a_execute_code_blocks([CodeBlock("print(1)", "python")])
+            elapsed = time.perf_counter() - start
+        if result.output.strip() != "1":
+            raise RuntimeError(f"the cold kernel printed {result.output!r}")
+        return elapsed * 1e3
+
+    async def _chats_burst(self) -> tuple[float, float]:
+        script = [f"```python\nimport time\ntime.sleep({BLOCK_S})\nprint('ok')\n```"] * BLOCKS_PER_CHAT + ["TERMINATE"]
+        pairs = []
+        for n in range(self._chats):
+            assistant = AssistantAgent(f"a{n}", llm_config={"model_client": ScriptedModelClient(script)})
+            user = UserProxyAgent(f"u{n}", human_input_mode="NEVER", code_execution_config={"executor": self._pool})
+            pairs.append((user, assistant))
+        start = time.perf_counter()
+        results = await asyncio.gather(*(u.a_initiate_chat(a, message="go", silent=True) for u, a in pairs))
+        elapsed = time.perf_counter() - start
+        ran = sum(str(m.get("content", "")).count("Code output: ok") for r in results for m in r.chat_history)
+        if ran != self._chats * BLOCKS_PER_CHAT:
+            raise RuntimeError(f"{ran} blocks ran, not {self._chats * BLOCKS_PER_CHAT}")
+        ideal = self._chats * BLOCKS_PER_CHAT * BLOCK_S / self._size
+        return elapsed, ideal / elapsed
+
+    def sample(self) -> dict[str, float]:
+        """Return the acquire median and a cold start (ms), and the chats' wall time (s) and throughput ratio."""
+        run = self._loop.run_until_complete
+        acquire_ms, cold_ms = run(self._acquires()), run(self._cold())
+        wall_s, ratio = run(self._chats_burst())
+        return {"acquire_ms": acquire_ms, "cold_ms": cold_ms, "chats_s": wall_s, "throughput": ratio}
+
+    def close(self) -> None:
+        """Close both pools, then the loop."""
+        if self._loop.is_closed():
+            return
+        self._loop.run_until_complete(self._small.a_close())
+        self._loop.run_until_complete(self._pool.a_close())
+        self._loop.close()
+
+
+def _parley(params: Mapping[str, Any]) -> Sampler:
+    return PoolSampler(params["chats"], params["size"])
+
+
+def _acquire_verdict(m: Medians) -> str:
+    acquire, cold = m.parley["acquire_ms"], m.parley["cold_ms"]
+    met = "met" if acquire < ACQUIRE_TARGET_MS else "not met"
+    return f"{met} ({acquire:.3f} ms; {cold / acquire:,.0f}× faster than a cold start)"
+
+
+def _throughput_verdict(m: Medians) -> str:
+    ratio = m.parley["throughput"]
+    return f"{'met' if ratio >= THROUGHPUT_TARGET else 'not met'} ({ratio:.2f} × ideal)"
+
+
+register(
+    Benchmark(
+        name="pool",
+        summary=(
+            "ExecutorPool of embedded kernels: a warm acquire against a cold kernel start, and concurrent two-agent "
+            "chats (5 blocks of 50 ms each) sharing the pool, against the ideal of every member busy."
+        ),
+        params=lambda quick: {"chats": 32, "size": 4} if quick else {"chats": 256, "size": 8},
+        parley=_parley,
+        metrics=(
+            Metric(
+                label="Pool acquire, warm kernel (p50 of 200)",
+                unit="ms",
+                parley_key="acquire_ms",
+                target=f"p50 < {ACQUIRE_TARGET_MS:g} ms",
+                status=_acquire_verdict,
+            ),
+            Metric(label="(context) cold kernel start + print(1)", unit="ms", parley_key="cold_ms"),
+            Metric(
+                label="{chats} chats × 5 blocks of 50 ms on {size} pooled kernels: throughput / ideal",
+                unit="× ideal",
+                parley_key="throughput",
+                target=f"≥ {THROUGHPUT_TARGET:g} × ideal",
+                status=_throughput_verdict,
+            ),
+            Metric(label="{chats} chats on {size} pooled kernels, wall time", unit="s", parley_key="chats_s"),
+        ),
+        reps=3,
+        quick_reps=1,
+        warmup=1,
+    )
+)
