@@ -55,7 +55,9 @@ def test_2000_local_blocks_leave_nothing_behind(tmp_path: Path) -> None:
         before = footprint()
         soak(executor, 2000, 250, lambda: CodeBlock("import time\ntime.sleep(5)", "python"))
         after = footprint()
-    assert all(a <= b for a, b in zip(after, before)), f"(fds, threads, children) grew from {before} to {after}"
+    assert all(a <= b for a, b in zip(after, before, strict=True)), (
+        f"(fds, threads, children) grew from {before} to {after}"
+    )
 
 
 @pytest.mark.slow
@@ -79,4 +81,6 @@ def test_300_kernel_blocks_leave_nothing_behind(tmp_path: Path) -> None:
             result = executor.execute_code_blocks([kernel_mix[i % len(kernel_mix)]])
             assert result.exit_code in (0, 1), result.output
         after = footprint()
-    assert all(a <= b for a, b in zip(after, before)), f"(fds, threads, children) grew from {before} to {after}"
+    assert all(a <= b for a, b in zip(after, before, strict=True)), (
+        f"(fds, threads, children) grew from {before} to {after}"
+    )
