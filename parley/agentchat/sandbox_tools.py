@@ -35,11 +35,12 @@ import inspect
 import itertools
 import math
 from collections.abc import AsyncIterator, Hashable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from parley._sync import run_sync
-from parley.coding._artifacts import read_in_slot, write_in_slot
+from parley.coding._artifacts import host_path, read_in_slot, write_in_slot
 from parley.coding.base import CodeBlock, CodeExecutor, CodeResult
 from parley.coding.pool import ExecutorPool, PooledExecutor
 from parley.exceptions import ConfigError, ParleyError
@@ -62,6 +63,20 @@ DESCRIPTIONS = {
 """What the model reads about each tool."""
 
 _registrations = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """Where the tools run.
+
+    ``runner`` runs the blocks (for a pool, the executor it lent the key); ``executor`` is the
+    executor working in the slot (for its timeout and its own name for the directory); ``root``
+    is the slot's directory on the host.
+    """
+
+    runner: CodeExecutor | PooledExecutor
+    executor: object
+    root: Path
 
 
 class SandboxTools:
@@ -125,8 +140,9 @@ class SandboxTools:
     async def read_file(self, path: Annotated[str, "The file's path, relative to the working directory."]) -> str:
         """Read a text file from the sandbox's working directory."""
         try:
-            async with self._slot() as (_, root):
-                data = await asyncio.to_thread(read_in_slot, root, path, self._max_read_bytes)
+            async with self._slot() as slot:
+                local = host_path(slot.executor, path)
+                data = await asyncio.to_thread(read_in_slot, slot.root, local, self._max_read_bytes)
         except ParleyError as exc:
             return f"Error: {exc}"
         if b"\x00" in data:
@@ -141,8 +157,8 @@ class SandboxTools:
         """Write a text file in the sandbox's working directory."""
         data = content.encode("utf-8")
         try:
-            async with self._slot() as (_, root):
-                await asyncio.to_thread(write_in_slot, root, path, data)
+            async with self._slot() as slot:
+                await asyncio.to_thread(write_in_slot, slot.root, host_path(slot.executor, path), data)
         except ParleyError as exc:
             return f"Error: {exc}"
         return f"Wrote {len(data):,} bytes to {path}."
@@ -159,14 +175,14 @@ class SandboxTools:
         run_sync(self.a_release(reset))
 
     @contextlib.asynccontextmanager
-    async def _slot(self) -> AsyncIterator[tuple[Any, Path]]:
-        """The executor to run on and its host-side directory: the key's pool slot, or the plain executor's."""
+    async def _slot(self) -> AsyncIterator[_Slot]:
+        """The slot: a pool key's (acquired, and kept by the key), or the plain executor's."""
         sandbox = self._sandbox
         if isinstance(sandbox, ExecutorPool):
             async with sandbox.acquire(self._key) as pooled:
-                yield pooled, sandbox.slot_dir(self._key)
+                yield _Slot(pooled, pooled.executor, sandbox.slot_dir(self._key))
         else:
-            yield sandbox, Path(sandbox.work_dir)  # type: ignore[attr-defined]
+            yield _Slot(sandbox, sandbox, Path(sandbox.work_dir))  # type: ignore[attr-defined]
 
     async def _run(self, block: CodeBlock, timeout: float | None) -> str:
         if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
@@ -174,18 +190,17 @@ class SandboxTools:
                 f"Error: timeout must be a positive number of seconds, or null for the sandbox's limit; got {timeout}."
             )
         try:
-            async with self._slot() as (executor, _):
-                inner = executor.executor if isinstance(executor, PooledExecutor) else executor
-                limit = getattr(inner, "timeout", None)
+            async with self._slot() as slot:
+                limit = getattr(slot.executor, "timeout", None)
                 limit = float(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
                 note = ""
                 if timeout is not None and limit is not None and timeout > limit:
                     note = f"Note: timeout {timeout:g} s is over this sandbox's limit; {limit:g} s applied.\n"
                 if timeout is None or (limit is not None and timeout >= limit):
-                    result = await _execute(executor, block)
+                    result = await _execute(slot.runner, block)
                 else:
                     try:
-                        result = await asyncio.wait_for(_execute(executor, block), timeout)
+                        result = await asyncio.wait_for(_execute(slot.runner, block), timeout)
                     except asyncio.TimeoutError:
                         return (
                             f"exit code 124\nTimed out after {timeout:g} s (the timeout you asked for); the run was "

@@ -52,6 +52,7 @@ __all__ = [
     "ArtifactListing",
     "ArtifactsMixin",
     "archive_in_slot",
+    "host_path",
     "list_in_slot",
     "read_in_slot",
     "slot_parts",
@@ -137,6 +138,22 @@ def slot_parts(root: Path, path: str) -> tuple[str, ...]:
         elif part not in ("", "."):
             parts.append(part)
     return tuple(parts)
+
+
+def host_path(executor: object, path: str) -> str:
+    """``path`` as the slot functions take it: the sandbox's own absolute name for its slot is made relative.
+
+    Code in a Docker container sees its slot as ``/workspace``, so a model names files
+    ``/workspace/out.txt``; that becomes ``out.txt``. Any other path is returned unchanged.
+    """
+    from parley.coding._docker_sandbox import MOUNT
+    from parley.coding.docker_commandline_code_executor import DockerCommandLineCodeExecutor
+
+    if isinstance(executor, DockerCommandLineCodeExecutor) and isinstance(path, str):
+        pure = PurePosixPath(path)
+        if pure.is_relative_to(MOUNT):
+            return str(pure.relative_to(MOUNT))
+    return path
 
 
 def _outside(path: str) -> ArtifactError:
@@ -448,6 +465,10 @@ class ArtifactsMixin:
             ArtifactError: ``key`` holds no slot (it never acquired, or was released; reason
                 ``"no_slot"``), or its executor has no host-side ``work_dir``.
         """
+        return self._slot(key)[0]
+
+    def _slot(self, key: Hashable) -> tuple[Path, object]:
+        """The slot's directory and the executor working in it (see `slot_dir`)."""
         with self._mutex:
             lease = self._leases.get(key)
             member = lease.member if lease is not None else None
@@ -466,14 +487,15 @@ class ArtifactsMixin:
                 reason="no_slot",
                 key=key,
             )
-        return root
+        return root, member.executor
 
     async def read_artifact(self, key: Hashable, path: str, max_bytes: int = DEFAULT_READ_BYTES) -> bytes:
         """Read the file ``path`` from ``key``'s slot, without running code and without following links.
 
         Args:
             key: the key holding the slot.
-            path: the file, relative to the slot's working directory (or absolute, inside it).
+            path: the file, relative to the slot's working directory (or absolute, inside it; in
+                a Docker member, ``/workspace/...`` too).
             max_bytes: refuse a file larger than this many bytes. Default 1 MiB.
 
         Returns:
@@ -485,7 +507,7 @@ class ArtifactsMixin:
                 (its ``reason`` says which).
             ConfigError: ``max_bytes`` is not a positive int.
         """
-        return await self._in_slot(key, lambda root: read_in_slot(root, path, max_bytes))
+        return await self._in_slot(key, path, lambda root, local: read_in_slot(root, local, max_bytes))
 
     async def list_artifacts(
         self, key: Hashable, path: str = ".", recursive: bool = False, max_entries: int = DEFAULT_MAX_ENTRIES
@@ -504,7 +526,7 @@ class ArtifactsMixin:
                 link, is missing, or is not a directory.
             ConfigError: ``max_entries`` is not a positive int.
         """
-        return await self._in_slot(key, lambda root: list_in_slot(root, path, recursive, max_entries))
+        return await self._in_slot(key, path, lambda root, local: list_in_slot(root, local, recursive, max_entries))
 
     async def archive_artifacts(
         self, key: Hashable, path: str = ".", format: str = "tar.gz", max_bytes: int = DEFAULT_ARCHIVE_BYTES
@@ -526,12 +548,12 @@ class ArtifactsMixin:
                 link, or is missing; the archive would pass ``max_bytes``.
             ConfigError: an unknown ``format``, or ``max_bytes`` not a positive int.
         """
-        return await self._in_slot(key, lambda root: archive_in_slot(root, path, format, max_bytes))
+        return await self._in_slot(key, path, lambda root, local: archive_in_slot(root, local, format, max_bytes))
 
-    async def _in_slot(self, key: Hashable, work: Callable[[Path], _T]) -> _T:
-        root = self.slot_dir(key)
+    async def _in_slot(self, key: Hashable, path: str, work: Callable[[Path, str], _T]) -> _T:
+        root, executor = self._slot(key)
         try:
-            return await asyncio.to_thread(work, root)
+            return await asyncio.to_thread(work, root, host_path(executor, path))
         except ArtifactError as exc:
             exc.key = key
             raise

@@ -204,3 +204,26 @@ async def test_an_unstarted_pool_and_bad_arguments(tmp_path: Path) -> None:
         register_sandbox_tools(caller=assistant, executor=agent("proxy"), sandbox=pool, tools=("sh",))
     with pytest.raises(ConfigError, match="sandbox must be an ExecutorPool or a code executor with a work_dir"):
         register_sandbox_tools(caller=assistant, executor=agent("proxy"), sandbox=object())  # type: ignore[arg-type]
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(180)
+async def test_on_a_docker_executor_the_containers_own_paths_name_the_slot(tmp_path: Path) -> None:
+    from coding._docker_env import SANDBOX_IMAGE, require_docker
+
+    from parley.coding import DockerCommandLineCodeExecutor
+
+    require_docker()
+    async with DockerCommandLineCodeExecutor(image=SANDBOX_IMAGE, work_dir=tmp_path / "work", timeout=30) as docker:
+        tools = SandboxTools(docker, "k", max_read_bytes=1000, max_read_chars=1000)
+        assert (
+            await tools.write_file("/workspace/in/b.txt", "from the host") == "Wrote 13 bytes to /workspace/in/b.txt."
+        )
+        assert await tools.bash("pwd; cat in/b.txt; echo made > /workspace/a.txt") == (
+            "exit code 0\n/workspace\nfrom the host"
+        )
+        assert await tools.read_file("/workspace/a.txt") == "made\n"
+        assert await tools.read_file("a.txt") == "made\n"
+        assert (await tools.read_file("/etc/hostname")).startswith(
+            "Error: '/etc/hostname' is outside the sandbox's slot"
+        )

@@ -17,6 +17,7 @@ import pytest
 from parley.coding import ArtifactEntry, ExecutorPool, PooledExecutor
 from parley.exceptions import ArtifactError, ConfigError
 
+from ._docker_env import SANDBOX_IMAGE, require_docker
 from ._kernel_env import py, require_kernel
 
 
@@ -177,3 +178,29 @@ async def test_a_kernel_members_slot_is_its_working_directory(tmp_path: Path) ->
         assert await pool.read_artifact("k", "plots/p.csv") == b"1,2"
         with tarfile.open(fileobj=io.BytesIO(await pool.archive_artifacts("k", "plots")), mode="r:gz") as tar:
             assert tar.getnames() == ["plots/p.csv"]
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(180)
+async def test_a_docker_members_slot_is_the_host_side_of_workspace(tmp_path: Path) -> None:
+    require_docker()
+    options = {"image": SANDBOX_IMAGE, "timeout": 30}
+    async with ExecutorPool("docker", size=1, base_dir=tmp_path / "pool", options=options) as pool:
+        async with pool.acquire("k") as executor:
+            where = await run(
+                executor,
+                "import os; os.makedirs('/workspace/out', exist_ok=True); "
+                "open('/workspace/out/r.txt', 'w').write('from the container'); "
+                "os.symlink('/etc/hostname', '/workspace/out/host'); print(os.getcwd())",
+            )
+        assert where == "/workspace"
+        assert pool.slot_dir("k") == tmp_path / "pool" / "member-1"
+        assert await pool.read_artifact("k", "out/r.txt") == b"from the container"
+        assert await pool.read_artifact("k", "/workspace/out/r.txt") == b"from the container"  # the container's name
+        listing = await pool.list_artifacts("k", "/workspace/out")
+        assert [(e.path, e.kind) for e in listing.entries] == [("out/host", "symlink"), ("out/r.txt", "file")]
+        with pytest.raises(ArtifactError) as link:
+            await pool.read_artifact("k", "/workspace/out/host")
+        assert link.value.reason == "symlink"
+        with tarfile.open(fileobj=io.BytesIO(await pool.archive_artifacts("k", "out")), mode="r:gz") as tar:
+            assert tar.getnames() == ["out/r.txt"]
