@@ -16,7 +16,7 @@ from conftest import require
 
 from parley import ConversableAgent
 from parley.agentchat import SandboxTools, register_sandbox_tools
-from parley.coding import ExecutorPool, LocalCommandLineCodeExecutor
+from parley.coding import ExecutionDispatcher, ExecutorPool, LocalCommandLineCodeExecutor
 from parley.exceptions import ArtifactError, ConfigError
 from parley.testing import ScriptedOpenAIServer
 
@@ -45,9 +45,13 @@ def script(*turns: dict[str, Any]) -> list[Any]:
 def tool_texts(requests: list[dict[str, Any]]) -> list[str]:
     """What the model read back: the tool messages of every request, in order."""
     seen: list[str] = []
+    before = 0
     for request in requests:
         tool_messages = [m["content"] for m in request["messages"] if m["role"] == "tool"]
-        seen.extend(tool_messages[len(seen) :])
+        if len(tool_messages) < before:  # a new chat
+            before = 0
+        seen.extend(tool_messages[before:])
+        before = len(tool_messages)
     return seen
 
 
@@ -80,32 +84,67 @@ def test_the_four_tools_in_a_real_chat_on_a_local_executor(tmp_path: Path) -> No
     assert (work / "data" / "n.txt").read_text() == "41"
 
 
-async def test_the_tools_on_a_pool_keep_the_keys_slot_until_release(tmp_path: Path) -> None:
-    async with ExecutorPool("local", size=2, base_dir=tmp_path / "pool", options={"timeout": 30}) as pool:
-        with ScriptedOpenAIServer(FOUR_TOOLS) as server:
-            assistant, proxy = agent("assistant", config(server)), agent("proxy")
+async def test_on_a_pool_each_chat_has_its_own_slot_shared_with_its_code_and_given_back_at_its_end(
+    tmp_path: Path,
+) -> None:
+    replies = [
+        *script(turn(("write_file", {"path": "data/n.txt", "content": "41"})))[:-1],
+        "```python\nprint(int(open('data/n.txt').read()) + 1)\n```",  # the proxy runs it in the chat's slot
+        *script(turn(("bash", {"command": "cat data/n.txt"}))),
+        # the second chat, same agents: a fresh slot
+        *script(turn(("read_file", {"path": "data/n.txt"}))),
+    ]
+    async with ExecutorPool("local", size=1, base_dir=tmp_path / "pool", options={"timeout": 30}) as pool:
+        with ScriptedOpenAIServer(replies) as server:
+            assistant = agent("assistant", config(server))
+            proxy = ConversableAgent(
+                "proxy",
+                llm_config=False,
+                human_input_mode="NEVER",
+                code_execution_config={"executor": pool},
+                silent=True,
+            )
             tools = register_sandbox_tools(caller=assistant, executor=proxy, sandbox=pool)
             await proxy.a_initiate_chat(assistant, message="Add one to the number.")
+            after_first = pool.stats()
+            await proxy.a_initiate_chat(assistant, message="Is the number still there?")
             requests = server.requests
-        assert tool_texts(requests) == [
-            "Wrote 2 bytes to data/n.txt.",
-            "exit code 0\n42\n",
-            "exit code 3\nn.txt\n",
-            "41",
-        ]
-        assert str(tools.key).startswith("sandbox-tools:assistant->proxy#")
-        # the files are in the key's slot, and the pool's artifacts see them
-        assert await pool.read_artifact(tools.key, "data/n.txt") == b"41"
+        after_second = pool.stats()
+
+        texts = tool_texts(requests)
+        assert texts[:2] == ["Wrote 2 bytes to data/n.txt.", "exit code 0\n41"]
+        assert "42" in requests[2]["messages"][-1]["content"]  # the code block saw the tool's file
+        assert texts[2].startswith("Error: 'data/n.txt' does not exist in the sandbox's slot")
+        assert (after_first.leased, after_first.resets) == (0, 1)  # given back, reset, when the chat ended
+        assert (after_second.leased, after_second.resets) == (0, 2)
+
+        # outside a chat the tools use a key of their own, kept until a_release
+        assert await tools.write_file("kept.txt", "k") == "Wrote 1 bytes to kept.txt."
+        assert await pool.read_artifact(tools.key, "kept.txt") == b"k"
         assert pool.stats().leased == 1
         await tools.a_release()
         assert pool.stats().leased == 0
         with pytest.raises(ArtifactError, match="holds no slot"):
-            await pool.read_artifact(tools.key, "data/n.txt")
-        # a new registration gets its own key, and a fresh (reset) slot
-        again = register_sandbox_tools(caller=assistant, executor=proxy, sandbox=pool, tools=("read_file",))
-        assert again.key != tools.key
-        assert (await again.read_file("data/n.txt")).startswith("Error: 'data/n.txt' does not exist")
-        await again.a_release()
+            await pool.read_artifact(tools.key, "kept.txt")
+
+
+async def test_through_a_dispatcher_in_a_chat_timeouts_are_clamped_to_its_range(tmp_path: Path) -> None:
+    replies = script(
+        turn(("write_file", {"path": "w.txt", "content": "via the queue"})),
+        turn(("bash", {"command": "cat w.txt"})),
+        turn(("bash", {"command": "sleep 60", "timeout": 1000})),
+    )
+    pool = ExecutorPool("local", size=1, base_dir=tmp_path / "pool", options={"timeout": 30})
+    async with pool, ExecutionDispatcher(pool, batch_window_ms=0, timeout_range=(0.5, 1)) as dispatcher:
+        with ScriptedOpenAIServer(replies) as server:
+            assistant, proxy = agent("assistant", config(server)), agent("proxy")
+            register_sandbox_tools(caller=assistant, executor=proxy, sandbox=dispatcher)
+            await proxy.a_initiate_chat(assistant, message="Use the queue.")
+            requests = server.requests
+        assert pool.stats().leased == 0  # the chat's session was released at its end
+    texts = tool_texts(requests)
+    assert texts[:2] == ["Wrote 13 bytes to w.txt.", "exit code 0\nvia the queue"]
+    assert texts[2].startswith("exit code 124\nTimed out after 1 s (this request's deadline)")
 
 
 @pytest.mark.kernel
@@ -194,15 +233,16 @@ async def test_read_file_is_bounded_and_refuses_binary(tmp_path: Path) -> None:
         assert (await tools.bash("echo hi", timeout=-1)).startswith("Error: timeout must be a positive number")
 
 
-async def test_an_unstarted_pool_and_bad_arguments(tmp_path: Path) -> None:
+async def test_a_closed_pool_and_bad_arguments(tmp_path: Path) -> None:
     pool = ExecutorPool("local", size=1, base_dir=tmp_path / "pool")
+    await pool.a_close()
     tools = SandboxTools(pool, "k", max_read_bytes=1000, max_read_chars=1000)
-    assert (await tools.bash("echo hi")).startswith("Error: This ExecutorPool is not started")
-    assert (await tools.write_file("a.txt", "x")).startswith("Error: This ExecutorPool is not started")
+    assert (await tools.bash("echo hi")).startswith("Error: This ExecutorPool is closed")
+    assert (await tools.write_file("a.txt", "x")).startswith("Error: This ExecutorPool is closed")
     assistant = agent("assistant", {"config_list": [{"model": "m", "api_key": "sk-test"}]})
     with pytest.raises(ConfigError, match="tools must name some of bash, python, read_file, write_file"):
         register_sandbox_tools(caller=assistant, executor=agent("proxy"), sandbox=pool, tools=("sh",))
-    with pytest.raises(ConfigError, match="sandbox must be an ExecutorPool or a code executor with a work_dir"):
+    with pytest.raises(ConfigError, match="sandbox must be an ExecutorPool, an ExecutionDispatcher or a code executor"):
         register_sandbox_tools(caller=assistant, executor=agent("proxy"), sandbox=object())  # type: ignore[arg-type]
 
 
