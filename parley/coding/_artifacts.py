@@ -323,18 +323,23 @@ class _Bounded:
 
     def __init__(self, limit: int, path: str) -> None:
         self.buffer = BytesIO()
+        self.packed = 0  # bytes of file content taken so far
         self._limit = limit
         self._path = path
 
     def write(self, data: bytes) -> int:
-        if self.buffer.tell() + len(data) > self._limit:
+        self.check(self.buffer.tell() + len(data))
+        return self.buffer.write(data)
+
+    def check(self, size: int) -> None:
+        """Raise `ArtifactError` (``too_large``) when ``size`` bytes pass the limit."""
+        if size > self._limit:
             raise ArtifactError(
                 f"The archive of {self._path!r} would be larger than max_bytes={self._limit:,} bytes: raise "
                 "max_bytes, or archive a smaller directory.",
                 reason="too_large",
                 path=self._path,
             )
-        return self.buffer.write(data)
 
 
 def archive_in_slot(
@@ -349,7 +354,8 @@ def archive_in_slot(
         root: the slot.
         path: a file or directory in it. Default: the whole slot.
         format: ``"tar.gz"`` (default) or ``"tar"``.
-        max_bytes: the largest archive to build, in bytes. Default 64 MiB.
+        max_bytes: the largest archive to build, in bytes, and the most file content to pack
+            (checked before each file is read). Default 64 MiB.
 
     Returns:
         The archive's bytes.
@@ -370,7 +376,7 @@ def archive_in_slot(
     parts = slot_parts(root, path)
     with tarfile.open(fileobj=sink, mode=mode) as tar:  # type: ignore[call-overload]
         if parts and _is_file(root, parts, path):
-            _add_file(tar, root, parts, path)
+            _add_file(tar, sink, root, parts, path)
         else:
             for entry in _walk(root, path, recursive=True):
                 entry_parts = tuple(entry.path.split("/"))
@@ -379,7 +385,7 @@ def archive_in_slot(
                     info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
                     tar.addfile(info)
                 elif entry.kind == "file":
-                    _add_file(tar, root, entry_parts, path, strict=False)
+                    _add_file(tar, sink, root, entry_parts, path, strict=False)
     return sink.buffer.getvalue()
 
 
@@ -394,12 +400,20 @@ def _is_file(root: Path, parts: tuple[str, ...], path: str) -> bool:
     return not stat.S_ISDIR(info.st_mode)
 
 
-def _add_file(tar: tarfile.TarFile, root: Path, parts: tuple[str, ...], path: str, *, strict: bool = True) -> None:
-    """Add one regular file, read without following a link; one that changed meanwhile is skipped unless ``strict``."""
+def _add_file(
+    tar: tarfile.TarFile, sink: _Bounded, root: Path, parts: tuple[str, ...], path: str, *, strict: bool = True
+) -> None:
+    """Add one regular file, read without following a link; one that changed meanwhile is skipped unless ``strict``.
+
+    The content packed in all is bounded by the archive's limit too, checked before a file is
+    read, so a huge file (which might compress well) is never read into memory.
+    """
     try:
         with open_file_in(root, PurePosixPath(*parts)) as file:
             info = os.fstat(file.fileno())
+            sink.check(sink.packed + info.st_size)
             data = file.read(info.st_size)
+            sink.packed += len(data)
     except OSError as exc:
         if strict:
             raise _translated(exc, path, root) from exc

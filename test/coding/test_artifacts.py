@@ -204,3 +204,17 @@ async def test_a_docker_members_slot_is_the_host_side_of_workspace(tmp_path: Pat
         assert link.value.reason == "symlink"
         with tarfile.open(fileobj=io.BytesIO(await pool.archive_artifacts("k", "out")), mode="r:gz") as tar:
             assert tar.getnames() == ["out/r.txt"]
+
+
+async def test_an_archive_bounds_the_content_it_reads_not_only_its_compressed_size(tmp_path: Path) -> None:
+    async with ExecutorPool("local", size=1, base_dir=tmp_path / "pool", options={"timeout": 30}) as pool:
+        async with pool.acquire("k") as executor:
+            await run(executor, "open('zeros.bin', 'wb').write(bytes(2_000_000))")  # compresses to a few KB
+        with pytest.raises(ArtifactError, match=r"larger than max_bytes=1,000,000 bytes") as over:
+            await pool.archive_artifacts("k", "zeros.bin", max_bytes=1_000_000)
+        assert over.value.reason == "too_large"
+        small = await pool.archive_artifacts("k", "zeros.bin", max_bytes=3_000_000)
+        assert len(small) < 100_000
+        with tarfile.open(fileobj=io.BytesIO(small), mode="r:gz") as tar:
+            member = tar.getmember("zeros.bin")
+            assert member.size == 2_000_000
