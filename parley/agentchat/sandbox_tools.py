@@ -1,7 +1,7 @@
 """Sandbox tools: ``bash``, ``python``, ``read_file`` and ``write_file`` as typed tools, run in a sandbox's slot.
 
 Models trained on agent rollouts call tools rather than writing fenced code. `register_sandbox_tools`
-offers them four, on any code executor or `ExecutorPool`::
+offers them four, on any code executor, `ExecutorPool` or `ExecutionDispatcher`::
 
     register_sandbox_tools(caller=assistant, executor=user_proxy, sandbox=pool)
     await user_proxy.a_initiate_chat(assistant, message="Count the lines of data.csv.")
@@ -16,8 +16,8 @@ offers them four, on any code executor or `ExecutorPool`::
   started is started at the first call, as for an agent's pooled executor.
 - **The executor's rules.** ``bash`` and ``python`` run as code blocks of the executor: its
   approval step, language policies, containment and output budget apply. ``read_file`` and
-  ``write_file`` stay inside the slot and never follow a symbolic link (see
-  `parley.coding.ArtifactEntry`); ``read_file`` is bounded in bytes and characters.
+  ``write_file`` stay inside the slot and never follow a symbolic link; ``read_file`` is
+  bounded in bytes and characters.
 - **Timeouts.** A tool's ``timeout`` can only shorten a run: it is clamped to the executor's own
   ``timeout`` (the larger value is ignored, and the result says so). A shorter one stops the run
   by cancelling it (the process tree is killed, the kernel interrupted); its output is then lost.

@@ -46,9 +46,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from parley._sync import run_sync
-from parley.coding._artifacts import ArtifactsMixin
 from parley.coding._gate import Gate
 from parley.coding._options import check_seconds
+from parley.coding._pool_artifacts import ArtifactsMixin
 from parley.coding._pool_config import check_count, check_factory, parse_config
 from parley.coding._pool_lease import Lease, PooledExecutor, PoolStats, percentile, shown
 from parley.coding._pool_members import (
