@@ -8,6 +8,7 @@ The tree::
     ├── InvalidMessageError         a message has neither content nor tool calls (also ValueError)
     ├── ToolArgumentsError          a model's tool arguments do not fit the tool (also ValueError)
     ├── CacheError                  a model-response cache's store failed, or it was closed
+    ├── ArtifactError               a sandbox file cannot be read, listed or archived (outside, missing ...)
     ├── ModelError                  a model call failed; names the config entry, key redacted
     │   ├── ModelAuthenticationError    missing or rejected API key
     │   ├── ModelConnectionError        server unreachable or timed out
@@ -29,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "ArtifactError",
     "CacheError",
     "ConfigError",
     "DispatcherFullError",
@@ -149,6 +151,28 @@ class ToolArgumentsError(ParleyError, ValueError):
 
 class CacheError(ParleyError):
     """A model-response cache's store (SQLite file, Redis server) failed, or the cache was closed."""
+
+
+class ArtifactError(ParleyError):
+    """A file or directory in a sandbox's slot cannot be read, listed, archived or written.
+
+    The host reads what sandboxed code left in its working directory (see
+    `parley.coding.ExecutorPool.read_artifact`); this error says why it refused or failed.
+
+    Attributes:
+        reason: one word for what went wrong: ``"outside"`` (the path leaves the slot),
+            ``"symlink"`` (a symbolic link on the way, never followed), ``"missing"``,
+            ``"not_a_file"``, ``"not_a_directory"``, ``"too_large"`` (over ``max_bytes``),
+            ``"no_slot"`` (the key holds no slot), ``"unreadable"`` (any other OS error).
+        path: the path as asked for ("" when there is none).
+        key: the pool key asked about, or None.
+    """
+
+    def __init__(self, message: str, *, reason: str, path: str = "", key: object = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.path = path
+        self.key = key
 
 
 class ModelError(ParleyError):

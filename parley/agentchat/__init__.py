@@ -7,6 +7,7 @@ from parley.agentchat.conversable_agent import ConversableAgent
 from parley.agentchat.groupchat import GroupChat
 from parley.agentchat.groupchat_manager import GroupChatManager
 from parley.agentchat.io import IOConsole, IOStream, ScriptedIOStream
+from parley.agentchat.sandbox_tools import SandboxTools, register_sandbox_tools
 from parley.agentchat.tools import register_function
 from parley.agentchat.user_proxy_agent import UserProxyAgent
 from parley.agentchat.utils import gather_usage_summary
@@ -23,10 +24,12 @@ __all__ = [
     "IOConsole",
     "IOStream",
     "LLMAgent",
+    "SandboxTools",
     "ScriptedIOStream",
     "UserProxyAgent",
     "a_initiate_chats",
     "gather_usage_summary",
     "initiate_chats",
     "register_function",
+    "register_sandbox_tools",
 ]

@@ -4,6 +4,7 @@ Importing this package is cheap: markdown-it-py, psutil and the executors' third
 imported when first used.
 """
 
+from parley.coding._artifacts import ArtifactEntry, ArtifactListing
 from parley.coding.base import (
     AsyncCodeExecutor,
     CodeBlock,
@@ -23,6 +24,8 @@ from parley.coding.pool import ExecutorPool, PooledExecutor, PoolStats
 
 __all__ = [
     "AgentCapability",
+    "ArtifactEntry",
+    "ArtifactListing",
     "AsyncCodeExecutor",
     "CodeBlock",
     "CodeExecutor",

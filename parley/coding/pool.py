@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from parley._sync import run_sync
 from parley.coding._gate import Gate
 from parley.coding._options import check_seconds
+from parley.coding._pool_artifacts import ArtifactsMixin
 from parley.coding._pool_config import check_count, check_factory, parse_config
 from parley.coding._pool_lease import Lease, PooledExecutor, PoolStats, percentile, shown
 from parley.coding._pool_members import (
@@ -73,12 +74,13 @@ _log = logging.getLogger("parley.coding.pool")
 _CLOSE_DEADLINE_S = 30.0
 
 
-class ExecutorPool:
+class ExecutorPool(ArtifactsMixin):
     """A fixed number of warm code executors, lent to keys (conversations) one member each.
 
     Constructing a pool does no I/O; `a_start` (or ``async with``, or `start`, or ``with``)
     builds and warms ``size`` members concurrently, and `a_close` ends them all. See the module
-    docstring for affinity, reset, backpressure and health.
+    docstring for affinity, reset, backpressure and health. `read_artifact`, `list_artifacts`
+    and `archive_artifacts` collect what a key's code left in its slot, without running code.
 
     Each registered executor that works in a local directory (``"commandline-local"``/``"local"``,
     ``"docker"``, ``"ipython-embedded"``) gets its own ``work_dir``, ``<base_dir>/member-<n>``
