@@ -31,7 +31,7 @@ from parley.coding.dispatch import ExecutionDispatcher
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.coding.pool import ExecutorPool
 
-__all__ = ["DispatcherExecutor", "PoolExecutor", "chat_scope", "pool_from_config", "slot_executor"]
+__all__ = ["DispatcherExecutor", "PoolExecutor", "chat_scope", "chat_slot", "pool_from_config", "slot_executor"]
 
 _log = logging.getLogger("parley.agentchat")
 _scope_ids = itertools.count(1)
@@ -92,6 +92,20 @@ def slot_executor(config: Mapping[str, Any]) -> PoolExecutor | DispatcherExecuto
     return PoolExecutor(pool) if pool is not None else None
 
 
+def chat_slot(owner: object, release: Release) -> str | None:
+    """The current chat's slot key, noting that the chat holds a slot of ``owner``; None outside a chat.
+
+    Args:
+        owner: the pool or dispatcher the slot is in (noted once per chat).
+        release: how to give the slot back when the chat ends: ``await release(key)``.
+    """
+    scope = _SCOPE.get()
+    if scope is None:
+        return None
+    scope.took(owner, release)
+    return scope.key
+
+
 def pool_from_config(config: Mapping[str, Any]) -> ExecutorPool | None:
     """The pool ``code_execution_config`` names (an instance, or ``"pool"`` with its dict), else None.
 
@@ -146,10 +160,7 @@ class PoolExecutor:
             ExecutorError: the pool is closed, or its member failed (the message says state was lost).
         """
         await self.pool.a_start()
-        scope = _SCOPE.get()
-        if scope is not None:
-            scope.took(self.pool, self._release)
-        async with self.pool.acquire(scope.key if scope is not None else None) as executor:
+        async with self.pool.acquire(chat_slot(self.pool, self._release)) as executor:
             return await executor.a_execute_code_blocks(list(code_blocks))
 
     async def _release(self, key: str) -> None:
@@ -194,15 +205,14 @@ class DispatcherExecutor:
             ExecutorError: the dispatcher is closed, or the session's slot failed.
         """
         await self.dispatcher.pool.a_start()
-        scope = _SCOPE.get()
-        if scope is None:
-            key = f"call-{next(_scope_ids)}"
-            try:
-                return await self.dispatcher.execute(key, list(code_blocks))
-            finally:
-                await self.dispatcher.release_session(key)
-        scope.took(self.dispatcher, self._release)
-        return await self.dispatcher.execute(scope.key, list(code_blocks))
+        key = chat_slot(self.dispatcher, self._release)
+        if key is not None:
+            return await self.dispatcher.execute(key, list(code_blocks))
+        key = f"call-{next(_scope_ids)}"  # outside any chat: a session for this call only
+        try:
+            return await self.dispatcher.execute(key, list(code_blocks))
+        finally:
+            await self.dispatcher.release_session(key)
 
     async def _release(self, key: str) -> None:
         await self.dispatcher.release_session(key, reset=True)

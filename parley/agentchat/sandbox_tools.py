@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from parley._sync import run_sync
-from parley.agentchat._chat_slots import _SCOPE
+from parley.agentchat._chat_slots import chat_slot
 from parley.coding._artifacts import host_path, read_in_slot, write_in_slot
 from parley.coding.base import CodeBlock, CodeExecutor, CodeResult
 from parley.coding.dispatch import ExecutionDispatcher
@@ -198,11 +198,8 @@ class SandboxTools:
 
     def _key_now(self, owner: ExecutorPool | ExecutionDispatcher) -> Hashable:
         """The key of this call: the fixed one, else the calling chat's (given back at its end), else our own."""
-        scope = None if self._fixed else _SCOPE.get()
-        if scope is None:
-            return self._key
-        scope.took(owner, functools.partial(_give_back, owner))  # the same owner as the agents' pooled executor
-        return scope.key
+        key = None if self._fixed else chat_slot(owner, functools.partial(_give_back, owner))
+        return self._key if key is None else key  # the chat's key: the same slot as its pooled code
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[_Slot]:

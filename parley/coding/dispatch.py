@@ -52,6 +52,7 @@ from collections.abc import Callable, Coroutine, Hashable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from parley.coding._artifacts import DEFAULT_ARCHIVE_BYTES, DEFAULT_MAX_ENTRIES, DEFAULT_READ_BYTES, ArtifactListing
 from parley.coding._dispatch_queue import DispatchedBatch, DispatchQueue, DispatchStats, Request
 from parley.coding._options import check_seconds
 from parley.coding._pool_config import check_count
@@ -187,6 +188,37 @@ class ExecutionDispatcher:
     def pool(self) -> ExecutorPool:
         """The pool whose slots run the requests."""
         return self._pool
+
+    async def read_artifact(self, session_id: Hashable, path: str, max_bytes: int = DEFAULT_READ_BYTES) -> bytes:
+        """Read a file of the session's slot without running code there; see `ExecutorPool.read_artifact`.
+
+        Raises:
+            ArtifactError: the session holds no slot; the path is outside it, goes through a
+                link, is missing, is not a regular file, or is larger than ``max_bytes``.
+        """
+        return await self._pool.read_artifact(session_id, path, max_bytes)
+
+    async def list_artifacts(
+        self, session_id: Hashable, path: str = ".", recursive: bool = False, max_entries: int = DEFAULT_MAX_ENTRIES
+    ) -> ArtifactListing:
+        """List a directory of the session's slot; see `ExecutorPool.list_artifacts`.
+
+        Raises:
+            ArtifactError: the session holds no slot; the path is outside it, goes through a
+                link, is missing, or is not a directory.
+        """
+        return await self._pool.list_artifacts(session_id, path, recursive, max_entries)
+
+    async def archive_artifacts(
+        self, session_id: Hashable, path: str = ".", format: str = "tar.gz", max_bytes: int = DEFAULT_ARCHIVE_BYTES
+    ) -> bytes:
+        """Archive a path of the session's slot (tar.gz or tar bytes); see `ExecutorPool.archive_artifacts`.
+
+        Raises:
+            ArtifactError: the session holds no slot; the path is outside it, goes through a
+                link, or is missing; the archive would pass ``max_bytes``.
+        """
+        return await self._pool.archive_artifacts(session_id, path, format, max_bytes)
 
     @property
     def timeout_range(self) -> tuple[float, float]:

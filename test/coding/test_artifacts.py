@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from parley.coding import ArtifactEntry, ExecutorPool, PooledExecutor
+from parley.coding import ArtifactEntry, CodeBlock, ExecutorPool, PooledExecutor
 from parley.exceptions import ArtifactError, ConfigError
 
 from ._docker_env import SANDBOX_IMAGE, require_docker
@@ -218,3 +218,16 @@ async def test_an_archive_bounds_the_content_it_reads_not_only_its_compressed_si
         with tarfile.open(fileobj=io.BytesIO(small), mode="r:gz") as tar:
             member = tar.getmember("zeros.bin")
             assert member.size == 2_000_000
+
+
+@pytest.mark.timeout(60)
+async def test_the_dispatcher_reads_a_sessions_artifacts(tmp_path: Path) -> None:
+    from parley.coding import ExecutionDispatcher
+
+    async with ExecutorPool("local", size=1, base_dir=tmp_path) as pool, ExecutionDispatcher(pool) as dispatcher:
+        await dispatcher.execute("s1", [CodeBlock("open('out.txt', 'w').write('made in s1')", "python")])
+        assert await dispatcher.read_artifact("s1", "out.txt") == b"made in s1"
+        assert [entry.path for entry in (await dispatcher.list_artifacts("s1")).entries if entry.path == "out.txt"]
+        assert len(await dispatcher.archive_artifacts("s1")) > 0
+        with pytest.raises(ArtifactError, match="no slot"):
+            await dispatcher.read_artifact("nobody", "out.txt")
