@@ -4,7 +4,8 @@ A member is one executor the pool owns. What "warm" and "reset" mean depends on 
 
 - a kernel executor (`EmbeddedIPythonCodeExecutor`, `JupyterCodeExecutor`: it has ``a_start``
   and ``a_restart``) warms by starting its kernel and resets by running one cell that clears the
-  namespace (``%reset -f``), goes back to its working directory and prints a marker;
+  namespace as ``%reset -f`` does (without its full garbage collection), goes back to its
+  working directory and prints a marker;
 - a command-line executor (local, Docker) warms by creating its working directory and resets by
   `restart` (which ends background processes kept with ``keep_background``; the Docker executor
   removes its container) and a ``print(1)`` block that proves it still runs;
@@ -115,9 +116,19 @@ async def warm_member(member: Member) -> None:
         await asyncio.to_thread(start)
 
 
+_CLEAR_NAMESPACE = (
+    "(lambda ip: ([ip.user_ns.pop(k) for k in [k for k in ip.user_ns if k not in ip.user_ns_hidden]], "
+    "ip.user_ns['_oh'].clear(), ip.user_ns.update({'_': '', '__': '', '___': ''})))(get_ipython())\n"
+)
+"""Clears what ``%reset -f`` clears of the namespace (every name the user defined, the output cache),
+binding no name of its own. ``%reset -f`` also runs a full garbage collection, about 80 ms in a
+kernel that has imported IPython's display stack; this takes about 1 ms and leaves cycles to the
+collector's usual runs."""
+
+
 def _reset_cell(work_dir: Path | None) -> str:
     chdir = f"__import__('os').chdir({str(work_dir)!r})\n" if work_dir is not None else ""
-    return f"%reset -f\n{chdir}print({_RESET_MARK!r})\n"
+    return f"{_CLEAR_NAMESPACE}{chdir}print({_RESET_MARK!r})\n"
 
 
 async def _check_health(executor: CodeExecutor) -> None:
