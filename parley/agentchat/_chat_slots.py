@@ -129,18 +129,10 @@ def pool_from_config(config: Mapping[str, Any]) -> ExecutorPool | None:
     return None
 
 
-class PoolExecutor:
-    """A code executor that runs each call in the current chat's slot of ``pool``.
+class _SlotExecutor:
+    """What both slot executors share: the extractor, the sync shell, and `restart` of the chat's slot."""
 
-    The pool is started at the first call if it is not running yet. `restart` gives the current
-    chat's slot back, reset, so its next call starts clean.
-
-    Args:
-        pool: the pool whose members run the code.
-    """
-
-    def __init__(self, pool: ExecutorPool) -> None:
-        self.pool = pool
+    def __init__(self) -> None:
         self._extractor = MarkdownCodeExtractor()
 
     @property
@@ -151,6 +143,35 @@ class PoolExecutor:
     def execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
         """Run ``code_blocks``; the sync form of `a_execute_code_blocks`."""
         return run_sync(self.a_execute_code_blocks(code_blocks))
+
+    async def a_execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
+        """Run ``code_blocks`` in the current chat's slot."""
+        raise NotImplementedError
+
+    async def _release(self, key: str) -> None:
+        """Give the slot ``key`` back, reset."""
+        raise NotImplementedError
+
+    def restart(self) -> None:
+        """Give the current chat's slot back, reset; its next call starts clean."""
+        scope = _SCOPE.get()
+        if scope is not None:
+            run_sync(self._release(scope.key))
+
+
+class PoolExecutor(_SlotExecutor):
+    """A code executor that runs each call in the current chat's slot of ``pool``.
+
+    The pool is started at the first call if it is not running yet. `restart` gives the current
+    chat's slot back, reset, so its next call starts clean.
+
+    Args:
+        pool: the pool whose members run the code.
+    """
+
+    def __init__(self, pool: ExecutorPool) -> None:
+        super().__init__()
+        self.pool = pool
 
     async def a_execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
         """Run ``code_blocks`` on the member the current chat holds (leasing one at its first call).
@@ -166,36 +187,22 @@ class PoolExecutor:
     async def _release(self, key: str) -> None:
         await self.pool.release(key, reset=True)
 
-    def restart(self) -> None:
-        """Give the current chat's slot back, reset; its next call runs on a clean member."""
-        scope = _SCOPE.get()
-        if scope is not None:
-            run_sync(self.pool.release(scope.key, reset=True))
 
-
-class DispatcherExecutor:
+class DispatcherExecutor(_SlotExecutor):
     """A code executor that sends each call through ``dispatcher`` as the current chat's session.
 
     The dispatcher's pool is started at the first call if it is not running yet; at the chat's
     end the session is released (`ExecutionDispatcher.release_session`, which resets its slot).
-    A call outside any chat is a session of its own, released after the call.
+    A call outside any chat is a session of its own, released after the call. `restart` releases
+    the current chat's session, reset.
 
     Args:
         dispatcher: the dispatcher whose pool runs the code.
     """
 
     def __init__(self, dispatcher: ExecutionDispatcher) -> None:
+        super().__init__()
         self.dispatcher = dispatcher
-        self._extractor = MarkdownCodeExtractor()
-
-    @property
-    def code_extractor(self) -> MarkdownCodeExtractor:
-        """The extractor for the Markdown code blocks this executor runs."""
-        return self._extractor
-
-    def execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
-        """Run ``code_blocks``; the sync form of `a_execute_code_blocks`."""
-        return run_sync(self.a_execute_code_blocks(code_blocks))
 
     async def a_execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CodeResult:
         """Queue ``code_blocks`` as the current chat's request and return its result.
@@ -216,9 +223,3 @@ class DispatcherExecutor:
 
     async def _release(self, key: str) -> None:
         await self.dispatcher.release_session(key, reset=True)
-
-    def restart(self) -> None:
-        """Release the current chat's session, reset; its next call starts clean."""
-        scope = _SCOPE.get()
-        if scope is not None:
-            run_sync(self.dispatcher.release_session(scope.key, reset=True))
