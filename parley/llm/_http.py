@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx2
 
+from parley.llm._within import within
 from parley.llm.config import DEFAULT_TIMEOUT
 
 __all__ = ["AttemptTimeout", "DeadlineAsyncClient", "sdk_timeout", "timed_out"]
@@ -57,7 +58,7 @@ class _DeadlineStream(httpx2.AsyncByteStream):
         loop = asyncio.get_running_loop()
         while True:
             try:
-                piece = await asyncio.wait_for(pieces.__anext__(), max(0.0, self._deadline - loop.time()))
+                piece = await within(pieces.__anext__(), self._deadline - loop.time())
             except StopAsyncIteration:
                 return
             except asyncio.TimeoutError:
@@ -99,8 +100,8 @@ class DeadlineAsyncClient(httpx2.AsyncClient):
         if seconds is None:
             return await super().send(request, stream=stream, **kwargs)
         deadline = asyncio.get_running_loop().time() + seconds
-        try:  # asyncio.wait_for, not asyncio.timeout_at: parley supports Python 3.10
-            response = await asyncio.wait_for(super().send(request, stream=True, **kwargs), seconds)
+        try:  # `within`, not asyncio.timeout_at (3.11+) or wait_for (unbounded after the cancel)
+            response = await within(super().send(request, stream=True, **kwargs), seconds)
         except asyncio.TimeoutError:
             raise AttemptTimeout(seconds, request=request) from None
         if isinstance(response.stream, httpx2.AsyncByteStream):

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from parley.llm._within import within
 from parley.llm.types import ToolCall, Usage
 
 __all__ = ["ChunkAccumulator", "StreamStalledError", "StreamedReply", "TokenSink", "current_sink", "stream_to"]
@@ -212,8 +213,8 @@ class ChunkAccumulator:
         """
         pending = aiter(chunks)
         while True:
-            try:  # asyncio.wait_for: asyncio.timeout is Python 3.11+, and parley supports 3.10
-                chunk = await (anext(pending) if gap is None else asyncio.wait_for(anext(pending), gap))
+            try:  # `within`: asyncio.timeout is 3.11+, and wait_for waits unbounded after its cancel
+                chunk = await (anext(pending) if gap is None else within(anext(pending), gap))
             except StopAsyncIteration:
                 return self.result()
             except asyncio.TimeoutError:
