@@ -9,6 +9,11 @@
   The ideal is the blocks' own time spread over every member: chats × 5 × 50 ms / size. The
   figure is ideal / measured (1.0 is perfect); it includes the per-chat reset (``%reset -f``).
 
+- **Against one kernel per chat.** The same burst of chats runs twice in one round: on a warm pool of
+  ``size`` kernels, and the way it runs without a pool, each chat with its own embedded kernel
+  (``code_execution_config={"executor": "ipython-embedded"}``), started when the chat first runs
+  code and closed when it ends. The figure is the blocks run per second on each side, and their ratio.
+
 There is no peer: AutoGen 0.2 has no pool.
 """
 
@@ -26,12 +31,42 @@ from parley.coding import CodeBlock, ExecutorPool
 from parley.coding.jupyter import EmbeddedIPythonCodeExecutor
 from parley.testing import ScriptedModelClient
 
-__all__ = ["PoolSampler"]
+__all__ = ["PerChatSampler", "PoolSampler"]
 
 ACQUIRE_TARGET_MS = 10.0
 THROUGHPUT_TARGET = 0.8
 BLOCKS_PER_CHAT = 5
 BLOCK_S = 0.05
+
+
+async def run_chats(chats: int, code_execution_config: dict[str, Any]) -> float:
+    """Run ``chats`` concurrent two-agent chats of 5 sleeping blocks each; return the wall time (s).
+
+    Each chat's user proxy gets ``code_execution_config``; when that makes an executor of its own
+    (not a pool), the executor is closed after the chats, outside the timed part.
+
+    Raises:
+        RuntimeError: not every block ran and printed ``ok``.
+    """
+    script = [f"```python\nimport time\ntime.sleep({BLOCK_S})\nprint('ok')\n```"] * BLOCKS_PER_CHAT + ["TERMINATE"]
+    pairs = []
+    for n in range(chats):
+        assistant = AssistantAgent(f"a{n}", llm_config={"model_client": ScriptedModelClient(script)})
+        user = UserProxyAgent(f"u{n}", human_input_mode="NEVER", code_execution_config=dict(code_execution_config))
+        pairs.append((user, assistant))
+    start = time.perf_counter()
+    try:
+        results = await asyncio.gather(*(u.a_initiate_chat(a, message="go", silent=True) for u, a in pairs))
+        elapsed = time.perf_counter() - start
+    finally:
+        for user, _ in pairs:
+            executor = user.code_executor
+            if not isinstance(executor, ExecutorPool) and hasattr(executor, "a_close"):
+                await executor.a_close()
+    ran = sum(str(m.get("content", "")).count("Code output: ok") for r in results for m in r.chat_history)
+    if ran != chats * BLOCKS_PER_CHAT:
+        raise RuntimeError(f"{ran} blocks ran, not {chats * BLOCKS_PER_CHAT}")
+    return elapsed
 
 
 class PoolSampler:
@@ -68,18 +103,7 @@ class PoolSampler:
         return elapsed * 1e3
 
     async def _chats_burst(self) -> tuple[float, float]:
-        script = [f"```python\nimport time\ntime.sleep({BLOCK_S})\nprint('ok')\n```"] * BLOCKS_PER_CHAT + ["TERMINATE"]
-        pairs = []
-        for n in range(self._chats):
-            assistant = AssistantAgent(f"a{n}", llm_config={"model_client": ScriptedModelClient(script)})
-            user = UserProxyAgent(f"u{n}", human_input_mode="NEVER", code_execution_config={"executor": self._pool})
-            pairs.append((user, assistant))
-        start = time.perf_counter()
-        results = await asyncio.gather(*(u.a_initiate_chat(a, message="go", silent=True) for u, a in pairs))
-        elapsed = time.perf_counter() - start
-        ran = sum(str(m.get("content", "")).count("Code output: ok") for r in results for m in r.chat_history)
-        if ran != self._chats * BLOCKS_PER_CHAT:
-            raise RuntimeError(f"{ran} blocks ran, not {self._chats * BLOCKS_PER_CHAT}")
+        elapsed = await run_chats(self._chats, {"executor": self._pool})
         ideal = self._chats * BLOCKS_PER_CHAT * BLOCK_S / self._size
         return elapsed, ideal / elapsed
 
@@ -97,6 +121,46 @@ class PoolSampler:
         self._loop.run_until_complete(self._small.a_close())
         self._loop.run_until_complete(self._pool.a_close())
         self._loop.close()
+
+
+class PerChatSampler:
+    """Each sample runs the same burst of chats on a warm pool and with one new kernel per chat."""
+
+    def __init__(self, chats: int, size: int) -> None:
+        self._chats = chats
+        self._loop = asyncio.new_event_loop()
+        self._pool = ExecutorPool("ipython-embedded", size=size, options={"timeout": 60})
+        self._loop.run_until_complete(self._pool.start())
+        self.info: Mapping[str, str] = {
+            "pool": f"{size} warm embedded ipykernel kernels",
+            "per chat": f"{chats} embedded ipykernel kernels, one started by each chat",
+            "chats": f"{chats} concurrent chats × {BLOCKS_PER_CHAT} blocks of {BLOCK_S * 1000:.0f} ms",
+        }
+
+    def sample(self) -> dict[str, float]:
+        """Return blocks per second on the pool and with one kernel per chat."""
+        blocks = self._chats * BLOCKS_PER_CHAT
+        pooled = self._loop.run_until_complete(run_chats(self._chats, {"executor": self._pool}))
+        per_chat = self._loop.run_until_complete(
+            run_chats(self._chats, {"executor": "ipython-embedded", "ipython-embedded": {"timeout": 60}})
+        )
+        return {"pooled_blocks_s": blocks / pooled, "per_chat_blocks_s": blocks / per_chat}
+
+    def close(self) -> None:
+        """Close the pool, then the loop."""
+        if self._loop.is_closed():
+            return
+        self._loop.run_until_complete(self._pool.a_close())
+        self._loop.close()
+
+
+def _per_chat(params: Mapping[str, Any]) -> Sampler:
+    return PerChatSampler(params["chats"], params["size"])
+
+
+def _per_chat_verdict(m: Medians) -> str:
+    pooled, per_chat = m.parley["pooled_blocks_s"], m.parley["per_chat_blocks_s"]
+    return f"{pooled / per_chat:.1f}× the blocks per second of one kernel per chat"
 
 
 def _parley(params: Mapping[str, Any]) -> Sampler:
@@ -144,5 +208,30 @@ register(
         reps=3,
         quick_reps=1,
         warmup=1,
+    )
+)
+
+register(
+    Benchmark(
+        name="pool-per-chat",
+        summary=(
+            "The same concurrent two-agent chats (5 blocks of 50 ms each) on a warm pool of embedded kernels, and "
+            "with one kernel started by each chat, as without a pool; blocks per second on each side."
+        ),
+        params=lambda quick: {"chats": 16, "size": 4} if quick else {"chats": 64, "size": 8},
+        parley=_per_chat,
+        metrics=(
+            Metric(
+                label="{chats} chats on {size} pooled kernels",
+                unit="blocks/s",
+                parley_key="pooled_blocks_s",
+                target="faster than one kernel per chat",
+                status=_per_chat_verdict,
+            ),
+            Metric(label="{chats} chats, one kernel per chat", unit="blocks/s", parley_key="per_chat_blocks_s"),
+        ),
+        reps=1,
+        quick_reps=1,
+        warmup=0,
     )
 )
