@@ -105,15 +105,17 @@ class Completion:
         cached: True when the reply came from a cache.
         config_id: the index of the config entry that answered, when known.
         pass_filter: True: a reply ``filter_func`` rejected is never returned.
-        response: parley's own `ModelResponse` for this reply (not compared by ``==``).
+        response: parley's own `ModelResponse` for this reply.
+
+    ``==`` compares the model, choices, usage and cost: a cached reply equals the one stored.
     """
 
-    id: str
+    id: str = field(compare=False)
     model: str
     choices: list[CompletionChoice]
     usage: CompletionUsage
     cost: float = 0.0
-    created: int = 0
+    created: int = field(default=0, compare=False)
     object: str = "chat.completion"
     cached: bool = field(default=False, compare=False)
     config_id: int | None = field(default=None, compare=False)
@@ -145,7 +147,7 @@ def _message(message: Message) -> CompletionMessage:
         CompletionToolCall(id=c.get("id", ""), function=_function(c["function"]), type=c.get("type", "function"))
         for c in message.get("tool_calls") or ()
     ]
-    legacy = message.get("function_call")  # type: ignore[typeddict-item]
+    legacy = message.get("function_call")
     return CompletionMessage(
         content=message.get("content"),
         tool_calls=calls or None,
@@ -196,7 +198,8 @@ def extract_text_or_completion_object(response: Completion) -> Sequence[str | Co
     """
     if not isinstance(response, Completion):
         raise TypeError(
-            f"extract_text_or_completion_object takes what OpenAIWrapper.create returned, got {type(response).__name__}."
+            "extract_text_or_completion_object takes what OpenAIWrapper.create returned, "
+            f"got {type(response).__name__}."
         )
     return [
         c.message if c.message.tool_calls or c.message.function_call else c.message.content for c in response.choices

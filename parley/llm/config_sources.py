@@ -295,7 +295,9 @@ def config_list_from_dotenv(
             logger.warning("Unsupported type %s for model %s configuration; skipped.", type(spec).__name__, model)
             continue
         if not entry["api_key"] or not str(entry["api_key"]).strip():
-            logger.warning("API key not found or empty for model %s. Please ensure path to .env file is correct.", model)
+            logger.warning(
+                "API key not found or empty for model %s. Please ensure path to .env file is correct.", model
+            )
             continue
         entries.append({**entry, "model": model})
     entries = filter_config(entries, filter_dict) if filter_dict else entries

@@ -182,13 +182,15 @@ class OpenAIClient:
             key = os.environ.get("GOOGLE_API_KEY")
         if not key and self._provider.key_optional:
             key = self._provider.name
-        if not key and self._provider is AZURE and (
-            self._settings.get("azure_ad_token_provider") or self._settings.get("azure_ad_token")
+        if (
+            not key
+            and self._provider is AZURE
+            and (self._settings.get("azure_ad_token_provider") or self._settings.get("azure_ad_token"))
         ):
             return None  # Entra ID (Azure AD) authentication instead of a key
         if not key:
             raise ModelAuthenticationError(
-                f"No API key: set the {self._provider.key_env} environment variable or add \"api_key\" to this "
+                f'No API key: set the {self._provider.key_env} environment variable or add "api_key" to this '
                 'config entry (a local server that needs no key accepts any placeholder, such as "EMPTY").',
                 config=self._entry,
             )

@@ -177,7 +177,9 @@ class Cache:
         return self._seed
 
     def __repr__(self) -> str:
-        kind = type(self).__name__ if type(self) is not Cache else ("Cache.redis" if self._workers > 1 else "Cache.disk")
+        kind = (
+            type(self).__name__ if type(self) is not Cache else ("Cache.redis" if self._workers > 1 else "Cache.disk")
+        )
         return f"{kind}(cache_seed={self._seed!r}, {self._where})"
 
     # -- the one path to the backend ---------------------------------------------------------------

@@ -44,9 +44,7 @@ class AbstractCache(Protocol):
         """Enter a ``with`` block; returns the cache."""
         ...
 
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         """Close the cache."""
         ...
 

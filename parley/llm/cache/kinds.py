@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+
 from parley.llm.cache._cache import DEFAULT_REDIS_URL, Cache
 
 __all__ = ["DiskCache", "InMemoryCache", "MemoryCacheBackend", "RedisCache"]
