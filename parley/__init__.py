@@ -17,6 +17,8 @@ _LAZY = {
     "Cache": "parley.llm",
     "ChatResult": "parley.agentchat",
     "ConversableAgent": "parley.agentchat",
+    "DEFAULT_MODEL": "parley.code_utils",
+    "FAST_MODEL": "parley.code_utils",
     "GroupChat": "parley.agentchat",
     "GroupChatManager": "parley.agentchat",
     "IOConsole": "parley.agentchat",
@@ -26,9 +28,14 @@ _LAZY = {
     "OpenAIWrapper": "parley.llm",
     "UserProxyAgent": "parley.agentchat",
     "a_initiate_chats": "parley.agentchat",
+    "config_list_from_dotenv": "parley.oai",
     "config_list_from_json": "parley.llm",
+    "config_list_from_models": "parley.oai",
+    "config_list_gpt4_gpt35": "parley.oai",
+    "config_list_openai_aoai": "parley.oai",
     "filter_config": "parley.llm",
     "gather_usage_summary": "parley.agentchat",
+    "get_config_list": "parley.oai",
     "initiate_chats": "parley.agentchat",
     "register_function": "parley.agentchat",
 }
@@ -39,6 +46,8 @@ __all__ = [
     "Cache",
     "ChatResult",
     "ConversableAgent",
+    "DEFAULT_MODEL",
+    "FAST_MODEL",
     "GroupChat",
     "GroupChatManager",
     "IOConsole",
@@ -49,9 +58,14 @@ __all__ = [
     "UserProxyAgent",
     "__version__",
     "a_initiate_chats",
+    "config_list_from_dotenv",
     "config_list_from_json",
+    "config_list_from_models",
+    "config_list_gpt4_gpt35",
+    "config_list_openai_aoai",
     "filter_config",
     "gather_usage_summary",
+    "get_config_list",
     "initiate_chats",
     "register_function",
 ]
@@ -73,11 +87,26 @@ if TYPE_CHECKING:
         initiate_chats,
         register_function,
     )
+    from parley.code_utils import DEFAULT_MODEL, FAST_MODEL
     from parley.llm import Cache, ModelClient, OpenAIWrapper, config_list_from_json, filter_config
+    from parley.oai import (
+        config_list_from_dotenv,
+        config_list_from_models,
+        config_list_gpt4_gpt35,
+        config_list_openai_aoai,
+        get_config_list,
+    )
+
+# AutoGen 0.2's submodules that ``import autogen`` lets code reach as attributes (``autogen.oai``).
+_SUBMODULES = frozenset(
+    {"agentchat", "cache", "code_utils", "coding", "exception_utils", "function_utils", "io", "llm", "oai"}
+)
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
+    if module is None and name in _SUBMODULES:
+        return importlib.import_module(f"parley.{name}")
     if module is None:
         raise AttributeError(f"module 'parley' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

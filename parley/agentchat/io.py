@@ -121,12 +121,15 @@ class IOConsole(IOStream):
             file.flush()
 
     def input(self, prompt: str = "", *, password: bool = False) -> str:
-        """Read a line from the terminal (hidden with ``password=True``); the prompt is shown like `print`."""
+        """Read a line from the terminal (hidden with ``password=True``); the prompt is shown like `print`.
+
+        A hidden read with no prompt asks ``"Password: "``, as AutoGen 0.2 does.
+        """
         prompt = visible_controls(prompt)
         if password:
             import getpass
 
-            return getpass.getpass(prompt)
+            return getpass.getpass(prompt or "Password: ")
         return input(prompt)
 
 

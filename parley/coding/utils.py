@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+from types import SimpleNamespace
+from typing import Any
 
 __all__ = [
     "JSON_CHECK_LIMIT",
     "LANGUAGE_ALIASES",
     "PYTHON_CHECK_LIMIT",
     "SHELL_COMMANDS",
+    "create_virtual_env",
     "infer_lang",
     "normalize_lang",
 ]
@@ -241,3 +245,26 @@ def _data_kind(tree: ast.Module) -> str | None:
     if all(isinstance(s, ast.Expr) and _inert(s.value) for s in tree.body):
         return "text"
     return None
+
+
+def create_virtual_env(dir_path: str | os.PathLike[str], **env_args: Any) -> SimpleNamespace:
+    """Create a Python virtual environment with pip in ``dir_path`` (AutoGen 0.2's helper).
+
+    Pass the result as a local executor's ``virtual_env_context`` so code runs with its python.
+
+    Args:
+        dir_path: the folder to create it in.
+        **env_args: passed to `venv.EnvBuilder` (``system_site_packages``, ``clear`` ...);
+            ``with_pip`` defaults to True.
+
+    Returns:
+        The environment's context: ``env_dir``, ``bin_path``, ``env_exe`` (its python) ...
+
+    Raises:
+        OSError: the folder cannot be created, or ensurepip failed.
+    """
+    import venv
+
+    builder = venv.EnvBuilder(**{"with_pip": True, **env_args})
+    builder.create(dir_path)
+    return builder.ensure_directories(dir_path)

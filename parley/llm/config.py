@@ -34,6 +34,7 @@ from typing import Any
 
 from parley.exceptions import ConfigError
 from parley.llm.pricing import validate_price
+from parley.llm.providers import check_api_type
 from parley.llm.rate_limit import check_rate
 
 __all__ = [
@@ -56,6 +57,10 @@ CLIENT_KEYS = frozenset(
         "base_url",
         "api_type",
         "api_version",
+        "azure_endpoint",
+        "azure_deployment",
+        "azure_ad_token",
+        "azure_ad_token_provider",
         "organization",
         "timeout",
         "stream_chunk_timeout",
@@ -99,7 +104,6 @@ BODY_KEYS = frozenset(
 """Call parameters parley knows, used to spot misspellings; others are sent as given."""
 
 _RENAMED = {"api_base": "base_url", "request_timeout": "timeout"}
-_API_TYPES = ("openai",)
 
 
 def _near(key: str, known: Sequence[str], cutoff: float) -> list[str]:
@@ -115,10 +119,14 @@ def validate_config_entry(entry: Any) -> dict[str, Any]:
     Returns:
         A shallow copy of ``entry`` as a dict.
 
+    An entry may leave out ``model``: a local server that serves one model needs none, and
+    OpenAI's own server answers such a request with a clear 400.
+
     Raises:
-        ConfigError: ``entry`` is not a mapping; ``model`` is missing or not a string (unless a
-            ``model_client`` or ``model_client_cls`` is given); a key looks like a misspelled known
-            key (with a "did you mean"); ``api_type`` is not ``"openai"``; ``base_url``,
+        ConfigError: ``entry`` is not a mapping; ``model`` is not a non-empty string when given,
+            or is missing while a key looks like a misspelling of it; a key looks like a
+            misspelled known key (with a "did you mean"); ``api_type`` is not one of
+            `parley.llm.providers.PROVIDERS`; ``base_url``,
             ``timeout``, ``stream_chunk_timeout``, ``max_retries``, ``default_headers``, ``price``, ``tags``,
             ``api_rate_limit`` (requests per second, > 0), ``model_client_cls`` (a class name) or
             ``filter_func`` (a callable) has the wrong type or value.
@@ -134,30 +142,23 @@ def validate_config_entry(entry: Any) -> dict[str, Any]:
             raise ConfigError(f"Unknown config key {key!r}.", key=key, suggestions=[_RENAMED[key]])
         if key not in known and (near := _near(key, known, 0.85)):
             raise ConfigError(f"Unknown config key {key!r}.", key=key, suggestions=near)
-    if "model_client" not in out and "model_client_cls" not in out:
-        model = out.get("model")
-        if not isinstance(model, str) or not model:
-            for key in out:
-                if difflib.SequenceMatcher(None, key, "model").ratio() >= 0.6:
-                    raise ConfigError(f"Unknown config key {key!r}.", key=key, suggestions=["model"])
-            raise ConfigError(
-                'A config entry needs "model" (a non-empty string), such as {"model": "gpt-4o-mini"}; '
-                f"got keys {sorted(out)}.",
-                key="model",
-            )
+    model = out.get("model")
+    if "model" not in out and "model_client" not in out and "model_client_cls" not in out:
+        for key in out:
+            if difflib.SequenceMatcher(None, key, "model").ratio() >= 0.6:
+                raise ConfigError(f"Unknown config key {key!r}.", key=key, suggestions=["model"])
+    elif model is not None and (not isinstance(model, str) or not model.strip()):
+        raise ConfigError(
+            f'"model" must name a model, such as {{"model": "gpt-4o-mini"}}; got {model!r}. For a local '
+            'server that serves a single model and needs no name, leave "model" out of the entry.',
+            key="model",
+        )
     _check_types(out)
     return out
 
 
 def _check_types(entry: dict[str, Any]) -> None:
-    api_type = entry.get("api_type")
-    if api_type is not None and api_type not in _API_TYPES:
-        raise ConfigError(
-            f"api_type {api_type!r} is not supported; only 'openai', which also covers any "
-            "OpenAI-compatible server (vLLM, Ollama, llama.cpp) given its base_url.",
-            key="api_type",
-            suggestions=_near(str(api_type), _API_TYPES, 0.6),
-        )
+    check_api_type(entry.get("api_type"))
     base_url = entry.get("base_url")
     if base_url is not None and (not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))):
         raise ConfigError(

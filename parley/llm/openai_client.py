@@ -60,6 +60,7 @@ from parley.exceptions import (
 from parley.llm._errors import server_message, status_error
 from parley.llm.config import DEFAULT_STREAM_CHUNK_TIMEOUT, split_entry, validate_config_entry
 from parley.llm.pricing import cost, validate_price
+from parley.llm.providers import AZURE, provider_for
 from parley.llm.streaming import ChunkAccumulator, StreamedReply, StreamStalledError, current_sink
 from parley.llm.structured import is_model_class, parse_structured, response_format_param
 from parley.llm.types import Message, ModelResponse, ToolCall, ToolSpec, Usage
@@ -121,7 +122,8 @@ class OpenAIClient:
         if is_model_class(self._params.get("response_format")):
             self._format = self._params["response_format"]
             self._params["response_format"] = response_format_param(self._params["response_format"])
-        self.model: str = entry["model"]
+        self._provider = provider_for(entry.get("api_type"))
+        self.model: str = entry.get("model") or ""
         self._price = validate_price(entry["price"], self.model) if entry.get("price") is not None else None
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[AsyncOpenAI, str]] = (
             weakref.WeakKeyDictionary()
@@ -137,7 +139,21 @@ class OpenAIClient:
         return f"OpenAIClient({self.config!r})"
 
     def _base_url(self) -> str:
-        return str(self._settings.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+        if self._provider is AZURE:
+            endpoint = self._settings.get("azure_endpoint") or self._settings.get("base_url")
+            endpoint = endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
+            if not endpoint:
+                raise ConfigError(
+                    'An "azure" entry needs its endpoint: "azure_endpoint" (or "base_url"), such as '
+                    '"https://my-resource.openai.azure.com", or the AZURE_OPENAI_ENDPOINT environment variable.',
+                    key="azure_endpoint",
+                )
+            return str(endpoint)
+        if self._settings.get("base_url"):
+            return str(self._settings["base_url"])
+        if self._provider.base_url is not None:
+            return self._provider.base_url
+        return os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
 
     def _sdk_client(self) -> tuple[AsyncOpenAI, str]:
         """This loop's SDK client and its base URL, made on first use."""
@@ -160,14 +176,28 @@ class OpenAIClient:
                 self._clients[loop] = made
         return made
 
-    def _make_sdk_client(self, base_url: str) -> AsyncOpenAI:
-        api_key = self._settings.get("api_key") or os.environ.get("OPENAI_API_KEY")
-        if not api_key:
+    def _api_key(self) -> str | None:
+        key = self._settings.get("api_key") or os.environ.get(self._provider.key_env)
+        if not key and self._provider.name in ("gemini", "google"):
+            key = os.environ.get("GOOGLE_API_KEY")
+        if not key and self._provider.key_optional:
+            key = self._provider.name
+        if (
+            not key
+            and self._provider is AZURE
+            and (self._settings.get("azure_ad_token_provider") or self._settings.get("azure_ad_token"))
+        ):
+            return None  # Entra ID (Azure AD) authentication instead of a key
+        if not key:
             raise ModelAuthenticationError(
-                'No API key: set the OPENAI_API_KEY environment variable or add "api_key" to this config '
-                'entry (a local server that needs no key accepts any placeholder, such as "EMPTY").',
+                f'No API key: set the {self._provider.key_env} environment variable or add "api_key" to this '
+                'config entry (a local server that needs no key accepts any placeholder, such as "EMPTY").',
                 config=self._entry,
             )
+        return str(key)
+
+    def _make_sdk_client(self, base_url: str) -> AsyncOpenAI:
+        api_key = self._api_key()
         try:
             import openai
         except ImportError:
@@ -179,11 +209,26 @@ class OpenAIClient:
         # defaults, and bounds each attempt as a whole.
         timeout = sdk_timeout(self._settings.get("timeout"))
         http = DeadlineAsyncClient(timeout=timeout, limits=openai.DEFAULT_CONNECTION_LIMITS, follow_redirects=True)
-        kwargs: dict[str, Any] = {"api_key": api_key, "base_url": base_url, "http_client": http, "timeout": timeout}
+        kwargs: dict[str, Any] = {"api_key": api_key, "http_client": http, "timeout": timeout}
         for key in ("organization", "max_retries", "default_headers"):
             if self._settings.get(key) is not None:
                 kwargs[key] = self._settings[key]
-        return openai.AsyncOpenAI(**kwargs)
+        if self._provider is not AZURE:
+            return openai.AsyncOpenAI(base_url=base_url, **kwargs)
+        return openai.AsyncAzureOpenAI(azure_endpoint=base_url, **self._azure_settings(), **kwargs)
+
+    def _azure_settings(self) -> dict[str, Any]:
+        """The Azure client's own arguments: ``api_version``, the deployment, Entra ID auth."""
+        from parley.llm.providers import DEFAULT_AZURE_API_VERSION
+
+        out: dict[str, Any] = {"api_version": self._settings.get("api_version") or DEFAULT_AZURE_API_VERSION}
+        deployment = self._settings.get("azure_deployment") or self.model.replace(".", "")
+        if deployment:
+            out["azure_deployment"] = deployment
+        for key in ("azure_ad_token", "azure_ad_token_provider"):
+            if self._settings.get(key) is not None:
+                out[key] = self._settings[key]
+        return out
 
     async def create(
         self,
@@ -242,7 +287,8 @@ class OpenAIClient:
             if settings.get("stream_chunk_timeout") is not None:
                 gap = settings["stream_chunk_timeout"]
             stream = bool(params.get("stream", stream))
-        body["model"] = model
+        if model:
+            body["model"] = model
         body["messages"] = messages if isinstance(messages, list) else list(messages)
         if tools:
             body["tools"] = tools if isinstance(tools, list) else list(tools)
@@ -274,7 +320,7 @@ class OpenAIClient:
         from openai import AsyncStream
         from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-        model = str(body["model"])
+        model = str(body.get("model", ""))
         collected = ChunkAccumulator()
         try:
             chunks = await client.post(

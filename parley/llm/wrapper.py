@@ -1,12 +1,22 @@
 """`OpenAIWrapper`: the model client an agent holds: a config list with fallback, and usage.
 
-It keeps AutoGen 0.2's name. Each config entry becomes one client, tried in order: a failing
-entry (any `ModelError`: bad key, server down, rate limit, 5xx, malformed reply) hands the
-request to the next.
+It keeps AutoGen 0.2's name and call forms. Each config entry becomes one client, tried in
+order: a failing entry (any `ModelError`: bad key, server down, rate limit, 5xx, malformed reply)
+hands the request to the next.
+
+Two ways to call it:
+
+- AutoGen 0.2's: ``wrapper.create(messages=[...], cache_seed=None, temperature=0)`` (sync, keyword
+  arguments only) or ``await wrapper.a_create(...)`` returns a `parley.llm.completion.Completion`
+  (``.choices[0].message.content``, ``.usage``, ``.cost``), which
+  `OpenAIWrapper.extract_text_or_completion_object` reads.
+- parley's `ModelClient` protocol, which agents use: ``await wrapper.create(messages, tools=...,
+  params=...)`` (the messages positional) returns a `ModelResponse`.
 
 The cache (`parley.llm.cache`) is off unless asked for: ``params={"cache": cache}`` on a call,
 the running chat's cache (`parley.llm.cache.CHAT_CACHE`, set by ``initiate_chat(cache=...)``),
-``params={"cache_seed": s}``, or ``cache_seed`` in the config (a disk cache), in that order. Each
+``params={"cache_seed": s}``, the wrapper's own ``cache=``, or ``cache_seed`` in the config (a
+disk cache), in that order; ``cache_seed=None`` given on a call turns caching off for it. Each
 entry is looked up under its own key just before it is tried, so fallback works as without a
 cache, and only a successful, well-formed reply is stored.
 
@@ -23,13 +33,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from typing import Any, overload
 
 from parley.exceptions import ConfigError, ModelError, ModelResponseError, redact_config
 from parley.llm import custom
 from parley.llm.cache import CHAT_CACHE, Cache, check_cache, request_key, seed_cache
 from parley.llm.client import ModelClient
+from parley.llm.completion import Completion, CompletionMessage, extract_text_or_completion_object, to_completion
 from parley.llm.config import AGENT_KEYS, import_object, validate_config_entry
 from parley.llm.openai_client import OpenAIClient
 from parley.llm.rate_limit import RateLimiter, shared_limiter
@@ -54,14 +65,23 @@ def _resolve_model_client(value: Any, index: int) -> ModelClient:
     return value
 
 
-def _call_cache(params: Mapping[str, Any] | None) -> Cache | None:
-    """The cache one call asked for: its own ``cache``, the chat's, then its own ``cache_seed``."""
+_NO_CACHE = object()
+"""What `_call_cache` returns for a call that turned caching off (``cache_seed=None``)."""
+
+
+def _call_cache(params: Mapping[str, Any] | None) -> Any:
+    """The cache one call asked for: its own ``cache``, the chat's, then its own ``cache_seed``.
+
+    Returns None when the call says nothing, and `_NO_CACHE` when it gave ``cache_seed=None``.
+    """
     if params and params.get("cache") is not None:
         return check_cache(params["cache"], "params['cache']")
     chat = CHAT_CACHE.get()
     if chat is not None:
         return chat
-    return seed_cache(params.get("cache_seed")) if params else None
+    if params and "cache_seed" in params:
+        return seed_cache(params["cache_seed"]) or _NO_CACHE
+    return None
 
 
 def _filter_func(value: Any, index: int) -> Callable[..., Any] | None:
@@ -97,13 +117,15 @@ class OpenAIWrapper:
             such as ``temperature=0`` or ``timeout=30``. Agent-level keys (``cache_seed``,
             ``functions``, ``tools`` ...) are accepted and never sent. ``cache_seed`` (here or
             in an entry, which wins) turns on a disk cache under ``.cache/<seed>/``; None or
-            absent means no cache. ``stream`` (bool, default False) streams every call;
+            absent means no cache. ``cache`` (a `parley.llm.cache.Cache`) is used for every
+            call that names no cache of its own, as in AutoGen 0.2. ``stream`` (bool, default False) streams every call;
             ``filter_func`` (``f(context, response) -> bool``, sync or async) accepts or
             rejects each reply; ``api_rate_limit`` (requests per second) throttles each entry.
             An entry's own ``stream``/``filter_func`` wins over these.
 
     Raises:
-        ConfigError: the list is empty, or an entry is invalid (a bad ``cache_seed`` too).
+        ConfigError: the list is empty, or an entry is invalid (a bad ``cache_seed`` or
+            ``cache`` too).
 
     Attributes:
         streams: True when any entry streams, so the caller should set a token sink.
@@ -113,6 +135,7 @@ class OpenAIWrapper:
 
     def __init__(self, *, config_list: Sequence[Mapping[str, Any]] | None = None, **base_config: Any) -> None:
         base = {k: v for k, v in base_config.items() if k not in AGENT_KEYS}
+        self._cache = check_cache(base_config.get("cache"))
         entries = [{}] if config_list is None else list(config_list)
         if not entries:
             raise ConfigError("config_list is empty: give at least one entry, such as {'model': 'gpt-4o-mini'}.")
@@ -206,7 +229,83 @@ class OpenAIWrapper:
         custom.register(self._entries, self._clients, model_client_cls, **kwargs)
         self._unregistered = [c for c in self._clients if isinstance(c, custom.UnregisteredModelClient)]
 
-    async def create(
+    @overload
+    def create(
+        self,
+        messages: Sequence[Message],
+        /,
+        *,
+        tools: Sequence[ToolSpec] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Coroutine[Any, Any, ModelResponse]: ...
+
+    @overload
+    def create(self, **config: Any) -> Completion: ...
+
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        """Answer a chat: parley's async `ModelClient` call, or AutoGen 0.2's sync one.
+
+        - ``await create(messages, tools=None, params=None)`` (the messages positional): the
+          `ModelClient` call that agents make; see `respond`.
+        - ``create(**config)`` (keyword arguments only, as AutoGen 0.2 calls it): blocks until
+          the reply is there and returns a `Completion`; see `a_create`. It works inside a
+          running event loop too (a notebook cell).
+
+        Raises:
+            ConfigError: see `respond` and `a_create`.
+            ModelError: see `respond`.
+        """
+        if args:
+            return self.respond(*args, **kwargs)
+        from parley._sync import run_sync
+
+        return run_sync(self.a_create(**kwargs))
+
+    async def a_create(self, **config: Any) -> Completion:
+        """AutoGen 0.2's ``create(**config)``, awaited: one chat request, answered as a `Completion`.
+
+        Args:
+            **config: ``messages`` (required, in the OpenAI shape); ``tools``; ``cache`` (a
+                `parley.llm.cache.Cache`) or ``cache_seed`` (None turns caching off for this
+                call); ``filter_func`` and its ``context``; ``agent`` (accepted, unused); and any
+                call parameter over the entries' (``model``, ``temperature``, ``max_tokens``,
+                ``response_format``, ``stream`` ...).
+
+        Returns:
+            The reply, with ``.choices``, ``.usage``, ``.cost`` and ``.cached``.
+
+        Raises:
+            ConfigError: no ``messages``; ``prompt`` (the legacy text-completions API, which
+                parley does not call); or as `respond`.
+            ModelError: every entry failed (see `respond`).
+        """
+        if "prompt" in config and "messages" not in config:
+            raise ConfigError(
+                "prompt= asks for the legacy text-completions API, which parley does not call; pass "
+                'messages=[{"role": "user", "content": prompt}] instead.',
+                key="prompt",
+            )
+        messages = config.pop("messages", None)
+        if not isinstance(messages, Sequence) or isinstance(messages, str):
+            raise ConfigError(
+                'create() needs messages=[...] in the OpenAI shape, such as [{"role": "user", "content": "2+2="}].',
+                key="messages",
+            )
+        tools = config.pop("tools", None)
+        for unused in ("agent", "allow_format_str_template"):
+            config.pop(unused, None)
+        return to_completion(await self.respond(messages, tools=tools, params=config))
+
+    @staticmethod
+    def extract_text_or_completion_object(response: Completion) -> Sequence[str | CompletionMessage | None]:
+        """The text of each choice, or the message itself where it calls tools (AutoGen 0.2).
+
+        Raises:
+            TypeError: ``response`` is not what `create` returned.
+        """
+        return extract_text_or_completion_object(response)
+
+    async def respond(
         self,
         messages: Sequence[Message],
         *,
@@ -249,7 +348,7 @@ class OpenAIWrapper:
         for index, client in enumerate(self._clients):
             entry = self._entries[index]
             fmt = self._format(entry, call_params) if call_fmt else self._formats[index]
-            cache = call_cache if call_cache is not None else self._seed_caches[index]
+            cache = self._cache_for(call_cache, index)
             key = None
             if cache is not None:
                 key = request_key(entry, messages, tools, call_params, cache.cache_seed)
@@ -284,6 +383,13 @@ class OpenAIWrapper:
             except ModelError as exc:
                 failures.append((index, exc))
         raise self._all_failed(failures) from None
+
+    def _cache_for(self, call_cache: Any, index: int) -> Cache | None:
+        if call_cache is _NO_CACHE:
+            return None
+        if call_cache is not None:
+            return call_cache  # type: ignore[no-any-return]
+        return self._cache if self._cache is not None else self._seed_caches[index]
 
     @staticmethod
     def _format(entry: Mapping[str, Any], call_params: Mapping[str, Any] | None) -> type[Any] | None:

@@ -245,8 +245,8 @@ def test_repr_and_config_redact_the_key(entry_for: Entry) -> None:
 
 
 def test_bad_entries_fail_at_construction() -> None:
-    with pytest.raises(ConfigError, match="api_type 'azure' is not supported"):
-        OpenAIClient({"model": "gpt-4o", "api_type": "azure"})
+    with pytest.raises(ConfigError, match="api_type 'bedrock' is not supported"):
+        OpenAIClient({"model": "gpt-4o", "api_type": "bedrock"})
     with pytest.raises(ConfigError, match="Did you mean 'base_url'"):
         OpenAIClient({"model": "gpt-4o", "base_ulr": "http://localhost:1/v1"})
     with pytest.raises(ConfigError, match="OpenAIWrapper"):

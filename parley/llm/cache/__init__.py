@@ -22,17 +22,23 @@ from parley.llm.cache._cache import (
     seed_cache,
 )
 from parley.llm.cache._key import KEY_VERSION, NOT_IN_KEY, request_key
-from parley.llm.cache.abstract import CacheBackend
+from parley.llm.cache.abstract import AbstractCache, CacheBackend
+from parley.llm.cache.kinds import DiskCache, InMemoryCache, MemoryCacheBackend, RedisCache
 
 __all__ = [
+    "AbstractCache",
     "CHAT_CACHE",
     "Cache",
     "CacheBackend",
     "DEFAULT_CACHE_PATH_ROOT",
     "DEFAULT_CACHE_SEED",
     "DEFAULT_REDIS_URL",
+    "DiskCache",
+    "InMemoryCache",
     "KEY_VERSION",
+    "MemoryCacheBackend",
     "NOT_IN_KEY",
+    "RedisCache",
     "check_cache",
     "check_cache_seed",
     "request_key",

@@ -109,23 +109,27 @@ class Cache:
                 raise ConfigError(f"Unknown Cache config key {key!r}{extra}.", key=str(key), suggestions=near)
         if "redis_url" in config and "cache_path_root" in config:
             raise ConfigError("Give Cache redis_url (a Redis cache) or cache_path_root (a disk cache), not both.")
-        self._seed = check_cache_seed(config.get("cache_seed", DEFAULT_CACHE_SEED))
-        self._backend: CacheBackend
+        seed = check_cache_seed(config.get("cache_seed", DEFAULT_CACHE_SEED))
         if "redis_url" in config:
             from parley.llm.cache.redis import RedisCacheBackend
 
-            redis_backend = RedisCacheBackend(config["redis_url"], prefix=f"parley:{self._seed}:")
-            self._backend, self._workers = redis_backend, 4
-            self._where = f"redis_url={redis_backend.url!r}"
+            redis_backend = RedisCacheBackend(config["redis_url"], prefix=f"parley:{seed}:")
+            self._attach(seed, redis_backend, 4, f"redis_url={redis_backend.url!r}")
         else:
             from parley.llm.cache.disk import DiskCacheBackend
 
             root = config.get("cache_path_root", DEFAULT_CACHE_PATH_ROOT)
             if not isinstance(root, (str, os.PathLike)):
                 raise ConfigError(f"cache_path_root must be a folder path, got {root!r}.", key="cache_path_root")
-            directory = os.path.join(os.path.abspath(root), str(self._seed))
-            self._backend, self._workers = DiskCacheBackend(directory), 1
-            self._where = f"cache_path_root={os.path.dirname(directory)!r}"
+            directory = os.path.join(os.path.abspath(root), str(seed))
+            self._attach(seed, DiskCacheBackend(directory), 1, f"cache_path_root={os.path.dirname(directory)!r}")
+
+    def _attach(self, seed: int | str, backend: CacheBackend, workers: int, where: str) -> None:
+        """Use ``backend`` (not opened yet), with ``workers`` threads; ``where`` is shown in the repr."""
+        self._seed: int | str = seed
+        self._backend = backend
+        self._workers = workers
+        self._where = where
         self._nowait: Callable[[str], tuple[bool, str | None]] | None = getattr(self._backend, "get_nowait", None)
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
@@ -173,8 +177,10 @@ class Cache:
         return self._seed
 
     def __repr__(self) -> str:
-        kind = "redis" if self._workers > 1 else "disk"
-        return f"Cache.{kind}(cache_seed={self._seed!r}, {self._where})"
+        kind = (
+            type(self).__name__ if type(self) is not Cache else ("Cache.redis" if self._workers > 1 else "Cache.disk")
+        )
+        return f"{kind}(cache_seed={self._seed!r}, {self._where})"
 
     # -- the one path to the backend ---------------------------------------------------------------
 

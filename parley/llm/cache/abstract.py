@@ -15,9 +15,38 @@ read to its worker thread. It returns ``(False, None)`` whenever it would have t
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["CacheBackend"]
+__all__ = ["AbstractCache", "CacheBackend"]
+
+
+@runtime_checkable
+class AbstractCache(Protocol):
+    """What AutoGen 0.2 code expects of a cache: sync ``get``/``set``/``close`` and ``with``.
+
+    Every `parley.llm.cache.Cache` (and so `DiskCache`, `RedisCache`, `InMemoryCache`) is one.
+    """
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value under ``key``, or ``default``."""
+        ...
+
+    def set(self, key: str, value: Any) -> None:
+        """Store ``value`` under ``key``."""
+        ...
+
+    def close(self) -> None:
+        """Release the store."""
+        ...
+
+    def __enter__(self) -> Any:
+        """Enter a ``with`` block; returns the cache."""
+        ...
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        """Close the cache."""
+        ...
 
 
 @runtime_checkable
