@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from parley.agentchat import _peers
 from parley.agentchat._chat_slots import chat_scope
 from parley.agentchat._display import content_str
 from parley.exceptions import ConfigError
@@ -220,11 +221,11 @@ async def _turns(
                 return
         assert msg is not None
         await sender.a_send(msg, recipient, request_reply=False, silent=silent)
-        reply = await recipient.a_generate_reply(sender=sender)
+        reply = await _peers.a_generate_reply(recipient, sender)
         turn += 1
         if reply is None:
             return
-        await recipient.a_send(reply, sender, request_reply=False, silent=silent)  # type: ignore[call-arg]
+        await _peers.a_send(recipient, reply, sender, False, silent)
 
 
 async def run_two_agent_chat(
@@ -287,10 +288,10 @@ async def _run_chat(
 ) -> ChatResult:
     from parley.agentchat.conversable_agent import ConversableAgent
 
-    sender._prepare_chat(recipient, clear_history, reply_at_receive=False)
+    sender._prepare_chat(recipient, clear_history)
     peer = recipient if isinstance(recipient, ConversableAgent) else None
     if peer is not None:
-        peer._prepare_chat(sender, clear_history, reply_at_receive=False)
+        peer._prepare_chat(sender, clear_history)
     msg: str | Message | None = await _initial_message(sender, recipient, message, kwargs)
     cache_token = CHAT_CACHE.set(cache) if cache is not None else None
     try:

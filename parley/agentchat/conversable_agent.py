@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any, Literal, cast
 
 from parley._sync import run_sync
+from parley.agentchat import _peers
 from parley.agentchat import _termination as term
 from parley.agentchat import chat as _chat
 from parley.agentchat._builtin_replies import ReplyFunctionsMixin
@@ -415,7 +416,7 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
         for hook in self._hooks["process_message_before_send"]:
             message = hook(sender=self, message=message, recipient=recipient, silent=silent)
         self._append(message, "assistant", recipient, True)
-        await recipient.a_receive(message, self, request_reply, silent)  # type: ignore[call-arg]
+        await _peers.a_receive(recipient, message, self, request_reply, silent)
 
     def send(
         self,
@@ -432,16 +433,37 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
     ) -> None:
         """Store ``message`` from ``sender``, show it, and reply when asked.
 
-        ``request_reply`` True replies; False does not; None replies when `reply_at_receive` says so.
+        ``request_reply`` True replies; False does not; None replies when `reply_at_receive` says
+        so (True for both sides of a chat, during and after `initiate_chat`). As in AutoGen 0.2,
+        the reply is sent back and the exchange goes on while each side's `reply_at_receive`
+        holds, until one side's reply is None (termination, the auto-reply limit, a human's
+        "exit"). It runs as a loop, not as 0.2's recursion, so the stack stays flat.
+
+        Raises:
+            InvalidMessageError: the message has neither content nor tool calls; nothing is stored.
         """
         msg = self._append(message, "user", sender, False)
         if not (silent or self.silent):
             IOStream.get_default().print(format_message(sender.name, self._name, msg), flush=True)
         if request_reply is False or (request_reply is None and not self.reply_at_receive[sender]):
             return
-        reply = await self.a_generate_reply(sender=sender)
-        if reply is not None:
-            await self.a_send(reply, sender, silent=silent)
+        await self._exchange(sender, silent)
+
+    async def _exchange(self, other: Agent, silent: bool) -> None:
+        """Reply to ``other``, and let the two go on replying to each other while both want to."""
+        speaker: ConversableAgent = self
+        listener: Any = other
+        while True:
+            reply = await speaker.a_generate_reply(sender=listener)
+            if reply is None:
+                return
+            if not (isinstance(listener, ConversableAgent) and _peers.implements_async(type(listener), "a_receive")):
+                await speaker.a_send(reply, listener, None, silent)  # a foreign receiver decides for itself
+                return
+            await speaker.a_send(reply, listener, False, silent)
+            if not listener.reply_at_receive[speaker]:
+                return
+            speaker, listener = listener, speaker
 
     def receive(
         self, message: str | Message, sender: Agent, request_reply: bool | None = None, silent: bool = False

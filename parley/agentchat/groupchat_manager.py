@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from parley._sync import run_sync
+from parley.agentchat import _peers
 from parley.agentchat._display import content_str
 from parley.agentchat.agent import Agent
 from parley.agentchat.chat import SILENT
@@ -173,10 +174,10 @@ class GroupChatManager(ConversableAgent):
             if nxt is None:
                 break
             speaker = nxt
-            reply = await speaker.a_generate_reply(sender=self)
+            reply = await _peers.a_generate_reply(speaker, self)
             if reply is None:
                 break
-            await speaker.a_send(reply, self, request_reply=False, silent=silent)
+            await _peers.a_send(speaker, reply, self, False, silent)
             history = self._oai_messages[speaker]  # the reply the speaker just sent is its last entry
             message = history[-1] if history else {"content": ""}
         if isinstance(sender, GroupChatManager):
