@@ -295,7 +295,7 @@ class GroupChat:
             name = last_speaker.name
             last = name if by_name.get(name) is last_speaker else None
         pending = self.messages[-1] if self.func_call_filter and self.messages else None
-        funcs = sel.tool_call_names(pending) if pending is not None and "tool_calls" in pending else []
+        funcs = sel.tool_call_names(pending) if pending is not None else []
         if funcs:
             maps = {a.name: getattr(a, "function_map", {}) or {} for a in self.agents}
             able = sel.tool_executors(funcs, maps)

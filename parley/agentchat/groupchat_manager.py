@@ -41,7 +41,7 @@ def _stored_copies(message: Message) -> tuple[Message | None, Message | None]:
     role = message.get("role")
     if role in ("tool", "function"):
         return message, message
-    received_role = "assistant" if message.get("tool_calls") else "user"
+    received_role = "assistant" if message.get("tool_calls") or message.get("function_call") else "user"
     return {**message, "role": "assistant"}, {**message, "role": received_role}
 
 
@@ -132,7 +132,7 @@ class GroupChatManager(ConversableAgent):
         (decided once per class): the same effect as a silent ``a_send``, at a fraction of the cost.
         Send hooks, or a member that overrides ``a_receive``, take the full ``a_send`` path.
         """
-        fast = not self._hooks["process_message_before_send"]
+        fast = not (self._hooks["process_message_before_send"] or self._hooks["a_process_message_before_send"])
         sent, received = _stored_copies(message) if fast else (None, None)
         for agent in self._groupchat.agents:
             if agent is speaker:
