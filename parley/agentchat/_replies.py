@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from parley.agentchat.agent import Agent
-from parley.exceptions import ConfigError
+from parley.exceptions import ConfigError, SenderRequired
 
 __all__ = ["REPLY_SHELL_ATTR", "ReplyEntry", "Trigger", "compile_trigger", "reply_key"]
 
@@ -82,7 +82,16 @@ def compile_trigger(trigger: Trigger) -> tuple[Predicate, bool]:
     if trigger is None:
         return _is_none, False
     if isinstance(trigger, str):
-        return (lambda s: s is not None and s.name == trigger), False
+
+        def named(sender: Any) -> bool:
+            if sender is None:
+                raise SenderRequired(
+                    f"A reply function is registered for the agent named {trigger!r}, so generating a reply needs "
+                    "the sender: pass sender=... to generate_reply."
+                )
+            return bool(sender.name == trigger)
+
+        return named, False
     if isinstance(trigger, type):
         if trigger is Agent:  # every sender is an agent: no per-message check at all
             return (lambda s: s is not None), False

@@ -20,7 +20,7 @@ from parley.agentchat import _peers
 from parley.agentchat._chat_slots import chat_scope
 from parley.agentchat._display import content_str
 from parley.agentchat._function_calls import needs_rewrite, wire_messages
-from parley.exceptions import ConfigError
+from parley.exceptions import ConfigError, InvalidCarryOverType
 from parley.llm.cache import CHAT_CACHE, check_cache
 from parley.llm.types import Message
 from parley.llm.usage import CHAT_USAGE, UsageSummary
@@ -105,6 +105,10 @@ def _expand_tool_responses(m: Message) -> list[Message]:
 def _with_carryover(content: Any, carryover: Any) -> Any:
     if not carryover:
         return content
+    if not isinstance(carryover, (str, list)):
+        raise InvalidCarryOverType(
+            f"carryover must be a str or a list of str/messages, got {type(carryover).__name__}.",
+        )
     items = carryover if isinstance(carryover, list) else [carryover]
     text = "\n".join(content_str(c.get("content")) if isinstance(c, dict) else str(c) for c in items)
     if isinstance(content, str) or content is None:
