@@ -19,6 +19,7 @@ from parley.exceptions import (
     SenderRequired,
     UndefinedNextAgent,
 )
+from parley.llm.types import Message
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -96,7 +97,7 @@ def test_resume_messages_from_string_and_unnamed_messages() -> None:
     a, b = member("a", "a again"), member("b", "b again")
     group = GroupChat(agents=[a, b], max_round=3, speaker_selection_method="round_robin")
     manager = GroupChatManager(group, silent=True)
-    transcript = [
+    transcript: list[Message] = [
         {"content": "the task", "role": "user"},  # a ChatResult's first message: no name
         {"content": "b's work", "role": "user", "name": "b"},
     ]
