@@ -59,7 +59,7 @@ def test_tool_use_tutorial(monkeypatch: pytest.MonkeyPatch) -> None:
         user_proxy = ConversableAgent(
             name="User",
             llm_config=False,
-            is_termination_msg=lambda msg: msg.get("content") is not None and "TERMINATE" in msg["content"],
+            is_termination_msg=lambda msg: msg.get("content") is not None and "TERMINATE" in msg["content"],  # type: ignore[operator]  # as written
             human_input_mode="NEVER",
         )
         assistant.register_for_llm(name="calculator", description="A simple calculator")(calculator)
