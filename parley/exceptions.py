@@ -4,6 +4,11 @@ The tree::
 
     ParleyError
     ├── ConfigError                 bad llm_config / code_execution_config / argument (also ValueError)
+    │   ├── AgentNameConflict           several group members share the name asked for
+    │   ├── InvalidCarryOverType        a carryover that is not a str or a list
+    │   ├── SenderRequired              a reply trigger that names an agent, matched with no sender
+    │   └── UndefinedNextAgent          next_agent given agents that are not in the group
+    ├── NoEligibleSpeaker           nobody may speak next in a group chat: the chat ends
     ├── MissingDependencyError      an optional extra is not installed (also ImportError)
     ├── InvalidMessageError         a message has neither content nor tool calls (also ValueError)
     ├── ToolArgumentsError          a model's tool arguments do not fit the tool (also ValueError)
@@ -30,12 +35,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "AgentNameConflict",
     "ArtifactError",
     "CacheError",
     "ConfigError",
     "DispatcherFullError",
     "ExecutorError",
     "ExecutorUnavailableError",
+    "InvalidCarryOverType",
     "InvalidMessageError",
     "MissingDependencyError",
     "ModelAuthenticationError",
@@ -44,9 +51,12 @@ __all__ = [
     "ModelNotFoundError",
     "ModelRateLimitError",
     "ModelResponseError",
+    "NoEligibleSpeaker",
     "ParleyError",
     "PoolExhaustedError",
+    "SenderRequired",
     "ToolArgumentsError",
+    "UndefinedNextAgent",
     "redact_config",
     "redact_url",
 ]
@@ -118,6 +128,45 @@ class ConfigError(ParleyError, ValueError):
         super().__init__(message)
         self.key = key
         self.suggestions = tuple(suggestions)
+
+
+class AgentNameConflict(ConfigError):
+    """Several members of a group chat have the name asked for (AutoGen 0.2's exception)."""
+
+    def __init__(self, message: str = "Found multiple agents with the same name.", *, key: str | None = "name") -> None:
+        super().__init__(message, key=key)
+
+
+class InvalidCarryOverType(ConfigError):
+    """A chat's ``carryover`` is not a str or a list (AutoGen 0.2's exception)."""
+
+    def __init__(self, message: str = "Carryover should be a string or a list of strings.") -> None:
+        super().__init__(message, key="carryover")
+
+
+class SenderRequired(ConfigError):
+    """A reply function registered for an agent name was matched against a reply with no sender (0.2's)."""
+
+    def __init__(self, message: str = "Sender is required but not provided.") -> None:
+        super().__init__(message, key="sender")
+
+
+class UndefinedNextAgent(ConfigError):
+    """``next_agent`` was given agents outside the group, or none of them can follow (0.2's exception)."""
+
+    def __init__(self, message: str = "The provided agents list does not overlap with agents in the group.") -> None:
+        super().__init__(message, key="agents")
+
+
+class NoEligibleSpeaker(ParleyError):
+    """Nobody may speak next in a group chat; the manager ends the chat (AutoGen 0.2's exception).
+
+    Raise it from a speaker-selection function to end the chat early, as in 0.2.
+    """
+
+    def __init__(self, message: str = "No eligible speakers.") -> None:
+        self.message = message
+        super().__init__(message)
 
 
 class MissingDependencyError(ParleyError, ImportError):

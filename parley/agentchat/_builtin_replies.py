@@ -24,6 +24,7 @@ from parley.agentchat._code_execution import (
     refused_result,
     result_reply,
 )
+from parley.agentchat._function_calls import as_function_call, needs_rewrite
 from parley.agentchat._model_clients import create_reply
 from parley.agentchat._tools import run_tool_calls
 from parley.agentchat.io import IOStream
@@ -68,6 +69,11 @@ class ReplyFunctionsMixin:
         @property
         def tools(self) -> list[ToolSpec]:
             """The tools sent to the model (provided by `parley.agentchat.tools.ToolsMixin`)."""
+            ...
+
+        @property
+        def functions(self) -> list[dict[str, Any]]:
+            """Legacy function specs (provided by `parley.agentchat._function_calls.FunctionCallsMixin`)."""
             ...
 
     async def a_check_termination_and_human_reply(
@@ -182,14 +188,17 @@ class ReplyFunctionsMixin:
             self._system_message, messages or [], has_tool_responses=self._has_tool_responses(messages, sender)
         )
         tools = self.tools
+        functions = self.functions
+        offered = tools + [{"type": "function", "function": f} for f in functions] if functions else tools
         if getattr(client, "streams", False):
-            response = await create_reply(client, request, tools or None, show_tokens=not self._quiet())
+            response = await create_reply(client, request, offered or None, show_tokens=not self._quiet())
         else:
-            response = await client.create(request, tools=tools or None)
+            response = await client.create(request, tools=offered or None)
         msg = response.message
         calls = msg.get("tool_calls")
         if calls:
-            return True, {"role": "assistant", "content": msg.get("content"), "tool_calls": calls}
+            reply: Message = {"role": "assistant", "content": msg.get("content"), "tool_calls": calls}
+            return True, as_function_call(reply, functions, tools) if functions else reply
         content = msg.get("content")
         if content is None:
             raise ModelResponseError(f"The model's reply to {self._name} had neither content nor tool calls.")
@@ -208,6 +217,6 @@ class ReplyFunctionsMixin:
         if scanned > len(messages):
             scanned, found = 0, False
         if not found:
-            found = any("tool_responses" in m for m in messages[scanned:])
+            found = any(needs_rewrite(m) for m in messages[scanned:])
         self._tool_scan[sender] = (len(messages), found)
         return found

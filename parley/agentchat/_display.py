@@ -44,6 +44,11 @@ def format_message(sender: str, recipient: str, message: Message) -> str:
         text = content_str(message.get("content"))
         if text:
             lines.append(text)
+        legacy = message.get("function_call")
+        if legacy:
+            lines.append(f"***** Suggested function call: {legacy.get('name', '')} *****")
+            lines.append(f"Arguments:\n{legacy.get('arguments', '')}")
+            lines.append("*" * 40)
         for call in message.get("tool_calls") or []:
             fn = call.get("function") or {}
             lines.append(f"***** Suggested tool call ({call.get('id', '')}): {fn.get('name', '')} *****")

@@ -77,7 +77,7 @@ async def create_reply(
 
 
 class ModelClientsMixin:
-    """`register_model_client` for `parley.agentchat.ConversableAgent`."""
+    """`register_model_client` and the usage methods of `parley.agentchat.ConversableAgent`."""
 
     _name: str
     client: OpenAIWrapper | None
@@ -106,3 +106,19 @@ class ModelClientsMixin:
                 key="llm_config",
             )
         self.client.register_model_client(model_client_cls, **kwargs)
+
+    def print_usage_summary(self, mode: str | list[str] | tuple[str, ...] = ("actual", "total")) -> None:
+        """Print this agent's model usage and cost through the IOStream."""
+        if self.client is None:
+            IOStream.get_default().print(f"No cost incurred from agent '{self._name}'.")
+            return
+        IOStream.get_default().print(f"Agent '{self._name}':")
+        self.client.print_usage_summary(mode, print_fn=IOStream.get_default().print)  # type: ignore[arg-type]
+
+    def get_actual_usage(self) -> dict[str, Any] | None:
+        """Usage excluding cached replies, in AutoGen 0.2's shape; None without a model."""
+        return None if self.client is None else self.client.usage_summary.view("actual")
+
+    def get_total_usage(self) -> dict[str, Any] | None:
+        """Usage including cached replies, in AutoGen 0.2's shape; None without a model."""
+        return None if self.client is None else self.client.usage_summary.view("total")

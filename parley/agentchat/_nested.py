@@ -45,6 +45,7 @@ class NestedChatsMixin:
     """`initiate_chats`, `a_initiate_chats` and `register_nested_chats` for `ConversableAgent`."""
 
     register_reply: Callable[..., None]
+    _finished_chats: list[ChatResult]
 
     async def a_initiate_chats(self, chat_queue: list[dict[str, Any]]) -> dict[Any, ChatResult]:
         """Run chats with this agent as the sender, as a graph (see `parley.agentchat.a_initiate_chats`).
@@ -52,11 +53,17 @@ class NestedChatsMixin:
         Returns:
             ``{chat_id: ChatResult}``.
         """
-        return await _chat.a_initiate_chats([{**c, "sender": self} for c in chat_queue])
+        results = await _chat.a_initiate_chats([{**c, "sender": self} for c in chat_queue])
+        self._finished_chats = list(results.values())
+        return results
 
     def initiate_chats(self, chat_queue: list[dict[str, Any]]) -> list[ChatResult]:
-        """Run chats with this agent as the sender, in order, carrying summaries over."""
-        return run_sync(_chat.run_chats_in_order([{**c, "sender": self} for c in chat_queue]))
+        """Run chats with this agent as the sender, in order, carrying summaries over.
+
+        The results are also kept for `get_chat_results`, as in AutoGen 0.2.
+        """
+        self._finished_chats = run_sync(_chat.run_chats_in_order([{**c, "sender": self} for c in chat_queue]))
+        return self._finished_chats
 
     def register_nested_chats(
         self,

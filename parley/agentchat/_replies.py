@@ -13,9 +13,25 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from parley.agentchat.agent import Agent
-from parley.exceptions import ConfigError
+from parley.exceptions import ConfigError, SenderRequired
 
-__all__ = ["ReplyEntry", "Trigger", "compile_trigger"]
+__all__ = ["REPLY_SHELL_ATTR", "ReplyEntry", "Trigger", "compile_trigger", "reply_key"]
+
+REPLY_SHELL_ATTR = "__parley_async_reply__"
+"""Set on 0.2's sync reply methods (and their async forms): the async method's name, which they share."""
+
+
+def reply_key(func: Any) -> Any:
+    """What identifies a reply function: a sync shell and its async form share the async name."""
+    return getattr(func, REPLY_SHELL_ATTR, None) or func
+
+
+def _awaiting(async_name: str) -> Callable[..., Any]:
+    async def run(agent: Any, messages: Any = None, sender: Any = None, config: Any = None) -> Any:
+        return await getattr(agent, async_name)(messages=messages, sender=sender, config=config)
+
+    return run
+
 
 Trigger = Any  # type | str | Agent | Callable[[Agent | None], bool] | list[...] | None
 Predicate = Callable[[Any], bool]
@@ -66,7 +82,16 @@ def compile_trigger(trigger: Trigger) -> tuple[Predicate, bool]:
     if trigger is None:
         return _is_none, False
     if isinstance(trigger, str):
-        return (lambda s: s is not None and s.name == trigger), False
+
+        def named(sender: Any) -> bool:
+            if sender is None:
+                raise SenderRequired(
+                    f"A reply function is registered for the agent named {trigger!r}, so generating a reply needs "
+                    "the sender: pass sender=... to generate_reply."
+                )
+            return bool(sender.name == trigger)
+
+        return named, False
     if isinstance(trigger, type):
         if trigger is Agent:  # every sender is an agent: no per-message check at all
             return (lambda s: s is not None), False
@@ -102,6 +127,8 @@ class ReplyEntry:
     init_config: Any = None
     reset_config: Callable[[Any], None] | None = None
     any_sender: bool = False
+    run: Any = None
+    key: Any = None
 
     @classmethod
     def make(
@@ -115,11 +142,16 @@ class ReplyEntry:
         if not callable(func):
             raise ConfigError(f"reply_func must be callable, got {func!r}.", key="reply_func")
         pred, any_sender = compile_trigger(trigger)
-        return cls(trigger, pred, func, inspect.iscoroutinefunction(func), config, config, reset_config, any_sender)
+        is_async = inspect.iscoroutinefunction(func)
+        run: ReplyFunc = func
+        async_name = getattr(func, REPLY_SHELL_ATTR, None)
+        if async_name is not None and not is_async:  # a sync shell: await the async method instead
+            run, is_async = _awaiting(async_name), True
+        return cls(trigger, pred, func, is_async, config, config, reset_config, any_sender, run, reply_key(func))
 
     async def call(self, agent: Any, messages: list[Any], sender: Any) -> tuple[bool, Any]:
         """Call the function as ``func(agent, messages=..., sender=..., config=...)``."""
-        result: Any = self.func(agent, messages=messages, sender=sender, config=self.config)
+        result: Any = self.run(agent, messages=messages, sender=sender, config=self.config)
         if self.is_async or inspect.isawaitable(result):
             result = await result
         return cast(tuple[bool, Any], result)

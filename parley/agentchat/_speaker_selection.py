@@ -106,9 +106,12 @@ def round_robin_next(names: Sequence[str], last: str | None, eligible: Sequence[
 
 
 def tool_call_names(message: Message | None) -> list[str]:
-    """The function names of the tool calls in ``message`` (empty when it has none)."""
+    """The function names of the tool calls (or 0.2's legacy ``function_call``) in ``message``."""
     if not message:
         return []
+    legacy = message.get("function_call")
+    if legacy:
+        return [legacy.get("name", "")]
     return [c.get("function", {}).get("name", "") for c in message.get("tool_calls") or []]
 
 

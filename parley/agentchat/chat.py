@@ -16,9 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from parley.agentchat import _peers
 from parley.agentchat._chat_slots import chat_scope
 from parley.agentchat._display import content_str
-from parley.exceptions import ConfigError
+from parley.agentchat._function_calls import needs_rewrite, wire_messages
+from parley.exceptions import ConfigError, InvalidCarryOverType
 from parley.llm.cache import CHAT_CACHE, check_cache
 from parley.llm.types import Message
 from parley.llm.usage import CHAT_USAGE, UsageSummary
@@ -75,33 +77,38 @@ def api_messages(
 
     Stored messages are already in the API's shape, so this is a list concatenation (flat in the
     history's length) except that parley's ``tool_responses`` messages are expanded into one
-    ``role="tool"`` message per response, as the OpenAI API requires.
+    ``role="tool"`` message per response, as the OpenAI API requires, and AutoGen 0.2's legacy
+    ``function_call`` messages and their ``role="function"`` answers become tool calls and tool
+    responses (see `parley.agentchat._function_calls`).
 
     Args:
         system_message: sent first; omitted when empty.
         messages: the conversation, oldest first.
-        has_tool_responses: whether any message carries ``tool_responses``; None scans for them.
+        has_tool_responses: whether any message needs that reshaping (see
+            `parley.agentchat._function_calls.needs_rewrite`); None scans for them.
     """
     head: list[Message] = [{"role": "system", "content": system_message}] if system_message else []
     if has_tool_responses is None:
-        has_tool_responses = any("tool_responses" in m for m in messages)
+        has_tool_responses = any(needs_rewrite(m) for m in messages)
     if not has_tool_responses:
         return head + list(messages)
-    out = head
-    for m in messages:
-        if "tool_responses" in m:
-            out.extend(
-                {"role": "tool", "tool_call_id": r.get("tool_call_id", ""), "content": content_str(r.get("content"))}
-                for r in m["tool_responses"]
-            )
-        else:
-            out.append(m)
-    return out
+    return head + wire_messages(messages, _expand_tool_responses)
+
+
+def _expand_tool_responses(m: Message) -> list[Message]:
+    return [
+        {"role": "tool", "tool_call_id": r.get("tool_call_id", ""), "content": content_str(r.get("content"))}
+        for r in m["tool_responses"]
+    ]
 
 
 def _with_carryover(content: Any, carryover: Any) -> Any:
     if not carryover:
         return content
+    if not isinstance(carryover, (str, list)):
+        raise InvalidCarryOverType(
+            f"carryover must be a str or a list of str/messages, got {type(carryover).__name__}.",
+        )
     items = carryover if isinstance(carryover, list) else [carryover]
     text = "\n".join(content_str(c.get("content")) if isinstance(c, dict) else str(c) for c in items)
     if isinstance(content, str) or content is None:
@@ -109,9 +116,7 @@ def _with_carryover(content: Any, carryover: Any) -> Any:
     return [*content, {"type": "text", "text": f"Context: \n{text}"}]
 
 
-async def _initial_message(
-    sender: ConversableAgent, recipient: Agent, message: Any, context: dict[str, Any]
-) -> str | Message:
+async def initial_message(sender: Any, recipient: Agent | None, message: Any, context: dict[str, Any]) -> str | Message:
     if message is None:
         message = await sender.a_get_human_input(">")
     elif callable(message):
@@ -220,11 +225,11 @@ async def _turns(
                 return
         assert msg is not None
         await sender.a_send(msg, recipient, request_reply=False, silent=silent)
-        reply = await recipient.a_generate_reply(sender=sender)
+        reply = await _peers.a_generate_reply(recipient, sender)
         turn += 1
         if reply is None:
             return
-        await recipient.a_send(reply, sender, request_reply=False, silent=silent)  # type: ignore[call-arg]
+        await _peers.a_send(recipient, reply, sender, False, silent)
 
 
 async def run_two_agent_chat(
@@ -287,11 +292,11 @@ async def _run_chat(
 ) -> ChatResult:
     from parley.agentchat.conversable_agent import ConversableAgent
 
-    sender._prepare_chat(recipient, clear_history, reply_at_receive=False)
+    sender._prepare_chat(recipient, clear_history)
     peer = recipient if isinstance(recipient, ConversableAgent) else None
     if peer is not None:
-        peer._prepare_chat(sender, clear_history, reply_at_receive=False)
-    msg: str | Message | None = await _initial_message(sender, recipient, message, kwargs)
+        peer._prepare_chat(sender, clear_history)
+    msg: str | Message | None = await initial_message(sender, recipient, message, kwargs)
     cache_token = CHAT_CACHE.set(cache) if cache is not None else None
     try:
         token = SILENT.set(silent)

@@ -15,14 +15,18 @@ from functools import lru_cache
 from typing import Any, Literal, cast
 
 from parley._sync import run_sync
+from parley.agentchat import _peers
 from parley.agentchat import _termination as term
 from parley.agentchat import chat as _chat
 from parley.agentchat._builtin_replies import ReplyFunctionsMixin
 from parley.agentchat._code_execution import CodeExecution
+from parley.agentchat._conversation_state import ConversationStateMixin
 from parley.agentchat._display import content_str, format_message
+from parley.agentchat._function_calls import FunctionCallsMixin
 from parley.agentchat._model_clients import ModelClientsMixin
 from parley.agentchat._nested import NestedChatsMixin
-from parley.agentchat._replies import ReplyEntry, Trigger
+from parley.agentchat._replies import REPLY_SHELL_ATTR, ReplyEntry, Trigger, reply_key
+from parley.agentchat._sync_replies import SyncRepliesMixin
 from parley.agentchat.agent import Agent
 from parley.agentchat.chat import ChatResult
 from parley.agentchat.io import IOStream
@@ -39,11 +43,30 @@ __all__ = ["ConversableAgent"]
 HumanInputMode = Literal["ALWAYS", "TERMINATE", "NEVER"]
 HOOKABLE_METHODS = (
     "process_last_received_message",
+    "a_process_last_received_message",
     "process_all_messages_before_reply",
+    "a_process_all_messages_before_reply",
     "process_message_before_send",
+    "a_process_message_before_send",
 )
-_MESSAGE_KEYS = ("content", "tool_calls", "tool_call_id", "tool_responses", "name", "role")
+_MESSAGE_KEYS = ("content", "function_call", "tool_calls", "tool_call_id", "tool_responses", "name", "role")
 _API_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+_BUILTIN_REPLIES = (
+    "a_generate_oai_reply",
+    "a_generate_code_execution_reply",
+    "a_generate_tool_calls_reply",
+    "a_generate_function_call_reply",
+    "a_check_termination_and_human_reply",
+)
+
+
+def _builtin_reply(cls: type, async_name: str) -> Callable[..., Any]:
+    """The built-in reply function to register: the async method, or a 0.2-style subclass's sync override."""
+    if _peers.implements_async(cls, async_name):
+        return cast(Callable[..., Any], getattr(cls, async_name))
+    return cast(Callable[..., Any], getattr(cls, async_name[2:]))
 
 
 @lru_cache(maxsize=1024)
@@ -64,7 +87,15 @@ def default_is_termination_msg(message: Message) -> bool:
     return len(text) == 9 or not (text[-10].isalnum() or text[-10] == "_")
 
 
-class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFunctionsMixin):
+class ConversableAgent(
+    ConversationStateMixin,
+    ToolsMixin,
+    FunctionCallsMixin,
+    NestedChatsMixin,
+    ModelClientsMixin,
+    SyncRepliesMixin,
+    ReplyFunctionsMixin,
+):
     """An agent that can converse: send, receive, and reply through registered reply functions.
 
     Args:
@@ -168,12 +199,10 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
             CodeExecution.from_config(code_execution_config) if code_execution_config is not False else None
         )
 
-        cls = type(self)
-        self.register_reply([Agent, None], cls.a_generate_oai_reply)
-        if self._code_execution is not None:
-            self.register_reply([Agent, None], cls.a_generate_code_execution_reply)
-        self.register_reply([Agent, None], cls.a_generate_tool_calls_reply)
-        self.register_reply([Agent, None], cls.a_check_termination_and_human_reply)
+        self._finished_chats: list[ChatResult] = []
+        for name in _BUILTIN_REPLIES:  # registered last first: termination ends up tried first
+            if name != "a_generate_code_execution_reply" or self._code_execution is not None:
+                self.register_reply([Agent, None], _builtin_reply(type(self), name))
 
     # ---- identity -------------------------------------------------------------------------
     @property
@@ -220,92 +249,6 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self._name!r})"
 
-    # ---- conversation state ---------------------------------------------------------------
-    @property
-    def chat_messages(self) -> dict[Any, list[Message]]:
-        """Every conversation, ``{other_agent: [messages]}``, oldest message first."""
-        return self._oai_messages
-
-    def chat_messages_for_summary(self, agent: Agent) -> list[Message]:
-        """The messages of the conversation with ``agent``."""
-        return self._oai_messages[agent]
-
-    def last_message(self, agent: Agent | None = None) -> Message | None:
-        """The last message exchanged with ``agent``.
-
-        Args:
-            agent: the other agent; may be omitted when there is exactly one conversation.
-
-        Returns:
-            The message, or None when there is no conversation yet.
-
-        Raises:
-            ValueError: ``agent`` is omitted while there are several conversations, or is unknown.
-        """
-        if agent is None:
-            if not self._oai_messages:
-                return None
-            if len(self._oai_messages) > 1:
-                raise ValueError(f"{self.name} has several conversations; pass the agent to last_message().")
-            msgs = next(iter(self._oai_messages.values()))
-            return msgs[-1] if msgs else None
-        if agent not in self._oai_messages:
-            raise ValueError(f"{self.name} has no conversation with {getattr(agent, 'name', agent)!r}.")
-        msgs = self._oai_messages[agent]
-        return msgs[-1] if msgs else None
-
-    def clear_history(self, recipient: Agent | None = None, nr_messages_to_preserve: int | None = None) -> None:
-        """Forget the conversation with ``recipient`` (all conversations when None).
-
-        Args:
-            recipient: the other agent, or None for all.
-            nr_messages_to_preserve: keep this many of the newest messages.
-        """
-        targets = list(self._oai_messages) if recipient is None else [recipient]
-        self._tool_scan.clear()
-        for t in targets:
-            msgs = self._oai_messages[t]
-            keep = msgs[-nr_messages_to_preserve:] if nr_messages_to_preserve else []
-            msgs[:] = keep
-
-    def reset_consecutive_auto_reply_counter(self, sender: Agent | None = None) -> None:
-        """Reset the auto-reply counter for ``sender`` (all senders when None)."""
-        if sender is None:
-            self._auto_reply_counter.clear()
-        else:
-            self._auto_reply_counter[sender] = 0
-
-    def stop_reply_at_receive(self, sender: Agent | None = None) -> None:
-        """Do not reply automatically when receiving from ``sender`` (all when None)."""
-        if sender is None:
-            self.reply_at_receive.clear()
-        else:
-            self.reply_at_receive[sender] = False
-
-    def reset(self) -> None:
-        """Forget every conversation, counter and reply-function config."""
-        self.clear_history()
-        self.reset_consecutive_auto_reply_counter()
-        self.stop_reply_at_receive()
-        for e in self._reply_func_list:
-            if e.reset_config is not None:
-                e.reset_config(e.config)
-            else:
-                e.config = e.init_config
-
-    def max_consecutive_auto_reply(self, sender: Agent | None = None) -> int:
-        """The auto-reply limit for ``sender`` (the default limit when None)."""
-        return self._max_consecutive_auto_reply if sender is None else self._max_auto_reply_dict[sender]
-
-    def update_max_consecutive_auto_reply(self, value: int, sender: Agent | None = None) -> None:
-        """Set the auto-reply limit for ``sender``, or for every sender when None."""
-        if sender is None:
-            self._max_consecutive_auto_reply = value
-            for k in self._max_auto_reply_dict:
-                self._max_auto_reply_dict[k] = value
-        else:
-            self._max_auto_reply_dict[sender] = value
-
     # ---- registration ---------------------------------------------------------------------
     def register_reply(
         self,
@@ -346,9 +289,14 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
         self._reply_func_list.insert(position, entry)
 
     def replace_reply_func(self, old_reply_func: Callable[..., Any], new_reply_func: Callable[..., Any]) -> None:
-        """Put ``new_reply_func`` where ``old_reply_func`` was registered."""
+        """Put ``new_reply_func`` where ``old_reply_func`` was registered.
+
+        A built-in reply function matches by either name: ``ConversableAgent.generate_oai_reply``
+        replaces the registered ``a_generate_oai_reply`` too.
+        """
+        old = reply_key(old_reply_func)
         for i, e in enumerate(self._reply_func_list):
-            if e.func is old_reply_func:
+            if e.key is old or e.key == old:
                 self._reply_func_list[i] = ReplyEntry.make(e.trigger, new_reply_func, e.config, e.reset_config)
 
     def register_hook(self, hookable_method: str, hook: Callable[..., Any]) -> None:
@@ -356,7 +304,10 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
 
         ``process_last_received_message(content) -> content``,
         ``process_all_messages_before_reply(messages) -> messages`` and
-        ``process_message_before_send(sender=, message=, recipient=, silent=) -> message``.
+        ``process_message_before_send(sender=, message=, recipient=, silent=) -> message``; each
+        ``a_``-named form takes an async hook of the same shape (AG2's names). Both kinds run in
+        every chat, sync or async: first the sync hooks, then the async ones, each in the order
+        registered.
 
         Raises:
             ConfigError: an unknown hookable method (with a suggestion), or the hook is already there.
@@ -387,11 +338,13 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
             given: Mapping[str, Any] = message
             msg = cast(Message, {k: given[k] for k in _MESSAGE_KEYS if k in given})
             if "content" not in msg:
-                if not (msg.get("tool_calls") or msg.get("tool_responses")):
-                    raise InvalidMessageError(f"A message needs 'content' or 'tool_calls'; got keys {sorted(message)}.")
+                if not (msg.get("tool_calls") or msg.get("tool_responses") or msg.get("function_call")):
+                    raise InvalidMessageError(
+                        f"A message needs 'content', 'tool_calls' or 'function_call'; got keys {sorted(message)}."
+                    )
                 msg["content"] = None
             if msg.get("role") not in ("tool", "function"):
-                msg["role"] = "assistant" if msg.get("tool_calls") else role
+                msg["role"] = "assistant" if msg.get("tool_calls") or msg.get("function_call") else role
         else:
             raise InvalidMessageError(f"A message must be a str or a dict, got {type(message).__name__}.")
         if "name" not in msg and msg["role"] != "tool":
@@ -412,10 +365,13 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
         Raises:
             InvalidMessageError: the message has neither content nor tool calls.
         """
-        for hook in self._hooks["process_message_before_send"]:
+        hooks = self._hooks
+        for hook in hooks["process_message_before_send"]:
             message = hook(sender=self, message=message, recipient=recipient, silent=silent)
+        for hook in hooks["a_process_message_before_send"]:
+            message = await hook(sender=self, message=message, recipient=recipient, silent=silent)
         self._append(message, "assistant", recipient, True)
-        await recipient.a_receive(message, self, request_reply, silent)  # type: ignore[call-arg]
+        await _peers.a_receive(recipient, message, self, request_reply, silent)
 
     def send(
         self,
@@ -432,16 +388,37 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
     ) -> None:
         """Store ``message`` from ``sender``, show it, and reply when asked.
 
-        ``request_reply`` True replies; False does not; None replies when `reply_at_receive` says so.
+        ``request_reply`` True replies; False does not; None replies when `reply_at_receive` says
+        so (True for both sides of a chat, during and after `initiate_chat`). As in AutoGen 0.2,
+        the reply is sent back and the exchange goes on while each side's `reply_at_receive`
+        holds, until one side's reply is None (termination, the auto-reply limit, a human's
+        "exit"). It runs as a loop, not as 0.2's recursion, so the stack stays flat.
+
+        Raises:
+            InvalidMessageError: the message has neither content nor tool calls; nothing is stored.
         """
         msg = self._append(message, "user", sender, False)
         if not (silent or self.silent):
             IOStream.get_default().print(format_message(sender.name, self._name, msg), flush=True)
         if request_reply is False or (request_reply is None and not self.reply_at_receive[sender]):
             return
-        reply = await self.a_generate_reply(sender=sender)
-        if reply is not None:
-            await self.a_send(reply, sender, silent=silent)
+        await self._exchange(sender, silent)
+
+    async def _exchange(self, other: Agent, silent: bool) -> None:
+        """Reply to ``other``, and let the two go on replying to each other while both want to."""
+        speaker: ConversableAgent = self
+        listener: Any = other
+        while True:
+            reply = await speaker.a_generate_reply(sender=listener)
+            if reply is None:
+                return
+            if not (isinstance(listener, ConversableAgent) and _peers.implements_async(type(listener), "a_receive")):
+                await speaker.a_send(reply, listener, None, silent)  # a foreign receiver decides for itself
+                return
+            await speaker.a_send(reply, listener, False, silent)
+            if not listener.reply_at_receive[speaker]:
+                return
+            speaker, listener = listener, speaker
 
     def receive(
         self, message: str | Message, sender: Agent, request_reply: bool | None = None, silent: bool = False
@@ -473,21 +450,26 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
                 raise ValueError("generate_reply needs messages or a sender.")
             messages = self._oai_messages[sender]
         hooks = self._hooks
-        if hooks["process_all_messages_before_reply"]:
-            for hook in hooks["process_all_messages_before_reply"]:
-                messages = hook(messages)
-        if hooks["process_last_received_message"] and messages and isinstance(messages[-1].get("content"), str):
+        for hook in hooks["process_all_messages_before_reply"]:
+            messages = hook(messages)
+        for hook in hooks["a_process_all_messages_before_reply"]:
+            messages = await hook(messages)
+        last_hooks = hooks["process_last_received_message"], hooks["a_process_last_received_message"]
+        if (last_hooks[0] or last_hooks[1]) and messages and isinstance(messages[-1].get("content"), str):
             content = messages[-1]["content"]
-            for hook in hooks["process_last_received_message"]:
+            for hook in last_hooks[0]:
                 content = hook(content)
+            for hook in last_hooks[1]:
+                content = await hook(content)
             messages = [*messages[:-1], {**messages[-1], "content": content}]
+        excluded = {reply_key(f) for f in exclude} if exclude else None
         for entry in self._reply_func_list:
-            if exclude and entry.func in exclude:
+            if excluded and entry.key in excluded:
                 continue
             if not (entry.any_sender or entry.matches(sender)):
                 continue
             if entry.is_async:  # the common case: await directly, no extra coroutine
-                final, reply = await entry.func(self, messages=messages, sender=sender, config=entry.config)
+                final, reply = await entry.run(self, messages=messages, sender=sender, config=entry.config)
             else:
                 final, reply = await entry.call(self, messages, sender)
             if final:
@@ -566,22 +548,6 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
         if clear_history:
             self.clear_history(recipient)
 
-    def print_usage_summary(self, mode: str | list[str] | tuple[str, ...] = ("actual", "total")) -> None:
-        """Print this agent's model usage and cost through the IOStream."""
-        if self.client is None:
-            IOStream.get_default().print(f"No cost incurred from agent '{self._name}'.")
-            return
-        IOStream.get_default().print(f"Agent '{self._name}':")
-        self.client.print_usage_summary(mode, print_fn=IOStream.get_default().print)  # type: ignore[arg-type]
-
-    def get_actual_usage(self) -> dict[str, Any] | None:
-        """Usage excluding cached replies, in AutoGen 0.2's shape; None without a model."""
-        return None if self.client is None else self.client.usage_summary.view("actual")
-
-    def get_total_usage(self) -> dict[str, Any] | None:
-        """Usage including cached replies, in AutoGen 0.2's shape; None without a model."""
-        return None if self.client is None else self.client.usage_summary.view("total")
-
     @property
     def human_input(self) -> list[str]:
         """What the human typed during the current chat."""
@@ -596,3 +562,7 @@ class ConversableAgent(ToolsMixin, NestedChatsMixin, ModelClientsMixin, ReplyFun
     def default_auto_reply(self) -> str | Message:
         """The reply when no reply function answers."""
         return self._default_auto_reply
+
+
+for _name in _BUILTIN_REPLIES:  # a sync shell and its async method are the same reply function
+    setattr(getattr(ConversableAgent, _name), REPLY_SHELL_ATTR, _name)

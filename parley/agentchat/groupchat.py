@@ -19,7 +19,7 @@ from parley.agentchat import _speaker_selection as sel
 from parley.agentchat._display import content_str
 from parley.agentchat.agent import Agent
 from parley.agentchat.io import IOStream
-from parley.exceptions import ConfigError
+from parley.exceptions import AgentNameConflict, ConfigError, NoEligibleSpeaker, UndefinedNextAgent
 from parley.llm.types import Message
 from parley.prompts import (
     GROUP_INTRODUCTION,
@@ -75,8 +75,10 @@ class GroupChat:
         func_call_filter: route a message with tool calls only to members that can execute all
             of them. Default True.
         speaker_selection_method: ``"auto"`` (the manager's model picks), ``"round_robin"``,
-            ``"random"``, ``"manual"`` (a human picks through the IOStream) or a callable
-            ``f(last_speaker, groupchat)`` returning an agent, a name, a method name or None (end).
+            ``"random"``, ``"manual"`` (a human picks through the IOStream), in any letter case, or
+            a callable ``f(last_speaker, groupchat)`` returning an agent, a name, a method name or
+            None (end). The callable is asked first, before the transition graph and the tool-call
+            routing, so it decides even when the graph leaves nobody.
         max_retries_for_selecting_speaker: how many times ``"auto"`` asks again, with feedback,
             when the model's answer names no member or several. Then round robin decides.
         allow_repeat_speaker: whether a member may speak twice in a row: True, False, or the list
@@ -95,6 +97,13 @@ class GroupChat:
         role_for_select_speaker_messages: the role of the selection prompt. Default "system".
         select_speaker_auto_llm_config: a model for ``"auto"`` selection only (an llm_config or a
             ModelClient); default: the manager's.
+        select_speaker_auto_verbose: print each ``"auto"`` attempt (the model's answer and the
+            feedback sent back) through the IOStream.
+        select_speaker_transform_messages: a 0.2 ``TransformMessages``-like object; its
+            ``apply_transform(messages)`` (or each of its ``transforms``) is applied to the history
+            the selector sees.
+        select_speaker_auto_model_client_cls: a custom model client class (or a list of them)
+            registered on the ``"auto"`` selector's client, as `register_model_client` does.
 
     Raises:
         ConfigError: any field is invalid; the message says which and how to fix it.
@@ -118,6 +127,9 @@ class GroupChat:
     select_speaker_auto_none_template: str = SELECT_SPEAKER_NONE
     role_for_select_speaker_messages: str = "system"
     select_speaker_auto_llm_config: Any = None
+    select_speaker_auto_verbose: bool = False
+    select_speaker_transform_messages: Any = None
+    select_speaker_auto_model_client_cls: Any = None
 
     def __post_init__(self) -> None:
         self._validate_members()
@@ -145,6 +157,8 @@ class GroupChat:
         if isinstance(self.max_round, bool) or not isinstance(self.max_round, int) or self.max_round < 1:
             raise ConfigError(f"max_round must be an int >= 1, got {self.max_round!r}.", key="max_round")
         method = self.speaker_selection_method
+        if isinstance(method, str):
+            method = self.speaker_selection_method = method.lower()
         if not callable(method) and method not in SPEAKER_SELECTION_METHODS:
             raise ConfigError(
                 f"speaker_selection_method must be one of {', '.join(SPEAKER_SELECTION_METHODS)} or a callable "
@@ -221,12 +235,26 @@ class GroupChat:
         """The members' names, in order."""
         return list(self._members()[0])
 
-    def agent_by_name(self, name: str) -> Any:
-        """The member called ``name``.
+    def agent_by_name(self, name: str, recursive: bool = False, raise_on_name_conflict: bool = False) -> Any:
+        """The member called ``name``, or None (as in AutoGen 0.2).
+
+        Args:
+            name: the agent's name.
+            recursive: also search the members of nested group chats (see `nested_agents`).
+            raise_on_name_conflict: raise when several agents have that name.
 
         Raises:
-            ConfigError: no member has that name (with a suggestion).
+            AgentNameConflict: ``raise_on_name_conflict`` and several agents have that name.
         """
+        if not recursive and not raise_on_name_conflict:
+            return self._members()[1].get(name)
+        found = [a for a in (self.nested_agents() if recursive else self.agents) if a.name == name]
+        if raise_on_name_conflict and len(found) > 1:
+            raise AgentNameConflict(f"Found {len(found)} agents named {name!r}; give each a unique name.")
+        return found[0] if found else None
+
+    def _member(self, name: str) -> Any:
+        """The member called ``name``; ConfigError (with a suggestion) when there is none."""
         agent = self._members()[1].get(name)
         if agent is not None:
             return agent
@@ -235,6 +263,25 @@ class GroupChat:
             key="name",
             suggestions=difflib.get_close_matches(name, self.agent_names, 1),
         )
+
+    def nested_agents(self) -> list[Any]:
+        """The members, then the members of every nested group chat (a member's ``groupchat``), depth first."""
+        out: list[Any] = []
+        for agent in self.agents:
+            out.append(agent)
+            inner = getattr(agent, "groupchat", None)
+            if isinstance(inner, GroupChat) and inner is not self:
+                out.extend(inner.nested_agents())
+        return out
+
+    @property
+    def allowed_speaker_transitions_dict(self) -> dict[Any, list[Any]]:
+        """Who may speak after whom, ``{agent: [agents]}`` (every member after every member without a graph)."""
+        names, by_name = self._members()
+        graph = self._graph if self._graph is not None else {n: list(names) for n in names}
+        return {
+            by_name[src]: [by_name[d] for d in dsts if d in by_name] for src, dsts in graph.items() if src in by_name
+        }
 
     def append(self, message: Message, speaker: Agent) -> None:
         """Add ``message`` to the history, naming ``speaker`` as its author."""
@@ -247,10 +294,18 @@ class GroupChat:
         self.messages.clear()
 
     def next_agent(self, agent: Agent, agents: list[Any] | None = None) -> Any:
-        """The member after ``agent`` in round-robin order (among ``agents`` when given)."""
+        """The member after ``agent`` in round-robin order (among ``agents`` when given).
+
+        Raises:
+            UndefinedNextAgent: ``agents`` holds an agent that is not a member, or is empty.
+        """
+        if agents is not None and (not agents or any(a not in self.agents for a in agents)):
+            raise UndefinedNextAgent(
+                f"next_agent got agents that are not all members of the group ({', '.join(self.agent_names)})."
+            )
         eligible = [a.name for a in (agents or self.agents)]
         name = sel.round_robin_next(self.agent_names, getattr(agent, "name", None), eligible)
-        return self.agent_by_name(name) if name is not None else None
+        return self._member(name) if name is not None else None
 
     def _roles(self, agents: list[Any]) -> str:
         return "\n".join(f"{a.name}: {a.description}" for a in agents)
@@ -267,9 +322,31 @@ class GroupChat:
         agents = agents or self.agents
         return self.select_speaker_prompt_template.format(agentlist=f"{[a.name for a in agents]}")
 
-    def introductions_msg(self) -> str:
-        """The message that introduces the members, for ``send_introductions``."""
-        return GROUP_INTRODUCTION.format(roles=self._roles(self.agents))
+    def introductions_msg(self, agents: list[Any] | None = None) -> str:
+        """The message that introduces ``agents`` (default: the members), for ``send_introductions``."""
+        return GROUP_INTRODUCTION.format(roles=self._roles(agents or self.agents))
+
+    def manual_select_speaker(self, agents: list[Any] | None = None) -> Any:
+        """Ask the human (through the IOStream) to pick one of ``agents``; None when they skip."""
+        eligible = [a.name for a in (agents or self.agents)]
+        picked = self._manual(eligible)
+        return None if picked is None else self._member(picked)
+
+    def random_select_speaker(self, agents: list[Any] | None = None) -> Any:
+        """A random one of ``agents`` (default: the members)."""
+        return random.choice(agents or self.agents)
+
+    async def a_auto_select_speaker(
+        self, last_speaker: Agent | None, selector: Any, messages: list[Message] | None = None, agents: Any = None
+    ) -> Any:
+        """Ask the selector's model which of ``agents`` (default: the members) speaks next.
+
+        ``messages`` is accepted for AutoGen 0.2 compatibility; the group's history is used.
+        After ``max_retries_for_selecting_speaker`` unusable answers, round robin decides.
+        """
+        eligible = [a.name for a in (agents or self.agents)]
+        last = getattr(last_speaker, "name", None)
+        return self._member(await self._auto(selector, eligible, last if last in self.agent_names else None))
 
     # ---- selection (the I/O edge) ------------------------------------------------------------------
     async def a_select_speaker(self, last_speaker: Agent | None, selector: GroupChatManager) -> Any:
@@ -294,8 +371,25 @@ class GroupChat:
         if last_speaker is not None:
             name = last_speaker.name
             last = name if by_name.get(name) is last_speaker else None
+        method = self.speaker_selection_method
+        if callable(method):
+            try:
+                chosen = method(last_speaker, self)  # type: ignore[arg-type]
+                if inspect.isawaitable(chosen):
+                    chosen = await chosen
+            except NoEligibleSpeaker:
+                return None
+            if chosen is None:
+                return None
+            if not isinstance(chosen, str):
+                if chosen not in self.agents:
+                    raise ConfigError(f"The speaker selection function returned {chosen!r}, not a member.")
+                return chosen
+            if chosen.lower() not in SPEAKER_SELECTION_METHODS:
+                return self._member(chosen)
+            method = chosen.lower()
         pending = self.messages[-1] if self.func_call_filter and self.messages else None
-        funcs = sel.tool_call_names(pending) if pending is not None and "tool_calls" in pending else []
+        funcs = sel.tool_call_names(pending) if pending is not None else []
         if funcs:
             maps = {a.name: getattr(a, "function_map", {}) or {} for a in self.agents}
             able = sel.tool_executors(funcs, maps)
@@ -310,20 +404,6 @@ class GroupChat:
             eligible = sel.candidates(names, last, graph=self._graph, allow_repeat=self._allow_repeat)
         if not eligible:
             return None
-        method = self.speaker_selection_method
-        if callable(method):
-            chosen = method(last_speaker, self)  # type: ignore[arg-type]
-            if inspect.isawaitable(chosen):
-                chosen = await chosen
-            if chosen is None:
-                return None
-            if not isinstance(chosen, str):
-                if chosen not in self.agents:
-                    raise ConfigError(f"The speaker selection function returned {chosen!r}, not a member.")
-                return chosen
-            if chosen not in SPEAKER_SELECTION_METHODS:
-                return self.agent_by_name(chosen)
-            method = chosen
         if len(eligible) == 1:
             return by_name[eligible[0]]
         if method == "round_robin":
@@ -356,8 +436,21 @@ class GroupChat:
         if self._selection_client is None:
             from parley.llm.wrapper import OpenAIWrapper
 
-            self._selection_client = OpenAIWrapper.from_llm_config(self.select_speaker_auto_llm_config)
+            client = OpenAIWrapper.from_llm_config(self.select_speaker_auto_llm_config)
+            classes = self.select_speaker_auto_model_client_cls
+            for cls in classes if isinstance(classes, (list, tuple)) else [classes] if classes else []:
+                client.register_model_client(cls)
+            self._selection_client = client
         return self._selection_client
+
+    def _transformed(self, history: list[Message]) -> list[Message]:
+        transform = self.select_speaker_transform_messages
+        if transform is None:
+            return history
+        steps = getattr(transform, "transforms", None) or getattr(transform, "_transforms", None) or [transform]
+        for step in steps:
+            history = step.apply_transform([dict(m) for m in history])
+        return history
 
     async def _auto(self, selector: Any, eligible: list[str], last: str | None) -> str:
         from parley.agentchat.chat import api_messages
@@ -366,15 +459,18 @@ class GroupChat:
         client = self._client(selector)
         if client is None:
             return fallback
-        agents = [self.agent_by_name(n) for n in eligible]
+        agents = [self._member(n) for n in eligible]
         agentlist = f"{eligible}"
-        history = sel.without_dangling_tool_calls(self.messages)
+        history = self._transformed(sel.without_dangling_tool_calls(self.messages))
         prompt: Message = {"role": self.role_for_select_speaker_messages, "content": self.select_speaker_prompt(agents)}
         request = api_messages(self.select_speaker_msg(agents), [*history, prompt])
         for attempt in range(self.max_retries_for_selecting_speaker + 1):
             response = await client.create(request)
             answer = content_str(response.message.get("content"))
             found = sel.mentioned_agents(answer, eligible)
+            if self.select_speaker_auto_verbose:
+                verdict = found[0] if len(found) == 1 else f"{len(found)} names" if found else "no name"
+                IOStream.get_default().print(f">>>>>>>> Select speaker attempt {attempt + 1}: {answer!r} -> {verdict}")
             if len(found) == 1:
                 return found[0]
             if attempt == self.max_retries_for_selecting_speaker:

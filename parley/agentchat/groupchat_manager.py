@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from parley._sync import run_sync
+from parley.agentchat import _peers
 from parley.agentchat._display import content_str
 from parley.agentchat.agent import Agent
 from parley.agentchat.chat import SILENT
 from parley.agentchat.conversable_agent import ConversableAgent
 from parley.agentchat.groupchat import GroupChat
+from parley.agentchat.io import IOStream
 from parley.exceptions import ConfigError
 from parley.llm.types import Message
 
@@ -40,8 +42,12 @@ def _stored_copies(message: Message) -> tuple[Message | None, Message | None]:
     role = message.get("role")
     if role in ("tool", "function"):
         return message, message
-    received_role = "assistant" if message.get("tool_calls") else "user"
+    received_role = "assistant" if message.get("tool_calls") or message.get("function_call") else "user"
     return {**message, "role": "assistant"}, {**message, "role": received_role}
+
+
+def _content(reply: Any) -> Any:
+    return reply if isinstance(reply, str) else reply.get("content") if isinstance(reply, dict) else None
 
 
 def _plain_receiver(agent: Any) -> bool:
@@ -104,12 +110,18 @@ class GroupChatManager(ConversableAgent):
             )
         self._groupchat = groupchat
         self._introduced = False
+        self._last_speaker: Any = None
         self.register_reply(Agent, GroupChatManager.a_run_chat, config=groupchat, reset_config=GroupChat.reset)
 
     @property
     def groupchat(self) -> GroupChat:
         """The group chat this manager runs."""
         return self._groupchat
+
+    @property
+    def last_speaker(self) -> Any:
+        """The member who spoke last in this manager's chat (None before any chat)."""
+        return self._last_speaker
 
     def _prepare_chat(self, recipient: Agent, clear_history: bool, reply_at_receive: bool = True) -> None:
         super()._prepare_chat(recipient, clear_history, reply_at_receive)
@@ -131,7 +143,7 @@ class GroupChatManager(ConversableAgent):
         (decided once per class): the same effect as a silent ``a_send``, at a fraction of the cost.
         Send hooks, or a member that overrides ``a_receive``, take the full ``a_send`` path.
         """
-        fast = not self._hooks["process_message_before_send"]
+        fast = not (self._hooks["process_message_before_send"] or self._hooks["a_process_message_before_send"])
         sent, received = _stored_copies(message) if fast else (None, None)
         for agent in self._groupchat.agents:
             if agent is speaker:
@@ -164,7 +176,9 @@ class GroupChatManager(ConversableAgent):
             await self._broadcast({"role": "user", "content": groupchat.introductions_msg()}, None)
         message: Message = messages[-1]
         speaker: Any = sender
+        io = IOStream.get_default()
         for i in range(groupchat.max_round):
+            self._last_speaker = speaker
             groupchat.append(message, speaker)
             await self._broadcast(message, speaker)
             if self._is_termination_msg(message) or i == groupchat.max_round - 1:
@@ -173,15 +187,62 @@ class GroupChatManager(ConversableAgent):
             if nxt is None:
                 break
             speaker = nxt
-            reply = await speaker.a_generate_reply(sender=self)
+            if not silent:
+                io.print(f"\nNext speaker: {speaker.name}\n", flush=True)
+            reply = await _peers.a_generate_reply(speaker, self)
             if reply is None:
                 break
-            await speaker.a_send(reply, self, request_reply=False, silent=silent)
+            if groupchat.enable_clear_history and "CLEAR HISTORY" in content_str(_content(reply)).upper():
+                reply = self._without_clear_command(reply, groupchat)
+            await _peers.a_send(speaker, reply, self, False, silent)
             history = self._oai_messages[speaker]  # the reply the speaker just sent is its last entry
             message = history[-1] if history else {"content": ""}
         if isinstance(sender, GroupChatManager):
             return True, content_str(groupchat.messages[-1].get("content")) if groupchat.messages else ""
         return True, None
+
+    def _without_clear_command(self, reply: Any, groupchat: GroupChat) -> Any:
+        message = {"content": reply} if isinstance(reply, str) else dict(reply)
+        message["content"] = self.clear_agents_history(cast(Message, message), groupchat)
+        return message["content"] if isinstance(reply, str) else message
+
+    def clear_agents_history(self, reply: Message, groupchat: GroupChat) -> str:
+        """Obey a human's ``clear history [agent] [n]`` in ``reply`` (``enable_clear_history``), as 0.2 does.
+
+        ``clear history`` forgets every member's history and the group's; with an agent's name,
+        only that agent's; with a number, keeps that many of the newest messages. A reply with
+        tool responses keeps at least the message with the calls.
+
+        Returns:
+            The reply's text without the command.
+        """
+        words = content_str(reply.get("content")).split()
+        at = max((i for i, w in enumerate(words) if w.upper() == "CLEAR"), default=None)
+        if at is None:
+            return " ".join(words)
+        keep: int | None = None
+        target: Any = None
+        used = 2
+        for word in words[at + 2 : at + 4]:
+            bare = word.rstrip(".,;:!?")
+            if bare.isdecimal() and len(bare) < 10:
+                keep, used = int(bare), used + 1
+            elif groupchat.agent_by_name(bare) is not None:
+                target, used = groupchat.agent_by_name(bare), used + 1
+        if "tool_responses" in reply and not keep:
+            keep = 1
+        io = IOStream.get_default()
+        suffix = f" except last {keep} messages" if keep else ""
+        if target is not None:
+            io.print(f"Clearing history for {target.name}{suffix}.")
+            target.clear_history(nr_messages_to_preserve=keep)
+        else:
+            io.print(f"Clearing history for all agents{suffix}.")
+            groupchat.messages[:] = groupchat.messages[-keep:] if keep else []
+            for agent in groupchat.agents:
+                if isinstance(agent, ConversableAgent):
+                    agent.clear_history(nr_messages_to_preserve=keep)
+        return " ".join(words[:at] + words[at + used :])
 
     def run_chat(
         self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
@@ -208,7 +269,8 @@ class GroupChatManager(ConversableAgent):
             ``(last_speaker, last_message)``.
 
         Raises:
-            ConfigError: bad JSON, an empty transcript, or a message whose ``name`` is not a member.
+            ConfigError: bad JSON, an empty transcript, or a message whose ``name`` is not a member
+                (a message without a name is the manager's, as in 0.2).
         """
         loaded = self._load_transcript(messages)
         groupchat = self._groupchat
@@ -217,9 +279,10 @@ class GroupChatManager(ConversableAgent):
             if isinstance(agent, ConversableAgent):
                 agent.clear_history(self)
         for msg in loaded[:-1]:
-            speaker = groupchat.agent_by_name(msg["name"])
+            speaker = self._speaker_of(msg)
             groupchat.messages.append(dict(msg))  # type: ignore[arg-type]
-            self.chat_messages[speaker].append({**msg, "role": "user"})
+            if speaker is not self:
+                self.chat_messages[speaker].append({**msg, "role": "user"})
             for agent in groupchat.agents:
                 if isinstance(agent, ConversableAgent):
                     role = "assistant" if agent is speaker else "user"
@@ -228,7 +291,29 @@ class GroupChatManager(ConversableAgent):
         content = last.get("content")
         if remove_termination_string and isinstance(content, str):
             last["content"] = content.replace(remove_termination_string, "").rstrip()
-        return groupchat.agent_by_name(last.get("name", "")), last
+        self._last_speaker = self._speaker_of(last)
+        return self._last_speaker, last
+
+    async def a_resume(
+        self, messages: str | Sequence[Message], remove_termination_string: str | None = None, silent: bool = False
+    ) -> tuple[Any, Message]:
+        """Async form of `resume` (which does no I/O); for AutoGen 0.2's ``a_resume``."""
+        return self.resume(messages, remove_termination_string, silent)
+
+    def messages_from_string(self, message_string: str) -> list[Message]:
+        """The transcript that `messages_to_string` saved.
+
+        Raises:
+            ConfigError: the text is not JSON for a list of messages.
+        """
+        return self._load_transcript(message_string)
+
+    def _speaker_of(self, message: Message) -> Any:
+        """The member who said ``message``; the manager for its own name, the admin's, or no name."""
+        name = message.get("name")
+        if name is None or name in (self.name, self._groupchat.admin_name):
+            return self
+        return self._groupchat._member(name)
 
     def _load_transcript(self, messages: str | Sequence[Message]) -> list[Message]:
         if isinstance(messages, str):
@@ -238,11 +323,17 @@ class GroupChatManager(ConversableAgent):
                 raise ConfigError(f"The transcript is not valid JSON: {e.msg} at position {e.pos}.") from None
         if not isinstance(messages, list) or not messages:
             raise ConfigError("resume needs a non-empty list of messages (or that list as JSON).", key="messages")
+        out: list[Message] = []
         for i, m in enumerate(messages):
-            if not isinstance(m, dict) or not isinstance(m.get("name"), str):
-                raise ConfigError(f"Message {i} of the transcript has no speaker 'name'.", key="messages")
-            self._groupchat.agent_by_name(m["name"])
-        return list(messages)
+            if not isinstance(m, dict):
+                raise ConfigError(f"Message {i} of the transcript is not a dict.", key="messages")
+            if "name" not in m:  # a ChatResult's history: unnamed messages are the manager's, as in 0.2
+                m = {**m, "name": self.name}
+            if not isinstance(m.get("name"), str):
+                raise ConfigError(f"Message {i} of the transcript has a 'name' that is not a str.", key="messages")
+            self._speaker_of(cast(Message, m))
+            out.append(cast(Message, m))
+        return out
 
     def messages_to_string(self, messages: Sequence[Message]) -> str:
         """The transcript as JSON, for saving and `resume`."""

@@ -209,24 +209,38 @@ class ToolsMixin:
                 ``func.__name__``.
             description: what the tool does. Default: the one given to a stacked decorator,
                 else the docstring's first paragraph.
-            api_style: ``"tool"``, the only style: OpenAI's ``functions`` API is deprecated
-                and parley does not send it.
+            api_style: ``"tool"`` (default) adds it to ``llm_config["tools"]``; ``"function"``
+                to ``llm_config["functions"]``, 0.2's legacy function calling (sent to the model
+                as a tool; its calls come back as ``function_call`` messages, see
+                `parley.agentchat._function_calls`).
 
         Returns:
             The decorator, or with ``func`` given, ``func`` itself.
 
         Raises:
-            ConfigError: the agent has no llm_config; ``api_style`` is not ``"tool"``; or the
-                function cannot be described (see `function_schema`).
+            ConfigError: the agent has no llm_config; ``api_style`` is neither ``"tool"`` nor
+                ``"function"``; or the function cannot be described (see `function_schema`).
         """
-        if api_style != "tool":
+        if api_style not in ("tool", "function"):
             raise ConfigError(
-                f"api_style={api_style!r} is not supported: parley offers functions through the OpenAI tools API "
-                "only (the older functions API is deprecated). Use api_style='tool' (the default).",
+                f"api_style must be 'tool' (the OpenAI tools API) or 'function' (0.2's legacy functions API), "
+                f"got {api_style!r}.",
                 key="api_style",
-                suggestions=["tool"] if api_style == "function" else (),
+                suggestions=difflib.get_close_matches(str(api_style), ["tool", "function"], n=1),
             )
         self._needs_llm_config("register_for_llm")
+        if api_style == "function":
+
+            def as_function(f: F) -> F:
+                chosen_name = name or _remembered(f, _NAME_ATTR)
+                chosen_description = description or _remembered(f, _DESCRIPTION_ATTR)
+                spec = function_schema(f, name=chosen_name, description=chosen_description)
+                self.update_function_signature(spec["function"], is_remove=False)  # type: ignore[attr-defined]
+                _remember(f, _NAME_ATTR, name)
+                _remember(f, _DESCRIPTION_ATTR, description)
+                return f
+
+            return as_function if func is None else as_function(func)
 
         def decorator(f: F) -> F:
             self._offer(f, name or _remembered(f, _NAME_ATTR), description or _remembered(f, _DESCRIPTION_ATTR))
@@ -237,12 +251,12 @@ class ToolsMixin:
         return decorator if func is None else decorator(func)
 
     @overload
-    def register_for_execution(self, name: F, /) -> F: ...
+    def register_for_execution(self, name: F) -> F: ...
 
     @overload
-    def register_for_execution(self, name: str | None = None, /) -> Callable[[F], F]: ...
+    def register_for_execution(self, name: str | None = None) -> Callable[[F], F]: ...
 
-    def register_for_execution(self, name: str | F | None = None, /) -> F | Callable[[F], F]:
+    def register_for_execution(self, name: str | F | None = None) -> F | Callable[[F], F]:
         """Let this agent run a function when a model calls it (a decorator).
 
         The function is wrapped: each call's JSON arguments are validated and coerced by pydantic
@@ -252,8 +266,9 @@ class ToolsMixin:
         digits per integer) come back as ``"Error: the arguments for 'name' ..."``, saying what to
         send instead. Async functions are awaited; sync ones run in a worker thread.
 
-        Use it as ``@agent.register_for_execution()``, ``@agent.register_for_execution("name")``
-        or bare ``@agent.register_for_execution``. It returns the function unchanged.
+        Use it as ``@agent.register_for_execution()``, ``@agent.register_for_execution("name")``,
+        ``@agent.register_for_execution(name="name")`` (AutoGen 0.2's form) or bare
+        ``@agent.register_for_execution``. It returns the function unchanged.
 
         Args:
             name: the tool's name. Default: the name given to a stacked `register_for_llm`, else

@@ -59,7 +59,9 @@ class Message(TypedDict, total=False):
     Keys: ``role`` ("system", "user", "assistant" or "tool"), ``content`` (a string, a list of
     content parts, or None when the message only carries tool calls), ``name`` (the speaking
     agent), ``tool_calls``, ``tool_call_id`` (on a tool response), and parley's
-    ``tool_responses`` (several tool responses carried in one agent message, as AutoGen 0.2 does).
+    ``tool_responses`` (several tool responses carried in one agent message, as AutoGen 0.2 does),
+    and AutoGen 0.2's legacy ``function_call`` (an assistant's call through the deprecated
+    functions API; its answer is a message with ``role="function"`` and the function's ``name``).
     """
 
     role: str
@@ -68,6 +70,7 @@ class Message(TypedDict, total=False):
     tool_calls: list[ToolCall]
     tool_call_id: str
     tool_responses: list[Message]
+    function_call: FunctionCall
 
 
 class ToolSpec(TypedDict):

@@ -113,8 +113,8 @@ def test_bad_tool_signatures_and_api_styles() -> None:
     caller = agent("caller", config())
     with pytest.raises(ConfigError, match=r'A tool signature has the OpenAI tools shape \{"type": "function"'):
         caller.update_tool_signature({"name": "add", "parameters": {}}, is_remove=False)
-    with pytest.raises(ConfigError, match=r"api_style='function' is not supported.*Did you mean 'tool'\?"):
-        caller.register_for_llm(description="Sum.", api_style="function")
+    with pytest.raises(ConfigError, match=r"api_style must be 'tool'.*got 'tools'.*Did you mean 'tool'\?"):
+        caller.register_for_llm(description="Sum.", api_style="tools")
 
 
 # ---- decorators and register_function --------------------------------------------------------
