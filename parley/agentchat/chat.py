@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from parley.agentchat._chat_slots import chat_scope
 from parley.agentchat._display import content_str
+from parley.agentchat.events import report_sent
 from parley.exceptions import ConfigError
 from parley.llm.cache import CHAT_CACHE, check_cache
 from parley.llm.types import Message
@@ -220,11 +221,13 @@ async def _turns(
                 return
         assert msg is not None
         await sender.a_send(msg, recipient, request_reply=False, silent=silent)
+        report_sent(sender, recipient)
         reply = await recipient.a_generate_reply(sender=sender)
         turn += 1
         if reply is None:
             return
         await recipient.a_send(reply, sender, request_reply=False, silent=silent)  # type: ignore[call-arg]
+        report_sent(recipient, sender)
 
 
 async def run_two_agent_chat(

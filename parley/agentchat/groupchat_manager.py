@@ -19,6 +19,7 @@ from parley.agentchat._display import content_str
 from parley.agentchat.agent import Agent
 from parley.agentchat.chat import SILENT
 from parley.agentchat.conversable_agent import ConversableAgent
+from parley.agentchat.events import SpeakerSelected, current_event_sink, report_sent
 from parley.agentchat.groupchat import GroupChat
 from parley.exceptions import ConfigError
 from parley.llm.types import Message
@@ -173,10 +174,13 @@ class GroupChatManager(ConversableAgent):
             if nxt is None:
                 break
             speaker = nxt
+            if (sink := current_event_sink()) is not None:
+                sink(SpeakerSelected(self.name, speaker.name))
             reply = await speaker.a_generate_reply(sender=self)
             if reply is None:
                 break
             await speaker.a_send(reply, self, request_reply=False, silent=silent)
+            report_sent(speaker, self)
             history = self._oai_messages[speaker]  # the reply the speaker just sent is its last entry
             message = history[-1] if history else {"content": ""}
         if isinstance(sender, GroupChatManager):
