@@ -24,6 +24,7 @@ That also makes it the one place where live output is seen: a budget captures th
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 from collections import deque
 from dataclasses import dataclass
@@ -130,10 +131,8 @@ class OutputBudget:
         if not text:
             return
         if self._listener is not None:
-            try:
+            with contextlib.suppress(Exception):  # a faulty watcher must not change the block's result
                 self._listener(text)
-            except Exception:  # a faulty watcher must not change the block's result
-                pass
         self._total += len(text)
         self._last_char = text[-1]
         if not self._spilled:

@@ -27,9 +27,7 @@ It runs on the event loop's thread and must not block; an exception it raises is
 a faulty watcher never changes what the block's result holds.
 """
 
-_listener: contextvars.ContextVar[OutputListener | None] = contextvars.ContextVar(
-    "parley_live_output", default=None
-)
+_listener: contextvars.ContextVar[OutputListener | None] = contextvars.ContextVar("parley_live_output", default=None)
 
 
 @contextmanager
