@@ -4,6 +4,7 @@ The tree::
 
     ParleyError
     ├── ConfigError                 bad llm_config / code_execution_config / argument (also ValueError)
+    │   └── RuntimeConfigError          a runtime config file is wrong; lists each problem with its path
     ├── MissingDependencyError      an optional extra is not installed (also ImportError)
     ├── InvalidMessageError         a message has neither content nor tool calls (also ValueError)
     ├── ToolArgumentsError          a model's tool arguments do not fit the tool (also ValueError)
@@ -46,6 +47,7 @@ __all__ = [
     "ModelResponseError",
     "ParleyError",
     "PoolExhaustedError",
+    "RuntimeConfigError",
     "ToolArgumentsError",
     "redact_config",
     "redact_url",
@@ -118,6 +120,25 @@ class ConfigError(ParleyError, ValueError):
         super().__init__(message)
         self.key = key
         self.suggestions = tuple(suggestions)
+
+
+class RuntimeConfigError(ConfigError):
+    """A runtime config (a file or a dict for `parley.runtime.Runtime`) is wrong.
+
+    The message lists every problem, one a line, each starting with its path in the file
+    (``teams.review.members[2]: ...``) and ending with a "did you mean" where one fits.
+
+    Attributes:
+        source: the file (or ``"<dict>"``) the config came from.
+        problems: ``(path, message)`` for each problem, in the file's order.
+    """
+
+    def __init__(self, source: str, problems: Sequence[tuple[str, str]]) -> None:
+        lines = "\n".join(f"  {path}: {message}" if path else f"  {message}" for path, message in problems)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"{source}: {count}:\n{lines}", key=problems[0][0] if problems else None)
+        self.source = source
+        self.problems = tuple(problems)
 
 
 class MissingDependencyError(ParleyError, ImportError):
