@@ -49,9 +49,7 @@ def read_file(path: str | Path) -> Any:
     p = Path(path)
     kind = _SUFFIXES.get(p.suffix.lower())
     if kind is None:
-        raise RuntimeConfigError(
-            str(p), [("", f"unknown file type {p.suffix!r}; use .yaml, .yml, .toml or .json.")]
-        )
+        raise RuntimeConfigError(str(p), [("", f"unknown file type {p.suffix!r}; use .yaml, .yml, .toml or .json.")])
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
@@ -89,7 +87,9 @@ def parse_config(data: Any, *, source: str = "<dict>") -> RuntimeConfig:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise RuntimeConfigError(source, [("", f"the config must be a mapping of sections, got {type(data).__name__}.")])
+        raise RuntimeConfigError(
+            source, [("", f"the config must be a mapping of sections, got {type(data).__name__}.")]
+        )
     try:
         config = RuntimeConfig.model_validate(dict(data))
     except ValidationError as e:
@@ -116,7 +116,7 @@ def _unwrap(tp: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(tp):
             inner = _unwrap(arg)
-            if isinstance(inner, type) and issubclass(inner, BaseModel) or typing.get_origin(inner) in (dict, list):
+            if (isinstance(inner, type) and issubclass(inner, BaseModel)) or typing.get_origin(inner) in (dict, list):
                 return inner
     if origin is typing.Annotated:
         return _unwrap(typing.get_args(tp)[0])
@@ -146,7 +146,9 @@ def _word(err: Mapping[str, Any]) -> tuple[str, str]:
         keys = f" Known keys: {', '.join(known)}." if known and not hint else ""
         return format_path(loc), f"unknown key {loc[-1]!r}.{hint}{keys}"
     if kind == "literal_error":
-        expected = [s.strip().strip("'") for s in str(err.get("ctx", {}).get("expected", "")).replace(" or ", ",").split(",")]
+        expected = [
+            s.strip().strip("'") for s in str(err.get("ctx", {}).get("expected", "")).replace(" or ", ",").split(",")
+        ]
         given = str(err.get("input"))
         return format_path(loc), f"{given!r} is not one of {', '.join(expected)}.{_did_you_mean(given, expected)}"
     if kind == "missing":
@@ -192,7 +194,7 @@ def check_references(config: RuntimeConfig) -> list[tuple[str, str]]:
             _ref(problems, f"{base}.executor", "executor", agent.executor, config.executors)
         for i, tool in enumerate(agent.tools):
             _ref(problems, f"{base}.tools[{i}]", "tool", tool, config.tools)
-    for tid, team in config.teams.items():
+    for tid in config.teams:
         _check_team(problems, config, tid)
     return problems
 
@@ -206,11 +208,15 @@ def _check_team(problems: list[tuple[str, str]], config: RuntimeConfig, tid: str
         problems.append((f"{base}.members", f"a two_agent team has exactly 2 members, got {len(team.members)}."))
     if team.kind == "group_chat":
         if len(team.members) < 2:
-            problems.append((f"{base}.members", f"a group_chat team needs at least 2 members, got {len(team.members)}."))
+            problems.append(
+                (f"{base}.members", f"a group_chat team needs at least 2 members, got {len(team.members)}.")
+            )
         if team.model is not None:
             _ref(problems, f"{base}.model", "model", team.model, config.models)
         elif team.speaker_selection == "auto":
-            problems.append((f"{base}.model", "speaker_selection 'auto' needs a model: name one, or use 'round_robin'."))
+            problems.append(
+                (f"{base}.model", "speaker_selection 'auto' needs a model: name one, or use 'round_robin'.")
+            )
         for src, dests in (team.transitions or {}).items():
             _ref(problems, f"{base}.transitions.{src}", "member", src, dict.fromkeys(team.members))
             for j, dest in enumerate(dests):

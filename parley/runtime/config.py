@@ -30,13 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "AGENT_KINDS",
-    "TEAM_KINDS",
     "AgentConfig",
     "BudgetConfig",
     "ChatStepConfig",
     "ExecutorConfig",
     "ModelEntry",
     "RuntimeConfig",
+    "TEAM_KINDS",
     "TeamConfig",
     "ToolConfig",
 ]
