@@ -80,7 +80,7 @@ class SessionExecutor:
         if hasattr(ex, "a_execute_code_blocks"):
             result: CodeResult = await ex.a_execute_code_blocks(code_blocks)
             return result
-        return await asyncio.to_thread(ex.execute_code_blocks, code_blocks)  # type: ignore[no-any-return]
+        return await asyncio.to_thread(ex.execute_code_blocks, code_blocks)
 
     def execute_code_blocks(self, code_blocks: list[CodeBlock]) -> CodeResult:
         """Sync shell over `a_execute_code_blocks`."""

@@ -40,7 +40,9 @@ def add_commands(sub: Any) -> None:
     validate.add_argument("file", help="the config file (YAML, TOML or JSON)")
     validate.set_defaults(func=_validate)
     replay = sub.add_parser(
-        "replay", help="print a recorded run again", description="Print the run recorded in FILE as the console showed it."
+        "replay",
+        help="print a recorded run again",
+        description="Print the run recorded in FILE as the console showed it.",
     )
     replay.add_argument("file", help="a run record (.jsonl, from --record)")
     replay.set_defaults(func=_replay)
@@ -78,11 +80,8 @@ def _run(args: argparse.Namespace) -> int:
     from parley.exceptions import ConfigError
     from parley.runtime.runtime import Runtime
 
-    budget = {
-        k: v
-        for k, v in (("max_cost_usd", args.max_cost), ("max_steps", args.max_steps), ("max_duration_s", args.max_duration))
-        if v is not None
-    }
+    given = {"max_cost_usd": args.max_cost, "max_steps": args.max_steps, "max_duration_s": args.max_duration}
+    budget = {k: v for k, v in given.items() if v is not None}
     try:
         runtime = Runtime.from_config(args.file, record_dir=Path(args.record) if args.record else None)
         return asyncio.run(_stream(runtime, args, budget))
@@ -101,8 +100,9 @@ async def _stream(runtime: Any, args: argparse.Namespace, budget: dict[str, Any]
 
     show: Any = (lambda e: print(as_json_line(e), flush=True)) if args.json else ConsoleDisplay()
     code = EXIT_CODES["cancelled"]
-    async with runtime, aclosing(runtime.run_stream(args.target, args.task, session_id=args.session, budget=budget)) as s:
-        async for event in s:
+    stream = runtime.run_stream(args.target, args.task, session_id=args.session, budget=budget)
+    async with runtime, aclosing(stream) as events:
+        async for event in events:
             show(event)
             if isinstance(event, RunFinished):
                 code = EXIT_CODES[event.result.stop_reason]

@@ -6,7 +6,7 @@ import asyncio
 import difflib
 import re
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -130,7 +130,7 @@ class Runtime:
         *,
         session_id: str | None = None,
         budget: BudgetConfig | Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[RunEvent]:
+    ) -> AsyncGenerator[RunEvent, None]:
         """Run as `run` does, yielding each `parley.runtime.events.RunEvent` as it happens.
 
         The last event is `RunFinished`, carrying the `RunResult`. Leaving the loop early (or

@@ -9,7 +9,9 @@ import yaml
 
 KEY_ENV = "PARLEY_TEST_RUNTIME_KEY"
 
-PRINT_SLEEP_PRINT = "```python\nimport time\nprint('first', flush=True)\ntime.sleep(2)\nprint('second', flush=True)\n```"
+PRINT_SLEEP_PRINT = (
+    "```python\nimport time\nprint('first', flush=True)\ntime.sleep(2)\nprint('second', flush=True)\n```"
+)
 
 
 def pair_config(base_url: str, work_dir: Path, *, executor: dict[str, Any] | None = None) -> dict[str, Any]:

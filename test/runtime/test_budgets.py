@@ -8,15 +8,18 @@ from typing import Any
 
 import psutil
 import pytest
-
 from coding._docker_env import SANDBOX_IMAGE, our_containers, require_docker
 from coding._kernel_env import require_kernel
+
 from parley.runtime import Runtime
 from parley.testing import ScriptedOpenAIServer
 
 from ._teams import KEY_ENV, pair_config
 
-HANG = "```python\nimport subprocess, time\nsubprocess.Popen(['sleep', '1000'])\nprint('hanging', flush=True)\ntime.sleep(1000)\n```"
+HANG = (
+    "```python\nimport subprocess, time\nsubprocess.Popen(['sleep', '1000'])\n"
+    "print('hanging', flush=True)\ntime.sleep(1000)\n```"
+)
 CHATTY = ["```python\nprint('step')\n```"] * 20
 
 
@@ -106,15 +109,15 @@ async def test_cancelling_the_caller_stops_the_run(tmp_path: Path, kind: str) ->
         config = pair_config(server.base_url, tmp_path, executor=_executor(kind, tmp_path / "work"))
         config["budget"] = {}
         async with Runtime.from_dict(config) as runtime:
-            events: list[Any] = []
+            running = asyncio.Event()
 
             async def consume() -> None:
                 async for event in runtime.run_stream("pair", "Go."):
-                    events.append(event)
+                    if event.type == "code_output":
+                        running.set()
 
             task = asyncio.ensure_future(consume())
-            while not any(e.type == "code_output" for e in events):
-                await asyncio.sleep(0.05)
+            await running.wait()
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task

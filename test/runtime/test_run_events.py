@@ -39,20 +39,22 @@ async def test_events_of_a_two_agent_run_with_one_code_block(tmp_path: Path) -> 
                 async for event in stream:
                     events.append(event)
                     if isinstance(event, CodeOutputEvent) and finished_when_first_output is None:
-                        finished_when_first_output = any(
-                            isinstance(e, CodeExecutionFinishedEvent) for e in events
-                        )
+                        finished_when_first_output = any(isinstance(e, CodeExecutionFinishedEvent) for e in events)
     kinds = [e.type for e in events]
-    assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+    assert kinds[0] == "run_started"
+    assert kinds[-1] == "run_finished"
     assert [e.sequence for e in events] == list(range(len(events)))
     assert len({e.run_id for e in events}) == 1
     assert [e.timestamp for e in events] == sorted(e.timestamp for e in events)
-    assert isinstance(events[0], RunStarted) and events[0].target == "pair" and events[0].task == "Print two lines."
+    assert isinstance(events[0], RunStarted)
+    assert events[0].target == "pair"
+    assert events[0].task == "Print two lines."
     messages = [(e.sender, e.recipient) for e in events if isinstance(e, MessageEvent)]
     assert messages == [("runner", "coder"), ("coder", "runner"), ("runner", "coder"), ("coder", "runner")]
     # the code's events sit between the coder's code message and the runner's result message
     code = [k for k in kinds if k.startswith("code_")]
-    assert code[0] == "code_execution_started" and code[-1] == "code_execution_finished"
+    assert code[0] == "code_execution_started"
+    assert code[-1] == "code_execution_finished"
     assert set(code[1:-1]) == {"code_output"}
     assert kinds.index("code_execution_started") > [i for i, k in enumerate(kinds) if k == "message"][1]
     # the first line came while the block still ran (it sleeps 2 s before the second)
@@ -89,7 +91,8 @@ async def test_an_agent_alone_answers_once(tmp_path: Path) -> None:
     assert result.final_output == "Hello there."
     assert result.stop_reason == "completed"
     assert [(m["name"], m["content"]) for m in result.messages] == [("user", "Greet me."), ("coder", "Hello there.")]
-    assert info["id"] == "coder" and info["model"] == "fast"
+    assert info["id"] == "coder"
+    assert info["model"] == "fast"
 
 
 def test_sync_run(tmp_path: Path) -> None:
