@@ -227,7 +227,7 @@ class BudgetConfig(_Strict):
 
 
 class RuntimeConfig(_Strict):
-    """A whole runtime config. See the module docstring for an example.
+    """A whole runtime config: the sections of the file.
 
     Attributes:
         models: model id -> config list (entries tried in order).
