@@ -77,7 +77,8 @@ def render() -> str:
     for title, model in _MODELS:
         described = _attributes(model)
         first = (inspect.getdoc(model) or "").split("\n\n", 1)[0]
-        lines += ["", f"## {title}", "", first.replace("\n", " "), "", "| key | type | default | meaning |", "|---|---|---|---|"]
+        lines += ["", f"## {title}", "", first.replace("\n", " "), ""]
+        lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
         for name, field in model.model_fields.items():
             if field.default is not PydanticUndefined:
                 default = f"`{field.default!r}`"
