@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--work-dir", default=None, help="where to run the code (default: a temporary folder)")
     demo.add_argument("--quiet", action="store_true", help="print only the answer")
     demo.set_defaults(func=_demo)
+    from parley.runtime._cli import add_commands
+
+    add_commands(sub)  # run, validate, replay
     return parser
 
 

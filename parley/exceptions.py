@@ -7,6 +7,7 @@ The tree::
     │   ├── AgentNameConflict           several group members share the name asked for
     │   ├── InvalidCarryOverType        a carryover that is not a str or a list
     │   ├── SenderRequired              a reply trigger that names an agent, matched with no sender
+    │   ├── RuntimeConfigError          a runtime config file is wrong; lists each problem with its path
     │   └── UndefinedNextAgent          next_agent given agents that are not in the group
     ├── NoEligibleSpeaker           nobody may speak next in a group chat: the chat ends
     ├── MissingDependencyError      an optional extra is not installed (also ImportError)
@@ -54,6 +55,7 @@ __all__ = [
     "NoEligibleSpeaker",
     "ParleyError",
     "PoolExhaustedError",
+    "RuntimeConfigError",
     "SenderRequired",
     "ToolArgumentsError",
     "UndefinedNextAgent",
@@ -167,6 +169,23 @@ class NoEligibleSpeaker(ParleyError):
     def __init__(self, message: str = "No eligible speakers.") -> None:
         self.message = message
         super().__init__(message)
+class RuntimeConfigError(ConfigError):
+    """A runtime config (a file or a dict for `parley.runtime.Runtime`) is wrong.
+
+    The message lists every problem, one a line, each starting with its path in the file
+    (``teams.review.members[2]: ...``) and ending with a "did you mean" where one fits.
+
+    Attributes:
+        source: the file (or ``"<dict>"``) the config came from.
+        problems: ``(path, message)`` for each problem, in the file's order.
+    """
+
+    def __init__(self, source: str, problems: Sequence[tuple[str, str]]) -> None:
+        lines = "\n".join(f"  {path}: {message}" if path else f"  {message}" for path, message in problems)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"{source}: {count}:\n{lines}", key=problems[0][0] if problems else None)
+        self.source = source
+        self.problems = tuple(problems)
 
 
 class MissingDependencyError(ParleyError, ImportError):

@@ -14,6 +14,7 @@ RUN_ORDER = (
     "gateway_executor",
     "docker_executor",
     "concurrency",
+    "runtime",
     "pool",
     "dispatch",
     "cache",

@@ -27,6 +27,7 @@ from parley.agentchat._code_execution import (
 from parley.agentchat._function_calls import as_function_call, needs_rewrite
 from parley.agentchat._model_clients import create_reply
 from parley.agentchat._tools import run_tool_calls
+from parley.agentchat._watch import report_tool_calls, report_tool_results, report_usage, run_watched
 from parley.agentchat.io import IOStream
 from parley.exceptions import ModelResponseError
 from parley.llm.types import Message, ToolSpec
@@ -144,7 +145,10 @@ class ReplyFunctionsMixin:
         calls = messages[-1].get("tool_calls")
         if not calls or not self._function_map:
             return False, None
-        return True, await run_tool_calls(calls, self._function_map)
+        report_tool_calls(self._name, calls)
+        reply = await run_tool_calls(calls, self._function_map)
+        report_tool_results(self._name, calls, reply)
+        return True, reply
 
     async def a_generate_code_execution_reply(
         self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
@@ -163,9 +167,11 @@ class ReplyFunctionsMixin:
             return True, format_result(refused_result(refused, setup.allowed_languages))
         if not blocks:
             return False, None
-        if not self._quiet():
+        show = not self._quiet()
+        if show:
             IOStream.get_default().print(f">>>>>>>> EXECUTING {len(blocks)} CODE BLOCK(S)...", flush=True)
-        return True, result_reply(await setup.run(blocks), setup.images, setup.executor)
+        result = await run_watched(self._name, setup, blocks, show=show)  # output shown as it comes
+        return True, result_reply(result, setup.images, setup.executor)
 
     async def a_generate_oai_reply(
         self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
@@ -191,9 +197,12 @@ class ReplyFunctionsMixin:
         functions = self.functions
         offered = tools + [{"type": "function", "function": f} for f in functions] if functions else tools
         if getattr(client, "streams", False):
-            response = await create_reply(client, request, offered or None, show_tokens=not self._quiet())
+            response = await create_reply(
+                client, request, offered or None, show_tokens=not self._quiet(), agent=self._name
+            )
         else:
             response = await client.create(request, tools=offered or None)
+        report_usage(self._name, response)
         msg = response.message
         calls = msg.get("tool_calls")
         if calls:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from parley.agentchat.events import ModelTokens, current_event_sink
 from parley.agentchat.io import IOStream
 from parley.exceptions import ConfigError
 from parley.llm.streaming import stream_to
@@ -52,7 +53,7 @@ class TokenPrinter:
 
 
 async def create_reply(
-    client: Any, request: Sequence[Message], tools: Sequence[ToolSpec] | None, *, show_tokens: bool
+    client: Any, request: Sequence[Message], tools: Sequence[ToolSpec] | None, *, show_tokens: bool, agent: str = ""
 ) -> ModelResponse:
     """Ask ``client`` for a reply, printing streamed tokens to the IOStream when asked to.
 
@@ -62,18 +63,29 @@ async def create_reply(
         tools: the tools, or None.
         show_tokens: whether the agent may print; tokens are shown only if the client also
             streams (its ``streams`` attribute is true).
+        agent: the asking agent's name; with a chat event sink set (`parley.agentchat.events`),
+            each streamed delta is also reported as a ``ModelTokens`` event under this name.
 
     Raises:
         parley.exceptions.ModelError: the call failed (the line of tokens is ended first).
     """
-    if not (show_tokens and getattr(client, "streams", False)):
+    events = current_event_sink()
+    if not ((show_tokens or events is not None) and getattr(client, "streams", False)):
         return await client.create(request, tools=tools)  # type: ignore[no-any-return]
-    printer = TokenPrinter(IOStream.get_default())
+    printer = TokenPrinter(IOStream.get_default()) if show_tokens else None
+
+    def sink(text: str) -> None:
+        if printer is not None:
+            printer(text)
+        if events is not None:
+            events(ModelTokens(agent, text))
+
     try:
-        with stream_to(printer):
+        with stream_to(sink):
             return await client.create(request, tools=tools)  # type: ignore[no-any-return]
     finally:
-        printer.end()
+        if printer is not None:
+            printer.end()
 
 
 class ModelClientsMixin:

@@ -20,6 +20,7 @@ from parley.agentchat import _peers
 from parley.agentchat._chat_slots import chat_scope
 from parley.agentchat._display import content_str
 from parley.agentchat._function_calls import needs_rewrite, wire_messages
+from parley.agentchat.events import report_sent
 from parley.exceptions import ConfigError, InvalidCarryOverType
 from parley.llm.cache import CHAT_CACHE, check_cache
 from parley.llm.types import Message
@@ -225,11 +226,13 @@ async def _turns(
                 return
         assert msg is not None
         await sender.a_send(msg, recipient, request_reply=False, silent=silent)
+        report_sent(sender, recipient)
         reply = await _peers.a_generate_reply(recipient, sender)
         turn += 1
         if reply is None:
             return
         await _peers.a_send(recipient, reply, sender, False, silent)
+        report_sent(recipient, sender)
 
 
 async def run_two_agent_chat(

@@ -20,6 +20,7 @@ from parley.agentchat._display import content_str
 from parley.agentchat.agent import Agent
 from parley.agentchat.chat import SILENT
 from parley.agentchat.conversable_agent import ConversableAgent
+from parley.agentchat.events import SpeakerSelected, current_event_sink, report_sent
 from parley.agentchat.groupchat import GroupChat
 from parley.agentchat.io import IOStream
 from parley.exceptions import ConfigError
@@ -187,6 +188,8 @@ class GroupChatManager(ConversableAgent):
             if nxt is None:
                 break
             speaker = nxt
+            if (sink := current_event_sink()) is not None:
+                sink(SpeakerSelected(self.name, speaker.name))
             if not silent:
                 io.print(f"\nNext speaker: {speaker.name}\n", flush=True)
             reply = await _peers.a_generate_reply(speaker, self)
@@ -195,6 +198,7 @@ class GroupChatManager(ConversableAgent):
             if groupchat.enable_clear_history and "CLEAR HISTORY" in content_str(_content(reply)).upper():
                 reply = self._without_clear_command(reply, groupchat)
             await _peers.a_send(speaker, reply, self, False, silent)
+            report_sent(speaker, self)
             history = self._oai_messages[speaker]  # the reply the speaker just sent is its last entry
             message = history[-1] if history else {"content": ""}
         if isinstance(sender, GroupChatManager):

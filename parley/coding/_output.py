@@ -17,17 +17,22 @@ takes the output as it arrives, in bytes or text, and never holds more than abou
   can write in its directory cannot redirect the host's write elsewhere.
 
 The class knows nothing about processes, so every executor (local, Docker, kernels) uses it.
+That also makes it the one place where live output is seen: a budget captures the listener of
+`parley.coding.live_output` when it is created and hands it each piece of text as it is fed.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
+
+from parley.coding.live_output import current_listener
 
 __all__ = ["DEFAULT_MAX_SAVED_BYTES", "BudgetedOutput", "OutputBudget"]
 
@@ -64,6 +69,8 @@ class OutputBudget:
     between two chunks is decoded whole). The spill file is written as UTF-8 text.
 
     Use it as a context manager, or call `finish` (or `close`), so the spill file is closed.
+    Each piece of text fed goes to the live-output listener of the context the budget was made
+    in (see `parley.coding.live_output`), if any, as it arrives.
 
     Args:
         max_chars: the budget in characters; must be at least 2 (one for the head, one for the
@@ -98,6 +105,7 @@ class OutputBudget:
         self._last_char = ""
         self._file: BinaryIO | None = None
         self._spilled = False
+        self._listener = current_listener()
 
     @property
     def total_chars(self) -> int:
@@ -122,6 +130,9 @@ class OutputBudget:
         """
         if not text:
             return
+        if self._listener is not None:
+            with contextlib.suppress(Exception):  # a faulty watcher must not change the block's result
+                self._listener(text)
         self._total += len(text)
         self._last_char = text[-1]
         if not self._spilled:

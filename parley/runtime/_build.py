@@ -1,0 +1,202 @@
+"""Building a session's agents and teams from the config; executors open lazily per session.
+
+Each session builds its own instances, so no state (histories, counters, executors, files) is
+shared between sessions. An agent's executor is a `SessionExecutor`: the real executor is made
+on the first block the agent runs, kept as a session resource, and closed with the session (or
+when a run stops early, to be made again on next use). Its ``work_dir`` is a sub-folder of the
+configured one, named after the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from parley._sync import run_sync
+from parley.coding.base import CodeBlock, CodeResult
+from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
+from parley.exceptions import ConfigError
+from parley.llm.config import import_object
+from parley.runtime.config import AgentConfig, RuntimeConfig
+from parley.runtime.session import Resource, Session
+
+__all__ = ["SessionExecutor", "build_agent", "llm_config", "target_agents", "unknown_target"]
+
+_AGENT_CLASSES = {
+    "assistant": "parley.agentchat.assistant_agent:AssistantAgent",
+    "user_proxy": "parley.agentchat.user_proxy_agent:UserProxyAgent",
+    "conversable": "parley.agentchat.conversable_agent:ConversableAgent",
+}
+
+
+class SessionExecutor:
+    """A code executor made for a session on first use (see the module docstring).
+
+    Args:
+        session: the session that owns it.
+        owner: the agent id it runs code for.
+        executor_id: the config's executor id.
+    """
+
+    def __init__(self, session: Session, owner: str, executor_id: str) -> None:
+        self._session = session
+        self._owner = owner
+        self._id = executor_id
+        self._extractor = MarkdownCodeExtractor()
+
+    @property
+    def code_extractor(self) -> MarkdownCodeExtractor:
+        """The Markdown extractor."""
+        return self._extractor
+
+    async def _open(self) -> Resource:
+        from parley.coding.factory import CodeExecutorFactory
+
+        spec = self._session.config.executors[self._id]
+        options = dict(spec.options)
+        options["work_dir"] = session_work_dir(options.get("work_dir", "coding"), self._session.id)
+        executor = CodeExecutorFactory.create({"executor": spec.kind, spec.kind: options})
+
+        async def close() -> None:
+            closer = getattr(executor, "a_close", None)
+            if closer is not None:
+                await closer()
+            elif hasattr(executor, "close"):
+                await asyncio.to_thread(executor.close)
+
+        return Resource(self._owner, executor, close)
+
+    async def executor(self) -> Any:
+        """The real executor, made now if this is its first use in the session."""
+        return await self._session.resource(f"executor:{self._owner}:{self._id}", self._open)
+
+    async def a_execute_code_blocks(self, code_blocks: list[CodeBlock]) -> CodeResult:
+        """Run the blocks on the session's executor (made on first use)."""
+        ex = await self.executor()
+        if hasattr(ex, "a_execute_code_blocks"):
+            result: CodeResult = await ex.a_execute_code_blocks(code_blocks)
+            return result
+        return await asyncio.to_thread(ex.execute_code_blocks, code_blocks)
+
+    def execute_code_blocks(self, code_blocks: list[CodeBlock]) -> CodeResult:
+        """Sync shell over `a_execute_code_blocks`."""
+        return run_sync(self.a_execute_code_blocks(code_blocks))
+
+    def restart(self) -> None:
+        """Restart the real executor, if it was made."""
+        key = f"executor:{self._owner}:{self._id}"
+        if key in self._session.open_resources():
+            run_sync(self.executor()).restart()
+
+
+def session_work_dir(base: str | Path, session_id: str) -> str:
+    """A session's own folder under an executor's configured ``work_dir`` (relative: to the current directory)."""
+    return os.path.join(os.path.abspath(base), session_id)
+
+
+def llm_config(config: RuntimeConfig, model_id: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The ``llm_config`` for a named model config list, with keys read from the environment now.
+
+    Raises:
+        ConfigError: an ``api_key_env`` variable is not set (naming it).
+    """
+    entries = []
+    for i, entry in enumerate(config.models[model_id]):
+        data = entry.model_dump(exclude_none=True)
+        env = data.pop("api_key_env", None)
+        if env is not None:
+            key = os.environ.get(env)
+            if not key:
+                raise ConfigError(
+                    f"models.{model_id}[{i}]: the environment variable {env} (api_key_env) is not set; "
+                    f"export {env}=<your key> before running.",
+                    key="api_key_env",
+                )
+            data["api_key"] = key
+        entries.append(data)
+    return {**options, "config_list": entries}
+
+
+def _tool_functions(config: RuntimeConfig, tool_ids: Sequence[str]) -> list[tuple[str, str | None, Callable[..., Any]]]:
+    out = []
+    for tid in tool_ids:
+        spec = config.tools[tid]
+        try:
+            func = import_object(spec.function)
+        except ConfigError as e:
+            raise ConfigError(f"tools.{tid}: {e}", key=f"tools.{tid}", suggestions=e.suggestions) from None
+        if not callable(func):
+            raise ConfigError(f"tools.{tid}: {spec.function!r} is not a function.", key=f"tools.{tid}")
+        out.append((spec.name or tid, spec.description, func))
+    return out
+
+
+def build_agent(session: Session, agent_id: str) -> Any:
+    """The session's instance of agent ``agent_id``, built on first use.
+
+    Raises:
+        ConfigError: its class cannot be imported or rejects the config, or a key is missing.
+    """
+    found = session.agents.get(agent_id)
+    if found is not None:
+        return found
+    config = session.config
+    spec: AgentConfig = config.agents[agent_id]
+    cls = import_object(_AGENT_CLASSES.get(spec.kind, spec.kind))
+    kwargs: dict[str, Any] = dict(spec.options)
+    for key in ("system_message", "description", "human_input_mode", "max_consecutive_auto_reply"):
+        value = getattr(spec, key)
+        if value is not None:
+            kwargs[key] = value
+    kwargs["llm_config"] = llm_config(config, spec.model, spec.llm_options) if spec.model else False
+    if spec.executor is not None:
+        ex_spec = config.executors[spec.executor]
+        kwargs["code_execution_config"] = {
+            "executor": SessionExecutor(session, agent_id, spec.executor),
+            "last_n_messages": ex_spec.last_n_messages,
+        }
+    elif spec.kind == "user_proxy":
+        kwargs["code_execution_config"] = False
+    if spec.termination is not None:
+        text = spec.termination
+        kwargs["is_termination_msg"] = lambda m: str(m.get("content") or "").rstrip().endswith(text)
+    try:
+        agent = cls(spec.name or agent_id, **kwargs)
+    except TypeError as e:
+        raise ConfigError(
+            f"agents.{agent_id}: {spec.kind} rejected its arguments: {e}", key=f"agents.{agent_id}"
+        ) from None
+    session.agents[agent_id] = agent
+    return agent
+
+
+def target_agents(session: Session, agent_ids: Sequence[str]) -> list[Any]:
+    """The session's agents for ``agent_ids`` (call once per team and session).
+
+    Each agent's tools are offered to its model and executable by every agent in ``agent_ids``.
+    """
+    agents = [build_agent(session, a) for a in agent_ids]
+    config = session.config
+    for aid, agent in zip(agent_ids, agents, strict=True):
+        for name, description, func in _tool_functions(config, config.agents[aid].tools):
+            if agent.client is not None:
+                agent.register_for_llm(name=name, description=description)(func)
+            for other in agents:
+                if name not in other.function_map:
+                    other.register_for_execution(name)(func)
+    return agents
+
+
+def unknown_target(config: RuntimeConfig, target: str) -> ConfigError:
+    """The error for a target that is neither a team nor an agent id, with a "did you mean"."""
+    known = [*config.teams, *config.agents]
+    return ConfigError(
+        f"{target!r} is neither a team nor an agent. Teams: {', '.join(config.teams) or 'none'}; "
+        f"agents: {', '.join(config.agents) or 'none'}.",
+        key="target",
+        suggestions=difflib.get_close_matches(target, known, 1),
+    )

@@ -1,0 +1,51 @@
+"""Live output: every executor hands a running block's output to the listener before the block ends."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from parley.coding import CodeBlock
+from parley.coding.live_output import listen
+
+from .conftest import MakeExecutor
+
+PRINT_SLEEP_PRINT = "import time\nprint('first', flush=True)\ntime.sleep(2)\nprint('second', flush=True)"
+
+
+@pytest.mark.timeout(90)
+async def test_first_line_arrives_while_the_block_still_runs(executor_factory: MakeExecutor) -> None:
+    executor: Any = executor_factory(timeout=30)
+    pieces: list[str] = []
+    first_seen = asyncio.Event()
+
+    def listener(text: str) -> None:
+        pieces.append(text)
+        if "first" in "".join(pieces):
+            first_seen.set()
+
+    try:
+        with listen(listener):
+            run = asyncio.ensure_future(executor.a_execute_code_blocks([CodeBlock(PRINT_SLEEP_PRINT, "python")]))
+        await asyncio.wait_for(first_seen.wait(), 60)
+        running_when_first_arrived = not run.done()
+        result = await run
+    finally:
+        await executor.a_close()
+    assert running_when_first_arrived
+    assert result.exit_code == 0
+    assert "".join(pieces).replace("\r", "") == "first\nsecond\n" == result.output
+
+
+async def test_no_listener_outside_the_with_block(executor_factory: MakeExecutor) -> None:
+    executor: Any = executor_factory(timeout=30)
+    seen: list[str] = []
+    try:
+        with listen(seen.append):
+            await executor.a_execute_code_blocks([CodeBlock("print('inside')", "python")])
+        await executor.a_execute_code_blocks([CodeBlock("print('outside')", "python")])
+    finally:
+        await executor.a_close()
+    assert "".join(seen) == "inside\n"
