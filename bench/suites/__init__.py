@@ -8,6 +8,7 @@ import importlib
 
 RUN_ORDER = (
     "turns",
+    "turns_02_script",
     "groupchat",
     "local_executor",
     "kernel_executor",

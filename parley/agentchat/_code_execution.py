@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from parley._sync import call_blocking
 from parley.agentchat._chat_slots import slot_executor
 from parley.agentchat._images import ImageBudget, image_parts
 from parley.coding.base import CodeBlock, CodeExecutor, CodeResult
@@ -77,7 +77,7 @@ class CodeExecution:
         try:
             if hasattr(ex, "a_execute_code_blocks"):
                 return cast(CodeResult, await ex.a_execute_code_blocks(blocks))
-            return cast(CodeResult, await asyncio.to_thread(ex.execute_code_blocks, blocks))
+            return cast(CodeResult, await call_blocking(ex.execute_code_blocks, blocks))
         except ExecutorError as e:
             return CodeResult(exit_code=1, output=f"The code executor failed: {e}")
         except Exception as e:  # a user's executor must not take the chat down

@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from parley._sync import call_blocking
 from parley.agentchat._tool_arguments import UnreadableArguments, read_arguments
 from parley.exceptions import ToolArgumentsError
 from parley.llm.types import Message, ToolCall
@@ -46,7 +47,7 @@ async def _one(call: ToolCall, functions: Mapping[str, Callable[..., Any]]) -> s
         if inspect.iscoroutinefunction(func):
             result = await func(**args)
         else:
-            result = await asyncio.to_thread(func, **args)
+            result = await call_blocking(func, **args)
             if inspect.isawaitable(result):
                 result = await result
     except ToolArgumentsError as e:

@@ -297,6 +297,7 @@ async def run_in_process_group(
     registry: ProcessRegistry | None = None,
     grace: float = 0.5,
     keep_background: bool = False,
+    fork: bool = False,
 ) -> ProcessResult:
     """Run ``argv`` under a reaper in a new process group and wait for it, killing its tree on timeout.
 
@@ -316,6 +317,9 @@ async def run_in_process_group(
         keep_background: let processes the command leaves running in the background live on,
             until ``registry.end_kept()`` (or ``kill_all()``) ends them; their output after the
             command exits is discarded. Default False: they are ended when the command exits.
+        fork: ``argv`` is ``[python, FILE]``: run it in a fork of a warm interpreter, with the
+            semantics of a fresh one (see `parley.coding._warm_python`), falling back to a plain
+            process when that interpreter cannot serve. Default False.
 
     Returns:
         The exit code and whether the run timed out. After a timeout the output pipe is read
@@ -329,7 +333,7 @@ async def run_in_process_group(
     _check_program(argv[0], env)
     tracker = registry if registry is not None else ProcessRegistry()
     try:
-        run = await launch(argv, cwd=cwd, env=env, keep=keep_background)
+        run = await launch(argv, cwd=cwd, env=env, keep=keep_background, fork=fork)
     except ReaperError as exc:
         raise ProcessStartError(exc.errno or 0, f"cannot start {argv[0]!r}: {exc.strerror or exc}") from exc
     tracker.add(run.pid)

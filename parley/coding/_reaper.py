@@ -50,6 +50,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    Spawn = Callable[[list[str], int | None, dict[str, str] | None], int | None]
+    """Starts a run's command: ``(argv, stdout fd or None, env or None) -> pid``, or None when it cannot."""
+
 __all__ = ["main", "reaper_argv", "serve", "server_argv"]
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -292,24 +295,35 @@ class _Supervisor:
                 code = _exit_code(status)
 
 
-def _run(argv: list[str], *, env: dict[str, str] | None, keep: int | None, report: Callable[[int], None]) -> None:
+def _run(
+    argv: list[str],
+    *,
+    env: dict[str, str] | None,
+    keep: int | None,
+    report: Callable[[int], None],
+    spawn: Spawn | None = None,
+) -> None:
     """Supervise one run of ``argv``; ``report`` its exit status once nothing of it is left.
+
+    ``spawn`` starts the command (default `_spawn`); the warm Python server passes its own,
+    which forks instead (see `parley.coding._warm_python`).
 
     With ``keep`` (the control socket's fd), the status is reported as soon as the command has
     exited and its output is relayed; background processes are kept until ``keep`` reaches end of
     file or none is left. A run whose parent (or control socket) went away reports nothing.
     """
+    spawn = _spawn if spawn is None else spawn
     _become_subreaper()
     supervisor = _Supervisor(keep)
     if keep is None:
-        pid = _spawn(argv, env=env)
+        pid = spawn(argv, None, env)
         code = supervisor.wait(pid) if pid is not None else _CANNOT_START
         _end_descendants()
         if code is not None:
             report(code)
         return
     relay_r, relay_w = os.pipe()
-    pid = _spawn(argv, stdout=relay_w, env=env)
+    pid = spawn(argv, relay_w, env)
     os.close(relay_w)
     if pid is None:
         report(_CANNOT_START)
@@ -370,11 +384,12 @@ def _keep(control: int, relay: int | None) -> None:
             return
 
 
-def serve(socket_fd: int) -> int:
+def serve(socket_fd: int, spawn: Spawn | None = None) -> int:
     """Serve run requests on ``socket_fd`` until the host closes it (see the module docstring); return 0.
 
     The server is a child subreaper too: if a run's reaper is killed (by the code it runs), the
-    run's orphans come to the server, which ends them.
+    run's orphans come to the server, which ends them. ``spawn`` starts each run's command
+    (default `_spawn`: ``posix_spawnp``).
     """
     import json
     import socket
@@ -407,7 +422,7 @@ def serve(socket_fd: int) -> int:
             server.close()
             os.close(wake_r)
             os.close(wake_w)
-            os._exit(_serve_one(json.loads(message), fds))
+            os._exit(_serve_one(json.loads(message), fds, spawn))
         reapers.add(pid)
         for fd in fds:
             os.close(fd)
@@ -436,7 +451,7 @@ def _reap_reapers(reapers: set[int]) -> None:
         _signal_pids(orphans, _signal.SIGKILL)
 
 
-def _serve_one(request: dict[str, Any], fds: list[int]) -> int:
+def _serve_one(request: dict[str, Any], fds: list[int], spawn: Spawn | None = None) -> int:
     """One run of the server, in its own forked reaper; see the module docstring."""
     _signal = _signals()
     _signal.set_wakeup_fd(-1)
@@ -460,9 +475,8 @@ def _serve_one(request: dict[str, Any], fds: list[int]) -> int:
         os.write(status, f"exit {code}\n".encode())
         os.close(status)
 
-    _run(
-        request["argv"], env=request["env"], keep=control[0] if request.get("keep") and control else None, report=report
-    )
+    keep = control[0] if request.get("keep") and control else None
+    _run(request["argv"], env=request["env"], keep=keep, report=report, spawn=spawn)
     return 0
 
 

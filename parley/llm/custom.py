@@ -23,7 +23,6 @@ register. Two kinds of class can be registered:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import difflib
 import inspect
@@ -32,6 +31,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from parley._sync import call_blocking
 from parley.exceptions import ConfigError, ModelError, ModelResponseError, redact_config
 from parley.llm._errors import error_class_for_status
 from parley.llm.client import ModelClient
@@ -157,7 +157,10 @@ class LegacyModelClient:
         tools: Sequence[ToolSpec] | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> ModelResponse:
-        """Call the wrapped client's ``create(params)`` in a worker thread and convert its response.
+        """Call the wrapped client's ``create(params)`` and convert its response.
+
+        The blocking call goes through `parley._sync.call_blocking`: in place under a sync chat
+        that has the loop to itself, in a worker thread wherever other coroutines share it.
 
         Raises:
             ModelError: the wrapped client raised a `ModelError`, or an ``openai.APIError`` (turned
@@ -170,7 +173,7 @@ class LegacyModelClient:
         if tools:
             request["tools"] = list(tools)
         try:
-            response = await asyncio.to_thread(self.client.create, request)
+            response = await call_blocking(self.client.create, request)
         except ModelError:
             raise
         except Exception as exc:

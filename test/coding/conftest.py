@@ -28,6 +28,10 @@ def _make_local(work_dir: Path, **kwargs: Any) -> CodeExecutor:
     return LocalCommandLineCodeExecutor(work_dir=work_dir, **kwargs)
 
 
+def _make_local_plain(work_dir: Path, **kwargs: Any) -> CodeExecutor:
+    return LocalCommandLineCodeExecutor(work_dir=work_dir, fork_server=False, **kwargs)
+
+
 def _make_docker(work_dir: Path, **kwargs: Any) -> CodeExecutor:
     require_docker()
     return DockerCommandLineCodeExecutor(image=SANDBOX_IMAGE, work_dir=work_dir, **kwargs)
@@ -51,6 +55,7 @@ def _make_jupyter(work_dir: Path, **kwargs: Any) -> CodeExecutor:
 # Every contract test runs on each of them.
 _BUILDERS: dict[str, Callable[..., CodeExecutor]] = {
     "local": _make_local,
+    "local-plain": _make_local_plain,
     "docker": _make_docker,
     "ipython-embedded": _make_ipython,
     "jupyter": _make_jupyter,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Sequence
 from types import SimpleNamespace
@@ -102,10 +103,52 @@ def test_an_autogen_02_client_works_through_register_model_client() -> None:
     assert params["messages"][-1] == {"content": "ping", "role": "user", "name": "user"}
     assert (params["model"], params["temperature"], params["device"]) == ("local-llama", 0.3, "cpu")
     assert "api_key" not in params  # client settings stay out of create(params), as in AutoGen 0.2
-    assert threads[0] != threading.get_ident()  # its sync create ran in a worker thread
+    assert threads == [threading.get_ident()]  # a sync chat has the loop to itself: no hop to a thread
     usage = {"cost": 0.002, "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
     assert result.cost["usage_excluding_cached_inference"] == {"total_cost": 0.002, "local-llama": usage}
     assert gather_usage_summary([assistant, user]) == result.cost
+
+
+class BarrierClient(CustomModelClient):
+    """Blocks in create until ``parties`` clients are inside it at once."""
+
+    def __init__(self, config: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.barrier: threading.Barrier = kwargs["barrier"]
+
+    def create(self, params: dict[str, Any]) -> SimpleNamespace:
+        self.barrier.wait()  # a create that blocked the loop would leave the other chat waiting: broken
+        return super().create(params)
+
+
+async def test_concurrent_async_chats_with_sync_clients_never_block_each_other() -> None:
+    barrier = threading.Barrier(2, timeout=10)
+    threads: list[int] = []
+    pairs = []
+    for name in ("a", "b"):
+        assistant = AssistantAgent(f"assistant_{name}", llm_config=config("BarrierClient"))
+        assistant.register_model_client(BarrierClient, barrier=barrier, threads=threads)
+        pairs.append((UserProxyAgent(f"user_{name}", human_input_mode="NEVER", code_execution_config=False), assistant))
+    results = await asyncio.gather(*(u.a_initiate_chat(a, message="ping", silent=True) for u, a in pairs))
+    assert [r.chat_history[-1]["content"] for r in results] == ["Hello from local-llama on cpu: ping\n\nTERMINATE"] * 2
+    assert threading.get_ident() not in threads  # each ran in a worker thread, beside the other
+
+
+def test_a_sync_client_may_run_an_event_loop_of_its_own() -> None:
+    class LoopingClient(CustomModelClient):
+        def create(self, params: dict[str, Any]) -> SimpleNamespace:
+            async def answer() -> str:
+                await asyncio.sleep(0)
+                return "from a loop"
+
+            self.greeting = asyncio.run(answer())
+            return super().create(params)
+
+    assistant = AssistantAgent("assistant", llm_config=config("LoopingClient"))
+    assistant.register_model_client(LoopingClient)
+    user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)
+    result = user.initiate_chat(assistant, message="ping", silent=True)
+    assert result.chat_history[-1]["content"] == "from a loop from local-llama on cpu: ping\n\nTERMINATE"
 
 
 def test_usage_is_printed_per_agent() -> None:

@@ -1,0 +1,252 @@
+"""The fork server for Python blocks: a warm interpreter that runs each script in a fork of itself.
+
+Starting an interpreter (``site``, the codecs, the path) is most of what a ``print(1)`` block costs
+(about 10 ms here). This module runs inside a *template*: an interpreter started once, with the
+block's interpreter, environment and flags, that has done that start-up and imported nothing of
+its own beyond what serving needs. It serves runs like the reaper server
+(`parley.coding._reaper.serve`), with one difference: a run's command is not executed but forked
+from the template, so a block starts in well under a millisecond. The run's reaper (forked from
+the template too) contains it exactly as it contains any command.
+
+What the forked block sees is what ``python FILE`` would give it:
+
+- ``__main__`` is a fresh module (``__name__ == "__main__"``, ``__file__``, a ``SourceFileLoader``,
+  no ``__spec__``), and ``sys.modules`` holds only what the interpreter's own start-up imported:
+  every module imported to serve (``json``, ``socket`` ...) is dropped, so a block imports afresh;
+- ``sys.argv == [FILE]``, ``sys.path[0]`` is the script's directory (none under ``-P`` /
+  ``PYTHONSAFEPATH``), the working directory is the run's, ``os.environ`` is the template's,
+  which is the run's (`parley.coding._reaper_server` starts one template per environment);
+- stdin is ``/dev/null``, stdout and stderr the run's pipe, no other file descriptor is open, and
+  the signal handlers and mask are the ones the interpreter started with;
+- an uncaught exception prints its traceback (without this module's frames) and exits 1,
+  ``SystemExit`` exits as the interpreter makes it, an uncaught ``KeyboardInterrupt`` exits 130
+  (128 + SIGINT, what the reaper reports for a fresh interpreter killed that way); non-daemon
+  threads are joined and ``atexit`` handlers run, because the block leaves through the
+  interpreter's own exit.
+
+Two things differ from a fresh interpreter, by the nature of a fork: blocks forked from one
+template share its hash seed (``PYTHONHASHSEED`` still applies when set), and the process's
+command line (``ps``, ``/proc/self/cmdline``, ``sys.orig_argv`` is set back) is the template's.
+
+Standard library only, and nothing is imported at the top beyond what start-up already holds.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+__all__ = ["bootstrap", "main"]
+
+_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGPIPE", "SIGXFSZ", "SIGCHLD")
+"""The dispositions a block gets back as the template started with them (the reaper changes them)."""
+
+
+def bootstrap() -> str:
+    """Return the ``-c`` program that starts a template, run as ``[python, "-c", <it>, SOCKET_FD]``.
+
+    It records the modules and path that start-up left, takes ``-c``'s empty entry off the path
+    (so nothing in the working directory shadows what serving imports), then imports this module.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    return (
+        "import sys; m = frozenset(sys.modules); "
+        "p = list(sys.path if getattr(sys.flags, 'safe_path', False) else sys.path[1:]); "
+        f"sys.path[:] = [{here!r}, *p]; "
+        "import _warm_python; _warm_python.main(m, p, sys.argv[1:])"
+    )
+
+
+class _Script(BaseException):
+    """Raised in a block's process to leave the server's frames and run ``path`` (never caught elsewhere)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+class _Template:
+    """What start-up left, recorded before serving changes anything."""
+
+    def __init__(self, modules: frozenset[str], path: list[str]) -> None:
+        import _signal  # type: ignore[import-not-found]  # built in, already imported by start-up
+
+        self.modules = modules
+        self.path = path
+        self.signals = {
+            number: _signal.getsignal(number)
+            for number in (getattr(_signal, name, None) for name in _SIGNALS)
+            if number is not None
+        }
+
+    def spawn(self, argv: list[str], stdout: int | None, env: dict[str, str] | None) -> int | None:
+        """Fork the run ``[python, FILE]``; in the child, leave for `main` to run ``FILE``.
+
+        ``env`` is the template's own environment (the host chose the template by it).
+        """
+        pid = os.fork()
+        if pid:
+            return pid
+        try:
+            self._reset(stdout)
+        except BaseException:
+            os._exit(127)
+        raise _Script(argv[1])
+
+    def _reset(self, stdout: int | None) -> None:
+        """Give the forked child the signals and file descriptors a fresh interpreter has."""
+        import _signal
+
+        _signal.set_wakeup_fd(-1)
+        for number, handler in self.signals.items():
+            _signal.signal(number, handler)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        if stdout is not None:
+            os.dup2(stdout, 1)
+            os.dup2(stdout, 2)
+        os.closerange(3, _max_fd())
+
+    def run(self, path: str) -> NoReturn:
+        """Run the script at ``path`` as ``__main__`` of a fresh module state, then exit as the interpreter does."""
+        for name in [name for name in sys.modules if name not in self.modules]:
+            del sys.modules[name]
+        sys.path[:] = self.path if getattr(sys.flags, "safe_path", False) else [os.path.dirname(path), *self.path]
+        for entry in [entry for entry in sys.path_importer_cache if entry not in sys.path]:
+            del sys.path_importer_cache[entry]  # this module's directory, and -c's ''
+        sys.argv = [path]
+        if hasattr(sys, "orig_argv"):
+            sys.orig_argv = [sys.executable, path]
+        main = _main_module(path)
+        try:
+            with open(path, "rb") as file:
+                source = file.read()
+        except OSError as exc:
+            sys.stderr.write(f"{sys.executable}: can't open file {path!r}: [Errno {exc.errno}] {exc.strerror}\n")
+            _leave(2, main)
+        try:
+            code = compile(source, path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            sys.excepthook(type(exc), exc.with_traceback(None), None)
+            _leave(1, main)
+        del source
+        _leave(_execute(code, main.__dict__), main)
+
+
+def _execute(code: Any, namespace: dict[str, Any]) -> int:
+    """Execute the script's code; return the exit status the interpreter would give it.
+
+    An uncaught exception is printed as the interpreter prints it (1; 130 for
+    ``KeyboardInterrupt``), ``SystemExit`` as the interpreter handles it.
+    """
+    try:
+        exec(code, namespace)
+    except SystemExit as exc:
+        return _exit_status(exc.code)
+    except BaseException as exc:
+        tb = exc.__traceback__
+        tb = tb.tb_next if tb is not None else None  # this function's frame is not the script's
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+        status = 130 if isinstance(exc, KeyboardInterrupt) else 1
+        del exc, tb
+        return status
+    return 0
+
+
+def _exit_status(code: object) -> int:
+    """The status ``SystemExit(code)`` ends an interpreter with; a code neither None nor int is printed."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:  # noqa: SIM105 - contextlib is not among what start-up imported
+        sys.stderr.write(f"{code}\n")
+    except BaseException:
+        pass
+    return 1
+
+
+def _leave(status: int, main: Any) -> NoReturn:
+    """Exit as the interpreter does, without tearing down the modules the template had.
+
+    Non-daemon threads are joined, ``atexit`` handlers run, ``__main__``'s globals are dropped
+    and cyclic garbage collected (so an unclosed file is flushed and closed), and stdout and
+    stderr are flushed. The interpreter's own teardown would also clear every module the
+    template imported, and writing to all of those shared pages costs more than the block
+    itself (about 5 ms here), so the process ends with ``os._exit``.
+    """
+    import atexit
+    import gc
+
+    for step in (_join_threads, atexit._run_exitfuncs, main.__dict__.clear, gc.collect):
+        try:  # noqa: SIM105 - an interrupt while leaving: go on leaving
+            step()
+        except BaseException:
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        try:  # noqa: SIM105 - a closed or broken stream: nothing to flush
+            stream.flush()
+        except BaseException:
+            pass
+    os._exit(status)
+
+
+def _join_threads() -> None:
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
+
+
+def _main_module(path: str) -> Any:
+    """A fresh ``__main__`` for ``path``, with the attributes ``python FILE`` gives it."""
+    import builtins
+    from _frozen_importlib_external import SourceFileLoader
+
+    main = type(sys)("__main__")
+    main.__dict__.update(
+        __annotations__={},
+        __builtins__=builtins,
+        __cached__=None,
+        __file__=path,
+        __loader__=SourceFileLoader("__main__", path),
+        __package__=None,
+        __spec__=None,
+    )
+    sys.modules["__main__"] = main
+    return main
+
+
+def _max_fd() -> int:
+    try:
+        return int(os.sysconf("SC_OPEN_MAX"))
+    except (OSError, ValueError):
+        return 65536
+
+
+def main(modules: frozenset[str], path: list[str], args: list[str]) -> NoReturn:
+    """Serve runs on the socket ``args[0]`` until the host closes it; in a run's block, run its script.
+
+    Args:
+        modules: the names in ``sys.modules`` when start-up was done.
+        path: ``sys.path`` as start-up left it, without ``-c``'s empty entry.
+        args: ``[SOCKET_FD]``.
+    """
+    template = _Template(modules, path)
+    from _reaper import serve  # type: ignore[import-not-found]  # on the path the bootstrap gave
+
+    sys.path[:] = path
+    import gc
+
+    gc.freeze()  # what the template holds is never garbage: a block's collections skip it
+    try:
+        code = serve(int(args[0]), spawn=template.spawn)
+    except _Script as script:
+        script_path = script.path
+    else:
+        raise SystemExit(code)
+    template.run(script_path)  # outside the handler: the block must not see _Script as its context

@@ -1,0 +1,174 @@
+"""Python blocks from the warm fork server mean what a fresh ``python file.py`` means.
+
+Each test runs with ``fork_server=True`` (the default) and ``fork_server=False`` (a fresh
+interpreter per block) and expects the same result, so the plain path is the reference.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from parley.coding import CodeBlock, LocalCommandLineCodeExecutor
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(params=[True, False], ids=["fork-server", "plain"])
+def fork_server(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture
+def make(tmp_path: Path, fork_server: bool) -> Iterator[object]:
+    made: list[LocalCommandLineCodeExecutor] = []
+
+    def build(**kwargs: object) -> LocalCommandLineCodeExecutor:
+        kwargs.setdefault("work_dir", tmp_path / "work")
+        kwargs.setdefault("timeout", 20)
+        made.append(LocalCommandLineCodeExecutor(fork_server=fork_server, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield build
+    for executor in made:
+        executor.close()
+
+
+def _run(executor: LocalCommandLineCodeExecutor, code: str) -> tuple[int, str]:
+    result = executor.execute_code_blocks([CodeBlock(code=textwrap.dedent(code), language="python")])
+    return result.exit_code, result.output
+
+
+def test_a_block_starts_with_the_state_of_a_fresh_interpreter(make: object, tmp_path: Path) -> None:
+    executor = make()  # type: ignore[operator]
+    code = """\
+        import os, sys
+        print(__name__, sys.argv == [__file__], os.path.basename(__file__).endswith(".py"))
+        print(sys.path[0] == os.path.dirname(__file__), os.getcwd() == os.path.dirname(__file__))
+        print(sorted(k for k in globals() if k.startswith("__")))
+        print(__spec__, __package__, __cached__, type(__loader__).__name__)
+        print([m for m in ("json", "socket", "select", "_reaper", "_warm_python", "gc") if m in sys.modules])
+        print(sorted(int(fd) for fd in os.listdir("/proc/self/fd")))
+        print(sys.exc_info())
+        import marker
+        print(marker.COUNT)
+        marker.COUNT += 1
+    """
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "marker.py").write_text("COUNT = 0\n")
+    first = _run(executor, code)
+    second = _run(executor, code)
+    assert first == second  # nothing carries over: the imported module starts afresh
+    exit_code, output = first
+    assert exit_code == 0, output
+    assert output.splitlines() == [
+        "__main__ True True",
+        "True True",
+        "['__annotations__', '__builtins__', '__cached__', '__doc__', '__file__', '__loader__', "
+        "'__name__', '__package__', '__spec__']",
+        "None None None SourceFileLoader",
+        "[]",
+        "[0, 1, 2, 3]",  # 3: the listdir's own
+        "(None, None, None)",
+        "0",
+    ]
+
+
+def test_the_environment_is_the_blocks_own(make: object) -> None:
+    executor = make(env={"PARLEY_TEST_VALUE": "one"})  # type: ignore[operator]
+    other = make(env={"PARLEY_TEST_VALUE": "two"})  # type: ignore[operator]
+    code = "import os; print(os.environ['PARLEY_TEST_VALUE'], os.environ['PYTHONUNBUFFERED'])"
+    assert _run(executor, code) == (0, "one 1\n")
+    assert _run(other, code) == (0, "two 1\n")
+    assert _run(executor, code) == (0, "one 1\n")
+
+
+def test_an_uncaught_exception_prints_only_the_scripts_traceback(make: object) -> None:
+    exit_code, output = _run(make(), "def f():\n    raise ValueError('boom')\nf()\n")  # type: ignore[operator]
+    assert exit_code == 1
+    lines = output.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert [line for line in lines if line.startswith("  File")] == [
+        line for line in lines if line.startswith("  File") and ".py" in line and "_warm_python" not in line
+    ]
+    assert len([line for line in lines if line.startswith("  File")]) == 2
+    assert lines[-1] == "ValueError: boom"
+
+
+@pytest.mark.parametrize(
+    ("code", "exit_code", "output"),
+    [
+        ("import sys; sys.exit(3)", 3, ""),
+        ("import sys; sys.exit('bad input')", 1, "bad input\n"),
+        ("raise SystemExit", 0, ""),
+        ("import os; os._exit(7)", 7, ""),
+        ("print(1", 1, None),  # a syntax error: no traceback header
+        ("raise KeyboardInterrupt", 130, None),
+    ],
+)
+def test_exits_are_the_interpreters(make: object, code: str, exit_code: int, output: str | None) -> None:
+    got_code, got_output = _run(make(), code)  # type: ignore[operator]
+    assert got_code == exit_code
+    if output is not None:
+        assert got_output == output
+    elif exit_code == 1:
+        assert "SyntaxError" in got_output
+        assert "Traceback" not in got_output
+    else:
+        assert got_output.splitlines()[-1] == "KeyboardInterrupt"
+
+
+def test_leaving_joins_threads_runs_atexit_and_flushes_files(make: object, tmp_path: Path) -> None:
+    code = """\
+        import atexit, threading, time
+        atexit.register(lambda: print("atexit ran", flush=True))
+        def late():
+            time.sleep(0.2)
+            print("thread done", flush=True)
+        threading.Thread(target=late).start()
+        log = open("log.txt", "w")
+        log.write("written, never closed")
+        print("main done", flush=True)
+    """
+    assert _run(make(), code) == (0, "main done\nthread done\natexit ran\n")  # type: ignore[operator]
+    assert (tmp_path / "work" / "log.txt").read_text() == "written, never closed"
+
+
+def test_python_blocks_fork_from_a_warm_interpreter_unless_turned_off(make: object, fork_server: bool) -> None:
+    executor = make()  # type: ignore[operator]
+    exit_code, output = _run(executor, "print(open('/proc/self/cmdline', 'rb').read().split(b'\\0')[1:3])")
+    assert exit_code == 0
+    assert ("_warm_python" in output) is fork_server  # a fork never executed the file
+
+
+def test_a_virtual_environment_runs_its_own_interpreter(make: object, tmp_path: Path) -> None:
+    context = venv.EnvBuilder(with_pip=False).ensure_directories(tmp_path / "venv")
+    venv.EnvBuilder(with_pip=False).create(tmp_path / "venv")
+    executor = make(virtual_env_context=context)  # type: ignore[operator]
+    assert _run(executor, "import sys; print(sys.prefix)") == (0, f"{os.path.abspath(tmp_path / 'venv')}\n")
+
+
+def test_an_interpreter_that_cannot_serve_falls_back_to_a_fresh_process(make: object, tmp_path: Path) -> None:
+    wrapper = tmp_path / "bin" / "python"
+    wrapper.parent.mkdir()
+    # Refuses "-c" (what starts a warm interpreter), runs files.
+    wrapper.write_text(f'#!/bin/sh\ncase "$1" in -c) exit 3;; esac\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    context = SimpleNamespace(env_exe=str(wrapper), bin_path=str(wrapper.parent))
+    executor = make(virtual_env_context=context)  # type: ignore[operator]
+    for _ in range(3):
+        assert _run(executor, "print('ran')") == (0, "ran\n")
+
+
+def test_a_relative_pythonpath_is_resolved_in_the_work_dir(make: object, tmp_path: Path) -> None:
+    (tmp_path / "work" / "lib").mkdir(parents=True)
+    (tmp_path / "work" / "lib" / "helper.py").write_text("VALUE = 42\n")
+    executor = make(env={"PYTHONPATH": "lib"})  # type: ignore[operator]
+    assert _run(executor, "import helper; print(helper.VALUE)") == (0, "42\n")
