@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,7 +50,7 @@ from parley.coding._docker_run import (
     run_in_container,
 )
 from parley.coding._docker_runner import RunnerCache, RunnerLostError, drop_kept, get_runner, run_on_runner
-from parley.coding._docker_sandbox import MOUNT, Sandbox
+from parley.coding._docker_sandbox import MOUNT, NOBODY, Sandbox
 from parley.coding._executor_base import ExecutorBase
 from parley.coding._gate import Gate
 from parley.coding._options import check_max_saved_bytes
@@ -70,6 +71,13 @@ _RETRY = (
     "The next block will try to reach the Docker daemon again and start a fresh container if it answers; "
     "while it does not, blocks fail with an error saying so."
 )
+
+
+def hand_over(path: Path) -> None:
+    """Give ``path`` (a directory, not what is in it) to nobody:nogroup, unless it is theirs already."""
+    stat = path.stat()
+    if (stat.st_uid, stat.st_gid) != NOBODY:
+        os.chown(path, *NOBODY)
 
 
 class DockerCommandLineCodeExecutor(ExecutorBase):
@@ -294,6 +302,8 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             return CommandLineCodeResult(exit_code=1, output=refused)
         work_dir = self._options.work_dir.resolve()
         create_work_dir(work_dir)
+        if self._slot is not None and self._options.user is None and os.getuid() == 0:
+            hand_over(work_dir)  # the code runs as nobody: it must be able to write in its slot
         async with self._gate:
             with open_batch(work_dir, self._options.max_output_chars, self._max_saved_bytes) as batch:
                 for block in batch.blocks(code_blocks):
