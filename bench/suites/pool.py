@@ -31,7 +31,7 @@ from parley.coding import CodeBlock, ExecutorPool
 from parley.coding.jupyter import EmbeddedIPythonCodeExecutor
 from parley.testing import ScriptedModelClient
 
-__all__ = ["PerChatSampler", "PoolSampler"]
+__all__ = ["DockerSlotsSampler", "PerChatSampler", "PoolSampler"]
 
 ACQUIRE_TARGET_MS = 10.0
 THROUGHPUT_TARGET = 0.8
@@ -231,6 +231,118 @@ register(
             Metric(label="{chats} chats, one kernel per chat", unit="blocks/s", parley_key="per_chat_blocks_s"),
         ),
         reps=1,
+        quick_reps=1,
+        warmup=0,
+    )
+)
+
+
+SLOT_BLOCKS = 5
+SLOT_BLOCK = "sleep 0.05; echo ok"
+
+
+class DockerSlotsSampler:
+    """64 command-line sessions on 4 containers through slots, against the same sessions on 4 unslotted members.
+
+    Each session acquires its key, runs ``SLOT_BLOCKS`` sh blocks of ``sleep 0.05`` and releases
+    (reset: the slot's directory emptied). With slots every session has its own slot and they
+    all run at once; without, the sessions queue for the 4 members (one call at a time each).
+    """
+
+    def __init__(self, sessions: int, size: int) -> None:
+        from bench.suites.docker_executor import IMAGE
+
+        self._sessions, self._size = sessions, size
+        self._loop = asyncio.new_event_loop()
+        options = {"image": IMAGE, "timeout": 60}
+        slots = -(-sessions // size)
+        self._slotted = ExecutorPool("docker", size=size, slots_per_member=slots, options=options)
+        self._plain = ExecutorPool("docker", size=size, options=options, acquire_timeout=600)
+        self._loop.run_until_complete(self._slotted.start())
+        self._loop.run_until_complete(self._plain.start())
+        self.info: Mapping[str, str] = {
+            "docker slots": f"{sessions} sessions × {SLOT_BLOCKS} sh blocks; {size} containers × {slots} slots",
+        }
+
+    async def _burst(self, pool: ExecutorPool) -> float:
+        block = [CodeBlock(SLOT_BLOCK, "sh")]
+
+        async def session(n: int) -> int:
+            async with pool.acquire(f"s{n}") as executor:
+                ran = 0
+                for _ in range(SLOT_BLOCKS):
+                    result = await executor.a_execute_code_blocks(block)
+                    ran += result.output == "ok\n"
+            await pool.release(f"s{n}")
+            return ran
+
+        start = time.perf_counter()
+        ran = sum(await asyncio.gather(*(session(n) for n in range(self._sessions))))
+        elapsed = time.perf_counter() - start
+        if ran != self._sessions * SLOT_BLOCKS:
+            raise RuntimeError(f"{ran} blocks ran, not {self._sessions * SLOT_BLOCKS}")
+        return elapsed
+
+    def sample(self) -> dict[str, float]:
+        """Return both bursts' wall times (s) and blocks per second, and the slots' speed-up."""
+        slotted = self._loop.run_until_complete(self._burst(self._slotted))
+        plain = self._loop.run_until_complete(self._burst(self._plain))
+        blocks = self._sessions * SLOT_BLOCKS
+        return {
+            "slots_s": slotted,
+            "plain_s": plain,
+            "slots_blocks_per_s": blocks / slotted,
+            "speedup": plain / slotted,
+            "ideal_ratio": SLOT_BLOCKS * 0.05 / slotted,
+        }
+
+    def close(self) -> None:
+        """Close both pools, then the loop."""
+        if self._loop.is_closed():
+            return
+        self._loop.run_until_complete(self._slotted.a_close())
+        self._loop.run_until_complete(self._plain.a_close())
+        self._loop.close()
+
+
+def _slots(params: Mapping[str, Any]) -> Sampler:
+    return DockerSlotsSampler(params["sessions"], params["size"])
+
+
+def _slots_verdict(m: Medians) -> str:
+    return f"{m.parley['speedup']:.1f}× faster than the same sessions queued on unslotted members"
+
+
+register(
+    Benchmark(
+        name="pool-docker-slots",
+        summary=(
+            "concurrent command-line sessions (5 sh blocks of 50 ms each) on a few Docker containers through "
+            "ExecutorPool slots (slots_per_member), against the same sessions on as many unslotted members."
+        ),
+        params=lambda quick: {"sessions": 16, "size": 2} if quick else {"sessions": 64, "size": 4},
+        parley=_slots,
+        metrics=(
+            Metric(
+                label="{sessions} sessions on {size} containers through slots, wall time",
+                unit="s",
+                parley_key="slots_s",
+                target="(issue 9) 64 sessions on 4 containers through slots",
+                status=_slots_verdict,
+            ),
+            Metric(
+                label="(context) the same sessions on {size} unslotted members, wall time",
+                unit="s",
+                parley_key="plain_s",
+            ),
+            Metric(label="{sessions} sessions through slots", unit="blocks/s", parley_key="slots_blocks_per_s"),
+            Metric(
+                label="(context) slots: the blocks' own time (5 × 50 ms) / wall time",
+                unit="× ideal",
+                parley_key="ideal_ratio",
+            ),
+        ),
+        reps=3,
         quick_reps=1,
         warmup=0,
     )

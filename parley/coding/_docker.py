@@ -349,6 +349,32 @@ class Container:
                 sock.close()
         return None if handle.aborted else self._exit_code(exec_id)
 
+    def attach(self, argv: Sequence[str], *, env: Mapping[str, str], user: str) -> Any:
+        """Start ``argv`` in the container's ``mount`` directory with its stdin attached; return its stream.
+
+        The stream is a socket: what is sent to it goes to the command's stdin; what comes back
+        is the command's stdout and stderr in Docker's multiplexed frames. The persistent runner
+        (`parley.coding._docker_runner`) lives on one.
+
+        Raises:
+            ContainerGoneError: the container is not running, so nothing was started.
+            ExecutorError: the daemon refused the command.
+            ExecutorUnavailableError: the daemon did not answer.
+        """
+        docker = _docker()
+        api = self._client.api
+        try:
+            exec_id = api.exec_create(
+                self.id, list(argv), environment=dict(env), workdir=self.spec.mount, user=user, stdin=True
+            )["Id"]
+            return api.exec_start(exec_id, socket=True)
+        except docker.errors.APIError as exc:
+            if exc.status_code in (404, 409):
+                raise ContainerGoneError(f"the container is not running ({exc.explanation})") from exc
+            raise ExecutorError(f"Docker could not run the code: {exc.explanation}") from exc
+        except (docker.errors.DockerException, OSError) as exc:
+            raise _unavailable(exc) from exc
+
     def _exit_code(self, exec_id: str) -> int | None:
         docker = _docker()
         deadline = time.monotonic() + 2.0

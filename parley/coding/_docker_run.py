@@ -58,6 +58,9 @@ class RunOutcome:
         daemon_silent: True when, after a timeout, the daemon did not answer the kill within
             `DAEMON_DEADLINE_S` (nor, perhaps, the run itself): nothing is known about the
             run's processes, and the container should be given up.
+        runner_lost: True when the container's persistent runner (`parley.coding._docker_runner`)
+            died during the run, or did not answer and was given up: background processes it
+            kept are gone too.
     """
 
     exit_code: int
@@ -65,6 +68,7 @@ class RunOutcome:
     killed: bool
     escaped: bool = False
     daemon_silent: bool = False
+    runner_lost: bool = False
 
 
 class _DaemonThreads:

@@ -13,7 +13,7 @@ from parley.exceptions import ConfigError
 
 __all__ = ["check_count", "check_factory", "parse_config"]
 
-_POOL_KEYS = ("executor", "size", "acquire_timeout", "reset_timeout", "start_timeout", "base_dir")
+_POOL_KEYS = ("executor", "size", "slots_per_member", "acquire_timeout", "reset_timeout", "start_timeout", "base_dir")
 _AGENT_KEYS = ("last_n_messages", "allowed_languages")
 
 
@@ -49,7 +49,6 @@ def parse_config(config: Mapping[str, Any]) -> tuple[Any, Mapping[str, Any] | No
             key=str(unknown[0]),
             suggestions=difflib.get_close_matches(str(unknown[0]), known, n=1),
         )
-    pool_args = {k: config[k] for k in _POOL_KEYS[1:] if k in config}
     pool_args = {k: config[k] for k in _POOL_KEYS[1:] if k in config}
     return factory, (config[present[0]] if present else None), pool_args
 

@@ -25,7 +25,8 @@ __all__ = ["Lease", "PoolStats", "PooledExecutor", "percentile", "shown"]
 class PoolStats:
     """A snapshot of an `ExecutorPool`.
 
-    ``idle + leased + busy == size`` while the pool runs.
+    ``idle + leased + busy == size × slots_per_member`` while the pool runs: with slots, the
+    counts are of slots.
 
     Attributes:
         size: the number of members the pool keeps.
@@ -43,6 +44,7 @@ class PoolStats:
             they died).
         failures: failed resets, failed members and kernels that died, and failed attempts to
             start a replacement.
+        slots_per_member: the slots each member serves (1 unless the pool was given more).
     """
 
     size: int
@@ -57,6 +59,7 @@ class PoolStats:
     resets: int
     replacements: int
     failures: int
+    slots_per_member: int = 1
 
 
 @dataclass(eq=False)

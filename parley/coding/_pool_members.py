@@ -58,11 +58,14 @@ class Member:
         executor: the executor.
         number: its number in the pool, counting replacements (``member-<number>``).
         work_dir: the working directory the pool gave it (emptied on reset), or None.
+        host: for a slot (``slots_per_member``), the container's `parley.coding._pool_slots.Host`
+            it shares with the other slots; else None.
     """
 
     executor: CodeExecutor
     number: int
     work_dir: Path | None
+    host: Any = None
 
 
 def build(

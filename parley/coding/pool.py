@@ -62,6 +62,7 @@ from parley.coding._pool_members import (
     warm_member,
 )
 from parley.coding._pool_queue import Handover
+from parley.coding._pool_slots import Host, close_slot_host, open_host, open_slot
 from parley.coding.base import CodeBlock, CodeExecutor, CodeResult
 from parley.exceptions import ConfigError, ExecutorError, PoolExhaustedError
 
@@ -93,6 +94,11 @@ class ExecutorPool(ArtifactsMixin):
             ``"local"``, ``"docker"`` ... see `parley.coding.factory.EXECUTOR_REGISTRY`), a
             ``"pkg.module:Class"`` string, or a zero-argument callable returning a new executor.
         size: the number of members. Default 4.
+        slots_per_member: the slots each member serves (``"docker"`` only): each slot is lent
+            like a member, with a working directory of its own in the member's container
+            (``/workspace/slot-<k>``), and calls from different slots run at the same time (see
+            `parley.coding._pool_slots`). ``size=4, slots_per_member=16`` serves 64 keys from 4
+            containers. Default 1.
         options: keyword arguments for each member's executor (with a name or ``"module:Class"``
             only). Default none.
         acquire_timeout: seconds `acquire` waits for a member before raising
@@ -107,10 +113,12 @@ class ExecutorPool(ArtifactsMixin):
 
     Raises:
         ConfigError: ``executor`` is an unknown name (with "did you mean"), an executor instance
-            or class instance rather than a factory, or not callable; ``size`` or
-            ``latency_window`` is not a positive int; a timeout is not a positive finite number
-            of seconds; ``options`` is given with a callable, is not a str-keyed mapping, or
-            holds ``work_dir`` for an executor the pool gives a ``work_dir`` (use ``base_dir``).
+            or class instance rather than a factory, or not callable; ``size``,
+            ``slots_per_member`` or ``latency_window`` is not a positive int, or
+            ``slots_per_member`` is above 1 for an executor other than ``"docker"``; a timeout
+            is not a positive finite number of seconds; ``options`` is given with a callable,
+            is not a str-keyed mapping, or holds ``work_dir`` for an executor the pool gives a
+            ``work_dir`` (use ``base_dir``).
     """
 
     def __init__(
@@ -118,6 +126,7 @@ class ExecutorPool(ArtifactsMixin):
         executor: str | Callable[[], CodeExecutor],
         size: int = 4,
         *,
+        slots_per_member: int = 1,
         options: Mapping[str, Any] | None = None,
         acquire_timeout: float = 60,
         reset_timeout: float = 60,
@@ -128,6 +137,13 @@ class ExecutorPool(ArtifactsMixin):
         self._factory, self._canonical = check_factory(executor, options)
         self._options = dict(options or {})
         self._size = check_count("size", size)
+        self._slots = check_count("slots_per_member", slots_per_member)
+        if self._slots > 1 and self._canonical != "docker":
+            raise ConfigError(
+                f"slots_per_member applies to the 'docker' executor (slots share a container), not to {executor!r}; "
+                "for more members of another executor raise size instead.",
+                key="slots_per_member",
+            )
         self._acquire_timeout = check_seconds("acquire_timeout", acquire_timeout)
         self._reset_timeout = check_seconds("reset_timeout", reset_timeout)
         self._start_timeout = check_seconds("start_timeout", start_timeout)
@@ -145,6 +161,7 @@ class ExecutorPool(ArtifactsMixin):
         self._keyless: set[Lease] = set()
         self._tasks: set[tuple[asyncio.AbstractEventLoop, asyncio.Task[None]]] = set()
         self._numbers = itertools.count(1)
+        self._hosts = itertools.count(1)
         self._latencies: deque[float] = deque(maxlen=check_count("latency_window", latency_window))
         self._acquires = self._resets = self._replacements = self._failures = 0
 
@@ -212,13 +229,15 @@ class ExecutorPool(ArtifactsMixin):
             await asyncio.to_thread(self._make_base)
             members: list[Member] = []
             try:
-                members.extend(self._new_member() for _ in range(self._size))
+                for _ in range(self._size):
+                    host = self._new_host() if self._slots > 1 else None
+                    members.extend(self._new_member(host) for _ in range(self._slots))
                 outcomes = await asyncio.gather(*(self._warm(m) for m in members), return_exceptions=True)
                 for outcome in outcomes:
                     if isinstance(outcome, BaseException):
                         raise outcome
             except BaseException:
-                await asyncio.gather(*(close_member(m, _CLOSE_DEADLINE_S) for m in members))
+                await asyncio.gather(*(self._end(m) for m in members))
                 await asyncio.to_thread(self._remove_dirs, members)
                 raise
             with self._mutex:
@@ -254,7 +273,7 @@ class ExecutorPool(ArtifactsMixin):
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(task.cancel)
         await asyncio.gather(*(task for loop, task in tasks if loop is here), return_exceptions=True)
-        await asyncio.gather(*(close_member(m, _CLOSE_DEADLINE_S) for m in members))
+        await asyncio.gather(*(self._end(m) for m in members))
         await asyncio.to_thread(self._remove_dirs, members)
 
     async def __aenter__(self) -> Self:
@@ -350,7 +369,7 @@ class ExecutorPool(ArtifactsMixin):
                 size=self._size,
                 idle=idle,
                 leased=leased,
-                busy=self._size - idle - leased if running else 0,
+                busy=self._size * self._slots - idle - leased if running else 0,
                 waiting=self._queue.waiting_locked(),
                 acquires=self._acquires,
                 acquire_p50_ms=percentile(latencies, 50),
@@ -359,6 +378,7 @@ class ExecutorPool(ArtifactsMixin):
                 resets=self._resets,
                 replacements=self._replacements,
                 failures=self._failures,
+                slots_per_member=self._slots,
             )
 
     # --- inside: leases -----------------------------------------------------------------------------
@@ -476,18 +496,24 @@ class ExecutorPool(ArtifactsMixin):
             self._members.discard(member)
         self._spawn(self._replacement(member, why))
 
+    async def _end(self, member: Member) -> None:
+        """Close ``member``; for a slot, its container's executor too when it was the last slot."""
+        await close_member(member, _CLOSE_DEADLINE_S)
+        await close_slot_host(member, _CLOSE_DEADLINE_S)
+
     async def _replacement(self, old: Member, why: str) -> None:
-        await close_member(old, _CLOSE_DEADLINE_S)
+        await self._end(old)
         await asyncio.to_thread(self._remove_dirs, [old])
         delay = 0.5
         while True:
             fresh: Member | None = None
             try:
-                fresh = self._new_member()
+                host = old.host if old.host is not None and not old.host.closed else None
+                fresh = self._new_member(host if host is not None or self._slots == 1 else self._new_host())
                 await self._warm(fresh)
             except Exception as exc:
                 if fresh is not None:
-                    await close_member(fresh, _CLOSE_DEADLINE_S)
+                    await self._end(fresh)
                 with self._mutex:
                     self._failures += 1
                 _log.warning(
@@ -498,7 +524,7 @@ class ExecutorPool(ArtifactsMixin):
                 continue
             except BaseException:  # cancelled by close(): end what was being started
                 if fresh is not None:
-                    await asyncio.shield(close_member(fresh, _CLOSE_DEADLINE_S))
+                    await asyncio.shield(self._end(fresh))
                 raise
             with self._mutex:
                 closed = self._state == "closed"
@@ -506,16 +532,24 @@ class ExecutorPool(ArtifactsMixin):
                     self._members.add(fresh)
                     self._replacements += 1
             if closed:
-                await close_member(fresh, _CLOSE_DEADLINE_S)
+                await self._end(fresh)
             else:
                 self._give(fresh)
             return
 
-    def _new_member(self) -> Member:
+    def _new_member(self, host: Host | None = None) -> Member:
         number = next(self._numbers)
+        if host is not None:
+            return open_slot(host, number)
         base = self.base_dir
         work_dir = base / f"member-{number}" if base is not None and self._canonical in WORK_DIR_EXECUTORS else None
         return Member(build(self._factory, self._options, self._canonical, work_dir), number, work_dir)
+
+    def _new_host(self) -> Host:
+        """The executor of a container whose slots become members (see `parley.coding._pool_slots`)."""
+        number = next(self._hosts)
+        assert self.base_dir is not None
+        return open_host(self._factory, self._options, self._canonical, self.base_dir / f"member-{number}", number)
 
     async def _warm(self, member: Member) -> None:
         try:
@@ -532,6 +566,7 @@ class ExecutorPool(ArtifactsMixin):
         with self._mutex:
             self._check_running()
         member = await self._bind(lease, time.monotonic() + self._acquire_timeout)
+        lost_before = _containers_lost(member.executor)
         try:
             result = await execute(member.executor, code_blocks)
         except ExecutorError as exc:
@@ -544,7 +579,9 @@ class ExecutorPool(ArtifactsMixin):
                 "executor, so run any setup code again."
             ) from exc
         with self._mutex:
-            if STATE_LOST_MARKER in result.output:  # the kernel died; its executor started a fresh one
+            if STATE_LOST_MARKER in result.output or _containers_lost(member.executor) > lost_before:
+                # The kernel died, or the container stopped: the executor started a fresh one, and
+                # its result says what was lost.
                 lease.lost = True
                 self._failures += 1
                 self._replacements += 1
@@ -586,7 +623,7 @@ class ExecutorPool(ArtifactsMixin):
             waiting = self._queue.waiting_locked()
         held.sort(key=lambda item: -item[1])
         return PoolExhaustedError(
-            size=self._size,
+            size=self._size * self._slots,
             waited=waited,
             holders=held,
             busy=max(0, self._size - len(self._queue.idle) - len(held)),
@@ -626,6 +663,12 @@ class ExecutorPool(ArtifactsMixin):
                 shutil.rmtree(member.work_dir, ignore_errors=True)
         if self._state == "closed" and self._remove_base is not None:
             self._remove_base()
+
+
+def _containers_lost(executor: object) -> int:
+    """How many times a Docker executor said its container was lost (0 for other executors)."""
+    lost = getattr(executor, "containers_lost", 0)
+    return lost if isinstance(lost, int) else 0
 
 
 def _remove_tree(path: str) -> None:

@@ -72,11 +72,14 @@ def test_a_detached_process_ends_with_a_timed_out_block(docker_executor: MakeDoc
     assert processes(executor, _SLEEPS[how]) == []
 
 
-def test_the_container_keeps_only_its_own_processes(docker_executor: MakeDocker) -> None:
-    executor = docker_executor()
+@pytest.mark.parametrize("runner", [True, False], ids=["runner", "exec-per-block"])
+def test_the_container_keeps_only_its_own_processes(docker_executor: MakeDocker, runner: bool) -> None:
+    executor = docker_executor(runner=runner)
     assert executor.execute_code_blocks(list(DETACHED.values())).exit_code == 0
     commands = [row[-1] for row in container(executor.container_name).top()["Processes"]]
-    assert sorted(commands) == ["/sbin/docker-init -- sleep infinity", "sleep infinity"]
+    runners = [c for c in commands if "parley-runner" in c]  # the persistent runner, while it serves
+    assert len(runners) == (1 if runner else 0)
+    assert sorted(set(commands) - set(runners)) == ["/sbin/docker-init -- sleep infinity", "sleep infinity"]
 
 
 # --- keep_background -------------------------------------------------------------------------------
