@@ -107,13 +107,13 @@ class MCPServerConfig(BaseModel):
 
     kind: Literal["mcp"] = "mcp"
     command: str | None = None
-    args: tuple[str, ...] = ()
+    args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     env_from: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
     url: str | None = None
     headers_env: dict[str, str] = Field(default_factory=dict)
-    tools: tuple[str, ...] | None = None
+    tools: list[str] | None = None
     timeout: float = Field(default=DEFAULT_CALL_TIMEOUT, gt=0)
     startup_timeout: float = Field(default=DEFAULT_STARTUP_TIMEOUT, gt=0)
     max_result_chars: int = Field(default=DEFAULT_MAX_RESULT_CHARS, gt=0)

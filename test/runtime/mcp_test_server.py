@@ -27,6 +27,7 @@ from typing import Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 server = MCPServer("parley-test", log_level="WARNING")
 
@@ -46,7 +47,7 @@ def add(a: int, b: int) -> int:
 @server.tool()
 def fail(reason: str) -> str:
     """Always fails, with the reason given."""
-    raise ValueError(f"the tool failed on purpose: {reason}")
+    raise ToolError(f"the tool failed on purpose: {reason}")
 
 
 @server.tool()
@@ -81,6 +82,7 @@ def _serve_http() -> None:
     app = server.streamable_http_app()
 
     async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        # Lifespan events pass through: they run the app's session manager.
         if scope["type"] == "http" and dict(scope["headers"]).get(b"x-test-token", b"").decode() != token:
             await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": b"missing or wrong X-Test-Token"})
@@ -92,16 +94,6 @@ def _serve_http() -> None:
     sock.listen()
     print(f"PORT {sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(guarded, log_level="warning", lifespan="on")
-    # The app's lifespan runs the session manager; uvicorn drives it through the wrapper's scope.
-    app_lifespan = app
-
-    async def with_lifespan(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await app_lifespan(scope, receive, send)
-        else:
-            await guarded(scope, receive, send)
-
-    config = uvicorn.Config(with_lifespan, log_level="warning", lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
 
 
