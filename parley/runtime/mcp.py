@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from parley.exceptions import ConfigError, MCPServerError, MissingDependencyError, ToolArgumentsError, redact_url
+from parley import exceptions
+from parley.exceptions import MCPServerError
 
 if TYPE_CHECKING:
     from parley.agentchat.conversable_agent import ConversableAgent
@@ -47,6 +48,7 @@ __all__ = [
     "DEFAULT_MAX_RESULT_CHARS",
     "DEFAULT_STARTUP_TIMEOUT",
     "MCPServerConfig",
+    "MCPServerError",
     "MCPTool",
     "MCPToolset",
     "register_mcp_tools",
@@ -145,10 +147,11 @@ class MCPServerConfig(BaseModel):
             if stray:
                 raise ValueError(
                     f"{', '.join(stray)} apply to a stdio server (command), and this config has url="
-                    f"{redact_url(self.url)!r}. Remove them; an HTTP server gets its secrets as headers (headers_env)."
+                    f"{exceptions.redact_url(self.url)!r}. Remove them; an HTTP server gets its secrets as headers "
+                    "(headers_env)."
                 )
             if not self.url.startswith(("http://", "https://")):
-                raise ValueError(f"url must start with http:// or https://, got {redact_url(self.url)!r}.")
+                raise ValueError(f"url must start with http:// or https://, got {exceptions.redact_url(self.url)!r}.")
         elif self.headers_env:
             raise ValueError(
                 "headers_env applies to an HTTP server (url); a stdio server (command) gets its secrets "
@@ -212,7 +215,7 @@ def _adapter() -> ModuleType:
         from parley.runtime import _mcp_session
     except ImportError as e:
         if (e.name or "").split(".")[0] in ("mcp", "mcp_types", "httpx2", "anyio"):
-            raise MissingDependencyError("mcp", "mcp") from e
+            raise exceptions.MissingDependencyError("mcp", "mcp") from e
         raise
     return _mcp_session
 
@@ -262,7 +265,7 @@ class MCPToolset:
         where = (
             f"command={self._config.command!r}"
             if self._config.command
-            else f"url={redact_url(self._config.url or '')!r}"
+            else f"url={exceptions.redact_url(self._config.url or '')!r}"
         )
         state = "closed" if self._closed else "open" if self._connection is not None else "not opened"
         return f"MCPToolset({self._name!r}, {where}, {state})"
@@ -308,7 +311,7 @@ class MCPToolset:
     def _check_allow_list(self, offered: list[str]) -> None:
         for wanted in self._config.tools or ():
             if wanted not in offered:
-                raise ConfigError(
+                raise exceptions.ConfigError(
                     f"MCP server {self._name!r} has no tool {wanted!r} (named in its tools: allow-list); it offers: "
                     f"{', '.join(offered) or 'none'}.",
                     key="tools",
@@ -369,7 +372,7 @@ class MCPToolset:
         """
         try:
             connection = await self._connect()
-        except (MCPServerError, ConfigError) as e:
+        except (MCPServerError, exceptions.ConfigError) as e:
             return f"Error: {e}"
         offered = [t.name for t in connection.tools if self._allowed(t.name)]
         if name not in offered:
@@ -457,7 +460,7 @@ def _executor_function(
         if check is not None:
             problems = check(arguments)
             if problems:
-                raise ToolArgumentsError(offered, problems)
+                raise exceptions.ToolArgumentsError(offered, problems)
         return await toolset.call_tool(tool, arguments)
 
     run.__name__ = offered
@@ -497,11 +500,11 @@ async def register_mcp_tools(
             or the allow-list names a tool the server lacks.
     """
     if prefix and not _TOOL_NAME.match(prefix):
-        raise ConfigError(
+        raise exceptions.ConfigError(
             f"prefix={prefix!r} cannot start a tool name: use letters, digits, '_' and '-' only.", key="prefix"
         )
     if caller.llm_config is False or caller.llm_config is None:
-        raise ConfigError(
+        raise exceptions.ConfigError(
             f"register_mcp_tools needs a caller with an llm_config, and {caller.name!r} has none: there is no model "
             "to offer the tools to. Pass the agent that calls the model as caller=.",
             key="llm_config",
@@ -516,7 +519,7 @@ async def register_mcp_tools(
             whose = (
                 f"tool {other!r} of the same server" if other else f"another tool already offered to {caller.name!r}"
             )
-            raise ConfigError(
+            raise exceptions.ConfigError(
                 f"Tool {tool.name!r} of MCP server {toolset.name!r} would be offered as {offered!r}, the name of "
                 f"{whose}. Pass prefix= (for example {toolset.name + '_'!r}) or list the tools to keep "
                 "in the server's tools: allow-list.",
