@@ -144,6 +144,9 @@ class Connection:
     async def _own(self) -> None:
         """The owner task: enter the SDK's contexts, signal ready, wait for stop, exit them."""
         startup = self._config.startup_timeout
+        if self._stop.is_set():  # stopped before this task first ran
+            self._ready.set()
+            return
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + startup) as scope:
                 self._scope = scope
@@ -218,6 +221,8 @@ class Connection:
             what = f"could not be started: {type(error).__name__}: {error}."
         elif isinstance(error, MCPError) and error.code == mcp_types.CONNECTION_CLOSED and config.command:
             what = "closed the connection before the handshake finished (did the process exit?)."
+        elif isinstance(error, MCPError) and config.command:
+            what = f"answered the handshake with an error: {error.message} (code {error.code})."
         elif isinstance(error, MCPError):
             what = (
                 f"refused the handshake: {error.message} (code {error.code}). Check the URL and the headers "
@@ -272,13 +277,16 @@ class Connection:
     async def stop(self) -> None:
         """Leave the SDK's contexts in the owner task, ending a stdio server's process.
 
-        Waits up to `STOP_GRACE` seconds, then cancels the owner task's scope and waits as long
-        again. Idempotent; never raises for the server's own failures.
+        A connection still starting is cancelled at once. An open one gets up to `STOP_GRACE`
+        seconds to close, then its owner task's scope is cancelled and it gets as long again.
+        Idempotent; never raises for the server's own failures.
         """
         task = self._task
         self._stop.set()
         if task is None:
             return
+        if self._session is None and self._scope is not None:
+            self._scope.cancel()  # still starting: nothing to wait for, end it now
         with contextlib.suppress(Exception):
             done, _ = await asyncio.wait({task}, timeout=STOP_GRACE)
             if not done:

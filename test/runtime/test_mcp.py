@@ -196,6 +196,19 @@ async def test_a_model_calls_an_mcp_tool_and_the_reply_carries_the_servers_answe
     assert not psutil.pid_exists(pids[0])  # leaving the block ended the server
 
 
+def test_a_sync_chat_uses_the_toolset_and_leaving_the_sync_block_ends_the_server() -> None:
+    from parley._sync import run_sync
+
+    with ScriptedOpenAIServer(weather_script) as server:
+        assistant, user = pair(server)
+        with MCPToolset("sync", stdio()) as toolset:
+            run_sync(register_mcp_tools(toolset, caller=assistant, executor=user))
+            result = user.initiate_chat(assistant, message="Weather?", silent=True)
+            [process] = server_processes()
+    assert result.chat_history[-1]["content"] == "The weather service says: Sunny in Oslo, 21 C. TERMINATE"
+    assert not psutil.pid_exists(process.pid)
+
+
 async def test_tool_errors_reach_the_model_as_tool_results() -> None:
     calls = [
         {"id": "c1", "name": "fail", "arguments": {"reason": "no data"}},
@@ -260,6 +273,21 @@ async def test_a_server_that_says_nothing_fails_at_the_startup_deadline_and_is_e
     answer = await toolset.call_tool("weather", {"city": "Oslo"})  # the model reads the same error
     assert answer.startswith("Error: MCP server 'mute'")
     assert "within 2 s (startup_timeout)" in answer
+    await toolset.aclose()
+
+
+async def test_cancelling_an_open_ends_the_server_it_was_starting() -> None:
+    toolset = MCPToolset("abandoned", stdio("silent"))
+    opening = asyncio.ensure_future(toolset.open())
+    for _ in range(600):  # until the server process exists, at most 60 s
+        if server_processes():
+            break
+        await asyncio.sleep(0.1)
+    assert len(server_processes()) == 1
+    opening.cancel()  # as a run's budget or a caller's cancellation does
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    assert server_processes() == []
     await toolset.aclose()
 
 
