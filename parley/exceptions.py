@@ -171,6 +171,8 @@ class NoEligibleSpeaker(ParleyError):
     def __init__(self, message: str = "No eligible speakers.") -> None:
         self.message = message
         super().__init__(message)
+
+
 class RuntimeConfigError(ConfigError):
     """A runtime config (a file or a dict for `parley.runtime.Runtime`) is wrong.
 
