@@ -15,6 +15,7 @@ The tree::
     ├── ToolArgumentsError          a model's tool arguments do not fit the tool (also ValueError)
     ├── CacheError                  a model-response cache's store failed, or it was closed
     ├── ArtifactError               a sandbox file cannot be read, listed or archived (outside, missing ...)
+    ├── MCPServerError              an MCP server could not be started or reached, or broke the protocol
     ├── ModelError                  a model call failed; names the config entry, key redacted
     │   ├── ModelAuthenticationError    missing or rejected API key
     │   ├── ModelConnectionError        server unreachable or timed out
@@ -45,6 +46,7 @@ __all__ = [
     "ExecutorUnavailableError",
     "InvalidCarryOverType",
     "InvalidMessageError",
+    "MCPServerError",
     "MissingDependencyError",
     "ModelAuthenticationError",
     "ModelConnectionError",
@@ -243,6 +245,23 @@ class ArtifactError(ParleyError):
         self.reason = reason
         self.path = path
         self.key = key
+
+
+class MCPServerError(ParleyError):
+    """An MCP server could not be started, reached or spoken to (see `parley.runtime.mcp`).
+
+    A tool that fails *on* the server is not an exception: its error comes back to the model as
+    the tool's result text. This error is raised when there is no working connection to ask:
+    the command does not exist, the process exits or says nothing within the start-up deadline,
+    the URL refuses the handshake, or a variable named in ``env_from``/``headers_env`` is unset.
+
+    Attributes:
+        server: the toolset's name (the id the server has in the config).
+    """
+
+    def __init__(self, message: str, *, server: str) -> None:
+        super().__init__(message)
+        self.server = server
 
 
 class ModelError(ParleyError):

@@ -22,6 +22,7 @@ PUBLIC_MODULES = [
     "parley.io",
     "parley.coding.jupyter",
     "parley.llm.cache",
+    "parley.runtime.mcp",
 ]
 
 
@@ -94,7 +95,7 @@ def test_sdks_are_imported_by_one_adapter_each() -> None:
     for path in sorted(PACKAGE.rglob("*.py")):
         for mod in _imports(path):
             top = mod.split(".")[0]
-            if top in ("openai", "docker", "jupyter_client", "tornado"):
+            if top in ("openai", "docker", "jupyter_client", "tornado", "mcp", "mcp_types"):
                 users.setdefault(top, []).append(str(path.relative_to(ROOT)))
     for sdk, files in users.items():
         assert len(set(files)) == 1, f"{sdk} is imported by several modules: {sorted(set(files))}"
