@@ -29,11 +29,16 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _children() -> set[int]:
-    """This process's live descendants, but for the local executors' one shared reaper server."""
+    """This process's live descendants, but for the local executors' shared servers.
+
+    Those are the reaper server (``--serve``) and the warm Python templates the fork server keeps
+    (``_warm_python``): they live as long as this process, by design, and run no block themselves.
+    """
     out = set()
     for p in psutil.Process().children(recursive=True):
         try:
-            if p.status() != psutil.STATUS_ZOMBIE and "--serve" not in p.cmdline():
+            command = " ".join(p.cmdline())
+            if p.status() != psutil.STATUS_ZOMBIE and "--serve" not in command and "_warm_python" not in command:
                 out.add(p.pid)
         except psutil.NoSuchProcess:
             continue
