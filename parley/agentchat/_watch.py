@@ -34,6 +34,9 @@ async def run_watched(agent: str, setup: CodeExecution, blocks: Sequence[CodeBlo
     reported too (`parley.agentchat.events`).
     """
     sink = current_event_sink()
+    # An executor that shows its output itself (the notebook executor prints into the running
+    # cell) gets no second copy on the console: in a notebook that copy would be captured too.
+    show = show and not getattr(setup.executor, "shows_output", False)
     if sink is None and not show:
         return await setup.run(list(blocks))
     io = IOStream.get_default() if show else None

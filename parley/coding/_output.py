@@ -130,9 +130,16 @@ class OutputBudget:
         """
         if not text:
             return
-        if self._listener is not None:
-            with contextlib.suppress(Exception):  # a faulty watcher must not change the block's result
-                self._listener(text)
+        listener = self._listener
+        if listener is not None:
+            # While the listener runs it gets nothing more: if what it prints is captured back
+            # into this budget (an in-process executor), it must not call itself without end.
+            self._listener = None
+            try:
+                with contextlib.suppress(Exception):  # a faulty watcher must not change the block's result
+                    listener(text)
+            finally:
+                self._listener = listener
         self._total += len(text)
         self._last_char = text[-1]
         if not self._spilled:

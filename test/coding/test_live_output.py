@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,3 +50,23 @@ async def test_no_listener_outside_the_with_block(executor_factory: MakeExecutor
     finally:
         await executor.a_close()
     assert "".join(seen) == "inside\n"
+
+
+def test_a_listener_whose_output_is_captured_back_is_not_called_again(tmp_path: Path) -> None:
+    """In a notebook, what the console prints is captured into the same budget: no endless echo."""
+    from parley.coding._output import OutputBudget
+
+    seen: list[str] = []
+    budget: OutputBudget | None = None
+
+    def echo(text: str) -> None:
+        seen.append(text)
+        assert budget is not None
+        budget.feed_text(text)  # the console's print, captured back as the block's output
+
+    with listen(echo):
+        budget = OutputBudget(1000, tmp_path / "spill.txt")
+    budget.feed_text("hello\n")
+    budget.feed_text("again\n")
+    assert seen == ["hello\n", "again\n"]
+    assert budget.total_chars == 2 * len("hello\nagain\n")
