@@ -105,7 +105,6 @@ class NotebookCodeExecutor(ExecutorBase):
     """The notebook already shows a block's output in the running cell as it is printed, so a
     console watching the chat must not print it again (it would be captured a second time)."""
 
-
     SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = SUPPORTED_LANGUAGES
     """The languages this executor runs."""
 
