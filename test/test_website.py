@@ -108,7 +108,7 @@ def test_page_code_runs(page: Path, tmp_path: Path) -> None:
 @pytest.mark.timeout(120)
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
     # Skips where mkdocs is missing; on CI (CI=true) fails instead.
-    require(importlib.util.find_spec("mkdocs") is not None, "mkdocs (pip install 'parley[docs]')")
+    require(importlib.util.find_spec("mkdocs") is not None, "mkdocs (pip install 'pyparley[docs]')")
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(WEBSITE / "mkdocs.yml"), "-d", str(tmp_path)],
         capture_output=True,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from parley._tracing import traced_chat
 from parley.agentchat._chat_slots import chat_scope
 from parley.agentchat._display import content_str
 from parley.exceptions import ConfigError
@@ -227,6 +228,7 @@ async def _turns(
         await recipient.a_send(reply, sender, request_reply=False, silent=silent)  # type: ignore[call-arg]
 
 
+@traced_chat
 async def run_two_agent_chat(
     sender: ConversableAgent,
     recipient: Agent,

@@ -26,6 +26,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from parley._tracing import traced_model_call
 from parley.exceptions import ConfigError, ModelError, ModelResponseError, redact_config
 from parley.llm import custom
 from parley.llm.cache import CHAT_CACHE, Cache, check_cache, request_key, seed_cache
@@ -268,7 +269,7 @@ class OpenAIWrapper:
             stream = self._streams[index] if call_stream is None else bool(call_stream)
             entry_params = {**(call_params or {}), "stream": True} if stream else call_params
             try:
-                response = await client.create(messages, tools=tools, params=entry_params)
+                response = await traced_model_call(client, entry, messages, tools, entry_params)
                 response = _structured(response, fmt, entry)
             except ModelError as exc:
                 failures.append((index, exc))
