@@ -26,6 +26,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from parley._logging import get_logger
 from parley._tracing import traced_model_call
 from parley.exceptions import ConfigError, ModelError, ModelResponseError, redact_config
 from parley.llm import custom
@@ -39,6 +40,8 @@ from parley.llm.types import Message, ModelResponse, ToolSpec
 from parley.llm.usage import UsageMode, UsageSummary, count_in_chats
 
 __all__ = ["OpenAIWrapper"]
+
+_log = get_logger("parley.llm")
 
 
 def _resolve_model_client(value: Any, index: int) -> ModelClient:
@@ -273,6 +276,8 @@ class OpenAIWrapper:
                 response = _structured(response, fmt, entry)
             except ModelError as exc:
                 failures.append((index, exc))
+                if index + 1 < len(self._clients):
+                    _log.info("config_list[%d] failed (%s); trying the next entry", index, type(exc).__name__)
                 continue
             if cache is not None and key is not None:
                 await cache.aset_response(key, response)
