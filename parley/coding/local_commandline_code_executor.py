@@ -57,6 +57,7 @@ def _supported_languages() -> tuple[str, ...]:
     base = ("bash", "python", "sh", "shell")
     return (*base, "powershell", "pwsh") if shutil.which("pwsh") else base
 
+
 _log = get_logger("parley.coding")
 
 
