@@ -20,7 +20,8 @@ Levels:
 
 Records never hold a secret: config entries pass through `redact` (API keys become
 ``"sk-...abcd"``, ``user:password@`` in URLs becomes ``***@``), and message content is never
-logged, only its size.
+logged, only its size (the one exception is the scripted test server's ``parley.testing``, which
+shows the start of each request and reply: it is a test tool, and ``--verbose`` exists for that).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ LOGGER_NAMES: Mapping[str, str] = {
     "parley.coding.pool": "pool members started, leased, reset, replaced and closed",
     "parley.llm": "model requests, their retries and fallbacks to the next config entry",
     "parley.runtime": "runs of declared teams",
-    "parley.testing": "the scripted OpenAI server's requests and replies (with --verbose)",
+    "parley.testing": "the scripted OpenAI server's requests and replies, cut to 200 characters (INFO)",
 }
 
 
