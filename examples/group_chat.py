@@ -1,6 +1,6 @@
 """A group chat: a planner, a coder and a critic take turns under a GroupChatManager.
 
-    python -m parley.testing.openai_server --script examples/group_chat.replies.yaml
+python -m parley.testing.openai_server --script examples/group_chat.replies.yaml
 """
 
 from parley import AssistantAgent, GroupChat, GroupChatManager

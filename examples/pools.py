@@ -1,6 +1,6 @@
 """Pools: many chats at once share two warm executors, each chat pinned to its own slot.
 
-    python -m parley.testing.openai_server --script examples/pools.replies.yaml
+python -m parley.testing.openai_server --script examples/pools.replies.yaml
 """
 
 import asyncio

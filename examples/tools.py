@@ -1,6 +1,6 @@
 """Tools: the assistant calls a typed Python function, which the user proxy executes.
 
-    python -m parley.testing.openai_server --script examples/tools.replies.yaml
+python -m parley.testing.openai_server --script examples/tools.replies.yaml
 """
 
 from typing import Annotated
