@@ -63,8 +63,9 @@ def check_docker() -> Check:
     """The docker SDK, a daemon that answers, and which sandbox images it has."""
     if not _has("docker"):
         return Check("docker", "missing", "the docker SDK is not installed", "pip install 'pyparley[docker]'")
-    import docker
+    from parley.coding._docker import _docker  # the one module that imports the SDK
 
+    docker = _docker()
     try:
         client = docker.from_env(timeout=PROBE_TIMEOUT_S)
         try:
@@ -103,9 +104,9 @@ def check_kernels() -> Check:
         return Check(
             "kernels", "missing", "jupyter_client or ipykernel is not installed", "pip install 'pyparley[jupyter]'"
         )
-    from jupyter_client.kernelspec import KernelSpecManager
+    from parley.coding.jupyter._kernel import kernel_names  # the one module that imports jupyter_client
 
-    specs = sorted(KernelSpecManager().find_kernel_specs())
+    specs = kernel_names()
     if not specs:
         return Check("kernels", "missing", "no kernel spec is installed", "python -m ipykernel install --user")
     return Check("kernels", "ok", f"kernel specs: {', '.join(specs)}")
