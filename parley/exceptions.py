@@ -196,7 +196,7 @@ class MissingDependencyError(ParleyError, ImportError):
     """An optional extra is not installed; the message says which ``pip install`` fixes it."""
 
     def __init__(self, module: str, extra: str) -> None:
-        super().__init__(f"{module!r} is not installed. Install it with: pip install 'parley[{extra}]'", name=module)
+        super().__init__(f"{module!r} is not installed. Install it with: pip install 'pyparley[{extra}]'", name=module)
         self.extra = extra
 
 

@@ -5,6 +5,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-PARLEY_EXTRAS=all bash scripts/setup.sh
+# The core install only: the demo needs no Docker, Jupyter, Redis or test tools.
+PARLEY_EXTRAS=core bash scripts/setup.sh
 if [ "$#" -eq 0 ]; then set -- README.md; fi
 exec .venv/bin/parley demo "$@"

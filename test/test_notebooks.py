@@ -47,7 +47,7 @@ def _starts_this_python(argv: list[str]) -> bool:
 def kernel_name() -> str:
     """The ``python3`` kernel spec, installed for this interpreter when missing or pointing elsewhere."""
     have = all(importlib.util.find_spec(m) for m in ("nbclient", "nbformat", "ipykernel", "jupyter_client"))
-    require(have, "nbclient, nbformat, ipykernel and jupyter_client (pip install 'parley[jupyter]')")
+    require(have, "nbclient, nbformat, ipykernel and jupyter_client (pip install 'pyparley[jupyter]')")
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -108,7 +109,7 @@ def test_page_code_runs(page: Path, tmp_path: Path) -> None:
 @pytest.mark.timeout(120)
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
     # Skips where mkdocs is missing; on CI (CI=true) fails instead.
-    require(importlib.util.find_spec("mkdocs") is not None, "mkdocs (pip install 'parley[docs]')")
+    require(importlib.util.find_spec("mkdocs") is not None, "mkdocs (pip install 'pyparley[docs]')")
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(WEBSITE / "mkdocs.yml"), "-d", str(tmp_path)],
         capture_output=True,
@@ -117,3 +118,24 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
     assert (tmp_path / "index.html").is_file()
+    # an API page, rendered from the docstrings, for every public module
+    sys.path.insert(0, str(WEBSITE / "hooks"))
+    try:
+        from api_pages import public_modules  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(WEBSITE / "hooks"))
+    modules = public_modules()
+    assert {"parley", "parley.agentchat.conversable_agent", "parley.coding.pool", "parley.llm.wrapper"} <= set(modules)
+    for module in modules:
+        page = (tmp_path / "api" / module / "index.html").read_text(encoding="utf-8")
+        assert 'class="doc doc-' in page, f"{module}: no rendered reference"
+    pool = (tmp_path / "api" / "parley.coding.pool" / "index.html").read_text(encoding="utf-8")
+    assert "acquire_timeout" in pool  # from ExecutorPool's docstring
+    # works offline: no script, stylesheet or font from another host, and code coloured at build time
+    for html in tmp_path.rglob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        assert not re.search(r'<(script|link)[^>]+(src|href)="(https?:)?//', text), html
+    started = (tmp_path / "getting-started" / "index.html").read_text(encoding="utf-8")
+    assert '<span class="kn">from</span>' in started
+    assert (tmp_path / "search" / "search_index.json").is_file()
+    assert "examples/two_agents.replies.yaml" in (tmp_path / "examples" / "index.html").read_text(encoding="utf-8")

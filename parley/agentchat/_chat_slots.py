@@ -20,11 +20,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import itertools
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from parley._logging import get_logger
 from parley._sync import run_sync
 from parley.coding.base import CodeBlock, CodeResult
 from parley.coding.dispatch import ExecutionDispatcher
@@ -33,7 +33,7 @@ from parley.coding.pool import ExecutorPool
 
 __all__ = ["DispatcherExecutor", "PoolExecutor", "chat_scope", "chat_slot", "pool_from_config", "slot_executor"]
 
-_log = logging.getLogger("parley.agentchat")
+_log = get_logger("parley.agentchat")
 _scope_ids = itertools.count(1)
 
 

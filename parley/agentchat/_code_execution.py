@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from parley._sync import call_blocking
+from parley._tracing import traced_code
 from parley.agentchat._chat_slots import slot_executor
 from parley.agentchat._images import ImageBudget, image_parts
 from parley.coding.base import CodeBlock, CodeExecutor, CodeResult
@@ -71,6 +72,7 @@ class CodeExecution:
         executor = slot_executor(config) or CodeExecutorFactory.create(dict(config))
         return cls(executor, last_n, allowed, images)
 
+    @traced_code
     async def run(self, blocks: list[CodeBlock]) -> CodeResult:
         """Run ``blocks`` without blocking the event loop; an executor crash becomes a result."""
         ex: Any = self.executor

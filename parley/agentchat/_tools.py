@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from parley._sync import call_blocking
+from parley._tracing import traced_tool
 from parley.agentchat._tool_arguments import UnreadableArguments, read_arguments
 from parley.exceptions import ToolArgumentsError
 from parley.llm.types import Message, ToolCall
@@ -32,6 +33,7 @@ def stringify(value: Any) -> str:
     return str(value)
 
 
+@traced_tool
 async def _one(call: ToolCall, functions: Mapping[str, Callable[..., Any]]) -> str:
     fn_part = call.get("function") or {}
     name = fn_part.get("name", "")

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from parley._tracing import traced_chat
 from parley.agentchat import _peers
 from parley.agentchat._chat_slots import chat_scope
 from parley.agentchat._display import content_str
@@ -235,6 +236,7 @@ async def _turns(
         report_sent(recipient, sender)
 
 
+@traced_chat
 async def run_two_agent_chat(
     sender: ConversableAgent,
     recipient: Agent,

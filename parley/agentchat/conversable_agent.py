@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any, Literal, cast
 
 from parley._sync import run_sync
+from parley._tracing import traced_turn
 from parley.agentchat import _peers
 from parley.agentchat import _termination as term
 from parley.agentchat import chat as _chat
@@ -426,6 +427,7 @@ class ConversableAgent(
         """Sync shell over `a_receive`."""
         run_sync(self.a_receive(message, sender, request_reply, silent))
 
+    @traced_turn
     async def a_generate_reply(
         self,
         messages: list[Message] | None = None,

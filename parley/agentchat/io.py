@@ -155,7 +155,9 @@ def _highlighted(text: str) -> Iterable[Any]:
             yield Text("".join(lines[pos:start]))
         yield Text("".join(lines[start : start + 1]))
         lang = (token.info.split() or ["text"])[0]
-        yield Syntax(token.content.rstrip("\n"), lang, background_color="default")
+        # ANSI colours are the terminal's own palette, so they read on light and dark themes alike
+        # (a fixed theme such as monokai draws near-white names, invisible on a light terminal).
+        yield Syntax(token.content.rstrip("\n"), lang, theme="ansi_dark", background_color="default")
         yield Text("\n" + "".join(lines[stop - 1 : stop]) if stop - 1 > start else "\n")
         pos = stop
     if pos < len(lines):

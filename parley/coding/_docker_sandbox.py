@@ -16,6 +16,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from parley._logging import get_logger
 from parley.coding._docker import Container, ContainerSpec, connect
 from parley.coding._docker_options import DockerOptions
 from parley.exceptions import ExecutorError, ExecutorUnavailableError
@@ -27,6 +28,8 @@ MOUNT = "/workspace"
 
 NOBODY = (65534, 65534)
 """nobody:nogroup in Debian-based images: the user code runs as when this process is root."""
+
+_log = get_logger("parley.coding.docker")
 
 
 class Sandbox:
@@ -99,6 +102,7 @@ class Sandbox:
                 labels={"parley.executor": "docker", "parley.pid": str(os.getpid())},
             )
             container = Container.start(self._client, spec)
+            _log.debug("container %s started from %s", spec.name, spec.image)
             self._container, self.oom_seen = container, 0
             if options.stop_container:
                 self._finalizer = weakref.finalize(self, container.remove, keep=not options.auto_remove)
@@ -154,6 +158,7 @@ class Sandbox:
         if finalizer is not None:
             finalizer.detach()
         if container is not None:
+            _log.info("container %s removed by restart(); the next block starts a fresh one", self._name)
             container.remove()
         self.remove_leftover()
 
@@ -171,6 +176,7 @@ class Sandbox:
             if owned:
                 self._client = None
         if finalizer is not None:
+            _log.debug("container %s stopped at close()", self._name)
             finalizer()
         elif container is not None:  # stop_container=False: the container stays, its processes go
             container.kill_all(self.user)

@@ -19,11 +19,11 @@ A variable looks like a secret when (names compared without regard to case):
 from __future__ import annotations
 
 import fnmatch
-import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
 
+from parley._logging import get_logger
 from parley.exceptions import ConfigError
 
 __all__ = [
@@ -36,7 +36,7 @@ __all__ = [
     "looks_secret",
 ]
 
-_log = logging.getLogger("parley.coding")
+_log = get_logger("parley.coding")
 
 SECRET_WORDS: tuple[str, ...] = (
     "API_KEY",

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import logging
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from parley._logging import get_logger
 from parley.coding._batch import create_work_dir
 from parley.coding.base import CodeBlock, CodeExecutor, CodeResult
 from parley.coding.factory import CodeExecutorFactory
@@ -37,7 +37,7 @@ from parley.exceptions import ExecutorError
 
 __all__ = ["STATE_LOST_MARKER", "Member", "close_member", "empty_dir", "execute", "reset_member", "warm_member"]
 
-_log = logging.getLogger("parley.coding.pool")
+_log = get_logger("parley.coding.pool")
 
 STATE_LOST_MARKER = "All state was lost"
 """The words a kernel executor's result carries when its kernel died and was replaced (see

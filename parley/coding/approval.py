@@ -15,19 +15,19 @@ block device, a fork bomb); the others default to None, since their code runs in
 in a kernel the user chose.
 
 A refused call runs no block: its result has exit code 1 and says why, for the model to read,
-and the refusal is logged on the ``parley.coding.approval`` logger (WARNING).
+and the refusal is logged on the ``parley.coding.approval`` logger (INFO).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
+from parley._logging import get_logger
 from parley.coding.base import CodeBlock
 from parley.coding.utils import normalize_lang
 from parley.exceptions import ConfigError
@@ -44,7 +44,7 @@ __all__ = [
     "set_default_human_io",
 ]
 
-_log = logging.getLogger("parley.coding.approval")
+_log = get_logger("parley.coding.approval")
 
 
 @dataclass(frozen=True)
@@ -245,8 +245,10 @@ async def decide(approve: Approve | None, blocks: Sequence[CodeBlock], executor:
     except Exception as exc:
         answer = ApprovalDecision(False, f"the approval step failed: {type(exc).__name__}: {exc}")
     decision = answer if isinstance(answer, ApprovalDecision) else ApprovalDecision(bool(answer))
+    if decision.approved:
+        _log.debug("%s: %d code block(s) approved", executor, len(blocks))
     if not decision.approved:
-        _log.warning(
+        _log.info(
             "%s refused %d code block(s) (%s): %s",
             executor,
             len(blocks),

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
 import time
 from collections import deque
@@ -52,6 +51,7 @@ from collections.abc import Callable, Coroutine, Hashable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from parley._logging import get_logger
 from parley.coding._artifacts import DEFAULT_ARCHIVE_BYTES, DEFAULT_MAX_ENTRIES, DEFAULT_READ_BYTES, ArtifactListing
 from parley.coding._dispatch_queue import DispatchedBatch, DispatchQueue, DispatchStats, Request
 from parley.coding._options import check_seconds
@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchExecutor", "DispatchStats", "DispatchedBatch", "ExecutionDispatcher", "TIMED_OUT_EXIT_CODE"]
 
-_log = logging.getLogger("parley.coding.dispatch")
+_log = get_logger("parley.coding.dispatch")
 
 TIMED_OUT_EXIT_CODE = 124
 """The exit code of a request that hit its deadline (as ``timeout(1)`` and the executors use)."""

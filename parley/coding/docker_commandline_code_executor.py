@@ -292,7 +292,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             ExecutorUnavailableError: Docker is not running, not reachable or not answering
                 (within 5 minutes for a container start, image pull included), or the image is
                 missing and cannot be pulled; each message says what to do.
-            MissingDependencyError: the docker SDK is not installed (``pip install 'parley[docker]'``).
+            MissingDependencyError: the docker SDK is not installed (``pip install 'pyparley[docker]'``).
             ExecutorError: the executor was closed, ``work_dir`` cannot be created, the daemon
                 refused the container, or output over the budget cannot be saved to its file.
         """

@@ -35,6 +35,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import ClassVar
 
+from parley._logging import get_logger
 from parley._sync import run_sync
 from parley.coding._batch import create_work_dir, open_batch
 from parley.coding._blocks import NotRun, prepare_script
@@ -57,6 +58,9 @@ _GUARD = DangerousCommandGuard()
 def _supported_languages() -> tuple[str, ...]:
     base = ("bash", "python", "sh", "shell")
     return (*base, "powershell", "pwsh") if shutil.which("pwsh") else base
+
+
+_log = get_logger("parley.coding")
 
 
 class LocalCommandLineCodeExecutor(ExecutorBase):
@@ -306,6 +310,7 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
         Files written to ``work_dir`` are kept; they are the user's. Blocks until the processes
         are gone, for at most about a second per kept block.
         """
+        _log.debug("LocalCommandLineCodeExecutor: restart() ends kept background processes")
         self._registry.end_kept()
 
     def close(self) -> None:
@@ -313,6 +318,8 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
 
         Idempotent. Blocks until the killed processes are gone, for at most about a second per tree.
         """
+        if not self._closed:
+            _log.debug("LocalCommandLineCodeExecutor: closed (work_dir %s)", self._work_dir)
         self._closed = True
         self._registry.kill_all()
 

@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
-import logging
 import shutil
 import tempfile
 import threading
@@ -45,6 +44,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from parley._logging import get_logger
 from parley._sync import run_sync
 from parley.coding._gate import Gate
 from parley.coding._options import check_seconds
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ExecutorPool", "PoolStats", "PooledExecutor"]
 
-_log = logging.getLogger("parley.coding.pool")
+_log = get_logger("parley.coding.pool")
 _CLOSE_DEADLINE_S = 30.0
 
 
@@ -244,6 +244,7 @@ class ExecutorPool(ArtifactsMixin):
                 self._members.update(members)
                 self._queue.idle.extend(members)
                 self._state = "running"
+            _log.info("pool of %d %s member(s) started", len(members), self._canonical)
 
     def close(self) -> None:
         """Sync form of `a_close` (works inside a running loop). Idempotent."""
@@ -494,6 +495,7 @@ class ExecutorPool(ArtifactsMixin):
             if self._state == "closed" or member not in self._members:
                 return
             self._members.discard(member)
+        _log.info("replacing pool member %d (%s): %s", member.number, type(member.executor).__name__, why)
         self._spawn(self._replacement(member, why))
 
     async def _end(self, member: Member) -> None:
@@ -534,6 +536,7 @@ class ExecutorPool(ArtifactsMixin):
             if closed:
                 await self._end(fresh)
             else:
+                _log.info("pool member %d replaced member %d", fresh.number, old.number)
                 self._give(fresh)
             return
 

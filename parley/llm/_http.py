@@ -26,10 +26,24 @@ from typing import Any
 
 import httpx2
 
+from parley._logging import get_logger, redact
 from parley.llm._within import within
 from parley.llm.config import DEFAULT_TIMEOUT
 
 __all__ = ["AttemptTimeout", "DeadlineAsyncClient", "sdk_timeout", "timed_out"]
+
+
+_log = get_logger("parley.llm")
+
+
+def _log_attempt(request: httpx2.Request) -> None:
+    """One line per attempt: DEBUG for the first, INFO for each of the SDK's retries."""
+    retry = request.headers.get("x-stainless-retry-count", "0")
+    url = redact({"base_url": str(request.url)})["base_url"]
+    if retry in ("", "0"):
+        _log.debug("model request: %s %s", request.method, url)
+    else:
+        _log.info("model request retried (retry %s): %s %s", retry, request.method, url)
 
 
 class AttemptTimeout(httpx2.ReadTimeout):
@@ -96,6 +110,7 @@ class DeadlineAsyncClient(httpx2.AsyncClient):
                 ``httpx2.ReadTimeout``).
             httpx2.HTTPError: anything ``httpx2.AsyncClient.send`` raises.
         """
+        _log_attempt(request)
         seconds = self._budget(request)
         if seconds is None:
             return await super().send(request, stream=stream, **kwargs)

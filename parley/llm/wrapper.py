@@ -36,6 +36,8 @@ import inspect
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, overload
 
+from parley._logging import get_logger
+from parley._tracing import traced_model_call
 from parley.exceptions import ConfigError, ModelError, ModelResponseError, redact_config
 from parley.llm import custom
 from parley.llm.cache import CHAT_CACHE, Cache, check_cache, request_key, seed_cache
@@ -49,6 +51,8 @@ from parley.llm.types import Message, ModelResponse, ToolSpec
 from parley.llm.usage import UsageMode, UsageSummary, count_in_chats
 
 __all__ = ["OpenAIWrapper"]
+
+_log = get_logger("parley.llm")
 
 
 def _resolve_model_client(value: Any, index: int) -> ModelClient:
@@ -367,10 +371,12 @@ class OpenAIWrapper:
             stream = self._streams[index] if call_stream is None else bool(call_stream)
             entry_params = {**(call_params or {}), "stream": True} if stream else call_params
             try:
-                response = await client.create(messages, tools=tools, params=entry_params)
+                response = await traced_model_call(client, entry, messages, tools, entry_params)
                 response = _structured(response, fmt, entry)
             except ModelError as exc:
                 failures.append((index, exc))
+                if index + 1 < len(self._clients):
+                    _log.info("config_list[%d] failed (%s); trying the next entry", index, type(exc).__name__)
                 continue
             if cache is not None and key is not None:
                 await cache.aset_response(key, response)

@@ -1,6 +1,6 @@
 """The ``parley run``, ``parley validate`` and ``parley replay`` commands.
 
-`add_commands` adds them to the ``parley`` command's sub-parsers. Exit codes: 0 for a run that
+`register` adds them to the ``parley`` command (`parley.cli.add_command`). Exit codes: 0 for a run that
 ended by its own rules (``completed``, ``terminated``), 1 for a failed run, 2 for a bad config or
 arguments, 3 for a run stopped by a limit (``max_steps``, ``timeout``, ``budget``), 130 for a
 cancelled one (Ctrl-C).
@@ -11,21 +11,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["EXIT_CODES", "add_commands"]
+if TYPE_CHECKING:
+    from parley.cli import Command
+
+__all__ = ["EXIT_CODES", "register"]
 
 EXIT_CODES = {"completed": 0, "terminated": 0, "failed": 1, "max_steps": 3, "timeout": 3, "budget": 3, "cancelled": 130}
 """The exit code of ``parley run`` for each stop reason."""
 
 
-def add_commands(sub: Any) -> None:
-    """Add ``run``, ``validate`` and ``replay`` to ``sub`` (an argparse sub-parsers object)."""
-    run = sub.add_parser(
-        "run", help="run a team or agent from a config file",
-        description="Run TARGET (a team or agent id of FILE) on TASK, showing the run as it happens.",
-    )  # fmt: skip
+def _configure_run(run: argparse.ArgumentParser) -> None:
     run.add_argument("file", help="the config file (YAML, TOML or JSON)")
     run.add_argument("target", help="a team or agent id")
     run.add_argument("task", help="the task: the first message")
@@ -35,17 +34,41 @@ def add_commands(sub: Any) -> None:
     run.add_argument("--max-duration", type=float, default=None, metavar="S", help="stop after S seconds")
     run.add_argument("--json", action="store_true", help="print the events as JSON lines instead of the display")
     run.add_argument("--record", default=None, metavar="DIR", help="write the run's events to DIR/<run_id>.jsonl")
-    run.set_defaults(func=_run)
-    validate = sub.add_parser("validate", help="check a config file", description="Check FILE; print its problems.")
-    validate.add_argument("file", help="the config file (YAML, TOML or JSON)")
-    validate.set_defaults(func=_validate)
-    replay = sub.add_parser(
-        "replay",
-        help="print a recorded run again",
-        description="Print the run recorded in FILE as the console showed it.",
+
+
+def _configure_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="the config file (YAML, TOML or JSON)")
+
+
+def _configure_record(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="a run record (.jsonl, from --record)")
+
+
+def register(add_command: Callable[[Command], None]) -> None:
+    """Add ``run``, ``validate`` and ``replay`` to the ``parley`` command (see `parley.cli.add_command`)."""
+    from parley.cli import Command
+
+    add_command(
+        Command(
+            "run",
+            "run a team or agent from a config file",
+            _configure_run,
+            _run,
+            "Run TARGET (a team or agent id of FILE) on TASK, showing the run as it happens.",
+        )
     )
-    replay.add_argument("file", help="a run record (.jsonl, from --record)")
-    replay.set_defaults(func=_replay)
+    add_command(
+        Command("validate", "check a config file", _configure_file, _validate, "Check FILE; print its problems.")
+    )
+    add_command(
+        Command(
+            "replay",
+            "print a recorded run again",
+            _configure_record,
+            _replay,
+            "Print the run recorded in FILE as the console showed it.",
+        )
+    )
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -361,10 +361,10 @@ def _parse_file(text: str, path: Path) -> Any:
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml
-        except ImportError:
-            from parley.exceptions import MissingDependencyError
-
-            raise MissingDependencyError("yaml", "test") from None
+        except ImportError:  # PyYAML is a core dependency; this is a broken install
+            raise ConfigError(
+                f"Script file {str(path)!r} is YAML and PyYAML is missing: pip install pyyaml (or write it as JSON)."
+            ) from None
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:

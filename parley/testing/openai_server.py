@@ -22,7 +22,11 @@ Beyond the script, two checks run before a reply is used, each like OpenAI's own
 It runs in-process on a daemon thread (``with ScriptedOpenAIServer([...]) as server:``), or as a
 command that prints its base URL as the first line of stdout::
 
-    python -m parley.testing.openai_server --script replies.yaml [--port N] [--model M]
+    python -m parley.testing.openai_server --script replies.yaml [--port N] [--model M] [--verbose]
+
+With ``--verbose`` each request (its model, message count, and the last message cut to 200
+characters) and the reply it got are logged to stderr. A client that hangs up is never an error
+on stderr.
 
 It is built on the standard library's ``ThreadingHTTPServer``: HTTP/1.1 keep-alive, and TCP_NODELAY
 on every connection, since Nagle's algorithm would add ~40 ms stalls to each small response.
@@ -34,6 +38,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import socket
 import sys
@@ -46,6 +51,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
+from parley._logging import get_logger
 from parley.exceptions import ConfigError
 from parley.testing._script import Reply, ReplySource, Script, ScriptExhaustedError, load_script, usage_for
 from parley.testing._wire import completion_body, error_body, stream_chunks
@@ -54,6 +60,8 @@ __all__ = ["ScriptedOpenAIServer", "main"]
 
 
 _KEEP_ALIVE = b": keep-alive\n\n"
+_log = get_logger("parley.testing")
+_SHOWN_CHARS = 200  # how much of a request's last message, or of a reply, --verbose shows
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,18 @@ class _Hangup(Exception):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     owner: ScriptedOpenAIServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (reset, broken pipe, timed out) is normal here: log it, print nothing.
+
+        Anything else is a fault of the server's: it is logged with its traceback on
+        ``parley.testing`` (which Python prints to stderr when logging is not configured).
+        """
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            _log.debug("client %s hung up: %s", client_address, exc)
+            return
+        _log.error("error while answering %s", client_address, exc_info=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -125,6 +145,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         received = {name.lower(): value for name, value in self.headers.items()}
         status, payload, headers, self._trickle = self.server.owner._answer(body, received)
+        if _log.isEnabledFor(logging.INFO):
+            _log.info("%s", _describe(self.server.owner.request_count, body, status, payload))
         if payload is None:
             return
         try:
@@ -430,6 +452,28 @@ class ScriptedOpenAIServer:
         return 200, json.dumps(completion_body(reply, **common)).encode(), {}
 
 
+def _cut(text: str) -> str:
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + f"... ({len(text):,} characters)"
+
+
+def _describe(number: int, body: dict[str, Any], status: int, payload: bytes | _Stream | None) -> str:
+    """One log line for ``--verbose``: the request (model, messages, the last one cut) and the reply."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    content = last.get("content")
+    text = content if isinstance(content, str) else json.dumps(content, default=str)
+    request = (
+        f"request {number}: model={body.get('model')} messages={len(messages)} tools={len(body.get('tools') or [])}"
+        f"{' stream' if body.get('stream') else ''}; last ({last.get('role', '?')}): {_cut(text)}"
+    )
+    if payload is None:
+        return f"{request}\n  -> no answer (the server closed)"
+    if isinstance(payload, _Stream):
+        return f"{request}\n  -> {status}, {len(payload.events)} SSE events: {_cut(b''.join(payload.events).decode())}"
+    return f"{request}\n  -> {status}: {_cut(payload.decode(errors='replace'))}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server until SIGTERM or SIGINT; print the base URL as the first stdout line.
 
@@ -448,7 +492,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default="gpt-4o-mini", help="model reported by default (default: %(default)s)")
     parser.add_argument("--models", default=None, help="comma-separated models to serve; others get 404")
     parser.add_argument("--api-key", default=None, help="require this bearer key; others get 401")
+    parser.add_argument("--verbose", action="store_true", help="log each request and its reply to stderr")
     args = parser.parse_args(argv)
+    if args.verbose:  # this command is the application here, so it may configure logging
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        _log.addHandler(handler)
+        _log.setLevel(logging.INFO)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     try:
         server = ScriptedOpenAIServer(

@@ -126,3 +126,27 @@ def test_a_long_message_is_printed_without_colours() -> None:
     file.seek(0)
     console.print(long)
     assert file.getvalue() == long.replace(WIPE, "\\x1b[2J\\x1b[3J") + "\n"
+
+
+def test_code_is_coloured_with_the_terminals_own_palette() -> None:
+    """Only the 16 ANSI colours (which each terminal theme defines), never fixed RGB or 256-colour
+    values that vanish on a light or a dark background."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    file = io.StringIO()
+    console = IOConsole(Console(file=file, force_terminal=True, color_system="truecolor"))
+    console.print("Here:\n```python\nimport os\nname = 'x'  # note\nprint(name, 42)\n```\n")
+    codes = re.findall(r"\x1b\[([0-9;]*)m", file.getvalue())
+    assert codes  # it is coloured
+    for code in codes:
+        assert ";2;" not in code
+        assert not code.startswith(("38;5", "48;5", "38;2", "48;2"))
+        assert all(
+            part in {"", "0", "1", "2", "3", "4", "22", "23", "24", "39", "49"}
+            or 30 <= int(part) <= 37
+            or 90 <= int(part) <= 97
+            for part in code.split(";")
+        ), code

@@ -25,7 +25,7 @@ def docker_problem() -> str | None:
     try:
         import docker
     except ImportError:
-        return "the docker SDK is not installed: pip install 'parley[docker]'"
+        return "the docker SDK is not installed: pip install 'pyparley[docker]'"
     try:
         client = docker.from_env()
         try:

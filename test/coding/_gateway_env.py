@@ -32,7 +32,7 @@ _ROOT = Path(tempfile.gettempdir()) / f"parley-test-gateway-{os.getpid()}"
 def gateway_problem() -> str | None:
     """Why no gateway can run here, or None when one can."""
     if importlib.util.find_spec("kernel_gateway") is None:
-        return "jupyter-kernel-gateway is not installed: pip install 'parley[jupyter]'"
+        return "jupyter-kernel-gateway is not installed: pip install 'pyparley[jupyter]'"
     return kernel_problem()
 
 

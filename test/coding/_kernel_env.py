@@ -2,7 +2,7 @@
 
 The kernel executors start the ``python3`` kernel spec, which jupyter_client resolves to this
 interpreter when no other spec of that name is installed. Without jupyter-client and ipykernel
-(``pip install 'parley[jupyter]'``) the kernel tests skip, each with the same reason; with
+(``pip install 'pyparley[jupyter]'``) the kernel tests skip, each with the same reason; with
 ``CI=true`` they fail instead (`conftest.require`).
 """
 
@@ -22,7 +22,7 @@ def kernel_problem() -> str | None:
     """Why a kernel cannot start here, or None when it can."""
     missing = [m for m in ("jupyter_client", "ipykernel") if importlib.util.find_spec(m) is None]
     if missing:
-        return f"{' and '.join(missing)} not installed: pip install 'parley[jupyter]'"
+        return f"{' and '.join(missing)} not installed: pip install 'pyparley[jupyter]'"
     return None
 
 

@@ -57,7 +57,7 @@ def test_the_local_executor_refuses_a_dangerous_block_with_a_result_and_logs_it(
     victim.mkdir()
     (victim / "keep.txt").write_text("still here")
     executor = LocalCommandLineCodeExecutor(work_dir=tmp_path / "work")
-    with caplog.at_level(logging.WARNING, logger="parley.coding.approval"):
+    with caplog.at_level(logging.INFO, logger="parley.coding.approval"):
         result = executor.execute_code_blocks([CodeBlock("echo first", "bash"), CodeBlock(f"rm -rf {victim}", "bash")])
     assert result.exit_code == 1
     assert result.output.startswith("Not run: the approval step refused these blocks")

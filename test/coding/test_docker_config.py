@@ -16,7 +16,7 @@ from parley.coding import CodeBlock, CodeExecutorFactory, DockerCommandLineCodeE
 from parley.exceptions import ConfigError, ExecutorUnavailableError
 from parley.testing import ScriptedModelClient
 
-docker = pytest.importorskip("docker", reason="the docker SDK is not installed: pip install 'parley[docker]'")
+docker = pytest.importorskip("docker", reason="the docker SDK is not installed: pip install 'pyparley[docker]'")
 
 PRINT = [CodeBlock("print(1)", "python")]
 

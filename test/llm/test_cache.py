@@ -300,7 +300,7 @@ def test_missing_redis_package_names_the_extra() -> None:
         "try:\n    Cache.redis()\nexcept MissingDependencyError as e:\n    print(e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    assert out.stdout.strip() == "'redis' is not installed. Install it with: pip install 'parley[redis]'"
+    assert out.stdout.strip() == "'redis' is not installed. Install it with: pip install 'pyparley[redis]'"
     assert issubclass(MissingDependencyError, ImportError)
 
 

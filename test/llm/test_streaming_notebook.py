@@ -45,7 +45,7 @@ with ScriptedOpenAIServer([reply]) as server:
 def kernel(tmp_path: Path) -> Iterator[Any]:
     """A client of an ipykernel kernel running this interpreter (where parley is installed)."""
     have = all(importlib.util.find_spec(m) for m in ("ipykernel", "jupyter_client"))
-    require(have, "ipykernel and jupyter_client (pip install 'parley[jupyter]')")
+    require(have, "ipykernel and jupyter_client (pip install 'pyparley[jupyter]')")
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager
 

@@ -6,6 +6,8 @@ import http.client
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import urllib.request
@@ -252,13 +254,16 @@ def test_script_files(tmp_path: Path) -> None:
             sdk(server).chat.completions.create(model="m", messages=HI)
 
 
-def _start_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+def _start_cli(
+    args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "parley.testing.openai_server", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        cwd=cwd,
     )
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
@@ -306,3 +311,57 @@ def test_cli_reports_a_bad_script(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr
+
+
+def _cli_env() -> dict[str, str]:
+    """The parley under test first on the path (``-m`` also puts the working directory first)."""
+    import parley
+
+    return {**os.environ, "PYTHONPATH": str(Path(parley.__file__).parent.parent)}
+
+
+@pytest.mark.timeout(60)
+def test_cli_prints_nothing_when_a_client_resets_its_connection(tmp_path: Path) -> None:
+    script = tmp_path / "replies.json"
+    script.write_text('["one"]')
+    proc, base_url = _start_cli(["--script", str(script)], env=_cli_env(), cwd=tmp_path)
+    try:
+        port = int(base_url.rsplit(":", 1)[1].split("/")[0])
+        body = json.dumps({"model": "m", "messages": HI}).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            assert sock.recv(12) == b"HTTP/1.1 200"
+            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")  # a next request, cut off
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+        assert openai.OpenAI(api_key="k", base_url=base_url, max_retries=0).models.list().data  # still serving
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert stderr == ""
+
+
+@pytest.mark.timeout(60)
+def test_cli_verbose_logs_each_request_and_its_reply(tmp_path: Path) -> None:
+    script = tmp_path / "replies.yaml"
+    script.write_text("- Hello from the CLI\n- error: {status: 429, message: slow down}\n")
+    proc, base_url = _start_cli(["--script", str(script), "--verbose"], env=_cli_env(), cwd=tmp_path)
+    try:
+        client = openai.OpenAI(api_key="k", base_url=base_url, max_retries=0)
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "first question"}])
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(model="m", messages=HI, stream=True)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    lines = [line.split(" ", 1)[1] if line[:2].isdigit() else line for line in stderr.splitlines()]
+    assert lines[0] == "request 1: model=m messages=1 tools=0; last (user): first question"
+    assert lines[1].startswith('  -> 200: {"id": "chatcmpl-1"')
+    assert "Hello from the CLI" in lines[1]
+    assert lines[2] == f"request 2: model=m messages=1 tools=0 stream; last (user): {HI[0]['content']}"
+    assert lines[3].startswith("  -> 429: ")
+    assert "slow down" in lines[3]
+    assert len(lines) == 4

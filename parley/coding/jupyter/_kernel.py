@@ -145,7 +145,7 @@ class LocalKernel:
             self.kill()
             raise ExecutorUnavailableError(
                 f"The Jupyter kernel {self._kernel_name!r} did not start: {exc}. Check that ipykernel is "
-                f"installed for the kernel's Python (pip install 'parley[jupyter]').\n"
+                f"installed for the kernel's Python (pip install 'pyparley[jupyter]').\n"
                 f"--- kernel log ---\n{why}"
             ) from exc
         except BaseException:

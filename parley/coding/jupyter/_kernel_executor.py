@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from parley._logging import get_logger
 from parley._sync import run_sync
 from parley.coding._batch import open_batch
 from parley.coding._executor_base import ExecutorBase
@@ -45,6 +46,8 @@ from parley.coding.jupyter._shell import shell_cell
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.coding.utils import normalize_lang
 from parley.exceptions import ConfigError, ExecutorUnavailableError
+
+_log = get_logger("parley.coding.jupyter")
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -212,6 +215,7 @@ class KernelExecutor(ExecutorBase):
                 await kernel.shutdown()
                 raise
             self._kernel = kernel
+            _log.debug("%s: kernel started", type(self).__name__)
             # An executor dropped without close() still ends its kernel when it is collected.
             self._finalizer = weakref.finalize(self, kernel.kill)
         return self._kernel
@@ -237,6 +241,7 @@ class KernelExecutor(ExecutorBase):
                 await self._end_processes(kernel)
         finally:
             await kernel.shutdown()
+            _log.debug("%s: kernel shut down", type(self).__name__)
         return True
 
     def start(self) -> None:
@@ -347,7 +352,7 @@ class KernelExecutor(ExecutorBase):
             ExecutorUnavailableError: the fresh kernel did not start.
         """
         how = kernel.describe_exit(status)
-        after = await self._fresh_kernel(strict=True)
+        after = await self._fresh_kernel(why=f"it died between runs ({how})", strict=True)
         collector.line(f"The kernel had died since the last run ({how}). {_lost(after)}")
 
     async def _settle(self, kernel: OwnedKernel, outcome: CellOutcome, collector: OutputCollector) -> tuple[int, bool]:
@@ -358,7 +363,9 @@ class KernelExecutor(ExecutorBase):
         if lost is not None:
             collector.line(lost)
         if outcome.wedged:
-            after = await self._fresh_kernel(strict=False, responsive=False)
+            after = await self._fresh_kernel(
+                why="a timed-out block did not stop when interrupted", strict=False, responsive=False
+            )
             collector.line(
                 f"Timed out after {self._timeout:g} s, and the kernel did not stop when interrupted, so it "
                 f"was replaced. {_lost(after)}"
@@ -366,7 +373,7 @@ class KernelExecutor(ExecutorBase):
             return TIMEOUT_EXIT_CODE, True
         if outcome.died is not None:
             how = kernel.describe_exit(outcome.died)
-            after = await self._fresh_kernel(strict=False)
+            after = await self._fresh_kernel(why=f"it died while running a block ({how})", strict=False)
             collector.line(f"The kernel died ({how}) while running this block. {_lost(after)}")
             return (128 - outcome.died if outcome.died < 0 else outcome.died or 1), False
         if outcome.timed_out:
@@ -379,13 +386,14 @@ class KernelExecutor(ExecutorBase):
             collector.line("Not run: the kernel aborted this block without running it.")
         return outcome.exit_code, False
 
-    async def _fresh_kernel(self, *, strict: bool, responsive: bool = True) -> str:
+    async def _fresh_kernel(self, *, why: str, strict: bool, responsive: bool = True) -> str:
         """Replace the kernel by a fresh one; return the sentence that says how that went.
 
         Raises:
             ExecutorUnavailableError: with ``strict``, the fresh kernel did not start (without
                 it, the failure is in the sentence and the next run tries again).
         """
+        _log.info("%s: restarting the kernel: %s", type(self).__name__, why)
         await self._shutdown_kernel(responsive=responsive)
         try:
             await self._ensure_kernel()
@@ -414,6 +422,7 @@ class KernelExecutor(ExecutorBase):
         self._check_open()
         async with self._serialised():
             if await self._shutdown_kernel():
+                _log.info("%s: restarting the kernel: restart() was called", type(self).__name__)
                 await self._ensure_kernel()
 
     def close(self) -> None:

@@ -63,7 +63,7 @@ class EmbeddedIPythonCodeExecutor(KernelExecutor):
     (``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD`` ...; see `parley.coding._env`);
     ``env`` and ``env_allowlist`` pass what you choose.
 
-    Needs the ``jupyter`` extra: ``pip install 'parley[jupyter]'``. POSIX only.
+    Needs the ``jupyter`` extra: ``pip install 'pyparley[jupyter]'``. POSIX only.
 
     Args:
         timeout: seconds each block may run. Then the kernel is interrupted, keeping its state

@@ -72,7 +72,7 @@ class JupyterCodeExecutor(KernelExecutor):
     manager). One kernel serves one call at a time. `close` (or garbage collection, or
     interpreter exit) deletes it on the gateway; a gateway that cannot be reached then keeps it.
 
-    Needs the ``jupyter`` extra (tornado): ``pip install 'parley[jupyter]'``.
+    Needs the ``jupyter`` extra (tornado): ``pip install 'pyparley[jupyter]'``.
 
     Args:
         jupyter_server: the gateway: a `JupyterConnectionInfo`, a URL such as

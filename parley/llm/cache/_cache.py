@@ -167,7 +167,7 @@ class Cache:
 
         Raises:
             ConfigError: a bad seed or URL.
-            MissingDependencyError: the ``redis`` package is missing (``pip install 'parley[redis]'``).
+            MissingDependencyError: the ``redis`` package is missing (``pip install 'pyparley[redis]'``).
         """
         return cls({"cache_seed": cache_seed, "redis_url": redis_url})
 

@@ -1,6 +1,6 @@
 """`RedisCacheBackend`: a cache in Redis, shared by every process that can reach the server.
 
-This is the only module that imports the ``redis`` package (the ``parley[redis]`` extra), and
+This is the only module that imports the ``redis`` package (the ``pyparley[redis]`` extra), and
 it does so on first use. It uses redis-py's blocking client: `parley.llm.cache.Cache` calls it
 from its worker threads, never on an event loop, and the client's connection pool is
 thread-safe and works for every event loop alike (redis-py's asyncio client is bound to one).
@@ -48,7 +48,7 @@ def check_redis_url(url: Any) -> str:
 
     Raises:
         ConfigError: ``url`` is not a ``redis://``, ``rediss://`` or ``unix://`` URL string.
-        MissingDependencyError: the ``redis`` package is missing (``pip install 'parley[redis]'``).
+        MissingDependencyError: the ``redis`` package is missing (``pip install 'pyparley[redis]'``).
     """
     if not isinstance(url, str) or urlsplit(url).scheme not in ("redis", "rediss", "unix"):
         shown = redact_url(url) if isinstance(url, str) else repr(url)
