@@ -102,7 +102,7 @@ def test_no_arguments_prints_the_help_and_exits_2() -> None:
     out = run_cli()
     assert out.returncode == 2
     assert out.stdout.startswith("usage: parley")
-    for command in ("demo", "doctor", "executors"):
+    for command in ("demo", "doctor", "executors", "run", "validate", "replay"):
         assert command in out.stdout
 
 
@@ -111,7 +111,8 @@ def test_an_unknown_command_gets_a_did_you_mean(typed: str, meant: str) -> None:
     out = run_cli(typed)
     assert out.returncode == 2
     assert out.stderr.splitlines() == [
-        f"parley: unknown command '{typed}'. Did you mean '{meant}'? Commands: demo, doctor, executors."
+        f"parley: unknown command '{typed}'. Did you mean '{meant}'? "
+        "Commands: demo, doctor, executors, run, validate, replay."
     ]
 
 
