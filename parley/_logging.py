@@ -46,6 +46,7 @@ LOGGER_NAMES: Mapping[str, str] = {
     "parley.coding.pool": "pool members started, leased, reset, replaced and closed",
     "parley.llm": "model requests, their retries and fallbacks to the next config entry",
     "parley.runtime": "runs of declared teams",
+    "parley.runtime.mcp": "MCP servers started, restarted and stopped, and their failures",
     "parley.testing": "the scripted OpenAI server's requests and replies, cut to 200 characters (INFO)",
 }
 

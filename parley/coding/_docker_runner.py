@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import logging
 import socket
 import threading
 from collections import deque
@@ -34,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from parley._logging import get_logger
 from parley.coding._docker import Container, ContainerGoneError, DaemonSilentError
 from parley.coding._docker_run import DAEMON_DEADLINE_S, RunOutcome, ask
 from parley.coding._output import OutputBudget
@@ -50,7 +50,7 @@ __all__ = [
     "run_on_runner",
 ]
 
-_log = logging.getLogger("parley.coding.docker")
+_log = get_logger("parley.coding.docker")
 
 _READY_S = 30.0
 """Seconds a runner may take to start and say it is ready (an interpreter start and a compile)."""

@@ -17,13 +17,13 @@ python-dotenv's ``load_dotenv`` does).
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from parley._logging import get_logger
 from parley.exceptions import ConfigError
 from parley.llm.config import filter_config
 from parley.llm.providers import DEFAULT_AZURE_API_VERSION
@@ -40,7 +40,7 @@ __all__ = [
     "load_dotenv_file",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger("parley.llm")
 
 _OPENAI_KEY = re.compile(r"sk-([A-Za-z0-9]+(-+[A-Za-z0-9]+)*-)?[A-Za-z0-9]{32,}")
 _DOTENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*?)\s*")

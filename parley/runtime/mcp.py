@@ -17,7 +17,7 @@ tool that fails on the server, a call that outlives ``timeout``, a server that c
 started or has exited all come back to the model as ``"Error: ..."`` tool results, never as
 exceptions in the chat.
 
-The official ``mcp`` SDK is needed (``pip install 'parley[mcp]'``); it is imported when a
+The official ``mcp`` SDK is needed (``pip install 'pyparley[mcp]'``); it is imported when a
 toolset first opens, by `parley.runtime._mcp_session` alone.
 """
 
@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import difflib
-import logging
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from parley import exceptions
+from parley._logging import get_logger
 from parley.exceptions import MCPServerError
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ __all__ = [
     "register_mcp_tools",
 ]
 
-_log = logging.getLogger("parley.runtime.mcp")
+_log = get_logger("parley.runtime.mcp")
 
 DEFAULT_CALL_TIMEOUT = 60.0
 """Seconds one tool call may take before it is cancelled and the model told so."""
@@ -327,7 +327,7 @@ class MCPToolset:
         Idempotent: an open toolset stays as it is. Concurrent callers share one start.
 
         Raises:
-            MissingDependencyError: the ``mcp`` SDK is not installed (``pip install 'parley[mcp]'``).
+            MissingDependencyError: the ``mcp`` SDK is not installed (``pip install 'pyparley[mcp]'``).
             MCPServerError: the server could not be started or reached, did not answer within
                 ``startup_timeout`` seconds, a variable named in ``env_from`` or ``headers_env``
                 is unset, or the toolset is closed. Nothing is left running.

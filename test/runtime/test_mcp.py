@@ -130,7 +130,7 @@ def test_a_missing_sdk_names_the_extra_to_install() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert (
         out.stdout.strip()
-        == "MissingDependencyError 'mcp' is not installed. Install it with: pip install 'parley[mcp]'"
+        == "MissingDependencyError 'mcp' is not installed. Install it with: pip install 'pyparley[mcp]'"
     )
 
 
