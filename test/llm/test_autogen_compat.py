@@ -125,7 +125,8 @@ def test_config_list_from_dotenv_reads_keys_per_model(tmp_path: Path, monkeypatc
     [
         ("parley.oai", ["OpenAIWrapper", "ModelClient", "config_list_from_dotenv", "get_config_list"]),
         ("parley.oai.openai_utils", ["DEFAULT_AZURE_API_VERSION", "is_valid_api_key", "config_list_openai_aoai"]),
-        ("parley.oai.client", ["OpenAIWrapper", "LEGACY_CACHE_DIR", "LEGACY_DEFAULT_CACHE_SEED"]),
+        ("parley.oai.client", ["OpenAIWrapper", "LEGACY_CACHE_DIR", "LEGACY_DEFAULT_CACHE_SEED", "TOOL_ENABLED"]),
+        ("parley.agentchat.conversable_agent", ["ConversableAgent", "register_function"]),
         ("parley.cache", ["Cache", "AbstractCache", "DiskCache", "RedisCache", "InMemoryCache"]),
         ("parley.cache.in_memory_cache", ["InMemoryCache"]),
         ("parley.code_utils", ["extract_code", "content_str", "infer_lang", "create_virtual_env", "UNKNOWN"]),
