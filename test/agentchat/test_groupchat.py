@@ -76,15 +76,15 @@ def test_auto_with_llm_config_false_takes_turns_in_order_as_in_autogen_02() -> N
 
 def test_validation_messages_are_autogen_02s() -> None:
     a, b = member("a"), member("b")
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(ValueError, match="allow_repeat_speaker") as err:
         GroupChat(agents=[a, b], allow_repeat_speaker={})  # type: ignore[arg-type]
     assert str(err.value) == "GroupChat allow_repeat_speaker should be a bool or a list of Agents."
-    with pytest.raises(ValueError, match="role_for_select_speaker_messages cannot be empty or None."):
+    with pytest.raises(ValueError, match=r"role_for_select_speaker_messages cannot be empty or None\."):
         GroupChat(agents=[a, b], role_for_select_speaker_messages="")
     for key in ("select_speaker_message_template", "select_speaker_prompt_template",
                 "select_speaker_auto_multiple_template", "select_speaker_auto_none_template"):  # fmt: skip
         for value in ("", None):
-            with pytest.raises(ValueError, match=f"{key} cannot be empty or None."):
+            with pytest.raises(ValueError, match=rf"{key} cannot be empty or None\."):
                 GroupChat(agents=[a, b], **{key: value})
 
 
