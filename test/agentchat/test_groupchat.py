@@ -85,7 +85,7 @@ def test_validation_messages_are_autogen_02s() -> None:
                 "select_speaker_auto_multiple_template", "select_speaker_auto_none_template"):  # fmt: skip
         for value in ("", None):
             with pytest.raises(ValueError, match=rf"{key} cannot be empty or None\."):
-                GroupChat(agents=[a, b], **{key: value})
+                GroupChat(agents=[a, b], **{key: value})  # type: ignore[arg-type]
 
 
 # ---- selection methods -----------------------------------------------------------------------------------
