@@ -316,7 +316,8 @@ def validating_function(f: Callable[..., Any], *, name: str) -> Callable[..., An
     Returns:
         ``wrapper(**arguments)``, which validates the arguments against ``f``'s parameters
         with pydantic, then calls ``f`` with the coerced values. Omitted parameters get their
-        defaults. ``functools.wraps`` keeps ``f``'s name, docstring and signature.
+        defaults. ``functools.wraps`` keeps ``f``'s name, docstring and signature; ``f`` itself
+        is also ``wrapper._origin``, where AutoGen 0.2 code looks for it.
 
     Raises:
         ConfigError: now, when ``f``'s parameters cannot be described (see `arguments_model`).
@@ -348,10 +349,17 @@ def validating_function(f: Callable[..., Any], *, name: str) -> Callable[..., An
             args, kwargs = bind(arguments)
             return await f(*args, **kwargs)
 
-        return functools.wraps(f)(call_async)
+        return _with_origin(functools.wraps(f)(call_async), f)
 
     def call(**arguments: Any) -> Any:
         args, kwargs = bind(arguments)
         return f(*args, **kwargs)
 
-    return functools.wraps(f)(call)
+    return _with_origin(functools.wraps(f)(call), f)
+
+
+def _with_origin(wrapper: Callable[..., Any], f: Callable[..., Any]) -> Callable[..., Any]:
+    # AutoGen 0.2 keeps the registered function as ``_origin`` on what ``function_map`` holds, and
+    # its notebooks check ``function_map[name]._origin == f``; ``__wrapped__`` holds the same.
+    wrapper._origin = f  # type: ignore[attr-defined]
+    return wrapper

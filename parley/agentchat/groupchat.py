@@ -52,6 +52,8 @@ def __getattr__(name: str) -> Any:
 
 
 def _check_template(value: Any, key: str, **fields: str) -> None:
+    if value is None or value == "":
+        raise ConfigError(f"{key} cannot be empty or None.", key=key)
     if not isinstance(value, str):
         raise ConfigError(f"{key} must be a str, got {type(value).__name__}.", key=key)
     try:
@@ -177,11 +179,12 @@ class GroupChat:
             not isinstance(repeat, list) or any(a not in self.agents for a in repeat)
         ):
             raise ConfigError(
-                "allow_repeat_speaker must be True, False, None or a list of agents in the group.",
-                key="allow_repeat_speaker",
+                "GroupChat allow_repeat_speaker should be a bool or a list of Agents.", key="allow_repeat_speaker"
             )
         if not isinstance(self.role_for_select_speaker_messages, str) or not self.role_for_select_speaker_messages:
-            raise ConfigError("role_for_select_speaker_messages must be a non-empty str.")
+            raise ConfigError(
+                "role_for_select_speaker_messages cannot be empty or None.", key="role_for_select_speaker_messages"
+            )
         _check_template(self.select_speaker_message_template, "select_speaker_message_template", roles="", agentlist="")
         _check_template(self.select_speaker_prompt_template, "select_speaker_prompt_template", agentlist="")
         _check_template(

@@ -73,10 +73,12 @@ class GroupChatManager(ConversableAgent):
         system_message: default ``"Group chat manager."``.
         silent: print nothing when True.
         **kwargs: any other `ConversableAgent` argument; ``llm_config`` is the model for
-            ``"auto"`` speaker selection.
+            ``"auto"`` speaker selection. ``llm_config=False`` (no model, on purpose) makes
+            ``"auto"`` take turns in order, as AutoGen 0.2 does.
 
     Raises:
-        ConfigError: ``groupchat`` is not a GroupChat, or ``"auto"`` selection has no model.
+        ConfigError: ``groupchat`` is not a GroupChat, or ``"auto"`` selection has no model and
+            ``llm_config`` was left out (not set to False).
     """
 
     def __init__(
@@ -99,8 +101,11 @@ class GroupChatManager(ConversableAgent):
             silent=silent,
             **kwargs,
         )
+        # ``llm_config=False`` says "no model" on purpose: "auto" then takes turns in order, as in
+        # AutoGen 0.2. Leaving llm_config out is more often a mistake, so it is refused here.
         if (
             groupchat.speaker_selection_method == "auto"
+            and kwargs.get("llm_config") is not False
             and self.client is None
             and groupchat.select_speaker_auto_llm_config is None
         ):

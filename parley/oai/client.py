@@ -10,6 +10,9 @@ from parley.llm.completion import Completion
 from parley.llm.openai_client import OpenAIClient
 from parley.llm.wrapper import OpenAIWrapper
 
+TOOL_ENABLED = True
+"""AutoGen 0.2's flag for an openai SDK that takes ``tools``; every SDK parley supports does."""
+
 LEGACY_CACHE_DIR = DEFAULT_CACHE_PATH_ROOT
 """Where ``cache_seed`` caches live: ``.cache/<seed>/``."""
 
@@ -23,4 +26,5 @@ __all__ = [
     "ModelClient",
     "OpenAIClient",
     "OpenAIWrapper",
+    "TOOL_ENABLED",
 ]

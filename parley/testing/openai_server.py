@@ -6,6 +6,12 @@ streamed as server-sent events when the request says ``"stream": true``, or a fa
 error, a delay, a malformed body). See `parley.testing._script` for the reply shapes and the
 token-usage approximation. ``GET /v1/models`` lists the served models.
 
+Azure OpenAI's route is served too: ``POST /openai/deployments/<deployment>/chat/completions
+?api-version=<version>``, with the key in an ``api-key`` header, which is what the SDK's
+``AzureOpenAI`` client sends when ``azure_endpoint`` is `ScriptedOpenAIServer.azure_endpoint`. A
+request on that route without ``api-version`` gets 404, as Azure answers it. `request_paths`
+shows the path and query of each request, so tests can check the deployment and version.
+
 A streamed reply can also pause mid-stream until the test releases it, stall, break off, or send
 SSE keep-alive comments forever (``stream_pause``, ``stream_cut``, ``keep_alive``), and
 ``raw_events`` sends any events at all, so clients can be tested on partial, stalled, truncated,
@@ -39,6 +45,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import signal
 import socket
 import sys
@@ -50,6 +57,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from parley._logging import get_logger
 from parley.exceptions import ConfigError
@@ -99,6 +107,22 @@ class _HTTPServer(ThreadingHTTPServer):
         _log.error("error while answering %s", client_address, exc_info=True)
 
 
+_AZURE_CHAT = re.compile(r"/openai/deployments/[^/]+/chat/completions")
+
+
+def _chat_route_error(target: str) -> str | None:
+    """Why ``target`` (a request's path and query) is not a chat-completions route, or None if it is."""
+    url = urlsplit(target)
+    path = url.path.rstrip("/")
+    if path == "/v1/chat/completions":
+        return None
+    if _AZURE_CHAT.fullmatch(path):
+        if parse_qs(url.query).get("api-version"):
+            return None
+        return f"Resource not found: POST {target} (an Azure request needs ?api-version=...)"
+    return f"No route for POST {target}"
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -132,8 +156,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
-        if self.path.rstrip("/") != "/v1/chat/completions":
-            self._send_json(404, error_body(f"No route for POST {self.path}", status=404))
+        route_error = _chat_route_error(self.path)
+        if route_error is not None:
+            self._send_json(404, error_body(route_error, status=404))
             return
         try:
             body = json.loads(raw)
@@ -144,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, error_body("Request body must be a JSON object", status=400))
             return
         received = {name.lower(): value for name, value in self.headers.items()}
-        status, payload, headers, self._trickle = self.server.owner._answer(body, received)
+        status, payload, headers, self._trickle = self.server.owner._answer(body, received, self.path)
         if _log.isEnabledFor(logging.INFO):
             _log.info("%s", _describe(self.server.owner.request_count, body, status, payload))
         if payload is None:
@@ -294,6 +319,7 @@ class ScriptedOpenAIServer:
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
         self._headers: list[dict[str, str]] = []
+        self._paths: list[str] = []
         self._sockets: set[socket.socket] = set()
         self._closed = threading.Event()
         self._httpd: _HTTPServer | None = None
@@ -364,6 +390,11 @@ class ScriptedOpenAIServer:
         return f"http://{host}:{self.port}/v1"
 
     @property
+    def azure_endpoint(self) -> str:
+        """``http://HOST:PORT``: pass it as ``azure_endpoint`` to an Azure OpenAI client."""
+        return self.base_url.removesuffix("/v1")
+
+    @property
     def models(self) -> list[str]:
         """The models ``GET /v1/models`` lists."""
         return list(self._models) if self._models else [self.model]
@@ -381,6 +412,15 @@ class ScriptedOpenAIServer:
             return list(self._headers)
 
     @property
+    def request_paths(self) -> list[str]:
+        """The path and query of each request in `requests`, in the same order.
+
+        For example ``/openai/deployments/gpt-4o/chat/completions?api-version=2024-02-01``.
+        """
+        with self._lock:
+            return list(self._paths)
+
+    @property
     def request_count(self) -> int:
         """How many chat-completion requests were received."""
         with self._lock:
@@ -396,15 +436,17 @@ class ScriptedOpenAIServer:
                 self._sockets.discard(sock)
 
     def _answer(
-        self, body: dict[str, Any], headers: dict[str, str]
+        self, body: dict[str, Any], headers: dict[str, str], path: str = "/v1/chat/completions"
     ) -> tuple[int, bytes | _Stream | None, dict[str, str], tuple[str, float, bool] | None]:
         """Decide the answer to one chat request: ``(status, body bytes or SSE events, headers, trickle)``."""
         with self._lock:
             self._requests.append(body)
             self._headers.append(headers)
+            self._paths.append(path)
             number = len(self._requests)
         if self._api_key is not None:
-            presented = headers.get("authorization", "").removeprefix("Bearer ")
+            # OpenAI sends the key as a bearer token; Azure's key authentication uses an api-key header.
+            presented = headers.get("authorization", "").removeprefix("Bearer ") or headers.get("api-key", "")
             if presented != self._api_key:
                 msg = f"Incorrect API key provided: {presented}."
                 return 401, json.dumps(error_body(msg, status=401, code="invalid_api_key")).encode(), {}, None

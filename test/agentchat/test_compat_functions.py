@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from parley import AssistantAgent, ChatResult, ConversableAgent, UserProxyAgent
+from parley import AssistantAgent, ChatResult, ConversableAgent, UserProxyAgent, register_function
 from parley.agentchat import Agent
 from parley.llm.types import Message
 from parley.testing import FunctionModelClient, ScriptedModelClient, ScriptedOpenAIServer
@@ -186,3 +186,21 @@ def test_execute_code_blocks_and_run_code(tmp_path: Any) -> None:
     assert agent.execute_code_blocks([("python", "print('hi')")]) == (0, "hi\n")
     exit_code, output, image = agent.run_code("print(2 + 2)", lang="python")
     assert (exit_code, output, image) == (0, "4\n", None)
+
+
+def test_function_map_keeps_the_registered_function_as_origin() -> None:
+    # 0.2's notebooks check `user_proxy.function_map[name]._origin == f` after the decorators.
+    caller = ConversableAgent("caller", llm_config=ScriptedModelClient([]))
+    executor = ConversableAgent("executor", llm_config=False)
+
+    @executor.register_for_execution()
+    @caller.register_for_llm(description="Add two integers.")
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    async def sub(a: int, b: int) -> int:
+        return a - b
+
+    register_function(sub, caller=caller, executor=executor, description="Subtract.")
+    assert executor.function_map["add"]._origin is add  # type: ignore[attr-defined]
+    assert executor.function_map["sub"]._origin is sub  # type: ignore[attr-defined]

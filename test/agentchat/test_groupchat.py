@@ -66,6 +66,28 @@ def test_validation_errors_say_what_is_wrong() -> None:
         GroupChatManager(GroupChat(agents=[a, b]))  # auto selection, no llm_config
 
 
+def test_auto_with_llm_config_false_takes_turns_in_order_as_in_autogen_02() -> None:
+    # llm_config=False says "no model" on purpose: 0.2 then picks the next member in order.
+    a, b, c = member("a"), member("b"), member("c")
+    gc = GroupChat(agents=[a, b, c], max_round=5)
+    run(gc, a, llm_config=False)
+    assert [name for name, _ in transcript(gc)] == ["a", "b", "c", "a", "b"]
+
+
+def test_validation_messages_are_autogen_02s() -> None:
+    a, b = member("a"), member("b")
+    with pytest.raises(ValueError, match="allow_repeat_speaker") as err:
+        GroupChat(agents=[a, b], allow_repeat_speaker={})  # type: ignore[arg-type]
+    assert str(err.value) == "GroupChat allow_repeat_speaker should be a bool or a list of Agents."
+    with pytest.raises(ValueError, match=r"role_for_select_speaker_messages cannot be empty or None\."):
+        GroupChat(agents=[a, b], role_for_select_speaker_messages="")
+    for key in ("select_speaker_message_template", "select_speaker_prompt_template",
+                "select_speaker_auto_multiple_template", "select_speaker_auto_none_template"):  # fmt: skip
+        for value in ("", None):
+            with pytest.raises(ValueError, match=rf"{key} cannot be empty or None\."):
+                GroupChat(agents=[a, b], **{key: value})  # type: ignore[arg-type]
+
+
 # ---- selection methods -----------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,8 @@ def test_config_list_from_dotenv_reads_keys_per_model(tmp_path: Path, monkeypatc
     [
         ("parley.oai", ["OpenAIWrapper", "ModelClient", "config_list_from_dotenv", "get_config_list"]),
         ("parley.oai.openai_utils", ["DEFAULT_AZURE_API_VERSION", "is_valid_api_key", "config_list_openai_aoai"]),
-        ("parley.oai.client", ["OpenAIWrapper", "LEGACY_CACHE_DIR", "LEGACY_DEFAULT_CACHE_SEED"]),
+        ("parley.oai.client", ["OpenAIWrapper", "LEGACY_CACHE_DIR", "LEGACY_DEFAULT_CACHE_SEED", "TOOL_ENABLED"]),
+        ("parley.agentchat.conversable_agent", ["ConversableAgent", "register_function"]),
         ("parley.cache", ["Cache", "AbstractCache", "DiskCache", "RedisCache", "InMemoryCache"]),
         ("parley.cache.in_memory_cache", ["InMemoryCache"]),
         ("parley.code_utils", ["extract_code", "content_str", "infer_lang", "create_virtual_env", "UNKNOWN"]),
@@ -169,3 +171,57 @@ def test_iowebsockets_prints_and_reads_over_a_real_websocket() -> None:
         ws.send("ada")
         assert ws.recv(timeout=10) == "hello ada\n"
     assert seen == ["ada"]
+
+
+# ---- Azure OpenAI through the SDK's Azure client, against the scripted server's Azure route ----------------
+
+
+def test_an_azure_entry_reaches_the_deployment_route_with_its_api_version_and_key(tmp_path: Path) -> None:
+    from parley import AssistantAgent, UserProxyAgent, config_list_from_json
+
+    with ScriptedOpenAIServer(["Hello from Azure. TERMINATE"], api_key="az-key") as server:
+        # A config file holding an Azure entry, as 0.2's OAI_CONFIG_LIST does.
+        (tmp_path / "OAI_CONFIG_LIST").write_text(
+            json.dumps(
+                [
+                    {
+                        "model": "gpt-4o",
+                        "api_type": "azure",
+                        "api_key": "az-key",
+                        "base_url": server.azure_endpoint,
+                        "api_version": "2024-02-01",
+                    }
+                ]
+            )
+        )
+        config_list = config_list_from_json("OAI_CONFIG_LIST", file_location=str(tmp_path))
+        assistant = AssistantAgent("assistant", llm_config={"config_list": config_list})
+        user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)
+        result = user.initiate_chat(assistant, message="Hi", silent=True)
+        paths, headers = server.request_paths, server.request_headers
+    assert result.chat_history[-1]["content"] == "Hello from Azure. TERMINATE"
+    assert paths == ["/openai/deployments/gpt-4o/chat/completions?api-version=2024-02-01"]
+    assert headers[0]["api-key"] == "az-key"
+    assert "authorization" not in headers[0]
+
+
+def test_azure_ad_token_provider_authenticates_with_a_bearer_token() -> None:
+    from parley.oai import OpenAIWrapper
+
+    with ScriptedOpenAIServer(["ok"], api_key="entra-token") as server:
+        wrapper = OpenAIWrapper(
+            config_list=[
+                {
+                    "model": "gpt-4.1",
+                    "api_type": "azure",
+                    "azure_endpoint": server.azure_endpoint,
+                    "api_version": "2024-06-01",
+                    "azure_ad_token_provider": lambda: "entra-token",
+                }
+            ]
+        )
+        completion = wrapper.create(messages=[{"role": "user", "content": "Hi"}])
+        paths, headers = server.request_paths, server.request_headers
+    assert wrapper.extract_text_or_completion_object(completion) == ["ok"]
+    assert paths == ["/openai/deployments/gpt-41/chat/completions?api-version=2024-06-01"]  # no dots in a deployment
+    assert headers[0]["authorization"] == "Bearer entra-token"

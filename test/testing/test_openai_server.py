@@ -10,6 +10,7 @@ import socket
 import struct
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -365,3 +366,27 @@ def test_cli_verbose_logs_each_request_and_its_reply(tmp_path: Path) -> None:
     assert lines[3].startswith("  -> 429: ")
     assert "slow down" in lines[3]
     assert len(lines) == 4
+
+
+def test_the_azure_route_needs_an_api_version_and_takes_an_api_key_header() -> None:
+    def post(url: str, key: str) -> tuple[int, Any]:
+        body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}).encode()
+        request = urllib.request.Request(url, data=body, headers={"api-key": key, "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    with ScriptedOpenAIServer(["first", "second"], api_key="k") as server:
+        url = f"{server.azure_endpoint}/openai/deployments/dep/chat/completions"
+        missing = post(url, "k")
+        ok = post(url + "?api-version=2024-02-01", "k")
+        wrong_key = post(url + "?api-version=2024-02-01", "x")
+        paths = server.request_paths
+    assert missing[0] == 404
+    assert "api-version" in missing[1]["error"]["message"]
+    assert ok[0] == 200
+    assert ok[1]["choices"][0]["message"]["content"] == "first"
+    assert wrong_key[0] == 401
+    assert paths == ["/openai/deployments/dep/chat/completions?api-version=2024-02-01"] * 2
