@@ -30,6 +30,7 @@ __all__ = [
     "create_virtual_env",
     "infer_lang",
     "normalize_lang",
+    "silence_pip",
 ]
 
 LANGUAGE_ALIASES: dict[str, str] = {
@@ -245,6 +246,46 @@ def _data_kind(tree: ast.Module) -> str | None:
     if all(isinstance(s, ast.Expr) and _inert(s.value) for s in tree.body):
         return "text"
     return None
+
+
+_PIP_SHELL = re.compile(r"^(?P<head>\s*(?:pip3?|python3?\s+-m\s+pip)\s+install)(?=\s|$)")
+_PIP_MAGIC = re.compile(r"^(?P<head>\s*(?:!\s?|%)pip3?\s+install)(?=\s|$)")
+_PIP_QUIET = re.compile(r"(?:^|\s)(?:-q+|--quiet)(?=\s|$)")
+_PIP_LANGS = {"bash": _PIP_SHELL, "sh": _PIP_SHELL, "shell": _PIP_SHELL, "pwsh": _PIP_SHELL,
+              "python": _PIP_MAGIC, "ipython": _PIP_MAGIC}  # fmt: skip
+
+
+def silence_pip(code: str, lang: str) -> str:
+    """Add ``-qqq`` to the ``pip install`` lines of a block, as AutoGen 0.2 does before running it.
+
+    A package install prints pages of progress that fill the model's context; with ``-qqq`` pip
+    prints only what went wrong (its ``ERROR:`` lines), and the exit code still says whether it
+    worked. The lines changed:
+
+    - in shell blocks (``bash``, ``sh``, ``shell``, ``pwsh``): a line that starts (after
+      indentation) with ``pip install``, ``pip3 install`` or ``python -m pip install``;
+    - in Python blocks (``python``, ``ipython``): a line that starts with IPython's
+      ``!pip install`` or ``%pip install``, which the kernel executors run.
+
+    A line that already asks for quiet output (``-q``, ``-qq``, ``--quiet``) is left as it is,
+    and so is every other language.
+
+    Args:
+        code: the block's source.
+        lang: its language tag (aliases such as ``py`` and ``ps1`` are understood).
+
+    Returns:
+        The source with ``-qqq`` after each such ``install``.
+    """
+    pattern = _PIP_LANGS.get(normalize_lang(lang))
+    if pattern is None or "pip" not in code:
+        return code
+    lines = code.split("\n")
+    for i, line in enumerate(lines):
+        match = pattern.match(line)
+        if match is not None and _PIP_QUIET.search(line, match.end()) is None:
+            lines[i] = match.group("head") + " -qqq" + line[match.end() :]
+    return "\n".join(lines)
 
 
 def create_virtual_env(dir_path: str | os.PathLike[str], **env_args: Any) -> SimpleNamespace:
