@@ -38,11 +38,12 @@ from parley.coding.utils import infer_lang, normalize_lang
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
 
-__all__ = ["MarkdownCodeExtractor"]
+__all__ = ["MarkdownCodeExtractor", "inline_code_spans"]
 
 _NEWLINES = re.compile(r"\r\n?")  # the same normalisation markdown-it applies to its input
 _INDENTED_FENCE = re.compile(r"^(?P<indent>(?: {4,}|[ ]*\t)[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _parser: MarkdownIt | None = None
+_inline_parser: MarkdownIt | None = None
 
 
 def _get_parser() -> MarkdownIt:
@@ -54,6 +55,21 @@ def _get_parser() -> MarkdownIt:
         # Only block structure matters; skipping inline parsing makes parsing ~4x faster.
         _parser = MarkdownIt("commonmark").disable(["inline", "text_join"])
     return _parser
+
+
+def inline_code_spans(text: str) -> list[str]:
+    """The inline code spans of Markdown ``text`` (```` `ls -la` ````), stripped, in order; none inside fences."""
+    global _inline_parser
+    if "`" not in text:
+        return []
+    if _inline_parser is None:
+        from markdown_it import MarkdownIt
+
+        _inline_parser = MarkdownIt("commonmark")
+    spans: list[str] = []
+    for token in _inline_parser.parse(_NEWLINES.sub("\n", text)):
+        spans.extend(child.content.strip() for child in token.children or () if child.type == "code_inline")
+    return [span for span in spans if span]
 
 
 def _text_of(message: str | list[dict[str, Any]] | None) -> list[str]:

@@ -19,6 +19,7 @@ import ast
 import json
 import os
 import re
+import subprocess
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "PYTHON_CHECK_LIMIT",
     "SHELL_COMMANDS",
     "create_virtual_env",
+    "get_powershell_command",
     "infer_lang",
     "normalize_lang",
     "silence_pip",
@@ -309,3 +311,35 @@ def create_virtual_env(dir_path: str | os.PathLike[str], **env_args: Any) -> Sim
     builder = venv.EnvBuilder(**{"with_pip": True, **env_args})
     builder.create(dir_path)
     return builder.ensure_directories(dir_path)
+
+
+def get_powershell_command() -> str | None:
+    """The PowerShell command this machine has: ``"powershell"`` (Windows PowerShell) or ``"pwsh"``.
+
+    Each is tried by running it once (``$PSVersionTable.PSVersion.Major``), as AutoGen 0.2 does.
+
+    Returns:
+        ``"powershell"`` or ``"pwsh"``, whichever answers first; None when one is found but
+        neither answers successfully.
+
+    Raises:
+        FileNotFoundError: neither command is installed.
+        PermissionError: a command exists but may not be run.
+    """
+    found = False
+    for command, flag in (("powershell", None), ("pwsh", "-Command")):
+        argv = [command, *([flag] if flag else []), "$PSVersionTable.PSVersion.Major"]
+        try:
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except PermissionError as exc:
+            raise PermissionError(f"No permission to run {command!r}: {exc}") from exc
+        found = True
+        if result.returncode == 0:
+            return command
+    if not found:
+        raise FileNotFoundError(
+            "Neither 'powershell' nor 'pwsh' is installed (or on PATH); install PowerShell to run pwsh blocks."
+        )
+    return None
