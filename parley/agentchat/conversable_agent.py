@@ -30,7 +30,7 @@ from parley.agentchat._sync_replies import SyncRepliesMixin
 from parley.agentchat.agent import Agent
 from parley.agentchat.chat import ChatResult
 from parley.agentchat.io import IOStream
-from parley.agentchat.tools import ToolsMixin
+from parley.agentchat.tools import ToolsMixin, register_function
 from parley.exceptions import ConfigError, InvalidMessageError
 from parley.llm.types import Message
 from parley.llm.wrapper import OpenAIWrapper
@@ -38,7 +38,7 @@ from parley.prompts import (
     DEFAULT_SYSTEM_MESSAGE,
 )
 
-__all__ = ["ConversableAgent"]
+__all__ = ["ConversableAgent", "register_function"]
 
 HumanInputMode = Literal["ALWAYS", "TERMINATE", "NEVER"]
 HOOKABLE_METHODS = (
