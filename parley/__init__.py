@@ -122,7 +122,18 @@ if TYPE_CHECKING:
 
 # AutoGen 0.2's submodules that ``import autogen`` lets code reach as attributes (``autogen.oai``).
 _SUBMODULES = frozenset(
-    {"agentchat", "cache", "code_utils", "coding", "exception_utils", "function_utils", "io", "llm", "oai"}
+    {
+        "agentchat",
+        "cache",
+        "code_utils",
+        "coding",
+        "exception_utils",
+        "function_utils",
+        "io",
+        "llm",
+        "oai",
+        "runtime_logging",
+    }
 )
 
 
