@@ -13,9 +13,12 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Agent": "parley.agentchat",
+    "AgentNameConflict": "parley.exception_utils",
     "AssistantAgent": "parley.agentchat",
     "Cache": "parley.llm",
+    "ChatCompletion": "parley.oai",
     "ChatResult": "parley.agentchat",
+    "Completion": "parley.oai",
     "ConversableAgent": "parley.agentchat",
     "DEFAULT_MODEL": "parley.code_utils",
     "FAST_MODEL": "parley.code_utils",
@@ -23,9 +26,13 @@ _LAZY = {
     "GroupChatManager": "parley.agentchat",
     "IOConsole": "parley.agentchat",
     "IOStream": "parley.agentchat",
+    "InvalidCarryOverType": "parley.exception_utils",
     "LLMAgent": "parley.agentchat",
     "ModelClient": "parley.llm",
+    "NoEligibleSpeaker": "parley.exception_utils",
     "OpenAIWrapper": "parley.llm",
+    "SenderRequired": "parley.exception_utils",
+    "UndefinedNextAgent": "parley.exception_utils",
     "UserProxyAgent": "parley.agentchat",
     "a_initiate_chats": "parley.agentchat",
     "config_list_from_dotenv": "parley.oai",
@@ -42,9 +49,12 @@ _LAZY = {
 
 __all__ = [
     "Agent",
+    "AgentNameConflict",
     "AssistantAgent",
     "Cache",
+    "ChatCompletion",
     "ChatResult",
+    "Completion",
     "ConversableAgent",
     "DEFAULT_MODEL",
     "FAST_MODEL",
@@ -52,9 +62,13 @@ __all__ = [
     "GroupChatManager",
     "IOConsole",
     "IOStream",
+    "InvalidCarryOverType",
     "LLMAgent",
     "ModelClient",
+    "NoEligibleSpeaker",
     "OpenAIWrapper",
+    "SenderRequired",
+    "UndefinedNextAgent",
     "UserProxyAgent",
     "__version__",
     "a_initiate_chats",
@@ -88,8 +102,17 @@ if TYPE_CHECKING:
         register_function,
     )
     from parley.code_utils import DEFAULT_MODEL, FAST_MODEL
+    from parley.exception_utils import (
+        AgentNameConflict,
+        InvalidCarryOverType,
+        NoEligibleSpeaker,
+        SenderRequired,
+        UndefinedNextAgent,
+    )
     from parley.llm import Cache, ModelClient, OpenAIWrapper, config_list_from_json, filter_config
     from parley.oai import (
+        ChatCompletion,
+        Completion,
         config_list_from_dotenv,
         config_list_from_models,
         config_list_gpt4_gpt35,
@@ -99,7 +122,18 @@ if TYPE_CHECKING:
 
 # AutoGen 0.2's submodules that ``import autogen`` lets code reach as attributes (``autogen.oai``).
 _SUBMODULES = frozenset(
-    {"agentchat", "cache", "code_utils", "coding", "exception_utils", "function_utils", "io", "llm", "oai"}
+    {
+        "agentchat",
+        "cache",
+        "code_utils",
+        "coding",
+        "exception_utils",
+        "function_utils",
+        "io",
+        "llm",
+        "oai",
+        "runtime_logging",
+    }
 )
 
 

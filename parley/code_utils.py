@@ -1,32 +1,53 @@
 """``parley.code_utils``: AutoGen 0.2's code helpers where its users import them (``autogen.code_utils``).
 
 Re-exports of parley's own functions, plus `extract_code` in AutoGen 0.2's return shape (a list
-of ``(language, code)`` pairs) over `parley.coding.MarkdownCodeExtractor`.
+of ``(language, code)`` pairs) over `parley.coding.MarkdownCodeExtractor`. `execute_code` runs
+through parley's executors (`parley.coding._one_shot`), the Docker helpers are
+`parley.coding.docker_checks`, and `improve_code`/`improve_function` are one model call each
+through `OpenAIWrapper` (`parley.llm.improve`).
 """
 
 from __future__ import annotations
 
 from parley.agentchat._display import content_str
-from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.coding.utils import create_virtual_env, infer_lang
+from parley.coding._one_shot import DEFAULT_TIMEOUT, SENTINEL, TIMEOUT_MSG, a_execute_code, execute_code
+from parley.coding.docker_checks import (
+    check_can_use_docker_or_throw,
+    decide_use_docker,
+    in_docker_container,
+    is_docker_running,
+)
+from parley.coding.markdown_code_extractor import MarkdownCodeExtractor, inline_code_spans
+from parley.coding.utils import create_virtual_env, get_powershell_command, infer_lang
+from parley.llm.improve import a_improve_code, a_improve_function, improve_code, improve_function
 
 __all__ = [
     "CODE_BLOCK_PATTERN",
     "DEFAULT_MODEL",
+    "DEFAULT_TIMEOUT",
     "FAST_MODEL",
+    "SENTINEL",
     "TIMEOUT_MSG",
     "UNKNOWN",
+    "a_execute_code",
+    "a_improve_code",
+    "a_improve_function",
+    "check_can_use_docker_or_throw",
     "content_str",
     "create_virtual_env",
+    "decide_use_docker",
+    "execute_code",
     "extract_code",
+    "get_powershell_command",
+    "improve_code",
+    "improve_function",
+    "in_docker_container",
     "infer_lang",
+    "is_docker_running",
 ]
 
 UNKNOWN = "unknown"
 """What `infer_lang` answers, and `extract_code` tags, for text that is not code."""
-
-TIMEOUT_MSG = "Timeout"
-"""AutoGen 0.2's marker for a run that timed out (parley's results say so in words, exit code 124)."""
 
 DEFAULT_MODEL = "gpt-4"
 """AutoGen 0.2's default model name."""
@@ -46,12 +67,14 @@ def extract_code(
     Args:
         text: a message's content (a string or content parts).
         pattern: accepted for AutoGen 0.2 compatibility; blocks are found by parsing Markdown.
-        detect_single_line_code: accepted for AutoGen 0.2 compatibility; inline code is not run.
+        detect_single_line_code: also return each inline code span (```` `ls -la` ````) as
+            ``("", code)``, after the fenced blocks, as AutoGen 0.2's option does. Agents never
+            run inline code. Default False.
 
     Returns:
         One pair per block, in order; ``[(UNKNOWN, content_str(text))]`` when there is none.
     """
-    blocks = MarkdownCodeExtractor().extract_code_blocks(text)
-    if not blocks:
-        return [(UNKNOWN, content_str(text))]
-    return [(block.language, block.code) for block in blocks]
+    blocks = [(block.language, block.code) for block in MarkdownCodeExtractor().extract_code_blocks(text)]
+    if detect_single_line_code:
+        return blocks + [("", span) for span in inline_code_spans(content_str(text))]
+    return blocks or [(UNKNOWN, content_str(text))]

@@ -24,6 +24,7 @@ The tree::
     │   └── ModelResponseError          the reply is malformed (no choices, no content ...)
     └── ExecutorError               the executor itself failed (not the code it ran)
         ├── ExecutorUnavailableError    the executor cannot start here (no daemon, no IPython ...)
+        │   └── DockerNotRunningError       Docker was asked for and no daemon answers (also RuntimeError)
         ├── PoolExhaustedError          no pooled executor became free in time; names who holds them
         └── DispatcherFullError         an ExecutionDispatcher's queue stayed full; names who fills it
 
@@ -42,6 +43,7 @@ __all__ = [
     "CacheError",
     "ConfigError",
     "DispatcherFullError",
+    "DockerNotRunningError",
     "ExecutorError",
     "ExecutorUnavailableError",
     "InvalidCarryOverType",
@@ -309,6 +311,10 @@ class ExecutorError(ParleyError):
 
 class ExecutorUnavailableError(ExecutorError):
     """The executor cannot run here; the message names the fix or another executor to choose."""
+
+
+class DockerNotRunningError(ExecutorUnavailableError, RuntimeError):
+    """Code was to run in Docker and no daemon answers (a `RuntimeError`, as AutoGen 0.2 raised)."""
 
 
 class PoolExhaustedError(ExecutorError):

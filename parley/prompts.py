@@ -18,6 +18,8 @@ __all__ = [
     "HUMAN_INPUT_AUTO_REPLY_NOTICE",
     "HUMAN_INPUT_NO_INPUT",
     "HUMAN_INPUT_TERMINATE",
+    "IMPROVE_CODE_PROMPT",
+    "IMPROVE_FUNCTION_PROMPT",
     "IPYTHON_EXECUTOR_INSTRUCTIONS",
     "JUPYTER_EXECUTOR_INSTRUCTIONS",
     "LOCAL_EXECUTOR_INSTRUCTIONS",
@@ -224,3 +226,18 @@ Hello everyone. This team was put together to solve tasks. The members are:
 {roles}
 
 Speak when you can help, and say what you did."""
+
+IMPROVE_CODE_PROMPT = """\
+Read the code in the files below and list concrete improvements{followup} that serve this \
+objective: {objective}
+
+{code}"""
+"""`parley.code_utils.improve_code`'s request: ``{objective}``, ``{code}`` (each file's name and text),
+``{followup}``."""
+
+IMPROVE_FUNCTION_PROMPT = """\
+Rewrite the function '{func_name}' so that it serves this objective: {objective}
+It is in this file:
+
+{file_string}"""
+"""`parley.code_utils.improve_function`'s request: ``{func_name}``, ``{objective}``, ``{file_string}``."""

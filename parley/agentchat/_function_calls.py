@@ -22,6 +22,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
+from parley import runtime_logging
 from parley._sync import run_sync
 from parley.agentchat._tool_arguments import UnreadableArguments, read_arguments
 from parley.agentchat.io import IOStream
@@ -202,6 +203,8 @@ class FunctionCallsMixin:
                     ok = True
                 except Exception as e:
                     content = f"Error: {e}"
+                if runtime_logging.is_logging:
+                    runtime_logging.log_function_use(self, func, args, content)
                 if verbose:
                     IOStream.get_default().print(f"\nInput arguments: {args}\nOutput:\n{content}", flush=True)
         return ok, {"name": name, "role": "function", "content": str(content)}

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, Literal, cast
 
+from parley import runtime_logging
 from parley._sync import run_sync
 from parley._tracing import traced_turn
 from parley.agentchat import _peers
@@ -204,6 +205,14 @@ class ConversableAgent(
         for name in _BUILTIN_REPLIES:  # registered last first: termination ends up tried first
             if name != "a_generate_code_execution_reply" or self._code_execution is not None:
                 self.register_reply([Agent, None], _builtin_reply(type(self), name))
+        if runtime_logging.is_logging:
+            runtime_logging.log_new_agent(
+                self,
+                {"name": self._name, "system_message": system_message, "is_termination_msg": is_termination_msg,
+                 "max_consecutive_auto_reply": max_consecutive_auto_reply, "human_input_mode": human_input_mode,
+                 "function_map": function_map, "code_execution_config": code_execution_config,
+                 "llm_config": llm_config, "default_auto_reply": default_auto_reply, "description": description},
+            )  # fmt: skip
 
     # ---- identity -------------------------------------------------------------------------
     @property
@@ -399,6 +408,8 @@ class ConversableAgent(
             InvalidMessageError: the message has neither content nor tool calls; nothing is stored.
         """
         msg = self._append(message, "user", sender, False)
+        if runtime_logging.is_logging:
+            runtime_logging.log_event(self, "received_message", message=msg, sender=sender.name, valid=True)
         if not (silent or self.silent):
             IOStream.get_default().print(format_message(sender.name, self._name, msg), flush=True)
         if request_reply is False or (request_reply is None and not self.reply_at_receive[sender]):

@@ -31,7 +31,7 @@ from parley.coding._files import (
     write_file_in,
 )
 from parley.coding.base import CodeBlock
-from parley.coding.utils import normalize_lang
+from parley.coding.utils import normalize_lang, silence_pip
 
 __all__ = ["NotRun", "Script", "prepare_script", "save_block"]
 
@@ -126,14 +126,16 @@ def prepare_script(
         supported: the languages the executor runs, as the refusal lists them.
 
     Returns:
-        The saved `Script`, or a `NotRun`: a refused language, a ``# filename:`` outside
+        The saved `Script` (its ``pip install`` lines made quiet by
+        `parley.coding.utils.silence_pip`), or a `NotRun`: a refused language, a ``# filename:`` outside
         ``work_dir`` or a file that cannot be written (exit code 1, nothing saved), or a block
         whose policy is False (exit code 0, saved).
     """
     lang = normalize_lang(block.language)
     if lang not in policies:
         return NotRun(_language_refusal(lang, supported))
-    saved = save_block(block.code, work_dir, default_filename(lang), outside_rule=_SCRIPT_RULE)
+    code = silence_pip(block.code, lang)
+    saved = save_block(code, work_dir, default_filename(lang), outside_rule=_SCRIPT_RULE)
     if isinstance(saved, NotRun):
         return saved
     if not policies[lang]:

@@ -39,6 +39,7 @@ __all__ = [
     "DaemonSilentError",
     "RunHandle",
     "connect",
+    "daemon_answers",
 ]
 
 HTTP_TIMEOUT_S = 30.0
@@ -157,6 +158,25 @@ def connect(client: Any | None) -> Any:
         return docker.from_env(timeout=HTTP_TIMEOUT_S)
     except docker.errors.DockerException as exc:
         raise _unavailable(exc) from exc
+
+
+def daemon_answers(timeout: float = 5.0) -> bool:
+    """True when docker-py is installed and the daemon the environment names answers a ping.
+
+    Blocks for at most about ``timeout`` seconds (one HTTP request).
+    """
+    try:
+        docker = _docker()
+    except MissingDependencyError:
+        return False
+    try:
+        client = docker.from_env(timeout=timeout)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # a refused socket, a timeout, a daemon answering with an error: not running
+        return False
 
 
 @dataclass(frozen=True)

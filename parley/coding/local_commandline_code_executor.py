@@ -22,6 +22,9 @@ nothing carries over between blocks except files. Where parley differs from Auto
   ``env_allowlist=`` pass what you choose); see `parley.coding._env`.
 - An approval step runs before each call; by default it refuses AutoGen 0.2's destructive shell
   commands (`parley.coding.approval.DangerousCommandGuard`) with a result, not an exception.
+- ``functions=`` offers user functions to the code, as AutoGen 0.2 does: they are written to a
+  module in ``work_dir`` with their packages installed before the first block (see
+  `parley.coding.func_with_reqs`); the model learns of them through `user_capability`.
 """
 
 from __future__ import annotations
@@ -44,8 +47,10 @@ from parley.coding._executor_base import ExecutorBase
 from parley.coding._options import check_max_output_chars, check_max_saved_bytes, check_path, check_policies
 from parley.coding._output import DEFAULT_MAX_SAVED_BYTES, OutputBudget
 from parley.coding._process import ProcessRegistry, ProcessStartError, run_in_process_group
+from parley.coding._user_functions import FUNCTION_PROMPT_TEMPLATE, UserFunctions
 from parley.coding.approval import Approve, DangerousCommandGuard, check_approve, dangerous_command
 from parley.coding.base import CodeBlock, CommandLineCodeResult
+from parley.coding.func_with_reqs import UserFunction
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.exceptions import ConfigError
 
@@ -120,14 +125,27 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
             `parley.coding.approval`): a callable ``(blocks) -> bool | ApprovalDecision`` (sync
             or async), ``"human"`` to ask through the IOStream, or None for none. Default: a
             `DangerousCommandGuard`, which refuses AutoGen 0.2's destructive shell commands.
+        functions: user functions the code may import from ``functions_module``: plain
+            ``def`` functions, ``@with_requirements`` ones, or
+            ``FunctionWithRequirements.from_str(...)`` (see `parley.coding.func_with_reqs`).
+            Before the first block runs, they are written to ``<functions_module>.py`` in
+            ``work_dir``, their ``python_packages`` are installed with this executor's Python
+            (``pip install -qqq``, each step bounded by ``timeout``), and the module is
+            imported once to check it. Default: none.
+        functions_module: the module name the functions are written to. Default
+            ``"functions"``.
 
     Raises:
         ConfigError: an argument is invalid: ``timeout`` not a positive number,
             ``max_output_chars`` under 2, ``max_saved_bytes`` negative,
             ``execution_policies`` enabling a language this executor cannot run,
             ``virtual_env_context`` without ``env_exe``, ``env`` not a str-to-str mapping,
-            ``approve`` not a callable, ``"human"`` or None.
+            ``approve`` not a callable, ``"human"`` or None, ``functions_module`` not an
+            identifier or ``functions`` holding something not callable.
     """
+
+    FUNCTION_PROMPT_TEMPLATE: ClassVar[str] = FUNCTION_PROMPT_TEMPLATE
+    """AutoGen 0.2's text introducing the user functions (``$module_name``, ``$functions``)."""
 
     SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = _supported_languages()
     """The languages this executor can run on this machine (``pwsh`` only when installed)."""
@@ -146,6 +164,8 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
         env_allowlist: Sequence[str] = (),
         approve: Approve | str | None = _GUARD,
         fork_server: bool = True,
+        functions: Sequence[UserFunction] = (),
+        functions_module: str = "functions",
     ) -> None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}.", key="timeout")
@@ -173,6 +193,8 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
         self._policies = check_policies(execution_policies, self.SUPPORTED_LANGUAGES)
         self._extractor = MarkdownCodeExtractor()
         self._registry = ProcessRegistry()
+        self._functions = UserFunctions.check(functions, functions_module)
+        self._functions_ready = not self._functions.functions
 
     @property
     def timeout(self) -> float:
@@ -188,6 +210,28 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
     def execution_policies(self) -> dict[str, bool]:
         """A copy of the policy per canonical language: True runs blocks, False only saves them."""
         return dict(self._policies)
+
+    @property
+    def functions(self) -> list[UserFunction]:
+        """The user functions offered to the code (a copy)."""
+        return list(self._functions.functions)
+
+    @property
+    def functions_module(self) -> str:
+        """The module name the user functions are imported from."""
+        return self._functions.module
+
+    def format_functions_for_prompt(self, prompt_template: str = FUNCTION_PROMPT_TEMPLATE) -> str:
+        """The text telling the model how to import the user functions, with their signatures and docstrings.
+
+        Args:
+            prompt_template: a `string.Template` with ``$module_name`` and ``$functions`` (the
+                stubs, two newlines apart). Default: AutoGen 0.2's `FUNCTION_PROMPT_TEMPLATE`.
+
+        Raises:
+            KeyError: the template names another placeholder.
+        """
+        return self._functions.prompt(prompt_template)
 
     def execute_code_blocks(self, code_blocks: Sequence[CodeBlock]) -> CommandLineCodeResult:
         """Run ``code_blocks``; the sync form of `a_execute_code_blocks` (works inside a running loop)."""
@@ -210,6 +254,8 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
         Raises:
             ExecutorError: the executor was closed, ``work_dir`` cannot be created, or output
                 over the budget cannot be saved to its file (the running code is killed first).
+            ConfigError: the user functions could not be installed (at the first call; see
+                ``functions``).
         """
         self._check_open()
         refused = await self._refusal(code_blocks)
@@ -217,6 +263,10 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
             return CommandLineCodeResult(exit_code=1, output=refused)
         work_dir = self._work_dir.absolute()
         create_work_dir(work_dir)
+        if not self._functions_ready:
+            python = self._command("python", work_dir)[0]
+            await self._functions.install(work_dir, python, self._environment(), self._timeout, self._registry)
+            self._functions_ready = True
         with open_batch(work_dir, self._max_output_chars, self._max_saved_bytes) as batch:
             for block in batch.blocks(code_blocks):
                 batch.record(*await self._run_block(block, work_dir, batch.budget))
@@ -277,13 +327,16 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
         from parley.prompts import LOCAL_EXECUTOR_INSTRUCTIONS
 
         python = os.path.abspath(self._venv.env_exe) if self._venv is not None else sys.executable
-        return LOCAL_EXECUTOR_INSTRUCTIONS.format(
+        instructions = LOCAL_EXECUTOR_INSTRUCTIONS.format(
             work_dir=os.path.abspath(self._work_dir),
             languages=", ".join(sorted(self.SUPPORTED_LANGUAGES)),
             python=python,
             timeout=f"{self._timeout:g}",
             max_output_chars=f"{self._max_output_chars:,}",
         )
+        if not self._functions.functions:
+            return instructions
+        return instructions.rstrip("\n") + "\n\n" + self.format_functions_for_prompt() + "\n"
 
     @staticmethod
     def sanitize_command(lang: str, code: str) -> None:

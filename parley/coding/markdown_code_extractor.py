@@ -11,7 +11,12 @@ regular expression gets wrong come out right:
 
 Decisions worth knowing:
 
-- Indented code blocks (four spaces, no fence) are examples, not code to run: they are skipped.
+- A fence indented by four or more spaces (or a tab) is still a fence, as AutoGen 0.2's pattern
+  allowed: models indent whole fenced blocks under a list or a sentence, and CommonMark would
+  read them as an indented code block (or paragraph text) holding fence lines. Such a block
+  ends at the next fence line of the same character, at least as long, however indented; its
+  lines lose the opening fence's indentation. Indented code blocks without a fence are
+  examples, not code to run: they are skipped.
 - A fence that is never closed is skipped. Per CommonMark it runs to the end of the message, but
   in practice that means the message was cut off, and half a program should not run.
 - Blocks holding only whitespace are skipped.
@@ -33,10 +38,12 @@ from parley.coding.utils import infer_lang, normalize_lang
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
 
-__all__ = ["MarkdownCodeExtractor"]
+__all__ = ["MarkdownCodeExtractor", "inline_code_spans"]
 
 _NEWLINES = re.compile(r"\r\n?")  # the same normalisation markdown-it applies to its input
+_INDENTED_FENCE = re.compile(r"^(?P<indent>(?: {4,}|[ ]*\t)[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _parser: MarkdownIt | None = None
+_inline_parser: MarkdownIt | None = None
 
 
 def _get_parser() -> MarkdownIt:
@@ -48,6 +55,21 @@ def _get_parser() -> MarkdownIt:
         # Only block structure matters; skipping inline parsing makes parsing ~4x faster.
         _parser = MarkdownIt("commonmark").disable(["inline", "text_join"])
     return _parser
+
+
+def inline_code_spans(text: str) -> list[str]:
+    """The inline code spans of Markdown ``text`` (```` `ls -la` ````), stripped, in order; none inside fences."""
+    global _inline_parser
+    if "`" not in text:
+        return []
+    if _inline_parser is None:
+        from markdown_it import MarkdownIt
+
+        _inline_parser = MarkdownIt("commonmark")
+    spans: list[str] = []
+    for token in _inline_parser.parse(_NEWLINES.sub("\n", text)):
+        spans.extend(child.content.strip() for child in token.children or () if child.type == "code_inline")
+    return [span for span in spans if span]
 
 
 def _text_of(message: str | list[dict[str, Any]] | None) -> list[str]:
@@ -105,13 +127,59 @@ class MarkdownCodeExtractor:
     def _extract_from_text(text: str) -> list[CodeBlock]:
         text = _NEWLINES.sub("\n", text)
         lines = text.split("\n")
-        blocks: list[CodeBlock] = []
+        found: list[tuple[int, CodeBlock]] = []
+        in_fence = [False] * len(lines)
         for token in _get_parser().parse(text):
             if token.type != "fence" or token.map is None:
                 continue
-            if not _is_closed(lines, token.map[0], token.map[1], token.markup):
+            start, end = token.map
+            in_fence[start:end] = [True] * (min(end, len(lines)) - start)
+            if not _is_closed(lines, start, end, token.markup):
                 continue
             code = token.content.removesuffix("\n")
             if code.strip():
-                blocks.append(CodeBlock(code=code, language=_language(token.info, code)))
-        return blocks
+                found.append((start, CodeBlock(code=code, language=_language(token.info, code))))
+        found.extend(_indented_fences(lines, in_fence))
+        return [block for _, block in sorted(found, key=lambda pair: pair[0])]
+
+
+def _indented_fences(lines: list[str], in_fence: list[bool]) -> list[tuple[int, CodeBlock]]:
+    """The fenced blocks indented by four or more spaces, outside the fences already found.
+
+    Returns:
+        ``(line index of the opening fence, block)`` pairs. A block is the lines from an indented
+        opening fence to the next closing fence of the same character and at least its length
+        (at any indentation), with the opening fence's indentation taken off and parsed again.
+        An opening fence that is never closed gives nothing.
+    """
+    found: list[tuple[int, CodeBlock]] = []
+    i = 0
+    while i < len(lines):
+        opening = None if in_fence[i] else _INDENTED_FENCE.match(lines[i])
+        if opening is None or (opening["fence"][0] == "`" and "`" in opening["info"]):
+            i += 1
+            continue
+        fence = opening["fence"]
+        close = next(
+            (j for j in range(i + 1, len(lines)) if not in_fence[j] and _closes(lines[j], fence)),
+            None,
+        )
+        if close is None:
+            i += 1
+            continue
+        indent = len(opening["indent"])
+        snippet = "\n".join(_dedent(line, indent) for line in lines[i : close + 1])
+        found.extend((i, block) for block in MarkdownCodeExtractor._extract_from_text(snippet))
+        i = close + 1
+    return found
+
+
+def _closes(line: str, fence: str) -> bool:
+    """True when ``line`` is a closing fence for ``fence``: its character, at least as long, nothing after."""
+    stripped = line.strip(" \t")
+    return stripped.startswith(fence) and not stripped.strip(fence[0])
+
+
+def _dedent(line: str, indent: int) -> str:
+    """``line`` without up to ``indent`` characters of leading white space."""
+    return line[min(indent, len(line) - len(line.lstrip(" \t"))) :]

@@ -19,6 +19,7 @@ import ast
 import json
 import os
 import re
+import subprocess
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,8 +29,10 @@ __all__ = [
     "PYTHON_CHECK_LIMIT",
     "SHELL_COMMANDS",
     "create_virtual_env",
+    "get_powershell_command",
     "infer_lang",
     "normalize_lang",
+    "silence_pip",
 ]
 
 LANGUAGE_ALIASES: dict[str, str] = {
@@ -247,6 +250,46 @@ def _data_kind(tree: ast.Module) -> str | None:
     return None
 
 
+_PIP_SHELL = re.compile(r"^(?P<head>\s*(?:pip3?|python3?\s+-m\s+pip)\s+install)(?=\s|$)")
+_PIP_MAGIC = re.compile(r"^(?P<head>\s*(?:!\s?|%)pip3?\s+install)(?=\s|$)")
+_PIP_QUIET = re.compile(r"(?:^|\s)(?:-q+|--quiet)(?=\s|$)")
+_PIP_LANGS = {"bash": _PIP_SHELL, "sh": _PIP_SHELL, "shell": _PIP_SHELL, "pwsh": _PIP_SHELL,
+              "python": _PIP_MAGIC, "ipython": _PIP_MAGIC}  # fmt: skip
+
+
+def silence_pip(code: str, lang: str) -> str:
+    """Add ``-qqq`` to the ``pip install`` lines of a block, as AutoGen 0.2 does before running it.
+
+    A package install prints pages of progress that fill the model's context; with ``-qqq`` pip
+    prints only what went wrong (its ``ERROR:`` lines), and the exit code still says whether it
+    worked. The lines changed:
+
+    - in shell blocks (``bash``, ``sh``, ``shell``, ``pwsh``): a line that starts (after
+      indentation) with ``pip install``, ``pip3 install`` or ``python -m pip install``;
+    - in Python blocks (``python``, ``ipython``): a line that starts with IPython's
+      ``!pip install`` or ``%pip install``, which the kernel executors run.
+
+    A line that already asks for quiet output (``-q``, ``-qq``, ``--quiet``) is left as it is,
+    and so is every other language.
+
+    Args:
+        code: the block's source.
+        lang: its language tag (aliases such as ``py`` and ``ps1`` are understood).
+
+    Returns:
+        The source with ``-qqq`` after each such ``install``.
+    """
+    pattern = _PIP_LANGS.get(normalize_lang(lang))
+    if pattern is None or "pip" not in code:
+        return code
+    lines = code.split("\n")
+    for i, line in enumerate(lines):
+        match = pattern.match(line)
+        if match is not None and _PIP_QUIET.search(line, match.end()) is None:
+            lines[i] = match.group("head") + " -qqq" + line[match.end() :]
+    return "\n".join(lines)
+
+
 def create_virtual_env(dir_path: str | os.PathLike[str], **env_args: Any) -> SimpleNamespace:
     """Create a Python virtual environment with pip in ``dir_path`` (AutoGen 0.2's helper).
 
@@ -268,3 +311,35 @@ def create_virtual_env(dir_path: str | os.PathLike[str], **env_args: Any) -> Sim
     builder = venv.EnvBuilder(**{"with_pip": True, **env_args})
     builder.create(dir_path)
     return builder.ensure_directories(dir_path)
+
+
+def get_powershell_command() -> str | None:
+    """The PowerShell command this machine has: ``"powershell"`` (Windows PowerShell) or ``"pwsh"``.
+
+    Each is tried by running it once (``$PSVersionTable.PSVersion.Major``), as AutoGen 0.2 does.
+
+    Returns:
+        ``"powershell"`` or ``"pwsh"``, whichever answers first; None when one is found but
+        neither answers successfully.
+
+    Raises:
+        FileNotFoundError: neither command is installed.
+        PermissionError: a command exists but may not be run.
+    """
+    found = False
+    for command, flag in (("powershell", None), ("pwsh", "-Command")):
+        argv = [command, *([flag] if flag else []), "$PSVersionTable.PSVersion.Major"]
+        try:
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except PermissionError as exc:
+            raise PermissionError(f"No permission to run {command!r}: {exc}") from exc
+        found = True
+        if result.returncode == 0:
+            return command
+    if not found:
+        raise FileNotFoundError(
+            "Neither 'powershell' nor 'pwsh' is installed (or on PATH); install PowerShell to run pwsh blocks."
+        )
+    return None

@@ -36,6 +36,7 @@ import inspect
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, overload
 
+from parley import runtime_logging
 from parley._logging import get_logger
 from parley._tracing import traced_model_call
 from parley.exceptions import ConfigError, ModelError, ModelResponseError, redact_config
@@ -172,6 +173,10 @@ class OpenAIWrapper:
         self.streams = any(self._streams)
         self._formats = [self._format(entry, None) for entry in self._entries]
         self.usage_summary = UsageSummary()
+        if runtime_logging.is_logging:
+            runtime_logging.log_new_wrapper(self, {"config_list": entries, **base_config})
+            for client, entry in zip(self._clients, entries, strict=True):
+                runtime_logging.log_new_client(client, self, entry)
 
     @classmethod
     def from_llm_config(cls, llm_config: Any) -> OpenAIWrapper:
@@ -358,6 +363,8 @@ class OpenAIWrapper:
                 key = request_key(entry, messages, tools, call_params, cache.cache_seed)
                 hit = await cache.aget_response(key)
                 if hit is not None:
+                    if runtime_logging.is_logging:
+                        runtime_logging.log_model_call(self, client, messages, params, hit, True, runtime_logging.now())
                     self.usage_summary.add(hit)
                     count_in_chats(hit)
                     try:
@@ -370,14 +377,19 @@ class OpenAIWrapper:
                 await limiter.acquire()
             stream = self._streams[index] if call_stream is None else bool(call_stream)
             entry_params = {**(call_params or {}), "stream": True} if stream else call_params
+            started = runtime_logging.now() if runtime_logging.is_logging else ""
             try:
                 response = await traced_model_call(client, entry, messages, tools, entry_params)
                 response = _structured(response, fmt, entry)
             except ModelError as exc:
+                if runtime_logging.is_logging:
+                    runtime_logging.log_model_call(self, client, messages, params, str(exc), False, started)
                 failures.append((index, exc))
                 if index + 1 < len(self._clients):
                     _log.info("config_list[%d] failed (%s); trying the next entry", index, type(exc).__name__)
                 continue
+            if runtime_logging.is_logging:
+                runtime_logging.log_model_call(self, client, messages, params, response, False, started)
             if cache is not None and key is not None:
                 await cache.aset_response(key, response)
             self.usage_summary.add(response)

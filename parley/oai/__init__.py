@@ -4,6 +4,7 @@ Re-exports only; the implementations live in `parley.llm`.
 """
 
 from parley.llm.cache import Cache
+from parley.llm.legacy_completion import ChatCompletion, Completion
 from parley.oai.client import ModelClient, OpenAIWrapper
 from parley.oai.openai_utils import (
     config_list_from_dotenv,
@@ -17,6 +18,8 @@ from parley.oai.openai_utils import (
 
 __all__ = [
     "Cache",
+    "ChatCompletion",
+    "Completion",
     "ModelClient",
     "OpenAIWrapper",
     "config_list_from_dotenv",

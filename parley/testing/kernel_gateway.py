@@ -1,63 +1,28 @@
 """A real Jupyter Kernel Gateway on this machine, for tests, benchmarks and examples of `JupyterCodeExecutor`.
 
-`LocalKernelGateway` runs ``python -m jupyter kernelgateway`` (from the ``jupyter`` extra) with
-this interpreter, listening on a free loopback port with a random token, and waits until its
-``/api`` answers. Its kernels run this interpreter's ``python3`` kernel spec in a directory of
-their own (`LocalKernelGateway.root`), and it lists them (``GET /api/kernels``, which a gateway
-refuses by default), so a test can check that none is left behind::
+`LocalKernelGateway` is `parley.coding.jupyter.LocalJupyterServer` on a free loopback port with a
+random token, whose `connection_info` never starts it (a test reads it only from a running
+gateway)::
 
     with LocalKernelGateway() as gateway, JupyterCodeExecutor(gateway) as executor:
         executor.execute_code_blocks([CodeBlock("print(1)", "python")])
 
 It is a real server, not a double: nothing is scripted, and its IOPub rate limit is the
-server's default (1 MB/s), as on a gateway elsewhere. Its kernels run model-written code on this
-machine, so the gateway's environment (which its kernels inherit) leaves out the variables that
-look like secrets, by the rule the local executors follow (`parley.coding._env`). Matplotlib's
-backend is left to the kernel (``MPLBACKEND`` is removed too), so figures come back as images as
-they would from a gateway elsewhere.
+server's default (1 MB/s), as on a gateway elsewhere.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import json
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
 
-from parley.coding._env import code_environment
 from parley.coding.jupyter.base import JupyterConnectionInfo
-from parley.exceptions import ExecutorUnavailableError, MissingDependencyError
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
+from parley.coding.jupyter.local_jupyter_server import LocalJupyterServer
 
 __all__ = ["LocalKernelGateway"]
 
-_PORT_ATTEMPTS = 3  # a free port may be taken by someone else before the gateway binds it
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class LocalKernelGateway:
-    """A ``jupyter kernelgateway`` process on 127.0.0.1; a context manager that starts and stops it.
-
-    The constructor starts nothing; `start` (or entering the context) does, and `stop` ends the
-    gateway, which ends its kernels.
+class LocalKernelGateway(LocalJupyterServer):
+    """A ``jupyter kernelgateway`` process on 127.0.0.1 (see `LocalJupyterServer`).
 
     Args:
         root: the directory its kernels work in (created if missing). Default: a new temporary
@@ -66,139 +31,13 @@ class LocalKernelGateway:
     """
 
     def __init__(self, root: Path | str | None = None, *, startup_timeout: float = 60.0) -> None:
-        self._given_root = Path(root) if root is not None else None
-        self._startup_timeout = startup_timeout
-        self._token = secrets.token_hex(16)
-        self._dir: Path | None = None
-        self._root: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._port: int | None = None
-
-    def _running(self) -> tuple[int, Path]:
-        """The port and the kernels' directory of the running gateway.
-
-        Raises:
-            RuntimeError: the gateway is not running.
-        """
-        if self._port is None or self._root is None:
-            raise RuntimeError("the gateway is not running: call start() or use it as a context manager")
-        return self._port, self._root
-
-    @property
-    def url(self) -> str:
-        """The base URL, ``http://127.0.0.1:<port>`` (without the token).
-
-        Raises:
-            RuntimeError: the gateway is not running.
-        """
-        return f"http://127.0.0.1:{self._running()[0]}"
-
-    @property
-    def token(self) -> str:
-        """The token the gateway wants (random, made by the constructor)."""
-        return self._token
-
-    @property
-    def root(self) -> Path:
-        """The directory its kernels work in.
-
-        Raises:
-            RuntimeError: the gateway is not running.
-        """
-        return self._running()[1]
+        super().__init__(root=root, startup_timeout=startup_timeout)
 
     @property
     def connection_info(self) -> JupyterConnectionInfo:
-        """Where the gateway is, with its token, as `JupyterCodeExecutor` takes it.
+        """Where the running gateway is, with its token.
 
         Raises:
             RuntimeError: the gateway is not running.
         """
-        return JupyterConnectionInfo("127.0.0.1", port=self._running()[0], token=self._token)
-
-    def get(self, path: str) -> Any:
-        """``GET`` an API path (``"/api/kernels"``) with the token; the decoded JSON body.
-
-        Raises:
-            OSError: the request failed (``urllib.error.HTTPError`` for an HTTP error).
-        """
-        request = urllib.request.Request(self.url + path, headers={"Authorization": f"token {self._token}"})
-        with _NO_PROXY.open(request, timeout=10) as response:
-            return json.loads(response.read())
-
-    def kernel_ids(self) -> set[str]:
-        """The ids of the kernels the gateway runs now."""
-        return {str(kernel["id"]) for kernel in self.get("/api/kernels")}
-
-    def start(self) -> Self:
-        """Start the gateway and wait until it answers; return self. Does nothing when it runs.
-
-        Raises:
-            MissingDependencyError: jupyter-kernel-gateway is not installed.
-            ExecutorUnavailableError: it did not answer in time (its log is quoted).
-        """
-        if self._process is not None:
-            return self
-        if importlib.util.find_spec("kernel_gateway") is None:
-            raise MissingDependencyError("kernel_gateway", "jupyter")
-        self._dir = Path(tempfile.mkdtemp(prefix="parley-gateway-"))
-        self._root = self._given_root or self._dir / "kernels"
-        self._root.mkdir(parents=True, exist_ok=True)
-        why = ""
-        for _ in range(_PORT_ATTEMPTS):
-            why = self._try_port(_free_port())
-            if not why:
-                return self
-        self.stop()
-        raise ExecutorUnavailableError(f"The Jupyter Kernel Gateway did not start:\n{why}")
-
-    def _try_port(self, port: int) -> str:
-        """Start the gateway on ``port``; return "" once it answers, else the tail of its log."""
-        assert self._dir is not None
-        assert self._root is not None
-        log = self._dir / f"gateway-{port}.log"
-        command = [
-            sys.executable, "-m", "jupyter", "kernelgateway",
-            "--KernelGatewayApp.ip=127.0.0.1",
-            f"--KernelGatewayApp.port={port}",
-            "--KernelGatewayApp.port_retries=0",
-            f"--KernelGatewayApp.auth_token={self._token}",
-            "--JupyterWebsocketPersonality.list_kernels=True",
-        ]  # fmt: skip
-        env = {k: v for k, v in code_environment().items() if k != "MPLBACKEND"}
-        with open(log, "wb") as out:
-            self._process = subprocess.Popen(command, cwd=self._root, env=env, stdout=out, stderr=subprocess.STDOUT)
-        self._port = port
-        deadline = time.monotonic() + self._startup_timeout
-        while time.monotonic() < deadline and self._process.poll() is None:
-            with contextlib.suppress(OSError):
-                self.get("/api")
-                return ""
-            time.sleep(0.05)
-        self._end_process()
-        return log.read_text(errors="replace")[-2_000:] or f"no answer on port {port}"
-
-    def _end_process(self) -> None:
-        process, self._process, self._port = self._process, None, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    def stop(self) -> None:
-        """Stop the gateway (SIGTERM, then SIGKILL after 10 s) and remove its files. Idempotent."""
-        self._end_process()
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-        self._dir = self._root = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        return JupyterConnectionInfo("127.0.0.1", port=self._running()[0], token=self.token)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from parley.coding.utils import PYTHON_CHECK_LIMIT, infer_lang, normalize_lang
+from parley.coding.utils import PYTHON_CHECK_LIMIT, infer_lang, normalize_lang, silence_pip
 
 
 @pytest.mark.parametrize(
@@ -132,3 +132,21 @@ def test_a_long_block_is_judged_by_a_bounded_head(monkeypatch: pytest.MonkeyPatc
     # The parser saw at most PYTHON_CHECK_LIMIT characters of each 1 MB block: the work does not grow with the text.
     assert len(parsed) == 5
     assert max(parsed) <= PYTHON_CHECK_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("lang", "code", "silenced"),
+    [
+        ("bash", "pip install numpy", "pip install -qqq numpy"),
+        ("sh", "cd x\n  pip3 install a b", "cd x\n  pip3 install -qqq a b"),
+        ("shell", "python -m pip install x", "python -m pip install -qqq x"),
+        ("python", "!pip install numpy\n%pip install pandas", "!pip install -qqq numpy\n%pip install -qqq pandas"),
+        ("ipython", "! pip install numpy", "! pip install -qqq numpy"),
+        ("bash", "pip install -q numpy\npip install --quiet x", "pip install -q numpy\npip install --quiet x"),
+        ("bash", "echo pip install x\npip installer", "echo pip install x\npip installer"),
+        ("python", "pip install numpy", "pip install numpy"),
+        ("json", "pip install numpy", "pip install numpy"),
+    ],
+)
+def test_silence_pip_quiets_install_lines_as_autogen_does(lang: str, code: str, silenced: str) -> None:
+    assert silence_pip(code, lang) == silenced

@@ -39,9 +39,34 @@ def test_fences_indented_up_to_three_spaces() -> None:
     assert extract(message) == [CodeBlock("x = 1\nprint(x)", "python")]
 
 
-def test_four_space_indented_code_is_not_code_to_run() -> None:
-    message = "Example output:\n\n    print('not run')\n\nand\n\n    ```python\n    print(2)\n    ```\n"
+def test_four_space_indented_code_without_a_fence_is_not_code_to_run() -> None:
+    message = "Example output:\n\n    print('not run')\n\n\tprint('nor this')\n"
     assert extract(message) == []
+
+
+def test_fences_indented_four_or_more_spaces_are_extracted_as_in_autogen() -> None:
+    # After a blank line CommonMark reads these as an indented code block, right after a
+    # sentence as paragraph text; AutoGen 0.2 ran them, and models write them.
+    message = (
+        "Example output:\n\n    print('not run')\n\nRun:\n\n    ```python\n    def f():\n        return 2\n"
+        "    print(f())\n    ```\nthen, right after a sentence:\n        ```bash\n        echo hi\n        ```\n"
+        "and with a tab:\n\n\t~~~sh\n\tls\n\t~~~\n\n```python\nprint(3)\n```\n"
+    )
+    assert extract(message) == [
+        CodeBlock("def f():\n    return 2\nprint(f())", "python"),
+        CodeBlock("echo hi", "bash"),
+        CodeBlock("ls", "sh"),
+        CodeBlock("print(3)", "python"),
+    ]
+
+
+def test_indented_fences_inside_a_fence_stay_its_content() -> None:
+    message = "````markdown\n    ```python\n    x = 1\n    ```\n````\n"
+    assert extract(message) == [CodeBlock("    ```python\n    x = 1\n    ```", "markdown")]
+
+
+def test_unclosed_indented_fence_is_skipped() -> None:
+    assert extract("Run:\n\n    ```python\n    import os\n    os.rem") == []
 
 
 def test_crlf_line_endings() -> None:

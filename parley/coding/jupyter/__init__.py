@@ -8,6 +8,8 @@
   Gateway, or Jupyter Server), located by a `JupyterConnectionInfo` (or a `JupyterConnectable`,
   or a URL); state persists
   between blocks, and the kernel's files live on the gateway's machine.
+- `LocalJupyterServer`: starts a Jupyter Kernel Gateway on this machine and gives its
+  connection info, for `JupyterCodeExecutor`.
 
 Importing this package is cheap: jupyter_client is imported when a local kernel first starts
 (by `parley.coding.jupyter._kernel`, the one module that imports it), tornado when a gateway is
@@ -20,6 +22,7 @@ from parley.coding.base import IPythonCodeResult
 from parley.coding.jupyter.base import JupyterConnectable, JupyterConnectionInfo
 from parley.coding.jupyter.embedded_ipython_code_executor import EmbeddedIPythonCodeExecutor
 from parley.coding.jupyter.jupyter_code_executor import JupyterCodeExecutor
+from parley.coding.jupyter.local_jupyter_server import LocalJupyterServer
 from parley.coding.jupyter.notebook_code_executor import NotebookCodeExecutor
 
 __all__ = [
@@ -28,5 +31,6 @@ __all__ = [
     "JupyterCodeExecutor",
     "JupyterConnectable",
     "JupyterConnectionInfo",
+    "LocalJupyterServer",
     "NotebookCodeExecutor",
 ]

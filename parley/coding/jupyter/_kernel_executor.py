@@ -44,7 +44,7 @@ from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._limit import SETUP_PAYLOAD_SOURCE, install_call, lost_output_note
 from parley.coding.jupyter._shell import shell_cell
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.coding.utils import normalize_lang
+from parley.coding.utils import normalize_lang, silence_pip
 from parley.exceptions import ConfigError, ExecutorUnavailableError
 
 _log = get_logger("parley.coding.jupyter")
@@ -329,11 +329,12 @@ class KernelExecutor(ExecutorBase):
         if refusal is not None:
             collector.line(refusal)
             return 1, False
-        stopped = await self._save_named(block.code, work_dir, collector)
+        code = silence_pip(block.code, lang)
+        stopped = await self._save_named(code, work_dir, collector)
         if stopped is not None:
             return stopped
         shell = lang in SHELLS
-        return await self._run_cell(shell_cell(block.code, SHELLS[lang]) if shell else block.code, collector, shell)
+        return await self._run_cell(shell_cell(code, SHELLS[lang]) if shell else code, collector, shell)
 
     async def _run_cell(self, cell: str, collector: OutputCollector, shell: bool) -> tuple[int, bool]:
         """Run one cell, on a fresh kernel if the current one died before taking it; return (exit code, timed out)."""

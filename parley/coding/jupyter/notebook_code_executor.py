@@ -44,6 +44,7 @@ from parley.coding.jupyter._capture import Deadline, capture
 from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._shell import HELPER_NAME, SHELL_HELPER_SOURCE
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
+from parley.coding.utils import silence_pip
 from parley.exceptions import ExecutorUnavailableError
 
 __all__ = ["NotebookCodeExecutor"]
@@ -179,13 +180,14 @@ class NotebookCodeExecutor(ExecutorBase):
         if refusal is not None:
             collector.line(refusal)
             return 1, False
+        code = silence_pip(block.code, lang)
         deadline = Deadline(self._timeout)
         try:
             with capture(self._shell, collector) as copier, deadline:
                 if lang in SHELLS:
-                    exit_code = self._run_shell(block.code, SHELLS[lang], collector)
+                    exit_code = self._run_shell(code, SHELLS[lang], collector)
                 else:
-                    result = self._shell.run_cell(block.code, store_history=False)
+                    result = self._shell.run_cell(code, store_history=False)
                     exit_code = 0 if result.success else 1
         except KeyboardInterrupt:
             if not deadline.fired:
