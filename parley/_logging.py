@@ -44,6 +44,7 @@ LOGGER_NAMES: Mapping[str, str] = {
     "parley.coding.docker": "Docker containers started, restarted and removed",
     "parley.coding.jupyter": "kernels started, restarted (and why), and shut down",
     "parley.coding.pool": "pool members started, leased, reset, replaced and closed",
+    "parley.logger": "AutoGen 0.2-style runtime logging (parley.runtime_logging): records it could not write",
     "parley.llm": "model requests, their retries and fallbacks to the next config entry",
     "parley.runtime": "runs of declared teams",
     "parley.runtime.mcp": "MCP servers started, restarted and stopped, and their failures",

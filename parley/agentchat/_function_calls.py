@@ -22,7 +22,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from parley import runtime_logging
+from parley._runlog import session as runtime_logging
 from parley._sync import run_sync
 from parley.agentchat._tool_arguments import UnreadableArguments, read_arguments
 from parley.agentchat.io import IOStream

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, Literal, cast
 
-from parley import runtime_logging
+from parley._runlog import session as runtime_logging
 from parley._sync import run_sync
 from parley._tracing import traced_turn
 from parley.agentchat import _peers

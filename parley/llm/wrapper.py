@@ -36,8 +36,8 @@ import inspect
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, overload
 
-from parley import runtime_logging
 from parley._logging import get_logger
+from parley._runlog import session as runtime_logging
 from parley._tracing import traced_model_call
 from parley.exceptions import ConfigError, ModelError, ModelResponseError, redact_config
 from parley.llm import custom
@@ -364,7 +364,9 @@ class OpenAIWrapper:
                 hit = await cache.aget_response(key)
                 if hit is not None:
                     if runtime_logging.is_logging:
-                        runtime_logging.log_model_call(self, client, messages, params, hit, True, runtime_logging.now())
+                        runtime_logging.log_model_call(
+                            self, client, messages, params, _loggable(hit), True, runtime_logging.now()
+                        )
                     self.usage_summary.add(hit)
                     count_in_chats(hit)
                     try:
@@ -389,7 +391,7 @@ class OpenAIWrapper:
                     _log.info("config_list[%d] failed (%s); trying the next entry", index, type(exc).__name__)
                 continue
             if runtime_logging.is_logging:
-                runtime_logging.log_model_call(self, client, messages, params, response, False, started)
+                runtime_logging.log_model_call(self, client, messages, params, _loggable(response), False, started)
             if cache is not None and key is not None:
                 await cache.aset_response(key, response)
             self.usage_summary.add(response)
@@ -493,3 +495,11 @@ class OpenAIWrapper:
         for client in self._clients:
             if isinstance(client, OpenAIClient):
                 await client.aclose()
+
+
+def _loggable(response: ModelResponse) -> Any:
+    """A response as AutoGen 0.2's runtime log records it: the completion object, or its text if it has none."""
+    try:
+        return to_completion(response)
+    except Exception:  # a response the completion view cannot show: log what it is
+        return str(response)

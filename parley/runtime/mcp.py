@@ -35,8 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from parley import exceptions
-from parley._logging import get_logger
+from parley import _logging, exceptions
 from parley.exceptions import MCPServerError
 
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ __all__ = [
     "register_mcp_tools",
 ]
 
-_log = get_logger("parley.runtime.mcp")
+_log = _logging.get_logger("parley.runtime.mcp")
 
 DEFAULT_CALL_TIMEOUT = 60.0
 """Seconds one tool call may take before it is cancelled and the model told so."""

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from parley.logger.logger_utils import SECRET_KEYS, to_dict
+from parley._runlog.logger_utils import SECRET_KEYS, to_dict
 
 __all__ = ["config_json", "response_json", "safe_json", "source_name"]
 
@@ -21,8 +21,13 @@ def safe_json(obj: Any) -> str:
     return json.dumps(obj, default=default)
 
 
-def config_json(init_args: Mapping[str, Any], *, agents: tuple[type, ...] = ()) -> str:
-    """Constructor arguments as JSON, without `SECRET_KEYS` at any depth, agents named not walked."""
+def config_json(init_args: Mapping[str, Any], *, agent: Any = None) -> str:
+    """Constructor arguments as JSON, without `SECRET_KEYS` at any depth, agents named not walked.
+
+    An agent is any object of a class in ``agent``'s lineage that replies (``generate_reply``): the
+    loggers sit below ``agentchat`` and cannot import its classes.
+    """
+    agents = tuple(c for c in type(agent).__mro__ if "generate_reply" in vars(c)) if agent is not None else ()
     return safe_json(to_dict(init_args, exclude=SECRET_KEYS, no_recursive=agents))
 
 
