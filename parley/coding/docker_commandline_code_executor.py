@@ -158,8 +158,14 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             ``python3`` process started with a single ``docker exec``, which forks each block
             under a reaper of its own): a block then costs a few milliseconds instead of a
             ``docker exec`` (about 65 ms), with the same semantics. Images without ``python3``
-            (3.8 or later) run each block with its own ``docker exec``, as does False.
+            (3.9 or later) run each block with its own ``docker exec``, as does False.
             Default True.
+        fork_server: with the runner, start Python blocks from a warm ``python3`` in the
+            container that forks per block (as ``LocalCommandLineCodeExecutor``'s option of the
+            same name does): a ``print(1)`` block then costs a fork instead of an interpreter
+            start, with the semantics of a fresh ``python3 FILE`` (see the docs' page on code
+            executors for the two differences a fork brings). False starts a fresh ``python3``
+            per block. Default True.
 
     Raises:
         ConfigError: an argument is invalid (the message names it and what is accepted).
@@ -190,6 +196,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         max_saved_bytes: int = DEFAULT_MAX_SAVED_BYTES,
         approve: Approve | str | None = None,
         runner: bool = True,
+        fork_server: bool = True,
     ) -> None:
         self._max_saved_bytes = check_max_saved_bytes(max_saved_bytes)
         self._approve = check_approve(approve)
@@ -215,6 +222,9 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         self._name = container_name or f"parley-exec-{uuid.uuid4().hex[:12]}"
         if not isinstance(runner, bool):
             raise ConfigError(f"runner must be True or False, got {runner!r}.", key="runner")
+        if not isinstance(fork_server, bool):
+            raise ConfigError(f"fork_server must be True or False, got {fork_server!r}.", key="fork_server")
+        self._fork_server = fork_server
         self._gate = Gate()  # one call at a time (blocks run in order)
         self._extractor = MarkdownCodeExtractor()
         self._sandbox = Sandbox(self._options, self._name, docker_client)
@@ -318,7 +328,8 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             return ready.exit_code, False, ready.path
         lang, path = ready.language, ready.path
         argv = [_INTERPRETERS[lang], f"{self._container_dir}/{path.relative_to(work_dir).as_posix()}"]
-        exit_code, timed_out = await self._run_in_container(argv, work_dir, budget)
+        fork = self._fork_server and lang == "python"
+        exit_code, timed_out = await self._run_in_container(argv, work_dir, budget, fork=fork)
         return exit_code, timed_out, path
 
     async def _started(self, work_dir: Path) -> Container:
@@ -328,7 +339,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             container = await ask(self._sandbox.ensure, work_dir, deadline=_START_DEADLINE_S)
         return container
 
-    async def _run(self, container: Container, argv: list[str], budget: OutputBudget) -> RunOutcome:
+    async def _run(self, container: Container, argv: list[str], budget: OutputBudget, *, fork: bool) -> RunOutcome:
         env, user = self._environment(), self._sandbox.user
         for attempt in (1, 2):
             runner = await get_runner(self._runners, container, user=user, env=env)
@@ -346,6 +357,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
                     budget=budget,
                     keep_background=self._options.keep_background,
                     tag=self._slot,
+                    fork=fork,
                 )
             except RunnerLostError as exc:
                 if exc.started or attempt == 2:
@@ -383,7 +395,9 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         self._containers_lost += 1
         self._last_container = None
 
-    async def _run_in_container(self, argv: list[str], work_dir: Path, budget: OutputBudget) -> tuple[int, bool]:
+    async def _run_in_container(
+        self, argv: list[str], work_dir: Path, budget: OutputBudget, *, fork: bool = False
+    ) -> tuple[int, bool]:
         root = self._root or work_dir
         container = await self._started(root)
         if self._last_container not in (None, container.id):  # another slot saw it go and started this one
@@ -395,7 +409,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             )
         self._last_container = container.id
         try:
-            outcome = await self._run(container, argv, budget)
+            outcome = await self._run(container, argv, budget, fork=fork)
         except ContainerGoneError:  # it stopped between blocks: say so, and run in a fresh one
             status = await self._status(container)
             self._sandbox.discard(container)
@@ -406,7 +420,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
                 f"[The container had stopped since the last block ({status.detail}); packages installed and "
                 f"files written outside {MOUNT} are gone. This block runs in a fresh container.]\n"
             )
-            outcome = await self._run(container, argv, budget)
+            outcome = await self._run(container, argv, budget, fork=fork)
         if outcome.timed_out:
             newline = "" if budget.ends_with_newline else "\n"
             if outcome.daemon_silent:
