@@ -49,7 +49,7 @@ from parley.coding._docker_run import (
     in_thread,
     run_in_container,
 )
-from parley.coding._docker_runner import RunnerCache, RunnerLostError, drop_kept, get_runner, run_on_runner
+from parley.coding._docker_runner import Runner, RunnerCache, RunnerLostError, drop_kept, get_runner, run_on_runner
 from parley.coding._docker_sandbox import MOUNT, NOBODY, Sandbox
 from parley.coding._executor_base import ExecutorBase
 from parley.coding._gate import Gate
@@ -236,6 +236,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         self._slot: str | None = None
         self._root: Path | None = None  # a slot's: the host executor's work_dir, which is mounted
         self._last_container: str | None = None  # the container this executor's last block ran in
+        self._last_runner: Runner | None = None  # the runner its last block ran on, unless its loss was told
         self._containers_lost = 0
 
     @property
@@ -345,6 +346,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             runner = await get_runner(self._runners, container, user=user, env=env)
             if runner is None:
                 break
+            self._note_new_runner(runner, budget)
             try:
                 return await run_on_runner(
                     runner,
@@ -376,6 +378,19 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
                 timeout=self.timeout,
                 budget=budget,
                 keep_background=self._options.keep_background,
+            )
+
+    def _note_new_runner(self, runner: Runner, budget: OutputBudget) -> None:
+        """Tell the result when the runner of this executor's last block died since, taking kept processes."""
+        last, self._last_runner = self._last_runner, runner
+        if last is None or last is runner or last.container_id != runner.container_id:
+            return  # the first block, the same runner, or a new container (said where it is noticed)
+        if self._options.keep_background:
+            budget.feed_text(
+                f"[State lost: the runner that runs blocks in the container had ended since this executor's last "
+                f"block ({last.why_dead}; a background process may have killed it), and the background processes "
+                "kept from earlier blocks ended with it. Files and packages are kept; start those processes again "
+                "if you need them. This block runs on a new runner.]\n"
             )
 
     async def _status(self, container: Container, *, settle: bool = False) -> ContainerStatus:
@@ -444,6 +459,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         if outcome.killed:
             await self._explain_kill(container, outcome.exit_code, budget)
             if outcome.runner_lost and self._sandbox.current is container:
+                self._last_runner = None  # said here: the next block's note would say it again
                 newline = "" if budget.ends_with_newline else "\n"
                 keep = self._options.keep_background
                 kept = ", as were background processes kept from earlier blocks" if keep else ""
@@ -531,7 +547,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             run_sync(self._drop_kept())
             return
         self._runners.close()
-        self._last_container = None
+        self._last_container, self._last_runner = None, None
         self._sandbox.restart()
 
     async def _drop_kept(self) -> None:
@@ -557,7 +573,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         slot._container_dir = f"{MOUNT}/{name}"
         slot._slot = name
         slot._root = self._options.work_dir.resolve()
-        slot._last_container, slot._containers_lost, slot._closed = None, 0, False
+        slot._last_container, slot._last_runner, slot._containers_lost, slot._closed = None, None, 0, False
         return slot
 
     def close(self) -> None:
