@@ -24,18 +24,20 @@ MakeDocker = Callable[..., DockerCommandLineCodeExecutor]
 
 pytestmark = pytest.mark.docker
 
-# Prints the pid of the runner this process runs below (its reaper's parent, or a python block's
-# template's parent), and whether there is one.
+# Prints the pid of the runner this process runs below (the topmost ancestor whose command line
+# names it: a reaper forked from it has the same; a python block's template is between), and
+# whether there is one.
 _ANCESTORS = """\
 import os
 def parent(pid):
     return int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])
 def cmd(pid):
     return open(f'/proc/{pid}/cmdline', 'rb').read().replace(b'\\0', b' ').decode()
-runner = parent(os.getpid())
-while runner > 1 and 'parley-runner' not in cmd(runner):
-    runner = parent(runner)
-print(runner, runner > 1)
+runner, pid = 0, parent(os.getpid())
+while pid > 1:
+    runner = pid if 'parley-runner' in cmd(pid) else runner
+    pid = parent(pid)
+print(runner, runner > 0)
 """
 
 # Kills the runner (the process whose command line names it) after starting a detached sleeper.
