@@ -359,6 +359,10 @@ class RunnerCache:
         runner = self._runner
         return runner if runner is not None and runner.alive and runner.container_id == container.id else None
 
+    def cannot_run(self, container: Container) -> bool:
+        """True when no runner will serve ``container``: they are turned off, or its image cannot run one."""
+        return not self.enabled or container.id in self._unable
+
     def start(self, container: Container, *, user: str, env: Mapping[str, str]) -> Runner | None:
         """The live runner of ``container``, started if needed; None when the image cannot run one.
 

@@ -367,6 +367,12 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
                 status = await self._status(container)  # nothing ran: was it the container that went?
                 if not status.running:
                     raise ContainerGoneError(f"the container is not running ({status.detail})") from exc
+        if self._slot is not None and self._options.keep_background and self._runners.cannot_run(container):
+            from parley.coding._pool_slots import slots_need_runner
+
+            raise ConfigError(
+                slots_need_runner(self._options.image, runner=self._runners.enabled), key="keep_background"
+            )
         if self._container_dir != MOUNT:  # a slot's block runs in its own directory
             argv = ["sh", "-c", 'cd "$1" || exit 126; shift; exec "$@"', "sh", self._container_dir, *argv]
         async with self._plain_gate:

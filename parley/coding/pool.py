@@ -62,7 +62,7 @@ from parley.coding._pool_members import (
     warm_member,
 )
 from parley.coding._pool_queue import Handover
-from parley.coding._pool_slots import Host, close_slot_host, open_host, open_slot
+from parley.coding._pool_slots import Host, check_slot_options, close_slot_host, open_host, open_slot
 from parley.coding.base import CodeBlock, CodeExecutor, CodeResult
 from parley.exceptions import ConfigError, ExecutorError, PoolExhaustedError
 
@@ -144,6 +144,8 @@ class ExecutorPool(ArtifactsMixin):
                 "for more members of another executor raise size instead.",
                 key="slots_per_member",
             )
+        if self._slots > 1:
+            check_slot_options(self._options)
         self._acquire_timeout = check_seconds("acquire_timeout", acquire_timeout)
         self._reset_timeout = check_seconds("reset_timeout", reset_timeout)
         self._start_timeout = check_seconds("start_timeout", start_timeout)

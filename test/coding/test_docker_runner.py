@@ -136,11 +136,14 @@ def test_an_image_without_python3_gets_a_docker_exec_per_block(
 
 # With keep_background: leaves a sleeper, and a background process that kills the runner a moment
 # after the block has ended.
-_KILL_RUNNER_LATER = _ANCESTORS + """\
+_KILL_RUNNER_LATER = (
+    _ANCESTORS
+    + """\
 import subprocess
 subprocess.Popen(['sleep', '1010'])
 subprocess.Popen(['sh', '-c', f'sleep 0.5; kill -9 {runner}'])
 """
+)
 
 
 def _runner_running(executor: DockerCommandLineCodeExecutor) -> bool:
