@@ -268,9 +268,9 @@ class _Runner:
                 self.frame(run_id, b"s")
                 self.warm_failures = 0
                 return True
-            for fd in (output_r, status_r, control_w):
-                if fd is not None:
-                    os.close(fd)
+            for ours in (output_r, status_r, control_w):
+                if ours is not None:
+                    os.close(ours)
             self.end_template(template)
             if sent:  # it took the request and never answered: it cannot serve
                 self.warm_failures += 1
