@@ -28,6 +28,10 @@ Two things differ from a fresh interpreter, by the nature of a fork: blocks fork
 template share its hash seed (``PYTHONHASHSEED`` still applies when set), and the process's
 command line (``ps``, ``/proc/self/cmdline``, ``sys.orig_argv`` is set back) is the template's.
 
+Templates run on this machine (`parley.coding._reaper_server`) and inside Docker containers
+(`parley.coding._runner` starts them there, sending this module's source over a socket:
+`bootstrap` with ``received=True``).
+
 Standard library only, and nothing is imported at the top beyond what start-up already holds.
 """
 
