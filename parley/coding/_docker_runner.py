@@ -4,7 +4,7 @@ A ``docker exec`` costs about 65 ms here; a block sent to a runner that is alrea
 container costs a fork there and a few frames over a stream that is already open. `RunnerCache`
 keeps one `Runner` per container (shared by an executor and its slots), started at the first
 block with a single attached ``docker exec`` of ``python3 -I -S`` (no network needed: it speaks
-over that exec's stdin and stdout). An image without ``python3`` (or with one older than 3.8)
+over that exec's stdin and stdout). An image without ``python3`` (or with one older than 3.9)
 cannot start it; the executor then keeps running each block with its own ``docker exec``.
 
 `run_on_runner` runs one block with the semantics of the plain path
@@ -55,9 +55,12 @@ _log = get_logger("parley.coding.docker")
 _READY_S = 30.0
 """Seconds a runner may take to start and say it is ready (an interpreter start and a compile)."""
 _STDERR_KEEP = 2000  # characters of the runner's own stderr kept to explain its death
-_SOURCES = tuple(Path(__file__).with_name(name).read_bytes() for name in ("_reaper.py", "_runner.py"))
+_SOURCES = tuple(
+    Path(__file__).with_name(name).read_bytes() for name in ("_reaper.py", "_warm_python.py", "_runner.py")
+)
 _BOOT = (
     "import os,sys\n"
+    "if sys.version_info<(3,9):raise SystemExit('the runner needs Python 3.9 or later')\n"
     "def r(n):\n"
     " b=b''\n"
     " while len(b)<n:\n"
@@ -65,11 +68,14 @@ _BOOT = (
     "  if not c:raise SystemExit(3)\n"
     "  b+=c\n"
     " return b\n"
-    "m=type(sys)('_reaper');m.__file__='/_reaper.py';sys.modules['_reaper']=m\n"
-    "exec(compile(r(int(sys.argv[2])),'_reaper.py','exec'),m.__dict__)\n"
-    "exec(compile(r(int(sys.argv[3])),'_runner.py','exec'),{'__name__':'__parley_runner__'})\n"
+    "def m(n,k):\n"
+    " s=r(int(k));o=sys.modules[n]=type(sys)(n);o.__file__='/'+n+'.py';o.__parley_source__=s\n"
+    " exec(compile(s,n+'.py','exec'),o.__dict__)\n"
+    "m('_reaper',sys.argv[2]);m('_warm_python',sys.argv[3])\n"
+    "exec(compile(r(int(sys.argv[4])),'_runner.py','exec'),{'__name__':'__parley_runner__'})\n"
 )
-"""Reads the two sources from stdin (exactly their lengths, so nothing of the requests is taken) and runs them."""
+"""Reads the three sources from stdin (exactly their lengths, so nothing of the requests is taken), makes the
+first two modules (keeping their sources, which the runner sends on to its templates) and runs the third."""
 
 
 class RunnerLostError(ExecutorError):
@@ -85,7 +91,7 @@ class RunnerLostError(ExecutorError):
 
 
 class RunnerUnavailableError(ExecutorError):
-    """The image cannot run the runner (no ``python3``, or one older than 3.8)."""
+    """The image cannot run the runner (no ``python3``, or one older than 3.9)."""
 
 
 class _Pending:
@@ -168,14 +174,13 @@ class Runner:
             ExecutorError: the daemon refused the exec.
             ExecutorUnavailableError: the daemon did not answer.
         """
-        reaper, runner = _SOURCES
-        argv = ["python3", "-I", "-S", "-c", _BOOT, "parley-runner", str(len(reaper)), str(len(runner))]
+        argv = ["python3", "-I", "-S", "-c", _BOOT, "parley-runner", *(str(len(source)) for source in _SOURCES)]
         stream = container.attach(argv, env=env, user=user)
         sock: socket.socket = getattr(stream, "_sock", stream)
         frames = _Frames()
         try:
             sock.settimeout(_READY_S)
-            sock.sendall(reaper + runner)
+            sock.sendall(b"".join(_SOURCES))
             while True:
                 data = sock.recv(65536)
                 if not data:
@@ -354,6 +359,10 @@ class RunnerCache:
         runner = self._runner
         return runner if runner is not None and runner.alive and runner.container_id == container.id else None
 
+    def cannot_run(self, container: Container) -> bool:
+        """True when no runner will serve ``container``: they are turned off, or its image cannot run one."""
+        return not self.enabled or container.id in self._unable
+
     def start(self, container: Container, *, user: str, env: Mapping[str, str]) -> Runner | None:
         """The live runner of ``container``, started if needed; None when the image cannot run one.
 
@@ -428,6 +437,7 @@ async def run_on_runner(
     budget: OutputBudget,
     keep_background: bool = False,
     tag: str | None = None,
+    fork: bool = False,
 ) -> RunOutcome:
     """Run ``argv`` on ``runner`` in ``cwd``, feeding its merged output to ``budget``.
 
@@ -443,6 +453,8 @@ async def run_on_runner(
         keep_background: keep the background processes it starts until they are dropped (by
             ``tag``) or the runner ends; a timeout still kills the run's own.
         tag: the tag its kept processes are dropped by.
+        fork: ``argv`` is ``[python3, FILE]``: run it from a warm interpreter (a fork of one that has
+            started already; see `parley.coding._runner`) when one can serve it, else as given.
 
     Returns:
         How the run ended; ``runner_lost`` when the runner died during it or had to be given up.
@@ -463,7 +475,15 @@ async def run_on_runner(
             except OSError as exc:
                 errors.append(exc)
 
-    message = {"op": "run", "argv": list(argv), "cwd": cwd, "env": dict(env), "keep": keep_background, "tag": tag}
+    message = {
+        "op": "run",
+        "argv": list(argv),
+        "cwd": cwd,
+        "env": dict(env),
+        "keep": keep_background,
+        "tag": tag,
+        "fork": fork,
+    }
     pending = runner.request(message, feed)
     done = pending.done
     try:

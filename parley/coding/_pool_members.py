@@ -47,6 +47,8 @@ STATE_LOST_MARKER = "All state was lost"
 WORK_DIR_EXECUTORS = frozenset({"commandline-local", "docker", "ipython-embedded"})
 
 _HEALTH = [CodeBlock("print(1)", "python")]
+_SH_HEALTH = [CodeBlock("echo 1", "sh")]
+"""The Docker executor's check: its image may have no python3 (blocks then run with a docker exec each)."""
 _RESET_MARK = "__parley_pool_reset_ok__"
 
 
@@ -135,10 +137,15 @@ def _reset_cell(work_dir: Path | None) -> str:
 
 
 async def _check_health(executor: CodeExecutor) -> None:
-    """Raise `ExecutorError` unless ``print(1)`` runs and prints 1."""
-    result = await execute(executor, _HEALTH)
+    """Raise `ExecutorError` unless ``print(1)`` (an ``sh`` ``echo 1`` on Docker) runs and prints 1."""
+    from parley.coding.docker_commandline_code_executor import DockerCommandLineCodeExecutor
+
+    blocks = _SH_HEALTH if isinstance(executor, DockerCommandLineCodeExecutor) else _HEALTH
+    result = await execute(executor, blocks)
     if result.exit_code != 0 or result.output.strip() != "1":
-        raise ExecutorError(f"health check failed: print(1) gave exit code {result.exit_code}: {result.output!r:.300}")
+        raise ExecutorError(
+            f"health check failed: {blocks[0].code} gave exit code {result.exit_code}: {result.output!r:.300}"
+        )
 
 
 async def reset_member(member: Member) -> None:

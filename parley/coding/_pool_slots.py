@@ -27,8 +27,34 @@ from typing import Any
 
 from parley.coding._pool_members import Member, build
 from parley.coding.base import CodeExecutor
+from parley.exceptions import ConfigError
 
-__all__ = ["Host", "close_slot_host", "open_host", "open_slot"]
+__all__ = ["Host", "check_slot_options", "close_slot_host", "open_host", "open_slot", "slots_need_runner"]
+
+
+def slots_need_runner(image: str, *, runner: bool) -> str:
+    """Why slots with ``keep_background`` cannot run without the persistent runner, and what to do instead."""
+    why = "runner=False turns it off" if not runner else f"the image {image!r} cannot run it (no python3 3.9 or later)"
+    return (
+        f"Pool slots (slots_per_member above 1) with keep_background=True need the persistent runner, and {why}: "
+        "without it a slot's reset cannot end only its own background processes, so they would outlive the "
+        "conversation that started them. Use an image with python3"
+        + (" and runner=True" if not runner else "")
+        + ", keep_background=False, or slots_per_member=1."
+    )
+
+
+def check_slot_options(options: Mapping[str, Any]) -> None:
+    """Refuse, before any I/O, options with which slots cannot keep their background processes apart.
+
+    An image without python3 is found only when its container starts: its first block raises the
+    same error (`slots_need_runner`), so the pool's start fails with it.
+
+    Raises:
+        ConfigError: ``keep_background=True`` with ``runner=False``.
+    """
+    if options.get("keep_background") is True and options.get("runner") is False:
+        raise ConfigError(slots_need_runner(str(options.get("image", "python:3-slim")), runner=False), key="runner")
 
 
 class Host:

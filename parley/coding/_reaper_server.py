@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parley.coding._reaper import server_argv
-from parley.coding._warm_python import bootstrap
+from parley.coding._warm_python import bootstrap, can_serve
 
 __all__ = ["Launched", "ReaperError", "launch"]
 
@@ -177,7 +177,7 @@ class _WarmServers:
 
     def acquire(self, python: str, env: Mapping[str, str]) -> _Server | None:
         """The template for ``python`` and ``env`` (counted as in use until `release`), or None."""
-        if any(entry and not os.path.isabs(entry) for entry in env.get("PYTHONPATH", "").split(os.pathsep)):
+        if not can_serve(env):
             return None
         key = (python, tuple(sorted(env.items())))
         evicted = None

@@ -1,14 +1,15 @@
 """The persistent runner: one long-lived process per Docker container that runs each of its blocks.
 
 `parley.coding._docker_runner` starts it once per container with a single attached ``docker exec``
-of ``python3 -I -S`` and sends it, over that exec's stdin, the source of `parley.coding._reaper`
-and of this module. It uses the standard library only (Python 3.8 or later), so it works in any
-image with ``python3``; the container's network stays as configured (off by default). It runs as
-the user the blocks run as.
+of ``python3 -I -S`` and sends it, over that exec's stdin, the source of `parley.coding._reaper`,
+of `parley.coding._warm_python` and of this module. It uses the standard library only (Python 3.9
+or later), so it works in any image with ``python3``; the container's network stays as configured
+(off by default). It runs as the user the blocks run as.
 
 Requests arrive on stdin, one JSON object per line:
 
-- ``{"op": "run", "id": N, "argv": [...], "cwd": "...", "env": {...}, "keep": false}`` starts run N;
+- ``{"op": "run", "id": N, "argv": [...], "cwd": "...", "env": {...}, "keep": false, "fork": false}``
+  starts run N (``fork``: ``argv`` is ``[python3, FILE]``, to run from a warm interpreter, below);
 - ``{"op": "kill", "id": N}`` ends run N's whole process tree at once (a timeout, a cancel);
 - ``{"op": "drop", "id": N, "tag": T}`` ends the background processes kept by runs tagged ``T``
   (a run's ``"tag"``; null: every tag) and answers ``d`` for N;
@@ -28,6 +29,16 @@ the command exits and keeps its background processes until they end, the runner 
 the runner goes. The runner is a subreaper too: a reaper killed by its own code leaves its orphans
 to the runner, which ends them. So several runs may go at once (slots), each contained on its own,
 with no container-wide kill.
+
+A ``fork`` run goes to a *template* instead: a ``python3`` started once per environment, that has
+done its start-up and serves runs as `parley.coding._warm_python` describes (the runner sends it
+the two sources over a socket, since neither is on disk in the container). The template forks
+the run's reaper, which forks the block from the warm interpreter instead of starting a new one,
+with the semantics of a fresh ``python3 FILE``. The run's reaper is the template's child, not the
+runner's: the runner learns its pid from the status pipe (``pid N``, waited for at once), counts
+the run lost when that pipe ends without an exit status, and then ends what the dead reaper left
+(the template does too: it is a subreaper). A template that cannot start or answer is given up
+after `_START_S`, its run started the plain way; after two such failures the runner stops trying.
 """
 
 from __future__ import annotations
@@ -49,6 +60,10 @@ _POLL_S = 0.5
 """Seconds between checks of runs that ended but whose output is still held open."""
 _FINISH_S = 2.0
 """Seconds a run's output may stay open after its command ended (something that escaped holds it)."""
+_START_S = 10.0
+"""Seconds a template may take to start and say a run's reaper pid (normally an interpreter start, then a fork)."""
+_MAX_WARM = 4
+"""The most templates alive at once (one per environment; slots share one)."""
 
 
 class _Run:
@@ -67,13 +82,26 @@ class _Run:
         self.reaped = False
         self.reported = False
         self.status_text = b""
+        self.template = 0  # the pid of the template whose child the reaper is (0: the runner's own child)
+
+
+class _Warm:
+    """A template (see the module docstring): its pid and this side of its socket."""
+
+    def __init__(self, pid: int, sock: Any) -> None:
+        self.pid = pid
+        self.sock = sock
 
 
 class _Runner:
     """The runner's state and its loop; see the module docstring."""
 
-    def __init__(self, reaper: Any) -> None:
+    def __init__(self, reaper: Any, warm: Any = None) -> None:
         self.reaper = reaper
+        self.warm = warm  # the `_warm_python` module, with both sources (None: no fork runs)
+        self.templates: dict[Any, _Warm] = {}
+        self.warm_failures = 0
+        self.socket: Any = None  # the `socket` module, imported at the first fork run
         self.signal = reaper._signals()
         self.runs: dict[int, _Run] = {}  # running, or ended and not yet reported
         self.kept: dict[int, _Run] = {}  # reported, whose reaper keeps background processes
@@ -150,7 +178,8 @@ class _Runner:
             tag = request.get("tag")
             for run in list(self.kept.values()):
                 if tag is None or run.tag == tag:
-                    self.kill_tree(run.pid)
+                    if not run.template or self.parent_of(run.pid) in (run.template, os.getpid()):
+                        self.kill_tree(run.pid)  # a fork run's reaper may have ended, and its pid be reused
                     self.close_control(run)
                     del self.kept[run.id]
             self.frame(request["id"], b"d")
@@ -158,7 +187,7 @@ class _Runner:
     # --- runs -------------------------------------------------------------------------------------
 
     def held_fds(self) -> list[int]:
-        fds = [self.wake_r, self.wake_w]
+        fds = [self.wake_r, self.wake_w] + [template.sock.fileno() for template in self.templates.values()]
         for run in (*self.runs.values(), *self.kept.values()):
             fds += [fd for fd in (run.output, run.status, run.control) if fd is not None]
         return fds
@@ -168,7 +197,10 @@ class _Runner:
         keep, tag = bool(request.get("keep")), request.get("tag")
         env = dict(os.environ)
         env.update(request.get("env") or {})
+        fork = bool(request.get("fork"))
         request = {"argv": request["argv"], "cwd": request["cwd"], "env": env, "keep": keep}
+        if fork and self.start_warm(run_id, request, tag):
+            return
         output_r, output_w = os.pipe()
         status_r, status_w = os.pipe()
         control_r, control_w = os.pipe() if keep else (None, None)
@@ -203,6 +235,122 @@ class _Runner:
         self.runs[run_id] = _Run(run_id, pid, output_r, status_r, control_w, tag)
         self.frame(run_id, b"s")
 
+    # --- fork runs: templates -----------------------------------------------------------------------
+
+    def start_warm(self, run_id: int, request: dict[str, Any], tag: Any) -> bool:
+        """Start ``request`` (``[python3, FILE]``) on a template; False when none serves it (start it plainly)."""
+        argv = request["argv"]
+        if self.warm is None or len(argv) != 2 or self.warm_failures >= 2 or not self.warm.can_serve(request["env"]):
+            return False
+        for _ in (1, 2):  # a template that died since its last run is started again once
+            template = self.template(argv[0], request["env"])
+            if template is None:
+                return False
+            output_r, output_w = os.pipe()
+            status_r, status_w = os.pipe()
+            control_r, control_w = os.pipe() if request["keep"] else (None, None)
+            theirs = [output_w, status_w] + ([control_r] if control_r is not None else [])
+            try:
+                self.socket.send_fds(template.sock, [json.dumps(request).encode()], theirs)
+            except OSError:
+                pid = None
+                sent = False
+            else:
+                sent = True
+                pid = self.reaper_pid(status_r)
+            for fd in theirs:
+                os.close(fd)
+            if pid is not None:
+                os.set_blocking(output_r, False)
+                run = _Run(run_id, pid, output_r, status_r, control_w, tag)
+                run.template = template.pid
+                self.runs[run_id] = run
+                self.frame(run_id, b"s")
+                self.warm_failures = 0
+                return True
+            for ours in (output_r, status_r, control_w):
+                if ours is not None:
+                    os.close(ours)
+            self.end_template(template)
+            if sent:  # it took the request and never answered: it cannot serve
+                self.warm_failures += 1
+                return False
+        return False
+
+    def template(self, python: str, env: dict[str, str]) -> _Warm | None:
+        """The live template for ``python`` and ``env``, started if there is none (None: it cannot start)."""
+        key = (python, tuple(sorted(env.items())))
+        template = self.templates.get(key)
+        if template is not None:
+            return template
+        if len(self.templates) >= _MAX_WARM:
+            busy = {run.template for run in (*self.runs.values(), *self.kept.values())}
+            idle = [t for t in self.templates.values() if t.pid not in busy]
+            if not idle:
+                return None
+            self.end_template(idle[0])
+        try:
+            import socket  # only for fork runs: it costs the runner's start several ms
+
+            self.socket = socket
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except (ImportError, OSError, AttributeError):
+            return None
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            theirs.set_inheritable(True)
+            argv = [python, "-c", self.warm.bootstrap(received=True), str(theirs.fileno())]
+            pid = self.reaper._spawn(argv, null, env)
+        finally:
+            os.close(null)
+            theirs.close()
+        if pid is None:
+            ours.close()
+            return None
+        template = _Warm(pid, ours)
+        self.templates[key] = template
+        try:
+            ours.settimeout(_START_S)
+            for source in (self.reaper.__parley_source__, self.warm.__parley_source__):
+                ours.send(source)
+        except OSError:
+            self.end_template(template)
+            return None
+        return template
+
+    def reaper_pid(self, status: int) -> int | None:
+        """Read a fork run's first status line (``pid N``), waiting at most `_START_S`; None when it does not come."""
+        line = b""
+        deadline = time.monotonic() + _START_S
+        while not line.endswith(b"\n"):  # a byte at a time: what follows is the run's, read in the loop
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([status], [], [], left)[0]:
+                return None
+            byte = os.read(status, 1)
+            if not byte:
+                return None
+            line += byte
+        words = line.split()
+        return int(words[1]) if len(words) == 2 and words[0] == b"pid" and words[1].isdigit() else None
+
+    def end_template(self, template: _Warm) -> None:
+        """Close ``template``'s socket and end it with everything below it; forget it."""
+        for key, value in list(self.templates.items()):
+            if value is template:
+                del self.templates[key]
+        template.sock.close()
+        self.kill_tree(template.pid)
+
+    def end_warm_orphans(self, run: _Run) -> None:
+        """A fork run's reaper died: end what it left (below it still, or already passed to its template)."""
+        children = self.reaper._children_map()
+        live = {other.pid for other in (*self.runs.values(), *self.kept.values()) if other is not run}
+        roots = set(children.get(run.pid, ()))
+        if any(template.pid == run.template for template in self.templates.values()):  # else: gone, pid reusable
+            roots |= {child for child in children.get(run.template, ()) if child not in live}
+        for root in roots:
+            self.kill_tree(root)
+
     def relay(self, run: _Run) -> None:
         assert run.output is not None
         try:
@@ -223,6 +371,11 @@ class _Runner:
         if not data:
             os.close(run.status)
             run.status = None
+            if run.template and run.code is None:  # a fork run's reaper died before it reported
+                run.code, run.ended_at, run.reaped = 128 + 9, time.monotonic(), True
+                if run.how != "killed":
+                    run.how = "lost"
+                self.end_warm_orphans(run)
             return
         run.status_text += data
         for line in run.status_text.split(b"\n"):
@@ -242,6 +395,9 @@ class _Runner:
                 break
             run = self.find(pid)
             if run is None:
+                for template in list(self.templates.values()):
+                    if template.pid == pid:  # its runs' reapers notice, and end theirs
+                        self.end_template(template)
                 continue  # an orphan that was ended
             run.reaped = True
             if run.status is not None:
@@ -316,9 +472,19 @@ class _Runner:
         """End what killed reapers left to the runner: every child that is not a live run's reaper."""
         children = self.reaper._children_map().get(os.getpid(), [])
         live = {run.pid for run in (*self.runs.values(), *self.kept.values()) if not run.reaped}
+        live |= {template.pid for template in self.templates.values()}
         for child in children:
             if child not in live:
                 self.kill_tree(child)
+
+    @staticmethod
+    def parent_of(pid: int) -> int:
+        """``pid``'s parent pid (0 when it is gone)."""
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                return int(stat.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return 0
 
     def close_control(self, run: _Run) -> None:
         if run.control is not None:
@@ -330,13 +496,19 @@ class _Runner:
         for run in (*self.runs.values(), *self.kept.values()):
             if not run.reaped:
                 self.kill_tree(run.pid)
+        for template in list(self.templates.values()):
+            self.end_template(template)
         self.end_orphans()
         self.kept.clear()
 
 
 def main() -> int:
-    """Serve requests on stdin until end of file; return 0. `_reaper` must be in ``sys.modules``."""
-    return _Runner(sys.modules["_reaper"]).serve()
+    """Serve requests on stdin until end of file; return 0.
+
+    `_reaper` must be in ``sys.modules``; with `_warm_python` there too (each module with its
+    source as ``__parley_source__``), fork runs go to templates.
+    """
+    return _Runner(sys.modules["_reaper"], sys.modules.get("_warm_python")).serve()
 
 
 if __name__ == "__parley_runner__":

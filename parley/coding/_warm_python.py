@@ -28,6 +28,10 @@ Two things differ from a fresh interpreter, by the nature of a fork: blocks fork
 template share its hash seed (``PYTHONHASHSEED`` still applies when set), and the process's
 command line (``ps``, ``/proc/self/cmdline``, ``sys.orig_argv`` is set back) is the template's.
 
+Templates run on this machine (`parley.coding._reaper_server`) and inside Docker containers
+(`parley.coding._runner` starts them there, sending this module's source over a socket:
+`bootstrap` with ``received=True``).
+
 Standard library only, and nothing is imported at the top beyond what start-up already holds.
 """
 
@@ -38,27 +42,51 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any, NoReturn
 
-__all__ = ["bootstrap", "main"]
+__all__ = ["bootstrap", "can_serve", "main"]
 
 _SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGPIPE", "SIGXFSZ", "SIGCHLD")
 """The dispositions a block gets back as the template started with them (the reaper changes them)."""
 
 
-def bootstrap() -> str:
+def bootstrap(received: bool = False) -> str:
     """Return the ``-c`` program that starts a template, run as ``[python, "-c", <it>, SOCKET_FD]``.
 
     It records the modules and path that start-up left, takes ``-c``'s empty entry off the path
     (so nothing in the working directory shadows what serving imports), then imports this module.
+
+    Args:
+        received: where no copy of the sources is on disk (inside a container, for
+            `parley.coding._runner`): the program takes `parley.coding._reaper`'s source and then
+            this module's as the first two messages on the ``SOCK_SEQPACKET`` socket
+            ``SOCKET_FD``, and makes them modules, instead of importing them from this file's
+            directory. It also leaves its working directory for ``/``. Default False.
     """
-    here = os.path.dirname(os.path.abspath(__file__))
-    return (
+    start = (
         "import sys; m = frozenset(sys.modules); "
         "p = list(sys.path if getattr(sys.flags, 'safe_path', False) else sys.path[1:]); "
-        f"sys.path[:] = [{here!r}, *p]; "
-        "import _warm_python; _warm_python.main(m, p, sys.argv[1:])"
     )
+    if not received:
+        here = os.path.dirname(os.path.abspath(__file__))
+        return start + f"sys.path[:] = [{here!r}, *p]; import _warm_python; _warm_python.main(m, p, sys.argv[1:])"
+    return (
+        start + "sys.path[:] = p; import os; os.chdir('/')\n"
+        "for n in ('_reaper', '_warm_python'):\n"
+        "    s = sys.modules[n] = type(sys)(n); s.__file__ = n + '.py'\n"
+        "    exec(compile(os.read(int(sys.argv[1]), 1 << 22), s.__file__, 'exec'), s.__dict__)\n"
+        "sys.modules['_warm_python'].main(m, p, sys.argv[1:])\n"
+    )
+
+
+def can_serve(env: Mapping[str, str]) -> bool:
+    """Whether a template started with ``env`` serves its runs as a fresh interpreter would.
+
+    Not when ``PYTHONPATH`` names a relative directory: start-up would resolve it against the
+    template's working directory, not the block's.
+    """
+    return not any(entry and not os.path.isabs(entry) for entry in env.get("PYTHONPATH", "").split(os.pathsep))
 
 
 class _Script(BaseException):

@@ -49,7 +49,7 @@ from parley.coding._docker_run import (
     in_thread,
     run_in_container,
 )
-from parley.coding._docker_runner import RunnerCache, RunnerLostError, drop_kept, get_runner, run_on_runner
+from parley.coding._docker_runner import Runner, RunnerCache, RunnerLostError, drop_kept, get_runner, run_on_runner
 from parley.coding._docker_sandbox import MOUNT, NOBODY, Sandbox
 from parley.coding._executor_base import ExecutorBase
 from parley.coding._gate import Gate
@@ -158,8 +158,14 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             ``python3`` process started with a single ``docker exec``, which forks each block
             under a reaper of its own): a block then costs a few milliseconds instead of a
             ``docker exec`` (about 65 ms), with the same semantics. Images without ``python3``
-            (3.8 or later) run each block with its own ``docker exec``, as does False.
+            (3.9 or later) run each block with its own ``docker exec``, as does False.
             Default True.
+        fork_server: with the runner, start Python blocks from a warm ``python3`` in the
+            container that forks per block (as ``LocalCommandLineCodeExecutor``'s option of the
+            same name does): a ``print(1)`` block then costs a fork instead of an interpreter
+            start, with the semantics of a fresh ``python3 FILE`` (see the docs' page on code
+            executors for the two differences a fork brings). False starts a fresh ``python3``
+            per block. Default True.
 
     Raises:
         ConfigError: an argument is invalid (the message names it and what is accepted).
@@ -190,6 +196,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         max_saved_bytes: int = DEFAULT_MAX_SAVED_BYTES,
         approve: Approve | str | None = None,
         runner: bool = True,
+        fork_server: bool = True,
     ) -> None:
         self._max_saved_bytes = check_max_saved_bytes(max_saved_bytes)
         self._approve = check_approve(approve)
@@ -215,6 +222,9 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         self._name = container_name or f"parley-exec-{uuid.uuid4().hex[:12]}"
         if not isinstance(runner, bool):
             raise ConfigError(f"runner must be True or False, got {runner!r}.", key="runner")
+        if not isinstance(fork_server, bool):
+            raise ConfigError(f"fork_server must be True or False, got {fork_server!r}.", key="fork_server")
+        self._fork_server = fork_server
         self._gate = Gate()  # one call at a time (blocks run in order)
         self._extractor = MarkdownCodeExtractor()
         self._sandbox = Sandbox(self._options, self._name, docker_client)
@@ -226,6 +236,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         self._slot: str | None = None
         self._root: Path | None = None  # a slot's: the host executor's work_dir, which is mounted
         self._last_container: str | None = None  # the container this executor's last block ran in
+        self._last_runner: Runner | None = None  # the runner its last block ran on, unless its loss was told
         self._containers_lost = 0
 
     @property
@@ -318,7 +329,8 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             return ready.exit_code, False, ready.path
         lang, path = ready.language, ready.path
         argv = [_INTERPRETERS[lang], f"{self._container_dir}/{path.relative_to(work_dir).as_posix()}"]
-        exit_code, timed_out = await self._run_in_container(argv, work_dir, budget)
+        fork = self._fork_server and lang == "python"
+        exit_code, timed_out = await self._run_in_container(argv, work_dir, budget, fork=fork)
         return exit_code, timed_out, path
 
     async def _started(self, work_dir: Path) -> Container:
@@ -328,12 +340,13 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             container = await ask(self._sandbox.ensure, work_dir, deadline=_START_DEADLINE_S)
         return container
 
-    async def _run(self, container: Container, argv: list[str], budget: OutputBudget) -> RunOutcome:
+    async def _run(self, container: Container, argv: list[str], budget: OutputBudget, *, fork: bool) -> RunOutcome:
         env, user = self._environment(), self._sandbox.user
         for attempt in (1, 2):
             runner = await get_runner(self._runners, container, user=user, env=env)
             if runner is None:
                 break
+            self._note_new_runner(runner, budget)
             try:
                 return await run_on_runner(
                     runner,
@@ -346,6 +359,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
                     budget=budget,
                     keep_background=self._options.keep_background,
                     tag=self._slot,
+                    fork=fork,
                 )
             except RunnerLostError as exc:
                 if exc.started or attempt == 2:
@@ -353,6 +367,12 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
                 status = await self._status(container)  # nothing ran: was it the container that went?
                 if not status.running:
                     raise ContainerGoneError(f"the container is not running ({status.detail})") from exc
+        if self._slot is not None and self._options.keep_background and self._runners.cannot_run(container):
+            from parley.coding._pool_slots import slots_need_runner
+
+            raise ConfigError(
+                slots_need_runner(self._options.image, runner=self._runners.enabled), key="keep_background"
+            )
         if self._container_dir != MOUNT:  # a slot's block runs in its own directory
             argv = ["sh", "-c", 'cd "$1" || exit 126; shift; exec "$@"', "sh", self._container_dir, *argv]
         async with self._plain_gate:
@@ -364,6 +384,19 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
                 timeout=self.timeout,
                 budget=budget,
                 keep_background=self._options.keep_background,
+            )
+
+    def _note_new_runner(self, runner: Runner, budget: OutputBudget) -> None:
+        """Tell the result when the runner of this executor's last block died since, taking kept processes."""
+        last, self._last_runner = self._last_runner, runner
+        if last is None or last is runner or last.container_id != runner.container_id:
+            return  # the first block, the same runner, or a new container (said where it is noticed)
+        if self._options.keep_background:
+            budget.feed_text(
+                f"[State lost: the runner that runs blocks in the container had ended since this executor's last "
+                f"block ({last.why_dead}; a background process may have killed it), and the background processes "
+                "kept from earlier blocks ended with it. Files and packages are kept; start those processes again "
+                "if you need them. This block runs on a new runner.]\n"
             )
 
     async def _status(self, container: Container, *, settle: bool = False) -> ContainerStatus:
@@ -383,7 +416,9 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         self._containers_lost += 1
         self._last_container = None
 
-    async def _run_in_container(self, argv: list[str], work_dir: Path, budget: OutputBudget) -> tuple[int, bool]:
+    async def _run_in_container(
+        self, argv: list[str], work_dir: Path, budget: OutputBudget, *, fork: bool = False
+    ) -> tuple[int, bool]:
         root = self._root or work_dir
         container = await self._started(root)
         if self._last_container not in (None, container.id):  # another slot saw it go and started this one
@@ -395,7 +430,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             )
         self._last_container = container.id
         try:
-            outcome = await self._run(container, argv, budget)
+            outcome = await self._run(container, argv, budget, fork=fork)
         except ContainerGoneError:  # it stopped between blocks: say so, and run in a fresh one
             status = await self._status(container)
             self._sandbox.discard(container)
@@ -406,7 +441,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
                 f"[The container had stopped since the last block ({status.detail}); packages installed and "
                 f"files written outside {MOUNT} are gone. This block runs in a fresh container.]\n"
             )
-            outcome = await self._run(container, argv, budget)
+            outcome = await self._run(container, argv, budget, fork=fork)
         if outcome.timed_out:
             newline = "" if budget.ends_with_newline else "\n"
             if outcome.daemon_silent:
@@ -430,6 +465,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         if outcome.killed:
             await self._explain_kill(container, outcome.exit_code, budget)
             if outcome.runner_lost and self._sandbox.current is container:
+                self._last_runner = None  # said here: the next block's note would say it again
                 newline = "" if budget.ends_with_newline else "\n"
                 keep = self._options.keep_background
                 kept = ", as were background processes kept from earlier blocks" if keep else ""
@@ -517,7 +553,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             run_sync(self._drop_kept())
             return
         self._runners.close()
-        self._last_container = None
+        self._last_container, self._last_runner = None, None
         self._sandbox.restart()
 
     async def _drop_kept(self) -> None:
@@ -543,7 +579,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         slot._container_dir = f"{MOUNT}/{name}"
         slot._slot = name
         slot._root = self._options.work_dir.resolve()
-        slot._last_container, slot._containers_lost, slot._closed = None, 0, False
+        slot._last_container, slot._last_runner, slot._containers_lost, slot._closed = None, None, 0, False
         return slot
 
     def close(self) -> None:

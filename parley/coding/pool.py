@@ -22,9 +22,12 @@ milliseconds. `ExecutorPool` starts ``size`` executors once and lends them out::
   background and the key gets a fresh one at its next call. A kernel that died is replaced by
   its executor itself, whose result says that state was lost; the pool marks the key lost too.
 
-The pool's state sits under a `threading.Lock` that no await holds, so sync callers (each on
-their own loop, through `parley._sync.run_sync`) and async ones can share a pool; a waiter waits
-on a future of its own loop, which the member's giver resolves thread-safely.
+Keeping the members (building, warming, resetting, replacing and ending them) is
+`parley.coding._pool_upkeep`'s job, slots `parley.coding._pool_slots`', artifacts
+`parley.coding._pool_artifacts`'; this module lends them. The pool's state sits under a
+`threading.Lock` that no await holds, so sync callers (each on their own loop, through
+`parley._sync.run_sync`) and async ones can share a pool; a waiter waits on a future of its own
+loop, which the member's giver resolves thread-safely.
 """
 
 from __future__ import annotations
@@ -33,13 +36,11 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
-import shutil
-import tempfile
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Hashable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -53,16 +54,12 @@ from parley.coding._pool_config import check_count, check_factory, parse_config
 from parley.coding._pool_lease import Lease, PooledExecutor, PoolStats, percentile, shown
 from parley.coding._pool_members import (
     STATE_LOST_MARKER,
-    WORK_DIR_EXECUTORS,
     Member,
-    build,
-    close_member,
     execute,
-    reset_member,
-    warm_member,
 )
 from parley.coding._pool_queue import Handover
-from parley.coding._pool_slots import Host, close_slot_host, open_host, open_slot
+from parley.coding._pool_slots import check_slot_options
+from parley.coding._pool_upkeep import MemberUpkeep
 from parley.coding.base import CodeBlock, CodeExecutor, CodeResult
 from parley.exceptions import ConfigError, ExecutorError, PoolExhaustedError
 
@@ -72,10 +69,9 @@ if TYPE_CHECKING:
 __all__ = ["ExecutorPool", "PoolStats", "PooledExecutor"]
 
 _log = get_logger("parley.coding.pool")
-_CLOSE_DEADLINE_S = 30.0
 
 
-class ExecutorPool(ArtifactsMixin):
+class ExecutorPool(MemberUpkeep, ArtifactsMixin):
     """A fixed number of warm code executors, lent to keys (conversations) one member each.
 
     Constructing a pool does no I/O; `a_start` (or ``async with``, or `start`, or ``with``)
@@ -144,6 +140,8 @@ class ExecutorPool(ArtifactsMixin):
                 "for more members of another executor raise size instead.",
                 key="slots_per_member",
             )
+        if self._slots > 1:
+            check_slot_options(self._options)
         self._acquire_timeout = check_seconds("acquire_timeout", acquire_timeout)
         self._reset_timeout = check_seconds("reset_timeout", reset_timeout)
         self._start_timeout = check_seconds("start_timeout", start_timeout)
@@ -187,11 +185,6 @@ class ExecutorPool(ArtifactsMixin):
     def size(self) -> int:
         """The number of members the pool keeps."""
         return self._size
-
-    @property
-    def base_dir(self) -> Path | None:
-        """Where the members' working directories are (None until started, unless given)."""
-        return self._base or self._given_base
 
     def start(self) -> Awaitable[None]:
         """Warm the pool: ``await pool.start()`` in async code, plain ``pool.start()`` in sync code.
@@ -452,7 +445,7 @@ class ExecutorPool(ArtifactsMixin):
         elif self._leases.get(lease.key) is lease:
             del self._leases[lease.key]
 
-    # --- inside: members ----------------------------------------------------------------------------
+    # --- inside: members -----------------------------------------------------------------------------
 
     async def _take(self, deadline: float, began: float) -> Member:
         """An idle member, or the first given back, waiting first come first served until ``deadline``."""
@@ -465,103 +458,6 @@ class ExecutorPool(ArtifactsMixin):
         if member is None:
             raise self._exhausted(time.monotonic() - began)
         return member
-
-    def _give(self, member: Member) -> None:
-        """Hand ``member`` to the first waiter, or make it idle."""
-        self._queue.give(member)
-
-    def _accepts(self, member: Member) -> bool:
-        """Whether a member given back goes on serving (called by the queue with the mutex held)."""
-        return self._state != "closed" and member in self._members
-
-    async def _give_back(self, member: Member, reset: bool) -> None:
-        """Reset ``member`` (when asked) and give it to the next waiter, or replace it if the reset failed."""
-        if reset:
-            try:
-                await asyncio.wait_for(reset_member(member), self._reset_timeout)
-            except Exception as exc:
-                with self._mutex:
-                    self._resets += 1
-                    self._failures += 1
-                self._replace(member, f"its reset failed: {exc or type(exc).__name__}")
-                return
-            with self._mutex:
-                self._resets += 1
-        self._give(member)
-
-    def _replace(self, member: Member, why: str) -> None:
-        """Retire ``member`` and start a fresh one in the background, on this loop."""
-        with self._mutex:
-            if self._state == "closed" or member not in self._members:
-                return
-            self._members.discard(member)
-        _log.info("replacing pool member %d (%s): %s", member.number, type(member.executor).__name__, why)
-        self._spawn(self._replacement(member, why))
-
-    async def _end(self, member: Member) -> None:
-        """Close ``member``; for a slot, its container's executor too when it was the last slot."""
-        await close_member(member, _CLOSE_DEADLINE_S)
-        await close_slot_host(member, _CLOSE_DEADLINE_S)
-
-    async def _replacement(self, old: Member, why: str) -> None:
-        await self._end(old)
-        await asyncio.to_thread(self._remove_dirs, [old])
-        delay = 0.5
-        while True:
-            fresh: Member | None = None
-            try:
-                host = old.host if old.host is not None and not old.host.closed else None
-                fresh = self._new_member(host if host is not None or self._slots == 1 else self._new_host())
-                await self._warm(fresh)
-            except Exception as exc:
-                if fresh is not None:
-                    await self._end(fresh)
-                with self._mutex:
-                    self._failures += 1
-                _log.warning(
-                    "replacing pool member %d (%s) failed, retrying in %.1f s: %s", old.number, why, delay, exc
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            except BaseException:  # cancelled by close(): end what was being started
-                if fresh is not None:
-                    await asyncio.shield(self._end(fresh))
-                raise
-            with self._mutex:
-                closed = self._state == "closed"
-                if not closed:
-                    self._members.add(fresh)
-                    self._replacements += 1
-            if closed:
-                await self._end(fresh)
-            else:
-                _log.info("pool member %d replaced member %d", fresh.number, old.number)
-                self._give(fresh)
-            return
-
-    def _new_member(self, host: Host | None = None) -> Member:
-        number = next(self._numbers)
-        if host is not None:
-            return open_slot(host, number)
-        base = self.base_dir
-        work_dir = base / f"member-{number}" if base is not None and self._canonical in WORK_DIR_EXECUTORS else None
-        return Member(build(self._factory, self._options, self._canonical, work_dir), number, work_dir)
-
-    def _new_host(self) -> Host:
-        """The executor of a container whose slots become members (see `parley.coding._pool_slots`)."""
-        number = next(self._hosts)
-        assert self.base_dir is not None
-        return open_host(self._factory, self._options, self._canonical, self.base_dir / f"member-{number}", number)
-
-    async def _warm(self, member: Member) -> None:
-        try:
-            await asyncio.wait_for(warm_member(member), self._start_timeout)
-        except asyncio.TimeoutError:
-            raise ExecutorError(
-                f"Pool member {member.number} ({type(member.executor).__name__}) did not start within "
-                f"{self._start_timeout:g} s; raise start_timeout or check the executor."
-            ) from None
 
     # --- inside: running code for a lease -----------------------------------------------------------
 
@@ -633,49 +529,11 @@ class ExecutorPool(ArtifactsMixin):
             waiting=waiting,
         )
 
-    async def _shielded(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run ``coro`` to the end even if the caller is cancelled (a member must never be lost)."""
-        task = self._spawn(coro)
-        await asyncio.shield(task)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        loop = asyncio.get_running_loop()
-        task = loop.create_task(coro)
-        entry = (loop, task)
-        with self._mutex:
-            self._tasks.add(entry)
-        task.add_done_callback(lambda _: self._untrack(entry))
-        return task
-
-    def _untrack(self, entry: tuple[asyncio.AbstractEventLoop, asyncio.Task[None]]) -> None:
-        with self._mutex:
-            self._tasks.discard(entry)
-
-    def _make_base(self) -> None:
-        if self._given_base is not None:
-            self._given_base.mkdir(parents=True, exist_ok=True)
-            self._base = self._given_base
-        elif self._base is None:
-            self._base = Path(tempfile.mkdtemp(prefix="parley-pool-"))
-            # A pool dropped without close() still removes its directory at interpreter exit.
-            self._remove_base = weakref.finalize(self, _remove_tree, str(self._base))
-
-    def _remove_dirs(self, members: Sequence[Member]) -> None:
-        for member in members:
-            if member.work_dir is not None:
-                shutil.rmtree(member.work_dir, ignore_errors=True)
-        if self._state == "closed" and self._remove_base is not None:
-            self._remove_base()
-
 
 def _containers_lost(executor: object) -> int:
     """How many times a Docker executor said its container was lost (0 for other executors)."""
     lost = getattr(executor, "containers_lost", 0)
     return lost if isinstance(lost, int) else 0
-
-
-def _remove_tree(path: str) -> None:
-    shutil.rmtree(path, ignore_errors=True)
 
 
 class _Done:

@@ -9,6 +9,7 @@ image without python3 keeps a ``docker exec`` per block.
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -23,16 +24,20 @@ MakeDocker = Callable[..., DockerCommandLineCodeExecutor]
 
 pytestmark = pytest.mark.docker
 
-# Prints the command lines of this process's parent and grandparent.
+# Prints the pid of the runner this process runs below (the topmost ancestor whose command line
+# names it: a reaper forked from it has the same; a python block's template is between), and
+# whether there is one.
 _ANCESTORS = """\
 import os
 def parent(pid):
     return int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])
 def cmd(pid):
     return open(f'/proc/{pid}/cmdline', 'rb').read().replace(b'\\0', b' ').decode()
-reaper = parent(os.getpid())
-runner = parent(reaper)
-print(runner, 'parley-runner' in cmd(runner))
+runner, pid = 0, parent(os.getpid())
+while pid > 1:
+    runner = pid if 'parley-runner' in cmd(pid) else runner
+    pid = parent(pid)
+print(runner, runner > 0)
 """
 
 # Kills the runner (the process whose command line names it) after starting a detached sleeper.
@@ -46,6 +51,7 @@ for pid in os.listdir('/proc'):
         continue
     if b'parley-runner' in cmd and b'KILL_RUNNER' not in cmd:
         print('killing the runner', flush=True)
+        time.sleep(0.3)  # the runner relays the line before it dies
         os.kill(int(pid), signal.SIGKILL)
 time.sleep(20)
 """
@@ -101,7 +107,7 @@ def image_without_python() -> Iterator[str]:
     require_docker()
     name, tag = f"parley-nopython-{uuid.uuid4().hex[:8]}", f"parley-sandbox-nopython:{uuid.uuid4().hex[:8]}"
     subprocess.run(
-        ["docker", "run", "--name", name, SANDBOX_IMAGE, "sh", "-c", "rm -f /usr/bin/python3*"],
+        ["docker", "run", "--network", "none", "--name", name, SANDBOX_IMAGE, "sh", "-c", "rm -f /usr/bin/python3*"],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     try:
@@ -126,3 +132,55 @@ def test_an_image_without_python3_gets_a_docker_exec_per_block(
     timed = executor.execute_code_blocks([CodeBlock("echo slow; sleep 60", "sh")])
     assert (timed.exit_code, timed.timed_out) == (124, True)
     assert timed.output.startswith("slow\n")
+
+
+# With keep_background: leaves a sleeper, and a background process that kills the runner a moment
+# after the block has ended.
+_KILL_RUNNER_LATER = (
+    _ANCESTORS
+    + """\
+import subprocess
+subprocess.Popen(['sleep', '1010'])
+subprocess.Popen(['sh', '-c', f'sleep 0.5; kill -9 {runner}'])
+"""
+)
+
+
+def _runner_running(executor: DockerCommandLineCodeExecutor) -> bool:
+    return any("parley-runner" in row[-1] for row in container(executor.container_name).top()["Processes"])
+
+
+@pytest.mark.timeout(90)
+def test_a_runner_killed_between_blocks_is_told_to_the_next_block_with_kept_processes(
+    docker_executor: MakeDocker,
+) -> None:
+    executor = docker_executor(keep_background=True)
+    first = executor.execute_code_blocks([py(_KILL_RUNNER_LATER)])
+    assert first.exit_code == 0, first.output
+    while _runner_running(executor):  # the background process kills it (bounded by the test's timeout)
+        time.sleep(0.1)
+    second = executor.execute_code_blocks([py("print('next')")])
+    assert second.exit_code == 0, second.output
+    assert second.output.startswith("[State lost: the runner that runs blocks in the container had ended since")
+    assert "the background processes kept from earlier blocks ended with it" in second.output
+    assert second.output.endswith("\nnext\n")
+    assert processes(executor, "sleep 1010") == []
+    third = executor.execute_code_blocks([py("print('third')")])
+    assert third.output == "third\n"  # told once
+
+
+@pytest.mark.timeout(90)
+def test_a_runner_killed_between_blocks_without_kept_processes_loses_nothing_to_tell(
+    docker_executor: MakeDocker,
+) -> None:
+    executor = docker_executor()
+    assert executor.execute_code_blocks([py(_KILL_RUNNER_LATER)]).exit_code == 0
+    # Without keep_background the block's end ended the killer too, so kill the runner from here.
+    kill = (
+        "import os; [os.kill(int(p), 9) for p in os.listdir('/proc') if p.isdigit() "
+        "and b'parley-' + b'runner' in open(f'/proc/{p}/cmdline', 'rb').read()]"
+    )
+    assert container(executor.container_name).exec_run(["python3", "-c", kill]).exit_code == 0
+    while _runner_running(executor):
+        time.sleep(0.1)
+    assert executor.execute_code_blocks([py("print('next')")]).output == "next\n"

@@ -19,6 +19,9 @@ from parley.exceptions import ConfigError
 
 from ._docker_env import SANDBOX_IMAGE, require_docker
 from .test_docker_executor import container
+from .test_docker_runner import image_without_python
+
+__all__ = ["image_without_python"]  # a fixture used here
 
 pytestmark = pytest.mark.docker
 
@@ -130,3 +133,31 @@ def test_slots_are_for_the_docker_executor(tmp_path: Path) -> None:
         ExecutorPool("docker", slots_per_member=0)
     pool = ExecutorPool.from_config({"executor": "docker", "size": 2, "slots_per_member": 8, "docker": _OPTIONS})
     assert pool.size == 2
+
+
+def test_slots_keeping_background_processes_without_the_runner_are_refused_before_any_io(tmp_path: Path) -> None:
+    options = {**_OPTIONS, "keep_background": True, "runner": False}
+    with pytest.raises(ConfigError, match=r"need the persistent runner, and runner=False turns it off") as caught:
+        ExecutorPool("docker", size=1, slots_per_member=2, options=options, base_dir=tmp_path / "pool")
+    assert caught.value.key == "runner"
+    assert "keep_background=False, or slots_per_member=1" in str(caught.value)
+    assert not (tmp_path / "pool").exists()
+    ExecutorPool("docker", size=1, slots_per_member=1, options=options)  # one slot: its reset is the container's
+
+
+@pytest.mark.timeout(180)
+async def test_slots_keeping_background_processes_on_an_image_without_python3_are_refused_at_start(
+    tmp_path: Path, image_without_python: str
+) -> None:
+    options = {**_OPTIONS, "image": image_without_python, "keep_background": True, "timeout": 10}
+    pool = ExecutorPool("docker", size=1, slots_per_member=2, options=options, base_dir=tmp_path / "pool")
+    with pytest.raises(ConfigError, match=r"the image '.*' cannot run it \(no python3 3\.9 or later\)") as caught:
+        await pool.a_start()
+    assert caught.value.key == "keep_background"
+    await pool.a_close()
+    # Without keep_background the same slots work, one docker exec per block.
+    options["keep_background"] = False
+    working = ExecutorPool("docker", size=1, slots_per_member=2, options=options, base_dir=tmp_path / "p2")
+    async with working, working.acquire("a") as executor:
+        result = await executor.a_execute_code_blocks([CodeBlock("echo here", "sh")])
+    assert (result.exit_code, result.output) == (0, "here\n")
