@@ -31,9 +31,16 @@ _WATCHDOG_S = 20  # the daemon is resumed after this many seconds whatever happe
 
 
 def _dockerd_pid() -> int:
+    """The dockerd that serves the default socket (another one, e.g. a remote-daemon test's, may run too)."""
+    with contextlib.suppress(OSError, ValueError):
+        return int(Path("/var/run/docker.pid").read_text().strip())
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
-            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "dockerd":
+            if (
+                entry.name.isdigit()
+                and (entry / "comm").read_text().strip() == "dockerd"
+                and b"tcp://" not in (entry / "cmdline").read_bytes()
+            ):
                 return int(entry.name)
     pytest.fail("no dockerd process runs here (the Docker tests need a local daemon)")
 
