@@ -9,6 +9,7 @@ asked by an outer manager, it runs its own chat and answers with that chat's las
 
 from __future__ import annotations
 
+import contextvars
 import json
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,10 @@ from parley.llm.types import Message
 __all__ = ["GroupChatManager"]
 
 _PLAIN_RECEIVERS: dict[type, bool] = {}
+_RUNNING: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+    "parley_running_managers", default=frozenset()
+)
+"""The ids of the managers whose group chat is running in this context (the chat-in-chat guard)."""
 
 
 def _stored_copies(message: Message) -> tuple[Message | None, Message | None]:
@@ -169,18 +174,39 @@ class GroupChatManager(ConversableAgent):
         """The manager's reply: run the group chat to its end (see the module docstring).
 
         Returns:
-            ``(True, None)``, which ends a two-agent chat with the initiator; when ``sender`` is
-            another GroupChatManager (this chat is nested in its group), ``(True, text)`` with
-            this chat's last message.
+            ``(True, None)``, which ends a two-agent chat with the initiator (the manager
+            itself included: ``manager.initiate_chat(manager)`` runs the group chat once); when
+            ``sender`` is another GroupChatManager whose group has this manager as a member,
+            ``(True, text)`` with this chat's last message. A manager asked again while its own
+            chat runs (a member of its own group, or two groups nested in each other) answers
+            ``(True, None)`` at once instead of starting a second run.
         """
         groupchat: GroupChat = config if isinstance(config, GroupChat) else self._groupchat
-        if not messages:
+        running = _RUNNING.get()
+        if not messages or id(self) in running:  # asked again from inside its own chat: no second run
             return True, None
+        token = _RUNNING.set(running | {id(self)})
+        try:
+            await self._run_rounds(groupchat, messages[-1], sender)
+        finally:
+            _RUNNING.reset(token)
+        if self._nested_in(sender):
+            return True, content_str(groupchat.messages[-1].get("content")) if groupchat.messages else ""
+        return True, None
+
+    def _nested_in(self, sender: Agent | None) -> bool:
+        """True when ``sender`` is another manager whose group has this manager as a member."""
+        return (
+            isinstance(sender, GroupChatManager)
+            and sender is not self
+            and any(a is self for a in sender.groupchat.agents)
+        )
+
+    async def _run_rounds(self, groupchat: GroupChat, message: Message, sender: Agent | None) -> None:
         silent = bool(self.silent) or SILENT.get()
         if groupchat.send_introductions and not self._introduced:
             self._introduced = True
             await self._broadcast({"role": "user", "content": groupchat.introductions_msg()}, None)
-        message: Message = messages[-1]
         speaker: Any = sender
         io = IOStream.get_default()
         for i in range(groupchat.max_round):
@@ -206,9 +232,6 @@ class GroupChatManager(ConversableAgent):
             report_sent(speaker, self)
             history = self._oai_messages[speaker]  # the reply the speaker just sent is its last entry
             message = history[-1] if history else {"content": ""}
-        if isinstance(sender, GroupChatManager):
-            return True, content_str(groupchat.messages[-1].get("content")) if groupchat.messages else ""
-        return True, None
 
     def _without_clear_command(self, reply: Any, groupchat: GroupChat) -> Any:
         message = {"content": reply} if isinstance(reply, str) else dict(reply)
