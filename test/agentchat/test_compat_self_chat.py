@@ -33,8 +33,8 @@ def test_a_manager_chatting_with_itself_runs_its_group_once() -> None:
         ("alice", "alice here. TERMINATE"),
     ]
     intro, start, reply = alice.chat_messages[mgr]
-    assert "The alice agent." in intro["content"]
-    assert "The bob agent." in intro["content"]
+    assert "The alice agent." in str(intro["content"])
+    assert "The bob agent." in str(intro["content"])
     assert (start["content"], reply["content"]) == ("Start.", "alice here. TERMINATE")
     assert [m["content"] for m in bob.chat_messages[mgr]][1:] == ["Start.", "alice here. TERMINATE"]
 
