@@ -50,7 +50,9 @@ HOOKABLE_METHODS = (
     "process_message_before_send",
     "a_process_message_before_send",
 )
-_MESSAGE_KEYS = ("content", "function_call", "tool_calls", "tool_call_id", "tool_responses", "name", "role")
+_MESSAGE_KEYS = (
+    "content", "function_call", "tool_calls", "tool_call_id", "tool_responses", "name", "role", "context",
+)  # fmt: skip
 _API_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
