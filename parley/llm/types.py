@@ -73,6 +73,7 @@ class Message(TypedDict, total=False):
     tool_call_id: str
     tool_responses: list[Message]
     function_call: FunctionCall
+    context: dict[str, Any]
 
 
 class ToolSpec(TypedDict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from parley import AssistantAgent, ConversableAgent, UserProxyAgent
+from parley.llm.types import Message
 from parley.testing import ScriptedOpenAIServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -15,7 +16,7 @@ def test_context_is_stored_with_the_message_and_kept_off_the_wire() -> None:
         entry = {"model": "gpt-4o-mini", "base_url": server.base_url, "api_key": "sk-test"}
         assistant = AssistantAgent("assistant", llm_config={"config_list": [entry]})
         user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)
-        message = {"content": "hello {name}", "context": {"name": "dummy"}}
+        message: Message = {"content": "hello {name}", "context": {"name": "dummy"}}
         result = user.initiate_chat(assistant, message=message, silent=True)
         sent = server.requests[0]["messages"]
     assert result.chat_history[0] == {
