@@ -32,7 +32,7 @@ from parley.agentchat.agent import Agent
 from parley.agentchat.chat import ChatResult
 from parley.agentchat.io import IOStream
 from parley.agentchat.tools import ToolsMixin, register_function
-from parley.exceptions import ConfigError, InvalidMessageError
+from parley.exceptions import ConfigError, InvalidMessageError, UsageError
 from parley.llm.types import Message
 from parley.llm.wrapper import OpenAIWrapper
 from parley.prompts import (
@@ -448,10 +448,16 @@ class ConversableAgent(
         Returns:
             The reply (str or message dict), None to end the conversation, or the default
             auto-reply when no function gave a final answer.
+
+        Raises:
+            UsageError: neither ``messages`` nor ``sender`` was given (also an AssertionError, as
+                in 0.2).
         """
         if messages is None:
             if sender is None:
-                raise ValueError("generate_reply needs messages or a sender.")
+                raise UsageError(
+                    "Either messages or sender must be provided.", hint="generate_reply needs one of them."
+                )
             messages = self._oai_messages[sender]
         hooks = self._hooks
         for hook in hooks["process_all_messages_before_reply"]:
