@@ -11,6 +11,7 @@ The tree::
     │   ├── UndefinedNextAgent          next_agent given agents that are not in the group
     │   └── UsageError                  a call AutoGen 0.2 refused with ``assert`` (also AssertionError)
     ├── NoEligibleSpeaker           nobody may speak next in a group chat: the chat ends
+    ├── NoConversationError         last_message() for an agent never talked to (also KeyError, as in 0.2)
     ├── MissingDependencyError      an optional extra is not installed (also ImportError)
     ├── InvalidMessageError         a message has neither content nor tool calls (also ValueError)
     ├── ToolArgumentsError          a model's tool arguments do not fit the tool (also ValueError)
@@ -55,6 +56,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelRateLimitError",
     "ModelResponseError",
+    "NoConversationError",
     "NoEligibleSpeaker",
     "ParleyError",
     "PoolExhaustedError",
@@ -182,6 +184,13 @@ class NoEligibleSpeaker(ParleyError):
     def __init__(self, message: str = "No eligible speakers.") -> None:
         self.message = message
         super().__init__(message)
+
+
+class NoConversationError(ParleyError, KeyError):
+    """``last_message(agent)`` for an agent this one never talked to; a KeyError, as in AutoGen 0.2."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0]) if self.args else ""
 
 
 class UsageError(ConfigError, AssertionError):

@@ -73,9 +73,12 @@ def _builtin_reply(cls: type, async_name: str) -> Callable[..., Any]:
 
 
 @lru_cache(maxsize=1024)
-def _api_name(name: str) -> str | None:
-    """The name as sent to the API, or None when the OpenAI API would reject it."""
-    return name if _API_NAME.match(name) else None
+def _api_name(name: str | None) -> str | None:
+    """The name as sent to the API, or None when the OpenAI API would reject it (or there is none).
+
+    A class that subclasses 0.2's ``Agent`` Protocol without setting ``name`` has None there.
+    """
+    return name if isinstance(name, str) and _API_NAME.match(name) else None
 
 
 def default_is_termination_msg(message: Message) -> bool:

@@ -317,9 +317,14 @@ class GroupChat:
         }
 
     def append(self, message: Message, speaker: Agent) -> None:
-        """Add ``message`` to the history, naming ``speaker`` as its author."""
+        """Add ``message`` to the history, naming ``speaker`` as its author.
+
+        A ``role="function"`` message keeps the function's name, as in AutoGen 0.2 (the API reads
+        it as the function that answered).
+        """
         stored: Message = {**message}
-        stored["name"] = speaker.name
+        if stored.get("role") != "function" or "name" not in stored:
+            stored["name"] = speaker.name
         self.messages.append(stored)
 
     def reset(self) -> None:
@@ -396,8 +401,8 @@ class GroupChat:
             The next speaker, or None when nobody may speak (the chat ends).
 
         Raises:
-            ConfigError: the group has no members, a tool call that no member can execute, or a
-                callable method's answer that names no member.
+            ConfigError: the group has no members, a tool call while no member has any function,
+                or a callable method's answer that names no member.
             AgentNameConflict: several members share a name.
         """
         self._check_speakers()
@@ -428,6 +433,8 @@ class GroupChat:
         if funcs:
             maps = {a.name: getattr(a, "function_map", {}) or {} for a in self.agents}
             able = sel.tool_executors(funcs, maps)
+            if not able:  # as in 0.2: a member with functions answers, telling the model what it lacks
+                able = [name for name, fmap in maps.items() if fmap]
             if not able:
                 raise ConfigError(
                     f"No agent in the group chat can execute {', '.join(sorted(set(funcs)))}: register the "

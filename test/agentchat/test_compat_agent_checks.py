@@ -114,3 +114,11 @@ def test_function_call_arguments_that_are_not_json_get_0_2s_sentence() -> None:
 
 def add(a: int, b: int) -> int:
     return a + b
+
+
+def test_last_message_with_a_stranger_is_a_key_error_as_in_0_2() -> None:
+    one = ConversableAgent("one", llm_config=False, human_input_mode="NEVER")
+    two = ConversableAgent("two", llm_config=False, human_input_mode="NEVER")
+    one.receive("hi", two, request_reply=False, silent=True)
+    with pytest.raises(KeyError, match="talked with: 'two'"):
+        one.last_message(ConversableAgent("three", llm_config=False))

@@ -57,3 +57,23 @@ def test_a_plain_agent_can_manage_a_group_with_run_chat() -> None:
     assert [m["content"] for m in bob.chat_messages[deputy]] == ["hello", "bob here.", "alice here."]
     deputy.reset()
     assert group.messages == []
+
+
+def test_a_function_call_nobody_can_run_goes_to_a_member_with_functions_as_in_0_2() -> None:
+    alice = member("alice", "alice here.")
+    bob = ConversableAgent(
+        "bob", llm_config=False, human_input_mode="NEVER", default_auto_reply="bob here.", silent=True,
+        function_map={"test_func": lambda x: x},
+    )  # fmt: skip
+    group = GroupChat(agents=[alice, bob], max_round=3)
+    manager = GroupChatManager(group, llm_config=False)
+    call: Message = {"content": None, "function_call": {"name": "test_func", "arguments": '{"x": 1}'}}
+    bob.initiate_chat(manager, message=call, silent=True)
+    assert [(m.get("role"), m["name"], m["content"]) for m in group.messages[1:]] == [
+        ("function", "test_func", "1"),  # the function's name stays on its answer
+        ("user", "alice", "alice here."),
+    ]
+    group.reset()
+    unknown: Message = {"content": None, "function_call": {"name": "func", "arguments": "{}"}}
+    bob.initiate_chat(manager, message=unknown, silent=True)
+    assert str(group.messages[1]["content"]).startswith("Error: Function func not found.")
