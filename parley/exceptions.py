@@ -8,8 +8,10 @@ The tree::
     │   ├── InvalidCarryOverType        a carryover that is not a str or a list
     │   ├── SenderRequired              a reply trigger that names an agent, matched with no sender
     │   ├── RuntimeConfigError          a runtime config file is wrong; lists each problem with its path
-    │   └── UndefinedNextAgent          next_agent given agents that are not in the group
+    │   ├── UndefinedNextAgent          next_agent given agents that are not in the group
+    │   └── UsageError                  a call AutoGen 0.2 refused with ``assert`` (also AssertionError)
     ├── NoEligibleSpeaker           nobody may speak next in a group chat: the chat ends
+    ├── NoConversationError         last_message() for an agent never talked to (also KeyError, as in 0.2)
     ├── MissingDependencyError      an optional extra is not installed (also ImportError)
     ├── InvalidMessageError         a message has neither content nor tool calls (also ValueError)
     ├── ToolArgumentsError          a model's tool arguments do not fit the tool (also ValueError)
@@ -56,6 +58,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelRateLimitError",
     "ModelResponseError",
+    "NoConversationError",
     "NoEligibleSpeaker",
     "ParleyError",
     "PoolExhaustedError",
@@ -63,6 +66,7 @@ __all__ = [
     "SenderRequired",
     "ToolArgumentsError",
     "UndefinedNextAgent",
+    "UsageError",
     "redact_config",
     "redact_url",
 ]
@@ -126,14 +130,23 @@ class ConfigError(ParleyError, ValueError):
     Attributes:
         key: the config key that was wrong, when there is one.
         suggestions: close matches for a misspelled name ("did you mean").
+        hint: what to do about it, shown after the message; kept out of ``args[0]``, so that a
+            message AutoGen 0.2's tests compare exactly can stay 0.2's.
     """
 
-    def __init__(self, message: str, *, key: str | None = None, suggestions: Sequence[str] = ()) -> None:
+    def __init__(
+        self, message: str, *, key: str | None = None, suggestions: Sequence[str] = (), hint: str | None = None
+    ) -> None:
         if suggestions:
             message = f"{message} Did you mean {' or '.join(repr(s) for s in suggestions)}?"
         super().__init__(message)
         self.key = key
         self.suggestions = tuple(suggestions)
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text} {self.hint}" if self.hint else text
 
 
 class AgentNameConflict(ConfigError):
@@ -173,6 +186,22 @@ class NoEligibleSpeaker(ParleyError):
     def __init__(self, message: str = "No eligible speakers.") -> None:
         self.message = message
         super().__init__(message)
+
+
+class NoConversationError(ParleyError, KeyError):
+    """``last_message(agent)`` for an agent this one never talked to; a KeyError, as in AutoGen 0.2."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0]) if self.args else ""
+
+
+class UsageError(ConfigError, AssertionError):
+    """A call that AutoGen 0.2 refused with ``assert``.
+
+    Such as ``generate_reply()`` with neither messages nor a sender, or a tool offered by an agent
+    with no model. It is also an ``AssertionError``, so 0.2 code that catches that keeps working; unlike an
+    ``assert`` it is raised under ``python -O`` too.
+    """
 
 
 class RuntimeConfigError(ConfigError):

@@ -114,7 +114,7 @@ def find_code_blocks(messages: Sequence[Message], setup: CodeExecution) -> tuple
         content = message.get("content")
         if not content:
             continue
-        blocks = [b for b in extractor.extract_code_blocks(content) if b.language not in DATA_LANGUAGES]  # type: ignore[arg-type]
+        blocks = [b for b in extractor.extract_code_blocks(content) if b.language not in DATA_LANGUAGES]
         if not blocks:
             continue
         if setup.allowed_languages is None:

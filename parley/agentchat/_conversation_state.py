@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from parley.exceptions import NoConversationError
+
 if TYPE_CHECKING:
     from parley.agentchat._replies import ReplyEntry
     from parley.agentchat.agent import Agent
@@ -44,7 +46,8 @@ class ConversationStateMixin:
             The message, or None when there is no conversation yet.
 
         Raises:
-            ValueError: ``agent`` is omitted while there are several conversations, or is unknown.
+            ValueError: ``agent`` is omitted while there are several conversations.
+            NoConversationError: this agent never talked to ``agent`` (a KeyError, as in 0.2).
         """
         if agent is None:
             if not self._oai_messages:
@@ -54,7 +57,10 @@ class ConversationStateMixin:
             msgs = next(iter(self._oai_messages.values()))
             return msgs[-1] if msgs else None
         if agent not in self._oai_messages:
-            raise ValueError(f"{self._name} has no conversation with {getattr(agent, 'name', agent)!r}.")
+            raise NoConversationError(
+                f"{self._name} has no conversation with {getattr(agent, 'name', agent)!r}; "
+                f"it talked with: {', '.join(repr(getattr(a, 'name', a)) for a in self._oai_messages) or 'nobody'}."
+            )
         msgs = self._oai_messages[agent]
         return msgs[-1] if msgs else None
 

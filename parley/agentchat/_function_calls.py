@@ -11,7 +11,7 @@ longer take it. parley keeps 0.2's surface and speaks tools on the wire:
   `FunctionCallsMixin.a_generate_function_call_reply`);
 - when a conversation is sent to the model, each ``function_call`` becomes a tool call with an id
   (``call_fn_<n>``, numbered in the conversation) and the ``function`` message that answers it
-  the tool response with that id (`wire_messages`).
+  the tool response with that id (`wire_messages`), which also leaves out 0.2's ``context`` key.
 """
 
 from __future__ import annotations
@@ -33,8 +33,13 @@ __all__ = ["FunctionCallsMixin", "as_function_call", "needs_rewrite", "wire_mess
 
 
 def needs_rewrite(message: Message) -> bool:
-    """True when ``message`` has to be reshaped for the wire (tool responses, legacy function calls)."""
-    return "tool_responses" in message or "function_call" in message or message.get("role") == "function"
+    """True when ``message`` must be reshaped for the wire (tool responses, function calls, ``context``)."""
+    return (
+        "tool_responses" in message
+        or "function_call" in message
+        or message.get("role") == "function"
+        or "context" in message
+    )
 
 
 def wire_messages(
@@ -61,7 +66,7 @@ def wire_messages(
                 "type": "function",
                 "function": {"name": fc.get("name", ""), "arguments": fc.get("arguments") or "{}"},
             }
-            wire: dict[str, Any] = {k: v for k, v in m.items() if k != "function_call"}
+            wire: dict[str, Any] = {k: v for k, v in m.items() if k not in ("function_call", "context")}
             wire["role"] = "assistant"
             wire["tool_calls"] = [call]
             wire.setdefault("content", None)
@@ -71,6 +76,8 @@ def wire_messages(
             pending = None
         elif m.get("role") == "function":  # an answer to no call: its text, as the speaker's message
             out.append({"role": "user", "content": _text(m.get("content"))})
+        elif "context" in m:  # 0.2's context stays in the history, off the wire
+            out.append(cast(Message, {k: v for k, v in m.items() if k != "context"}))
         else:
             out.append(m)
     return out

@@ -18,7 +18,9 @@ from parley.exceptions import ConfigError, SenderRequired
 __all__ = ["REPLY_SHELL_ATTR", "ReplyEntry", "Trigger", "compile_trigger", "reply_key"]
 
 REPLY_SHELL_ATTR = "__parley_async_reply__"
-"""Set on 0.2's sync reply methods (and their async forms): the async method's name, which they share."""
+"""Set on 0.2's sync reply methods (and their async forms): the async method's name, which they
+share, or the async function itself when it must not be looked up on the agent (a method of
+another class, such as ``GroupChatManager.run_chat`` registered on a plain agent)."""
 
 
 def reply_key(func: Any) -> Any:
@@ -146,7 +148,7 @@ class ReplyEntry:
         run: ReplyFunc = func
         async_name = getattr(func, REPLY_SHELL_ATTR, None)
         if async_name is not None and not is_async:  # a sync shell: await the async method instead
-            run, is_async = _awaiting(async_name), True
+            run, is_async = (async_name if callable(async_name) else _awaiting(async_name)), True
         return cls(trigger, pred, func, is_async, config, config, reset_config, any_sender, run, reply_key(func))
 
     async def call(self, agent: Any, messages: list[Any], sender: Any) -> tuple[bool, Any]:

@@ -112,7 +112,9 @@ def read_arguments(raw: str) -> dict[str, Any]:
     except RecursionError:  # json's parser refuses nesting near the interpreter's recursion limit
         raise _too_deep() from None
     except json.JSONDecodeError as e:
-        raise UnreadableArguments(f"are not valid JSON ({e.msg} at position {e.pos}): {raw[:_QUOTED]}") from None
+        raise UnreadableArguments(  # the last sentence is AutoGen 0.2's (0.2.35), which its tests look for
+            f"are not valid JSON ({e.msg} at position {e.pos}): {raw[:_QUOTED]}\nThe argument must be in JSON format."
+        ) from None
     except ValueError as e:  # an int within MAX_NUMBER_DIGITS but over a lower limit set for this interpreter
         raise UnreadableArguments(f"cannot be read ({e}). Send long numbers as strings.") from None
     if not isinstance(value, dict):

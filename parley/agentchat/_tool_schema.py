@@ -254,9 +254,10 @@ def function_schema(f: Callable[..., Any], *, name: str | None = None, descripti
     Returns:
         ``{"type": "function", "function": {"name", "description", "parameters"}}``. The
         parameters are a JSON schema object. Parameters with a default are not ``required``
-        and show their ``"default"``. Extra arguments are refused
-        (``"additionalProperties": false``). Nested types are inlined, except recursive ones,
-        which stay under ``"$defs"``.
+        and show their ``"default"``. The schema has AutoGen 0.2's shape (no
+        ``"additionalProperties"``, which people compare against), but calls with extra arguments
+        are still refused when they run (see `arguments_model`). Nested types are inlined, except
+        recursive ones, which stay under ``"$defs"``.
 
     Raises:
         ConfigError: the name breaks OpenAI's rule, there is neither a description nor a
@@ -265,16 +266,16 @@ def function_schema(f: Callable[..., Any], *, name: str | None = None, descripti
     chosen = tool_name(f, name)
     text = description if description is not None else _doc_summary(f)
     if not text:
-        raise ConfigError(
-            f"Tool {chosen!r} needs a description for the model: pass description=... or give the function a "
-            "docstring.",
+        raise ConfigError(  # 0.2's text first, as its tests compare e.args[0]
+            "Function description is required, none found.",
+            hint=f"Tool {chosen!r} needs a description for the model: pass description=... or give the function "
+            "a docstring.",
             key="description",
         )
     raw = arguments_model(f, chosen).model.model_json_schema(schema_generator=_NoFieldTitles)
     parameters: dict[str, Any] = {"type": "object", "properties": raw.get("properties", {})}
     if raw.get("required"):
         parameters["required"] = raw["required"]
-    parameters["additionalProperties"] = False
     if "$defs" in raw:
         parameters = _inline_defs(parameters, raw["$defs"])
     return {"type": "function", "function": {"name": chosen, "description": text, "parameters": parameters}}

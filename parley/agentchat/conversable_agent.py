@@ -33,7 +33,7 @@ from parley.agentchat.agent import Agent
 from parley.agentchat.chat import ChatResult
 from parley.agentchat.io import IOStream
 from parley.agentchat.tools import ToolsMixin, register_function
-from parley.exceptions import ConfigError, InvalidMessageError
+from parley.exceptions import ConfigError, InvalidMessageError, UsageError
 from parley.llm.types import Message
 from parley.llm.wrapper import OpenAIWrapper
 from parley.prompts import (
@@ -51,7 +51,9 @@ HOOKABLE_METHODS = (
     "process_message_before_send",
     "a_process_message_before_send",
 )
-_MESSAGE_KEYS = ("content", "function_call", "tool_calls", "tool_call_id", "tool_responses", "name", "role")
+_MESSAGE_KEYS = (
+    "content", "function_call", "tool_calls", "tool_call_id", "tool_responses", "name", "role", "context",
+)  # fmt: skip
 _API_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -72,9 +74,12 @@ def _builtin_reply(cls: type, async_name: str) -> Callable[..., Any]:
 
 
 @lru_cache(maxsize=1024)
-def _api_name(name: str) -> str | None:
-    """The name as sent to the API, or None when the OpenAI API would reject it."""
-    return name if _API_NAME.match(name) else None
+def _api_name(name: str | None) -> str | None:
+    """The name as sent to the API, or None when the OpenAI API would reject it (or there is none).
+
+    A class that subclasses 0.2's ``Agent`` Protocol without setting ``name`` has None there.
+    """
+    return name if isinstance(name, str) and _API_NAME.match(name) else None
 
 
 def default_is_termination_msg(message: Message) -> bool:
@@ -457,10 +462,16 @@ class ConversableAgent(
         Returns:
             The reply (str or message dict), None to end the conversation, or the default
             auto-reply when no function gave a final answer.
+
+        Raises:
+            UsageError: neither ``messages`` nor ``sender`` was given (also an AssertionError, as
+                in 0.2).
         """
         if messages is None:
             if sender is None:
-                raise ValueError("generate_reply needs messages or a sender.")
+                raise UsageError(
+                    "Either messages or sender must be provided.", hint="generate_reply needs one of them."
+                )
             messages = self._oai_messages[sender]
         hooks = self._hooks
         for hook in hooks["process_all_messages_before_reply"]:

@@ -70,7 +70,8 @@ class GroupChat:
     """A team conversation's members, history and speaker-selection rules (AutoGen 0.2's fields).
 
     Args:
-        agents: the members, in order (round robin follows it). Names must be unique.
+        agents: the members, in order (round robin follows it). Choosing a speaker needs at
+            least one member and unique names; an empty list serves `messages_to_string`.
         messages: the history so far (usually empty).
         max_round: the most messages the chat may have, the first one included. Default 10.
         admin_name: the name of the human admin, for interrupting a chat. Default "Admin".
@@ -109,6 +110,7 @@ class GroupChat:
 
     Raises:
         ConfigError: any field is invalid; the message says which and how to fix it.
+        AgentNameConflict: a transition graph is given and member names repeat.
     """
 
     agents: list[Any]
@@ -145,15 +147,32 @@ class GroupChat:
 
     # ---- validation ---------------------------------------------------------------------------
     def _validate_members(self) -> None:
-        if not isinstance(self.agents, list) or not self.agents:
-            raise ConfigError("A GroupChat needs a non-empty list of agents.", key="agents")
+        # An empty list or repeated names are allowed here, as in AutoGen 0.2 (a GroupChat with no
+        # agents serves messages_to_string/messages_from_string); choosing a speaker refuses them.
+        if not isinstance(self.agents, list):
+            raise ConfigError(f"agents must be a list of agents, got {type(self.agents).__name__}.", key="agents")
         for a in self.agents:
             if not isinstance(a, Agent):
                 raise ConfigError(f"{a!r} is not an agent (it lacks name/send/receive/generate_reply).", key="agents")
-        names = [a.name for a in self.agents]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ConfigError(f"Agent names in a GroupChat must be unique; repeated: {', '.join(dupes)}.", key="agents")
+
+    def _check_speakers(self) -> None:
+        """Refuse to choose among no members, or among members whose names repeat.
+
+        Raises:
+            ConfigError: the group has no members.
+            AgentNameConflict: several members share a name (speakers are chosen by name).
+        """
+        names, by_name = self._members()
+        if not names:
+            raise ConfigError(
+                "The GroupChat has no agents to choose a speaker from: give it agents=[...].", key="agents"
+            )
+        if len(by_name) != len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise AgentNameConflict(
+                f"Agent names in a GroupChat must be unique to choose speakers by name; repeated: {', '.join(dupes)}. "
+                "Give each agent its own name."
+            )
 
     def _validate_settings(self) -> None:
         if isinstance(self.max_round, bool) or not isinstance(self.max_round, int) or self.max_round < 1:
@@ -218,6 +237,7 @@ class GroupChat:
         for src, dsts in transitions.items():
             if not isinstance(dsts, (list, tuple)):
                 raise ConfigError(f"The transitions of {getattr(src, 'name', src)!r} must be a list of agents.")
+        self._check_speakers()  # the graph is kept by name
         by_name: dict[str, list[str]] = {
             str(getattr(s, "name", s)): [str(getattr(d, "name", d)) for d in ds] for s, ds in transitions.items()
         }
@@ -230,7 +250,10 @@ class GroupChat:
         key = (id(agents), len(agents), id(agents[0]), id(agents[-1])) if agents else (id(agents), 0, 0, 0)
         if getattr(self, "_members_key", None) != key:
             self._members_key = key
-            self._members_cache = ([a.name for a in self.agents], {a.name: a for a in self.agents})
+            by_name: dict[str, Any] = {}
+            for a in agents:
+                by_name.setdefault(a.name, a)  # the first of a repeated name, as 0.2's lookup finds it
+            self._members_cache = ([a.name for a in agents], by_name)
         return self._members_cache
 
     @property
@@ -257,9 +280,16 @@ class GroupChat:
         return found[0] if found else None
 
     def _member(self, name: str) -> Any:
-        """The member called ``name``; ConfigError (with a suggestion) when there is none."""
-        agent = self._members()[1].get(name)
+        """The member called ``name``; ConfigError (with a suggestion) when there is none.
+
+        Raises:
+            AgentNameConflict: several members are called ``name``.
+        """
+        names, by_name = self._members()
+        agent = by_name.get(name)
         if agent is not None:
+            if len(names) != len(by_name) and names.count(name) > 1:
+                self._check_speakers()
             return agent
         raise ConfigError(
             f"No agent named {name!r} in the group chat ({', '.join(self.agent_names)}).",
@@ -287,9 +317,14 @@ class GroupChat:
         }
 
     def append(self, message: Message, speaker: Agent) -> None:
-        """Add ``message`` to the history, naming ``speaker`` as its author."""
+        """Add ``message`` to the history, naming ``speaker`` as its author.
+
+        A ``role="function"`` message keeps the function's name, as in AutoGen 0.2 (the API reads
+        it as the function that answered).
+        """
         stored: Message = {**message}
-        stored["name"] = speaker.name
+        if stored.get("role") != "function" or "name" not in stored:
+            stored["name"] = speaker.name
         self.messages.append(stored)
 
     def reset(self) -> None:
@@ -366,9 +401,11 @@ class GroupChat:
             The next speaker, or None when nobody may speak (the chat ends).
 
         Raises:
-            ConfigError: a tool call that no member can execute, or a callable method's answer that
-                names no member.
+            ConfigError: the group has no members, a tool call while no member has any function,
+                or a callable method's answer that names no member.
+            AgentNameConflict: several members share a name.
         """
+        self._check_speakers()
         names, by_name = self._members()
         last: str | None = None
         if last_speaker is not None:
@@ -396,6 +433,8 @@ class GroupChat:
         if funcs:
             maps = {a.name: getattr(a, "function_map", {}) or {} for a in self.agents}
             able = sel.tool_executors(funcs, maps)
+            if not able:  # as in 0.2: a member with functions answers, telling the model what it lacks
+                able = [name for name, fmap in maps.items() if fmap]
             if not able:
                 raise ConfigError(
                     f"No agent in the group chat can execute {', '.join(sorted(set(funcs)))}: register the "

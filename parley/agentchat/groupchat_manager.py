@@ -3,8 +3,9 @@
 Each round: the message is added to the history and broadcast to every other member, the next
 speaker is chosen (`GroupChat.a_select_speaker`), and that speaker's reply becomes the next
 message. The chat stops at a termination message, at ``max_round`` messages, when nobody may
-speak, or when a speaker has no reply. A manager can itself be a member of another group chat:
-asked by an outer manager, it runs its own chat and answers with that chat's last message.
+speak, or when a speaker has no reply (the rounds are in `parley.agentchat._group_rounds`). A
+manager can itself be a member of another group chat: asked by an outer manager, it runs its own
+chat and answers with that chat's last message.
 """
 
 from __future__ import annotations
@@ -12,54 +13,18 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from parley._sync import run_sync
-from parley.agentchat import _peers
-from parley.agentchat._display import content_str
+from parley.agentchat._group_rounds import clear_agents_history, run_group_chat
+from parley.agentchat._replies import REPLY_SHELL_ATTR
 from parley.agentchat.agent import Agent
-from parley.agentchat.chat import SILENT
 from parley.agentchat.conversable_agent import ConversableAgent
-from parley.agentchat.events import SpeakerSelected, current_event_sink, report_sent
 from parley.agentchat.groupchat import GroupChat
-from parley.agentchat.io import IOStream
 from parley.exceptions import ConfigError
 from parley.llm.types import Message
 
 __all__ = ["GroupChatManager"]
-
-_PLAIN_RECEIVERS: dict[type, bool] = {}
-
-
-def _stored_copies(message: Message) -> tuple[Message | None, Message | None]:
-    """The manager's and a member's stored copies of an already-stored, named message.
-
-    The messages a manager broadcasts come from its own history (so they hold only API keys) and
-    carry their speaker's name; for those the copies differ from the original only in ``role``,
-    exactly as `ConversableAgent._normalize` would set it. Anything else: ``(None, None)``.
-    """
-    if "name" not in message or "content" not in message:
-        return None, None
-    role = message.get("role")
-    if role in ("tool", "function"):
-        return message, message
-    received_role = "assistant" if message.get("tool_calls") or message.get("function_call") else "user"
-    return {**message, "role": "assistant"}, {**message, "role": received_role}
-
-
-def _content(reply: Any) -> Any:
-    return reply if isinstance(reply, str) else reply.get("content") if isinstance(reply, dict) else None
-
-
-def _plain_receiver(agent: Any) -> bool:
-    """True when ``agent`` receives with `ConversableAgent.a_receive` (cached per class)."""
-    cls = type(agent)
-    plain = _PLAIN_RECEIVERS.get(cls)
-    if plain is None:
-        plain = _PLAIN_RECEIVERS[cls] = (
-            issubclass(cls, ConversableAgent) and cls.a_receive is ConversableAgent.a_receive
-        )
-    return plain
 
 
 class GroupChatManager(ConversableAgent):
@@ -105,6 +70,7 @@ class GroupChatManager(ConversableAgent):
         # AutoGen 0.2. Leaving llm_config out is more often a mistake, so it is refused here.
         if (
             groupchat.speaker_selection_method == "auto"
+            and groupchat.agents  # an empty group never selects (0.2's tests build one for messages_to_string)
             and kwargs.get("llm_config") is not False
             and self.client is None
             and groupchat.select_speaker_auto_llm_config is None
@@ -115,7 +81,6 @@ class GroupChatManager(ConversableAgent):
                 key="llm_config",
             )
         self._groupchat = groupchat
-        self._introduced = False
         self._last_speaker: Any = None
         self.register_reply(Agent, GroupChatManager.a_run_chat, config=groupchat, reset_config=GroupChat.reset)
 
@@ -136,84 +101,40 @@ class GroupChatManager(ConversableAgent):
                 agent.reset_consecutive_auto_reply_counter(self)
         if clear_history:
             self._groupchat.reset()
-            self._introduced = False
             for agent in self._groupchat.agents:
                 self.clear_history(agent)
                 if agent is not self and isinstance(agent, ConversableAgent):
                     agent.clear_history(self)
 
-    async def _broadcast(self, message: Message, speaker: Agent | None) -> None:
-        """Give ``message`` to every member but ``speaker``, without asking for replies.
-
-        Members whose class keeps `ConversableAgent.a_receive` get the stored copies directly
-        (decided once per class): the same effect as a silent ``a_send``, at a fraction of the cost.
-        Send hooks, or a member that overrides ``a_receive``, take the full ``a_send`` path.
-        """
-        fast = not (self._hooks["process_message_before_send"] or self._hooks["a_process_message_before_send"])
-        sent, received = _stored_copies(message) if fast else (None, None)
-        for agent in self._groupchat.agents:
-            if agent is speaker:
-                continue
-            if fast and _plain_receiver(agent):
-                if sent is None or received is None:
-                    sent = self._normalize(message, "assistant", agent, True)
-                    received = agent._normalize(sent, "user", self, False)
-                self._oai_messages[agent].append({**sent})
-                agent._oai_messages[self].append({**received})
-            else:
-                await self.a_send(message, agent, request_reply=False, silent=True)
-
     async def a_run_chat(
         self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
     ) -> tuple[bool, str | None]:
-        """The manager's reply: run the group chat to its end (see the module docstring).
+        """The manager's reply: run the group chat to its end (see `parley.agentchat._group_rounds`).
+
+        ``self`` may be any `ConversableAgent`: AutoGen 0.2 code registers
+        ``GroupChatManager.run_chat`` on a plain agent, with the group chat as ``config``.
 
         Returns:
-            ``(True, None)``, which ends a two-agent chat with the initiator; when ``sender`` is
-            another GroupChatManager (this chat is nested in its group), ``(True, text)`` with
-            this chat's last message.
-        """
-        groupchat: GroupChat = config if isinstance(config, GroupChat) else self._groupchat
-        if not messages:
-            return True, None
-        silent = bool(self.silent) or SILENT.get()
-        if groupchat.send_introductions and not self._introduced:
-            self._introduced = True
-            await self._broadcast({"role": "user", "content": groupchat.introductions_msg()}, None)
-        message: Message = messages[-1]
-        speaker: Any = sender
-        io = IOStream.get_default()
-        for i in range(groupchat.max_round):
-            self._last_speaker = speaker
-            groupchat.append(message, speaker)
-            await self._broadcast(message, speaker)
-            if self._is_termination_msg(message) or i == groupchat.max_round - 1:
-                break
-            nxt = await groupchat.a_select_speaker(speaker, self)
-            if nxt is None:
-                break
-            speaker = nxt
-            if (sink := current_event_sink()) is not None:
-                sink(SpeakerSelected(self.name, speaker.name))
-            if not silent:
-                io.print(f"\nNext speaker: {speaker.name}\n", flush=True)
-            reply = await _peers.a_generate_reply(speaker, self)
-            if reply is None:
-                break
-            if groupchat.enable_clear_history and "CLEAR HISTORY" in content_str(_content(reply)).upper():
-                reply = self._without_clear_command(reply, groupchat)
-            await _peers.a_send(speaker, reply, self, False, silent)
-            report_sent(speaker, self)
-            history = self._oai_messages[speaker]  # the reply the speaker just sent is its last entry
-            message = history[-1] if history else {"content": ""}
-        if isinstance(sender, GroupChatManager):
-            return True, content_str(groupchat.messages[-1].get("content")) if groupchat.messages else ""
-        return True, None
+            ``(True, None)``, which ends a two-agent chat with the initiator (the manager
+            itself included: ``manager.initiate_chat(manager)`` runs the group chat once); when
+            ``sender`` is another manager whose group has this manager as a member,
+            ``(True, text)`` with this chat's last message. A manager asked again while its own
+            chat runs (a member of its own group, or two groups nested in each other) answers
+            ``(True, None)`` at once instead of starting a second run.
 
-    def _without_clear_command(self, reply: Any, groupchat: GroupChat) -> Any:
-        message = {"content": reply} if isinstance(reply, str) else dict(reply)
-        message["content"] = self.clear_agents_history(cast(Message, message), groupchat)
-        return message["content"] if isinstance(reply, str) else message
+        Raises:
+            ConfigError: no group chat: ``config`` is not a GroupChat and ``self`` is no manager.
+        """
+        groupchat = config if isinstance(config, GroupChat) else getattr(self, "_groupchat", None)
+        if not isinstance(groupchat, GroupChat):
+            raise ConfigError(
+                "run_chat needs a GroupChat: register it with register_reply(..., config=groupchat).", key="config"
+            )
+        note = self._note_speaker if isinstance(self, GroupChatManager) else None
+        return await run_group_chat(self, messages, sender, groupchat, note)
+
+    def _note_speaker(self, speaker: Any) -> None:
+        self._last_speaker = speaker
 
     def clear_agents_history(self, reply: Message, groupchat: GroupChat) -> str:
         """Obey a human's ``clear history [agent] [n]`` in ``reply`` (``enable_clear_history``), as 0.2 does.
@@ -225,39 +146,13 @@ class GroupChatManager(ConversableAgent):
         Returns:
             The reply's text without the command.
         """
-        words = content_str(reply.get("content")).split()
-        at = max((i for i, w in enumerate(words) if w.upper() == "CLEAR"), default=None)
-        if at is None:
-            return " ".join(words)
-        keep: int | None = None
-        target: Any = None
-        used = 2
-        for word in words[at + 2 : at + 4]:
-            bare = word.rstrip(".,;:!?")
-            if bare.isdecimal() and len(bare) < 10:
-                keep, used = int(bare), used + 1
-            elif groupchat.agent_by_name(bare) is not None:
-                target, used = groupchat.agent_by_name(bare), used + 1
-        if "tool_responses" in reply and not keep:
-            keep = 1
-        io = IOStream.get_default()
-        suffix = f" except last {keep} messages" if keep else ""
-        if target is not None:
-            io.print(f"Clearing history for {target.name}{suffix}.")
-            target.clear_history(nr_messages_to_preserve=keep)
-        else:
-            io.print(f"Clearing history for all agents{suffix}.")
-            groupchat.messages[:] = groupchat.messages[-keep:] if keep else []
-            for agent in groupchat.agents:
-                if isinstance(agent, ConversableAgent):
-                    agent.clear_history(nr_messages_to_preserve=keep)
-        return " ".join(words[:at] + words[at + used :])
+        return clear_agents_history(reply, groupchat)
 
     def run_chat(
         self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
     ) -> tuple[bool, str | None]:
-        """Sync shell over `a_run_chat`."""
-        return run_sync(self.a_run_chat(messages, sender, config))
+        """Sync shell over `a_run_chat`; registering it registers `a_run_chat` (on any agent)."""
+        return run_sync(GroupChatManager.a_run_chat(self, messages, sender, config))
 
     def resume(
         self, messages: str | Sequence[Message], remove_termination_string: str | None = None, silent: bool = False
@@ -310,12 +205,12 @@ class GroupChatManager(ConversableAgent):
         return self.resume(messages, remove_termination_string, silent)
 
     def messages_from_string(self, message_string: str) -> list[Message]:
-        """The transcript that `messages_to_string` saved.
+        """The transcript that `messages_to_string` saved, as it was saved (`resume` checks the names).
 
         Raises:
             ConfigError: the text is not JSON for a list of messages.
         """
-        return self._load_transcript(message_string)
+        return self._parse_transcript(message_string)
 
     def _speaker_of(self, message: Message) -> Any:
         """The member who said ``message``; the manager for its own name, the admin's, or no name."""
@@ -324,26 +219,38 @@ class GroupChatManager(ConversableAgent):
             return self
         return self._groupchat._member(name)
 
-    def _load_transcript(self, messages: str | Sequence[Message]) -> list[Message]:
+    @staticmethod
+    def _parse_transcript(messages: str | Sequence[Message]) -> list[Message]:
         if isinstance(messages, str):
             try:
                 messages = json.loads(messages)
             except json.JSONDecodeError as e:
                 raise ConfigError(f"The transcript is not valid JSON: {e.msg} at position {e.pos}.") from None
         if not isinstance(messages, list) or not messages:
-            raise ConfigError("resume needs a non-empty list of messages (or that list as JSON).", key="messages")
-        out: list[Message] = []
+            raise ConfigError("A transcript is a non-empty list of messages (or that list as JSON).", key="messages")
         for i, m in enumerate(messages):
             if not isinstance(m, dict):
                 raise ConfigError(f"Message {i} of the transcript is not a dict.", key="messages")
+        return messages
+
+    def _load_transcript(self, messages: str | Sequence[Message]) -> list[Message]:
+        out: list[Message] = []
+        for i, m in enumerate(self._parse_transcript(messages)):
             if "name" not in m:  # a ChatResult's history: unnamed messages are the manager's, as in 0.2
                 m = {**m, "name": self.name}
             if not isinstance(m.get("name"), str):
                 raise ConfigError(f"Message {i} of the transcript has a 'name' that is not a str.", key="messages")
-            self._speaker_of(cast(Message, m))
-            out.append(cast(Message, m))
+            self._speaker_of(m)
+            out.append(m)
         return out
 
-    def messages_to_string(self, messages: Sequence[Message]) -> str:
-        """The transcript as JSON, for saving and `resume`."""
-        return json.dumps(list(messages))
+    def messages_to_string(self, messages: Sequence[Message] | None = None) -> str:
+        """The transcript as JSON, for saving and `resume`.
+
+        Args:
+            messages: the messages to save; default: the group chat's history.
+        """
+        return json.dumps(list(self._groupchat.messages if messages is None else messages))
+
+
+setattr(GroupChatManager.run_chat, REPLY_SHELL_ATTR, GroupChatManager.a_run_chat)

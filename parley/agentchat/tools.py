@@ -23,7 +23,7 @@ import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
-from parley.exceptions import ConfigError
+from parley.exceptions import ConfigError, UsageError
 from parley.llm.types import ToolSpec
 
 __all__ = ["ToolsMixin", "function_schema", "register_function"]
@@ -111,9 +111,10 @@ class ToolsMixin:
 
     def _needs_llm_config(self, what: str) -> None:
         if self.llm_config is False or self.llm_config is None:
-            raise ConfigError(
-                f"{what} needs an agent with an llm_config, and {self._name!r} has llm_config=False: there is no "
-                "model to offer the tool to. Register it on the agent that calls the model, or use "
+            raise UsageError(  # 0.2's words first; an AssertionError too, as 0.2's assert was
+                "To update a tool signature, agent must have an llm_config.",
+                hint=f"{what} needs an agent with a model, and {self._name!r} has llm_config={self.llm_config}: "
+                "there is no model to offer the tool to. Register it on the agent that calls the model, or use "
                 "register_for_execution() to have this agent run the calls.",
                 key="llm_config",
             )
@@ -128,8 +129,9 @@ class ToolsMixin:
                 place) a tool of the same name.
 
         Raises:
-            ConfigError: the agent has no llm_config; ``tool_sig`` is not a tool spec; or the
-                tool to remove is not there (with a "did you mean").
+            UsageError: the agent has no llm_config (also an AssertionError, as in 0.2).
+            ConfigError: ``tool_sig`` is not a tool spec; or the tool to remove is not there
+                (with a "did you mean").
         """
         self._needs_llm_config("update_tool_signature")
         current = self.tools
@@ -218,8 +220,10 @@ class ToolsMixin:
             The decorator, or with ``func`` given, ``func`` itself.
 
         Raises:
-            ConfigError: the agent has no llm_config; ``api_style`` is neither ``"tool"`` nor
-                ``"function"``; or the function cannot be described (see `function_schema`).
+            UsageError: the agent has no llm_config (also an AssertionError, as in 0.2).
+            ConfigError: ``api_style`` is neither ``"tool"`` nor ``"function"``; or the function
+                cannot be described, or has no description ("Function description is required,
+                none found.", 0.2's words; see `function_schema`).
         """
         if api_style not in ("tool", "function"):
             raise ConfigError(

@@ -104,6 +104,11 @@ BODY_KEYS = frozenset(
 """Call parameters parley knows, used to spot misspellings; others are sent as given."""
 
 _RENAMED = {"api_base": "base_url", "request_timeout": "timeout"}
+NO_MODEL_MESSAGE = (
+    "When using OpenAI or Azure OpenAI endpoints, specify a non-empty 'model' either in 'llm_config' or in each "
+    "config of 'config_list'."
+)
+"""AutoGen 0.2's words for an llm_config without a model; parley's errors start with them (then say more)."""
 
 
 def _near(key: str, known: Sequence[str], cutoff: float) -> list[str]:
@@ -149,7 +154,8 @@ def validate_config_entry(entry: Any) -> dict[str, Any]:
                 raise ConfigError(f"Unknown config key {key!r}.", key=key, suggestions=["model"])
     elif model is not None and (not isinstance(model, str) or not model.strip()):
         raise ConfigError(
-            f'"model" must name a model, such as {{"model": "gpt-4o-mini"}}; got {model!r}. For a local '
+            NO_MODEL_MESSAGE,
+            hint=f'"model" must name a model, such as {{"model": "gpt-4o-mini"}}; got {model!r}. For a local '
             'server that serves a single model and needs no name, leave "model" out of the entry.',
             key="model",
         )

@@ -61,7 +61,9 @@ class Message(TypedDict, total=False):
     agent), ``tool_calls``, ``tool_call_id`` (on a tool response), and parley's
     ``tool_responses`` (several tool responses carried in one agent message, as AutoGen 0.2 does),
     and AutoGen 0.2's legacy ``function_call`` (an assistant's call through the deprecated
-    functions API; its answer is a message with ``role="function"`` and the function's ``name``).
+    functions API; its answer is a message with ``role="function"`` and the function's ``name``),
+    and 0.2's ``context`` (any dict a sender attaches: stored with the message, never sent to the
+    model).
     """
 
     role: str
@@ -71,6 +73,7 @@ class Message(TypedDict, total=False):
     tool_call_id: str
     tool_responses: list[Message]
     function_call: FunctionCall
+    context: dict[str, Any]
 
 
 class ToolSpec(TypedDict):

@@ -44,7 +44,7 @@ from parley.llm import custom
 from parley.llm.cache import CHAT_CACHE, Cache, check_cache, request_key, seed_cache
 from parley.llm.client import ModelClient
 from parley.llm.completion import Completion, CompletionMessage, extract_text_or_completion_object, to_completion
-from parley.llm.config import AGENT_KEYS, import_object, validate_config_entry
+from parley.llm.config import AGENT_KEYS, NO_MODEL_MESSAGE, import_object, validate_config_entry
 from parley.llm.openai_client import OpenAIClient
 from parley.llm.rate_limit import RateLimiter, shared_limiter
 from parley.llm.structured import is_model_class, parse_structured
@@ -143,7 +143,10 @@ class OpenAIWrapper:
         self._cache = check_cache(base_config.get("cache"))
         entries = [{}] if config_list is None else list(config_list)
         if not entries:
-            raise ConfigError("config_list is empty: give at least one entry, such as {'model': 'gpt-4o-mini'}.")
+            raise ConfigError(
+                NO_MODEL_MESSAGE,
+                hint="config_list is empty: give at least one entry, such as {'model': 'gpt-4o-mini'}.",
+            )
         self._entries: list[dict[str, Any]] = []
         self._clients: list[ModelClient] = []
         self._seed_caches: list[Cache | None] = []
@@ -199,8 +202,9 @@ class OpenAIWrapper:
             config_list = config.pop("config_list", None)
             if config_list is None and "model" not in config and "model_client" not in config:
                 raise ConfigError(
-                    'llm_config needs "config_list" (a list of entries) or a "model", such as '
-                    '{"config_list": [{"model": "gpt-4o-mini"}]}.',
+                    NO_MODEL_MESSAGE,
+                    hint='llm_config needs "config_list" (a list of entries) or a "model", such as '
+                    '{"config_list": [{"model": "gpt-4o-mini"}]}; llm_config=False means no model.',
                     key="config_list",
                 )
             return cls(config_list=config_list, **config)

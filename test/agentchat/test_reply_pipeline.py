@@ -241,7 +241,7 @@ def test_state_helpers() -> None:
     assert [m["content"] for m in a.chat_messages[b]] == ["r2"]
     a.reset()
     assert a.chat_messages[b] == []
-    with pytest.raises(ValueError, match="no conversation"):
+    with pytest.raises(KeyError, match="no conversation"):
         a.last_message(quiet("stranger"))
 
 

@@ -103,9 +103,9 @@ def test_a_model_client_receives_the_tools() -> None:
 
 def test_an_agent_without_a_model_cannot_offer_tools() -> None:
     executor = agent("executor")
-    with pytest.raises(ConfigError, match=r"register_for_llm needs an agent with an llm_config, and 'executor' has"):
+    with pytest.raises(ConfigError, match=r"register_for_llm needs an agent with a model, and 'executor' has"):
         executor.register_for_llm(description="Sum.")
-    with pytest.raises(ConfigError, match="update_tool_signature needs an agent with an llm_config"):
+    with pytest.raises(ConfigError, match="update_tool_signature needs an agent with a model"):
         executor.update_tool_signature(function_schema(add), is_remove=False)
 
 
@@ -345,7 +345,6 @@ def test_the_model_reads_an_argument_error_and_retries() -> None:
                         }
                     },
                     "required": ["ticket"],
-                    "additionalProperties": False,
                 },
             },
         }
