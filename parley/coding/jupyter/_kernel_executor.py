@@ -98,6 +98,13 @@ class KernelExecutor(ExecutorBase):
     SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = SUPPORTED_LANGUAGES
     """The languages this executor runs."""
 
+    _RERUN_UNSTARTED: ClassVar[bool] = True
+    """Run a cell again on a fresh kernel when its kernel died before the cell was seen to start.
+
+    Safe for a local kernel: a fresh one is a new process on new ports, and the request sent to
+    the dead one is lost with it.
+    """
+
     _SAVED_WHERE: ClassVar[str] = ""
     """What follows a file's path, in the text, to say which machine the kernel saved it on."""
 
@@ -331,11 +338,16 @@ class KernelExecutor(ExecutorBase):
         return await self._run_cell(shell_cell(block.code, SHELLS[lang]) if shell else block.code, collector, shell)
 
     async def _run_cell(self, cell: str, collector: OutputCollector, shell: bool) -> tuple[int, bool]:
-        """Run one cell, on a fresh kernel if the current one died before taking it; return (exit code, timed out)."""
+        """Run one cell; return (exit code, timed out).
+
+        When the kernel died before the cell was seen to start, the cell runs again on a fresh
+        kernel only where that is safe (`_RERUN_UNSTARTED`); elsewhere the model is told it may
+        or may not have run.
+        """
         kernel = await self._ensure_kernel()
         outcome = await run_cell(kernel, cell, collector, timeout=self._timeout, shell=shell)
-        if outcome.died is not None and not outcome.started:  # it never ran: run it on a fresh kernel
-            await self._replace_dead(kernel, collector, outcome.died)
+        if outcome.died is not None and not outcome.started and self._RERUN_UNSTARTED:
+            await self._replace_dead(kernel, collector, outcome.died)  # it never ran: run it on a fresh kernel
             kernel = await self._ensure_kernel()
             outcome = await run_cell(kernel, cell, collector, timeout=self._timeout, shell=shell)
         return await self._settle(kernel, outcome, collector)
@@ -367,8 +379,21 @@ class KernelExecutor(ExecutorBase):
         if outcome.died is not None:
             how = kernel.describe_exit(outcome.died)
             after = await self._fresh_kernel(strict=False)
-            collector.line(f"The kernel died ({how}) while running this block. {_lost(after)}")
+            if outcome.started:
+                collector.line(f"The kernel died ({how}) while running this block. {_lost(after)}")
+            else:
+                collector.line(
+                    f"The kernel died ({how}) as this block was sent, before it was seen to start, so it may or may "
+                    f"not have run; it was not run again. {_lost(after)}"
+                )
             return (128 - outcome.died if outcome.died < 0 else outcome.died or 1), False
+        if outcome.lost_connection is not None:
+            collector.line(
+                f"Interrupted by a lost connection: {outcome.lost_connection}. The connection was restored and the "
+                "kernel interrupted; its state (variables, imports) is kept, but this block's output after the drop "
+                "is lost and it may not have finished. It was not run again: check what it did before running it again."
+            )
+            return 1, False
         if outcome.timed_out:
             collector.line(
                 f"Timed out after {self._timeout:g} s; the kernel was interrupted. Its state (variables, "

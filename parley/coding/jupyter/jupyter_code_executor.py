@@ -47,12 +47,21 @@ from parley.coding.jupyter._gateway import GatewayKernel
 from parley.coding.jupyter._kernel_executor import KernelExecutor, OwnedKernel
 from parley.coding.jupyter._save_cell import save_cell
 from parley.coding.jupyter.base import JupyterConnectable, JupyterConnectionInfo, connection_info
-from parley.exceptions import ExecutorUnavailableError
+from parley.exceptions import ConfigError, ExecutorUnavailableError
 
 __all__ = ["JupyterCodeExecutor"]
 
 _END_WAIT_S = 10.0
 """Seconds to wait for the cell that ends the kernel's processes before the kernel is deleted anyway."""
+
+
+def _check_strings(key: str, value: object) -> dict[str, str]:
+    """A mapping of str to str, copied; `ConfigError` naming ``key`` otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(f"{key} must be a dict of str to str, got a {type(value).__name__}.", key=key)
+    return dict(value)
 
 
 class JupyterCodeExecutor(KernelExecutor):
@@ -96,8 +105,20 @@ class JupyterCodeExecutor(KernelExecutor):
             32,000.
         max_saved_bytes: the most bytes of a block's output saved to that file; the marker
             says when the saved copy was cut. Default 268,435,456 (256 MiB).
-        startup_timeout: seconds each step of starting a kernel (the gateway starting it,
-            connecting, its first answer) may take. Default 60.
+        startup_timeout: seconds the whole start of a kernel may take: the gateway answering
+            (connection errors, 502/503/504 and 429 are retried with capped backoff,
+            ``Retry-After`` honoured), the kernel starting, its websocket opening and its
+            first answer. The error at the end says what was tried and what answered last.
+            Default 60.
+        headers: extra HTTP headers sent with every request and the websocket, for a gateway
+            behind a proxy that wants its own (``{"X-Api-Key": ...}``); an ``Authorization``
+            header here replaces the token's. Default none.
+        validate_cert: check the gateway's TLS certificate (https). Default True; False for a
+            self-signed certificate you trust.
+        kernel_env: variables sent with the kernel's start request. Jupyter Enterprise Gateway
+            passes those named ``KERNEL_*`` to the kernel and its launcher (``KERNEL_NAMESPACE``,
+            ``KERNEL_IMAGE`` ... on Kubernetes); Kernel Gateway ignores them unless it is told
+            to accept them (``--JupyterWebsocketPersonality.env_whitelist``). Default none.
 
         approve: an approval step run before each call's blocks (see `parley.coding.approval`):
             a callable ``(blocks) -> bool | ApprovalDecision``, ``"human"``, or None (default).
@@ -108,6 +129,9 @@ class JupyterCodeExecutor(KernelExecutor):
     """
 
     _SAVED_WHERE = " on the kernel's machine"
+    # A gateway restarts a dead kernel on the same channels and may hand it the request sent to
+    # the dead one: running the cell again on a fresh kernel could run it twice.
+    _RERUN_UNSTARTED = False
 
     def __init__(
         self,
@@ -121,8 +145,16 @@ class JupyterCodeExecutor(KernelExecutor):
         max_saved_bytes: int = 268_435_456,
         startup_timeout: float = 60,
         approve: Approve | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        validate_cert: bool = True,
+        kernel_env: Mapping[str, str] | None = None,
     ) -> None:
         self._server = connection_info(jupyter_server)
+        self._headers = _check_strings("headers", headers)
+        self._kernel_env = _check_strings("kernel_env", kernel_env)
+        if not isinstance(validate_cert, bool):
+            raise ConfigError(f"validate_cert must be True or False, got {validate_cert!r}.", key="validate_cert")
+        self._validate_cert = validate_cert
         super().__init__(
             timeout=timeout,
             kernel_name=kernel_name,
@@ -147,7 +179,13 @@ class JupyterCodeExecutor(KernelExecutor):
             ConfigError: the gateway refused the token, or has no kernel spec ``kernel_name``.
             MissingDependencyError: tornado is not installed.
         """
-        kernel = GatewayKernel(self._server, self._kernel_name)
+        kernel = GatewayKernel(
+            self._server,
+            self._kernel_name,
+            headers=self._headers,
+            validate_cert=self._validate_cert,
+            env=self._kernel_env,
+        )
         await kernel.start(self._startup_timeout)
         return kernel
 
