@@ -17,7 +17,14 @@ if TYPE_CHECKING:
     from parley.coding.jupyter import EmbeddedIPythonCodeExecutor, JupyterCodeExecutor
 
 from ._docker_env import SANDBOX_IMAGE, docker_was_used, our_containers, require_docker
-from ._gateway_env import running_gateway, started_gateway, stop_gateway
+from ._gateway_env import (
+    running_enterprise_gateway,
+    running_gateway,
+    started_enterprise_gateway,
+    started_gateway,
+    stop_enterprise_gateway,
+    stop_gateway,
+)
 from ._kernel_env import require_kernel
 
 MakeExecutor = Callable[..., CodeExecutor]
@@ -47,6 +54,13 @@ def _make_jupyter(work_dir: Path, **kwargs: Any) -> CodeExecutor:
     return JupyterCodeExecutor(gateway.connection_info, work_dir=work_dir, **kwargs)
 
 
+def _make_enterprise(work_dir: Path, **kwargs: Any) -> CodeExecutor:
+    gateway = running_enterprise_gateway()
+    from parley.coding.jupyter import JupyterCodeExecutor
+
+    return JupyterCodeExecutor(gateway.connection_info, work_dir=work_dir, **kwargs)
+
+
 # Executor name -> builder taking (work_dir, timeout=..., max_output_chars=...).
 # Every contract test runs on each of them.
 _BUILDERS: dict[str, Callable[..., CodeExecutor]] = {
@@ -54,6 +68,7 @@ _BUILDERS: dict[str, Callable[..., CodeExecutor]] = {
     "docker": _make_docker,
     "ipython-embedded": _make_ipython,
     "jupyter": _make_jupyter,
+    "jupyter-enterprise": _make_enterprise,
 }
 
 
@@ -134,3 +149,16 @@ def _kernel_gateway_ends_with_no_kernel_left() -> Iterator[None]:
             assert gateway.kernel_ids() == set(), "kernels left on the Jupyter Kernel Gateway after the session"
     finally:
         stop_gateway()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _enterprise_gateway_ends_with_no_kernel_left() -> Iterator[None]:
+    """After the session, the Enterprise Gateway (if a test started it) runs no kernel; then it is stopped."""
+    yield
+    gateway = started_enterprise_gateway()
+    try:
+        if gateway is not None:
+            gc.collect()
+            assert gateway.kernel_ids() == set(), "kernels left on the Jupyter Enterprise Gateway after the session"
+    finally:
+        stop_enterprise_gateway()
