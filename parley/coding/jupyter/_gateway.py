@@ -76,9 +76,9 @@ _log = logging.getLogger("parley.coding.jupyter")
 _LIVE: Leftovers[GatewayKernel] = Leftovers()  # kernels started and not yet deleted; ended at exit
 _REQUEST_S = 10.0  # seconds an interrupt may take, retries included
 _SYNC_TIMEOUT_S = 5.0  # the kernel_info round trip that reads what arrived between calls
-RECOVER_S = 20.0
+RECOVER_S = 15.0
 """Seconds to find out, after the websocket dropped, whether the gateway still has the kernel, and reconnect."""
-DELETE_DEADLINE_S = 15.0
+DELETE_DEADLINE_S = 10.0
 """Seconds `GatewayKernel.shutdown` keeps trying to delete the kernel (a gateway mid-restart answers 500)."""
 _DIED = 1  # the gateway does not report a dead kernel's exit status
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
@@ -434,7 +434,14 @@ class GatewayKernel:
                 pending = True
             if pending:
                 await self._round_trip(_SYNC_TIMEOUT_S)
+        if self._dropped:  # it closed during that round trip
+            await self._recover()
         return None if self._death is None else _DIED
+
+    @property
+    def usable(self) -> bool:
+        """False once the kernel is known dead or its websocket dropped (no network call)."""
+        return self._death is None and not self._dropped
 
     def describe_exit(self, status: int) -> str:
         """How the kernel ended, as far as the gateway said (it reports no exit status)."""

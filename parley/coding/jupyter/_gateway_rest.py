@@ -190,10 +190,10 @@ class GatewayRest:
                     pause = self._judge(exc, method, path, seen, wait)
             except OSError as exc:  # refused, unknown host, TLS failure ...
                 seen.last = f"no connection ({exc})"
-            pause = min(pause, max(0.0, end - loop.time()))
-            if loop.time() + pause >= end:
+            left = end - loop.time()
+            if left <= 0.05:  # the last attempt was made at the deadline
                 raise self._unreachable(method, path, seen)
-            await asyncio.sleep(pause)
+            await asyncio.sleep(min(pause, left))
             wait = min(wait * 2, BACKOFF_S[1])
 
     def _judge(self, exc: Any, method: str, path: str, seen: _Attempts, wait: float) -> float:

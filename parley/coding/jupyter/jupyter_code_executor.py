@@ -201,10 +201,16 @@ class JupyterCodeExecutor(KernelExecutor):
         return setup_call()
 
     async def _end_processes(self, kernel: OwnedKernel) -> None:
-        """Stop and kill every process the kernel's code started (`parley.coding.jupyter._contain`)."""
+        """Stop and kill every process the kernel's code started (`parley.coding.jupyter._contain`).
+
+        Not tried when the kernel is known dead or its websocket dropped: finding out whether
+        it lives could take `parley.coding.jupyter._gateway.RECOVER_S`, and deleting the
+        kernel ends them anyway. A drop seen only now ends the wait for the cell's reply.
+        """
+        if isinstance(kernel, GatewayKernel) and not kernel.usable:
+            return
         with contextlib.suppress(ExecutorUnavailableError):
-            if await kernel.exit_status() is None:
-                await kernel.reply(await kernel.execute(END_CELL, silent=True), _END_WAIT_S)
+            await kernel.reply(await kernel.execute(END_CELL, silent=True), _END_WAIT_S)
 
     def stop(self) -> None:
         """AutoGen 0.2's name for `close`: delete the kernel and refuse further runs. Idempotent."""
