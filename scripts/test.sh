@@ -13,6 +13,13 @@ if ! bash scripts/docker_setup.sh; then
   if [[ "${CI,,}" =~ ^(1|true|yes)$ ]]; then echo "[test] Docker setup failed (required on CI)" >&2; exit 1; fi
   echo "[test] Docker setup failed; the Docker tests will be skipped" >&2
 fi
+# A second dockerd on a loopback TCP port, with its own data root: the "remote" Docker host.
+if PARLEY_TEST_DOCKER_HOST="$(bash scripts/docker_remote_setup.sh)"; then
+  export PARLEY_TEST_DOCKER_HOST
+else
+  if [[ "${CI,,}" =~ ^(1|true|yes)$ ]]; then echo "[test] remote Docker setup failed (required on CI)" >&2; exit 1; fi
+  echo "[test] remote Docker setup failed; the remote Docker tests will be skipped" >&2
+fi
 # Jupyter Enterprise Gateway in a venv of its own (it pins jupyter-client<7), for the gateway tests.
 if PARLEY_ENTERPRISE_GATEWAY_PYTHON="$(PYTHON="$(.venv/bin/python -c 'import sys; print(sys._base_executable)')" \
     bash scripts/enterprise_gateway_setup.sh)"; then

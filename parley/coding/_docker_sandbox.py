@@ -16,7 +16,8 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from parley.coding._docker import Container, ContainerSpec, connect
+from parley.coding._docker import Container, ContainerSpec, connect, is_remote
+from parley.coding._docker_files import FileSync
 from parley.coding._docker_options import DockerOptions
 from parley.exceptions import ExecutorError, ExecutorUnavailableError
 
@@ -53,6 +54,8 @@ class Sandbox:
         """The user runs go as (``"uid:gid"`` or a name), settled when the container starts."""
         self.oom_seen = 0
         """OOM kills already reported in the current container."""
+        self.files: FileSync | None = None
+        """How files move when the daemon cannot mount ``work_dir`` (a remote daemon); None with a mount."""
 
     @property
     def current(self) -> Container | None:
@@ -76,7 +79,8 @@ class Sandbox:
                 raise ExecutorError("This DockerCommandLineCodeExecutor is closed; create a new one to run code.")
             if self._container is not None:
                 return self._container
-            self._client = connect(self._client)
+            self._client = connect(self._client, self._options.docker_host, self._options.tls)
+            copy = is_remote(self._client) and self._options.bind_dir is None
             if not self.remove_leftover():  # it holds the name the new container takes
                 raise ExecutorUnavailableError(
                     f"The Docker daemon does not answer (or would not remove the container given up earlier, "
@@ -84,12 +88,12 @@ class Sandbox:
                     "Docker if it stopped), then run the block again."
                 )
                 self._leftover = None
-            self.user = self._run_as(work_dir)
+            self.user = self._run_as(work_dir, chown=not copy)
             options = self._options
             spec = ContainerSpec(
                 image=options.image,
                 name=self._name,
-                bind_dir=str(options.bind_dir or work_dir),
+                bind_dir=None if copy else str(options.bind_dir or work_dir),
                 mount=MOUNT,
                 network_mode=options.network_mode,
                 mem_limit=options.mem_limit,
@@ -99,16 +103,26 @@ class Sandbox:
                 labels={"parley.executor": "docker", "parley.pid": str(os.getpid())},
             )
             container = Container.start(self._client, spec)
+            if copy:  # no mount: work_dir's files go in through the API
+                files = FileSync(work_dir, MOUNT, self.user)
+                try:
+                    files.seed(container)
+                except BaseException:
+                    container.remove()
+                    raise
+                self.files = files
             self._container, self.oom_seen = container, 0
             if options.stop_container:
                 self._finalizer = weakref.finalize(self, container.remove, keep=not options.auto_remove)
             return container
 
-    def _run_as(self, work_dir: Path) -> str:
+    def _run_as(self, work_dir: Path, *, chown: bool) -> str:
         if self._options.user is not None:
             return self._options.user
         if os.getuid() != 0:
             return f"{os.getuid()}:{os.getgid()}"
+        if not chown:
+            return "{}:{}".format(*NOBODY)
         stat = work_dir.stat()
         if (stat.st_uid, stat.st_gid) != NOBODY:
             os.chown(work_dir, *NOBODY)  # so that code running as nobody can write its files there

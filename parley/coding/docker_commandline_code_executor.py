@@ -28,8 +28,9 @@ The docker SDK is used through `parley.coding._docker`, the one module that impo
 from __future__ import annotations
 
 import contextlib
+import tarfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,12 +48,14 @@ from parley.coding._output import DEFAULT_MAX_SAVED_BYTES, OutputBudget
 from parley.coding.approval import Approve, check_approve
 from parley.coding.base import CodeBlock, CommandLineCodeResult
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
+from parley.exceptions import ExecutorError
 
 __all__ = ["DockerCommandLineCodeExecutor"]
 
 _INTERPRETERS = {"python": "python3", "bash": "bash", "shell": "bash", "sh": "sh"}
 _START_DEADLINE_S = 300.0  # seconds a container start may take, an image pull included
 _CLOSE_DEADLINE_S = 10.0  # seconds a_close waits for the daemon; close() goes on in its thread after
+_TRANSFER_DEADLINE_S = 120.0  # seconds a copy into or out of a container without a mount may take
 _LOST = f"Packages installed and files written outside {MOUNT} are lost; files in {MOUNT} are kept."
 _FRESH = "The next block runs in a fresh container."
 _RETRY = (
@@ -164,6 +167,8 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         keep_background: bool = False,
         max_saved_bytes: int = DEFAULT_MAX_SAVED_BYTES,
         approve: Approve | str | None = None,
+        docker_host: str | None = None,
+        tls: bool | Mapping[str, Any] | Any = None,
     ) -> None:
         self._max_saved_bytes = check_max_saved_bytes(max_saved_bytes)
         self._approve = check_approve(approve)
@@ -185,6 +190,8 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             max_output_chars=max_output_chars,
             docker_client=docker_client,
             keep_background=keep_background,
+            docker_host=docker_host,
+            tls=tls,
         )
         self._name = container_name or f"parley-exec-{uuid.uuid4().hex[:12]}"
         self._gate = Gate()  # one call at a time: a block's end kills every other process in the container
@@ -270,8 +277,31 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             return ready.exit_code, False, ready.path
         lang, path = ready.language, ready.path
         argv = [_INTERPRETERS[lang], f"{MOUNT}/{path.relative_to(work_dir).as_posix()}"]
+        await self._copy_in(work_dir, path)
         exit_code, timed_out = await self._run_in_container(argv, work_dir, budget)
+        await self._copy_out(budget)
         return exit_code, timed_out, path
+
+    async def _copy_in(self, work_dir: Path, path: Path) -> None:
+        """Without a mount (a remote daemon), copy the block's file into the container, starting it first."""
+        container = await self._started(work_dir)
+        files = self._sandbox.files
+        if files is not None:
+            with contextlib.suppress(ContainerGoneError):  # the run finds it gone and seeds a fresh one
+                await ask(files.push, container, [path], deadline=_TRANSFER_DEADLINE_S)
+
+    async def _copy_out(self, budget: OutputBudget) -> None:
+        """Without a mount, copy the files the block wrote in ``/workspace`` back into ``work_dir``."""
+        container, files = self._sandbox.current, self._sandbox.files
+        if container is None or files is None:
+            return
+        try:
+            _written, notes = await ask(files.pull, container, deadline=_TRANSFER_DEADLINE_S)
+        except (ExecutorError, tarfile.TarError) as exc:
+            notes = [f"The files this block wrote in {MOUNT} could not be copied back to this machine: {exc}"]
+        if notes:
+            newline = "" if budget.ends_with_newline else "\n"
+            budget.feed_text(newline + "".join(f"[{note}]\n" for note in notes))
 
     async def _started(self, work_dir: Path) -> Container:
         """The running container; one is started (in a worker thread, with a deadline) if there is none."""

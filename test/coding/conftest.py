@@ -16,7 +16,15 @@ from parley.testing.kernel_gateway import LocalKernelGateway
 if TYPE_CHECKING:
     from parley.coding.jupyter import EmbeddedIPythonCodeExecutor, JupyterCodeExecutor
 
-from ._docker_env import SANDBOX_IMAGE, docker_was_used, our_containers, require_docker
+from ._docker_env import (
+    SANDBOX_IMAGE,
+    docker_was_used,
+    our_containers,
+    our_remote_containers,
+    remote_docker_host,
+    remote_was_used,
+    require_docker,
+)
 from ._gateway_env import (
     running_enterprise_gateway,
     running_gateway,
@@ -38,6 +46,11 @@ def _make_local(work_dir: Path, **kwargs: Any) -> CodeExecutor:
 def _make_docker(work_dir: Path, **kwargs: Any) -> CodeExecutor:
     require_docker()
     return DockerCommandLineCodeExecutor(image=SANDBOX_IMAGE, work_dir=work_dir, **kwargs)
+
+
+def _make_docker_remote(work_dir: Path, **kwargs: Any) -> CodeExecutor:
+    host = remote_docker_host()
+    return DockerCommandLineCodeExecutor(image=SANDBOX_IMAGE, work_dir=work_dir, docker_host=host, **kwargs)
 
 
 def _make_ipython(work_dir: Path, **kwargs: Any) -> CodeExecutor:
@@ -66,6 +79,7 @@ def _make_enterprise(work_dir: Path, **kwargs: Any) -> CodeExecutor:
 _BUILDERS: dict[str, Callable[..., CodeExecutor]] = {
     "local": _make_local,
     "docker": _make_docker,
+    "docker-remote": _make_docker_remote,
     "ipython-embedded": _make_ipython,
     "jupyter": _make_jupyter,
     "jupyter-enterprise": _make_enterprise,
@@ -130,6 +144,9 @@ def _no_docker_container_left() -> Iterator[None]:
     if docker_was_used():
         gc.collect()  # an executor dropped without close() removes its container when collected
         assert our_containers() == [], "parley containers left after the test session"
+    if remote_was_used():
+        gc.collect()
+        assert our_remote_containers() == [], "parley containers left on the remote daemon after the test session"
 
 
 @pytest.fixture(scope="session")
