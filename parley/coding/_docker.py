@@ -43,6 +43,7 @@ __all__ = [
     "DaemonSilentError",
     "RunHandle",
     "connect",
+    "docker_sdk",
     "is_remote",
     "tls_config",
 ]
@@ -143,6 +144,15 @@ def _docker() -> Any:
     except ImportError as exc:
         raise MissingDependencyError("docker", "docker") from exc
     return docker
+
+
+def docker_sdk() -> Any:
+    """The ``docker`` module (for its ``errors``), imported on first use.
+
+    Raises:
+        MissingDependencyError: docker-py is not installed.
+    """
+    return _docker()
 
 
 def _unavailable(exc: BaseException) -> ExecutorUnavailableError:

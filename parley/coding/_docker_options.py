@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from parley.coding._docker_image import check_packages
 from parley.coding._options import check_max_output_chars, check_path, check_policies, check_seconds
 from parley.exceptions import ConfigError
 
@@ -43,6 +44,8 @@ class DockerOptions:
     keep_background: bool = False
     docker_host: str | None = None
     tls: Any = None
+    packages: tuple[str, ...] = ()
+    apt_packages: tuple[str, ...] = ()
 
 
 def _is_number(value: object) -> bool:
@@ -142,6 +145,8 @@ def check_options(
     keep_background: object = False,
     docker_host: object = None,
     tls: object = None,
+    packages: object = None,
+    apt_packages: object = None,
 ) -> DockerOptions:
     """Check every argument of `DockerCommandLineCodeExecutor` and return them normalised.
 
@@ -180,6 +185,8 @@ def check_options(
     return DockerOptions(
         docker_host=docker_host,  # type: ignore[arg-type]
         tls=tls,
+        packages=check_packages("packages", packages),
+        apt_packages=check_packages("apt_packages", apt_packages),
         image=image,
         timeout=seconds,
         work_dir=path,

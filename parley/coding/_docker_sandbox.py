@@ -18,6 +18,7 @@ from typing import Any
 
 from parley.coding._docker import Container, ContainerSpec, connect, is_remote
 from parley.coding._docker_files import FileSync
+from parley.coding._docker_image import ensure_image
 from parley.coding._docker_options import DockerOptions
 from parley.exceptions import ExecutorError, ExecutorUnavailableError
 
@@ -54,6 +55,7 @@ class Sandbox:
         """The user runs go as (``"uid:gid"`` or a name), settled when the container starts."""
         self.oom_seen = 0
         """OOM kills already reported in the current container."""
+        self._image: str | None = None
         self.files: FileSync | None = None
         """How files move when the daemon cannot mount ``work_dir`` (a remote daemon); None with a mount."""
 
@@ -90,8 +92,10 @@ class Sandbox:
                 self._leftover = None
             self.user = self._run_as(work_dir, chown=not copy)
             options = self._options
+            if self._image is None:  # the executor's image, or one derived from it with the packages (built once)
+                self._image = ensure_image(self._client, options.image, options.packages, options.apt_packages)
             spec = ContainerSpec(
-                image=options.image,
+                image=self._image,
                 name=self._name,
                 bind_dir=None if copy else str(options.bind_dir or work_dir),
                 mount=MOUNT,

@@ -55,6 +55,7 @@ __all__ = ["DockerCommandLineCodeExecutor"]
 _INTERPRETERS = {"python": "python3", "bash": "bash", "shell": "bash", "sh": "sh"}
 _START_DEADLINE_S = 300.0  # seconds a container start may take, an image pull included
 _CLOSE_DEADLINE_S = 10.0  # seconds a_close waits for the daemon; close() goes on in its thread after
+_BUILD_DEADLINE_S = 1800.0  # more seconds a first start may take when it builds the image with packages
 _TRANSFER_DEADLINE_S = 120.0  # seconds a copy into or out of a container without a mount may take
 _LOST = f"Packages installed and files written outside {MOUNT} are lost; files in {MOUNT} are kept."
 _FRESH = "The next block runs in a fresh container."
@@ -169,6 +170,8 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         approve: Approve | str | None = None,
         docker_host: str | None = None,
         tls: bool | Mapping[str, Any] | Any = None,
+        packages: Sequence[str] | None = None,
+        apt_packages: Sequence[str] | None = None,
     ) -> None:
         self._max_saved_bytes = check_max_saved_bytes(max_saved_bytes)
         self._approve = check_approve(approve)
@@ -192,6 +195,8 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             keep_background=keep_background,
             docker_host=docker_host,
             tls=tls,
+            packages=packages,
+            apt_packages=apt_packages,
         )
         self._name = container_name or f"parley-exec-{uuid.uuid4().hex[:12]}"
         self._gate = Gate()  # one call at a time: a block's end kills every other process in the container
@@ -307,7 +312,9 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         """The running container; one is started (in a worker thread, with a deadline) if there is none."""
         container = self._sandbox.current  # the fast path: no thread hop once the container runs
         if container is None:
-            container = await ask(self._sandbox.ensure, work_dir, deadline=_START_DEADLINE_S)
+            building = self._options.packages or self._options.apt_packages
+            deadline = _START_DEADLINE_S + (_BUILD_DEADLINE_S if building else 0.0)
+            container = await ask(self._sandbox.ensure, work_dir, deadline=deadline)
         return container
 
     async def _run(self, container: Container, argv: list[str], budget: OutputBudget) -> RunOutcome:
