@@ -13,6 +13,7 @@ RUN_ORDER = (
     "kernel_executor",
     "gateway_executor",
     "docker_executor",
+    "remote_exec",
     "concurrency",
     "pool",
     "dispatch",
