@@ -17,6 +17,7 @@ The tree::
     │   └── ModelResponseError          the reply is malformed (no choices, no content ...)
     └── ExecutorError               the executor itself failed (not the code it ran)
         ├── ExecutorUnavailableError    the executor cannot start here (no daemon, no IPython ...)
+        ├── ImageBuildError             building a sandbox image with the packages asked for failed
         ├── PoolExhaustedError          no pooled executor became free in time; names who holds them
         └── DispatcherFullError         an ExecutionDispatcher's queue stayed full; names who fills it
 
@@ -36,6 +37,7 @@ __all__ = [
     "DispatcherFullError",
     "ExecutorError",
     "ExecutorUnavailableError",
+    "ImageBuildError",
     "InvalidMessageError",
     "MissingDependencyError",
     "ModelAuthenticationError",
@@ -220,6 +222,13 @@ class ExecutorError(ParleyError):
 
 class ExecutorUnavailableError(ExecutorError):
     """The executor cannot run here; the message names the fix or another executor to choose."""
+
+
+class ImageBuildError(ExecutorError):
+    """Building the Docker sandbox image with ``packages``/``apt_packages`` failed.
+
+    The message quotes the end of the build's output, where pip and apt-get say what went wrong.
+    """
 
 
 class PoolExhaustedError(ExecutorError):

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from parley.coding._docker import docker_sdk
-from parley.exceptions import ConfigError, ExecutorError, ExecutorUnavailableError
+from parley.exceptions import ConfigError, ExecutorUnavailableError, ImageBuildError
 
 __all__ = ["DERIVED_REPOSITORY", "ImageBuildError", "check_packages", "derived_tag", "ensure_image"]
 
@@ -46,10 +46,6 @@ _RECIPE = "1"  # bump when the Dockerfile below changes, so old images are not r
 _TAIL_LINES = 40  # lines of the build's output quoted in an error
 _APT_NAME = re.compile(r"[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+:~\-]+)?")
 _log = logging.getLogger("parley.coding.docker")
-
-
-class ImageBuildError(ExecutorError):
-    """Building the derived sandbox image failed; the message quotes the end of the build's output."""
 
 
 def check_packages(key: str, value: object) -> tuple[str, ...]:

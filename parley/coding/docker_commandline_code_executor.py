@@ -21,6 +21,11 @@ over between blocks. Where parley differs from AutoGen 0.2:
 - Code files are written without following links that code planted in ``work_dir``, under
   random names; only an explicit ``# filename:`` first line names the file, inside ``work_dir``.
 - Output has a budget (``max_output_chars``); the whole output is saved to a file.
+- A daemon on another machine (``docker_host="tcp://..."``/``"ssh://..."``, or ``DOCKER_HOST``)
+  works too: it cannot mount ``work_dir``, so files move through the Docker API instead
+  (`parley.coding._docker_files`).
+- ``packages`` and ``apt_packages`` build an image with them once, the network on for the build
+  only (`parley.coding._docker_image`), since the sandbox's own network is off.
 
 The docker SDK is used through `parley.coding._docker`, the one module that imports it.
 """
@@ -28,6 +33,7 @@ The docker SDK is used through `parley.coding._docker`, the one module that impo
 from __future__ import annotations
 
 import contextlib
+import os
 import tarfile
 import uuid
 from collections.abc import Mapping, Sequence
@@ -63,6 +69,13 @@ _RETRY = (
     "The next block will try to reach the Docker daemon again and start a fresh container if it answers; "
     "while it does not, blocks fail with an error saying so."
 )
+
+
+def _installed_note(packages: Sequence[str], apt_packages: Sequence[str]) -> str:
+    """What the model is told about the packages built into its image (nothing when none were)."""
+    names = [Path(spec).name if os.sep in spec or spec.startswith(".") else spec for spec in packages]
+    names += [f"{name} (apt)" for name in apt_packages]
+    return f" Installed in the image for you: {', '.join(names)}." if names else ""
 
 
 class DockerCommandLineCodeExecutor(ExecutorBase):
@@ -139,6 +152,23 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         approve: an approval step run before each call's blocks (see `parley.coding.approval`):
             a callable ``(blocks) -> bool | ApprovalDecision`` (sync or async), ``"human"`` to
             ask through the IOStream, or None (default: the container is the protection).
+        docker_host: the daemon to use: ``"tcp://host:2376"``, ``"ssh://user@host"`` (runs the
+            ``ssh`` command), ``"unix:///path/docker.sock"``. Default None: ``DOCKER_HOST`` and
+            friends from the environment, else the local socket. A daemon reached over the
+            network gets no bind mount (unless ``bind_dir`` is given): ``work_dir``'s files are
+            copied into ``/workspace`` when the container starts, each block's file before it
+            runs, and the files a block created or changed there are copied back into
+            ``work_dir`` after it (regular files only, no link followed on this side, at most
+            256 MiB per block; deletions are not copied back).
+        tls: TLS for ``docker_host``: True to verify the daemon against the system's CAs, or a
+            dict with ``ca_cert``, ``client_cert``, ``client_key`` (paths) and ``verify``, or a
+            ``docker.tls.TLSConfig``. Default None: no TLS.
+        packages: pip requirements (``"numpy==2.1.*"``) or paths on this machine (a wheel, an
+            sdist, a project directory) to install in the image. With this or
+            ``apt_packages``, an image derived from ``image`` is built once on the daemon,
+            tagged by a hash of its inputs and reused, the network on for the build only; a
+            first start may then take up to 35 minutes. Default None.
+        apt_packages: Debian package names to install with ``apt-get`` in that image. Default None.
 
     Raises:
         ConfigError: an argument is invalid (the message names it and what is accepted).
@@ -259,6 +289,8 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
                 (within 5 minutes for a container start, image pull included), or the image is
                 missing and cannot be pulled; each message says what to do.
             MissingDependencyError: the docker SDK is not installed (``pip install 'parley[docker]'``).
+            ImageBuildError: building the image with ``packages``/``apt_packages`` failed (the
+                message quotes the end of the build's output: pip's or apt-get's own words).
             ExecutorError: the executor was closed, ``work_dir`` cannot be created, the daemon
                 refused the container, or output over the budget cannot be saved to its file.
         """
@@ -433,7 +465,8 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             languages=", ".join(self.SUPPORTED_LANGUAGES),
             timeout=f"{options.timeout:g}",
             limits=", ".join(x for x in limits if x) or "none",
-            network=DOCKER_NETWORK_OFF_NOTE if options.network_mode == "none" else DOCKER_NETWORK_ON_NOTE,
+            network=(DOCKER_NETWORK_OFF_NOTE if options.network_mode == "none" else DOCKER_NETWORK_ON_NOTE)
+            + _installed_note(options.packages, options.apt_packages),
             background=DOCKER_BACKGROUND_KEPT_NOTE if options.keep_background else DOCKER_BACKGROUND_ENDS_NOTE,
             max_output_chars=f"{options.max_output_chars:,}",
         )

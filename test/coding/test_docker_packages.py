@@ -14,8 +14,8 @@ import docker
 import pytest
 
 from parley.coding import CodeBlock, DockerCommandLineCodeExecutor
-from parley.coding._docker_image import DERIVED_REPOSITORY, ImageBuildError
-from parley.exceptions import ConfigError
+from parley.coding._docker_image import DERIVED_REPOSITORY
+from parley.exceptions import ConfigError, ImageBuildError
 
 from ._docker_env import SANDBOX_IMAGE, remote_docker_host, require_docker
 

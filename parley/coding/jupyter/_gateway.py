@@ -1,4 +1,4 @@
-"""A kernel on a Jupyter gateway: the only module in parley that opens its websocket (``tornado``).
+"""A kernel on a Jupyter gateway: its REST calls and its websocket (tornado's, through `_gateway_rest`).
 
 `GatewayKernel` speaks the Kernel Gateway's ``jupyter_websocket`` API, which Jupyter Server and
 Jupyter Enterprise Gateway serve too (https://jupyter-kernel-gateway.readthedocs.io/en/latest/websocket-mode.html):
@@ -63,7 +63,7 @@ from parley.coding.jupyter._gateway_rest import (
     GatewayRest,
     GatewayUnreachable,
     rejected,
-    tornado_module,
+    tornado_api,
     unreachable_message,
 )
 from parley.coding.jupyter._leftovers import Leftovers
@@ -211,10 +211,8 @@ class GatewayKernel:
             GatewayAnswered: the gateway answered the upgrade with an HTTP error.
             ConfigError: the gateway refused the token.
         """
-        tornado_module()
-        from tornado.httpclient import HTTPClientError, HTTPRequest
-        from tornado.websocket import WebSocketError, websocket_connect
-
+        api = tornado_api()
+        HTTPClientError, WebSocketError = api.HTTPClientError, api.WebSocketError
         self._disconnect()
         self._loop, self._in_flight, self._dropped = asyncio.get_running_loop(), None, False
         self._iopub, self._shell = asyncio.Queue(), asyncio.Queue()
@@ -222,7 +220,7 @@ class GatewayKernel:
             self._iopub.put_nowait(None)
             self._shell.put_nowait(None)
         url = f"{self._server.websocket_url}/api/kernels/{self.kernel_id}/channels?session_id={self._session}"
-        request = HTTPRequest(
+        request = api.HTTPRequest(
             url,
             headers=self._rest.headers,
             connect_timeout=timeout,
@@ -231,7 +229,7 @@ class GatewayKernel:
         )
         on_message = functools.partial(self._on_message, self._generation)
         try:
-            conn = await websocket_connect(request, on_message_callback=on_message)
+            conn = await api.websocket_connect(request, on_message_callback=on_message)
         except HTTPClientError as exc:
             if exc.code in (401, 403):
                 raise rejected(self._server, exc.code, exc.message or "") from exc

@@ -1,4 +1,4 @@
-"""REST calls to a Jupyter gateway that survive transient faults: retries, capped backoff, one deadline.
+"""REST calls to a Jupyter gateway that survive transient faults; the only module in parley that imports ``tornado``.
 
 `GatewayRest` sends the Kernel Gateway API's requests (``POST /api/kernels`` ...) with tornado's
 async client. Every call has a deadline in seconds for all its attempts together; within it:
@@ -9,6 +9,9 @@ async client. Every call has a deadline in seconds for all its attempts together
 - 401 and 403 (but 403 "limit": too many kernels) are a refused token: `ConfigError` at once.
 - Any other 4xx or 5xx is `GatewayAnswered` at once, quoting the server's own message.
 - When the deadline passes, the error says what was tried, how often, and what answered last.
+
+`tornado_api` hands the websocket side (`parley.coding.jupyter._gateway`) the few tornado
+names it needs, so tornado is imported in one place.
 
 A request that is not idempotent (``retry_timeouts=False``: starting a kernel) is not retried
 after a timeout, since the server may have acted on it. The token goes in the
@@ -23,12 +26,22 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from parley.coding.jupyter.base import JupyterConnectionInfo
 from parley.exceptions import ConfigError, ExecutorUnavailableError, MissingDependencyError
 
-__all__ = ["BACKOFF_S", "GatewayAnswered", "GatewayRest", "GatewayUnreachable", "retry_after"]
+__all__ = [
+    "BACKOFF_S",
+    "GatewayAnswered",
+    "GatewayRest",
+    "GatewayUnreachable",
+    "rejected",
+    "retry_after",
+    "tornado_api",
+    "unreachable_message",
+]
 
 BACKOFF_S = (0.1, 2.0)
 """The first wait between attempts and its cap, in seconds; each wait doubles the last."""
@@ -45,6 +58,24 @@ def tornado_module() -> Any:
     except ImportError as exc:
         raise MissingDependencyError("tornado", "jupyter") from exc
     return tornado
+
+
+def tornado_api() -> SimpleNamespace:
+    """Tornado's ``HTTPClientError``, ``HTTPRequest``, ``websocket_connect`` and ``WebSocketError``.
+
+    Raises:
+        MissingDependencyError: tornado is not installed.
+    """
+    tornado_module()
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.websocket import WebSocketError, websocket_connect
+
+    return SimpleNamespace(
+        HTTPClientError=HTTPClientError,
+        HTTPRequest=HTTPRequest,
+        websocket_connect=websocket_connect,
+        WebSocketError=WebSocketError,
+    )
 
 
 class GatewayUnreachable(ExecutorUnavailableError):
