@@ -5,7 +5,8 @@
 - `FaultProxy.fail_for` answers every new connection with an HTTP error (503, or 429 with a
   ``Retry-After``) for the next seconds, as a gateway behind a load balancer does while it starts;
 - `FaultProxy.cut` closes every open connection (a websocket dropped by a proxy or the network);
-- `FaultProxy.heads` keeps the head (request line and headers) of each forwarded request.
+- `FaultProxy.heads` keeps the head (request line and headers) of each forwarded request;
+- with ``tls``, it terminates TLS (https and wss) in front of a plain-http gateway.
 
 It runs in its own threads, so sync executor calls can go through it.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
 from types import TracebackType
@@ -24,8 +26,9 @@ _REASONS = {429: "Too Many Requests", 502: "Bad Gateway", 503: "Service Unavaila
 class FaultProxy:
     """Listens on 127.0.0.1 (a free port) and forwards to ``upstream_port`` on 127.0.0.1."""
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, *, tls: ssl.SSLContext | None = None) -> None:
         self._upstream = upstream_port
+        self._tls = tls
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._server.getsockname()[1])
         self._lock = threading.Lock()
@@ -80,6 +83,12 @@ class FaultProxy:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
+        if self._tls is not None:  # terminate TLS here, as a proxy in front of a gateway does
+            try:
+                client = self._tls.wrap_socket(client, server_side=True)
+            except (OSError, ssl.SSLError):
+                client.close()
+                return
         with self._lock:
             failing = time.monotonic() < self._fail_until
             status, retry_after = self._fail_status, self._retry_after

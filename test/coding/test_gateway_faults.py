@@ -9,6 +9,8 @@ in seconds); each test also checks that no kernel is left on the gateway.
 from __future__ import annotations
 
 import logging
+import ssl
+import subprocess
 import threading
 import time
 import urllib.request
@@ -19,6 +21,7 @@ import pytest
 from conftest import require
 
 from parley.coding.jupyter import JupyterCodeExecutor, JupyterConnectionInfo
+from parley.exceptions import ExecutorUnavailableError
 from parley.testing.kernel_gateway import LocalKernelGateway
 
 from ._fault_proxy import FaultProxy
@@ -244,3 +247,49 @@ def test_kernel_env_reaches_the_kernel_on_enterprise_gateway(tmp_path: Path) -> 
     with JupyterCodeExecutor(enterprise, work_dir=tmp_path, kernel_env=env) as executor:
         result = run(executor, py("import os\nprint(os.environ.get('KERNEL_PARLEY_TEAM'))"))
     assert (result.exit_code, result.output) == (0, "team-a\n")
+
+
+# --- TLS ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_proxy(gateway: LocalKernelGateway, tmp_path: Path) -> Iterator[FaultProxy]:
+    """A TLS-terminating proxy in front of the gateway, with a self-signed certificate for 127.0.0.1."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with FaultProxy(gateway.connection_info.port or 80, tls=context) as made:
+        yield made
+
+
+@pytest.mark.timeout(60)
+def test_a_self_signed_gateway_is_refused_at_once_unless_validate_cert_is_false(
+    gateway: LocalKernelGateway, tls_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    server = JupyterConnectionInfo("127.0.0.1", use_https=True, port=tls_proxy.port, token=gateway.token)
+    strict = JupyterCodeExecutor(server, work_dir=tmp_path, startup_timeout=30)
+    began = time.monotonic()
+    with pytest.raises(ExecutorUnavailableError, match="did not verify") as caught:
+        run(strict, py("1"))
+    assert time.monotonic() - began < 10  # not retried until startup_timeout: it is not transient
+    assert "validate_cert=False" in str(caught.value)
+    strict.close()
+    with JupyterCodeExecutor(server, work_dir=tmp_path, validate_cert=False) as trusting:
+        result = run(trusting, py("print('over tls')"))
+    assert (result.exit_code, result.output) == (0, "over tls\n")
+    assert any("/channels?session_id=" in head for head in tls_proxy.heads)  # the websocket went over wss too
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    from parley.coding.jupyter._gateway_rest import retry_after
+
+    assert retry_after("3") == 3.0
+    assert retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0  # 07:28:00 + 10 s
+    assert retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412500.0) == 0.0  # already past
+    assert retry_after("soon") is None
+    assert retry_after(None) is None

@@ -62,6 +62,7 @@ from parley.coding.jupyter._gateway_rest import (
     GatewayAnswered,
     GatewayRest,
     GatewayUnreachable,
+    certificate_rejected,
     rejected,
     tornado_api,
     unreachable_message,
@@ -240,6 +241,8 @@ class GatewayKernel:
             raise GatewayAnswered(
                 unreachable_message(self._server, f"the kernel's websocket: HTTP {exc.code} {exc.message}"), exc.code
             ) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise certificate_rejected(self._server, exc) from exc
         except (OSError, WebSocketError, ssl.SSLError) as exc:
             raise GatewayUnreachable(unreachable_message(self._server, f"the kernel's websocket: {exc}")) from exc
         stream = conn.protocol.stream if conn.protocol is not None else None

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ from parley.exceptions import ConfigError, ExecutorUnavailableError, MissingDepe
 
 __all__ = [
     "BACKOFF_S",
+    "certificate_rejected",
     "GatewayAnswered",
+    "GatewayCertificateRejected",
     "GatewayRest",
     "GatewayUnreachable",
     "rejected",
@@ -80,6 +83,19 @@ def tornado_api() -> SimpleNamespace:
 
 class GatewayUnreachable(ExecutorUnavailableError):
     """No answer from the gateway within the deadline (refused, reset, or silent)."""
+
+
+class GatewayCertificateRejected(ExecutorUnavailableError):
+    """The gateway's TLS certificate did not verify: not transient, so never retried."""
+
+
+def certificate_rejected(server: JupyterConnectionInfo, exc: BaseException) -> GatewayCertificateRejected:
+    """The error for a certificate that did not verify, with both ways out."""
+    return GatewayCertificateRejected(
+        f"The Jupyter Kernel Gateway at {server.url} presented a TLS certificate that did not verify ({exc}). Give "
+        "the gateway a certificate this machine trusts, or, if you trust this one (self-signed), pass "
+        "validate_cert=False."
+    )
 
 
 class GatewayAnswered(ExecutorUnavailableError):
@@ -219,6 +235,8 @@ class GatewayRest:
                         raise self._unreachable(method, path, seen) from exc
                 else:
                     pause = self._judge(exc, method, path, seen, wait)
+            except ssl.SSLCertVerificationError as exc:
+                raise certificate_rejected(self.server, exc) from exc
             except OSError as exc:  # refused, unknown host, TLS failure ...
                 seen.last = f"no connection ({exc})"
             left = end - loop.time()
