@@ -14,8 +14,9 @@ What comes back is controlled by the sandboxed code, so it is read as untrusted:
 files and directories, by relative paths that stay inside ``work_dir``; links, devices and
 absolute or ``..`` paths are skipped; files are written without following links on this side
 (`parley.coding._files.write_file_in`); and at most ``max_bytes`` are written per pull, the
-rest named in a note. Files deleted in the container are not deleted here. Symbolic links in
-``work_dir`` are not copied in.
+rest named in a note; ``work_dir`` itself may hold at most as much when the container starts.
+Executable bits go in; owners do not (everything is the code's user's). Files deleted in the
+container are not deleted here. Symbolic links in ``work_dir`` are not copied in.
 
 Every method blocks on the daemon; call them from worker threads.
 """
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from parley.coding._docker import Container
 from parley.coding._files import SymlinkNotFollowedError, write_file_in
+from parley.exceptions import ExecutorError
 
 __all__ = ["DEFAULT_PULL_BYTES", "FileSync"]
 
@@ -84,12 +86,17 @@ class FileSync:
         self._mount = mount.rstrip("/")
         self._uid, self._gid = _owner(user)
         self._max_bytes = max_bytes
-        self._seen: dict[str, tuple[int, int]] = {}  # relative path -> (size, mtime) last seen in the container
+        self._seen: dict[str, tuple[int, int]] = {}
+        self._sent = (
+            0  # bytes put in the archive being built  # relative path -> (size, mtime) last seen in the container
+        )
 
-    def _info(self, name: str, *, directory: bool, size: int = 0, mtime: float = 0) -> tarfile.TarInfo:
+    def _info(
+        self, name: str, *, directory: bool, size: int = 0, mtime: float = 0, executable: bool = False
+    ) -> tarfile.TarInfo:
         info = tarfile.TarInfo(name)
         info.type = tarfile.DIRTYPE if directory else tarfile.REGTYPE
-        info.mode = 0o777 if directory else 0o666  # the mode its owner may change; any user can use it
+        info.mode = 0o777 if directory or executable else 0o666  # any user in the container may use it
         info.uid, info.gid, info.size, info.mtime = self._uid, self._gid, size, int(mtime)
         return info
 
@@ -97,11 +104,13 @@ class FileSync:
         """Create ``mount`` for the user code runs as and copy ``work_dir``'s files into it.
 
         Raises:
+            ExecutorError: ``work_dir`` holds more than ``max_bytes`` of files.
             ContainerGoneError: the container is gone.
             ExecutorUnavailableError: the daemon failed or did not answer.
         """
         buffer = io.BytesIO()
         base = posixpath.basename(self._mount)
+        self._sent = 0
         with tarfile.open(fileobj=buffer, mode="w") as tar:
             tar.addfile(self._info(base, directory=True))
             for relative in self._walk():
@@ -116,6 +125,7 @@ class FileSync:
             ExecutorUnavailableError: the daemon failed or did not answer.
         """
         buffer = io.BytesIO()
+        self._sent = 0
         with tarfile.open(fileobj=buffer, mode="w") as tar:
             for path in paths:
                 relative = path.relative_to(self._work_dir).as_posix()
@@ -141,11 +151,19 @@ class FileSync:
         if stat.S_ISDIR(info.st_mode):
             tar.addfile(self._info(prefix + relative, directory=True))
         elif stat.S_ISREG(info.st_mode):
+            self._sent += info.st_size
+            if self._sent > self._max_bytes:
+                raise ExecutorError(
+                    f"work_dir ({self._work_dir}) holds more than {self._max_bytes:,} bytes of files, too many to copy "
+                    "into a container on a remote Docker daemon. Use a work_dir with only what the code needs."
+                )
             with open(path, "rb") as file:  # a regular file, as lstat said; this side wrote or owns it
                 data = file.read()
-            tar.addfile(
-                self._info(prefix + relative, directory=False, size=len(data), mtime=info.st_mtime), io.BytesIO(data)
+            executable = bool(info.st_mode & 0o111)
+            header = self._info(
+                prefix + relative, directory=False, size=len(data), mtime=info.st_mtime, executable=executable
             )
+            tar.addfile(header, io.BytesIO(data))
             self._seen[relative] = (len(data), int(info.st_mtime))
 
     def pull(self, container: Container) -> tuple[list[Path], list[str]]:

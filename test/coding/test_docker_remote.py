@@ -19,7 +19,7 @@ import docker
 import pytest
 
 from parley.coding import CodeBlock, DockerCommandLineCodeExecutor
-from parley.exceptions import ConfigError
+from parley.exceptions import ConfigError, ExecutorError
 
 from ._docker_env import SANDBOX_IMAGE, remote_docker_host
 
@@ -174,3 +174,28 @@ def test_the_remote_daemon_restarted_between_blocks_gives_a_fresh_container_and_
     assert "The container had stopped since the last block" in result.output
     assert result.output.endswith("kept\n")  # work_dir's files were copied into the fresh container
     assert took < 60  # bound: a fresh container on a daemon that answers
+
+
+def test_executable_scripts_keep_their_bit(make: MakeRemote, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "tool.sh").write_text("#!/bin/sh\necho tool ran\n")
+    (work / "tool.sh").chmod(0o755)
+    result = make().execute_code_blocks([CodeBlock("./tool.sh", "sh")])
+    assert (result.exit_code, result.output) == (0, "tool ran\n")
+
+
+def test_a_work_dir_too_big_to_copy_is_an_error_saying_so(make: MakeRemote, tmp_path: Path) -> None:
+    from parley.coding import _docker_files
+
+    work = tmp_path / "big"
+    work.mkdir()
+    (work / "data.bin").write_bytes(b"x" * 2048)
+    original = _docker_files.DEFAULT_PULL_BYTES
+    try:
+        _docker_files.FileSync.__init__.__defaults__ = (1024,)  # a 1 KiB limit stands in for 256 MiB
+        executor = make(work_dir=work)
+        with pytest.raises(ExecutorError, match=r"holds more than 1,024 bytes of files"):
+            executor.execute_code_blocks([py("print(1)")])
+    finally:
+        _docker_files.FileSync.__init__.__defaults__ = (original,)
