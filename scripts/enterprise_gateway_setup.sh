@@ -17,7 +17,7 @@ VENV="${PARLEY_ENTERPRISE_GATEWAY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/parley/e
 SPEC="${PARLEY_ENTERPRISE_GATEWAY_SPEC:-jupyter_enterprise_gateway==3.3.0}"
 PY="${PYTHON:-python3}"
 marker="$VENV/.parley-ready"
-want="$SPEC ipykernel"
+want="$SPEC ipykernel matplotlib"  # matplotlib: the kernel suite checks figures come back as images
 say() { echo "[enterprise-gateway-setup] $*" >&2; }
 
 if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ] && [ -x "$VENV/bin/python" ]; then

@@ -113,7 +113,7 @@ def executor_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         yield make
 
 
-@pytest.fixture(params=["ipython-embedded", "jupyter"])
+@pytest.fixture(params=["ipython-embedded", "jupyter", "jupyter-enterprise"])
 def kernel_executor_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeKernelExecutor]:
     """Like ``executor_factory``, over the two executors that own a kernel (local, and on a gateway)."""
     with building(request.param, tmp_path / "work") as make:

@@ -127,6 +127,8 @@ class GatewayKernel:
         self._dropped = False  # the websocket closed; whether the kernel lives is not known yet
         self._lost: str | None = None  # a request lost with a dropped websocket, not yet reported
         self._in_flight: str | None = None  # a request whose reply has not been waited for
+        self._watched: str | None = None  # the request sent when the kernel died, watched until it is deleted
+        self._ran_after_death = False  # that request reached the kernel the gateway restarted
 
     # --- start ------------------------------------------------------------------------------------
 
@@ -314,6 +316,8 @@ class GatewayKernel:
         except ValueError:
             return
         channel = msg.get("channel")
+        if self._watched is not None and msg.get("parent_header", {}).get("msg_id") == self._watched:
+            self._ran_after_death = True
         if msg.get("msg_type") == "shutdown_reply":  # shut down or restarted through the REST API
             restart = bool(msg.get("content", {}).get("restart"))
             self._died(f"it was {'restarted' if restart else 'shut down'} on the gateway")
@@ -331,6 +335,7 @@ class GatewayKernel:
     def _died(self, how: str) -> None:
         if self._death is None:
             self._death = how
+            self._watched = self._in_flight
             self._iopub.put_nowait(None)  # wake whoever waits
             self._shell.put_nowait(None)
 
@@ -463,11 +468,26 @@ class GatewayKernel:
         gateway that cannot be reached by then is logged as a warning; nothing else can end
         the kernel.
         """
-        self._disconnect()
         kernel_id, self.kernel_id = self.kernel_id, None
         _LIVE.discard(self)
         if kernel_id is None:
+            self._disconnect()
             return
+        try:
+            await self._delete(kernel_id)
+        finally:
+            self._disconnect()  # only now: until the kernel is gone, its messages tell `ran_after_death`
+
+    def ran_after_death(self) -> bool:
+        """Whether the request sent as the kernel died reached the kernel the gateway restarted.
+
+        The gateway restarts a dead kernel on the same channels, and may hand it a request sent
+        to its predecessor; its messages arrive on this websocket until the kernel is deleted
+        (`shutdown` reads them until then). Meaningful after `shutdown`.
+        """
+        return self._ran_after_death
+
+    async def _delete(self, kernel_id: str) -> None:
         loop = asyncio.get_running_loop()
         end = loop.time() + DELETE_DEADLINE_S
         wait = BACKOFF_S[0]

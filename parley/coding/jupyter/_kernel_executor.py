@@ -67,6 +67,10 @@ class OwnedKernel(KernelChannel, Protocol):
         """How the kernel ended, for the model: ``exit status 1``, ``killed by SIGKILL`` ..."""
         ...
 
+    def ran_after_death(self) -> bool:
+        """After `shutdown`: whether the request sent as the kernel died ran anyway (in a kernel restarted for it)."""
+        ...
+
 
 def _lost(after: str) -> str:
     return (
@@ -97,13 +101,6 @@ class KernelExecutor(ExecutorBase):
 
     SUPPORTED_LANGUAGES: ClassVar[tuple[str, ...]] = SUPPORTED_LANGUAGES
     """The languages this executor runs."""
-
-    _RERUN_UNSTARTED: ClassVar[bool] = True
-    """Run a cell again on a fresh kernel when its kernel died before the cell was seen to start.
-
-    Safe for a local kernel: a fresh one is a new process on new ports, and the request sent to
-    the dead one is lost with it.
-    """
 
     _SAVED_WHERE: ClassVar[str] = ""
     """What follows a file's path, in the text, to say which machine the kernel saved it on."""
@@ -340,14 +337,20 @@ class KernelExecutor(ExecutorBase):
     async def _run_cell(self, cell: str, collector: OutputCollector, shell: bool) -> tuple[int, bool]:
         """Run one cell; return (exit code, timed out).
 
-        When the kernel died before the cell was seen to start, the cell runs again on a fresh
-        kernel only where that is safe (`_RERUN_UNSTARTED`); elsewhere the model is told it may
-        or may not have run.
+        When the kernel died before the cell was seen to start, it is deleted and the cell runs
+        on a fresh kernel, unless the cell reached the kernel after all (a gateway may hand it to
+        the kernel it restarted; see `OwnedKernel.ran_after_death`): a cell never runs twice.
         """
         kernel = await self._ensure_kernel()
         outcome = await run_cell(kernel, cell, collector, timeout=self._timeout, shell=shell)
-        if outcome.died is not None and not outcome.started and self._RERUN_UNSTARTED:
-            await self._replace_dead(kernel, collector, outcome.died)  # it never ran: run it on a fresh kernel
+        if outcome.died is not None and not outcome.started:
+            await self._replace_dead(kernel, collector, outcome.died)  # the old kernel is deleted first
+            if kernel.ran_after_death():
+                collector.line(
+                    "This block reached the kernel the gateway restarted, which was then deleted: it was not run "
+                    "again. Its output is lost; files it wrote may be there."
+                )
+                return 1, False
             kernel = await self._ensure_kernel()
             outcome = await run_cell(kernel, cell, collector, timeout=self._timeout, shell=shell)
         return await self._settle(kernel, outcome, collector)
@@ -379,13 +382,7 @@ class KernelExecutor(ExecutorBase):
         if outcome.died is not None:
             how = kernel.describe_exit(outcome.died)
             after = await self._fresh_kernel(strict=False)
-            if outcome.started:
-                collector.line(f"The kernel died ({how}) while running this block. {_lost(after)}")
-            else:
-                collector.line(
-                    f"The kernel died ({how}) as this block was sent, before it was seen to start, so it may or may "
-                    f"not have run; it was not run again. {_lost(after)}"
-                )
+            collector.line(f"The kernel died ({how}) while running this block. {_lost(after)}")
             return (128 - outcome.died if outcome.died < 0 else outcome.died or 1), False
         if outcome.lost_connection is not None:
             collector.line(

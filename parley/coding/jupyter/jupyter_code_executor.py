@@ -129,9 +129,6 @@ class JupyterCodeExecutor(KernelExecutor):
     """
 
     _SAVED_WHERE = " on the kernel's machine"
-    # A gateway restarts a dead kernel on the same channels and may hand it the request sent to
-    # the dead one: running the cell again on a fresh kernel could run it twice.
-    _RERUN_UNSTARTED = False
 
     def __init__(
         self,
