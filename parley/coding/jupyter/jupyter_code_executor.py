@@ -12,7 +12,14 @@ it over the kernel's websocket, and deletes it when closed. It behaves as
   rate limit would otherwise drop output; output still lost on the way is said in the result).
   Images and HTML come back over the websocket and are saved in ``output_dir`` on this machine.
 - A kernel that dies is restarted by the gateway, which says so; the executor then deletes it,
-  starts a fresh one and tells the model that state was lost.
+  starts a fresh one and tells the model that state was lost. So does a kernel deleted,
+  restarted or culled on the server, or a gateway that restarted: noticed as it happens, also
+  mid-block, not by waiting out the block's timeout.
+- Faults on the way are survived (`parley.coding.jupyter._gateway`): the start retries a gateway
+  that is not answering yet, or answers 502-504 or 429, until ``startup_timeout``; a dropped
+  websocket is reopened when the gateway still has the kernel, and a block it cut off is
+  reported as interrupted by a lost connection, never sent again; closing retries the delete and
+  logs a warning when the gateway is gone.
 - Containment (`parley.coding.jupyter._contain`): on Linux the kernel is made a child subreaper
   with a watchdog, so what its code starts (``setsid`` children, double-forked daemons) ends
   when the executor deletes the kernel (`close`, `restart`) and, through the watchdog, when the
