@@ -22,6 +22,8 @@ gateway lets every user start them, as it runs only on loopback with a token for
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from parley.exceptions import ExecutorUnavailableError
@@ -44,17 +46,26 @@ class LocalEnterpriseGateway(LocalKernelGateway):
             directory, removed by `stop`.
         python: the interpreter of the environment Enterprise Gateway is installed in. Default:
             ``$PARLEY_ENTERPRISE_GATEWAY_PYTHON``, else `DEFAULT_PYTHON`.
+        command: the command that starts Enterprise Gateway, instead of ``python -m
+            enterprise_gateway`` (``["/opt/eg/bin/jupyter-enterprisegateway"]``, or a wrapper
+            script); the address, port, token and kernel listing options are appended.
         startup_timeout: seconds to wait for the gateway to answer. Default 60.
     """
 
     _NAME = "Jupyter Enterprise Gateway"
 
     def __init__(
-        self, root: Path | str | None = None, *, python: Path | str | None = None, startup_timeout: float = 60.0
+        self,
+        root: Path | str | None = None,
+        *,
+        python: Path | str | None = None,
+        command: Sequence[str] | None = None,
+        startup_timeout: float = 60.0,
     ) -> None:
         super().__init__(root, startup_timeout=startup_timeout)
         chosen = python or os.environ.get("PARLEY_ENTERPRISE_GATEWAY_PYTHON") or DEFAULT_PYTHON
         self._python = Path(chosen)
+        self._start_command = list(command) if command is not None else None
 
     @property
     def python(self) -> Path:
@@ -63,6 +74,13 @@ class LocalEnterpriseGateway(LocalKernelGateway):
 
     def _check_installed(self) -> None:
         """Raise `ExecutorUnavailableError` when the gateway's interpreter is missing."""
+        if self._start_command is not None:
+            if not self._start_command or shutil.which(self._start_command[0]) is None:
+                raise ExecutorUnavailableError(
+                    f"Cannot run Jupyter Enterprise Gateway's command {self._start_command!r}: its program was not "
+                    "found. Pass command= a program that exists, or python= its venv's interpreter."
+                )
+            return
         if not self._python.exists():
             raise ExecutorUnavailableError(
                 f"Jupyter Enterprise Gateway's interpreter {self._python} does not exist. It needs an environment "
@@ -72,8 +90,9 @@ class LocalEnterpriseGateway(LocalKernelGateway):
             )
 
     def _command(self, port: int) -> list[str]:
+        start = self._start_command or [str(self._python), "-m", "enterprise_gateway"]
         return [
-            str(self._python), "-m", "enterprise_gateway",
+            *start,
             "--EnterpriseGatewayApp.ip=127.0.0.1",
             f"--EnterpriseGatewayApp.port={port}",
             "--EnterpriseGatewayApp.port_retries=0",
