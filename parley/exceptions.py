@@ -27,6 +27,7 @@ The tree::
     └── ExecutorError               the executor itself failed (not the code it ran)
         ├── ExecutorUnavailableError    the executor cannot start here (no daemon, no IPython ...)
         │   └── DockerNotRunningError       Docker was asked for and no daemon answers (also RuntimeError)
+        ├── ImageBuildError             building a sandbox image with the packages asked for failed
         ├── PoolExhaustedError          no pooled executor became free in time; names who holds them
         └── DispatcherFullError         an ExecutionDispatcher's queue stayed full; names who fills it
 
@@ -48,6 +49,7 @@ __all__ = [
     "DockerNotRunningError",
     "ExecutorError",
     "ExecutorUnavailableError",
+    "ImageBuildError",
     "InvalidCarryOverType",
     "InvalidMessageError",
     "MCPServerError",
@@ -344,6 +346,13 @@ class ExecutorUnavailableError(ExecutorError):
 
 class DockerNotRunningError(ExecutorUnavailableError, RuntimeError):
     """Code was to run in Docker and no daemon answers (a `RuntimeError`, as AutoGen 0.2 raised)."""
+
+
+class ImageBuildError(ExecutorError):
+    """Building the Docker sandbox image with ``packages``/``apt_packages`` failed.
+
+    The message quotes the end of the build's output, where pip and apt-get say what went wrong.
+    """
 
 
 class PoolExhaustedError(ExecutorError):

@@ -14,6 +14,7 @@ RUN_ORDER = (
     "kernel_executor",
     "gateway_executor",
     "docker_executor",
+    "remote_exec",
     "concurrency",
     "runtime",
     "pool",

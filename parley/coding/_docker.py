@@ -2,14 +2,18 @@
 
 It owns everything that talks to the daemon, so the executor above it deals in plain values:
 
-- `connect` returns a client, or raises `ExecutorUnavailableError` saying how to start Docker;
+- `connect` returns a client for the local daemon or one named by ``docker_host`` (``tcp://``,
+  ``ssh://``, with TLS), or raises `ExecutorUnavailableError` saying how to start Docker;
+  `is_remote` tells whether a client's daemon may be on another machine (not a local socket);
 - `Container.start` creates and starts one sandbox container (pulling the image once if it is
   missing) and translates the daemon's errors into parley's;
 - `Container.run` runs one command with ``docker exec`` under `WRAPPER` and streams its output;
 - `Container.kill_all` ends every process in the container but the container's own (see
   `WRAPPER`): containment does not depend on process groups, sessions or the environment, so
   ``setsid``, double forks and ``env -i`` do not escape it;
-- `Container.status` and `Container.oom_kills` tell why a run was killed.
+- `Container.status` and `Container.oom_kills` tell why a run was killed;
+- `Container.put_archive` and `Container.get_archive` copy files in and out through the API
+  (used instead of a bind mount when the daemon is on another machine).
 
 Every method blocks (docker-py is synchronous): the executor calls them from worker threads and
 bounds each wait (`parley.coding._docker_run.ask`). A client made here has an HTTP timeout of
@@ -23,7 +27,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +44,9 @@ __all__ = [
     "RunHandle",
     "connect",
     "daemon_answers",
+    "docker_sdk",
+    "is_remote",
+    "tls_config",
 ]
 
 HTTP_TIMEOUT_S = 30.0
@@ -140,12 +147,50 @@ def _docker() -> Any:
     return docker
 
 
+def docker_sdk() -> Any:
+    """The ``docker`` module (for its ``errors``), imported on first use.
+
+    Raises:
+        MissingDependencyError: docker-py is not installed.
+    """
+    return _docker()
+
+
 def _unavailable(exc: BaseException) -> ExecutorUnavailableError:
     return ExecutorUnavailableError(f"Docker is not running or not reachable ({exc}). {_DAEMON_HELP}")
 
 
-def connect(client: Any | None) -> Any:
-    """Return ``client``, or a client for the daemon the environment names (``DOCKER_HOST``).
+def tls_config(tls: Any) -> Any:
+    """docker-py's ``TLSConfig`` for the executor's ``tls`` argument (None for no TLS).
+
+    ``True`` verifies the daemon's certificate against the system's CAs; a mapping may give
+    ``ca_cert``, ``client_cert`` and ``client_key`` (paths) and ``verify`` (bool); a
+    ``docker.tls.TLSConfig`` is used as is.
+    """
+    docker = _docker()
+    if tls is None or tls is False:
+        return None
+    if tls is True:
+        return docker.tls.TLSConfig(verify=True)
+    if isinstance(tls, Mapping):
+        cert, key = tls.get("client_cert"), tls.get("client_key")
+        return docker.tls.TLSConfig(
+            client_cert=(cert, key) if cert and key else None,
+            ca_cert=tls.get("ca_cert"),
+            verify=tls.get("verify", True),
+        )
+    return tls
+
+
+def connect(client: Any | None, docker_host: str | None = None, tls: Any = None) -> Any:
+    """Return ``client``, or a client for ``docker_host``, else for the daemon the environment names (``DOCKER_HOST``).
+
+    Args:
+        client: a docker client to use as is, or None.
+        docker_host: the daemon's address (``unix:///var/run/docker.sock``, ``tcp://host:2376``,
+            ``ssh://user@host``; ssh runs the system's ``ssh`` command), or None for the
+            environment's (``DOCKER_HOST``, ``DOCKER_TLS_VERIFY``, ``DOCKER_CERT_PATH``).
+        tls: see `tls_config`; only with ``docker_host``.
 
     Raises:
         MissingDependencyError: docker-py is not installed.
@@ -155,7 +200,14 @@ def connect(client: Any | None) -> Any:
     if client is not None:
         return client
     try:
-        return docker.from_env(timeout=HTTP_TIMEOUT_S)
+        if docker_host is None:
+            return docker.from_env(timeout=HTTP_TIMEOUT_S)
+        return docker.DockerClient(
+            base_url=docker_host,
+            tls=tls_config(tls),
+            timeout=HTTP_TIMEOUT_S,
+            use_ssh_client=docker_host.startswith("ssh://"),
+        )
     except docker.errors.DockerException as exc:
         raise _unavailable(exc) from exc
 
@@ -179,13 +231,22 @@ def daemon_answers(timeout: float = 5.0) -> bool:
         return False
 
 
+def is_remote(client: Any) -> bool:
+    """True when ``client``'s daemon is reached over the network (tcp, ssh, http), not a local socket.
+
+    Such a daemon may be on another machine, so it cannot mount a directory of this one.
+    """
+    base_url = str(getattr(getattr(client, "api", None), "base_url", ""))
+    return not base_url.startswith(("http+docker://", "npipe://", "unix://"))
+
+
 @dataclass(frozen=True)
 class ContainerSpec:
     """How to create the sandbox container. Sizes use Docker's notation (``"512m"``, ``"1g"``)."""
 
     image: str
     name: str
-    bind_dir: str
+    bind_dir: str | None
     mount: str
     network_mode: str
     mem_limit: str | int | None
@@ -292,7 +353,7 @@ class Container:
             "nano_cpus": spec.nano_cpus,
             "auto_remove": spec.auto_remove,
             "labels": dict(spec.labels),
-            "volumes": {spec.bind_dir: {"bind": spec.mount, "mode": "rw"}},
+            "volumes": {spec.bind_dir: {"bind": spec.mount, "mode": "rw"}} if spec.bind_dir else None,
             "working_dir": spec.mount,
         }
         options = {k: v for k, v in options.items() if v is not None}
@@ -407,6 +468,37 @@ class Container:
             if not info.get("Running") or time.monotonic() > deadline:
                 return int(code) if code is not None else None
             time.sleep(0.01)  # the output ended a moment before the daemon recorded the exit
+
+    def put_archive(self, path: str, data: bytes) -> None:
+        """Unpack the tar archive ``data`` at ``path`` in the container (which must exist).
+
+        Raises:
+            ContainerGoneError: the container is gone.
+            ExecutorUnavailableError: the daemon failed or did not answer.
+        """
+        docker = _docker()
+        try:
+            self._client.api.put_archive(self.id, path, data)
+        except docker.errors.NotFound as exc:
+            raise ContainerGoneError(f"the container is gone ({exc.explanation})") from exc
+        except (docker.errors.DockerException, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    def get_archive(self, path: str) -> Iterator[bytes]:
+        """The tar archive of ``path`` in the container, in chunks as the daemon sends them.
+
+        Raises:
+            ContainerGoneError: the container is gone.
+            ExecutorUnavailableError: the daemon failed or did not answer.
+        """
+        docker = _docker()
+        try:
+            stream, _stat = self._client.api.get_archive(self.id, path, chunk_size=1 << 16)
+        except docker.errors.NotFound as exc:
+            raise ContainerGoneError(f"the container or {path} is gone ({exc.explanation})") from exc
+        except (docker.errors.DockerException, OSError) as exc:
+            raise _unavailable(exc) from exc
+        return iter(stream)
 
     def kill_all(self, user: str, *, spare_token: str | None = None) -> bool:
         """SIGKILL every process in the container but its own (see `WRAPPER`), as ``user``. Never raises.

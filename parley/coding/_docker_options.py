@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from parley.coding._docker_image import check_packages
 from parley.coding._options import check_max_output_chars, check_path, check_policies, check_seconds
 from parley.exceptions import ConfigError
 
@@ -41,6 +42,10 @@ class DockerOptions:
     user: str | None
     max_output_chars: int
     keep_background: bool = False
+    docker_host: str | None = None
+    tls: Any = None
+    packages: tuple[str, ...] = ()
+    apt_packages: tuple[str, ...] = ()
 
 
 def _is_number(value: object) -> bool:
@@ -86,6 +91,39 @@ def _check_bind_dir(bind_dir: object) -> None:
         raise ConfigError(f"bind_dir must be an absolute path on the Docker host, got {bind_dir!r}.", key="bind_dir")
 
 
+_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "http://", "https://", "npipe://")
+
+
+def _check_host(docker_host: object, tls: object, docker_client: object) -> None:
+    if docker_host is not None and (
+        not isinstance(docker_host, str) or not docker_host.startswith(_HOST_SCHEMES) or docker_host[-3:] == "://"
+    ):
+        raise ConfigError(
+            "docker_host must be a Docker daemon address such as 'tcp://build-box:2376', 'ssh://user@build-box' or "
+            f"'unix:///var/run/docker.sock', got {docker_host!r}.",
+            key="docker_host",
+        )
+    if (
+        tls is not None
+        and not isinstance(tls, bool)
+        and not isinstance(tls, Mapping)
+        and not hasattr(tls, "configure_client")
+    ):
+        raise ConfigError(
+            "tls must be True (verify the daemon with the system's CAs), a dict with ca_cert, client_cert, client_key "
+            f"(paths) and verify, or a docker.tls.TLSConfig; got {type(tls).__name__}.",
+            key="tls",
+        )
+    if tls not in (None, False) and docker_host is None:
+        raise ConfigError(
+            "tls needs docker_host (with DOCKER_HOST from the environment, set DOCKER_TLS_VERIFY and DOCKER_CERT_PATH "
+            "instead).",
+            key="tls",
+        )
+    if docker_client is not None and docker_host is not None:
+        raise ConfigError("Pass docker_client or docker_host, not both.", key="docker_host")
+
+
 def check_options(
     *,
     image: object,
@@ -105,6 +143,10 @@ def check_options(
     max_output_chars: object,
     docker_client: object,
     keep_background: object = False,
+    docker_host: object = None,
+    tls: object = None,
+    packages: object = None,
+    apt_packages: object = None,
 ) -> DockerOptions:
     """Check every argument of `DockerCommandLineCodeExecutor` and return them normalised.
 
@@ -139,7 +181,12 @@ def check_options(
             f"docker_client must be a docker.DockerClient (e.g. docker.from_env()), got {docker_client!r}.",
             key="docker_client",
         )
+    _check_host(docker_host, tls, docker_client)
     return DockerOptions(
+        docker_host=docker_host,  # type: ignore[arg-type]
+        tls=tls,
+        packages=check_packages("packages", packages),
+        apt_packages=check_packages("apt_packages", apt_packages),
         image=image,
         timeout=seconds,
         work_dir=path,

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from parley._logging import get_logger
-from parley.coding._docker import Container, ContainerSpec, connect
+from parley.coding._docker import Container, ContainerSpec, connect, is_remote
+from parley.coding._docker_files import FileSync
+from parley.coding._docker_image import ensure_image
 from parley.coding._docker_options import DockerOptions
 from parley.exceptions import ExecutorError, ExecutorUnavailableError
 
@@ -56,6 +58,9 @@ class Sandbox:
         """The user runs go as (``"uid:gid"`` or a name), settled when the container starts."""
         self.oom_seen = 0
         """OOM kills already reported in the current container."""
+        self._image: str | None = None
+        self.files: FileSync | None = None
+        """How files move when the daemon cannot mount ``work_dir`` (a remote daemon); None with a mount."""
 
     @property
     def current(self) -> Container | None:
@@ -79,7 +84,8 @@ class Sandbox:
                 raise ExecutorError("This DockerCommandLineCodeExecutor is closed; create a new one to run code.")
             if self._container is not None:
                 return self._container
-            self._client = connect(self._client)
+            self._client = connect(self._client, self._options.docker_host, self._options.tls)
+            copy = is_remote(self._client) and self._options.bind_dir is None
             if not self.remove_leftover():  # it holds the name the new container takes
                 raise ExecutorUnavailableError(
                     f"The Docker daemon does not answer (or would not remove the container given up earlier, "
@@ -87,12 +93,14 @@ class Sandbox:
                     "Docker if it stopped), then run the block again."
                 )
                 self._leftover = None
-            self.user = self._run_as(work_dir)
+            self.user = self._run_as(work_dir, chown=not copy)
             options = self._options
+            if self._image is None:  # the executor's image, or one derived from it with the packages (built once)
+                self._image = ensure_image(self._client, options.image, options.packages, options.apt_packages)
             spec = ContainerSpec(
-                image=options.image,
+                image=self._image,
                 name=self._name,
-                bind_dir=str(options.bind_dir or work_dir),
+                bind_dir=None if copy else str(options.bind_dir or work_dir),
                 mount=MOUNT,
                 network_mode=options.network_mode,
                 mem_limit=options.mem_limit,
@@ -103,16 +111,26 @@ class Sandbox:
             )
             container = Container.start(self._client, spec)
             _log.debug("container %s started from %s", spec.name, spec.image)
+            if copy:  # no mount: work_dir's files go in through the API
+                files = FileSync(work_dir, MOUNT, self.user)
+                try:
+                    files.seed(container)
+                except BaseException:
+                    container.remove()
+                    raise
+                self.files = files
             self._container, self.oom_seen = container, 0
             if options.stop_container:
                 self._finalizer = weakref.finalize(self, container.remove, keep=not options.auto_remove)
             return container
 
-    def _run_as(self, work_dir: Path) -> str:
+    def _run_as(self, work_dir: Path, *, chown: bool) -> str:
         if self._options.user is not None:
             return self._options.user
         if os.getuid() != 0:
             return f"{os.getuid()}:{os.getgid()}"
+        if not chown:
+            return "{}:{}".format(*NOBODY)
         stat = work_dir.stat()
         if (stat.st_uid, stat.st_gid) != NOBODY:
             os.chown(work_dir, *NOBODY)  # so that code running as nobody can write its files there

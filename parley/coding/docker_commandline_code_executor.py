@@ -21,6 +21,11 @@ over between blocks. Where parley differs from AutoGen 0.2:
 - Code files are written without following links that code planted in ``work_dir``, under
   random names; only an explicit ``# filename:`` first line names the file, inside ``work_dir``.
 - Output has a budget (``max_output_chars``); the whole output is saved to a file.
+- A daemon on another machine (``docker_host="tcp://..."``/``"ssh://..."``, or ``DOCKER_HOST``)
+  works too: it cannot mount ``work_dir``, so files move through the Docker API instead
+  (`parley.coding._docker_files`).
+- ``packages`` and ``apt_packages`` build an image with them once, the network on for the build
+  only (`parley.coding._docker_image`), since the sandbox's own network is off.
 
 The docker SDK is used through `parley.coding._docker`, the one module that imports it.
 """
@@ -31,8 +36,9 @@ import contextlib
 import copy
 import dataclasses
 import os
+import tarfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -58,13 +64,15 @@ from parley.coding._output import DEFAULT_MAX_SAVED_BYTES, OutputBudget
 from parley.coding.approval import Approve, check_approve
 from parley.coding.base import CodeBlock, CommandLineCodeResult
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.exceptions import ConfigError
+from parley.exceptions import ConfigError, ExecutorError
 
 __all__ = ["DockerCommandLineCodeExecutor"]
 
 _INTERPRETERS = {"python": "python3", "bash": "bash", "shell": "bash", "sh": "sh"}
 _START_DEADLINE_S = 300.0  # seconds a container start may take, an image pull included
 _CLOSE_DEADLINE_S = 10.0  # seconds a_close waits for the daemon; close() goes on in its thread after
+_BUILD_DEADLINE_S = 1800.0  # more seconds a first start may take when it builds the image with packages
+_TRANSFER_DEADLINE_S = 120.0  # seconds a copy into or out of a container without a mount may take
 _LOST = f"Packages installed and files written outside {MOUNT} are lost; files in {MOUNT} are kept."
 _FRESH = "The next block runs in a fresh container."
 _RETRY = (
@@ -78,6 +86,13 @@ def hand_over(path: Path) -> None:
     stat = path.stat()
     if (stat.st_uid, stat.st_gid) != NOBODY:
         os.chown(path, *NOBODY)
+
+
+def _installed_note(packages: Sequence[str], apt_packages: Sequence[str]) -> str:
+    """What the model is told about the packages built into its image (nothing when none were)."""
+    names = [Path(spec).name if os.sep in spec or spec.startswith(".") else spec for spec in packages]
+    names += [f"{name} (apt)" for name in apt_packages]
+    return f" Installed in the image for you: {', '.join(names)}." if names else ""
 
 
 class DockerCommandLineCodeExecutor(ExecutorBase):
@@ -166,6 +181,23 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             start, with the semantics of a fresh ``python3 FILE`` (see the docs' page on code
             executors for the two differences a fork brings). False starts a fresh ``python3``
             per block. Default True.
+        docker_host: the daemon to use: ``"tcp://host:2376"``, ``"ssh://user@host"`` (runs the
+            ``ssh`` command), ``"unix:///path/docker.sock"``. Default None: ``DOCKER_HOST`` and
+            friends from the environment, else the local socket. A daemon reached over the
+            network gets no bind mount (unless ``bind_dir`` is given): ``work_dir``'s files are
+            copied into ``/workspace`` when the container starts, each block's file before it
+            runs, and the files a block created or changed there are copied back into
+            ``work_dir`` after it (regular files only, no link followed on this side, at most
+            256 MiB per block; deletions are not copied back).
+        tls: TLS for ``docker_host``: True to verify the daemon against the system's CAs, or a
+            dict with ``ca_cert``, ``client_cert``, ``client_key`` (paths) and ``verify``, or a
+            ``docker.tls.TLSConfig``. Default None: no TLS.
+        packages: pip requirements (``"numpy==2.1.*"``) or paths on this machine (a wheel, an
+            sdist, a project directory) to install in the image. With this or
+            ``apt_packages``, an image derived from ``image`` is built once on the daemon,
+            tagged by a hash of its inputs and reused, the network on for the build only; a
+            first start may then take up to 35 minutes. Default None.
+        apt_packages: Debian package names to install with ``apt-get`` in that image. Default None.
 
     Raises:
         ConfigError: an argument is invalid (the message names it and what is accepted).
@@ -197,6 +229,10 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         approve: Approve | str | None = None,
         runner: bool = True,
         fork_server: bool = True,
+        docker_host: str | None = None,
+        tls: bool | Mapping[str, Any] | Any = None,
+        packages: Sequence[str] | None = None,
+        apt_packages: Sequence[str] | None = None,
     ) -> None:
         self._max_saved_bytes = check_max_saved_bytes(max_saved_bytes)
         self._approve = check_approve(approve)
@@ -218,6 +254,10 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             max_output_chars=max_output_chars,
             docker_client=docker_client,
             keep_background=keep_background,
+            docker_host=docker_host,
+            tls=tls,
+            packages=packages,
+            apt_packages=apt_packages,
         )
         self._name = container_name or f"parley-exec-{uuid.uuid4().hex[:12]}"
         if not isinstance(runner, bool):
@@ -304,6 +344,8 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
                 (within 5 minutes for a container start, image pull included), or the image is
                 missing and cannot be pulled; each message says what to do.
             MissingDependencyError: the docker SDK is not installed (``pip install 'pyparley[docker]'``).
+            ImageBuildError: building the image with ``packages``/``apt_packages`` failed (the
+                message quotes the end of the build's output: pip's or apt-get's own words).
             ExecutorError: the executor was closed, ``work_dir`` cannot be created, the daemon
                 refused the container, or output over the budget cannot be saved to its file.
         """
@@ -330,14 +372,39 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         lang, path = ready.language, ready.path
         argv = [_INTERPRETERS[lang], f"{self._container_dir}/{path.relative_to(work_dir).as_posix()}"]
         fork = self._fork_server and lang == "python"
+        await self._copy_in(work_dir, path)
         exit_code, timed_out = await self._run_in_container(argv, work_dir, budget, fork=fork)
+        await self._copy_out(budget)
         return exit_code, timed_out, path
+
+    async def _copy_in(self, work_dir: Path, path: Path) -> None:
+        """Without a mount (a remote daemon), copy the block's file into the container, starting it first."""
+        container = await self._started(work_dir)
+        files = self._sandbox.files
+        if files is not None:
+            with contextlib.suppress(ContainerGoneError):  # the run finds it gone and seeds a fresh one
+                await ask(files.push, container, [path], deadline=_TRANSFER_DEADLINE_S)
+
+    async def _copy_out(self, budget: OutputBudget) -> None:
+        """Without a mount, copy the files the block wrote in ``/workspace`` back into ``work_dir``."""
+        container, files = self._sandbox.current, self._sandbox.files
+        if container is None or files is None:
+            return
+        try:
+            _written, notes = await ask(files.pull, container, deadline=_TRANSFER_DEADLINE_S)
+        except (ExecutorError, tarfile.TarError) as exc:
+            notes = [f"The files this block wrote in {MOUNT} could not be copied back to this machine: {exc}"]
+        if notes:
+            newline = "" if budget.ends_with_newline else "\n"
+            budget.feed_text(newline + "".join(f"[{note}]\n" for note in notes))
 
     async def _started(self, work_dir: Path) -> Container:
         """The running container; one is started (in a worker thread, with a deadline) if there is none."""
         container = self._sandbox.current  # the fast path: no thread hop once the container runs
         if container is None:
-            container = await ask(self._sandbox.ensure, work_dir, deadline=_START_DEADLINE_S)
+            building = self._options.packages or self._options.apt_packages
+            deadline = _START_DEADLINE_S + (_BUILD_DEADLINE_S if building else 0.0)
+            container = await ask(self._sandbox.ensure, work_dir, deadline=deadline)
         return container
 
     async def _run(self, container: Container, argv: list[str], budget: OutputBudget, *, fork: bool) -> RunOutcome:
@@ -533,7 +600,8 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             languages=", ".join(self.SUPPORTED_LANGUAGES),
             timeout=f"{options.timeout:g}",
             limits=", ".join(x for x in limits if x) or "none",
-            network=DOCKER_NETWORK_OFF_NOTE if options.network_mode == "none" else DOCKER_NETWORK_ON_NOTE,
+            network=(DOCKER_NETWORK_OFF_NOTE if options.network_mode == "none" else DOCKER_NETWORK_ON_NOTE)
+            + _installed_note(options.packages, options.apt_packages),
             background=DOCKER_BACKGROUND_KEPT_NOTE if options.keep_background else DOCKER_BACKGROUND_ENDS_NOTE,
             max_output_chars=f"{options.max_output_chars:,}",
         )

@@ -1,5 +1,10 @@
 """Docker for the tests: is a daemon with the test image here, and which parley containers remain.
 
+The "remote" daemon is a second dockerd on a loopback TCP port with its own data root
+(``bash scripts/docker_remote_setup.sh``, run by ``scripts/test.sh``, which exports its address
+as ``PARLEY_TEST_DOCKER_HOST``): the executor reaches it as a daemon on another machine, without
+a bind mount.
+
 ``bash scripts/docker_setup.sh`` (run by ``scripts/test.sh``) installs Docker, starts the
 daemon and builds the image. Without them the Docker tests skip, each with the same reason;
 with ``CI=true`` they fail instead (`conftest.require`).
@@ -17,6 +22,7 @@ SANDBOX_IMAGE = os.environ.get("PARLEY_SANDBOX_IMAGE", "parley-sandbox:test")
 """The image the Docker tests run: a debootstrapped Debian with python3, built locally."""
 
 _used = False
+_remote_used = False
 
 
 @functools.cache
@@ -57,6 +63,51 @@ def our_containers() -> list[str]:
     done = subprocess.run(
         ["docker", "ps", "-a", "--filter", "label=parley.executor", "--filter", f"label=parley.pid={os.getpid()}",
          "--format", "{{.ID}} {{.Names}} {{.Status}}"],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    return done.stdout.splitlines()
+
+
+@functools.cache
+def remote_docker_problem() -> str | None:
+    """Why the remote-daemon tests cannot run here, or None when they can."""
+    host = os.environ.get("PARLEY_TEST_DOCKER_HOST")
+    if not host:
+        return "PARLEY_TEST_DOCKER_HOST is not set: bash scripts/docker_remote_setup.sh starts that daemon"
+    try:
+        import docker
+    except ImportError:
+        return "the docker SDK is not installed: pip install 'parley[docker]'"
+    try:
+        client = docker.DockerClient(base_url=host, timeout=10)
+        try:
+            client.images.get(SANDBOX_IMAGE)
+        finally:
+            client.close()
+    except docker.errors.DockerException as exc:
+        return f"the daemon at {host} does not answer or lacks {SANDBOX_IMAGE} ({exc})"
+    return None
+
+
+def remote_docker_host() -> str:
+    """The remote daemon's address; skips the calling test when it is not there (fails on CI)."""
+    global _remote_used
+    problem = remote_docker_problem()
+    require(problem is None, f"a remote Docker daemon ({problem})")
+    _remote_used = True
+    return os.environ["PARLEY_TEST_DOCKER_HOST"]
+
+
+def remote_was_used() -> bool:
+    """True once a test in this session got past `remote_docker_host`."""
+    return _remote_used
+
+
+def our_remote_containers() -> list[str]:
+    """Like `our_containers`, on the remote daemon."""
+    done = subprocess.run(
+        ["docker", "-H", os.environ["PARLEY_TEST_DOCKER_HOST"], "ps", "-a", "--filter", "label=parley.executor",
+         "--filter", f"label=parley.pid={os.getpid()}", "--format", "{{.ID}} {{.Names}} {{.Status}}"],
         capture_output=True, text=True, check=True, timeout=30,
     )  # fmt: skip
     return done.stdout.splitlines()

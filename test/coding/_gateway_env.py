@@ -1,4 +1,8 @@
-"""A real Jupyter Kernel Gateway for the tests: one per session (`parley.testing.LocalKernelGateway`).
+"""Real Jupyter gateways for the tests: one Kernel Gateway and one Enterprise Gateway per session.
+
+The Kernel Gateway is `parley.testing.LocalKernelGateway`; the Enterprise Gateway is
+`parley.testing.LocalEnterpriseGateway`, from the venv ``scripts/enterprise_gateway_setup.sh``
+installs (run by ``scripts/test.sh``), found through ``PARLEY_ENTERPRISE_GATEWAY_PYTHON``.
 
 `running_gateway` starts it on first use, on a free loopback port with a token, and
 `stop_gateway` ends it (conftest calls it when the session ends, after checking that no kernel
@@ -19,6 +23,7 @@ from pathlib import Path
 from conftest import require
 
 from parley.exceptions import ParleyError
+from parley.testing.enterprise_gateway import LocalEnterpriseGateway
 from parley.testing.kernel_gateway import LocalKernelGateway
 
 from ._kernel_env import kernel_problem
@@ -70,3 +75,44 @@ def stop_gateway() -> None:
     if gateway is not None:
         gateway.stop()
         shutil.rmtree(_ROOT, ignore_errors=True)
+
+
+_enterprise: LocalEnterpriseGateway | None = None
+_ENTERPRISE_ROOT = Path(tempfile.gettempdir()) / f"parley-test-enterprise-{os.getpid()}"
+
+
+@functools.cache
+def _start_enterprise_once() -> LocalEnterpriseGateway | str:
+    """The session's Enterprise Gateway, or why it did not start."""
+    global _enterprise
+    try:
+        _enterprise = LocalEnterpriseGateway(_ENTERPRISE_ROOT).start()
+    except ParleyError as exc:
+        return str(exc)
+    return _enterprise
+
+
+def running_enterprise_gateway() -> LocalEnterpriseGateway:
+    """The session's Enterprise Gateway, started on first use; skips the calling test when it cannot (fails on CI)."""
+    started = _start_enterprise_once()
+    require(
+        isinstance(started, LocalEnterpriseGateway),
+        f"a Jupyter Enterprise Gateway (bash scripts/enterprise_gateway_setup.sh installs it; {started})",
+    )
+    assert isinstance(started, LocalEnterpriseGateway)
+    return started
+
+
+def started_enterprise_gateway() -> LocalEnterpriseGateway | None:
+    """The session's Enterprise Gateway if a test started it, else None."""
+    return _enterprise
+
+
+def stop_enterprise_gateway() -> None:
+    """End the session's Enterprise Gateway, if it was started, and remove its files."""
+    global _enterprise
+    gateway, _enterprise = _enterprise, None
+    _start_enterprise_once.cache_clear()
+    if gateway is not None:
+        gateway.stop()
+        shutil.rmtree(_ENTERPRISE_ROOT, ignore_errors=True)

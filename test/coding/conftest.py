@@ -16,8 +16,23 @@ from parley.testing.kernel_gateway import LocalKernelGateway
 if TYPE_CHECKING:
     from parley.coding.jupyter import EmbeddedIPythonCodeExecutor, JupyterCodeExecutor
 
-from ._docker_env import SANDBOX_IMAGE, docker_was_used, our_containers, require_docker
-from ._gateway_env import running_gateway, started_gateway, stop_gateway
+from ._docker_env import (
+    SANDBOX_IMAGE,
+    docker_was_used,
+    our_containers,
+    our_remote_containers,
+    remote_docker_host,
+    remote_was_used,
+    require_docker,
+)
+from ._gateway_env import (
+    running_enterprise_gateway,
+    running_gateway,
+    started_enterprise_gateway,
+    started_gateway,
+    stop_enterprise_gateway,
+    stop_gateway,
+)
 from ._kernel_env import require_kernel
 
 MakeExecutor = Callable[..., CodeExecutor]
@@ -37,6 +52,11 @@ def _make_docker(work_dir: Path, **kwargs: Any) -> CodeExecutor:
     return DockerCommandLineCodeExecutor(image=SANDBOX_IMAGE, work_dir=work_dir, **kwargs)
 
 
+def _make_docker_remote(work_dir: Path, **kwargs: Any) -> CodeExecutor:
+    host = remote_docker_host()
+    return DockerCommandLineCodeExecutor(image=SANDBOX_IMAGE, work_dir=work_dir, docker_host=host, **kwargs)
+
+
 def _make_ipython(work_dir: Path, **kwargs: Any) -> CodeExecutor:
     require_kernel()
     from parley.coding.jupyter import EmbeddedIPythonCodeExecutor
@@ -51,14 +71,23 @@ def _make_jupyter(work_dir: Path, **kwargs: Any) -> CodeExecutor:
     return JupyterCodeExecutor(gateway.connection_info, work_dir=work_dir, **kwargs)
 
 
+def _make_enterprise(work_dir: Path, **kwargs: Any) -> CodeExecutor:
+    gateway = running_enterprise_gateway()
+    from parley.coding.jupyter import JupyterCodeExecutor
+
+    return JupyterCodeExecutor(gateway.connection_info, work_dir=work_dir, **kwargs)
+
+
 # Executor name -> builder taking (work_dir, timeout=..., max_output_chars=...).
 # Every contract test runs on each of them.
 _BUILDERS: dict[str, Callable[..., CodeExecutor]] = {
     "local": _make_local,
     "local-plain": _make_local_plain,
     "docker": _make_docker,
+    "docker-remote": _make_docker_remote,
     "ipython-embedded": _make_ipython,
     "jupyter": _make_jupyter,
+    "jupyter-enterprise": _make_enterprise,
 }
 
 
@@ -89,7 +118,7 @@ def executor_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         yield make
 
 
-@pytest.fixture(params=["ipython-embedded", "jupyter"])
+@pytest.fixture(params=["ipython-embedded", "jupyter", "jupyter-enterprise"])
 def kernel_executor_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeKernelExecutor]:
     """Like ``executor_factory``, over the two executors that own a kernel (local, and on a gateway)."""
     with building(request.param, tmp_path / "work") as make:
@@ -120,6 +149,9 @@ def _no_docker_container_left() -> Iterator[None]:
     if docker_was_used():
         gc.collect()  # an executor dropped without close() removes its container when collected
         assert our_containers() == [], "parley containers left after the test session"
+    if remote_was_used():
+        gc.collect()
+        assert our_remote_containers() == [], "parley containers left on the remote daemon after the test session"
 
 
 @pytest.fixture(scope="session")
@@ -139,3 +171,16 @@ def _kernel_gateway_ends_with_no_kernel_left() -> Iterator[None]:
             assert gateway.kernel_ids() == set(), "kernels left on the Jupyter Kernel Gateway after the session"
     finally:
         stop_gateway()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _enterprise_gateway_ends_with_no_kernel_left() -> Iterator[None]:
+    """After the session, the Enterprise Gateway (if a test started it) runs no kernel; then it is stopped."""
+    yield
+    gateway = started_enterprise_gateway()
+    try:
+        if gateway is not None:
+            gc.collect()
+            assert gateway.kernel_ids() == set(), "kernels left on the Jupyter Enterprise Gateway after the session"
+    finally:
+        stop_enterprise_gateway()

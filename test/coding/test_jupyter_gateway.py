@@ -130,11 +130,15 @@ async def test_sync_and_async_calls_share_one_kernel(make: MakeExecutor) -> None
 
 def test_an_unreachable_gateway_is_an_error_at_first_use_not_at_construction(tmp_path: Path) -> None:
     port = closed_port()
-    executor = JupyterCodeExecutor(f"http://127.0.0.1:{port}/?token=s3cret-value", work_dir=tmp_path)
+    executor = JupyterCodeExecutor(
+        f"http://127.0.0.1:{port}/?token=s3cret-value", work_dir=tmp_path, startup_timeout=1.5
+    )
     with pytest.raises(
         ExecutorUnavailableError, match=rf"Cannot reach the Jupyter Kernel Gateway at http://127.0.0.1:{port} "
     ) as caught:
         run(executor, py("1"))
+    assert "POST /api/kernels tried " in str(caught.value)  # retried within startup_timeout, then said so
+    assert "the last attempt got no connection" in str(caught.value)
     assert "jupyter kernelgateway" in str(caught.value)
     assert "s3cret" not in str(caught.value)
     executor.close()

@@ -91,18 +91,27 @@ def test_a_kernel_that_dies_is_replaced_and_the_model_is_told_state_was_lost(mak
 
 
 @pytest.mark.timeout(60)
-def test_a_kernel_killed_between_runs_is_replaced_before_the_next_block(make: MakeKernelExecutor) -> None:
+def test_a_kernel_killed_between_runs_is_replaced_and_the_next_block_never_runs_twice(
+    make: MakeKernelExecutor, tmp_path: Path
+) -> None:
     executor = make()
     run(executor, py("lost = 1"))
     pid = kernel_pid(executor)
     psutil.Process(pid).kill()  # as the OOM killer would
     while not is_gone(pid):  # pytest-timeout bounds it
         time.sleep(0.01)
-    result = run(executor, py("print('lost' in globals())"))
-    assert result.exit_code == 0
+    ran = tmp_path / "ran.txt"
+    result = run(executor, py(f"open({str(ran)!r}, 'a').write('ran\\n'); print('lost' in globals())"))
     how = how_it_died(executor, "killed by SIGKILL")
-    assert result.output.startswith(f"The kernel had died since the last run ({how}). All state was lost")
-    assert result.output.endswith("\nFalse\n")
+    if "reached the kernel the gateway restarted" in result.output:  # it ran there, once; not again
+        assert result.exit_code == 1
+    else:  # noticed before the block was sent, or the block never reached the dead kernel: run once, fresh
+        assert result.exit_code == 0
+        assert result.output.startswith(f"The kernel had died since the last run ({how}). All state was lost")
+        assert result.output.endswith("\nFalse\n")
+    time.sleep(0.5)  # a second run, if any, would have written by now
+    assert ran.read_text() == "ran\n"  # exactly once
+    assert run(executor, py("print('fine')")).output == "fine\n"
 
 
 @pytest.mark.timeout(60)

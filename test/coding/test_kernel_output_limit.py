@@ -284,6 +284,9 @@ class ScriptedKernel:
     async def interrupt(self) -> None:
         pass
 
+    def take_lost_connection(self) -> str | None:
+        return None
+
 
 def iopub(msg_type: str, **content: Any) -> dict[str, Any]:
     return {"msg_type": msg_type, "parent_header": {"msg_id": "m"}, "content": content}

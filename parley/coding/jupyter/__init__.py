@@ -13,7 +13,7 @@
 
 Importing this package is cheap: jupyter_client is imported when a local kernel first starts
 (by `parley.coding.jupyter._kernel`, the one module that imports it), tornado when a gateway is
-first contacted (by `parley.coding.jupyter._gateway`), and IPython is never imported by parley
+first contacted (by `parley.coding.jupyter._gateway_rest`), and IPython is never imported by parley
 (the notebook executor uses the one already running). Needs the ``jupyter`` extra:
 ``pip install 'pyparley[jupyter]'``.
 """

@@ -65,6 +65,13 @@ class KernelChannel(Protocol):
         """Interrupt the code the kernel is running."""
         ...
 
+    def take_lost_connection(self) -> str | None:
+        """Why the connection to the kernel dropped while a request waited for its reply, once; else None.
+
+        The kernel lives on (with its state) but the request's outputs after the drop are lost.
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class CellOutcome:
@@ -76,6 +83,9 @@ class CellOutcome:
         wedged: the cell ran past its timeout and the kernel did not stop when interrupted.
         died: the kernel's exit status when it died during the cell, else None.
         started: False when the kernel died before it took the cell (it never ran).
+        lost_connection: why the connection to the kernel dropped while the cell ran, when it
+            did; the kernel was reconnected and interrupted, its state kept, the cell's later
+            output lost.
         aborted: the kernel answered that it aborted the cell without running it.
         received: characters of printed text that arrived for the cell.
         report: what the kernel said about the cell's printed text (see
@@ -89,6 +99,7 @@ class CellOutcome:
     wedged: bool = False
     died: int | None = None
     started: bool = True
+    lost_connection: str | None = None
     aborted: bool = False
     received: int = 0
     report: OutputReport | None = None
@@ -135,6 +146,8 @@ async def run_cell(
                 if (status := await kernel.exit_status()) is not None:
                     # "busy" comes before a cell runs
                     return CellOutcome(1, died=status, started=started, received=received, dropped=dropped)
+                if (lost := kernel.take_lost_connection()) is not None:
+                    return CellOutcome(1, lost_connection=lost, started=started, received=received, dropped=dropped)
                 continue
             started = started or msg.get("parent_header", {}).get("msg_id") == msg_id
             item = parse_iopub(msg, msg_id)

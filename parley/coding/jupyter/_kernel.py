@@ -208,6 +208,14 @@ class LocalKernel:
         """Interrupt the running code (SIGINT to the kernel, or an ``interrupt_request``)."""
         await self._manager.interrupt_kernel()
 
+    def ran_after_death(self) -> bool:
+        """Always False: a fresh local kernel is a new process on new ports; requests to the dead one die with it."""
+        return False
+
+    def take_lost_connection(self) -> str | None:
+        """Always None: a local kernel's channels do not drop while it lives."""
+        return None
+
     def describe_exit(self, status: int) -> str:
         """``exit status 1``, or ``killed by SIGKILL`` (see the module's `describe_exit`)."""
         return describe_exit(status)

@@ -70,6 +70,10 @@ class OwnedKernel(KernelChannel, Protocol):
         """How the kernel ended, for the model: ``exit status 1``, ``killed by SIGKILL`` ..."""
         ...
 
+    def ran_after_death(self) -> bool:
+        """After `shutdown`: whether the request sent as the kernel died ran anyway (in a kernel restarted for it)."""
+        ...
+
 
 def _lost(after: str) -> str:
     return (
@@ -337,11 +341,22 @@ class KernelExecutor(ExecutorBase):
         return await self._run_cell(shell_cell(code, SHELLS[lang]) if shell else code, collector, shell)
 
     async def _run_cell(self, cell: str, collector: OutputCollector, shell: bool) -> tuple[int, bool]:
-        """Run one cell, on a fresh kernel if the current one died before taking it; return (exit code, timed out)."""
+        """Run one cell; return (exit code, timed out).
+
+        When the kernel died before the cell was seen to start, it is deleted and the cell runs
+        on a fresh kernel, unless the cell reached the kernel after all (a gateway may hand it to
+        the kernel it restarted; see `OwnedKernel.ran_after_death`): a cell never runs twice.
+        """
         kernel = await self._ensure_kernel()
         outcome = await run_cell(kernel, cell, collector, timeout=self._timeout, shell=shell)
-        if outcome.died is not None and not outcome.started:  # it never ran: run it on a fresh kernel
-            await self._replace_dead(kernel, collector, outcome.died)
+        if outcome.died is not None and not outcome.started:
+            await self._replace_dead(kernel, collector, outcome.died)  # the old kernel is deleted first
+            if kernel.ran_after_death():
+                collector.line(
+                    "This block reached the kernel the gateway restarted, which was then deleted: it was not run "
+                    "again. Its output is lost; files it wrote may be there."
+                )
+                return 1, False
             kernel = await self._ensure_kernel()
             outcome = await run_cell(kernel, cell, collector, timeout=self._timeout, shell=shell)
         return await self._settle(kernel, outcome, collector)
@@ -377,6 +392,13 @@ class KernelExecutor(ExecutorBase):
             after = await self._fresh_kernel(why=f"it died while running a block ({how})", strict=False)
             collector.line(f"The kernel died ({how}) while running this block. {_lost(after)}")
             return (128 - outcome.died if outcome.died < 0 else outcome.died or 1), False
+        if outcome.lost_connection is not None:
+            collector.line(
+                f"Interrupted by a lost connection: {outcome.lost_connection}. The connection was restored and the "
+                "kernel interrupted; its state (variables, imports) is kept, but this block's output after the drop "
+                "is lost and it may not have finished. It was not run again: check what it did before running it again."
+            )
+            return 1, False
         if outcome.timed_out:
             collector.line(
                 f"Timed out after {self._timeout:g} s; the kernel was interrupted. Its state (variables, "

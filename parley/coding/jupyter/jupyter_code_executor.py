@@ -12,7 +12,14 @@ it over the kernel's websocket, and deletes it when closed. It behaves as
   rate limit would otherwise drop output; output still lost on the way is said in the result).
   Images and HTML come back over the websocket and are saved in ``output_dir`` on this machine.
 - A kernel that dies is restarted by the gateway, which says so; the executor then deletes it,
-  starts a fresh one and tells the model that state was lost.
+  starts a fresh one and tells the model that state was lost. So does a kernel deleted,
+  restarted or culled on the server, or a gateway that restarted: noticed as it happens, also
+  mid-block, not by waiting out the block's timeout.
+- Faults on the way are survived (`parley.coding.jupyter._gateway`): the start retries a gateway
+  that is not answering yet, or answers 502-504 or 429, until ``startup_timeout``; a dropped
+  websocket is reopened when the gateway still has the kernel, and a block it cut off is
+  reported as interrupted by a lost connection, never sent again; closing retries the delete and
+  logs a warning when the gateway is gone.
 - Containment (`parley.coding.jupyter._contain`): on Linux the kernel is made a child subreaper
   with a watchdog, so what its code starts (``setsid`` children, double-forked daemons) ends
   when the executor deletes the kernel (`close`, `restart`) and, through the watchdog, when the
@@ -47,12 +54,21 @@ from parley.coding.jupyter._gateway import GatewayKernel
 from parley.coding.jupyter._kernel_executor import KernelExecutor, OwnedKernel
 from parley.coding.jupyter._save_cell import save_cell
 from parley.coding.jupyter.base import JupyterConnectable, JupyterConnectionInfo, connection_info
-from parley.exceptions import ExecutorUnavailableError
+from parley.exceptions import ConfigError, ExecutorUnavailableError
 
 __all__ = ["JupyterCodeExecutor"]
 
 _END_WAIT_S = 10.0
 """Seconds to wait for the cell that ends the kernel's processes before the kernel is deleted anyway."""
+
+
+def _check_strings(key: str, value: object) -> dict[str, str]:
+    """A mapping of str to str, copied; `ConfigError` naming ``key`` otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(f"{key} must be a dict of str to str, got a {type(value).__name__}.", key=key)
+    return dict(value)
 
 
 class JupyterCodeExecutor(KernelExecutor):
@@ -96,8 +112,20 @@ class JupyterCodeExecutor(KernelExecutor):
             32,000.
         max_saved_bytes: the most bytes of a block's output saved to that file; the marker
             says when the saved copy was cut. Default 268,435,456 (256 MiB).
-        startup_timeout: seconds each step of starting a kernel (the gateway starting it,
-            connecting, its first answer) may take. Default 60.
+        startup_timeout: seconds the whole start of a kernel may take: the gateway answering
+            (connection errors, 502/503/504 and 429 are retried with capped backoff,
+            ``Retry-After`` honoured), the kernel starting, its websocket opening and its
+            first answer. The error at the end says what was tried and what answered last.
+            Default 60.
+        headers: extra HTTP headers sent with every request and the websocket, for a gateway
+            behind a proxy that wants its own (``{"X-Api-Key": ...}``); an ``Authorization``
+            header here replaces the token's. Default none.
+        validate_cert: check the gateway's TLS certificate (https). Default True; False for a
+            self-signed certificate you trust.
+        kernel_env: variables sent with the kernel's start request. Jupyter Enterprise Gateway
+            passes those named ``KERNEL_*`` to the kernel and its launcher (``KERNEL_NAMESPACE``,
+            ``KERNEL_IMAGE`` ... on Kubernetes); Kernel Gateway ignores them unless it is told
+            to accept them (``--JupyterWebsocketPersonality.env_whitelist``). Default none.
 
         approve: an approval step run before each call's blocks (see `parley.coding.approval`):
             a callable ``(blocks) -> bool | ApprovalDecision``, ``"human"``, or None (default).
@@ -121,8 +149,16 @@ class JupyterCodeExecutor(KernelExecutor):
         max_saved_bytes: int = 268_435_456,
         startup_timeout: float = 60,
         approve: Approve | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        validate_cert: bool = True,
+        kernel_env: Mapping[str, str] | None = None,
     ) -> None:
         self._server = connection_info(jupyter_server)
+        self._headers = _check_strings("headers", headers)
+        self._kernel_env = _check_strings("kernel_env", kernel_env)
+        if not isinstance(validate_cert, bool):
+            raise ConfigError(f"validate_cert must be True or False, got {validate_cert!r}.", key="validate_cert")
+        self._validate_cert = validate_cert
         super().__init__(
             timeout=timeout,
             kernel_name=kernel_name,
@@ -147,7 +183,13 @@ class JupyterCodeExecutor(KernelExecutor):
             ConfigError: the gateway refused the token, or has no kernel spec ``kernel_name``.
             MissingDependencyError: tornado is not installed.
         """
-        kernel = GatewayKernel(self._server, self._kernel_name)
+        kernel = GatewayKernel(
+            self._server,
+            self._kernel_name,
+            headers=self._headers,
+            validate_cert=self._validate_cert,
+            env=self._kernel_env,
+        )
         await kernel.start(self._startup_timeout)
         return kernel
 
@@ -163,10 +205,16 @@ class JupyterCodeExecutor(KernelExecutor):
         return setup_call()
 
     async def _end_processes(self, kernel: OwnedKernel) -> None:
-        """Stop and kill every process the kernel's code started (`parley.coding.jupyter._contain`)."""
+        """Stop and kill every process the kernel's code started (`parley.coding.jupyter._contain`).
+
+        Not tried when the kernel is known dead or its websocket dropped: finding out whether
+        it lives could take `parley.coding.jupyter._gateway.RECOVER_S`, and deleting the
+        kernel ends them anyway. A drop seen only now ends the wait for the cell's reply.
+        """
+        if isinstance(kernel, GatewayKernel) and not kernel.usable:
+            return
         with contextlib.suppress(ExecutorUnavailableError):
-            if await kernel.exit_status() is None:
-                await kernel.reply(await kernel.execute(END_CELL, silent=True), _END_WAIT_S)
+            await kernel.reply(await kernel.execute(END_CELL, silent=True), _END_WAIT_S)
 
     def stop(self) -> None:
         """AutoGen 0.2's name for `close`: delete the kernel and refuse further runs. Idempotent."""

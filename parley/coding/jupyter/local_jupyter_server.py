@@ -71,6 +71,8 @@ class LocalJupyterServer:
     inherit) leaves out the variables that look like secrets (`parley.coding._env`).
     """
 
+    _NAME = "Jupyter Kernel Gateway"
+
     def __init__(
         self,
         ip: str = "127.0.0.1",
@@ -177,8 +179,7 @@ class LocalJupyterServer:
         """
         if self._process is not None:
             return self
-        if importlib.util.find_spec("kernel_gateway") is None:
-            raise MissingDependencyError("kernel_gateway", "jupyter")
+        self._check_installed()
         self._dir = Path(tempfile.mkdtemp(prefix="parley-gateway-"))
         self._root = self._given_root or self._dir / "kernels"
         self._root.mkdir(parents=True, exist_ok=True)
@@ -188,14 +189,32 @@ class LocalJupyterServer:
             if not why:
                 return self
         self.stop()
-        raise ExecutorUnavailableError(f"The Jupyter Kernel Gateway did not start:\n{why}")
+        raise ExecutorUnavailableError(f"The {self._NAME} did not start:\n{why}")
 
-    def _try_port(self, port: int) -> str:
-        """Start the gateway on ``port``; return "" once it answers, else the tail of its log."""
-        assert self._dir is not None
-        assert self._root is not None
-        log = self._log_file or self._dir / f"gateway-{port}.log"
-        command = [
+    def restart(self, *, down_for: float = 0.0) -> None:
+        """Stop the gateway (its kernels end with it), wait ``down_for`` seconds, start it again on the same port.
+
+        A gateway restarted this way has no kernel: clients of the old one find theirs gone.
+
+        Raises:
+            RuntimeError: the gateway is not running.
+            ExecutorUnavailableError: it did not answer again in time (its log is quoted).
+        """
+        port, _ = self._running()
+        self._end_process()
+        time.sleep(down_for)
+        why = self._try_port(port)
+        if why:
+            raise ExecutorUnavailableError(f"The {self._NAME} did not start again on port {port}:\n{why}")
+
+    def _check_installed(self) -> None:
+        """Raise `MissingDependencyError` when the gateway is not installed."""
+        if importlib.util.find_spec("kernel_gateway") is None:
+            raise MissingDependencyError("kernel_gateway", "jupyter")
+
+    def _command(self, port: int) -> list[str]:
+        """The command that starts the gateway on ``port`` with the token."""
+        return [
             sys.executable, "-m", "jupyter", "kernelgateway",
             f"--KernelGatewayApp.ip={self._ip}",
             f"--log-level={self._log_level}",
@@ -204,9 +223,20 @@ class LocalJupyterServer:
             f"--KernelGatewayApp.auth_token={self._token}",
             "--JupyterWebsocketPersonality.list_kernels=True",
         ]  # fmt: skip
-        env = {k: v for k, v in code_environment().items() if k != "MPLBACKEND"}
+
+    def _environment(self) -> dict[str, str]:
+        """The gateway's environment (its kernels inherit it): no secrets, matplotlib's backend left to the kernel."""
+        return {k: v for k, v in code_environment().items() if k != "MPLBACKEND"}
+
+    def _try_port(self, port: int) -> str:
+        """Start the gateway on ``port``; return "" once it answers, else the tail of its log."""
+        assert self._dir is not None
+        assert self._root is not None
+        log = self._log_file or self._dir / f"gateway-{port}.log"
         with open(log, "ab") as out:
-            self._process = subprocess.Popen(command, cwd=self._root, env=env, stdout=out, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(
+                self._command(port), cwd=self._root, env=self._environment(), stdout=out, stderr=subprocess.STDOUT
+            )
         self._port = port
         deadline = time.monotonic() + self._startup_timeout
         while time.monotonic() < deadline and self._process.poll() is None:
