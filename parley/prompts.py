@@ -143,7 +143,8 @@ from earlier blocks are still there, so do not repeat setup that already ran.
 which run as a subprocess in that folder. Tag each block with its language; other blocks are not run.
 - The value of a block's last expression is shown, as in a notebook. Errors come back as a traceback.
 - Plots and other images (matplotlib figures, `display(...)`) and HTML are saved as files in \
-{output_dir}; you get their paths. Matplotlib figures come back without `plt.show()`.
+{output_dir}; you get their paths, and the text of HTML and Markdown displays. Matplotlib figures \
+come back without `plt.show()`.
 - Each block may run for at most {timeout} seconds; then it is interrupted: you get what it printed \
 so far with exit code 124, and the kernel keeps its state.
 - If you are told the kernel died or was restarted, its state is gone: run your setup again.
@@ -167,7 +168,8 @@ which run as a subprocess on that machine. Tag each block with its language; oth
 the user's machine. Start a block with `# filename: name.py` to also save it there under that name; \
 paths outside that directory are refused.
 - Plots and other images (matplotlib figures, `display(...)`) and HTML are sent back and saved as \
-files in {output_dir} on the user's machine; you get their paths, but your code cannot open them. \
+files in {output_dir} on the user's machine; you get their paths (and the text of HTML and \
+Markdown displays), but your code cannot open them. \
 Matplotlib figures come back without `plt.show()`.
 - Each block may run for at most {timeout} seconds; then it is interrupted: you get what it printed \
 so far with exit code 124, and the kernel keeps its state.
@@ -190,7 +192,7 @@ run as a subprocess. Tag each block with its language; other blocks are not run.
 - Your output is shown in the notebook as it happens, and you get it back. The value of a block's \
 last expression is shown. Errors come back as a traceback.
 - Plots and other images (matplotlib figures, `display(...)`) and HTML are shown to the user and \
-saved as files in {output_dir}; you get their paths.
+saved as files in {output_dir}; you get their paths, and the text of HTML and Markdown displays.
 - Each block may run for at most {timeout} seconds; then it is interrupted and you get what it \
 printed so far with exit code 124.
 - Output longer than {max_output_chars} characters is cut to its start and end; the full output \

@@ -18,8 +18,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   if [ "$EXTRAS" != "core" ]; then target=".[$EXTRAS]"; fi
   echo "[setup] installing pyparley ($EXTRAS) into .venv"
   .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-  # compat mode: a plain .pth path entry instead of an import hook that costs every Python start ~10 ms
-  .venv/bin/python -m pip install --quiet -e "$target" --config-settings editable_mode=compat 2>&1 | grep -v '^WARNING: Location' || true
+  # a plain .pth path entry, no import hook (see package-dir in pyproject.toml)
+  .venv/bin/python -m pip install --quiet -e "$target" 2>&1 | grep -v '^WARNING: Location' || true
   .venv/bin/python -c "import parley" # fail here, loudly, if the install did not work
   echo "$want" > "$stamp"
 fi

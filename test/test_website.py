@@ -138,4 +138,10 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     started = (tmp_path / "getting-started" / "index.html").read_text(encoding="utf-8")
     assert '<span class="kn">from</span>' in started
     assert (tmp_path / "search" / "search_index.json").is_file()
-    assert "examples/two_agents.replies.yaml" in (tmp_path / "examples" / "index.html").read_text(encoding="utf-8")
+    gallery = (tmp_path / "examples" / "index.html").read_text(encoding="utf-8")
+    assert "examples/two_agents.replies.yaml" in gallery
+    # each script is shown as it is (the snippet lines were expanded, not printed)
+    for word in ("initiate_chat", "LineCounter", "ExecutorPool", "price_summary"):
+        assert f">{word}<" in gallery, word
+    assert "8&lt;" not in gallery
+    assert "8 &lt;" not in gallery

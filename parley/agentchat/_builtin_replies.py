@@ -178,8 +178,9 @@ class ReplyFunctionsMixin:
     ) -> tuple[bool, str | Message | None]:
         """Ask the model for the reply.
 
-        With ``"stream": True`` in ``llm_config`` the tokens are printed as they arrive (unless
-        the agent is silent). With a pydantic model class as ``response_format`` the reply is a
+        With ``"stream": True`` in ``llm_config`` the tokens are printed as they arrive, under the
+        header of the message they make (unless the agent or its receiver is silent); the
+        message is not printed again when it is sent. With a pydantic model class as ``response_format`` the reply is a
         message whose content is the JSON text and whose ``"parsed"`` holds the instance;
         ``"parsed"`` is not stored in the chat history, which keeps the JSON text.
 
@@ -197,8 +198,10 @@ class ReplyFunctionsMixin:
         functions = self.functions
         offered = tools + [{"type": "function", "function": f} for f in functions] if functions else tools
         if getattr(client, "streams", False):
+            # Tokens show where the message would be printed: not when its receiver is silent.
+            show = not (self._quiet() or getattr(sender, "silent", False))
             response = await create_reply(
-                client, request, offered or None, show_tokens=not self._quiet(), agent=self._name
+                client, request, offered or None, show_tokens=show, agent=self._name, speaker=self, recipient=sender
             )
         else:
             response = await client.create(request, tools=offered or None)

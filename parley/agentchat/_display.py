@@ -9,7 +9,7 @@ from typing import Any
 from parley.agentchat._tool_arguments import UnreadableArguments, read_arguments
 from parley.llm.types import Message
 
-__all__ = ["RULE", "content_str", "format_message"]
+__all__ = ["RULE", "content_str", "format_message", "header"]
 
 RULE = "-" * 80
 
@@ -31,9 +31,26 @@ def content_str(content: Any) -> str:
     return str(content)
 
 
-def format_message(sender: str, recipient: str, message: Message) -> str:
-    """Render ``message`` as the console shows it: a header, the content or calls, a rule."""
-    lines = [f"{sender} (to {recipient}):", ""]
+def header(sender: str, recipient: str | None) -> str:
+    """The line that opens a message on the console: ``"sender (to recipient):"``.
+
+    Without a recipient (a reply generated outside a conversation) it is ``"sender:"``.
+    """
+    return f"{sender} (to {recipient}):" if recipient is not None else f"{sender}:"
+
+
+def format_message(sender: str, recipient: str, message: Message, *, text_shown: bool = False) -> str:
+    """Render ``message`` as the console shows it: a header, the content or calls, a rule.
+
+    Args:
+        sender: the sending agent's name.
+        recipient: the receiving agent's name.
+        message: the message as stored.
+        text_shown: the header and the content's text are already on the console (they were
+            streamed as the model wrote them, the text's line ended): render only what follows
+            them, the tool calls and the rule, so that the two parts read as the whole message.
+    """
+    lines = [header(sender, recipient), ""]
     responses = message.get("tool_responses")
     if responses:
         for r in responses:
@@ -44,6 +61,8 @@ def format_message(sender: str, recipient: str, message: Message) -> str:
         text = content_str(message.get("content"))
         if text:
             lines.append(text)
+            if text_shown:
+                del lines[:]
         legacy = message.get("function_call")
         if legacy:
             lines.append(f"***** Suggested function call: {legacy.get('name', '')} *****")

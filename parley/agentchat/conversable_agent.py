@@ -25,7 +25,7 @@ from parley.agentchat._code_execution import CodeExecution
 from parley.agentchat._conversation_state import ConversationStateMixin
 from parley.agentchat._display import content_str, format_message
 from parley.agentchat._function_calls import FunctionCallsMixin
-from parley.agentchat._model_clients import ModelClientsMixin
+from parley.agentchat._model_clients import ModelClientsMixin, streamed_already
 from parley.agentchat._nested import NestedChatsMixin
 from parley.agentchat._replies import REPLY_SHELL_ATTR, ReplyEntry, Trigger, reply_key
 from parley.agentchat._sync_replies import SyncRepliesMixin
@@ -415,8 +415,9 @@ class ConversableAgent(
         msg = self._append(message, "user", sender, False)
         if runtime_logging.is_logging:
             runtime_logging.log_event(self, "received_message", message=msg, sender=sender.name, valid=True)
+        shown = streamed_already(sender, self, msg)  # used up either way
         if not (silent or self.silent):
-            IOStream.get_default().print(format_message(sender.name, self._name, msg), flush=True)
+            IOStream.get_default().print(format_message(sender.name, self._name, msg, text_shown=shown), flush=True)
         if request_reply is False or (request_reply is None and not self.reply_at_receive[sender]):
             return
         await self._exchange(sender, silent)

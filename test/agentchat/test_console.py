@@ -59,14 +59,15 @@ def test_a_chat_through_the_console_shows_escape_sequences_without_obeying_them(
             code_execution_config={"executor": "local", "local": {"work_dir": str(tmp_path), "timeout": 30}},
         )
         with IOStream.set_default(console):
-            result = user.initiate_chat(assistant, message="Clear my screen.")
+            result = user.initiate_chat(assistant, message="Clear my screen:\n```sh\nclear\n```")
     assert "\x1b]0;owned\x07" in str(result.chat_history[2]["content"])  # the model reads the output as it was
     shown = file.getvalue()
     assert_obeys_nothing(shown)
-    # The operator reads exactly what was sent: the model's message, streamed and whole ...
-    assert shown.count("Look \\x1b]0;pwned\\x07\\x1b[2J\\x1b[3J \\x1b[31mred") == 2
-    assert shown.count("\\x1b]8;;https://evil.example\\x1b\\click\\x1b]8;;\\x1b\\ \\x9b2J") == 2
-    assert shown.count(MARKUP) == 2  # rich markup shown as typed
+    # The operator reads exactly what was sent: the model's message, streamed once under its header ...
+    assert shown.count("Look \\x1b]0;pwned\\x07\\x1b[2J\\x1b[3J \\x1b[31mred") == 1
+    assert shown.count("assistant (to user):\n\nLook \\x1b]0;pwned") == 1
+    assert shown.count("\\x1b]8;;https://evil.example\\x1b\\click\\x1b]8;;\\x1b\\ \\x9b2J") == 1
+    assert shown.count(MARKUP) == 1  # rich markup shown as typed
     # ... and the code's output.
     assert "\\x1b]0;owned\\x07\\x1b[2J\\x1b[3Jspoofed\\x0dreal\\x1b[31mred" in shown
     assert "Done.\\x0d\\x08 TERMINATE" in shown

@@ -13,6 +13,7 @@ import pytest
 
 from parley.coding._output import OutputBudget
 from parley.coding.jupyter._collect import OutputCollector
+from parley.coding.jupyter._html_text import HTML_TEXT_LIMIT, html_to_text
 from parley.coding.jupyter._messages import (
     KernelDisplay,
     KernelError,
@@ -143,10 +144,58 @@ def test_html_is_saved_and_its_plain_text_kept() -> None:
     assert rendered.files[0].content == b"<table><tr><td>1</td></tr></table>"
 
 
-def test_html_whose_plain_text_is_a_default_repr_shows_only_the_file() -> None:
-    rendered = render_bundle({"text/plain": "<IPython.core.display.HTML object>", "text/html": "<b>x</b>"})
-    assert rendered.text == ""
-    assert len(rendered.files) == 1
+def test_html_whose_plain_text_is_a_default_repr_is_read_as_its_text_and_saved() -> None:
+    rendered = render_bundle(
+        {"text/plain": "<IPython.core.display.HTML object>", "text/html": "<p>x &lt; <b>y</b></p>"}
+    )
+    assert rendered.text == "x < y"
+    assert [f.content for f in rendered.files] == [b"<p>x &lt; <b>y</b></p>"]
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        (
+            {"text/plain": "<IPython.core.display.Markdown object>", "text/markdown": "# Title\n*note*"},
+            "# Title\n*note*",
+        ),
+        ({"text/plain": "<IPython.core.display.Latex object>", "text/latex": "$x^2$"}, "$x^2$"),
+        ({"text/plain": "<mymod.Thing object at 0x7f00deadbeef>", "text/markdown": ["a\n", "b"]}, "a\nb"),
+        ({"text/plain": "<IPython.core.display.JSON object>", "application/json": {"k": 1}}, '{"k": 1}'),
+        ({"text/plain": "<object object at 0x7f00deadbeef>"}, "<object object at 0x7f00deadbeef>"),  # all there is
+        ({"text/plain": "Thing(3)", "text/markdown": "**3**"}, "Thing(3)"),  # a real repr is kept
+    ],
+)
+def test_a_default_repr_gives_way_to_the_displays_own_text(data: dict[str, Any], text: str) -> None:
+    assert render_bundle(data).text == text
+
+
+def test_html_text_is_bounded_and_says_where_the_rest_is() -> None:
+    rows = "".join(f"<tr><td>row {i}</td><td>{i * i}</td></tr>" for i in range(5_000))
+    rendered = render_bundle({"text/html": f"<style>td {{}}</style><table>{rows}</table>"})
+    lines = rendered.text.split("\n")
+    assert lines[:3] == ["row 0 | 0", "row 1 | 1", "row 2 | 4"]
+    assert lines[-1] == "[HTML display cut to 2,000 characters of text here; the saved file has all of it]"
+    assert len(rendered.text) <= HTML_TEXT_LIMIT + len(lines[-1]) + 1
+    assert rendered.files[0].content.endswith(b"<td>24990001</td></tr></table>")  # the file keeps it all
+
+
+def test_html_to_text_keeps_what_a_browser_shows() -> None:
+    html = (
+        "<html><head><title>t</title><style>p { color: red }</style></head><body>"
+        "<h1>Report</h1><p>Sales &amp; costs,\n   <i>per</i>   quarter.</p><!-- hidden -->"
+        "<ul><li>Q1</li><li>Q2</li></ul><script>alert('x')</script>"
+        "<table><tr><th>q</th><th>sum</th></tr><tr><td>1</td><td>10</td></tr></table>"
+        '<img src="a.png" alt="a chart"><pre>  x = 1\n  y = 2</pre>end<br>line</body></html>'
+    )
+    assert html_to_text(html) == (
+        "Report\nSales & costs, per quarter.\n- Q1\n- Q2\nq | sum\n1 | 10\n"
+        "[image: a chart]\n  x = 1\n  y = 2\nend\nline"
+    )
+    assert html_to_text("<div></div>" * 200) == ""
+    assert html_to_text("<p>" + "word " * 100 + "</p>", limit=20) == (
+        "word word word word\n[HTML display cut to 20 characters of text here; the saved file has all of it]"
+    )
 
 
 def test_svg_and_jpeg_and_html_together_images_first() -> None:

@@ -48,6 +48,7 @@ CELLS = {
     "user_reads": "print('user sees', agent_value)",
     "plot": _run("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"),
     "html": _run("from IPython.display import HTML, display\ndisplay(HTML('<i>it</i>'))"),
+    "markdown": _run("from IPython.display import Markdown, display\ndisplay(Markdown('## Plan\\n- *one*'))"),
     "error": _run("print('before')\nraise ValueError('boom')"),
     "shell": _run("echo from bash\nexit 4", language="bash"),
     "bang": _run("!echo bang"),
@@ -127,8 +128,18 @@ def test_plots_render_inline_and_come_back_as_png_files(cells: dict[str, list[di
 def test_html_renders_inline_and_is_saved(cells: dict[str, list[dict[str, Any]]]) -> None:
     [display] = [o for o in cells["html"] if o["output_type"] == "display_data"]
     assert display["data"]["text/html"] == "<i>it</i>"
-    [html] = result(cells["html"])["output_files"]
+    shown = result(cells["html"])
+    [html] = shown["output_files"]
     assert Path(html).read_text() == "<i>it</i>"
+    assert shown["output"] == f"HTML saved to {html}\nit\n"  # the model reads the text, not a repr
+
+
+@pytest.mark.timeout(180)
+def test_markdown_renders_inline_and_reaches_the_model_as_its_source(cells: dict[str, list[dict[str, Any]]]) -> None:
+    [display] = [o for o in cells["markdown"] if o["output_type"] == "display_data"]
+    assert display["data"]["text/markdown"] == "## Plan\n- *one*"
+    shown = result(cells["markdown"])
+    assert (shown["exit_code"], shown["output"], shown["output_files"]) == (0, "## Plan\n- *one*\n", [])
 
 
 @pytest.mark.timeout(180)

@@ -54,17 +54,23 @@ async def test_tokens_reach_the_iostream_before_the_message_is_complete() -> Non
             chat = asyncio.create_task(user.a_initiate_chat(assistant, message="Say something."))
             await asyncio.wait_for(io.seen.wait(), timeout=30)
             # The server holds the rest of the reply until `release` is set.
-            assert io.output[1:] == ["Streaming ", "into "]
+            assert io.output[1:] == ["assistant (to user):\n\n", "Streaming ", "into "]  # the header first
             assert not chat.done()
             release.set()
             result = await asyncio.wait_for(chat, timeout=30)
         request = server.requests[0]
     assert io.output == [
         f"user (to assistant):\n\nSay something.\n\n{RULE}\n",
+        "assistant (to user):\n\n",
         *["Streaming ", "into ", "the ", "console. ", "TERMINATE"],
         "\n",  # the streamed line is ended
-        f"assistant (to user):\n\nStreaming into the console. TERMINATE\n\n{RULE}\n",
+        f"\n{RULE}\n",  # and the message is closed, not printed again
     ]
+    # Read as a whole, the console shows what a reply that did not stream shows.
+    assert io.text == (
+        f"user (to assistant):\n\nSay something.\n\n{RULE}\n"
+        f"assistant (to user):\n\nStreaming into the console. TERMINATE\n\n{RULE}\n"
+    )
     assert result.chat_history[-1]["content"] == "Streaming into the console. TERMINATE"
     assert request["stream"] is True
     assert result.cost["usage_excluding_cached_inference"]["gpt-4o-mini"]["total_tokens"] > 0
@@ -129,3 +135,91 @@ async def test_the_in_process_double_streams_the_same_transcript_as_the_server()
             outputs.append(io.output)
     assert outputs[0] == outputs[1]
     assert contains_run(outputs[0], ["Same ", "pieces ", "either ", "way. ", "TERMINATE", "\n"])
+
+
+def printed_once(text: str, needle: str) -> bool:
+    return text.count(needle) == 1
+
+
+async def test_a_streamed_reply_with_tool_calls_shows_its_text_once_then_its_calls() -> None:
+    script = [
+        {"content": "Let me add them.", "tool_calls": [{"name": "add", "arguments": {"a": 2, "b": 3}, "id": "call_1"}]},
+        "The sum is 5. TERMINATE",
+    ]
+    with ScriptedOpenAIServer(script) as server:
+        assistant, user = agents(server)
+
+        @user.register_for_execution()
+        @assistant.register_for_llm(description="Add two numbers.")
+        def add(a: int, b: int) -> int:
+            return a + b
+
+        io = ScriptedIOStream()
+        with IOStream.set_default(io):
+            await user.a_initiate_chat(assistant, message="What is 2 + 3?")
+    calls = "\n".join(
+        [
+            "***** Suggested tool call (call_1): add *****",
+            "Arguments:",
+            '{\n  "a": 2,\n  "b": 3\n}',
+            "*" * 40,
+        ]
+    )
+    assert contains_run(io.output, ["assistant (to user):\n\n", "Let ", "me ", "add ", "them.", "\n"])
+    assert f"assistant (to user):\n\nLet me add them.\n{calls}\n\n{RULE}\n" in io.text  # whole, as if not streamed
+    assert printed_once(io.text, "Let me add them.")
+    assert printed_once(io.text, "assistant (to user):\n\nThe sum is 5. TERMINATE\n\n" + RULE)
+    assert io.text.count("assistant (to user):") == 2  # one header per message
+
+
+async def test_in_a_group_chat_each_streamed_reply_comes_under_its_speakers_header() -> None:
+    from parley import GroupChat, GroupChatManager
+
+    with ScriptedOpenAIServer(["Draft one.", "Looks fine. TERMINATE"]) as server:
+        entry = {"model": "gpt-4o-mini", "base_url": server.base_url, "api_key": FAKE_KEY, "max_retries": 0}
+        llm = {"config_list": [entry], "stream": True}
+        writer = AssistantAgent("writer", llm_config=llm)
+        critic = AssistantAgent("critic", llm_config=llm)
+        user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)
+        group = GroupChat([user, writer, critic], messages=[], max_round=3, speaker_selection_method="round_robin")
+        manager = GroupChatManager(group, llm_config=False)
+        io = ScriptedIOStream()
+        with IOStream.set_default(io):
+            await user.a_initiate_chat(manager, message="Write a line.")
+    assert io.text == (
+        f"user (to chat_manager):\n\nWrite a line.\n\n{RULE}\n"
+        "\nNext speaker: writer\n\n"
+        f"writer (to chat_manager):\n\nDraft one.\n\n{RULE}\n"
+        "\nNext speaker: critic\n\n"
+        f"critic (to chat_manager):\n\nLooks fine. TERMINATE\n\n{RULE}\n"
+    )
+    assert contains_run(io.output, ["writer (to chat_manager):\n\n", "Draft ", "one.", "\n", f"\n{RULE}\n"])
+
+
+async def test_a_reply_changed_on_its_way_is_printed_as_it_was_sent() -> None:
+    with ScriptedOpenAIServer(["Secret plan. TERMINATE"]) as server:
+        assistant, user = agents(server)
+
+        def redact(sender: Any, message: Any, recipient: Any, silent: bool) -> Any:
+            return message.replace("Secret", "[redacted]") if isinstance(message, str) else message
+
+        assistant.register_hook("process_message_before_send", redact)
+        io = ScriptedIOStream()
+        with IOStream.set_default(io):
+            await user.a_initiate_chat(assistant, message="Plan?")
+    # What streamed stays on the console; what the user received is printed whole after it.
+    assert io.text.endswith(
+        f"assistant (to user):\n\nSecret plan. TERMINATE\n"
+        f"assistant (to user):\n\n[redacted] plan. TERMINATE\n\n{RULE}\n"
+    )
+
+
+async def test_tokens_for_a_silent_receiver_are_not_shown() -> None:
+    with ScriptedOpenAIServer(["Hush. TERMINATE"]) as server:
+        assistant, user = agents(server)
+        user.silent = True
+        io = ScriptedIOStream()
+        with IOStream.set_default(io):
+            result = await user.a_initiate_chat(assistant, message="Hi")
+    assert "Hush" not in io.text
+    assert result.chat_history[-1]["content"] == "Hush. TERMINATE"

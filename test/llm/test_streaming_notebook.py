@@ -1,4 +1,4 @@
-"""Streaming in a notebook: tokens reach the cell's output, on a real ipykernel, while the reply is unfinished.
+"""Streaming in a notebook: tokens reach the cell's output under their header, on a real ipykernel, as they come.
 
 The cell runs a streamed chat with the default IOStream (`IOConsole`, which writes to the cell's
 stdout). The scripted server inside the kernel holds the stream after its first words until a
@@ -95,9 +95,12 @@ def test_tokens_render_in_the_notebook_before_the_reply_is_complete(kernel: Any,
     assert stream_texts(kernel, msg_id, "words, ", seen)
     # The kernel's server is holding the rest of the reply: nothing after the first words is out.
     assert "then" not in "".join(seen)
-    assert "assistant (to user)" not in "".join(seen)
+    assert "".join(seen).count("assistant (to user):\n\nFirst ") == 1  # the header came first
     gate.touch()
     assert not stream_texts(kernel, msg_id, "\x00never printed", seen)
     text = "".join(seen)
-    assert "First words, then the rest. TERMINATE\nassistant (to user):" in text
+    # The reply is shown once, under its header, and closed with the rule; never printed again.
+    assert text.count("First words, then the rest. TERMINATE") == 1
+    assert text.count("assistant (to user):") == 1
+    assert "assistant (to user):\n\nFirst words, then the rest. TERMINATE\n\n" + "-" * 80 in text
     assert len(seen) >= 6  # the tokens came as separate stream messages, each flushed as it arrived

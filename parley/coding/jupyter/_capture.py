@@ -9,6 +9,11 @@ a copy to an `OutputCollector`:
 - the display publisher's ``publish`` (``display(...)``, matplotlib figures);
 - the shell's ``_showtraceback`` (errors, as the structured traceback IPython shows).
 
+While it runs, every display format the shell knows is computed, not only those its front end
+shows: a terminal IPython shows ``text/plain`` only, where a ``Markdown`` display is
+``<IPython.core.display.Markdown object>``, but the model should read its Markdown. The front
+end still shows what it always does.
+
 `Deadline` stops a run that takes too long by raising ``KeyboardInterrupt`` in the thread that
 runs it, as Ctrl-C would.
 """
@@ -135,6 +140,7 @@ def capture(shell: Any, collector: OutputCollector) -> Iterator[_Copier]:
     sys.stdout, sys.stderr = tees
     try:
         with (
+            _every_format(shell),
             _patched(hook, "write_format_data", write_format_data),
             _patched(pub, "publish", publish),
             _patched(shell, "_showtraceback", showtraceback),
@@ -143,6 +149,21 @@ def capture(shell: Any, collector: OutputCollector) -> Iterator[_Copier]:
     finally:
         sys.stdout, sys.stderr = saved_streams
         hook.exec_result = saved_result  # a nested run_cell resets it; the user's cell needs it
+
+
+@contextlib.contextmanager
+def _every_format(shell: Any) -> Iterator[None]:
+    """Have the shell's display formatter compute every MIME type it has a formatter for."""
+    formatter = getattr(shell, "display_formatter", None)
+    if formatter is None:
+        yield
+        return
+    saved = list(formatter.active_types)  # a traitlets list: set and restored by value
+    formatter.active_types = list(formatter.format_types)
+    try:
+        yield
+    finally:
+        formatter.active_types = saved
 
 
 def _raise_in_thread(thread_id: int, exc_type: type[BaseException] | None) -> None:

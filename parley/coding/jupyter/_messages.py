@@ -19,8 +19,10 @@ Decisions worth knowing:
 - A bundle with an image is shown to the model as the saved file, not as its ``text/plain``
   repr (``<Figure size 640x480 with 1 Axes>`` says nothing). HTML is saved *and* its
   ``text/plain`` kept, because a pandas table's plain form is what a model reads best.
-- Other rich types (Markdown, LaTeX, JSON) are shown as their ``text/plain``, else as their
-  source text.
+- A ``text/plain`` that is only Python's default repr (``<IPython.core.display.Markdown
+  object>``) is dropped when the bundle has anything better: the model reads Markdown and
+  LaTeX as their source, HTML as its readable text (`parley.coding.jupyter._html_text`,
+  bounded), JSON as JSON text.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from parley.coding.jupyter._html_text import html_to_text
 
 __all__ = [
     "FileToSave",
@@ -186,29 +190,32 @@ def render_bundle(data: Mapping[str, Any]) -> RenderedBundle:
     """Decide which parts of a MIME bundle become files and what text a model reads.
 
     Args:
-        data: a display's MIME bundle, MIME type to value (base64 text for binary images).
+        data: a display's MIME bundle, MIME type to value (base64 text for binary images;
+            text may come as a list of lines, as nbformat stores it).
 
     Returns:
-        The files to save (PNG, JPEG, GIF, SVG and HTML, images first) and the text: the
-        bundle's ``text/plain`` unless it has an image, or it is only Python's default repr
-        (``<IPython.core.display.HTML object>``) of a display saved as a file; with neither an
-        image nor HTML, the source of Markdown or LaTeX, or JSON as text, when there is no
-        ``text/plain``.
+        The files to save (PNG, JPEG, GIF, SVG and HTML, images first) and the text: none when
+        there is an image (the saved file says it); else the bundle's ``text/plain``, unless it
+        is only Python's default repr (``<IPython.core.display.Markdown object>``) and the
+        bundle has better: the source of Markdown or LaTeX, the readable text of HTML (at most
+        `parley.coding.jupyter._html_text.HTML_TEXT_LIMIT` characters), or JSON as text.
     """
     files = [f for mime in (*_IMAGE_TYPES, "text/html") if mime in data if (f := _decode(mime, data[mime]))]
-    has_image = any(f.mime in _IMAGE_TYPES for f in files)
-    plain = data.get("text/plain")
-    plain_text = ("".join(plain) if isinstance(plain, list) else str(plain)) if plain is not None else None
-    if plain_text is not None and files and _DEFAULT_REPR.fullmatch(plain_text.strip()):
-        plain_text = None
-    if has_image:
-        text = ""
-    elif plain_text is not None:
-        text = plain_text
-    elif files:
-        text = ""
-    else:
-        text = next((str(data[m]) for m in _SOURCE_TEXT_TYPES if m in data), "")
-        if not text and "application/json" in data:
-            text = json.dumps(data["application/json"])
-    return RenderedBundle(tuple(files), text)
+    if any(f.mime in _IMAGE_TYPES for f in files):
+        return RenderedBundle(tuple(files), "")
+    plain = _text(data.get("text/plain"))
+    if plain is not None and not _DEFAULT_REPR.fullmatch(plain.strip()):
+        return RenderedBundle(tuple(files), plain)
+    better = next((_text(data[m]) or "" for m in _SOURCE_TEXT_TYPES if m in data), None)
+    if better is None and "text/html" in data:
+        better = html_to_text(_text(data["text/html"]) or "")
+    if better is None and "application/json" in data:
+        better = json.dumps(data["application/json"])
+    return RenderedBundle(tuple(files), better if better is not None else plain or "")
+
+
+def _text(value: Any) -> str | None:
+    """A bundle's text value as one str (nbformat may split it into lines); None stays None."""
+    if value is None:
+        return None
+    return "".join(value) if isinstance(value, list) else str(value)
