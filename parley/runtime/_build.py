@@ -21,10 +21,10 @@ from parley.coding.base import CodeBlock, CodeResult
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.exceptions import ConfigError
 from parley.llm.config import import_object
-from parley.runtime.config import AgentConfig, RuntimeConfig
+from parley.runtime.config import AgentConfig, RuntimeConfig, ToolConfig
 from parley.runtime.session import Resource, Session
 
-__all__ = ["SessionExecutor", "build_agent", "llm_config", "target_agents", "unknown_target"]
+__all__ = ["SessionExecutor", "build_agent", "llm_config", "mcp_tools", "target_agents", "unknown_target"]
 
 _AGENT_CLASSES = {
     "assistant": "parley.agentchat.assistant_agent:AssistantAgent",
@@ -125,6 +125,8 @@ def _tool_functions(config: RuntimeConfig, tool_ids: Sequence[str]) -> list[tupl
     out = []
     for tid in tool_ids:
         spec = config.tools[tid]
+        if not isinstance(spec, ToolConfig):
+            continue  # an MCP server: see _mcp_tools
         try:
             func = import_object(spec.function)
         except ConfigError as e:
@@ -174,21 +176,69 @@ def build_agent(session: Session, agent_id: str) -> Any:
     return agent
 
 
-def target_agents(session: Session, agent_ids: Sequence[str]) -> list[Any]:
+async def target_agents(session: Session, agent_ids: Sequence[str]) -> list[Any]:
     """The session's agents for ``agent_ids`` (call once per team and session).
 
     Each agent's tools are offered to its model and executable by every agent in ``agent_ids``.
+    An MCP server's tools come through a toolset of the session's own (see `mcp_tools`).
+
+    Raises:
+        ConfigError: as `build_agent`, or an MCP server's tools cannot be offered (see
+            `parley.runtime.mcp.register_mcp_tools`).
+        parley.exceptions.MCPServerError: an MCP server could not be started or reached.
     """
     agents = [build_agent(session, a) for a in agent_ids]
     config = session.config
     for aid, agent in zip(agent_ids, agents, strict=True):
+        functions: list[tuple[str, Callable[..., Any]]] = []
         for name, description, func in _tool_functions(config, config.agents[aid].tools):
             if agent.client is not None:
                 agent.register_for_llm(name=name, description=description)(func)
-            for other in agents:
+            functions.append((name, func))
+        for other in agents:
+            for name, func in functions:
                 if name not in other.function_map:
                     other.register_for_execution(name)(func)
+        for name, func in await mcp_tools(session, aid, agent):  # these check their own arguments
+            for other in agents:
+                if name not in other.function_map:
+                    other.register_function({name: func})
     return agents
+
+
+async def mcp_tools(session: Session, agent_id: str, agent: Any) -> list[tuple[str, Callable[..., Any]]]:
+    """Offer the tools of each MCP server that agent ``agent_id`` lists to its model.
+
+    The session opens one `MCPToolset` per agent and server, as a resource owned by the agent
+    (closed with the session, and by a reload that changes the agent's config); each tool call
+    looks the toolset up again, so a closed one is opened afresh on the next call.
+
+    Returns:
+        ``(name, function)`` of each tool offered, for the agent's team mates to run.
+    """
+    from parley.runtime.mcp import MCPToolset, register_mcp_tools
+
+    out: list[tuple[str, Callable[..., Any]]] = []
+    for tid in session.config.agents[agent_id].tools:
+        spec = session.config.tools[tid]
+        if isinstance(spec, ToolConfig) or agent.client is None:
+            continue
+        key = f"mcp:{agent_id}:{tid}"
+
+        async def open_toolset(tid: str = tid, spec: Any = spec) -> Resource:
+            toolset = MCPToolset(tid, spec)
+            return Resource(agent_id, toolset, toolset.aclose, release_on_reload=True)
+
+        async def resolve(key: str = key, opener: Callable[[], Any] = open_toolset) -> MCPToolset:
+            found: MCPToolset = await session.resource(key, opener)
+            return found
+
+        offered = session.offered_tools.get(key)
+        if offered is None:
+            offered = await register_mcp_tools(await resolve(), caller=agent, executor=agent, resolve=resolve)
+            session.offered_tools[key] = offered
+        out += [(name, agent.function_map[name]) for name in offered]
+    return out
 
 
 def unknown_target(config: RuntimeConfig, target: str) -> ConfigError:

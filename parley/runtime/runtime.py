@@ -221,8 +221,8 @@ class Runtime:
         """Read the config file again; new sessions get the new config.
 
         Running runs and existing sessions keep the config they started with. Per-session
-        resources marked ``release_on_reload`` (such as MCP client sessions) of agents whose
-        config changed are closed, to be opened again on next use.
+        resources marked ``release_on_reload`` (the MCP toolsets) of agents whose config, or the
+        config of a tool they list, changed are closed, to be opened again on next use.
 
         Returns:
             The new config.
@@ -235,7 +235,7 @@ class Runtime:
             raise ConfigError("This Runtime was not made from a file, so there is nothing to reload.")
         new = await asyncio.to_thread(load_config, self._path)
         old = self._config
-        changed = [a for a in old.agents if new.agents.get(a) != old.agents[a]]
+        changed = [a for a in old.agents if _agent_changed(old, new, a)]
         self._config = new
         for session in list(self._sessions.values()):
             for agent_id in changed:
@@ -280,3 +280,11 @@ class Runtime:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+
+def _agent_changed(old: RuntimeConfig, new: RuntimeConfig, agent_id: str) -> bool:
+    """Whether an agent's config, or that of a tool it lists (an MCP server's, say), differs in ``new``."""
+    spec = old.agents[agent_id]
+    if new.agents.get(agent_id) != spec:
+        return True
+    return any(new.tools.get(t) != old.tools.get(t) for t in spec.tools)

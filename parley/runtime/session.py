@@ -58,6 +58,7 @@ class Session:
         self.runs = 0
         self.lock = asyncio.Lock()  # one run at a time: a conversation has one thread
         self.closed = False
+        self.offered_tools: dict[str, list[str]] = {}  # MCP toolset key -> tool names offered to its agent
         self._resources: dict[str, Resource] = {}
         self._opening: dict[str, asyncio.Future[Resource]] = {}
 
