@@ -12,6 +12,7 @@ from coding._docker_env import SANDBOX_IMAGE, our_containers, require_docker
 from coding._kernel_env import require_kernel
 
 from parley.runtime import Runtime
+from parley.runtime.events import RunFinished, UsageEvent
 from parley.testing import ScriptedOpenAIServer
 
 from ._teams import KEY_ENV, pair_config
@@ -130,3 +131,49 @@ async def test_cancelling_the_caller_stops_the_run(tmp_path: Path, kind: str) ->
             containers = our_containers() if kind == "docker" else []
     assert left == set()
     assert containers == []
+
+
+def _group(base_url: str) -> dict[str, Any]:
+    """A group chat whose members have no model: its only model calls are the `auto` speaker selections."""
+    quiet = {"kind": "conversable", "human_input_mode": "NEVER", "options": {"default_auto_reply": "noted"}}
+    return {
+        "models": {"fast": [{"model": "gpt-4o-mini", "base_url": base_url, "api_key_env": KEY_ENV}]},
+        "agents": {"lead": {"kind": "user_proxy", "human_input_mode": "NEVER"}, "ann": quiet, "bob": quiet},
+        "teams": {
+            "panel": {"kind": "group_chat", "members": ["lead", "ann", "bob"], "speaker_selection": "auto",
+                      "model": "fast", "max_round": 4},
+        },
+    }  # fmt: skip
+
+
+def _pick(body: dict[str, Any]) -> str:
+    return "bob" if str(body["messages"][-2].get("name")) == "ann" else "ann"
+
+
+@pytest.mark.timeout(60)
+async def test_a_group_chats_speaker_selection_calls_are_counted_and_reported() -> None:
+    with ScriptedOpenAIServer(_pick, model="gpt-4o-mini") as server:
+        async with Runtime.from_dict(_group(server.base_url)) as runtime:
+            events = [e async for e in runtime.run_stream("panel", "Discuss.")]
+        calls = len(server.requests)
+    finished = events[-1]
+    assert isinstance(finished, RunFinished)
+    result = finished.result
+    usage = [e for e in events if isinstance(e, UsageEvent)]
+    assert result.stop_reason == "completed"
+    assert calls == 3
+    assert [e.agent for e in usage] == ["panel_manager"] * calls
+    assert result.total_tokens == sum(e.total_tokens for e in usage) > 0
+    assert result.cost_usd == pytest.approx(sum(e.cost_usd for e in usage))
+    assert result.cost_usd > 0
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("limit", [{"max_tokens": 1}, {"max_cost_usd": 1e-9}])
+async def test_speaker_selection_calls_count_against_the_budget(limit: dict[str, Any]) -> None:
+    with ScriptedOpenAIServer(_pick, model="gpt-4o-mini") as server:
+        async with Runtime.from_dict(_group(server.base_url)) as runtime:
+            result = await runtime.run("panel", "Discuss.", budget=limit)
+    assert result.stop_reason == "budget"
+    assert len(server.requests) == 1
+    assert result.total_tokens > 0
