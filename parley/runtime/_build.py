@@ -2,14 +2,17 @@
 
 Each session builds its own instances, so no state (histories, counters, executors, files) is
 shared between sessions. An agent's executor is a `SessionExecutor`: the real executor is made
-on the first block the agent runs, kept as a session resource, and closed with the session (or
-when a run stops early, to be made again on next use). Its ``work_dir`` is a sub-folder of the
-configured one, named after the session.
+on the first block the agent runs, kept as a session resource, and closed with the session. A
+run stopped while code runs cancels that code and keeps the executor (a kernel keeps its
+variables); only an executor that cannot cancel (a sync one, run in a worker thread) is closed,
+to be made again on next use with a note to the model that its state was lost. Its ``work_dir``
+is a sub-folder of the configured one, named after the session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import difflib
 import os
 from collections.abc import Callable, Sequence
@@ -21,6 +24,7 @@ from parley.coding.base import CodeBlock, CodeResult
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.exceptions import ConfigError
 from parley.llm.config import import_object
+from parley.prompts import RUN_STOPPED_STATE_LOST_NOTE
 from parley.runtime.config import AgentConfig, RuntimeConfig, ToolConfig
 from parley.runtime.session import Resource, Session
 
@@ -47,6 +51,7 @@ class SessionExecutor:
         self._owner = owner
         self._id = executor_id
         self._extractor = MarkdownCodeExtractor()
+        self._state_lost = False
 
     @property
     def code_extractor(self) -> MarkdownCodeExtractor:
@@ -70,17 +75,35 @@ class SessionExecutor:
 
         return Resource(self._owner, executor, close)
 
+    @property
+    def _key(self) -> str:
+        return f"executor:{self._owner}:{self._id}"
+
     async def executor(self) -> Any:
         """The real executor, made now if this is its first use in the session."""
-        return await self._session.resource(f"executor:{self._owner}:{self._id}", self._open)
+        return await self._session.resource(self._key, self._open)
 
     async def a_execute_code_blocks(self, code_blocks: list[CodeBlock]) -> CodeResult:
-        """Run the blocks on the session's executor (made on first use)."""
+        """Run the blocks on the session's executor (made on first use).
+
+        Cancelling the call cancels the blocks: an async executor stops its own code and stays
+        open; a sync one, whose thread cannot be stopped, is closed, and the next result starts
+        with `parley.prompts.RUN_STOPPED_STATE_LOST_NOTE`.
+        """
         ex = await self.executor()
         if hasattr(ex, "a_execute_code_blocks"):
             result: CodeResult = await ex.a_execute_code_blocks(code_blocks)
-            return result
-        return await asyncio.to_thread(ex.execute_code_blocks, code_blocks)
+        else:
+            try:
+                result = await asyncio.to_thread(ex.execute_code_blocks, code_blocks)
+            except asyncio.CancelledError:
+                self._state_lost = True
+                await asyncio.shield(self._session.close_resource(self._key))
+                raise
+        if self._state_lost:
+            self._state_lost = False
+            result = dataclasses.replace(result, output=RUN_STOPPED_STATE_LOST_NOTE + result.output)
+        return result
 
     def execute_code_blocks(self, code_blocks: list[CodeBlock]) -> CodeResult:
         """Sync shell over `a_execute_code_blocks`."""
@@ -88,8 +111,7 @@ class SessionExecutor:
 
     def restart(self) -> None:
         """Restart the real executor, if it was made."""
-        key = f"executor:{self._owner}:{self._id}"
-        if key in self._session.open_resources():
+        if self._key in self._session.open_resources():
             run_sync(self.executor()).restart()
 
 

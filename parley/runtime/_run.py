@@ -3,9 +3,13 @@
 The chats run in a child task whose context carries a chat event sink
 (`parley.agentchat.events`) and a usage counter (`parley.llm.usage.CHAT_USAGE`). The sink turns
 each chat event into a typed run event and counts messages; the counter counts the tokens and
-cost of every model call made in the run. When a limit is reached the child task is cancelled: in-flight code is
-cancelled with it (each executor kills what the block started), and the session's executors are
-then closed, so nothing stays running. The caller's cancellation stops the run the same way.
+cost of every model call made in the run. When a limit is reached the child task is cancelled,
+and in-flight code with it: each executor stops what the block started (a command's process
+tree, a container's exec, a kernel's cell by an interrupt) and stays open, so a kernel keeps its
+variables for the session's next run. An executor that cannot stop its code (a sync executor
+running in a worker thread) is closed instead, and its next result says that its state was lost.
+The session's executors close with the session. The caller's cancellation stops the run the same
+way.
 """
 
 from __future__ import annotations
@@ -146,8 +150,8 @@ async def execute_run(
 ) -> RunResult:
     """Run ``target`` on ``task`` in ``session`` within ``budget``, handing each event to ``emit``.
 
-    The last event is `RunFinished`. When the caller is cancelled, the run is stopped (code
-    cancelled, executors closed), `RunFinished` is still emitted with ``stop_reason="cancelled"``,
+    The last event is `RunFinished`. When the caller is cancelled, the run is stopped (its code
+    cancelled; the session's executors stay open), `RunFinished` is still emitted with ``stop_reason="cancelled"``,
     and `asyncio.CancelledError` is raised.
 
     Returns:
@@ -184,8 +188,6 @@ async def execute_run(
                 outcome = state.task.result()
             elif state.stop is None:
                 error = f"{type(exc).__name__}: {exc}"
-        if state.stop is not None or error is not None:
-            await session.release_all()  # nothing a stopped run started stays running
     reason: StopReason
     if error is not None:
         reason = "failed"

@@ -101,7 +101,7 @@ class Runtime:
             ConfigError: an unknown target (with a "did you mean"), a bad session id or budget,
                 or the runtime is closed.
             asyncio.CancelledError: the caller was cancelled; the run was stopped first (its code
-                cancelled, its executors closed).
+                cancelled; the session's executors stay open for its next run).
         """
         session, limits = self._prepare(target, session_id, budget)
         run_id = new_run_id()

@@ -4,8 +4,9 @@ A session keeps the config it was created with (a `Runtime.reload` does not chan
 its own agent instances on first use, and owns per-session *resources*: anything that must be
 opened once for the session and closed with it (code executors; MCP client sessions plug in the
 same way). A resource is opened on first use (`Session.resource`), and closed by
+`Session.close_resource` (one resource, e.g. an executor a stopped run could not cancel),
 `Session.release` (one owner's, e.g. an agent whose config changed), `Session.release_all`
-(after a run stopped early: nothing may stay running) and `Session.close`.
+and `Session.close`.
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ class Session:
         """Close the resources of ``owner`` (only those marked ``release_on_reload`` if asked)."""
         keys = [k for k, r in self._resources.items() if r.owner == owner and (r.release_on_reload or not reload_only)]
         await self._close(keys)
+
+    async def close_resource(self, key: str) -> None:
+        """Close the resource named ``key``, if it is open; it is opened again when next used."""
+        await self._close([key] if key in self._resources else [])
 
     async def release_all(self) -> None:
         """Close every open resource; each is opened again when next used."""
