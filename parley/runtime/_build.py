@@ -25,6 +25,7 @@ from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.exceptions import ConfigError
 from parley.llm.config import import_object
 from parley.prompts import RUN_STOPPED_STATE_LOST_NOTE
+from parley.runtime._shared import SHARED_KINDS, SlotExecutor
 from parley.runtime.config import AgentConfig, RuntimeConfig, ToolConfig
 from parley.runtime.session import Resource, Session
 
@@ -62,6 +63,10 @@ class SessionExecutor:
         from parley.coding.factory import CodeExecutorFactory
 
         spec = self._session.config.executors[self._id]
+        if spec.kind in SHARED_KINDS:
+            shared = await self._session.shared.get(self._id, spec)
+            slot = SlotExecutor(shared, f"{self._session.id}:{self._owner}")
+            return Resource(self._owner, slot, slot.release)
         options = dict(spec.options)
         options["work_dir"] = session_work_dir(options.get("work_dir", "coding"), self._session.id)
         executor = CodeExecutorFactory.create({"executor": spec.kind, spec.kind: options})

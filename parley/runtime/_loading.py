@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from parley.exceptions import RuntimeConfigError
+from parley.exceptions import ConfigError, RuntimeConfigError
 from parley.runtime.config import AGENT_KINDS, TOOL_KINDS, RuntimeConfig
 
 __all__ = ["check_references", "format_path", "load_config", "parse_config", "read_file"]
@@ -189,10 +189,17 @@ def check_references(config: RuntimeConfig) -> list[tuple[str, str]]:
     """
     problems: list[tuple[str, str]] = []
     from parley.coding.factory import EXECUTOR_ALIASES, EXECUTOR_REGISTRY
+    from parley.runtime._shared import SHARED_KINDS, build_shared
 
-    executor_kinds = sorted({*EXECUTOR_REGISTRY, *EXECUTOR_ALIASES})
+    executor_kinds = sorted({*EXECUTOR_REGISTRY, *EXECUTOR_ALIASES, *SHARED_KINDS})
     for eid, ex in config.executors.items():
-        if ":" not in ex.kind and ex.kind not in executor_kinds:
+        if ex.kind in SHARED_KINDS:
+            try:
+                build_shared(ex)  # builds only: a pool's constructor starts nothing
+            except ConfigError as e:
+                hint = f" Did you mean {e.suggestions[0]!r}?" if e.suggestions else ""
+                problems.append((f"executors.{eid}.options", f"{e}{hint if hint not in str(e) else ''}"))
+        elif ":" not in ex.kind and ex.kind not in executor_kinds:
             problems.append(
                 (f"executors.{eid}.kind", f"unknown executor kind {ex.kind!r}.{_did_you_mean(ex.kind, executor_kinds)} "
                  f"Use one of {', '.join(executor_kinds)} or 'pkg.module:Class'.")

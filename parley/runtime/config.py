@@ -95,11 +95,18 @@ class ExecutorConfig(_Strict):
 
     Attributes:
         kind: a registered executor name (``commandline-local``/``local``, ``docker``,
-            ``ipython-embedded``, ``jupyter``, ``notebook``) or ``"pkg.module:Class"``.
+            ``ipython-embedded``, ``jupyter``, ``notebook``), ``"pkg.module:Class"``, or
+            ``pool``/``dispatcher``: one `parley.coding.ExecutorPool` (or
+            `parley.coding.ExecutionDispatcher` over one) shared by every session, each session
+            holding a slot of its own, given back reset when the session closes.
         options: the executor's keyword arguments (as under its name in
             ``code_execution_config``). A relative ``work_dir`` is taken from the current
             directory, and each session works in its own sub-folder of it (named after the
-            session id), so sessions never see each other's files.
+            session id), so sessions never see each other's files. For ``pool``: the pool's
+            dict (``{executor: ipython-embedded, size: 4, ipython-embedded: {timeout: 60}}``,
+            as `parley.coding.ExecutorPool.from_config` takes it); for ``dispatcher``: that
+            dict under ``pool``, and the dispatcher's options (``batch_window_ms``,
+            ``max_batch_size``, ``max_queue`` ...) beside it.
         last_n_messages: how many recent messages an agent searches for code (int or ``"auto"``).
     """
 

@@ -16,6 +16,7 @@ from parley.exceptions import ConfigError
 from parley.runtime._build import unknown_target
 from parley.runtime._loading import load_config, parse_config
 from parley.runtime._run import STOP_DEADLINE_S, execute_run, new_run_id
+from parley.runtime._shared import SharedExecutors
 from parley.runtime.config import BudgetConfig, RuntimeConfig
 from parley.runtime.events import RunEvent, RunFinished
 from parley.runtime.records import RecordWriter
@@ -48,6 +49,7 @@ class Runtime:
         self._path = Path(path) if path is not None else None
         self._record_dir = Path(record_dir) if record_dir is not None else None
         self._sessions: dict[str, Session] = {}
+        self._shared = SharedExecutors()
         self._closed = False
 
     @classmethod
@@ -193,7 +195,7 @@ class Runtime:
                 f"got {session_id!r}.",
                 key="session_id",
             )
-        session = self._sessions[session_id] = Session(session_id, self._config)
+        session = self._sessions[session_id] = Session(session_id, self._config, self._shared)
         return session
 
     # ---- sessions ------------------------------------------------------------------------
@@ -267,11 +269,12 @@ class Runtime:
 
     # ---- lifecycle -----------------------------------------------------------------------
     async def close(self) -> None:
-        """Close every session. Idempotent."""
+        """Close every session, then the shared executor pools. Idempotent."""
         self._closed = True
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()
+        await self._shared.aclose()
 
     async def __aenter__(self) -> Runtime:
         return self

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from parley.runtime._shared import SharedExecutors
 from parley.runtime.config import RuntimeConfig
 
 __all__ = ["Resource", "Session"]
@@ -49,11 +50,14 @@ class Session:
     Args:
         session_id: the id.
         config: the config it keeps for its whole life.
+        shared: the runtime's pools and dispatchers (a session holds a slot in each it uses);
+            default: a set of its own.
     """
 
-    def __init__(self, session_id: str, config: RuntimeConfig) -> None:
+    def __init__(self, session_id: str, config: RuntimeConfig, shared: SharedExecutors | None = None) -> None:
         self.id = session_id
         self.config = config
+        self.shared = shared if shared is not None else SharedExecutors()  # the runtime's pools
         self.agents: dict[str, Any] = {}
         self.teams: dict[str, Any] = {}
         self.runs = 0
