@@ -72,6 +72,16 @@ def _code_left(kind: str) -> list[str]:
     return found
 
 
+async def _until_code_gone(kind: str, within_s: float = 30.0) -> list[str]:
+    """What is left of the code once it ended, waiting up to ``within_s`` seconds (an interrupt
+    sent as the run stopped may land a moment later on a loaded machine)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while (left := _code_left(kind)) and loop.time() < deadline:  # noqa: ASYNC110 - processes, not an event
+        await asyncio.sleep(0.2)
+    return left
+
+
 async def _run(tmp_path: Path, kind: str, replies: list[Any], budget: dict[str, Any]) -> Any:
     """Run until ``budget`` stops the run; then what is left of its code, and, once the runtime
     closed, every process and container left."""
@@ -81,7 +91,7 @@ async def _run(tmp_path: Path, kind: str, replies: list[Any], budget: dict[str, 
         async with Runtime.from_dict(config) as runtime:
             result = await runtime.run("pair", "Go.", budget=budget)
             # the run stopped: its code is gone already; its executors stay for the session's next run
-            assert _code_left(kind) == []
+            assert await _until_code_gone(kind) == []
     left = _children() - before
     containers = our_containers() if kind == "docker" else []
     return result, left, containers
@@ -147,7 +157,7 @@ async def test_cancelling_the_caller_stops_the_run(tmp_path: Path, kind: str) ->
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            assert _code_left(kind) == []
+            assert await _until_code_gone(kind) == []
     left = _children() - before
     containers = our_containers() if kind == "docker" else []
     assert left == set()
