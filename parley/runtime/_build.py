@@ -217,6 +217,8 @@ async def target_agents(session: Session, agent_ids: Sequence[str]) -> list[Any]
     agents = [build_agent(session, a) for a in agent_ids]
     config = session.config
     for aid, agent in zip(agent_ids, agents, strict=True):
+        if not config.agents[aid].tools:
+            continue
         functions: list[tuple[str, Callable[..., Any]]] = []
         for name, description, func in _tool_functions(config, config.agents[aid].tools):
             if agent.client is not None:

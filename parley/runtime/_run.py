@@ -113,8 +113,11 @@ class _Run:
             msg: dict[str, Any] = dict(ev.message)
             msg.setdefault("name", ev.sender)
             self.messages.append(msg)
-            self.send(MessageEvent, sender=ev.sender, recipient=ev.recipient, content=content_str(msg.get("content")),
-                      message=msg)  # fmt: skip
+            if self._emit is None:  # nobody watches (run() without records): no event to build
+                self.sequence += 1
+            else:
+                self.send(MessageEvent, sender=ev.sender, recipient=ev.recipient,
+                          content=content_str(msg.get("content")), message=msg)  # fmt: skip
             self.steps += 1
             if self.budget.max_steps is not None and self.steps >= self.budget.max_steps:
                 self.limit("max_steps")
