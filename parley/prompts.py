@@ -25,6 +25,7 @@ __all__ = [
     "LOCAL_EXECUTOR_INSTRUCTIONS",
     "NOTEBOOK_EXECUTOR_INSTRUCTIONS",
     "REFLECTION_SUMMARY_PROMPT",
+    "RUN_STOPPED_STATE_LOST_NOTE",
     "SCRIPTED_MODEL_NOTICE",
     "SELECT_SPEAKER_MANUAL",
     "SELECT_SPEAKER_MESSAGE",
@@ -243,3 +244,11 @@ It is in this file:
 
 {file_string}"""
 """`parley.code_utils.improve_function`'s request: ``{func_name}``, ``{objective}``, ``{file_string}``."""
+
+RUN_STOPPED_STATE_LOST_NOTE = (
+    "Note: the previous run was stopped while this executor ran code it could not cancel, so the executor "
+    "was closed and a new one started. All state was lost: variables, imports and files in memory are gone; "
+    "run any setup code again.\n"
+)
+"""Put before the next result of a session's executor that a stopped run had to close (see
+`parley.runtime._build.SessionExecutor`); it carries the words a pool reads as state lost."""

@@ -160,6 +160,8 @@ def _last_msg_summary(history: Sequence[Message]) -> str:
 async def _reflection_summary(
     sender: ConversableAgent, recipient: Agent, history: Sequence[Message], args: dict[str, Any]
 ) -> str:
+    from parley.agentchat._watch import report_usage
+
     candidates = [recipient, sender]
     agent = next((a for a in candidates if getattr(a, "client", None) is not None), None)
     if agent is None:
@@ -172,6 +174,7 @@ async def _reflection_summary(
     role = args.get("summary_role", "system")
     messages = api_messages(getattr(agent, "system_message", ""), [*history, {"role": role, "content": prompt}])
     response = await agent.client.create(messages)  # type: ignore[attr-defined]
+    report_usage(agent.name, response)
     return content_str(response.message.get("content"))
 
 

@@ -495,6 +495,7 @@ class GroupChat:
         return history
 
     async def _auto(self, selector: Any, eligible: list[str], last: str | None) -> str:
+        from parley.agentchat._watch import report_usage
         from parley.agentchat.chat import api_messages
 
         fallback = sel.round_robin_next(self.agent_names, last, eligible) or eligible[0]
@@ -508,6 +509,7 @@ class GroupChat:
         request = api_messages(self.select_speaker_msg(agents), [*history, prompt])
         for attempt in range(self.max_retries_for_selecting_speaker + 1):
             response = await client.create(request)
+            report_usage(selector.name, response)
             answer = content_str(response.message.get("content"))
             found = sel.mentioned_agents(answer, eligible)
             if self.select_speaker_auto_verbose:

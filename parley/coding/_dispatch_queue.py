@@ -17,6 +17,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from parley.coding.base import CodeBlock, CodeResult
+from parley.coding.live_output import OutputListener
 
 __all__ = ["DispatchQueue", "DispatchStats", "DispatchedBatch", "Request"]
 
@@ -87,6 +88,7 @@ class Request:
     future: asyncio.Future[CodeResult]
     sent: float  # time.perf_counter() when accepted
     task: asyncio.Task[None] | None = None  # the task running it (default path), once dispatched
+    listener: OutputListener | None = None  # the caller's live-output listener, carried to the worker task
 
 
 @dataclass(eq=False)

@@ -36,6 +36,9 @@ Many conversations (rollouts, evaluations, users of a service) send code at once
   the dispatcher was closed. A caller that is cancelled drops its request from the queue, or
   stops it if it runs on its own slot (in a native batch its result is discarded); other requests
   are not disturbed.
+- **Live output.** The caller's `parley.coding.live_output` listener goes with its request, so
+  the output of a block running on a worker task reaches the caller's watcher as it arrives (a
+  native batch, one call for many callers, gets none).
 
 The dispatcher lives on the event loop that first uses it. It does not start or close the pool.
 """
@@ -58,6 +61,7 @@ from parley.coding._options import check_seconds
 from parley.coding._pool_config import check_count
 from parley.coding._pool_lease import percentile
 from parley.coding.base import CodeBlock, CodeResult
+from parley.coding.live_output import current_listener, listen
 from parley.coding.pool import ExecutorPool
 from parley.exceptions import ConfigError, DispatcherFullError, ExecutorError
 
@@ -274,7 +278,9 @@ class ExecutionDispatcher:
         self._start()
         await self._wait_for_room()
         loop = asyncio.get_running_loop()
-        request = Request(session_id, blocks, seconds, loop.create_future(), time.perf_counter())
+        request = Request(
+            session_id, blocks, seconds, loop.create_future(), time.perf_counter(), listener=current_listener()
+        )
         self._queue.put(request)
         self._requests += 1
         self._wakeup.set()
@@ -465,11 +471,12 @@ class ExecutionDispatcher:
         """Run ``request`` on its session's slot and hand its outcome to its caller."""
         try:
             async with self._pool.acquire(request.session_id) as executor:
-                running = executor.a_execute_code_blocks(request.code_blocks)
-                try:
-                    result = await asyncio.wait_for(running, request.timeout)
-                except asyncio.TimeoutError:
-                    result = self._timed_out(request)
+                with listen(request.listener):  # the worker task does not run in the caller's context
+                    running = executor.a_execute_code_blocks(request.code_blocks)
+                    try:
+                        result = await asyncio.wait_for(running, request.timeout)
+                    except asyncio.TimeoutError:
+                        result = self._timed_out(request)
             self._resolve(request, result)
         except asyncio.CancelledError:  # its caller gave up (future already cancelled) or close()
             self._fail(request, _closed_error(running=True))

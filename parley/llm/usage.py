@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from parley.exceptions import ConfigError
 from parley.llm.types import ModelResponse
 
-__all__ = ["CHAT_USAGE", "ModelUsage", "UsageMode", "UsageSummary", "count_in_chats"]
+__all__ = ["CHAT_USAGE", "ModelUsage", "UsageCounter", "UsageMode", "UsageSummary", "count_in_chats"]
 
 UsageMode = Literal["actual", "total"]
 """``"total"`` includes cached replies; ``"actual"`` excludes them."""
@@ -251,16 +251,24 @@ class UsageSummary:
         raise ConfigError(f"Unknown usage mode {mode!r}; use 'actual' or 'total'.", key="mode")
 
 
-CHAT_USAGE: ContextVar[tuple[UsageSummary, ...]] = ContextVar("parley_chat_usage", default=())
-"""The usage summaries of the chats running in this context, innermost last.
+class UsageCounter(Protocol):
+    """Anything that counts model responses: a `UsageSummary`, or a runtime's budget keeper."""
+
+    def add(self, response: ModelResponse) -> None:
+        """Count one response (cached ones included; ``response.cached`` says which)."""
+
+
+CHAT_USAGE: ContextVar[tuple[UsageCounter, ...]] = ContextVar("parley_chat_usage", default=())
+"""The usage counters of the work running in this context (chats, a runtime's run), innermost last.
 
 A chat pushes its own summary here (see `parley.agentchat.chat.run_two_agent_chat`) and every
 model call made in its context is counted in it, so a chat's cost is its own even when other
-chats run at the same time through the same agents.
+chats run at the same time through the same agents. Every call through an `OpenAIWrapper` is
+counted, whoever makes it: an agent's reply, a group chat's speaker selection, a summary.
 """
 
 
 def count_in_chats(response: ModelResponse) -> None:
-    """Count ``response`` in the summary of every chat running in this context."""
+    """Count ``response`` in every counter of this context (see `CHAT_USAGE`)."""
     for summary in CHAT_USAGE.get():
         summary.add(response)

@@ -2,14 +2,17 @@
 
 Each session builds its own instances, so no state (histories, counters, executors, files) is
 shared between sessions. An agent's executor is a `SessionExecutor`: the real executor is made
-on the first block the agent runs, kept as a session resource, and closed with the session (or
-when a run stops early, to be made again on next use). Its ``work_dir`` is a sub-folder of the
-configured one, named after the session.
+on the first block the agent runs, kept as a session resource, and closed with the session. A
+run stopped while code runs cancels that code and keeps the executor (a kernel keeps its
+variables); only an executor that cannot cancel (a sync one, run in a worker thread) is closed,
+to be made again on next use with a note to the model that its state was lost. Its ``work_dir``
+is a sub-folder of the configured one, named after the session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import difflib
 import os
 from collections.abc import Callable, Sequence
@@ -21,10 +24,12 @@ from parley.coding.base import CodeBlock, CodeResult
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.exceptions import ConfigError
 from parley.llm.config import import_object
-from parley.runtime.config import AgentConfig, RuntimeConfig
+from parley.prompts import RUN_STOPPED_STATE_LOST_NOTE
+from parley.runtime._shared import SHARED_KINDS, SlotExecutor
+from parley.runtime.config import AgentConfig, RuntimeConfig, ToolConfig
 from parley.runtime.session import Resource, Session
 
-__all__ = ["SessionExecutor", "build_agent", "llm_config", "target_agents", "unknown_target"]
+__all__ = ["SessionExecutor", "build_agent", "llm_config", "mcp_tools", "target_agents", "unknown_target"]
 
 _AGENT_CLASSES = {
     "assistant": "parley.agentchat.assistant_agent:AssistantAgent",
@@ -47,6 +52,7 @@ class SessionExecutor:
         self._owner = owner
         self._id = executor_id
         self._extractor = MarkdownCodeExtractor()
+        self._state_lost = False
 
     @property
     def code_extractor(self) -> MarkdownCodeExtractor:
@@ -57,6 +63,10 @@ class SessionExecutor:
         from parley.coding.factory import CodeExecutorFactory
 
         spec = self._session.config.executors[self._id]
+        if spec.kind in SHARED_KINDS:
+            shared = await self._session.shared.get(self._id, spec)
+            slot = SlotExecutor(shared, f"{self._session.id}:{self._owner}")
+            return Resource(self._owner, slot, slot.release)
         options = dict(spec.options)
         options["work_dir"] = session_work_dir(options.get("work_dir", "coding"), self._session.id)
         executor = CodeExecutorFactory.create({"executor": spec.kind, spec.kind: options})
@@ -70,17 +80,35 @@ class SessionExecutor:
 
         return Resource(self._owner, executor, close)
 
+    @property
+    def _key(self) -> str:
+        return f"executor:{self._owner}:{self._id}"
+
     async def executor(self) -> Any:
         """The real executor, made now if this is its first use in the session."""
-        return await self._session.resource(f"executor:{self._owner}:{self._id}", self._open)
+        return await self._session.resource(self._key, self._open)
 
     async def a_execute_code_blocks(self, code_blocks: list[CodeBlock]) -> CodeResult:
-        """Run the blocks on the session's executor (made on first use)."""
+        """Run the blocks on the session's executor (made on first use).
+
+        Cancelling the call cancels the blocks: an async executor stops its own code and stays
+        open; a sync one, whose thread cannot be stopped, is closed, and the next result starts
+        with `parley.prompts.RUN_STOPPED_STATE_LOST_NOTE`.
+        """
         ex = await self.executor()
         if hasattr(ex, "a_execute_code_blocks"):
             result: CodeResult = await ex.a_execute_code_blocks(code_blocks)
-            return result
-        return await asyncio.to_thread(ex.execute_code_blocks, code_blocks)
+        else:
+            try:
+                result = await asyncio.to_thread(ex.execute_code_blocks, code_blocks)
+            except asyncio.CancelledError:
+                self._state_lost = True
+                await asyncio.shield(self._session.close_resource(self._key))
+                raise
+        if self._state_lost:
+            self._state_lost = False
+            result = dataclasses.replace(result, output=RUN_STOPPED_STATE_LOST_NOTE + result.output)
+        return result
 
     def execute_code_blocks(self, code_blocks: list[CodeBlock]) -> CodeResult:
         """Sync shell over `a_execute_code_blocks`."""
@@ -88,8 +116,7 @@ class SessionExecutor:
 
     def restart(self) -> None:
         """Restart the real executor, if it was made."""
-        key = f"executor:{self._owner}:{self._id}"
-        if key in self._session.open_resources():
+        if self._key in self._session.open_resources():
             run_sync(self.executor()).restart()
 
 
@@ -125,6 +152,8 @@ def _tool_functions(config: RuntimeConfig, tool_ids: Sequence[str]) -> list[tupl
     out = []
     for tid in tool_ids:
         spec = config.tools[tid]
+        if not isinstance(spec, ToolConfig):
+            continue  # an MCP server: see _mcp_tools
         try:
             func = import_object(spec.function)
         except ConfigError as e:
@@ -174,21 +203,71 @@ def build_agent(session: Session, agent_id: str) -> Any:
     return agent
 
 
-def target_agents(session: Session, agent_ids: Sequence[str]) -> list[Any]:
+async def target_agents(session: Session, agent_ids: Sequence[str]) -> list[Any]:
     """The session's agents for ``agent_ids`` (call once per team and session).
 
     Each agent's tools are offered to its model and executable by every agent in ``agent_ids``.
+    An MCP server's tools come through a toolset of the session's own (see `mcp_tools`).
+
+    Raises:
+        ConfigError: as `build_agent`, or an MCP server's tools cannot be offered (see
+            `parley.runtime.mcp.register_mcp_tools`).
+        parley.exceptions.MCPServerError: an MCP server could not be started or reached.
     """
     agents = [build_agent(session, a) for a in agent_ids]
     config = session.config
     for aid, agent in zip(agent_ids, agents, strict=True):
+        if not config.agents[aid].tools:
+            continue
+        functions: list[tuple[str, Callable[..., Any]]] = []
         for name, description, func in _tool_functions(config, config.agents[aid].tools):
             if agent.client is not None:
                 agent.register_for_llm(name=name, description=description)(func)
-            for other in agents:
+            functions.append((name, func))
+        for other in agents:
+            for name, func in functions:
                 if name not in other.function_map:
                     other.register_for_execution(name)(func)
+        for name, func in await mcp_tools(session, aid, agent):  # these check their own arguments
+            for other in agents:
+                if name not in other.function_map:
+                    other.register_function({name: func})
     return agents
+
+
+async def mcp_tools(session: Session, agent_id: str, agent: Any) -> list[tuple[str, Callable[..., Any]]]:
+    """Offer the tools of each MCP server that agent ``agent_id`` lists to its model.
+
+    The session opens one `MCPToolset` per agent and server, as a resource owned by the agent
+    (closed with the session, and by a reload that changes the agent's config); each tool call
+    looks the toolset up again, so a closed one is opened afresh on the next call.
+
+    Returns:
+        ``(name, function)`` of each tool offered, for the agent's team mates to run.
+    """
+    from parley.runtime.mcp import MCPToolset, register_mcp_tools
+
+    out: list[tuple[str, Callable[..., Any]]] = []
+    for tid in session.config.agents[agent_id].tools:
+        spec = session.config.tools[tid]
+        if isinstance(spec, ToolConfig) or agent.client is None:
+            continue
+        key = f"mcp:{agent_id}:{tid}"
+
+        async def open_toolset(tid: str = tid, spec: Any = spec) -> Resource:
+            toolset = MCPToolset(tid, spec)
+            return Resource(agent_id, toolset, toolset.aclose, release_on_reload=True)
+
+        async def resolve(key: str = key, opener: Callable[[], Any] = open_toolset) -> MCPToolset:
+            found: MCPToolset = await session.resource(key, opener)
+            return found
+
+        offered = session.offered_tools.get(key)
+        if offered is None:
+            offered = await register_mcp_tools(await resolve(), caller=agent, executor=agent, resolve=resolve)
+            session.offered_tools[key] = offered
+        out += [(name, agent.function_map[name]) for name in offered]
+    return out
 
 
 def unknown_target(config: RuntimeConfig, target: str) -> ConfigError:

@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from parley.exceptions import RuntimeConfigError
-from parley.runtime.config import AGENT_KINDS, RuntimeConfig
+from parley.exceptions import ConfigError, RuntimeConfigError
+from parley.runtime.config import AGENT_KINDS, TOOL_KINDS, RuntimeConfig
 
 __all__ = ["check_references", "format_path", "load_config", "parse_config", "read_file"]
 
@@ -136,9 +136,23 @@ def _step(tp: Any, part: Any) -> Any:
     return None
 
 
+def _file_loc(loc: Iterable[Any]) -> tuple[Any, ...]:
+    """A pydantic error location as written in the file: validator names and union tags left out."""
+    out = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-after")))
+    if len(out) >= 3 and out[0] == "tools" and out[2] in TOOL_KINDS:
+        out = out[:2] + out[3:]  # the tag pydantic puts after a tools: entry's id
+    return out
+
+
 def _word(err: Mapping[str, Any]) -> tuple[str, str]:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
+    loc = _file_loc(err["loc"])
     kind = err["type"]
+    if kind == "union_tag_invalid":
+        given = str(err.get("ctx", {}).get("tag"))
+        return format_path((*loc, "kind")), (
+            f"unknown tool kind {given!r}.{_did_you_mean(given, TOOL_KINDS)} Use one of {', '.join(TOOL_KINDS)} "
+            "(or leave kind out for a Python function)."
+        )
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1])
         known = list(model.model_fields) if model is not None else []
@@ -155,7 +169,9 @@ def _word(err: Mapping[str, Any]) -> tuple[str, str]:
         return format_path(loc), "this key is required."
     message = str(err.get("msg", "invalid value"))
     message = message.removeprefix("Value error, ")
-    return format_path(loc), f"{message} (got {err.get('input')!r})." if kind != "value_error" else f"{message}."
+    if kind == "value_error":
+        return format_path(loc), message if message.endswith((".", "?")) else f"{message}."
+    return format_path(loc), f"{message} (got {err.get('input')!r})."
 
 
 def _ref(problems: list[tuple[str, str]], path: str, what: str, value: str, known: Mapping[str, Any]) -> None:
@@ -173,10 +189,17 @@ def check_references(config: RuntimeConfig) -> list[tuple[str, str]]:
     """
     problems: list[tuple[str, str]] = []
     from parley.coding.factory import EXECUTOR_ALIASES, EXECUTOR_REGISTRY
+    from parley.runtime._shared import SHARED_KINDS, build_shared
 
-    executor_kinds = sorted({*EXECUTOR_REGISTRY, *EXECUTOR_ALIASES})
+    executor_kinds = sorted({*EXECUTOR_REGISTRY, *EXECUTOR_ALIASES, *SHARED_KINDS})
     for eid, ex in config.executors.items():
-        if ":" not in ex.kind and ex.kind not in executor_kinds:
+        if ex.kind in SHARED_KINDS:
+            try:
+                build_shared(ex)  # builds only: a pool's constructor starts nothing
+            except ConfigError as e:
+                hint = f" Did you mean {e.suggestions[0]!r}?" if e.suggestions else ""
+                problems.append((f"executors.{eid}.options", f"{e}{hint if hint not in str(e) else ''}"))
+        elif ":" not in ex.kind and ex.kind not in executor_kinds:
             problems.append(
                 (f"executors.{eid}.kind", f"unknown executor kind {ex.kind!r}.{_did_you_mean(ex.kind, executor_kinds)} "
                  f"Use one of {', '.join(executor_kinds)} or 'pkg.module:Class'.")

@@ -1,10 +1,15 @@
 """One run: its chats in a task of their own, its events numbered and handed on, its budget kept.
 
 The chats run in a child task whose context carries a chat event sink
-(`parley.agentchat.events`). The sink turns each chat event into a typed run event, counts
-messages, tokens and cost, and when a limit is reached cancels the child task: in-flight code is
-cancelled with it (each executor kills what the block started), and the session's executors are
-then closed, so nothing stays running. The caller's cancellation stops the run the same way.
+(`parley.agentchat.events`) and a usage counter (`parley.llm.usage.CHAT_USAGE`). The sink turns
+each chat event into a typed run event and counts messages; the counter counts the tokens and
+cost of every model call made in the run. When a limit is reached the child task is cancelled,
+and in-flight code with it: each executor stops what the block started (a command's process
+tree, a container's exec, a kernel's cell by an interrupt) and stays open, so a kernel keeps its
+variables for the session's next run. An executor that cannot stop its code (a sync executor
+running in a worker thread) is closed instead, and its next result says that its state was lost.
+The session's executors close with the session. The caller's cancellation stops the run the same
+way.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Any
 
 from parley.agentchat import events as chat_events
 from parley.agentchat._display import content_str
+from parley.llm.types import ModelResponse
+from parley.llm.usage import CHAT_USAGE
 from parley.runtime._teams import Outcome, run_target
 from parley.runtime.config import BudgetConfig
 from parley.runtime.events import (
@@ -82,13 +89,35 @@ class _Run:
             if self.task is not None:
                 self.task.cancel()
 
+    def add(self, response: ModelResponse) -> None:
+        """Count one model call of the run; this makes the run a `parley.llm.usage.UsageCounter`.
+
+        Every call through a model client in the run's context is counted, whoever makes it (an
+        agent's reply, a group chat's speaker selection, a summary). A cached reply costs nothing.
+        """
+        if response.cached:
+            return
+        u = response.usage
+        self.prompt += u.prompt_tokens
+        self.completion += u.completion_tokens
+        self.total += u.total_tokens
+        self.cost += response.cost
+        b = self.budget
+        if (b.max_tokens is not None and self.total >= b.max_tokens) or (
+            b.max_cost_usd is not None and self.cost >= b.max_cost_usd
+        ):
+            self.limit("budget")
+
     def on_chat_event(self, ev: chat_events.ChatEvent) -> None:
         if isinstance(ev, chat_events.MessageSent):
             msg: dict[str, Any] = dict(ev.message)
             msg.setdefault("name", ev.sender)
             self.messages.append(msg)
-            self.send(MessageEvent, sender=ev.sender, recipient=ev.recipient, content=content_str(msg.get("content")),
-                      message=msg)  # fmt: skip
+            if self._emit is None:  # nobody watches (run() without records): no event to build
+                self.sequence += 1
+            else:
+                self.send(MessageEvent, sender=ev.sender, recipient=ev.recipient,
+                          content=content_str(msg.get("content")), message=msg)  # fmt: skip
             self.steps += 1
             if self.budget.max_steps is not None and self.steps >= self.budget.max_steps:
                 self.limit("max_steps")
@@ -101,16 +130,6 @@ class _Run:
             self.send(UsageEvent, agent=ev.agent, model=ev.model, prompt_tokens=ev.prompt_tokens,
                       completion_tokens=ev.completion_tokens, total_tokens=ev.total_tokens, cost_usd=cost,
                       cached=ev.cached)  # fmt: skip
-            if not ev.cached:
-                self.prompt += ev.prompt_tokens
-                self.completion += ev.completion_tokens
-                self.total += ev.total_tokens
-                self.cost += cost
-            b = self.budget
-            if (b.max_tokens is not None and self.total >= b.max_tokens) or (
-                b.max_cost_usd is not None and self.cost >= b.max_cost_usd
-            ):
-                self.limit("budget")
         elif isinstance(ev, chat_events.SpeakerSelected):
             self.send(SpeakerSelectedEvent, manager=ev.manager, speaker=ev.speaker)
         elif isinstance(ev, chat_events.ToolCalled):
@@ -124,6 +143,7 @@ class _Run:
 
 
 async def _chats(state: _Run, session: Session, target: str, task: str) -> Outcome:
+    CHAT_USAGE.set((*CHAT_USAGE.get(), state))  # this task's own context: no reset needed
     with chat_events.send_events_to(state.on_chat_event):
         return await run_target(session, target, task)
 
@@ -133,8 +153,8 @@ async def execute_run(
 ) -> RunResult:
     """Run ``target`` on ``task`` in ``session`` within ``budget``, handing each event to ``emit``.
 
-    The last event is `RunFinished`. When the caller is cancelled, the run is stopped (code
-    cancelled, executors closed), `RunFinished` is still emitted with ``stop_reason="cancelled"``,
+    The last event is `RunFinished`. When the caller is cancelled, the run is stopped (its code
+    cancelled; the session's executors stay open), `RunFinished` is still emitted with ``stop_reason="cancelled"``,
     and `asyncio.CancelledError` is raised.
 
     Returns:
@@ -171,8 +191,6 @@ async def execute_run(
                 outcome = state.task.result()
             elif state.stop is None:
                 error = f"{type(exc).__name__}: {exc}"
-        if state.stop is not None or error is not None:
-            await session.release_all()  # nothing a stopped run started stays running
     reason: StopReason
     if error is not None:
         reason = "failed"

@@ -23,7 +23,9 @@ from parley.runtime.config import (
     RuntimeConfig,
     TeamConfig,
     ToolConfig,
+    ToolEntry,
 )
+from parley.runtime.mcp import MCPServerConfig
 
 __all__ = ["render"]
 
@@ -31,7 +33,8 @@ _MODELS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("The file", RuntimeConfig),
     ("models: a config list entry", ModelEntry),
     ("executors", ExecutorConfig),
-    ("tools", ToolConfig),
+    ("tools: a Python function", ToolConfig),
+    ("tools: an MCP server (kind: mcp)", MCPServerConfig),
     ("agents", AgentConfig),
     ("teams", TeamConfig),
     ("teams: a chat of a sequence", ChatStepConfig),
@@ -57,7 +60,8 @@ def _attributes(model: type[BaseModel]) -> dict[str, str]:
 
 
 def _type(annotation: object) -> str:
-    text = str(annotation).replace("typing.", "").replace("parley.runtime.config.", "")
+    text = str(annotation).replace(str(ToolEntry), "ToolConfig | MCPServerConfig")
+    text = text.replace("typing.", "").replace("parley.runtime.config.", "")
     text = re.sub(r"<class '(\w+)'>", r"\1", text)
     text = re.sub(r"Annotated\[(\w+), [^\]]*\]", r"\1", text)
     return text.replace(" | ", " or ")

@@ -37,7 +37,7 @@ class _Built:
     runs: int = 0
 
 
-def _build(session: Session, target: str) -> _Built:
+async def _build(session: Session, target: str) -> _Built:
     built = session.teams.get(target)
     if built is not None:
         return built  # type: ignore[no-any-return]
@@ -51,12 +51,12 @@ def _build(session: Session, target: str) -> _Built:
         user = ConversableAgent(
             "user", system_message="", llm_config=False, human_input_mode="NEVER", max_consecutive_auto_reply=0
         )
-        built = _Built("agent", [user, *target_agents(session, [target])])
+        built = _Built("agent", [user, *await target_agents(session, [target])])
     elif team.kind == "sequence":
         ids = list(dict.fromkeys([*team.members, *(a for c in team.chats for a in (c.sender, c.recipient))]))
-        built = _Built("sequence", target_agents(session, ids))
+        built = _Built("sequence", await target_agents(session, ids))
     else:
-        agents = target_agents(session, team.members)
+        agents = await target_agents(session, team.members)
         built = _Built(team.kind, agents)
         if team.kind == "group_chat":
             from parley.agentchat.groupchat import GroupChat
@@ -91,7 +91,7 @@ async def run_target(session: Session, target: str, task: str) -> Outcome:
         ConfigError: ``target`` is neither a team nor an agent (with a "did you mean"), or an
             agent cannot be built. Errors of the chats propagate.
     """
-    built = _build(session, target)
+    built = await _build(session, target)
     first = built.runs == 0
     built.runs += 1
     if built.kind == "sequence":

@@ -8,6 +8,7 @@ A config is a YAML, TOML or JSON file (or a dict) with ids as keys::
       sandbox: {kind: commandline-local, options: {work_dir: coding, timeout: 60}}
     tools:
       add: "my_pkg.tools:add"
+      weather: {kind: mcp, command: python, args: [weather_server.py]}   # an MCP server's tools
     agents:
       coder: {kind: assistant, model: fast, system_message: "You write Python."}
       runner: {kind: user_proxy, executor: sandbox, human_input_mode: NEVER}
@@ -24,9 +25,12 @@ holds its key (``api_key_env``), read when a session builds its agents.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+from parley.runtime.mcp import MCPServerConfig
 
 __all__ = [
     "AGENT_KINDS",
@@ -37,14 +41,18 @@ __all__ = [
     "ModelEntry",
     "RuntimeConfig",
     "TEAM_KINDS",
+    "TOOL_KINDS",
     "TeamConfig",
     "ToolConfig",
+    "ToolEntry",
 ]
 
 AGENT_KINDS = ("assistant", "conversable", "user_proxy")
 """The built-in agent kinds; any other kind must be ``"pkg.module:Class"``."""
 TEAM_KINDS = ("group_chat", "sequence", "two_agent")
 """The team kinds."""
+TOOL_KINDS = ("function", "mcp")
+"""The tool kinds: a Python function (the default), or the tools of an MCP server."""
 
 HumanInputMode = Literal["ALWAYS", "TERMINATE", "NEVER"]
 
@@ -87,11 +95,18 @@ class ExecutorConfig(_Strict):
 
     Attributes:
         kind: a registered executor name (``commandline-local``/``local``, ``docker``,
-            ``ipython-embedded``, ``jupyter``, ``notebook``) or ``"pkg.module:Class"``.
+            ``ipython-embedded``, ``jupyter``, ``notebook``), ``"pkg.module:Class"``, or
+            ``pool``/``dispatcher``: one `parley.coding.ExecutorPool` (or
+            `parley.coding.ExecutionDispatcher` over one) shared by every session, each session
+            holding a slot of its own, given back reset when the session closes.
         options: the executor's keyword arguments (as under its name in
             ``code_execution_config``). A relative ``work_dir`` is taken from the current
             directory, and each session works in its own sub-folder of it (named after the
-            session id), so sessions never see each other's files.
+            session id), so sessions never see each other's files. For ``pool``: the pool's
+            dict (``{executor: ipython-embedded, size: 4, ipython-embedded: {timeout: 60}}``,
+            as `parley.coding.ExecutorPool.from_config` takes it); for ``dispatcher``: that
+            dict under ``pool``, and the dispatcher's options (``batch_window_ms``,
+            ``max_batch_size``, ``max_queue`` ...) beside it.
         last_n_messages: how many recent messages an agent searches for code (int or ``"auto"``).
     """
 
@@ -104,11 +119,13 @@ class ToolConfig(_Strict):
     """A Python function offered as a tool.
 
     Attributes:
+        kind: ``function`` (the default; written only for clarity).
         function: ``"pkg.module:function"``.
         name: the tool's name for the model; default: the tool's id.
         description: what it does, for the model; default: the function's docstring.
     """
 
+    kind: Literal["function"] = "function"
     function: str
     name: str | None = None
     description: str | None = None
@@ -120,6 +137,20 @@ class ToolConfig(_Strict):
         if not (module and sep and attr):
             raise ValueError(f"expected 'pkg.module:function', got {value!r}")
         return value
+
+
+def _tool_kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return str(value.get("kind", "function"))
+    return str(getattr(value, "kind", "function"))
+
+
+ToolEntry = Annotated[
+    Annotated[ToolConfig, Tag("function")] | Annotated[MCPServerConfig, Tag("mcp")],
+    Discriminator(_tool_kind),
+]
+"""A ``tools:`` entry: a `ToolConfig` (a Python function), or an `MCPServerConfig` (``kind: mcp``:
+every tool an MCP server offers, or those of its ``tools`` allow-list)."""
 
 
 class AgentConfig(_Strict):
@@ -134,7 +165,9 @@ class AgentConfig(_Strict):
         model: the id of a named model config list; none: the agent has no model.
         llm_options: more ``llm_config`` keys (``temperature``, ``stream``, ``cache_seed`` ...).
         executor: the id of a named executor; none: the agent runs no code.
-        tools: ids of tools its model is offered; every member of its team can execute them.
+        tools: ids of tools its model is offered; every member of its team can execute them. An
+            MCP server's id offers all of its tools (each session starts its own connection to
+            the server when the agent is first built, and closes it with the session).
         human_input_mode: ``ALWAYS``, ``TERMINATE`` or ``NEVER``; default: the kind's own.
         max_consecutive_auto_reply: auto-replies in a row before it stops; default: the kind's.
         termination: a message ending with this text ends the chat (default ``TERMINATE``).
@@ -232,7 +265,8 @@ class RuntimeConfig(_Strict):
     Attributes:
         models: model id -> config list (entries tried in order).
         executors: executor id -> executor.
-        tools: tool id -> ``"pkg.module:function"`` or a `ToolConfig`.
+        tools: tool id -> ``"pkg.module:function"``, a `ToolConfig`, or an MCP server
+            (``kind: mcp``, an `MCPServerConfig`).
         agents: agent id -> agent.
         teams: team id -> team.
         budget: the default limits of every run (a run's own budget overrides them one by one).
@@ -240,7 +274,7 @@ class RuntimeConfig(_Strict):
 
     models: dict[str, list[ModelEntry]] = Field(default_factory=dict)
     executors: dict[str, ExecutorConfig] = Field(default_factory=dict)
-    tools: dict[str, ToolConfig] = Field(default_factory=dict)
+    tools: dict[str, ToolEntry] = Field(default_factory=dict)
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)

@@ -1,8 +1,9 @@
 """The console display of a run, drawn from its events alone (so a record replays it exactly).
 
-Who speaks and what they say, tool calls and results, code output as it comes (with a spinner
-while code runs, in a terminal), and how the run ended. Built with rich; a message's text is
-printed as text, never as markup.
+Who speaks and what they say, a streamed model reply token by token under its speaker's name
+(and not again when the message is sent), tool calls and results, code output as it comes
+(with a spinner while code runs, in a terminal), and how the run ended. Built with rich; a
+message's text is printed as text, never as markup.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from parley.runtime.events import (
     CodeExecutionStartedEvent,
     CodeOutputEvent,
     MessageEvent,
+    ModelTokensEvent,
     RunEvent,
     RunFinished,
     RunStarted,
@@ -40,6 +42,8 @@ class ConsoleDisplay:
         self._console = Console(file=file, highlight=False, soft_wrap=True, emoji=False)
         self._status: Any = None
         self._at_line_start = True
+        self._streaming: str | None = None  # the agent whose streamed reply is being shown
+        self._streamed = ""
 
     def _line(self, text: str, style: str | None = None) -> None:
         from rich.text import Text
@@ -53,10 +57,21 @@ class ConsoleDisplay:
         """Show one event."""
         if isinstance(event, RunStarted):
             self._line(f"Run {event.run_id} of {event.target} (session {event.session_id})", "bold")
+        elif isinstance(event, ModelTokensEvent):
+            if self._streaming != event.agent:
+                self._line(f"{event.agent}:", "bold cyan")
+                self._streaming, self._streamed = event.agent, ""
+            self._text(event.text)
+            self._streamed += event.text
         elif isinstance(event, MessageEvent):
-            self._line(f"{event.sender} -> {event.recipient}:", "bold cyan")
-            if event.content:
-                self._line(event.content)
+            streamed = self._streaming == event.sender and self._streamed.strip() == event.content.strip()
+            self._streaming = None
+            if streamed:
+                self._line(f"(to {event.recipient})", "dim")
+            else:
+                self._line(f"{event.sender} -> {event.recipient}:", "bold cyan")
+                if event.content:
+                    self._line(event.content)
             for call in event.message.get("tool_calls") or []:
                 fn = call.get("function") or {}
                 self._line(f"  calls {fn.get('name', '?')}({fn.get('arguments', '')})", "magenta")
@@ -70,8 +85,7 @@ class ConsoleDisplay:
             self._line(f"[code] {event.agent} runs {len(event.blocks)} block(s)", "yellow")
             self._start_spinner(event.agent)
         elif isinstance(event, CodeOutputEvent):
-            self._console.print(event.text, end="", markup=False)
-            self._at_line_start = event.text.endswith("\n")
+            self._text(event.text)
         elif isinstance(event, CodeExecutionFinishedEvent):
             self._stop_spinner()
             self._line(f"[code] exit code {event.exit_code}", "yellow")
@@ -87,6 +101,12 @@ class ConsoleDisplay:
                 self._line(f"Error: {r.error}", "red")
             if r.final_output:
                 self._line(f"Answer: {r.final_output}")
+
+    def _text(self, text: str) -> None:
+        """Text as it arrives, with no line break added."""
+        if text:
+            self._console.print(text, end="", markup=False)
+            self._at_line_start = text.endswith("\n")
 
     def _start_spinner(self, agent: str) -> None:
         if self._console.is_terminal and self._status is None:

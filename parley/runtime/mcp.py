@@ -453,23 +453,33 @@ def _model_name(prefix: str, tool: str) -> str:
 
 
 def _executor_function(
-    toolset: MCPToolset, tool: str, offered: str, check: Callable[[dict[str, Any]], list[str]] | None
+    resolve: Callable[[], Awaitable[MCPToolset]],
+    server: str,
+    tool: str,
+    offered: str,
+    check: Callable[[dict[str, Any]], list[str]] | None,
 ) -> Callable[..., Awaitable[str]]:
     async def run(**arguments: Any) -> str:
         if check is not None:
             problems = check(arguments)
             if problems:
                 raise exceptions.ToolArgumentsError(offered, problems)
+        toolset = await resolve()
         return await toolset.call_tool(tool, arguments)
 
     run.__name__ = offered
     run.__qualname__ = offered
-    run.__doc__ = f"Run tool {tool!r} of MCP server {toolset.name!r}."
+    run.__doc__ = f"Run tool {tool!r} of MCP server {server!r}."
     return run
 
 
 async def register_mcp_tools(
-    toolset: MCPToolset, *, caller: ConversableAgent, executor: ConversableAgent, prefix: str = ""
+    toolset: MCPToolset,
+    *,
+    caller: ConversableAgent,
+    executor: ConversableAgent,
+    prefix: str = "",
+    resolve: Callable[[], Awaitable[MCPToolset]] | None = None,
 ) -> list[str]:
     """Offer a server's tools to ``caller``'s model, and let ``executor`` run the model's calls.
 
@@ -487,6 +497,9 @@ async def register_mcp_tools(
         executor: the agent that runs the calls; it may be ``caller`` itself.
         prefix: put before each tool's name for the model (for example ``"weather_"``), to tell
             apart tools of the same name from several servers. Default: none.
+        resolve: how each call finds the toolset to run on (awaited per call). Default: ``toolset``
+            itself. The runtime passes its session's lookup, so that a toolset a config reload
+            closed is opened afresh on the next call.
 
     Returns:
         The names the tools are offered under, in the server's order.
@@ -526,6 +539,11 @@ async def register_mcp_tools(
             )
         chosen[offered] = tool.name
     checker = _adapter().argument_checker
+
+    async def same() -> MCPToolset:
+        return toolset
+
+    find = resolve or same
     for tool in tools:
         offered = _model_name(prefix, tool.name)
         schema = tool.input_schema or {"type": "object", "properties": {}}
@@ -534,5 +552,6 @@ async def register_mcp_tools(
             {"type": "function", "function": {"name": offered, "description": description, "parameters": schema}},
             is_remove=False,
         )
-        executor.register_function({offered: _executor_function(toolset, tool.name, offered, checker(schema))})
+        function = _executor_function(find, toolset.name, tool.name, offered, checker(schema))
+        executor.register_function({offered: function})
     return list(chosen)

@@ -16,6 +16,7 @@ from parley.exceptions import ConfigError
 from parley.runtime._build import unknown_target
 from parley.runtime._loading import load_config, parse_config
 from parley.runtime._run import STOP_DEADLINE_S, execute_run, new_run_id
+from parley.runtime._shared import SharedExecutors
 from parley.runtime.config import BudgetConfig, RuntimeConfig
 from parley.runtime.events import RunEvent, RunFinished
 from parley.runtime.records import RecordWriter
@@ -48,6 +49,7 @@ class Runtime:
         self._path = Path(path) if path is not None else None
         self._record_dir = Path(record_dir) if record_dir is not None else None
         self._sessions: dict[str, Session] = {}
+        self._shared = SharedExecutors()
         self._closed = False
 
     @classmethod
@@ -101,7 +103,7 @@ class Runtime:
             ConfigError: an unknown target (with a "did you mean"), a bad session id or budget,
                 or the runtime is closed.
             asyncio.CancelledError: the caller was cancelled; the run was stopped first (its code
-                cancelled, its executors closed).
+                cancelled; the session's executors stay open for its next run).
         """
         session, limits = self._prepare(target, session_id, budget)
         run_id = new_run_id()
@@ -193,7 +195,7 @@ class Runtime:
                 f"got {session_id!r}.",
                 key="session_id",
             )
-        session = self._sessions[session_id] = Session(session_id, self._config)
+        session = self._sessions[session_id] = Session(session_id, self._config, self._shared)
         return session
 
     # ---- sessions ------------------------------------------------------------------------
@@ -221,8 +223,8 @@ class Runtime:
         """Read the config file again; new sessions get the new config.
 
         Running runs and existing sessions keep the config they started with. Per-session
-        resources marked ``release_on_reload`` (such as MCP client sessions) of agents whose
-        config changed are closed, to be opened again on next use.
+        resources marked ``release_on_reload`` (the MCP toolsets) of agents whose config, or the
+        config of a tool they list, changed are closed, to be opened again on next use.
 
         Returns:
             The new config.
@@ -235,7 +237,7 @@ class Runtime:
             raise ConfigError("This Runtime was not made from a file, so there is nothing to reload.")
         new = await asyncio.to_thread(load_config, self._path)
         old = self._config
-        changed = [a for a in old.agents if new.agents.get(a) != old.agents[a]]
+        changed = [a for a in old.agents if _agent_changed(old, new, a)]
         self._config = new
         for session in list(self._sessions.values()):
             for agent_id in changed:
@@ -267,11 +269,12 @@ class Runtime:
 
     # ---- lifecycle -----------------------------------------------------------------------
     async def close(self) -> None:
-        """Close every session. Idempotent."""
+        """Close every session, then the shared executor pools. Idempotent."""
         self._closed = True
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()
+        await self._shared.aclose()
 
     async def __aenter__(self) -> Runtime:
         return self
@@ -280,3 +283,11 @@ class Runtime:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+
+def _agent_changed(old: RuntimeConfig, new: RuntimeConfig, agent_id: str) -> bool:
+    """Whether an agent's config, or that of a tool it lists (an MCP server's, say), differs in ``new``."""
+    spec = old.agents[agent_id]
+    if new.agents.get(agent_id) != spec:
+        return True
+    return any(new.tools.get(t) != old.tools.get(t) for t in spec.tools)

@@ -4,8 +4,9 @@ A session keeps the config it was created with (a `Runtime.reload` does not chan
 its own agent instances on first use, and owns per-session *resources*: anything that must be
 opened once for the session and closed with it (code executors; MCP client sessions plug in the
 same way). A resource is opened on first use (`Session.resource`), and closed by
+`Session.close_resource` (one resource, e.g. an executor a stopped run could not cancel),
 `Session.release` (one owner's, e.g. an agent whose config changed), `Session.release_all`
-(after a run stopped early: nothing may stay running) and `Session.close`.
+and `Session.close`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from parley.runtime._shared import SharedExecutors
 from parley.runtime.config import RuntimeConfig
 
 __all__ = ["Resource", "Session"]
@@ -48,16 +50,20 @@ class Session:
     Args:
         session_id: the id.
         config: the config it keeps for its whole life.
+        shared: the runtime's pools and dispatchers (a session holds a slot in each it uses);
+            default: a set of its own.
     """
 
-    def __init__(self, session_id: str, config: RuntimeConfig) -> None:
+    def __init__(self, session_id: str, config: RuntimeConfig, shared: SharedExecutors | None = None) -> None:
         self.id = session_id
         self.config = config
+        self.shared = shared if shared is not None else SharedExecutors()  # the runtime's pools
         self.agents: dict[str, Any] = {}
         self.teams: dict[str, Any] = {}
         self.runs = 0
         self.lock = asyncio.Lock()  # one run at a time: a conversation has one thread
         self.closed = False
+        self.offered_tools: dict[str, list[str]] = {}  # MCP toolset key -> tool names offered to its agent
         self._resources: dict[str, Resource] = {}
         self._opening: dict[str, asyncio.Future[Resource]] = {}
 
@@ -90,6 +96,10 @@ class Session:
         """Close the resources of ``owner`` (only those marked ``release_on_reload`` if asked)."""
         keys = [k for k, r in self._resources.items() if r.owner == owner and (r.release_on_reload or not reload_only)]
         await self._close(keys)
+
+    async def close_resource(self, key: str) -> None:
+        """Close the resource named ``key``, if it is open; it is opened again when next used."""
+        await self._close([key] if key in self._resources else [])
 
     async def release_all(self) -> None:
         """Close every open resource; each is opened again when next used."""

@@ -9,7 +9,7 @@ dispatcher's own counts, and pytest-timeout bounds every wait.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 
 import pytest
@@ -413,3 +413,35 @@ async def test_an_unstarted_pool_gives_each_request_the_pools_error(tmp_path: Pa
         with pytest.raises(PoolExhaustedError):
             await dispatcher.execute("s", block("print(1)"))
         assert dispatcher.stats().errors == 1
+
+
+@pytest.mark.timeout(60)
+async def test_live_output_reaches_the_callers_listener_while_the_block_runs(tmp_path: Path) -> None:
+    from parley.coding.live_output import listen
+
+    block = CodeBlock("import time\nprint('first', flush=True)\ntime.sleep(2)\nprint('second', flush=True)", "python")
+    async with ExecutorPool("local", size=2, base_dir=tmp_path) as pool, ExecutionDispatcher(pool) as dispatcher:
+        pieces: dict[str, list[str]] = {"a": [], "b": []}
+        first = asyncio.Event()
+
+        def heard(session: str) -> Callable[[str], None]:
+            def on_text(text: str) -> None:
+                pieces[session].append(text)
+                if session == "a" and "first" in "".join(pieces["a"]):
+                    first.set()
+
+            return on_text
+
+        async def run(session: str, blocks: list[CodeBlock]) -> CodeResult:
+            with listen(heard(session)):
+                return await dispatcher.execute(session, blocks)
+
+        a = asyncio.ensure_future(run("a", [block]))
+        b = asyncio.ensure_future(run("b", [CodeBlock("print('only b')", "python")]))
+        await asyncio.wait_for(first.wait(), 30)
+        assert not a.done()  # the first line came while the block still slept
+        result = await a
+        await b
+    assert result.exit_code == 0
+    assert "".join(pieces["a"]) == "first\nsecond\n"
+    assert "".join(pieces["b"]) == "only b\n"  # each caller hears its own request only
