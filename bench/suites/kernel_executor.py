@@ -14,6 +14,8 @@ which is what jupyter-client's own ``execute_interactive`` does.
   every IOPub message, which would tax each with the other's traffic.
 - The peer's bare floor uses jupyter-client's defaults, as AutoGen 0.2 does: TCP sockets and a
   ``BlockingKernelClient``.
+- AutoGen 0.7's side (``bench/peer/ag07_executors.py``) runs the same blocks through
+  ``autogen_ext.code_executors.jupyter.JupyterCodeExecutor`` (nbclient on a local ipykernel).
 - The shell block is ``echo 1`` tagged ``bash`` on parley (run as a subprocess from the
   kernel), and the same tagged ``sh``. AutoGen 0.2 runs every block as IPython, so its side
   runs ``!echo 1``. The shell block's floor is a bare execute of a cell that starts
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.peer_venv import PeerError, PeerWorker
-from bench.registry import Benchmark, Medians, Metric, Sampler, register
+from bench.registry import Benchmark, Medians, Metric, Sampler, peer_script, register
 
 __all__ = ["KernelExecSampler", "ensure_peer_jupyter"]
 
@@ -210,17 +212,19 @@ register(
         summary=(
             "a warm `print(1)` block through each EmbeddedIPythonCodeExecutor, alternating with a bare "
             "jupyter-client execute (execute, IOPub until idle, shell reply) on a warm kernel of the same "
-            "side; and a shell block (parley: `echo 1` as bash, 0.2: `!echo 1`); ms per block."
+            "side; and a shell block (parley: `echo 1` as bash and as sh; 0.2 and 0.7: `!echo 1`); ms per block."
         ),
         params=lambda quick: {},
         parley=_parley,
         peer=_peer,
+        peer07=peer_script("ag07_executors.py", executor="jupyter"),
         metrics=(
             Metric(
                 label="Kernel executor, warm `print(1)` (parley: async API)",
                 unit="ms/block",
                 parley_key="block_ms",
                 peer_key="block_ms",
+                peer07_key="block_ms",
                 target="within 5% of a bare execute on a warm kernel",
                 status=_verdict,
             ),
@@ -229,6 +233,7 @@ register(
                 unit="ms/block",
                 parley_key="sync_ms",
                 peer_key="block_ms",
+                peer07_key="block_ms",
             ),
             Metric(
                 label="Kernel executor overhead over the bare execute (block − bare, paired per round)",
@@ -243,18 +248,20 @@ register(
                 peer_key="bare_ms",
             ),
             Metric(
-                label="Kernel executor, shell block (parley: bash `echo 1`; 0.2: `!echo 1`)",
+                label="Kernel executor, shell block (parley: bash `echo 1`; 0.2 and 0.7: `!echo 1`)",
                 unit="ms/block",
                 parley_key="bash_ms",
                 peer_key="bash_ms",
+                peer07_key="bash_ms",
                 target="≤ 5 ms (a subprocess from the kernel, not `!`)",
                 status=_bash_verdict,
             ),
             Metric(
-                label="Kernel executor, shell block tagged `sh` (parley: `echo 1` as sh; 0.2: `!echo 1`)",
+                label="Kernel executor, shell block tagged `sh` (parley: `echo 1` as sh; 0.2 and 0.7: `!echo 1`)",
                 unit="ms/block",
                 parley_key="sh_ms",
                 peer_key="bash_ms",
+                peer07_key="bash_ms",
             ),
             Metric(
                 label="(floor) bare execute of a cell that runs `bash -c 'echo 1'` with `subprocess.run`",
