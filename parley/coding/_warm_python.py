@@ -12,7 +12,7 @@ What the forked block sees is what ``python FILE`` would give it:
 
 - ``__main__`` is a fresh module (``__name__ == "__main__"``, ``__file__``, a ``SourceFileLoader``,
   no ``__spec__``), and ``sys.modules`` holds only what the interpreter's own start-up imported:
-  every module imported to serve (``json``, ``socket`` ...) is dropped, so a block imports afresh;
+  every module imported to serve (``_reaper``, ``_socket``, ``select`` ...) is dropped, so a block imports afresh;
 - ``sys.argv == [FILE]``, ``sys.path[0]`` is the script's directory (none under ``-P`` /
   ``PYTHONSAFEPATH``), the working directory is the run's, ``os.environ`` is the template's,
   which is the run's (`parley.coding._reaper_server` starts one template per environment);
