@@ -1,10 +1,12 @@
-"""The peer's own virtual environment, created on demand and cached, plus its worker processes.
+"""The peers' own virtual environments, created on demand and cached, plus their worker processes.
 
-The peer (pyautogen 0.2.35) never shares an interpreter with parley: it lives in
-``bench/.venvs/autogen-0.2.35/`` (gitignored), created with ``sys.executable -m venv`` so both sides
-run on the same base Python. Its measurement scripts in ``bench/peer/`` run inside that venv as
-long-lived worker processes that speak JSON lines (see ``bench/peer/_protocol.py``), so the
-orchestrator can interleave parley and peer samples round by round.
+There are two peers (`PEERS`): pyautogen 0.2.35 (`AUTOGEN_02`) and AutoGen 0.7
+(`AUTOGEN_07`: ``autogen-agentchat`` and ``autogen-ext`` with the Docker and Jupyter executors'
+extras). A peer never shares an interpreter with parley or with the other peer: each lives in
+``bench/.venvs/<name>/`` (gitignored), created with ``sys.executable -m venv`` so every side runs
+on the same base Python. Their measurement scripts in ``bench/peer/`` (``ag07_*.py`` for 0.7) run
+inside the venv as long-lived worker processes that speak JSON lines (see
+``bench/peer/_protocol.py``), so the orchestrator can interleave the sides' samples round by round.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
+    "AUTOGEN_02",
+    "AUTOGEN_07",
+    "PEERS",
     "PEER_REQUIREMENT",
     "PEER_SCRIPTS",
+    "Peer",
     "PeerError",
     "PeerWorker",
     "ensure_peer_venv",
@@ -32,6 +39,43 @@ BENCH_DIR = Path(__file__).resolve().parent
 PEER_REQUIREMENT = "pyautogen==0.2.35"
 PEER_VENV = BENCH_DIR / ".venvs" / "autogen-0.2.35"
 PEER_SCRIPTS = BENCH_DIR / "peer"
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A framework parley is measured against, installed in a venv of its own.
+
+    Attributes:
+        key: the short name ``--peers`` takes (``"0.2"``).
+        title: how the report names it (``"pyautogen 0.2.35"``).
+        requirements: what ``pip install`` gets in its venv.
+        venv: where its venv lives.
+    """
+
+    key: str
+    title: str
+    requirements: tuple[str, ...]
+    venv: Path
+
+    @property
+    def python(self) -> Path:
+        """The venv's interpreter (it may not exist yet)."""
+        return peer_python(self.venv)
+
+
+AUTOGEN_02 = Peer("0.2", "pyautogen 0.2.35", (PEER_REQUIREMENT,), PEER_VENV)
+"""AutoGen 0.2.35 (the ``pyautogen`` distribution), whose API parley keeps."""
+
+AUTOGEN_07 = Peer(
+    "0.7",
+    "AutoGen 0.7.5",
+    ("autogen-agentchat==0.7.5", "autogen-ext[docker,jupyter-executor]==0.7.5"),
+    BENCH_DIR / ".venvs" / "autogen-0.7.5",
+)
+"""AutoGen 0.7.5: AgentChat, and the extension package with its local, Docker and Jupyter executors."""
+
+PEERS = (AUTOGEN_02, AUTOGEN_07)
+"""Every peer, in the report's column order."""
 _READY_MARKER = ".parley-bench-ready"
 _INSTALL_TIMEOUT_S = 900.0
 
@@ -45,14 +89,14 @@ def peer_python(venv: Path = PEER_VENV) -> Path:
     return venv / "bin" / "python"
 
 
-def ensure_peer_venv(venv: Path = PEER_VENV, *, log: IO[str] = sys.stderr) -> Path:
-    """Create the peer venv with pyautogen 0.2.35 unless a finished one is cached; return its python.
+def ensure_peer_venv(peer: Peer = AUTOGEN_02, *, log: IO[str] = sys.stderr) -> Path:
+    """Create ``peer``'s venv with its requirements unless a finished one is cached; return its python.
 
-    A venv counts as finished only when its marker file names the same requirement, so an
+    A venv counts as finished only when its marker file names the same requirements, so an
     interrupted install is redone rather than trusted.
 
     Args:
-        venv: where the venv lives; default ``bench/.venvs/autogen-0.2.35``.
+        peer: which peer; default pyautogen 0.2.35 in ``bench/.venvs/autogen-0.2.35``.
         log: where progress lines go.
 
     Returns:
@@ -62,14 +106,14 @@ def ensure_peer_venv(venv: Path = PEER_VENV, *, log: IO[str] = sys.stderr) -> Pa
         PeerError: ``venv`` or ``pip install`` failed (pip's output is in the message), or took
             more than 900 seconds.
     """
-    python = peer_python(venv)
-    marker = venv / _READY_MARKER
-    if python.exists() and marker.exists() and marker.read_text().strip() == PEER_REQUIREMENT:
+    python, requirement = peer.python, " ".join(peer.requirements)
+    marker = peer.venv / _READY_MARKER
+    if python.exists() and marker.exists() and marker.read_text().strip() == requirement:
         return python
-    print(f"bench: creating the peer venv {venv} with {PEER_REQUIREMENT} (one-off) ...", file=log)
+    print(f"bench: creating the peer venv {peer.venv} with {requirement} (one-off) ...", file=log)
     steps = [
-        [sys.executable, "-m", "venv", "--clear", str(venv)],
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", PEER_REQUIREMENT],
+        [sys.executable, "-m", "venv", "--clear", str(peer.venv)],
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *peer.requirements],
     ]
     for cmd in steps:
         try:
@@ -81,7 +125,7 @@ def ensure_peer_venv(venv: Path = PEER_VENV, *, log: IO[str] = sys.stderr) -> Pa
                 f"{' '.join(cmd)} failed with exit code {done.returncode}:\n{done.stdout}{done.stderr}\n"
                 "Check that PyPI is reachable through pip, or run with --no-peer."
             )
-    marker.write_text(PEER_REQUIREMENT + "\n")
+    marker.write_text(requirement + "\n")
     return python
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.peer_venv import PEER_REQUIREMENT
+from bench.peer_venv import AUTOGEN_02, AUTOGEN_07, Peer
 from bench.registry import Metric
 from bench.runner import Outcome, SideOutcome
 
@@ -26,21 +26,23 @@ class RunInfo:
 
     Attributes:
         quick: True for a ``--quick`` run.
-        peer: True when the peer side ran.
+        peer: True when the pyautogen 0.2.35 side ran.
         started: when the run started (UTC).
         load_average: the 1-minute load average when the run started (other work on the machine
             makes every figure noisier).
+        peer07: True when the AutoGen 0.7 side ran.
     """
 
     quick: bool
     peer: bool
     started: dt.datetime
     load_average: float
+    peer07: bool = False
 
     @classmethod
-    def now(cls, *, quick: bool, peer: bool) -> RunInfo:
+    def now(cls, *, quick: bool, peer: bool, peer07: bool = False) -> RunInfo:
         """Capture the start of a run."""
-        return cls(quick, peer, dt.datetime.now(dt.timezone.utc), os.getloadavg()[0])
+        return cls(quick, peer, dt.datetime.now(dt.timezone.utc), os.getloadavg()[0], peer07)
 
 
 def fmt(value: float) -> str:
@@ -62,10 +64,10 @@ def _cell(side: SideOutcome, key: str | None, unit: str) -> str:
     return _DASH if value is None else f"{fmt(value)} {unit}"
 
 
-def _ratio(outcome: Outcome, metric: Metric) -> str:
-    if metric.peer_key is None or outcome.parley.error or outcome.peer.error:
+def _ratio(outcome: Outcome, metric: Metric, peer: SideOutcome, key: str | None) -> str:
+    if key is None or outcome.parley.error or peer.error:
         return _DASH
-    ours, theirs = outcome.parley.median(metric.parley_key), outcome.peer.median(metric.peer_key)
+    ours, theirs = outcome.parley.median(metric.parley_key), peer.median(key)
     if ours is None or theirs is None or ours <= 0 or theirs <= 0:
         return _DASH
     ratio = ours / theirs if metric.higher_is_better else theirs / ours
@@ -83,8 +85,9 @@ def _status(outcome: Outcome, metric: Metric) -> str:
 def render_table(outcomes: Sequence[Outcome]) -> str:
     """Return the results table: one row per metric of every outcome."""
     rows = [
-        "| Metric | parley (median) | pyautogen 0.2.35 (median) | Ratio | Target (DESIGN.md) | Status |",
-        "|---|---|---|---|---|---|",
+        f"| Metric | parley (median) | {AUTOGEN_02.title} (median) | Ratio vs {AUTOGEN_02.key} "
+        f"| {AUTOGEN_07.title} (median) | Ratio vs {AUTOGEN_07.key} | Target (DESIGN.md) | Status |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for outcome in outcomes:
         for metric in outcome.benchmark.metrics:
@@ -92,7 +95,9 @@ def render_table(outcomes: Sequence[Outcome]) -> str:
                 metric.label.format(**outcome.params),
                 _cell(outcome.parley, metric.parley_key, metric.unit),
                 _cell(outcome.peer, metric.peer_key, metric.unit),
-                _ratio(outcome, metric),
+                _ratio(outcome, metric, outcome.peer, metric.peer_key),
+                _cell(outcome.peer07, metric.peer07_key, metric.unit),
+                _ratio(outcome, metric, outcome.peer07, metric.peer07_key),
                 metric.target,
                 _status(outcome, metric),
             ]
@@ -120,17 +125,23 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def _peer_line(peer: Peer, ran: bool) -> str:
+    if not ran:
+        return f"{peer.title} not run"
+    return f"{peer.title} ({', '.join(f'`{r}`' for r in peer.requirements)}) in `bench/.venvs/{peer.venv.name}/`"
+
+
 def _header(info: RunInfo) -> list[str]:
     mode = "quick (`--quick`)" if info.quick else "full"
-    peer = f"`{PEER_REQUIREMENT}` in `bench/.venvs/`" if info.peer else "not run (`--no-peer`)"
     return [
-        "# parley vs pyautogen 0.2.35",
+        f"# parley vs {AUTOGEN_02.title} and {AUTOGEN_07.title}",
         "",
         f"- Run: {info.started:%Y-%m-%d %H:%M} UTC, {mode} mode, parley at `{_git_revision()}`.",
         f"- Machine: {os.cpu_count()} cores ({_cpu_model()}), {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}; 1-minute load average at start {info.load_average:.2f}.",
-        f"- Peer: {peer}. Ratio = peer median / parley median for times (parley / peer for rates): "
-        "above 1 means parley is that many times faster.",
+        f"- Peers: {_peer_line(AUTOGEN_02, info.peer)}; {_peer_line(AUTOGEN_07, info.peer07)}. "
+        "Each ratio = that peer's median / parley's median for times (parley / peer for rates), from the "
+        "same run: above 1 means parley is that many times faster.",
         "",
     ]
 
@@ -162,5 +173,6 @@ def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
         )
         lines.extend(_side_details("parley", outcome, outcome.parley))
         lines.extend(_side_details("peer", outcome, outcome.peer))
+        lines.extend(_side_details("peer 0.7", outcome, outcome.peer07))
     lines.append("")
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """Run one registered benchmark: both sides, interleaved round by round, with warm-up.
 
-Round ``r`` takes one sample from each side, parley first in even rounds and the peer first in
-odd ones, so slow drift of the machine (other processes, thermal state) falls on both sides
+Round ``r`` takes one sample from each side, in an order that rotates from round to round (parley
+first, then each peer first in turn), so slow drift of the machine (other processes, thermal state) falls on both sides
 alike. The first ``warmup`` rounds are thrown away. A side that fails is recorded with its error
 and dropped; the other side carries on, so one broken benchmark never hides the rest.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bench.registry import Benchmark, Medians, Sampler
+from bench.registry import Benchmark, Medians, PeerFactory, Sampler
 
 __all__ = ["Outcome", "SideOutcome", "run_benchmark"]
 
@@ -70,7 +70,8 @@ class Outcome:
         warmup: discarded rounds.
         seconds: wall time of the whole benchmark, set-up included.
         parley: the parley side.
-        peer: the peer side.
+        peer: the pyautogen 0.2.35 side.
+        peer07: the AutoGen 0.7 side.
     """
 
     benchmark: Benchmark
@@ -80,10 +81,15 @@ class Outcome:
     seconds: float
     parley: SideOutcome
     peer: SideOutcome
+    peer07: SideOutcome = field(default_factory=lambda: SideOutcome(ran=False))
 
     def medians(self) -> Medians:
-        """Both sides' medians, in the shape `bench.registry.Metric.status` takes."""
-        return Medians(self.parley.medians(), self.peer.medians() if self.peer.samples else None)
+        """Every side's medians, in the shape `bench.registry.Metric.status` takes."""
+        return Medians(
+            self.parley.medians(),
+            self.peer.medians() if self.peer.samples else None,
+            self.peer07.medians() if self.peer07.samples else None,
+        )
 
 
 class _Side:
@@ -130,13 +136,27 @@ class _Side:
             self.outcome.error = "".join(lines[-6:]).strip()
 
 
-def run_benchmark(benchmark: Benchmark, *, quick: bool, peer_python: Path | None, log: IO[str] = sys.stderr) -> Outcome:
-    """Run ``benchmark`` on both sides and return the samples.
+def _peer_side(factory: PeerFactory | None, python: Path | None, params: dict[str, Any]) -> _Side:
+    if factory is None or python is None:
+        return _Side(SideOutcome(ran=False), None)
+    return _Side(SideOutcome(ran=True), lambda: factory(python, params))
+
+
+def run_benchmark(
+    benchmark: Benchmark,
+    *,
+    quick: bool,
+    peer_python: Path | None,
+    peer07_python: Path | None = None,
+    log: IO[str] = sys.stderr,
+) -> Outcome:
+    """Run ``benchmark`` on every side and return the samples.
 
     Args:
         benchmark: the registered benchmark.
         quick: use the ``--quick`` parameters and repetition counts.
-        peer_python: the peer venv's interpreter; None runs the parley side only.
+        peer_python: the pyautogen 0.2.35 venv's interpreter; None leaves that peer out.
+        peer07_python: the AutoGen 0.7 venv's interpreter; None leaves that peer out.
         log: where progress lines go.
 
     Returns:
@@ -149,20 +169,17 @@ def run_benchmark(benchmark: Benchmark, *, quick: bool, peer_python: Path | None
     gc.collect()
     start = time.perf_counter()
     parley = _Side(SideOutcome(ran=True), lambda: benchmark.parley(params))
-    peer_factory = benchmark.peer
-    if peer_factory is not None and peer_python is not None:
-        python = peer_python
-        peer = _Side(SideOutcome(ran=True), lambda: peer_factory(python, params))
-    else:
-        peer = _Side(SideOutcome(ran=False), None)
-    sides = [parley, peer]
+    peer = _peer_side(benchmark.peer, peer_python, params)
+    peer07 = _peer_side(benchmark.peer07, peer07_python, params)
+    sides = [parley, peer, peer07]
     try:
         for r in range(warmup + reps):
-            for side in sides if r % 2 == 0 else sides[::-1]:
+            turn = r % len(sides)
+            for side in sides[turn:] + sides[:turn]:
                 side.take(measured=r >= warmup)
     finally:
         for side in sides:
             side.close()
     seconds = time.perf_counter() - start
     print(f"bench: {benchmark.name}: done in {seconds:.1f} s", file=log, flush=True)
-    return Outcome(benchmark, params, reps, warmup, seconds, parley.outcome, peer.outcome)
+    return Outcome(benchmark, params, reps, warmup, seconds, parley.outcome, peer.outcome, peer07.outcome)

@@ -1,4 +1,7 @@
-"""Smoke test of ``bench/run.py``: the cheapest benchmark runs and prints its table. No peer venv needed."""
+"""Smoke test of ``bench/run.py``: the cheapest benchmark runs and prints its table. No peer venv needed.
+
+The report's table is also rendered from scripted outcomes, with both peers' columns.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +25,11 @@ def test_quick_import_benchmark_prints_and_writes_the_table(tmp_path: Path) -> N
     done = bench("--quick", "--only", "import", "--no-peer", "--output", str(out))
     assert done.returncode == 0, done.stderr
     assert (
-        "| Metric | parley (median) | pyautogen 0.2.35 (median) | Ratio | Target (DESIGN.md) | Status |" in done.stdout
+        "| Metric | parley (median) | pyautogen 0.2.35 (median) | Ratio vs 0.2 | AutoGen 0.7.5 (median) | Ratio vs 0.7 "
+        "| Target (DESIGN.md) | Status |" in done.stdout
     )
     row = next(line for line in done.stdout.splitlines() if line.startswith("| `import parley`"))
-    assert " ms | — | — | under 150 ms | " in row
+    assert " ms | — | — | — | — | under 150 ms | " in row
     assert out.read_text() == done.stdout.rstrip("\n") + "\n"
 
 
@@ -34,6 +38,41 @@ def test_unknown_benchmark_name_suggests_the_close_one() -> None:
     done = bench("--only", "imprt", "--no-peer")
     assert done.returncode == 2
     assert "unknown benchmark 'imprt'; did you mean import?" in done.stderr
+
+
+@pytest.mark.timeout(60)
+def test_unknown_peer_suggests_the_close_one() -> None:
+    done = bench("--only", "import", "--peers", "0.2,0.8")
+    assert done.returncode == 2
+    assert "unknown peer '0.8'; did you mean 0.7? (known: 0.2, 0.7)" in done.stderr
+
+
+@pytest.mark.timeout(60)
+def test_the_table_gives_each_peer_its_column_and_its_ratio_from_the_same_run() -> None:
+    from bench.registry import Benchmark, Metric
+    from bench.report import render_table
+    from bench.runner import Outcome, SideOutcome
+
+    metrics = (
+        Metric("Turns", "µs/message", "us", peer_key="sync_us", peer07_key="us"),
+        Metric("Only 0.2 has it", "µs/message", "us", peer_key="sync_us"),
+    )
+    benchmark = Benchmark("t", "scripted", lambda quick: {}, lambda params: NotImplemented, metrics)
+    outcome = Outcome(
+        benchmark,
+        {},
+        2,
+        0,
+        1.0,
+        parley=SideOutcome(True, [{"us": 10.0}, {"us": 20.0}]),
+        peer=SideOutcome(True, [{"sync_us": 150.0}, {"sync_us": 150.0}]),
+        peer07=SideOutcome(True, [{"us": 600.0}, {"us": 600.0}]),
+    )
+    rows = render_table([outcome]).splitlines()[2:]
+    assert rows == [
+        "| Turns | 15.0 µs/message | 150 µs/message | 10.0× | 600 µs/message | 40.0× |  |  |",
+        "| Only 0.2 has it | 15.0 µs/message | 150 µs/message | 10.0× | — | — |  |  |",
+    ]
 
 
 @pytest.mark.timeout(60)

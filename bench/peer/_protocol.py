@@ -1,4 +1,4 @@
-"""The worker loop every peer script runs inside the peer venv (pyautogen 0.2.35).
+"""The worker loop every peer script runs inside its peer's venv (pyautogen 0.2.35, or AutoGen 0.7).
 
 Protocol, one JSON object per line on the worker's *original* stdout:
 
@@ -10,7 +10,8 @@ Protocol, one JSON object per line on the worker's *original* stdout:
 Any exception is answered as ``{"error": "<traceback>"}``. Before set-up, file descriptor 1 is
 pointed at stderr, so whatever the library prints can never corrupt the protocol stream.
 
-This folder is run with the peer's interpreter and is excluded from parley's mypy run.
+This folder is run with the peers' interpreters (``ag07_*.py`` with AutoGen 0.7's, the rest with
+0.2's) and is excluded from parley's mypy run.
 """
 
 from __future__ import annotations

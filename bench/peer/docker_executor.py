@@ -4,7 +4,10 @@ Config: ``{"image": ...}`` for the per-block benchmark, plus ``"mode": "stop"`` 
 
 AutoGen 0.2 runs a python block as ``timeout 60 python <file>``; the test image has only
 ``python3``, so set-up derives ``<image>-python`` from it once (the same image plus a ``python``
-link) with ``docker commit``, and the executor runs that.
+link) with ``docker commit``, and the executor runs that. Neither AutoGen version has an option for
+the container's network, so set-up has docker-py create containers with the network off
+(``network_mode="none"``) unless one is asked for: parley's default, and what a daemon without a
+bridge network needs (``ag07_executors.py`` does the same).
 
 * per block: ``block_ms`` (a ``print(1)`` block through the executor), ``bare_ms`` (a bare
   docker-py ``exec_run(["python3", file])`` in the executor's own container) and ``overhead_ms``
@@ -37,6 +40,22 @@ def _image_with_python(client: Any, image: str) -> str:
     return derived
 
 
+def _network_off() -> None:
+    """Have docker-py create containers with the network off unless a network is asked for."""
+    from docker.models.containers import ContainerCollection
+
+    create = ContainerCollection.create
+    if getattr(create, "network_off", False):
+        return
+
+    def create_offline(self: Any, image: str, command: Any = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("network_mode", "none")
+        return create(self, image, command, **kwargs)
+
+    create_offline.network_off = True  # type: ignore[attr-defined]
+    ContainerCollection.create = create_offline  # type: ignore[method-assign]
+
+
 def _check(output: str, exit_code: int, what: str) -> None:
     if exit_code != 0 or output.strip() != "1":
         raise RuntimeError(f"{what} failed: exit {exit_code}, output {output!r}")
@@ -47,6 +66,7 @@ def setup(config: dict[str, Any]) -> tuple[Sample, dict[str, str], Close]:
     import docker
     from autogen.coding import CodeBlock, DockerCommandLineCodeExecutor
 
+    _network_off()
     client = docker.from_env()
     image = _image_with_python(client, config["image"])
     tmp = tempfile.TemporaryDirectory(prefix="peer-docker-")

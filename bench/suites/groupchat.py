@@ -90,6 +90,7 @@ register(
         params=lambda quick: {"max_round": 40 if quick else 100},
         parley=_parley,
         peer=peer_script("groupchat.py"),
+        peer07=peer_script("ag07_groupchat.py"),
         metrics=(
             Metric(
                 label="Group chat, 4 agents round robin, instant model, {max_round} messages (sync `initiate_chat`)",
@@ -104,6 +105,7 @@ register(
                 unit="µs/message",
                 parley_key="async_us_per_message",
                 peer_key="async_us_per_message",
+                peer07_key="async_us_per_message",
                 target="≥ 10× less than 0.2",
                 status=ratio_verdict("async_us_per_message"),
             ),

@@ -14,8 +14,14 @@ which is what jupyter-client's own ``execute_interactive`` does.
   every IOPub message, which would tax each with the other's traffic.
 - The peer's bare floor uses jupyter-client's defaults, as AutoGen 0.2 does: TCP sockets and a
   ``BlockingKernelClient``.
+- AutoGen 0.7's side (``bench/peer/ag07_executors.py``) runs the same blocks through
+  ``autogen_ext.code_executors.jupyter.JupyterCodeExecutor`` (nbclient on a local ipykernel).
 - The shell block is ``echo 1`` tagged ``bash`` on parley (run as a subprocess from the
-  kernel). AutoGen 0.2 runs every block as IPython, so its side runs ``!echo 1``.
+  kernel), and the same tagged ``sh``. AutoGen 0.2 runs every block as IPython, so its side
+  runs ``!echo 1``. The shell block's floor is a bare execute of a cell that starts
+  ``bash -c 'echo 1'`` from the kernel with `subprocess.run` and prints what it printed: a
+  kernel round trip plus a bash process, with none of the executor's work (containment of the
+  script's process tree, streaming its output, its exit code).
 
 Each sample checks that the block printed ``1``. Times are milliseconds per block.
 """
@@ -33,12 +39,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.peer_venv import PeerError, PeerWorker
-from bench.registry import Benchmark, Medians, Metric, Sampler, register
+from bench.registry import Benchmark, Medians, Metric, Sampler, peer_script, register
 
 __all__ = ["KernelExecSampler", "ensure_peer_jupyter"]
 
 TARGET_OVER_BARE = 0.05
 TARGET_BASH_MS = 5.0
+BARE_BASH = "import subprocess as s; print(s.run(['bash', '-c', 'echo 1'], stdout=s.PIPE, text=True).stdout, end='')"
 PEER_JUPYTER = "pyautogen[jupyter-executor]==0.2.35"  # ipykernel, jupyter-client, websocket-client ...
 
 
@@ -118,6 +125,7 @@ class KernelExecSampler:
         self._rounds = 0
         self._python = [CodeBlock(code="print(1)", language="python")]
         self._bash = [CodeBlock(code="echo 1", language="bash")]
+        self._sh = [CodeBlock(code="echo 1", language="sh")]
         which = self._executor.execute_code_blocks([CodeBlock("import sys; print(sys.executable)", "python")])
         self.info: Mapping[str, str] = {
             "kernel python": which.output.strip(),
@@ -141,7 +149,8 @@ class KernelExecSampler:
         return elapsed * 1e3
 
     def sample(self) -> dict[str, float]:
-        """Return ``block_ms``, ``sync_ms``, ``bare_ms``, ``overhead_ms`` (block − bare) and ``bash_ms``."""
+        """Return ``block_ms``, ``sync_ms``, ``bare_ms``, ``overhead_ms`` (block − bare), ``bash_ms``, ``sh_ms``
+        and ``bash_bare_ms`` (the shell block's floor)."""
         self._rounds += 1
         if self._rounds % 2:  # alternate which goes first, so neither always meets the colder kernel
             block = self._timed(self._executor.a_execute_code_blocks(self._python), "print(1) through the executor")
@@ -155,6 +164,8 @@ class KernelExecSampler:
             "overhead_ms": block - bare,
             "sync_ms": self._timed_sync(),
             "bash_ms": self._timed(self._executor.a_execute_code_blocks(self._bash), "bash echo 1"),
+            "sh_ms": self._timed(self._executor.a_execute_code_blocks(self._sh), "sh echo 1"),
+            "bash_bare_ms": self._timed(self._bare.execute(BARE_BASH), "bare bash -c 'echo 1' from the kernel"),
         }
 
     def close(self) -> None:
@@ -190,8 +201,9 @@ def _verdict(m: Medians) -> str:
 
 
 def _bash_verdict(m: Medians) -> str:
-    bash = m.parley["bash_ms"]
-    return f"{'met' if bash <= TARGET_BASH_MS else 'not met'} ({bash:.1f} ms)"
+    bash, floor = m.parley["bash_ms"], m.parley.get("bash_bare_ms")
+    beside = f"; {bash - floor:+.1f} ms over its {floor:.1f} ms floor" if floor else ""
+    return f"{'met' if bash <= TARGET_BASH_MS else 'not met'} ({bash:.1f} ms{beside})"
 
 
 register(
@@ -200,17 +212,19 @@ register(
         summary=(
             "a warm `print(1)` block through each EmbeddedIPythonCodeExecutor, alternating with a bare "
             "jupyter-client execute (execute, IOPub until idle, shell reply) on a warm kernel of the same "
-            "side; and a shell block (parley: `echo 1` as bash, 0.2: `!echo 1`); ms per block."
+            "side; and a shell block (parley: `echo 1` as bash and as sh; 0.2 and 0.7: `!echo 1`); ms per block."
         ),
         params=lambda quick: {},
         parley=_parley,
         peer=_peer,
+        peer07=peer_script("ag07_executors.py", executor="jupyter"),
         metrics=(
             Metric(
                 label="Kernel executor, warm `print(1)` (parley: async API)",
                 unit="ms/block",
                 parley_key="block_ms",
                 peer_key="block_ms",
+                peer07_key="block_ms",
                 target="within 5% of a bare execute on a warm kernel",
                 status=_verdict,
             ),
@@ -219,6 +233,7 @@ register(
                 unit="ms/block",
                 parley_key="sync_ms",
                 peer_key="block_ms",
+                peer07_key="block_ms",
             ),
             Metric(
                 label="Kernel executor overhead over the bare execute (block − bare, paired per round)",
@@ -233,12 +248,25 @@ register(
                 peer_key="bare_ms",
             ),
             Metric(
-                label="Kernel executor, shell block (parley: bash `echo 1`; 0.2: `!echo 1`)",
+                label="Kernel executor, shell block (parley: bash `echo 1`; 0.2 and 0.7: `!echo 1`)",
                 unit="ms/block",
                 parley_key="bash_ms",
                 peer_key="bash_ms",
+                peer07_key="bash_ms",
                 target="≤ 5 ms (a subprocess from the kernel, not `!`)",
                 status=_bash_verdict,
+            ),
+            Metric(
+                label="Kernel executor, shell block tagged `sh` (parley: `echo 1` as sh; 0.2 and 0.7: `!echo 1`)",
+                unit="ms/block",
+                parley_key="sh_ms",
+                peer_key="bash_ms",
+                peer07_key="bash_ms",
+            ),
+            Metric(
+                label="(floor) bare execute of a cell that runs `bash -c 'echo 1'` with `subprocess.run`",
+                unit="ms/block",
+                parley_key="bash_bare_ms",
             ),
         ),
         reps=60,

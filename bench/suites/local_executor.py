@@ -108,12 +108,14 @@ register(
         params=lambda quick: {},
         parley=_parley,
         peer=peer_script("local_executor.py"),
+        peer07=peer_script("ag07_executors.py", executor="local"),
         metrics=(
             Metric(
                 label="Local executor, python `print(1)`, fork server (peer: its venv activated)",
                 unit="ms/block",
                 parley_key="block_ms",
                 peer_key="block_ms",
+                peer07_key="block_ms",
                 target="≤ 3 ms and ≤ 0.35× bare (warm fork server)",
                 status=_verdict,
             ),
@@ -122,6 +124,7 @@ register(
                 unit="ms/block",
                 parley_key="plain_ms",
                 peer_key="block_ms",
+                peer07_key="block_ms",
             ),
             Metric(
                 label="Local executor, `print(1)`, peer with PATH as inherited",
@@ -134,12 +137,14 @@ register(
                 unit="ms/block",
                 parley_key="overhead_ms",
                 peer_key="overhead_ms",
+                peer07_key="overhead_ms",
             ),
             Metric(
                 label="(floor) bare `subprocess.run([sys.executable, file])`",
                 unit="ms/block",
                 parley_key="bare_ms",
                 peer_key="bare_ms",
+                peer07_key="bare_ms",
             ),
         ),
         reps=60,

@@ -152,6 +152,7 @@ register(
         params=lambda quick: {"max_turns": 100, "messages": 200},
         parley=_parley,
         peer=peer_script("turns.py"),
+        peer07=peer_script("ag07_turns.py"),
         metrics=(
             Metric(
                 label="Turn overhead, instant model client, {messages}-message chat (sync `initiate_chat`)",
@@ -166,6 +167,7 @@ register(
                 unit="µs/message",
                 parley_key="async_us_per_message",
                 peer_key="async_us_per_message",
+                peer07_key="async_us_per_message",
                 target="≥ 10× less than 0.2",
                 status=ratio_verdict("async_us_per_message"),
             ),

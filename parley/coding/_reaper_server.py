@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import json
+import marshal
 import os
 import socket
 import subprocess
@@ -249,11 +249,12 @@ async def launch(
             answer within 10 seconds (the server is then restarted for the next run).
     """
     env = dict(os.environ if env is None else env)
-    request = json.dumps({"argv": list(argv), "cwd": str(cwd), "env": env, "keep": keep}).encode()
     warm = _WARM.acquire(argv[0], env) if fork and len(argv) == 2 else None
     if warm is not None:
+        # The template already runs with ``env`` (it was chosen by it), so the run needs none:
+        # every byte of a request is decoded in the run's reaper, a fork that pays for each page it writes.
         try:
-            run = await _launch_on(warm, request, keep)
+            run = await _launch_on(warm, _request(argv, cwd, None, keep), keep)
         except BaseException:
             _WARM.release(warm, argv[0])
             raise
@@ -261,11 +262,20 @@ async def launch(
             run.on_close = lambda: _WARM.release(warm, argv[0])
             return run
         _WARM.release(warm, argv[0], failed=True)
+    request = _request(argv, cwd, env, keep)
     for _ in (1, 2):
         run = await _launch_on(_SERVER, request, keep)
         if run is not None:
             return run
     raise ReaperError(0, "the reaper server did not start the run; it was restarted")
+
+
+def _request(argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None, keep: bool) -> bytes:
+    """A run request as the server reads it (see `parley.coding._reaper`); ``env`` None: the server's own."""
+    request: dict[str, object] = {"argv": list(argv), "cwd": str(cwd), "keep": keep}
+    if env is not None:
+        request["env"] = dict(env)
+    return marshal.dumps(request, 4)
 
 
 async def _launch_on(server: _Server, request: bytes, keep: bool) -> Launched | None:

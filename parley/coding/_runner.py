@@ -66,6 +66,18 @@ _MAX_WARM = 4
 """The most templates alive at once (one per environment; slots share one)."""
 
 
+def _warm_request(request: dict[str, Any]) -> bytes:
+    """A fork run's request as a template reads it (see `parley.coding._reaper`).
+
+    It has no environment, since the template was started with the run's, and is in `marshal`
+    format 4, which any Python since 3.4 reads and whose decoding costs the forked reaper fewer
+    page writes than JSON's.
+    """
+    import marshal
+
+    return marshal.dumps({"argv": request["argv"], "cwd": request["cwd"], "keep": request["keep"]}, 4)
+
+
 class _Run:
     """One run: its reaper, pipes and what is known of its end."""
 
@@ -251,7 +263,7 @@ class _Runner:
             control_r, control_w = os.pipe() if request["keep"] else (None, None)
             theirs = [output_w, status_w] + ([control_r] if control_r is not None else [])
             try:
-                self.socket.send_fds(template.sock, [json.dumps(request).encode()], theirs)
+                self.socket.send_fds(template.sock, [_warm_request(request)], theirs)
             except OSError:
                 pid = None
                 sent = False

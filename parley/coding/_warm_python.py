@@ -12,7 +12,7 @@ What the forked block sees is what ``python FILE`` would give it:
 
 - ``__main__`` is a fresh module (``__name__ == "__main__"``, ``__file__``, a ``SourceFileLoader``,
   no ``__spec__``), and ``sys.modules`` holds only what the interpreter's own start-up imported:
-  every module imported to serve (``json``, ``socket`` ...) is dropped, so a block imports afresh;
+  every module imported to serve (``_reaper``, ``_socket``, ``select`` ...) is dropped, so a block imports afresh;
 - ``sys.argv == [FILE]``, ``sys.path[0]`` is the script's directory (none under ``-P`` /
   ``PYTHONSAFEPATH``), the working directory is the run's, ``os.environ`` is the template's,
   which is the run's (`parley.coding._reaper_server` starts one template per environment);
@@ -127,8 +127,7 @@ class _Template:
 
     def _reset(self, stdout: int | None) -> None:
         """Give the forked child the signals and file descriptors a fresh interpreter has."""
-        import _signal
-
+        _signal = _HELD["_signal"]
         _signal.set_wakeup_fd(-1)
         for number, handler in self.signals.items():
             _signal.signal(number, handler)
@@ -208,10 +207,7 @@ def _leave(status: int, main: Any) -> NoReturn:
     template imported, and writing to all of those shared pages costs more than the block
     itself (about 5 ms here), so the process ends with ``os._exit``.
     """
-    import atexit
-    import gc
-
-    for step in (_join_threads, atexit._run_exitfuncs, main.__dict__.clear, gc.collect):
+    for step in (_join_threads, _HELD["atexit"]._run_exitfuncs, main.__dict__.clear, _HELD["gc"].collect):
         try:  # noqa: SIM105 - an interrupt while leaving: go on leaving
             step()
         except BaseException:
@@ -232,21 +228,39 @@ def _join_threads() -> None:
 
 def _main_module(path: str) -> Any:
     """A fresh ``__main__`` for ``path``, with the attributes ``python FILE`` gives it."""
-    import builtins
-    from _frozen_importlib_external import SourceFileLoader
-
     main = type(sys)("__main__")
     main.__dict__.update(
         __annotations__={},
-        __builtins__=builtins,
+        __builtins__=_HELD["builtins"],
         __cached__=None,
         __file__=path,
-        __loader__=SourceFileLoader("__main__", path),
+        __loader__=_HELD["SourceFileLoader"]("__main__", path),
         __package__=None,
         __spec__=None,
     )
     sys.modules["__main__"] = main
     return main
+
+
+_HELD: dict[str, Any] = {}
+"""What a block's process needs to start and leave, imported by the template (see `_hold`)."""
+
+
+def _hold() -> None:
+    """Import, in the template, what each block's process would otherwise import after the fork.
+
+    An import in the forked child runs the import machinery (locks, specs, finders), writing to
+    dozens of pages the template shares with it, each a copy-on-write fault (``atexit`` alone,
+    which start-up does not import, cost ~57 faults a block). The block does not see these in
+    ``sys.modules`` (they are dropped as everything serving imported), only this module holds them.
+    """
+    import _signal
+    import atexit
+    import builtins
+    import gc
+    from _frozen_importlib_external import SourceFileLoader
+
+    _HELD.update(_signal=_signal, atexit=atexit, builtins=builtins, gc=gc, SourceFileLoader=SourceFileLoader)
 
 
 def _max_fd() -> int:
@@ -268,9 +282,8 @@ def main(modules: frozenset[str], path: list[str], args: list[str]) -> NoReturn:
     from _reaper import serve  # type: ignore[import-not-found]  # on the path the bootstrap gave
 
     sys.path[:] = path
-    import gc
-
-    gc.freeze()  # what the template holds is never garbage: a block's collections skip it
+    _hold()
+    _HELD["gc"].freeze()  # what the template holds is never garbage: a block's collections skip it
     try:
         code = serve(int(args[0]), spawn=template.spawn)
     except _Script as script:

@@ -172,3 +172,33 @@ def test_a_relative_pythonpath_is_resolved_in_the_work_dir(make: object, tmp_pat
     (tmp_path / "work" / "lib" / "helper.py").write_text("VALUE = 42\n")
     executor = make(env={"PYTHONPATH": "lib"})  # type: ignore[operator]
     assert _run(executor, "import helper; print(helper.VALUE)") == (0, "42\n")
+
+
+def test_a_run_request_and_its_file_descriptors_reach_the_server_whole() -> None:
+    import _socket
+    import marshal
+    import socket
+
+    from parley.coding._reaper import _receive
+    from parley.coding._reaper_server import _request
+
+    host, server = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pipes = [os.pipe() for _ in range(3)]
+    try:
+        for env in ({"PATH": "/bin", "ÜNICODE": "värde"}, None):
+            request = _request(["python", "file.py"], Path("/work dir"), env, True)
+            socket.send_fds(host, [request], [write for _, write in pipes])
+            message, fds = _receive(server, _socket)
+            expected = {"argv": ["python", "file.py"], "cwd": "/work dir", "keep": True}
+            assert marshal.loads(message) == (expected if env is None else {**expected, "env": env})
+            assert len(fds) == 3
+            for fd, (read, _) in zip(fds, pipes, strict=True):  # each is the very pipe that was sent
+                os.write(fd, b"x")
+                os.close(fd)
+                assert os.read(read, 1) == b"x"
+    finally:
+        host.close()
+        server.close()
+        for read, write in pipes:
+            os.close(read)
+            os.close(write)

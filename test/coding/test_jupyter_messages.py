@@ -24,7 +24,14 @@ from parley.coding.jupyter._messages import (
     render_bundle,
     strip_ansi,
 )
-from parley.coding.jupyter._shell import EXIT_ERROR_NAME, HELPER_NAME, SHELL_HELPER_SOURCE, shell_cell
+from parley.coding.jupyter._shell import (
+    EXIT_ERROR_NAME,
+    HELPER_NAME,
+    SHELL_HELPER_SOURCE,
+    is_missing_helper,
+    shell_call,
+    shell_cell,
+)
 
 MSG_ID = "exec-1"
 PNG = b"\x89PNG\r\n\x1a\n fake png body"
@@ -301,3 +308,15 @@ def test_shell_cell_defines_the_helper_once_and_shows_no_value(capsys: pytest.Ca
     exec(cell, namespace)
     assert capsys.readouterr().out == 'quoted "text"\n' * 2
     assert HELPER_NAME in namespace
+
+
+def test_shell_call_runs_the_defined_helper_and_says_when_it_is_missing(capsys: pytest.CaptureFixture[str]) -> None:
+    namespace: dict[str, Any] = {}
+    with pytest.raises(NameError) as missing:
+        exec(shell_call("echo never", "bash"), namespace)
+    assert is_missing_helper(type(missing.value).__name__, str(missing.value))
+    assert not is_missing_helper("NameError", "name 'other' is not defined")
+    exec(shell_cell("echo defined", "bash"), namespace)
+    exec(shell_call("echo called", "sh"), namespace)
+    assert capsys.readouterr().out == "defined\ncalled\n"
+    assert len(shell_call("echo called", "sh")) < len(shell_cell("echo called", "sh")) // 10

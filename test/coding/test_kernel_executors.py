@@ -185,6 +185,26 @@ def test_errors_come_back_as_plain_text_tracebacks(make: MakeKernelExecutor) -> 
     assert "----> 3 f()" in result.output
 
 
+def test_shell_blocks_send_the_helper_once_and_define_it_again_after_a_reset(make: MakeKernelExecutor) -> None:
+    executor = make()
+    watch = (
+        "get_ipython().parley_test_cells = []\n"
+        "get_ipython().events.register('pre_run_cell', lambda info, cells=get_ipython().parley_test_cells: "
+        "cells.append(info.raw_cell))"
+    )
+    show = "print([('exec(' in cell, len(cell) < 200) for cell in get_ipython().parley_test_cells[:-1]])"
+    run(executor, py(watch))
+    first = run(executor, CodeBlock("echo one", "bash"))
+    second = run(executor, CodeBlock("echo two; exit 3", "sh"))
+    assert (first.exit_code, first.output, second.exit_code, second.output) == (0, "one\n", 3, "two\n")
+    assert run(executor, py(show)).output == "[(True, False), (False, True)]\n"  # the definition, then the call
+    run(executor, py("get_ipython().parley_test_cells.clear()\n%reset -f"))
+    again = run(executor, CodeBlock("echo three", "bash"), CodeBlock("echo four", "bash"))
+    assert (again.exit_code, again.output) == (0, "three\nfour\n")  # no NameError shown for the missing helper
+    # after the reset: the call found no helper, the definition ran in its place, then the call alone again
+    assert run(executor, py(show)).output == "[(False, True), (True, False), (False, True)]\n"
+
+
 def test_syntax_errors_are_results(make: MakeKernelExecutor) -> None:
     result = run(make(), py("def broken(:\n    pass"))
     assert result.exit_code == 1

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._limit import OutputReport
 from parley.coding.jupyter._messages import KernelDropped, KernelError, KernelIdle, KernelText, parse_iopub
-from parley.coding.jupyter._shell import EXIT_ERROR_NAME
+from parley.coding.jupyter._shell import EXIT_ERROR_NAME, is_missing_helper
 
 __all__ = ["CellOutcome", "KernelChannel", "run_cell"]
 
@@ -92,6 +92,9 @@ class CellOutcome:
             `parley.coding.jupyter._limit`), when its reply arrived and carried it.
         dropped: the first line of the server's notice that it dropped some of the cell's
             output (its IOPub rate limit), if one arrived.
+        missing_helper: a shell block's cell found no shell helper to call (see
+            `parley.coding.jupyter._shell.shell_call`), so the script did not run; the error
+            was not passed to the collector.
     """
 
     exit_code: int
@@ -104,6 +107,7 @@ class CellOutcome:
     received: int = 0
     report: OutputReport | None = None
     dropped: str | None = None
+    missing_helper: bool = False
 
     @property
     def lost_chars(self) -> int:
@@ -130,7 +134,7 @@ async def run_cell(
     msg_id = await kernel.execute(cell)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    interrupted, started, exit_code = False, False, 0
+    interrupted, started, exit_code, missing_helper = False, False, 0, False
     received, dropped = 0, None
     try:
         while True:
@@ -162,6 +166,9 @@ async def run_cell(
                 if shell and item.ename == EXIT_ERROR_NAME and item.evalue.isdigit():
                     exit_code = int(item.evalue)  # the script's own exit code, not a Python error
                     continue
+                if shell and is_missing_helper(item.ename, item.evalue):
+                    exit_code, missing_helper = 1, True  # the executor defines the helper and runs it again
+                    continue
                 exit_code = 1
             if item is not None:
                 collector.add(item)
@@ -178,4 +185,5 @@ async def run_cell(
         received=received,
         report=OutputReport.from_reply(reply),
         dropped=dropped,
+        missing_helper=missing_helper,
     )

@@ -7,7 +7,8 @@ is the same for both, and written here once:
 - The kernel starts at the first run (or `KernelExecutor.start`, or entering the context
   manager), never in the constructor. Calls are served one at a time per event loop.
 - Each block runs as a cell (`parley.coding.jupyter._cell.run_cell`); shell blocks through the
-  subprocess helper (`parley.coding.jupyter._shell`). The first block that fails ends the call.
+  subprocess helper (`parley.coding.jupyter._shell`), defined by the first shell block a kernel
+  runs and only called after that. The first block that fails ends the call.
 - A timeout interrupts the kernel and keeps its state; a kernel that does not stop, or that died,
   is replaced by a fresh one, and the model is told plainly that all state was lost.
 
@@ -42,7 +43,7 @@ from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, language_
 from parley.coding.jupyter._cell import CellOutcome, KernelChannel, run_cell
 from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._limit import SETUP_PAYLOAD_SOURCE, install_call, lost_output_note
-from parley.coding.jupyter._shell import shell_cell
+from parley.coding.jupyter._shell import shell_call, shell_cell
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.coding.utils import normalize_lang, silence_pip
 from parley.exceptions import ConfigError, ExecutorUnavailableError
@@ -133,6 +134,7 @@ class KernelExecutor(ExecutorBase):
         self._work_dir, self._output_dir = check_work_and_output_dirs(work_dir, output_dir)
         self._extractor = MarkdownCodeExtractor()
         self._kernel: OwnedKernel | None = None
+        self._shell_kernel: OwnedKernel | None = None  # the kernel the shell helper was defined on
         self._finalizer: weakref.finalize[[], KernelExecutor] | None = None
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
@@ -234,7 +236,7 @@ class KernelExecutor(ExecutorBase):
             responsive: the kernel may still run a cell (it is not known to be wedged), so
                 `_end_processes` is tried first.
         """
-        kernel, self._kernel = self._kernel, None
+        kernel, self._kernel, self._shell_kernel = self._kernel, None, None
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
@@ -337,8 +339,27 @@ class KernelExecutor(ExecutorBase):
         stopped = await self._save_named(code, work_dir, collector)
         if stopped is not None:
             return stopped
-        shell = lang in SHELLS
-        return await self._run_cell(shell_cell(code, SHELLS[lang]) if shell else code, collector, shell)
+        if lang in SHELLS:
+            return await self._run_shell(code, SHELLS[lang], collector)
+        return await self._run_cell(code, collector, shell=False)
+
+    async def _run_shell(self, code: str, shell: str, collector: OutputCollector) -> tuple[int, bool]:
+        """Run a shell block: only the helper's call when this kernel has the helper, else the cell that defines it.
+
+        The call is a tenth of the defining cell, and a cell's size costs every block. When the
+        helper is gone all the same (a ``%reset``), the call does nothing but fail, and the
+        defining cell runs in its place.
+        """
+        quick = self._kernel is not None and self._shell_kernel is self._kernel
+        attempt = await self._attempt(shell_call(code, shell) if quick else shell_cell(code, shell), collector, True)
+        if attempt is not None and attempt[1].missing_helper:
+            attempt = await self._attempt(shell_cell(code, shell), collector, True)
+        if attempt is None:
+            return 1, False
+        kernel, outcome = attempt
+        if outcome.died is None and not outcome.wedged and not outcome.missing_helper:
+            self._shell_kernel = kernel
+        return await self._settle(kernel, outcome, collector)
 
     async def _run_cell(self, cell: str, collector: OutputCollector, shell: bool) -> tuple[int, bool]:
         """Run one cell; return (exit code, timed out).
@@ -346,6 +367,19 @@ class KernelExecutor(ExecutorBase):
         When the kernel died before the cell was seen to start, it is deleted and the cell runs
         on a fresh kernel, unless the cell reached the kernel after all (a gateway may hand it to
         the kernel it restarted; see `OwnedKernel.ran_after_death`): a cell never runs twice.
+        """
+        attempt = await self._attempt(cell, collector, shell)
+        if attempt is None:
+            return 1, False
+        return await self._settle(*attempt, collector)
+
+    async def _attempt(
+        self, cell: str, collector: OutputCollector, shell: bool
+    ) -> tuple[OwnedKernel, CellOutcome] | None:
+        """Run one cell, on a fresh kernel if the current one died before taking it; return the kernel and outcome.
+
+        None when the cell reached a kernel that the gateway restarted and that was then deleted: it
+        is not run again, and the output already says so.
         """
         kernel = await self._ensure_kernel()
         outcome = await run_cell(kernel, cell, collector, timeout=self._timeout, shell=shell)
@@ -356,10 +390,10 @@ class KernelExecutor(ExecutorBase):
                     "This block reached the kernel the gateway restarted, which was then deleted: it was not run "
                     "again. Its output is lost; files it wrote may be there."
                 )
-                return 1, False
+                return None
             kernel = await self._ensure_kernel()
             outcome = await run_cell(kernel, cell, collector, timeout=self._timeout, shell=shell)
-        return await self._settle(kernel, outcome, collector)
+        return kernel, outcome
 
     async def _replace_dead(self, kernel: OwnedKernel, collector: OutputCollector, status: int) -> None:
         """The kernel died between runs: start a fresh one and say state was lost.

@@ -9,11 +9,25 @@ The helper runs the script with ``<shell> -c <code>`` in a new session (so the w
 killed), stdin closed, stdout and stderr merged and copied to ``sys.stdout`` as they arrive. When
 it is interrupted (the kernel's interrupt, a timeout) it kills the tree and re-raises. It returns
 the exit code, ``128 + N`` when signal N ended the script.
+
+A kernel executor sends the helper's definition once per kernel (`shell_cell`), then only the
+call (`shell_call`): a cell's size costs every block (the kernel parses it, and sends it back on
+IOPub), and the definition is ten times the call. When the helper is gone (a ``%reset``, a
+``del``), the call fails with a ``NameError`` that `is_missing_helper` recognises before anything
+ran, and the executor sends the whole cell instead.
 """
 
 from __future__ import annotations
 
-__all__ = ["EXIT_ERROR_NAME", "HELPER_NAME", "SHELL_HELPER_SOURCE", "helper_cell", "shell_cell"]
+__all__ = [
+    "EXIT_ERROR_NAME",
+    "HELPER_NAME",
+    "SHELL_HELPER_SOURCE",
+    "helper_cell",
+    "is_missing_helper",
+    "shell_call",
+    "shell_cell",
+]
 
 HELPER_NAME = "__parley_shell"
 """The helper's name in the kernel's namespace."""
@@ -90,4 +104,26 @@ def shell_cell(code: str, shell: str) -> str:
         code: the shell script.
         shell: the interpreter, ``"bash"`` or ``"sh"``.
     """
-    return helper_cell(HELPER_NAME, SHELL_HELPER_SOURCE, f"{HELPER_NAME}({code!r}, {shell!r}, True)")
+    return helper_cell(HELPER_NAME, SHELL_HELPER_SOURCE, _call(code, shell))
+
+
+def shell_call(code: str, shell: str) -> str:
+    """Return the cell that runs ``code`` with ``shell`` through a helper `shell_cell` defined earlier.
+
+    It behaves as `shell_cell` does when the helper is defined; when it is not, the cell raises
+    a ``NameError`` (see `is_missing_helper`) before anything runs.
+
+    Args:
+        code: the shell script.
+        shell: the interpreter, ``"bash"`` or ``"sh"``.
+    """
+    return _call(code, shell) + "\n"
+
+
+def is_missing_helper(ename: str, evalue: str) -> bool:
+    """Whether a kernel error (its name and value) says a `shell_call` cell found no helper to call."""
+    return ename == "NameError" and evalue.startswith(f"name '{HELPER_NAME}' is not defined")
+
+
+def _call(code: str, shell: str) -> str:
+    return f"{HELPER_NAME}({code!r}, {shell!r}, True)"
