@@ -241,5 +241,6 @@ def test_the_package_exports_are_sorted_and_complete() -> None:
         "JupyterCodeExecutor",
         "JupyterConnectable",
         "JupyterConnectionInfo",
+        "LocalJupyterServer",
         "NotebookCodeExecutor",
     }
