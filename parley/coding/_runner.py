@@ -129,6 +129,7 @@ class _Runner:
         for number in self.reaper._signal_numbers(self.reaper._IGNORED):
             signal.signal(number, signal.SIG_IGN)
         self.reaper._become_subreaper()
+        self.reaper._set_dumpable(False)  # blocks run as our user: keep our pipes and memory from them
         os.set_blocking(self.wake_w, False)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
