@@ -19,6 +19,7 @@ import asyncio
 import atexit
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -103,7 +104,9 @@ class _Server:
                 if self._socket is None or self._process is None or self._process.poll() is not None:
                     self._start()
                 assert self._socket is not None
+                assert self._process is not None
                 try:
+                    os.kill(self._process.pid, signal.SIGCONT)  # a block may have stopped it (same user)
                     socket.send_fds(self._socket, [request], list(fds))
                     return
                 except OSError as exc:

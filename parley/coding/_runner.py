@@ -252,6 +252,7 @@ class _Runner:
             control_r, control_w = os.pipe() if request["keep"] else (None, None)
             theirs = [output_w, status_w] + ([control_r] if control_r is not None else [])
             try:
+                os.kill(template.pid, self.signal.SIGCONT)  # a block may have stopped it (same user)
                 self.socket.send_fds(template.sock, [json.dumps(request).encode()], theirs)
             except OSError:
                 pid = None

@@ -119,3 +119,25 @@ def test_a_forked_block_is_dumpable_like_a_fresh_interpreter(docker_executor: Ma
     """
     result = executor.execute_code_blocks([CodeBlock(textwrap.dedent(code), "python")])
     assert (result.exit_code, result.output) == (0, "True True\n")
+
+
+_STOP_SERVER = """\
+import os, signal
+server = ancestors()[1]  # the warm template (fork runs) or the runner
+if STOP:
+    os.kill(server, signal.SIGSTOP)
+print(server)
+"""
+
+
+def test_a_block_that_stops_its_template_does_not_fail_the_next_block(docker_executor: MakeDocker) -> None:
+    """SIGSTOP on the warm template must not stall the runner (and every slot) and time out the next block.
+
+    Before, the runner waited 10 s for a reaper the stopped template could not fork, the next block
+    timed out, and the runner was given up. Now the runner continues the template before each run.
+    """
+    executor = docker_executor(timeout=5)
+    stopped = executor.execute_code_blocks([_python("STOP = True\n" + _STOP_SERVER)])
+    assert stopped.exit_code == 0, stopped.output
+    following = executor.execute_code_blocks([_python("STOP = False\n" + _STOP_SERVER)])
+    assert (following.exit_code, following.output) == (0, stopped.output)
