@@ -8,7 +8,7 @@ own output. None of these may reach the next block.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])
 def executor(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CodeExecutor]:
-    made: Callable[..., CodeExecutor]
+    made: DockerCommandLineCodeExecutor | LocalCommandLineCodeExecutor
     if request.param == "docker":
         require_docker()
         made = DockerCommandLineCodeExecutor(image=SANDBOX_IMAGE, work_dir=tmp_path / "work", timeout=30)
