@@ -464,6 +464,12 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             return outcome.exit_code, True
         if outcome.killed:
             await self._explain_kill(container, outcome.exit_code, budget)
+            if outcome.reaper_lost:
+                newline = "" if budget.ends_with_newline else "\n"
+                budget.feed_text(
+                    f"{newline}The process supervising this block was killed (by the block itself), so its exit code "
+                    "is unknown; every process it started was ended.\n"
+                )
             if outcome.runner_lost and self._sandbox.current is container:
                 self._last_runner = None  # said here: the next block's note would say it again
                 newline = "" if budget.ends_with_newline else "\n"

@@ -141,3 +141,24 @@ def test_a_block_that_stops_its_template_does_not_fail_the_next_block(docker_exe
     assert stopped.exit_code == 0, stopped.output
     following = executor.execute_code_blocks([_python("STOP = False\n" + _STOP_SERVER)])
     assert (following.exit_code, following.output) == (0, stopped.output)
+
+
+@pytest.mark.parametrize("whom", [0, 1], ids=["its-reaper", "its-template-or-runner"])
+def test_a_block_that_kills_what_supervises_it_gets_a_result_that_says_so(
+    docker_executor: MakeDocker, fork_server: bool, whom: int
+) -> None:
+    executor = docker_executor(fork_server=fork_server)
+    code = f"""\
+        import signal, time
+        print("killing", flush=True)
+        os.kill(ancestors()[{whom}], signal.SIGKILL)
+        time.sleep(5)
+    """
+    result = executor.execute_code_blocks([_python(code)])
+    assert result.exit_code == 137, result.output
+    if whom == 1 and not fork_server:  # the runner itself: what it had not relayed yet is lost with it
+        assert "The runner that runs blocks in the container ended during this block" in result.output
+    else:
+        assert result.output.startswith("killing\n")
+        assert "The process supervising this block was killed" in result.output, result.output
+    assert executor.execute_code_blocks([CodeBlock("print('next')", "python")]).output == "next\n"
