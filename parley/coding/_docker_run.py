@@ -61,6 +61,8 @@ class RunOutcome:
         runner_lost: True when the container's persistent runner (`parley.coding._docker_runner`)
             died during the run, or did not answer and was given up: background processes it
             kept are gone too.
+        reaper_lost: True when the run's own reaper in the runner was killed (by the code, as a
+            rule) before it reported: the exit code is unknown, and what the run started was ended.
     """
 
     exit_code: int
@@ -69,6 +71,7 @@ class RunOutcome:
     escaped: bool = False
     daemon_silent: bool = False
     runner_lost: bool = False
+    reaper_lost: bool = False
 
 
 class _DaemonThreads:

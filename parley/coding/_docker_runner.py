@@ -508,7 +508,7 @@ async def run_on_runner(
     code, how = done.result()  # raises RunnerLostError when the runner died
     if how == "killed":  # a kill we did not ask for in this call cannot happen; count it as a timeout
         return RunOutcome(TIMEOUT_EXIT_CODE, True, False)
-    return RunOutcome(code, False, code > 128)
+    return RunOutcome(code, False, code > 128, reaper_lost=how == "lost")
 
 
 async def _kill_everything(runner: Runner, container: Container, user: str, errors: list[OSError]) -> RunOutcome:

@@ -21,9 +21,10 @@ from parley.coding._docker import Container, ContainerSpec, connect, is_remote
 from parley.coding._docker_files import FileSync
 from parley.coding._docker_image import ensure_image
 from parley.coding._docker_options import DockerOptions
+from parley.coding._files import real_dir_in
 from parley.exceptions import ExecutorError, ExecutorUnavailableError
 
-__all__ = ["MOUNT", "NOBODY", "Sandbox"]
+__all__ = ["MOUNT", "NOBODY", "Sandbox", "slot_dir"]
 
 MOUNT = "/workspace"
 """Where ``work_dir`` is mounted in the container, and where code runs."""
@@ -61,6 +62,8 @@ class Sandbox:
         self._image: str | None = None
         self.files: FileSync | None = None
         """How files move when the daemon cannot mount ``work_dir`` (a remote daemon); None with a mount."""
+        self.slotted = False
+        """Pool slots share it: the mounted directory is not handed to nobody, only each slot's directory is."""
 
     @property
     def current(self) -> Container | None:
@@ -132,7 +135,7 @@ class Sandbox:
         if not chown:
             return "{}:{}".format(*NOBODY)
         stat = work_dir.stat()
-        if (stat.st_uid, stat.st_gid) != NOBODY:
+        if (stat.st_uid, stat.st_gid) != NOBODY and not self.slotted:
             os.chown(work_dir, *NOBODY)  # so that code running as nobody can write its files there
         return "{}:{}".format(*NOBODY)
 
@@ -201,3 +204,35 @@ class Sandbox:
         self.remove_leftover()
         if owned and client is not None:
             client.close()
+
+
+def slot_dir(root: Path, name: str, *, hand: bool) -> tuple[Path, bool]:
+    """A pool slot's directory ``root / name`` on this machine, made a real directory at each call.
+
+    Code in the container can replace ``/workspace/<name>`` with a link to any path (of this
+    machine, as seen from here), when it may write in ``/workspace``: the slot's directory is never
+    resolved, but checked without following links (`parley.coding._files.real_dir_in`) before
+    anything is written, handed over or emptied there.
+
+    Args:
+        root: the mounted directory (resolved), created if missing.
+        name: the slot's name (``slot-<k>``).
+        hand: give the directory to nobody:nogroup (the code runs as nobody: it must write there).
+
+    Returns:
+        The directory, and whether a link or file planted at its name was removed first.
+
+    Raises:
+        ExecutorError: the directory cannot be made.
+    """
+    path = root / name
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        replaced = real_dir_in(root, name)
+        if hand:
+            stat = path.lstat()
+            if (stat.st_uid, stat.st_gid) != NOBODY:
+                os.chown(path, *NOBODY, follow_symlinks=False)
+    except OSError as exc:
+        raise ExecutorError(f"Cannot create work_dir {path}: {exc}") from exc
+    return path, replaced

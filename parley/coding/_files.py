@@ -33,6 +33,7 @@ __all__ = [
     "filename_from_marker",
     "open_file_in",
     "read_file_in",
+    "real_dir_in",
     "resolve_in_work_dir",
     "write_file_in",
 ]
@@ -286,3 +287,36 @@ def read_file_in(root: Path, relative: str | os.PathLike[str], *, max_bytes: int
         if too_large or len(data) > max_bytes:  # it may also have grown while read
             raise OSError(errno.EFBIG, f"larger than {max_bytes:,} bytes", str(root / relative))
         return data
+
+
+def real_dir_in(root: Path, name: str) -> bool:
+    """Make ``root / name`` a directory of its own, reached without following a symbolic link.
+
+    For a directory that sandboxed code can replace (a pool slot's, inside the mounted
+    directory): a link planted at ``name`` would send every later write, ``chown`` and cleanup of
+    the host through it, anywhere on this machine. A link, or anything else but a directory, found
+    there is removed (never followed) and a fresh empty directory is made.
+
+    Args:
+        root: the existing directory holding ``name``; opened normally (it is the user's choice).
+        name: one path component.
+
+    Returns:
+        True when something planted at ``name`` was removed first.
+
+    Raises:
+        OSError: ``root`` is missing, or ``name`` cannot be removed or created.
+    """
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            replaced = not stat.S_ISDIR(os.lstat(name, dir_fd=fd).st_mode)
+        except FileNotFoundError:
+            replaced = False
+        if replaced:
+            os.unlink(name, dir_fd=fd)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, 0o777, dir_fd=fd)
+        return replaced
+    finally:
+        os.close(fd)

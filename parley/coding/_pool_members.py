@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import inspect
 import os
 import shutil
@@ -187,17 +188,30 @@ async def close_member(member: Member, deadline_s: float) -> None:
 def empty_dir(path: Path) -> None:
     """Remove everything inside ``path`` (not ``path`` itself) without following symbolic links.
 
+    When ``path`` itself is a link or a file (code in a container replaced a slot's directory),
+    that is removed instead: what it points to is never touched.
+
     Raises:
         ExecutorError: an entry cannot be removed.
     """
     try:
-        with os.scandir(path) as entries:
-            for entry in list(entries):
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path)  # rmtree removes a link planted inside without following it
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(entry.path)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+            os.unlink(path)
+            return
+        try:
+            with os.scandir(fd) as entries:
+                for entry in list(entries):
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.name, dir_fd=fd)  # a link planted inside is removed, not followed
+                    else:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(entry.name, dir_fd=fd)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         return
     except OSError as exc:

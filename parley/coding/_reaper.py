@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["main", "reaper_argv", "serve", "server_argv"]
 
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_DUMPABLE = 4
 """From linux/prctl.h."""
 _IGNORED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
 _RESET_IN_CHILD = (*_IGNORED, "SIGPIPE", "SIGXFSZ", "SIGCHLD")
@@ -98,13 +99,29 @@ _prctl: Any = None  # the libc function, made once per process (a forked reaper 
 
 def _become_subreaper() -> bool:
     """Ask Linux to re-parent orphaned descendants to this process; False where it cannot."""
+    return _call_prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _set_dumpable(dumpable: bool) -> bool:
+    """Make this process (and its forks, until they exec) dumpable or not; False where it cannot.
+
+    The servers make themselves not dumpable: Linux then refuses ``/proc/<pid>/mem``, ``fd/``,
+    ``environ`` and ``ptrace`` to processes without ``CAP_SYS_PTRACE``, even of the same user.
+    So code run below a server (as the same user, in a container as a rule) can neither read
+    nor write a server's memory, nor reopen its pipes through ``/proc`` to read its requests or
+    forge its replies. An ``exec`` makes a program dumpable again; a forked block is made so.
+    """
+    return _call_prctl(_PR_SET_DUMPABLE, 1 if dumpable else 0)
+
+
+def _call_prctl(option: int, value: int) -> bool:
     global _prctl
     if _prctl is None:
         _prctl = _load_prctl() or False
     if _prctl is False:
         return False
     try:
-        return bool(_prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+        return bool(_prctl(option, value, 0, 0, 0) == 0)
     except OSError:
         return False
 
@@ -400,6 +417,7 @@ def serve(socket_fd: int, spawn: Spawn | None = None) -> int:
     for number in _signal_numbers(_IGNORED):
         _signal.signal(number, _signal.SIG_IGN)
     _become_subreaper()
+    _set_dumpable(False)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     _signal.set_wakeup_fd(wake_w)

@@ -19,6 +19,7 @@ import asyncio
 import atexit
 import marshal
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -71,7 +72,9 @@ class _Server:
 
     Args:
         argv: builds the server's command line from the fd of its end of the socket.
-        env: the server's environment (None: this process's).
+        env: the server's environment (None: only this process's ``PATH``, which ``posix_spawnp``
+            searches; the server needs nothing else, and a run's reaper is a fork of the server, so
+            its ``/proc/<pid>/environ`` is what a block's parent shows: never the host's secrets).
         stderr: where the server's stderr goes (None: this process's).
     """
 
@@ -101,7 +104,9 @@ class _Server:
                 if self._socket is None or self._process is None or self._process.poll() is not None:
                     self._start()
                 assert self._socket is not None
+                assert self._process is not None
                 try:
+                    os.kill(self._process.pid, signal.SIGCONT)  # a block may have stopped it (same user)
                     socket.send_fds(self._socket, [request], list(fds))
                     return
                 except OSError as exc:
@@ -124,7 +129,7 @@ class _Server:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=self._stderr,
-                env=self._env,
+                env=self._env if self._env is not None else {"PATH": os.environ.get("PATH", os.defpath)},
                 cwd="/",
                 start_new_session=True,
             )

@@ -141,6 +141,7 @@ class _Runner:
         for number in self.reaper._signal_numbers(self.reaper._IGNORED):
             signal.signal(number, signal.SIG_IGN)
         self.reaper._become_subreaper()
+        self.reaper._set_dumpable(False)  # blocks run as our user: keep our pipes and memory from them
         os.set_blocking(self.wake_w, False)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -263,6 +264,7 @@ class _Runner:
             control_r, control_w = os.pipe() if request["keep"] else (None, None)
             theirs = [output_w, status_w] + ([control_r] if control_r is not None else [])
             try:
+                os.kill(template.pid, self.signal.SIGCONT)  # a block may have stopped it (same user)
                 self.socket.send_fds(template.sock, [_warm_request(request)], theirs)
             except OSError:
                 pid = None

@@ -132,6 +132,9 @@ class _Template:
         for number, handler in self.signals.items():
             _signal.signal(number, handler)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+        from _reaper import _set_dumpable  # type: ignore[import-not-found]  # on the path the bootstrap gave
+
+        _set_dumpable(True)  # the template is not (see `_reaper._set_dumpable`); a fresh interpreter is
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         if stdout is not None:
@@ -279,7 +282,7 @@ def main(modules: frozenset[str], path: list[str], args: list[str]) -> NoReturn:
         args: ``[SOCKET_FD]``.
     """
     template = _Template(modules, path)
-    from _reaper import serve  # type: ignore[import-not-found]  # on the path the bootstrap gave
+    from _reaper import serve  # on the path the bootstrap gave
 
     sys.path[:] = path
     _hold()

@@ -56,7 +56,7 @@ from parley.coding._docker_run import (
     run_in_container,
 )
 from parley.coding._docker_runner import Runner, RunnerCache, RunnerLostError, drop_kept, get_runner, run_on_runner
-from parley.coding._docker_sandbox import MOUNT, NOBODY, Sandbox
+from parley.coding._docker_sandbox import MOUNT, Sandbox, slot_dir
 from parley.coding._executor_base import ExecutorBase
 from parley.coding._gate import Gate
 from parley.coding._options import check_max_saved_bytes
@@ -79,13 +79,6 @@ _RETRY = (
     "The next block will try to reach the Docker daemon again and start a fresh container if it answers; "
     "while it does not, blocks fail with an error saying so."
 )
-
-
-def hand_over(path: Path) -> None:
-    """Give ``path`` (a directory, not what is in it) to nobody:nogroup, unless it is theirs already."""
-    stat = path.stat()
-    if (stat.st_uid, stat.st_gid) != NOBODY:
-        os.chown(path, *NOBODY)
 
 
 def _installed_note(packages: Sequence[str], apt_packages: Sequence[str]) -> str:
@@ -353,12 +346,19 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         refused = await self._refusal(code_blocks)
         if refused is not None:
             return CommandLineCodeResult(exit_code=1, output=refused)
-        work_dir = self._options.work_dir.resolve()
-        create_work_dir(work_dir)
-        if self._slot is not None and self._options.user is None and os.getuid() == 0:
-            hand_over(work_dir)  # the code runs as nobody: it must be able to write in its slot
+        if self._root is not None and self._slot is not None:
+            work_dir, replaced = slot_dir(self._root, self._slot, hand=self._options.user is None and os.getuid() == 0)
+        else:
+            work_dir, replaced = self._options.work_dir.resolve(), False
+            create_work_dir(work_dir)
         async with self._gate:
             with open_batch(work_dir, self._options.max_output_chars, self._max_saved_bytes) as batch:
+                if replaced:
+                    batch.budget.feed_text(
+                        f"[This conversation's directory {self._container_dir} had been replaced (by code in the "
+                        "container) with a link or a file; it was removed, not followed, and the directory is "
+                        "empty again.]\n"
+                    )
                 for block in batch.blocks(code_blocks):
                     batch.record(*await self._run_block(block, work_dir, batch.budget))
         return batch.command_line_result()
@@ -531,6 +531,12 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             return outcome.exit_code, True
         if outcome.killed:
             await self._explain_kill(container, outcome.exit_code, budget)
+            if outcome.reaper_lost:
+                newline = "" if budget.ends_with_newline else "\n"
+                budget.feed_text(
+                    f"{newline}The process supervising this block was killed (by the block itself), so its exit code "
+                    "is unknown; every process it started was ended.\n"
+                )
             if outcome.runner_lost and self._sandbox.current is container:
                 self._last_runner = None  # said here: the next block's note would say it again
                 newline = "" if budget.ends_with_newline else "\n"
@@ -647,6 +653,7 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         slot._container_dir = f"{MOUNT}/{name}"
         slot._slot = name
         slot._root = self._options.work_dir.resolve()
+        self._sandbox.slotted = True  # the mounted directory stays this process's: code cannot replace a slot's
         slot._last_container, slot._last_runner, slot._containers_lost, slot._closed = None, None, 0, False
         return slot
 

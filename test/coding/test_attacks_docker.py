@@ -1,0 +1,164 @@
+"""Attacks on the Docker executor's persistent runner and warm templates, as model-written code would try them.
+
+The blocks run as the same user as the runner that serves them, its warm templates and their
+reapers (``nobody``). Same user is not enough to reach into those: they are not dumpable, so the
+kernel refuses their ``/proc/<pid>/mem``, ``environ`` and ``fd/`` to a block, which could
+otherwise forge the runner's reply frames (ending its own run early while it runs on), read the
+requests of other conversations sharing the container, or rewrite a template's memory so that
+every later block runs the attacker's code.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+
+import pytest
+
+from parley.coding import CodeBlock, DockerCommandLineCodeExecutor
+
+MakeDocker = Callable[..., DockerCommandLineCodeExecutor]
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
+
+
+@pytest.fixture(params=[True, False], ids=["fork-server", "fresh-python3"])
+def fork_server(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+_ANCESTORS = """\
+import os
+
+def parent(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+def ancestors():
+    found, pid = [], os.getppid()
+    while pid > 1:  # the reaper, the template (fork runs), the runner; not Docker's init
+        found.append(pid)
+        pid = parent(pid)
+    return found
+"""
+
+
+def _python(code: str) -> CodeBlock:
+    return CodeBlock(_ANCESTORS + textwrap.dedent(code), "python")
+
+
+def test_a_block_cannot_forge_the_runners_frames(docker_executor: MakeDocker, fork_server: bool) -> None:
+    """A block reopens the runner's stdout through /proc and writes fake ``o`` and ``x`` frames for every run id."""
+    executor = docker_executor(fork_server=fork_server)
+    code = """\
+        import time
+        def frame(run_id, kind, payload):
+            return run_id.to_bytes(4, "big") + kind + len(payload).to_bytes(4, "big") + payload
+        for pid in ancestors():
+            try:
+                with open(f"/proc/{pid}/fd/1", "wb", buffering=0) as stream:
+                    for run_id in range(1, 64):
+                        stream.write(frame(run_id, b"o", b"FORGED\\n") + frame(run_id, b"x", b"0 exit"))
+            except OSError as exc:
+                print("refused", exc.errno)
+        time.sleep(0.5)
+        print("the real end")
+    """
+    result = executor.execute_code_blocks([_python(code)])
+    assert "FORGED" not in result.output
+    assert result.output.endswith("the real end\n"), result.output
+    assert result.exit_code == 0
+    assert executor.execute_code_blocks([CodeBlock("print('next')", "python")]).output == "next\n"
+
+
+def test_a_block_cannot_read_the_runners_requests(docker_executor: MakeDocker, fork_server: bool) -> None:
+    """The runner's stdin carries every conversation's requests (argv, cwd, env): a block must not reopen it."""
+    executor = docker_executor(fork_server=fork_server)
+    code = """\
+        for pid in ancestors():
+            try:
+                open(f"/proc/{pid}/fd/0", "rb").close()
+                print("opened", pid)
+            except OSError as exc:
+                print("refused", exc.errno)
+    """
+    result = executor.execute_code_blocks([_python(code)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines, result.output
+    assert all(line == "refused 13" for line in lines), result.output
+
+
+@pytest.mark.parametrize("what", ["mem", "environ"])
+def test_a_block_cannot_reach_into_its_runner_template_or_reaper(
+    docker_executor: MakeDocker, fork_server: bool, what: str
+) -> None:
+    """Writing a template's memory would poison every later block; reading any of them would leak state."""
+    executor = docker_executor(fork_server=fork_server)
+    code = f"""\
+        for pid in ancestors():
+            try:
+                open(f"/proc/{{pid}}/{what}", "r+b" if {what!r} == "mem" else "rb").close()
+                print("opened", pid)
+            except OSError as exc:
+                print("refused", exc.errno)
+    """
+    result = executor.execute_code_blocks([_python(code)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == (3 if fork_server else 2), result.output  # reaper, template (forked), runner
+    assert all(line == "refused 13" for line in lines), result.output
+
+
+def test_a_forked_block_is_dumpable_like_a_fresh_interpreter(docker_executor: MakeDocker, fork_server: bool) -> None:
+    """The template is not dumpable, but the block forked from it is made so: its own /proc is its own."""
+    executor = docker_executor(fork_server=fork_server)
+    code = """\
+        import os
+        print(len(open("/proc/self/environ", "rb").read()) > 0, os.stat("/proc/self/environ").st_uid == os.getuid())
+    """
+    result = executor.execute_code_blocks([CodeBlock(textwrap.dedent(code), "python")])
+    assert (result.exit_code, result.output) == (0, "True True\n")
+
+
+_STOP_SERVER = """\
+import os, signal
+server = ancestors()[1]  # the warm template (fork runs) or the runner
+if STOP:
+    os.kill(server, signal.SIGSTOP)
+print(server)
+"""
+
+
+def test_a_block_that_stops_its_template_does_not_fail_the_next_block(docker_executor: MakeDocker) -> None:
+    """SIGSTOP on the warm template must not stall the runner (and every slot) and time out the next block.
+
+    Before, the runner waited 10 s for a reaper the stopped template could not fork, the next block
+    timed out, and the runner was given up. Now the runner continues the template before each run.
+    """
+    executor = docker_executor(timeout=5)
+    stopped = executor.execute_code_blocks([_python("STOP = True\n" + _STOP_SERVER)])
+    assert stopped.exit_code == 0, stopped.output
+    following = executor.execute_code_blocks([_python("STOP = False\n" + _STOP_SERVER)])
+    assert (following.exit_code, following.output) == (0, stopped.output)
+
+
+@pytest.mark.parametrize("whom", [0, 1], ids=["its-reaper", "its-template-or-runner"])
+def test_a_block_that_kills_what_supervises_it_gets_a_result_that_says_so(
+    docker_executor: MakeDocker, fork_server: bool, whom: int
+) -> None:
+    executor = docker_executor(fork_server=fork_server)
+    code = f"""\
+        import signal, time
+        print("killing", flush=True)
+        os.kill(ancestors()[{whom}], signal.SIGKILL)
+        time.sleep(5)
+    """
+    result = executor.execute_code_blocks([_python(code)])
+    assert result.exit_code == 137, result.output
+    if whom == 1 and not fork_server:  # the runner itself: what it had not relayed yet is lost with it
+        assert "The runner that runs blocks in the container ended during this block" in result.output
+    else:
+        assert result.output.startswith("killing\n")
+        assert "The process supervising this block was killed" in result.output, result.output
+    assert executor.execute_code_blocks([CodeBlock("print('next')", "python")]).output == "next\n"
