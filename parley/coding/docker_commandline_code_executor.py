@@ -378,8 +378,11 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
         return exit_code, timed_out, path
 
     async def _copy_in(self, work_dir: Path, path: Path) -> None:
-        """Without a mount (a remote daemon), copy the block's file into the container, starting it first."""
-        container = await self._started(work_dir)
+        """Without a mount (a remote daemon), copy the block's file into the container, starting it first.
+
+        The container is started with the executor's own ``work_dir`` mounted (a slot's is below it).
+        """
+        container = await self._started(self._root or work_dir)
         files = self._sandbox.files
         if files is not None:
             with contextlib.suppress(ContainerGoneError):  # the run finds it gone and seeds a fresh one
