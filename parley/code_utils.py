@@ -9,6 +9,9 @@ through `OpenAIWrapper` (`parley.llm.improve`).
 
 from __future__ import annotations
 
+import os
+import sys
+
 from parley.agentchat._display import content_str
 from parley.coding._one_shot import DEFAULT_TIMEOUT, SENTINEL, TIMEOUT_MSG, a_execute_code, execute_code
 from parley.coding.docker_checks import (
@@ -26,9 +29,11 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_TIMEOUT",
     "FAST_MODEL",
+    "PATH_SEPARATOR",
     "SENTINEL",
     "TIMEOUT_MSG",
     "UNKNOWN",
+    "WIN32",
     "a_execute_code",
     "a_improve_code",
     "a_improve_function",
@@ -45,6 +50,12 @@ __all__ = [
     "infer_lang",
     "is_docker_running",
 ]
+
+WIN32 = sys.platform == "win32"
+"""True on Windows, where 0.2's code and tests choose PowerShell over the Unix shells."""
+
+PATH_SEPARATOR = os.sep
+"""The platform's path separator (``"\\"`` on Windows, ``"/"`` elsewhere), as 0.2 names it."""
 
 UNKNOWN = "unknown"
 """What `infer_lang` answers, and `extract_code` tags, for text that is not code."""

@@ -148,5 +148,5 @@ def test_notebook_executor_notebook_shares_variables_and_renders_outputs(execute
     assert "USER: price_summary from the agent: {'count': 8, 'mean': 4.21875, 'max': 9.0}" in text
     # The output also came back to the agents, with the plot saved as a file.
     assert "exitcode: 0 (execution succeeded)" in text
-    assert re.search(r"Image saved to \S+\.png", text)
+    assert re.search(r"Image data saved to \S+\.png", text)
     assert "saved files: ['.png']" in text

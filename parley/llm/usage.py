@@ -7,7 +7,7 @@ is a plain value: add responses, add or subtract summaries, compare them, render
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -203,6 +203,43 @@ class UsageSummary:
         out: dict[str, Any] = {"total_cost": sum(u.cost for u in usage.values())}
         out.update({model: u.to_dict() for model, u in usage.items()})
         return out
+
+    def set_view(self, mode: UsageMode, view: Mapping[str, Any] | None) -> None:
+        """Replace one view with ``view``, given in AutoGen 0.2's shape (what `view` returns).
+
+        0.2 code sets ``wrapper.total_usage_summary = {...}`` directly, for example to seed the
+        figures that ``gather_usage_summary`` adds up; this is what that assignment does.
+
+        Args:
+            mode: ``"total"`` or ``"actual"``.
+            view: ``{"total_cost": x, "<model>": {"cost", "prompt_tokens", "completion_tokens",
+                "total_tokens"}}`` (``total_cost`` is ignored: it is the models' sum; missing
+                counts are 0), or None to empty the view.
+
+        Raises:
+            ConfigError: an unknown ``mode``, or a model entry that is not such a dict.
+        """
+        self._pick(mode)
+        sums: _Sums = {}
+        for model, usage in (view or {}).items():
+            if model == "total_cost":
+                continue
+            if not isinstance(usage, Mapping):
+                raise ConfigError(
+                    f"Usage for model {model!r} must be a dict with cost, prompt_tokens, completion_tokens "
+                    f"and total_tokens, got {type(usage).__name__}.",
+                    key=str(model),
+                )
+            sums[str(model)] = [
+                float(usage.get("cost", 0.0)),
+                int(usage.get("prompt_tokens", 0)),
+                int(usage.get("completion_tokens", 0)),
+                int(usage.get("total_tokens", 0)),
+            ]
+        if mode == "total":
+            self._total = sums
+        else:
+            self._actual = sums
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Both views, keyed as AutoGen 0.2 keys them.

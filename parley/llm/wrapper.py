@@ -465,10 +465,20 @@ class OpenAIWrapper:
         """Usage including cached replies, in AutoGen 0.2's shape; None before any call."""
         return self.usage_summary.view("total") if self.usage_summary.models("total") else None
 
+    @total_usage_summary.setter
+    def total_usage_summary(self, view: Mapping[str, Any] | None) -> None:
+        """Replace the view, as AutoGen 0.2's plain attribute allowed (see `UsageSummary.set_view`)."""
+        self.usage_summary.set_view("total", view)
+
     @property
     def actual_usage_summary(self) -> dict[str, Any] | None:
         """Usage excluding cached replies, in AutoGen 0.2's shape; None before any real call."""
         return self.usage_summary.view("actual") if self.usage_summary.models("actual") else None
+
+    @actual_usage_summary.setter
+    def actual_usage_summary(self, view: Mapping[str, Any] | None) -> None:
+        """Replace the view, as AutoGen 0.2's plain attribute allowed (see `UsageSummary.set_view`)."""
+        self.usage_summary.set_view("actual", view)
 
     def print_usage_summary(
         self,

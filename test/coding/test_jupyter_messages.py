@@ -260,7 +260,8 @@ def test_collector_saves_displays_where_they_appeared_and_fixes_pty_line_ends(tm
     assert Path(image).read_bytes() == PNG
     assert Path(image).parent == (tmp_path / "out").absolute()
     assert (
-        text == f"bang\n10%\r20%\nbefore, no newline\nImage saved to {image}\n2\nZeroDivisionError: division by zero\n"
+        text == f"bang\n10%\r20%\nbefore, no newline\nImage data saved to {image}\n2\n"
+        "ZeroDivisionError: division by zero\n"
     )
     assert collector.error == KernelError(
         "ZeroDivisionError", "division by zero", "ZeroDivisionError: division by zero"

@@ -121,7 +121,7 @@ def test_plots_render_inline_and_come_back_as_png_files(cells: dict[str, list[di
     plot = result(cells["plot"])
     [png] = plot["output_files"]
     assert Path(png).read_bytes().startswith(b"\x89PNG")
-    assert plot["output"] == f"Image saved to {png}\n"
+    assert plot["output"] == f"Image data saved to {png}\n"
 
 
 @pytest.mark.timeout(180)
@@ -131,7 +131,7 @@ def test_html_renders_inline_and_is_saved(cells: dict[str, list[dict[str, Any]]]
     shown = result(cells["html"])
     [html] = shown["output_files"]
     assert Path(html).read_text() == "<i>it</i>"
-    assert shown["output"] == f"HTML saved to {html}\nit\n"  # the model reads the text, not a repr
+    assert shown["output"] == f"HTML data saved to {html}\nit\n"  # the model reads the text, not a repr
 
 
 @pytest.mark.timeout(180)

@@ -156,7 +156,7 @@ def test_matplotlib_plot_comes_back_as_a_png_file(make: MakeKernelExecutor, tmp_
     assert Path(png).parent == (tmp_path / "images").absolute()
     assert Path(png).suffix == ".png"
     assert Path(png).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    assert f"Image saved to {png}" in result.output
+    assert f"Image data saved to {png}" in result.output
     assert "<Figure" not in result.output
 
 
@@ -174,7 +174,7 @@ def test_rich_displays_become_files_and_text(make: MakeKernelExecutor) -> None:
     assert Path(html).read_text() == "<b>bold</b>"
     assert Path(svg).read_text().startswith("<svg")
     # The model reads each display's own text, never "<IPython.core.display.Markdown object>".
-    assert result.output == f"HTML saved to {html}\nbold\nImage saved to {svg}\n*note*\n{{'a': 1}}\n"
+    assert result.output == f"HTML data saved to {html}\nbold\nImage data saved to {svg}\n*note*\n{{'a': 1}}\n"
 
 
 def test_errors_come_back_as_plain_text_tracebacks(make: MakeKernelExecutor) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -130,7 +132,10 @@ def test_config_list_from_dotenv_reads_keys_per_model(tmp_path: Path, monkeypatc
         ("parley.agentchat.conversable_agent", ["ConversableAgent", "register_function"]),
         ("parley.cache", ["Cache", "AbstractCache", "DiskCache", "RedisCache", "InMemoryCache"]),
         ("parley.cache.in_memory_cache", ["InMemoryCache"]),
-        ("parley.code_utils", ["extract_code", "content_str", "infer_lang", "create_virtual_env", "UNKNOWN"]),
+        (
+            "parley.code_utils",
+            ["extract_code", "content_str", "infer_lang", "create_virtual_env", "UNKNOWN", "WIN32", "PATH_SEPARATOR"],
+        ),
         ("parley.function_utils", ["get_function_schema", "load_basemodels_if_needed", "serialize_to_str"]),
         ("parley.io.base", ["IOStream"]),
         ("parley.io.console", ["IOConsole"]),
@@ -142,6 +147,14 @@ def test_autogen_module_paths_reexport_parleys_objects(module: str, names: list[
     imported = importlib.import_module(module)
     for name in names:
         assert getattr(imported, name) is not None
+
+
+def test_code_utils_platform_flags_describe_this_platform() -> None:
+    # 0.2's executor tests import WIN32 from autogen.code_utils to pick the shells they try.
+    from parley.code_utils import PATH_SEPARATOR, WIN32
+
+    assert WIN32 is (sys.platform == "win32")
+    assert os.sep == PATH_SEPARATOR
 
 
 def test_in_memory_cache_keeps_values_and_is_a_cache() -> None:

@@ -62,3 +62,46 @@ def test_an_unknown_model_costs_nothing_and_warns_once(entry_for: Entry) -> None
         usage = result.cost["usage_excluding_cached_inference"]
         assert usage["total_cost"] == 0.0
         assert usage[model]["total_tokens"] > 0  # the tokens still count
+
+
+def test_usage_summaries_can_be_set_as_in_0_2_and_gather_adds_them() -> None:
+    # 0.2's test_gathering seeds each agent's client.total_usage_summary by assignment, then sums.
+    config = {"config_list": [{"model": "gpt-4o-mini", "api_key": "sk-test"}]}
+    agents = [AssistantAgent(f"assistant{i}", llm_config=config) for i in range(3)]
+    clients = [agent.client for agent in agents]
+    figures = [("gpt-35-turbo", 0.1), ("gpt-35-turbo", 0.2), ("gpt-4", 0.3)]
+    for client, (model, dollars) in zip(clients, figures, strict=True):
+        assert client is not None
+        usage = {"cost": dollars, "prompt_tokens": 100, "completion_tokens": 200, "total_tokens": 300}
+        client.total_usage_summary = {"total_cost": dollars, model: usage}
+    first, third = clients[0], clients[2]
+    assert first is not None
+    assert third is not None
+    assert third.total_usage_summary == {
+        "total_cost": 0.3,
+        "gpt-4": {"cost": 0.3, "prompt_tokens": 100, "completion_tokens": 200, "total_tokens": 300},
+    }
+    assert third.actual_usage_summary is None  # only the view assigned changes
+
+    total = gather_usage_summary(agents)["usage_including_cached_inference"]
+    assert round(total["total_cost"], 8) == 0.6
+    assert round(total["gpt-35-turbo"]["cost"], 8) == 0.3
+    assert total["gpt-35-turbo"]["total_tokens"] == 600
+    assert round(total["gpt-4"]["cost"], 8) == 0.3
+
+    first.actual_usage_summary = {"total_cost": 0.1, "gpt-4": {"cost": 0.1}}
+    assert first.actual_usage_summary == {
+        "total_cost": 0.1,
+        "gpt-4": {"cost": 0.1, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    }
+    first.total_usage_summary = None
+    assert first.total_usage_summary is None
+
+
+def test_setting_a_usage_summary_refuses_a_model_entry_that_is_not_a_dict() -> None:
+    from parley.exceptions import ConfigError
+
+    assistant = AssistantAgent("assistant", llm_config={"config_list": [{"model": "m", "api_key": "sk-test"}]})
+    assert assistant.client is not None
+    with pytest.raises(ConfigError, match="Usage for model 'gpt-4' must be a dict"):
+        assistant.client.total_usage_summary = {"total_cost": 1.0, "gpt-4": 1.0}

@@ -34,7 +34,7 @@ class OutputCollector:
     (the directory is created on the first save) without following a symbolic link in it
     (`parley.coding._files.write_file_in`: the kernel's code can change that directory); the
     text gets one line per saved file
-    (``Image saved to <path>``) where the display appeared, then the display's text, if any.
+    (``Image data saved to <path>``, 0.2's words) where the display appeared, then the display's text, if any.
 
     Args:
         budget: where the text goes (it enforces ``max_output_chars``).
@@ -86,4 +86,4 @@ class OutputCollector:
         except OSError as exc:
             return f"{kind} ({file.mime}) could not be saved to {path}: {exc}"
         self.files.append(str(path))
-        return f"{kind} saved to {path}"
+        return f"{kind} data saved to {path}"
