@@ -235,7 +235,7 @@ class SandboxTools:
                         result = await asyncio.wait_for(_execute(slot.runner, block), timeout)
                     except asyncio.TimeoutError:
                         return (
-                            f"exit code 124\nTimed out after {timeout:g} s (the timeout you asked for); the run was "
+                            f"exit code 124\nTimeout after {timeout:g} s (the timeout you asked for); the run was "
                             "stopped and its output is not available. Print less often to a file, or allow longer."
                         )
         except ParleyError as exc:

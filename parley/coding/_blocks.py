@@ -91,7 +91,8 @@ def save_block(code: str, work_dir: Path, default_name: str | None, *, outside_r
         path = resolve_in_work_dir(root, name)
         if path is None:
             return NotRun(
-                f"Not run: the '# filename: {name}' marker names a file outside the working directory "
+                f"Not run: Filename is not in the workspace. The '# filename: {name}' marker names a file "
+                "outside the working directory "
                 f"{work_dir}, and {outside_rule} Use a relative path without '..', such as "
                 f"'# filename: {Path(name).name}'."
             )

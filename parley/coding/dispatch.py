@@ -525,7 +525,7 @@ class ExecutionDispatcher:
         return CodeResult(
             exit_code=TIMED_OUT_EXIT_CODE,
             output=(
-                f"Timed out after {request.timeout:g} s (this request's deadline), so the run was stopped: "
+                f"Timeout after {request.timeout:g} s (this request's deadline), so the run was stopped: "
                 "its processes were killed, or its kernel interrupted (variables kept). Output printed before "
                 "the deadline is not available. Run shorter steps, or ask for a longer timeout (at most "
                 f"{self._range[1]:g} s).\n"

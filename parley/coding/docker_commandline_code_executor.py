@@ -517,14 +517,14 @@ class DockerCommandLineCodeExecutor(ExecutorBase):
             if outcome.daemon_silent:
                 self._give_up(container)
                 budget.feed_text(
-                    f"{newline}Timed out after {self.timeout:g} s, and the Docker daemon did not answer when asked to "
+                    f"{newline}Timeout after {self.timeout:g} s, and the Docker daemon did not answer when asked to "
                     "kill the block's processes (within "
                     f"{DAEMON_DEADLINE_S:g} s; it may be stopped, frozen or overloaded), so it is not known whether "
                     "the block ran or whether its processes still run. The container is given up and will be removed "
                     f"when the daemon answers. {_LOST} {_RETRY}\n"
                 )
                 return outcome.exit_code, True
-            budget.feed_text(f"{newline}Timed out after {self.timeout:g} s; the block's processes were killed.\n")
+            budget.feed_text(f"{newline}Timeout after {self.timeout:g} s; the block's processes were killed.\n")
             if outcome.escaped:
                 self._give_up(container)
                 budget.feed_text(

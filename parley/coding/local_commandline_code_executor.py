@@ -296,7 +296,7 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
             return 127, False, path
         newline = "" if budget.ends_with_newline else "\n"
         if result.timed_out:
-            budget.feed_text(f"{newline}Timed out after {self._timeout:g} s; the process tree was killed.\n")
+            budget.feed_text(f"{newline}Timeout after {self._timeout:g} s; the process tree was killed.\n")
         elif result.reaper_killed:
             budget.feed_text(
                 f"{newline}The process supervising this block was killed (by the block itself, or because the "

@@ -144,7 +144,7 @@ async def test_through_a_dispatcher_in_a_chat_timeouts_are_clamped_to_its_range(
         assert pool.stats().leased == 0  # the chat's session was released at its end
     texts = tool_texts(requests)
     assert texts[:2] == ["Wrote 13 bytes to w.txt.", "exit code 0\nvia the queue"]
-    assert texts[2].startswith("exit code 124\nTimed out after 1 s (this request's deadline)")
+    assert texts[2].startswith("exit code 124\nTimeout after 1 s (this request's deadline)")
 
 
 @pytest.mark.kernel
@@ -167,7 +167,7 @@ async def test_python_state_persists_in_a_kernel_slot_and_timeouts_are_clamped(t
     texts = tool_texts(requests)
     assert texts[0] == "exit code 0\n"
     assert texts[1] == "Note: timeout 1000 s is over this sandbox's limit; 20 s applied.\nexit code 0\n42\n"
-    assert texts[2].startswith("exit code 124\nTimed out after 0.5 s (the timeout you asked for)")
+    assert texts[2].startswith("exit code 124\nTimeout after 0.5 s (the timeout you asked for)")
     assert texts[3] == "exit code 0\n41\n"  # interrupted, not restarted: the state is kept
 
 

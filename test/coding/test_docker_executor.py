@@ -235,7 +235,7 @@ def test_timeout_kills_every_process_of_the_block(docker_executor: MakeDocker) -
     )
     assert (result.exit_code, result.timed_out) == (124, True)
     assert result.output.startswith("started\n")
-    assert "Timed out after 2 s" in result.output
+    assert "Timeout after 2 s" in result.output
     assert processes(executor, "sleep 30") == []
 
 

@@ -76,7 +76,7 @@ def test_a_block_that_fills_the_pids_limit_and_hangs_is_killed_in_place(docker_e
     )
     assert (result.exit_code, result.timed_out) == (124, True)
     assert result.output.startswith("full after ")
-    assert "Timed out after 3 s; the block's processes were killed.\n" in result.output
+    assert "Timeout after 3 s; the block's processes were killed.\n" in result.output
     # The kill forks nothing (shell builtins only), so it usually works in the full container; when
     # Docker cannot even start it there, the container is removed with the processes instead.
     stays = result.output.endswith("were killed.\n")

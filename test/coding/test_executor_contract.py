@@ -62,7 +62,7 @@ def test_timeout_gives_124_and_keeps_partial_output(executor_factory: MakeExecut
     assert result.exit_code == 124
     assert result.timed_out
     assert "partial" in result.output
-    assert "Timed out after 1 s" in result.output
+    assert "Timeout after 1 s" in result.output
 
 
 def test_output_budget_keeps_head_and_tail_and_saves_the_rest(executor_factory: MakeExecutor) -> None:

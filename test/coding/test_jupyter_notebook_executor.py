@@ -62,7 +62,7 @@ CELLS = {
     "closed": "ex.close()\ntry:\n    ex.execute_code_blocks([])\n"
     "except Exception as e:\n    print('CLOSED', type(e).__name__, e)",
 }
-TIMED_OUT = "Timed out after 2 s; the block was interrupted.\n"
+TIMED_OUT = "Timeout after 2 s; the block was interrupted.\n"
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_timeouts_interrupt_the_block_in_either_thread(cells: dict[str, list[dic
     sleeper = result(cells["shell_timeout_sync_api"])
     assert (sleeper["exit_code"], sleeper["output"]) == (
         124,
-        "going\nTimed out after 2 s; the block was interrupted.\n",
+        "going\nTimeout after 2 s; the block was interrupted.\n",
     )
     after = result(cells["after_timeouts"])
     assert (after["exit_code"], after["output"]) == (0, "still fine 21\n")

@@ -69,7 +69,7 @@ def test_timeout_interrupts_and_the_state_survives(make: MakeKernelExecutor) -> 
     assert (result.exit_code, result.timed_out) == (124, True)
     assert result.output.startswith("spinning\n")
     assert "KeyboardInterrupt" in result.output
-    assert "Timed out after 1 s; the kernel was interrupted. Its state (variables, imports) is kept." in result.output
+    assert "Timeout after 1 s; the kernel was interrupted. Its state (variables, imports) is kept." in result.output
     assert run(executor, py("print(before)")).output == "still here\n"
 
 

@@ -346,7 +346,7 @@ def test_timeout_kills_the_process_tree_and_keeps_partial_output(work: Path, tmp
     assert result.exit_code == 124
     assert result.timed_out
     assert result.output.startswith("started the grandchild\n")
-    assert result.output.endswith("Timed out after 2 s; the process tree was killed.\n")
+    assert result.output.endswith("Timeout after 2 s; the process tree was killed.\n")
     assert all(is_gone(pid) for pid in wait_for_pids(pid_file, 2))
 
 

@@ -417,7 +417,7 @@ class KernelExecutor(ExecutorBase):
                 why="a timed-out block did not stop when interrupted", strict=False, responsive=False
             )
             collector.line(
-                f"Timed out after {self._timeout:g} s, and the kernel did not stop when interrupted, so it "
+                f"Timeout after {self._timeout:g} s, and the kernel did not stop when interrupted, so it "
                 f"was replaced. {_lost(after)}"
             )
             return TIMEOUT_EXIT_CODE, True
@@ -435,7 +435,7 @@ class KernelExecutor(ExecutorBase):
             return 1, False
         if outcome.timed_out:
             collector.line(
-                f"Timed out after {self._timeout:g} s; the kernel was interrupted. Its state (variables, "
+                f"Timeout after {self._timeout:g} s; the kernel was interrupted. Its state (variables, "
                 "imports) is kept."
             )
             return TIMEOUT_EXIT_CODE, True

@@ -196,7 +196,7 @@ class NotebookCodeExecutor(ExecutorBase):
         if copier.failure is not None:
             raise copier.failure
         if deadline.fired:
-            collector.line(f"Timed out after {self._timeout:g} s; the block was interrupted.")
+            collector.line(f"Timeout after {self._timeout:g} s; the block was interrupted.")
             return TIMEOUT_EXIT_CODE, True
         return exit_code, False
 
