@@ -79,7 +79,7 @@ def check_factory(
         if canonical not in EXECUTOR_REGISTRY:
             known = sorted({*EXECUTOR_REGISTRY, *EXECUTOR_ALIASES})
             raise ConfigError(
-                f"Unknown code executor {name!r}. Known executors: {', '.join(known)}; or pass "
+                f"Unknown code executor {name}. Known executors: {', '.join(known)}; or pass "
                 "'pkg.module:Class', or a zero-argument callable returning a new executor.",
                 key="executor",
                 suggestions=difflib.get_close_matches(name, known, n=2),

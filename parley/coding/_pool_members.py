@@ -34,6 +34,7 @@ from parley._logging import get_logger
 from parley.coding._batch import create_work_dir
 from parley.coding.base import CodeBlock, CodeExecutor, CodeResult
 from parley.coding.factory import CodeExecutorFactory
+from parley.coding.local_commandline_code_executor import LocalCommandLineCodeExecutor
 from parley.exceptions import ExecutorError
 
 __all__ = ["STATE_LOST_MARKER", "Member", "close_member", "empty_dir", "execute", "reset_member", "warm_member"]
@@ -161,6 +162,8 @@ async def reset_member(member: Member) -> None:
         result = await execute(executor, [CodeBlock(_reset_cell(member.work_dir), "python")])
         if result.exit_code != 0 or _RESET_MARK not in result.output or STATE_LOST_MARKER in result.output:
             raise ExecutorError(f"kernel reset failed (exit code {result.exit_code}): {result.output!r:.300}")
+    elif isinstance(executor, LocalCommandLineCodeExecutor) and not executor.keep_background:
+        await _check_health(executor)  # it keeps nothing between blocks but its files, emptied below
     else:
         a_restart = getattr(executor, "a_restart", None)
         if a_restart is not None and inspect.iscoroutinefunction(a_restart):

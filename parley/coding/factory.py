@@ -136,7 +136,7 @@ def _from_name(name: str, config: Mapping[str, Any]) -> CodeExecutor:
     target = EXECUTOR_REGISTRY.get(canonical)
     if target is None:
         raise ConfigError(
-            f"Unknown code executor {name!r}. Known executors: {', '.join(_known_names())}; or pass "
+            f"Unknown code executor {name}. Known executors: {', '.join(_known_names())}; or pass "
             "'pkg.module:Class', or an executor instance.",
             key="executor",
             suggestions=difflib.get_close_matches(name, _known_names(), n=2),

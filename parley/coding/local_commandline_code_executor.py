@@ -33,6 +33,7 @@ import math
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -357,12 +358,29 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
         if message is not None:
             raise ValueError(f"Potentially dangerous command detected: {message}")
 
+    @property
+    def keep_background(self) -> bool:
+        """Whether background processes a block starts are kept until `restart` or `close`."""
+        return self._keep_background
+
     def restart(self) -> None:
         """End the background processes kept by ``keep_background``; every block runs fresh anyway.
 
         Files written to ``work_dir`` are kept; they are the user's. Blocks until the processes
-        are gone, for at most about a second per kept block.
+        are gone, for at most about a second per kept block. Without ``keep_background`` there is
+        nothing to restart, and, as AutoGen 0.2 did, it says so with a `UserWarning`.
+
+        Warns:
+            UserWarning: ``keep_background`` is off, so no action is taken.
         """
+        if not self._keep_background:
+            warnings.warn(
+                "LocalCommandLineCodeExecutor runs every block in a fresh process and keeps no background "
+                "processes (keep_background=False), so there is nothing to restart. No action is taken.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return
         _log.debug("LocalCommandLineCodeExecutor: restart() ends kept background processes")
         self._registry.end_kept()
 

@@ -87,7 +87,7 @@ def test_unknown_name_says_did_you_mean_and_lists_known_names() -> None:
     with pytest.raises(ConfigError) as info:
         CodeExecutorFactory.create({"executor": "locl"})
     message = str(info.value)
-    assert "Unknown code executor 'locl'" in message
+    assert "Unknown code executor locl." in message
     known = message.split("Known executors: ")[1].split(";")[0].split(", ")
     assert known == sorted(known)
     assert {"commandline-local", "local"} <= set(known)

@@ -10,6 +10,7 @@ import threading
 import time
 import tracemalloc
 import venv
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -144,7 +145,8 @@ def test_blocks_are_stateless(work: Path) -> None:
     result = run(executor, py("print(x)"))
     assert result.exit_code == 1
     assert "NameError" in result.output
-    executor.restart()  # nothing to drop; still works
+    with pytest.warns(UserWarning, match="No action is taken"):
+        executor.restart()  # nothing to drop; still works
     assert run(executor, py("print('ok')")).output == "ok\n"
 
 
@@ -480,3 +482,16 @@ def test_work_dir_that_cannot_be_created_is_an_executor_error(tmp_path: Path) ->
     executor = LocalCommandLineCodeExecutor(work_dir=tmp_path / "file" / "work")
     with pytest.raises(ExecutorError, match="Cannot create work_dir"):
         run(executor, py("print(1)"))
+
+
+def test_restart_without_kept_processes_warns_that_no_action_is_taken(tmp_path: Path) -> None:
+    """AutoGen 0.2 warned "No action is taken." on restart(); its tests and users look for it."""
+    executor = LocalCommandLineCodeExecutor(work_dir=tmp_path)
+    with pytest.warns(UserWarning, match=r"No action is taken\.$"):
+        executor.restart()
+    keeping = LocalCommandLineCodeExecutor(work_dir=tmp_path, keep_background=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        keeping.restart()  # it has kept processes to end: no warning
+    executor.close()
+    keeping.close()
