@@ -112,6 +112,9 @@ class IOConsole(IOStream):
         file = console.file
         fenced = "```" in text or "~~~" in text
         if not fenced or len(text) > HIGHLIGHT_LIMIT or not console.is_terminal:
+            if file is sys.stdout:  # through the builtin, as AutoGen 0.2 does (tests and tools patch it)
+                print(text, end=end, sep=sep, flush=flush)
+                return
             file.write(text + end)
         else:
             for renderable in _highlighted(text):

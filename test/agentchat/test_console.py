@@ -151,3 +151,13 @@ def test_code_is_coloured_with_the_terminals_own_palette() -> None:
             or 90 <= int(part) <= 97
             for part in code.split(";")
         ), code
+
+
+def test_plain_text_to_stdout_goes_through_the_builtin_print(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AutoGen 0.2's console calls ``print``; code that patches it (0.2's own tests, notebook tools) sees each line."""
+    import builtins
+
+    calls: list[tuple[tuple[object, ...], dict[str, object]]] = []
+    monkeypatch.setattr(builtins, "print", lambda *args, **kwargs: calls.append((args, kwargs)))
+    IOConsole().print("Hello, \x1b[2JWorld!", flush=True)
+    assert calls == [(("Hello, \\x1b[2JWorld!",), {"end": "\n", "sep": " ", "flush": True})]
