@@ -41,8 +41,15 @@ async def until(condition: object, what: str) -> None:
 
 
 def hang(marker: Path) -> str:
-    """A block that writes its pid to ``marker`` and then sleeps far longer than any test."""
-    return f"import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); time.sleep(300)"
+    """A block that writes its pid to ``marker`` and then sleeps far longer than any test.
+
+    The pid is written to a side file first and renamed into place, so ``marker`` never exists empty.
+    """
+    path = str(marker)
+    return (
+        f"import os, time; open({path + '.tmp'!r}, 'w').write(str(os.getpid())); "
+        f"os.replace({path + '.tmp'!r}, {path!r}); time.sleep(300)"
+    )
 
 
 # --- construction --------------------------------------------------------------------------------
