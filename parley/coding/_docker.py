@@ -336,8 +336,8 @@ class Container:
     def start(cls, client: Any, spec: ContainerSpec) -> Container:
         """Create and start a container for ``spec``; pull its image once if it is missing.
 
-        The container runs ``spec.command`` (``sleep infinity`` by default) under Docker's init process (``init=True``), so it
-        stops at once when asked. It is never privileged, and its processes cannot gain
+        The container runs ``spec.command`` (``sleep infinity`` by default) under Docker's init
+        process (``init=True``), so it stops at once when asked. It is never privileged, and its processes cannot gain
         privileges (``no-new-privileges``). Swap is off: ``memswap_limit`` equals ``mem_limit``.
 
         Raises:

@@ -39,7 +39,7 @@ _RECIPE = "1"  # bump when what goes into the image changes, so old images are n
 _DOWNLOAD_TIMEOUT_S = 900.0
 _PROBE = (
     "import platform, sys; libc, version = platform.libc_ver(); "
-    "print(f'{sys.version_info[0]}.{sys.version_info[1]} {libc or \"none\"} {version or \"0.0\"} {platform.machine()}')"
+    'print(f\'{sys.version_info[0]}.{sys.version_info[1]} {libc or "none"} {version or "0.0"} {platform.machine()}\')'
 )
 _log = logging.getLogger("parley.coding.docker")
 

@@ -205,7 +205,7 @@ class DockerJupyterServer:
             image=image, name=self._name, bind_dir=None, mount=_WORK_DIR, network_mode=self._network,
             mem_limit=None, pids_limit=None, nano_cpus=None, auto_remove=self._auto_remove,
             labels={"parley.executor": "jupyter-gateway", "parley.pid": str(os.getpid())},
-            command=self._command("127.0.0.1" if host_network else "0.0.0.0", port),  # noqa: S104 (its own network)
+            command=self._command("127.0.0.1" if host_network else "0.0.0.0", port),
             ports=None if host_network else {f"{_PORT}/tcp": ("127.0.0.1",)},
             environment=self._env,
         )  # fmt: skip
