@@ -254,6 +254,12 @@ class ContainerSpec:
     nano_cpus: int | None
     auto_remove: bool
     labels: Mapping[str, str]
+    command: Sequence[str] = ("sleep", "infinity")
+    """What the container runs; by default it only stays up, and code comes by ``docker exec``."""
+    ports: Mapping[str, tuple[str]] | None = None
+    """Container ports to publish on a host address, each on a free host port: ``{"8888/tcp": ("127.0.0.1",)}``."""
+    environment: Mapping[str, str] | None = None
+    """The container's environment (its command and ``docker exec`` runs inherit it)."""
 
 
 @dataclass(frozen=True)
@@ -330,8 +336,8 @@ class Container:
     def start(cls, client: Any, spec: ContainerSpec) -> Container:
         """Create and start a container for ``spec``; pull its image once if it is missing.
 
-        The container runs ``sleep infinity`` under Docker's init process (``init=True``), so it
-        stops at once when asked. It is never privileged, and its processes cannot gain
+        The container runs ``spec.command`` (``sleep infinity`` by default) under Docker's init
+        process (``init=True``), so it stops at once when asked. It is never privileged, and its processes cannot gain
         privileges (``no-new-privileges``). Swap is off: ``memswap_limit`` equals ``mem_limit``.
 
         Raises:
@@ -341,7 +347,9 @@ class Container:
         """
         docker = _docker()
         options: dict[str, Any] = {
-            "command": ["sleep", "infinity"],
+            "command": list(spec.command),
+            "ports": dict(spec.ports) if spec.ports else None,
+            "environment": dict(spec.environment) if spec.environment else None,
             "name": spec.name,
             "init": True,
             "privileged": False,
@@ -536,6 +544,29 @@ class Container:
                 if key == "oom_kill" and value.strip().isdigit():
                     return int(value)
         return None
+
+    def host_port(self, port: str) -> int | None:
+        """The host port the container's ``port`` (``"8888/tcp"``) is published on; None when it is not (yet).
+
+        Raises:
+            ContainerGoneError: the container is gone.
+            ExecutorUnavailableError: the daemon failed or did not answer.
+        """
+        docker = _docker()
+        try:
+            ports = self._client.api.inspect_container(self.id)["NetworkSettings"].get("Ports") or {}
+        except docker.errors.NotFound as exc:
+            raise ContainerGoneError(f"the container is gone ({exc.explanation})") from exc
+        except (docker.errors.DockerException, OSError) as exc:
+            raise _unavailable(exc) from exc
+        bindings = ports.get(port) or []
+        return int(bindings[0]["HostPort"]) if bindings and bindings[0].get("HostPort") else None
+
+    def logs(self, tail: int = 40) -> str:
+        """The last ``tail`` lines of the container's output (its command's stdout and stderr); "" if unknown."""
+        with contextlib.suppress(Exception):
+            return bytes(self._client.api.logs(self.id, tail=tail)).decode(errors="replace")
+        return ""
 
     def status(self, *, settle: bool = False) -> ContainerStatus:
         """Ask the daemon whether the container still runs, and if not, why.

@@ -236,6 +236,7 @@ def test_the_package_exports_are_sorted_and_complete() -> None:
 
     assert package.__all__ == sorted(package.__all__)
     assert set(package.__all__) == {
+        "DockerJupyterServer",
         "EmbeddedIPythonCodeExecutor",
         "IPythonCodeResult",
         "JupyterCodeExecutor",

@@ -10,6 +10,8 @@
   between blocks, and the kernel's files live on the gateway's machine.
 - `LocalJupyterServer`: starts a Jupyter Kernel Gateway on this machine and gives its
   connection info, for `JupyterCodeExecutor`.
+- `DockerJupyterServer`: the same in a Docker container (an image with the gateway is built
+  once from a base image); needs the ``docker`` extra too.
 
 Importing this package is cheap: jupyter_client is imported when a local kernel first starts
 (by `parley.coding.jupyter._kernel`, the one module that imports it), tornado when a gateway is
@@ -20,12 +22,14 @@ first contacted (by `parley.coding.jupyter._gateway_rest`), and IPython is never
 
 from parley.coding.base import IPythonCodeResult
 from parley.coding.jupyter.base import JupyterConnectable, JupyterConnectionInfo
+from parley.coding.jupyter.docker_jupyter_server import DockerJupyterServer
 from parley.coding.jupyter.embedded_ipython_code_executor import EmbeddedIPythonCodeExecutor
 from parley.coding.jupyter.jupyter_code_executor import JupyterCodeExecutor
 from parley.coding.jupyter.local_jupyter_server import LocalJupyterServer
 from parley.coding.jupyter.notebook_code_executor import NotebookCodeExecutor
 
 __all__ = [
+    "DockerJupyterServer",
     "EmbeddedIPythonCodeExecutor",
     "IPythonCodeResult",
     "JupyterCodeExecutor",

@@ -40,7 +40,23 @@ __all__ = ["LocalJupyterServer"]
 _PORT_ATTEMPTS = 3  # a free port may be taken by someone else before the gateway binds it
 
 
-def _free_port(ip: str) -> int:
+def get_json(url: str, token: str, path: str, timeout: float = 10.0) -> Any:
+    """``GET`` ``url + path`` with the token in the ``Authorization`` header, bypassing proxies; the decoded JSON.
+
+    Raises:
+        OSError: the request failed (``urllib.error.HTTPError`` for an HTTP error), or took over
+            ``timeout`` seconds.
+    """
+    import urllib.request  # imported when a gateway is first asked, not with parley.coding.jupyter
+
+    headers = {"Authorization": f"token {token}"} if token else {}
+    request = urllib.request.Request(url + path, headers=headers)
+    no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with no_proxy.open(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def free_port(ip: str) -> int:
     with socket.socket() as s:
         s.bind((ip, 0))
         return int(s.getsockname()[1])
@@ -158,13 +174,7 @@ class LocalJupyterServer:
         Raises:
             OSError: the request failed (``urllib.error.HTTPError`` for an HTTP error).
         """
-        import urllib.request  # imported when a gateway is first asked, not with parley.coding.jupyter
-
-        headers = {"Authorization": f"token {self._token}"} if self._token else {}
-        request = urllib.request.Request(self.url + path, headers=headers)
-        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with no_proxy.open(request, timeout=10) as response:
-            return json.loads(response.read())
+        return get_json(self.url, self._token, path)
 
     def kernel_ids(self) -> set[str]:
         """The ids of the kernels the gateway runs now."""
@@ -185,7 +195,7 @@ class LocalJupyterServer:
         self._root.mkdir(parents=True, exist_ok=True)
         why = ""
         for _ in range(1 if self._given_port else _PORT_ATTEMPTS):
-            why = self._try_port(self._given_port or _free_port(self._ip))
+            why = self._try_port(self._given_port or free_port(self._ip))
             if not why:
                 return self
         self.stop()
