@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 import os
 import re
 import shlex
@@ -34,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from parley._logging import get_logger
 from parley.coding._docker import docker_sdk
 from parley.exceptions import ConfigError, ExecutorUnavailableError, ImageBuildError
 
@@ -45,7 +45,7 @@ DERIVED_REPOSITORY = "parley-sandbox-derived"
 _RECIPE = "1"  # bump when the Dockerfile below changes, so old images are not reused
 _TAIL_LINES = 40  # lines of the build's output quoted in an error
 _APT_NAME = re.compile(r"[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+:~\-]+)?")
-_log = logging.getLogger("parley.coding.docker")
+_log = get_logger("parley.coding.docker")
 
 
 def check_packages(key: str, value: object) -> tuple[str, ...]:

@@ -97,16 +97,29 @@ def test_an_autogen_02_client_works_through_register_model_client() -> None:
     seen: list[dict[str, Any]] = []
     threads: list[int] = []
     assistant.register_model_client(CustomModelClient, greeting="Hi", seen=seen, threads=threads)
-    result = user.initiate_chat(assistant, message="ping", silent=True)
+    chats: dict[str, Any] = {}
+
+    def two_sync_chats() -> None:
+        # In a thread of its own, whose sync loop holds no task another test left behind. The second
+        # chat checks that the first left no task on the loop either (that would force the hop).
+        chats["ident"] = threading.get_ident()
+        chats["result"] = user.initiate_chat(assistant, message="ping", silent=True)
+        user.initiate_chat(assistant, message="ping", silent=True)
+
+    worker = threading.Thread(target=two_sync_chats)
+    worker.start()
+    worker.join(60)
+    result = chats["result"]
     assert result.chat_history[-1]["content"] == "Hi from local-llama on cpu: ping\n\nTERMINATE"
     params = seen[0]
     assert params["messages"][-1] == {"content": "ping", "role": "user", "name": "user"}
     assert (params["model"], params["temperature"], params["device"]) == ("local-llama", 0.3, "cpu")
     assert "api_key" not in params  # client settings stay out of create(params), as in AutoGen 0.2
-    assert threads == [threading.get_ident()]  # a sync chat has the loop to itself: no hop to a thread
+    assert threads == [chats["ident"]] * 2  # a sync chat has the loop to itself: no hop to a thread
     usage = {"cost": 0.002, "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
     assert result.cost["usage_excluding_cached_inference"] == {"total_cost": 0.002, "local-llama": usage}
-    assert gather_usage_summary([assistant, user]) == result.cost
+    gathered = gather_usage_summary([assistant, user])["usage_excluding_cached_inference"]
+    assert gathered["total_cost"] == pytest.approx(0.004)  # both chats
 
 
 class BarrierClient(CustomModelClient):

@@ -95,7 +95,8 @@ def test_a_slow_but_steady_stream_is_not_cut(entry_for: Entry) -> None:
             result = user.initiate_chat(assistant, message="Count.")
         assert "stream_chunk_timeout" not in server.requests[0]  # a client setting, never sent to the server
     assert result.chat_history[-1]["content"] == STEADY
-    assert io.output[1:4] == ["one ", "two ", "three "]  # streamed token by token
+    tokens = io.output[io.output.index("assistant (to user):\n\n") + 1 :]
+    assert tokens[:3] == ["one ", "two ", "three "]  # streamed token by token, under the speaker's header
 
 
 @pytest.mark.parametrize(

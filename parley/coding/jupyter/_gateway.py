@@ -47,7 +47,6 @@ import contextlib
 import difflib
 import functools
 import json
-import logging
 import select
 import socket
 import ssl
@@ -57,6 +56,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from parley._logging import get_logger
 from parley.coding.jupyter._gateway_rest import (
     BACKOFF_S,
     GatewayAnswered,
@@ -73,7 +73,7 @@ from parley.exceptions import ConfigError, ExecutorUnavailableError
 
 __all__ = ["DELETE_DEADLINE_S", "RECOVER_S", "GatewayKernel"]
 
-_log = logging.getLogger("parley.coding.jupyter")
+_log = get_logger("parley.coding.jupyter")
 _LIVE: Leftovers[GatewayKernel] = Leftovers()  # kernels started and not yet deleted; ended at exit
 _REQUEST_S = 10.0  # seconds an interrupt may take, retries included
 _SYNC_TIMEOUT_S = 5.0  # the kernel_info round trip that reads what arrived between calls

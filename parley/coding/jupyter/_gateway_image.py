@@ -14,7 +14,6 @@ downloaded to a temporary directory, removed after the build.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from parley._logging import get_logger
 from parley.coding._docker import Container, ContainerSpec, RunHandle, docker_sdk
 from parley.coding._docker_image import ensure_image
 from parley.exceptions import ExecutorUnavailableError, ImageBuildError
@@ -41,7 +41,7 @@ _PROBE = (
     "import platform, sys; libc, version = platform.libc_ver(); "
     'print(f\'{sys.version_info[0]}.{sys.version_info[1]} {libc or "none"} {version or "0.0"} {platform.machine()}\')'
 )
-_log = logging.getLogger("parley.coding.docker")
+_log = get_logger("parley.coding.docker")
 
 
 def gateway_image(client: Any, base: str) -> str:
