@@ -135,9 +135,10 @@ async def test_release_session_resets_its_slot_for_the_next_session(tmp_path: Pa
 # --- fairness ------------------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(300)  # a loaded CI machine once needed more than the default 120 s
 async def test_a_session_with_1000_requests_queued_delays_anothers_by_at_most_one_batch(tmp_path: Path) -> None:
     batches: list[DispatchedBatch] = []
-    async with ExecutorPool("local", size=2, base_dir=tmp_path) as pool:
+    async with ExecutorPool("local", size=2, base_dir=tmp_path, options={"timeout": 20}) as pool:
         dispatcher = ExecutionDispatcher(pool, max_batch_size=5, batch_window_ms=5, on_batch=batches.append)
         flood = [asyncio.ensure_future(dispatcher.execute("greedy", block("print(1)"))) for _ in range(1000)]
         await until(lambda: len(batches) >= 2, "the greedy session is served")
