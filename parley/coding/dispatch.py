@@ -72,6 +72,9 @@ __all__ = ["BatchExecutor", "DispatchStats", "DispatchedBatch", "ExecutionDispat
 
 _log = get_logger("parley.coding.dispatch")
 
+CLOSE_GRACE_S = 10.0
+"""Seconds `ExecutionDispatcher.close` waits for cancelled runs to end before it answers their callers."""
+
 TIMED_OUT_EXIT_CODE = 124
 """The exit code of a request that hit its deadline (as ``timeout(1)`` and the executors use)."""
 
@@ -330,6 +333,8 @@ class ExecutionDispatcher:
         """Stop the dispatcher: every request waiting or running gets `ExecutorError`. Idempotent.
 
         Running requests are cancelled (their executors stop the code). The pool is left as it is.
+        Waits at most `CLOSE_GRACE_S` seconds for the cancelled runs to end; a run still going then
+        gets its error at once, and its task is left to end on its own.
         """
         if self._closed:
             return
@@ -344,7 +349,18 @@ class ExecutionDispatcher:
                 self._fail(request, _closed_error(running=True))
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return
+        _done, stuck = await asyncio.wait(tasks, timeout=CLOSE_GRACE_S)
+        if stuck:  # an executor that does not end its run when cancelled must not hold close() for ever
+            _log.warning(
+                "%d dispatcher task(s) did not end within %g s of being cancelled; their requests get the "
+                "closed error now",
+                len(stuck),
+                CLOSE_GRACE_S,
+            )
+            for request in running:
+                self._fail(request, _closed_error(running=True))
 
     a_close = close
 

@@ -71,7 +71,10 @@ def test_a_kernel_killed_from_outside_takes_them_with_it(
     wait_until_gone(pids)
     result = run(executor, py("print('replaced')"))
     assert result.output.startswith("The kernel had died since the last run")
-    assert result.output.endswith("replaced\n")
+    # A gateway may restart the dead kernel itself and hand it the block before parley sees the
+    # death; parley then says so and does not run it a second time (issue 11: never twice).
+    reached_restarted = "was not run again" in result.output and "gateway restarted" in result.output
+    assert result.output.endswith("replaced\n") or reached_restarted
 
 
 def test_they_live_with_the_kernel_through_a_timeout_which_keeps_its_state(
