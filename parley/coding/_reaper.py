@@ -403,12 +403,13 @@ def _keep(control: int, relay: int | None) -> None:
             return
 
 
-def serve(socket_fd: int, spawn: Spawn | None = None) -> int:
+def serve(socket_fd: int, spawn: Spawn | None = None, ready: Callable[[], None] | None = None) -> int:
     """Serve run requests on ``socket_fd`` until the host closes it (see the module docstring); return 0.
 
     The server is a child subreaper too: if a run's reaper is killed (by the code it runs), the
     run's orphans come to the server, which ends them. ``spawn`` starts each run's command
-    (default `_spawn`: ``posix_spawnp``).
+    (default `_spawn`: ``posix_spawnp``); ``ready``, when given, is called once the server has
+    imported and set up all it needs, before the first request is read.
     """
     import _socket  # the C core: `socket` and `json` cost every block's fork (pages to copy, modules to drop)
     import marshal
@@ -424,6 +425,8 @@ def serve(socket_fd: int, spawn: Spawn | None = None) -> int:
     _signal.signal(_signal.SIGCHLD, lambda *_: None)
     server = _socket.socket(fileno=socket_fd)
     reapers: set[int] = set()
+    if ready is not None:
+        ready()
     while True:
         ready, _, _ = select.select([server.fileno(), wake_r], [], [])
         if wake_r in ready:
