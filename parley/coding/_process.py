@@ -266,15 +266,33 @@ async def _ended_within(ended: asyncio.Future[Any], seconds: float) -> bool:
     return ended.done()
 
 
-async def _escalate(pid: int, ended: asyncio.Future[Any], grace: float) -> None:
-    """Interrupt, then terminate, then kill the tree of the run led by ``pid``; see the module docstring."""
+def _over(run: Launched, ended: asyncio.Future[Any]) -> bool:
+    """True when the run's reaper has reported its exit and keeps nothing: nothing of the run is left.
+
+    Its group is then no longer the run's to signal: a reaper of the warm templates serves one
+    run after another (`parley.coding._warm_python`), and may already serve the next. A keeper
+    (``keep_background``) reports as soon as the command exits, and keeps the rest: not over.
+    """
+    return (
+        run.control is None
+        and ended.done()
+        and not ended.cancelled()
+        and ended.exception() is None
+        and ended.result() is not None
+    )
+
+
+async def _escalate(run: Launched, ended: asyncio.Future[Any], grace: float) -> None:
+    """Interrupt, then terminate, then kill the tree of the run; see the module docstring."""
+    pid = run.pid
     seen = _descendants(pid)
     for sig in (signal.SIGINT, signal.SIGTERM):
         _signal_group(pid, sig)
         if await _ended_within(ended, grace):
             break
         seen |= _descendants(pid)
-    await _await_tree_exit(pid, _kill_now(pid, seen), grace)
+    if not _over(run, ended):
+        await _await_tree_exit(pid, _kill_now(pid, seen), grace)
 
 
 async def _settle(tasks: Sequence[asyncio.Future[Any]], seconds: float) -> None:
@@ -408,12 +426,13 @@ async def _wait_for(run: Launched, timeout: float, on_output: Callable[[bytes], 
                 await _settle((pump,), grace)
                 return ProcessResult(_KILLED_EXIT_CODE, False, reaper_killed=True)
         if pending:
-            await _escalate(run.pid, ended, grace)
+            await _escalate(run, ended, grace)
             await _settle((pump, ended), grace)
             return ProcessResult(TIMEOUT_EXIT_CODE, True)
     except BaseException:
-        killed = _kill_now(run.pid)  # synchronously: the loop may be shutting down
-        await asyncio.shield(_await_tree_exit(run.pid, killed, grace))
+        if not _over(run, ended):
+            killed = _kill_now(run.pid)  # synchronously: the loop may be shutting down
+            await asyncio.shield(_await_tree_exit(run.pid, killed, grace))
         await asyncio.shield(_settle((pump, ended), grace))
         raise
     code = ended.result()

@@ -321,11 +321,13 @@ def _run(
     keep: int | None,
     report: Callable[[int], None],
     spawn: Spawn | None = None,
+    supervisor: _Supervisor | None = None,
 ) -> None:
     """Supervise one run of ``argv``; ``report`` its exit status once nothing of it is left.
 
     ``spawn`` starts the command (default `_spawn`); the warm Python server passes its own,
-    which forks instead (see `parley.coding._warm_python`).
+    which forks instead (see `parley.coding._warm_python`). ``supervisor``: one made before, by a
+    reaper that serves several runs (default: a new one).
 
     With ``keep`` (the control socket's fd), the status is reported as soon as the command has
     exited and its output is relayed; background processes are kept until ``keep`` reaches end of
@@ -333,7 +335,7 @@ def _run(
     """
     spawn = _spawn if spawn is None else spawn
     _become_subreaper()
-    supervisor = _Supervisor(keep)
+    supervisor = _Supervisor(keep) if supervisor is None else supervisor
     if keep is None:
         pid = spawn(argv, None, env)
         code = supervisor.wait(pid) if pid is not None else _CANNOT_START
@@ -403,13 +405,17 @@ def _keep(control: int, relay: int | None) -> None:
             return
 
 
-def serve(socket_fd: int, spawn: Spawn | None = None, ready: Callable[[], None] | None = None) -> int:
+def serve(
+    socket_fd: int, spawn: Spawn | None = None, ready: Callable[[], None] | None = None, reuse: Any = None
+) -> int:
     """Serve run requests on ``socket_fd`` until the host closes it (see the module docstring); return 0.
 
     The server is a child subreaper too: if a run's reaper is killed (by the code it runs), the
     run's orphans come to the server, which ends them. ``spawn`` starts each run's command
     (default `_spawn`: ``posix_spawnp``); ``ready``, when given, is called once the server has
-    imported and set up all it needs, before the first request is read.
+    imported and set up all it needs, before the first request is read. ``reuse``, when given,
+    keeps reapers that serve one run after another (`parley.coding._warm_python`'s ``_Reapers``):
+    a run it takes costs no fork of a reaper; the others get a reaper of their own, as here.
     """
     import _socket  # the C core: `socket` and `json` cost every block's fork (pages to copy, modules to drop)
     import marshal
@@ -428,10 +434,13 @@ def serve(socket_fd: int, spawn: Spawn | None = None, ready: Callable[[], None] 
     if ready is not None:
         ready()
     while True:
-        ready, _, _ = select.select([server.fileno(), wake_r], [], [])
+        watched = [server.fileno(), wake_r, *(reuse.watched() if reuse is not None else ())]
+        ready, _, _ = select.select(watched, [], [])
         if wake_r in ready:
             os.read(wake_r, _CHUNK)
             _reap_reapers(reapers)
+        if reuse is not None:
+            reuse.collect(ready)
         if server.fileno() not in ready:
             continue
         try:
@@ -440,6 +449,10 @@ def serve(socket_fd: int, spawn: Spawn | None = None, ready: Callable[[], None] 
             return 0
         if not message:
             return 0  # the host closed its end (or died): each run notices its parent is gone
+        if reuse is not None and reuse.take(message, fds, reapers, (server.fileno(), wake_r, wake_w)):
+            for fd in fds:
+                os.close(fd)
+            continue
         pid = os.fork()
         if pid == 0:
             server.close()

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parley.coding._reaper import server_argv
-from parley.coding._warm_python import bootstrap, can_serve
+from parley.coding._warm_python import REUSE_REAPERS, bootstrap, can_serve
 
 __all__ = ["Launched", "ReaperError", "launch"]
 
@@ -196,7 +196,7 @@ class _WarmServers:
                     if not idle:
                         return None
                     evicted = self._servers.pop(idle[0])
-                server = _Server(lambda fd: [python, "-c", bootstrap(), str(fd)], env, subprocess.DEVNULL)
+                server = _Server(lambda fd: [python, "-c", bootstrap(), str(fd), REUSE_REAPERS], env, subprocess.DEVNULL)
             self._servers[key] = server  # last: the most recently used
             server.active += 1
         if evicted is not None:

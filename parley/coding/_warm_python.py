@@ -45,7 +45,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any, NoReturn
 
-__all__ = ["bootstrap", "can_serve", "main"]
+__all__ = ["REUSE_REAPERS", "bootstrap", "can_serve", "main"]
+
+REUSE_REAPERS = "--reuse-reapers"
+"""The argument after the socket's fd that has a template's reapers serve one run after another."""
 
 _SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGPIPE", "SIGXFSZ", "SIGCHLD")
 """The dispositions a block gets back as the template started with them (the reaper changes them)."""
@@ -279,16 +282,180 @@ def _hold() -> None:
     import gc
     from _frozen_importlib_external import SourceFileLoader
 
-    from _reaper import _set_dumpable  # type: ignore[import-not-found]  # on the path the bootstrap gave
+    import _socket
+    import marshal
+    import select
+
+    import _reaper  # type: ignore[import-not-found]  # on the path the bootstrap gave
 
     _HELD.update(
+        _socket=_socket,
+        marshal=marshal,
+        select=select,
+        reaper=_reaper,
         _signal=_signal,
         atexit=atexit,
         builtins=builtins,
         gc=gc,
         SourceFileLoader=SourceFileLoader,
-        set_dumpable=_set_dumpable,
+        set_dumpable=_reaper._set_dumpable,
     )
+
+
+class _Reapers:
+    """Reapers that serve one run after another, for the template's `parley.coding._reaper.serve`.
+
+    A run's reaper is otherwise a fork of the template made for that run alone, and a fork, its
+    set-up and its exit cost about as much as the block itself (~1 ms here). Each of these was
+    forked once: it leads a session of its own, is a child subreaper and waits on a socket for
+    its next run; it then does what a run's reaper does (``pid <n>``, the command forked from the
+    template's copy it is, every descendant ended before ``exit <code>``), takes its stdout and
+    stderr off the run's pipe, leaves the run's directory, and says ``done``. A run with ``keep``
+    (which comes with a control socket) still gets a reaper of its own, as does any run when a
+    reaper cannot be made or reached.
+
+    The host signals a run's process group, the reaper's, only while the run is its own: it does
+    not kill a run whose reaper has reported its exit (`parley.coding._process`). A reaper
+    killed or ended (by a block, as a rule) is dropped; its runs' orphans come to the template,
+    which ends them as for any killed reaper. Requests to a template carry no environment (it
+    runs with the run's), so a reaper keeps nothing of a run that the next one could not see.
+    """
+
+    def __init__(self, spawn: Any, keep_idle: int = 2) -> None:
+        self._spawn = spawn
+        self._keep_idle = keep_idle
+        self._idle: list[tuple[int, Any]] = []  # (pid, this side of its socket)
+        self._busy: dict[int, tuple[int, Any]] = {}  # by the socket's fd
+
+    def watched(self) -> list[int]:
+        """The sockets of the reapers running a run, whose ``done`` (or end of file) `collect` reads."""
+        return list(self._busy)
+
+    def collect(self, ready: list[int]) -> None:
+        """Take back the reapers in ``ready`` that are done; drop those that ended."""
+        for fd in [fd for fd in self._busy if fd in ready]:
+            pid, channel = self._busy.pop(fd)
+            try:
+                said = channel.recv(16)
+            except OSError:
+                said = b""
+            if said == b"done" and len(self._idle) < self._keep_idle:
+                self._idle.append((pid, channel))
+            else:
+                channel.close()  # it ends at end of file, if it has not
+
+    def take(self, message: bytes, fds: list[int], reapers: set[int], close: tuple[int, ...]) -> bool:
+        """Hand the request to a waiting reaper (made now when none waits); False: it needs one of its own.
+
+        ``reapers``: the server's reaper pids, which a new one joins. ``close``: the server's fds,
+        closed in a new reaper.
+        """
+        if len(fds) != 2:  # a run to keep: its reaper holds the control socket
+            return False
+        while self._idle:
+            pid, channel = self._idle.pop()
+            if self._send(pid, channel, message, fds):
+                return True
+        made = self._start((*close, *fds))  # the run's fds too: the new reaper gets its own copies
+        if made is None:
+            return False
+        reapers.add(made[0])
+        return self._send(*made, message, fds)
+
+    def _send(self, pid: int, channel: Any, message: bytes, fds: list[int]) -> bool:
+        core = _HELD["_socket"]
+        rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
+        try:
+            os.kill(pid, _HELD["_signal"].SIGCONT)  # a block may have stopped it (same user)
+            channel.sendmsg([message], [(core.SOL_SOCKET, core.SCM_RIGHTS, rights)])
+        except OSError:
+            channel.close()
+            return False
+        self._busy[channel.fileno()] = (pid, channel)
+        return True
+
+    def _start(self, close: tuple[int, ...]) -> tuple[int, Any] | None:
+        core = _HELD["_socket"]
+        ours, theirs = core.socketpair(core.AF_UNIX, core.SOCK_SEQPACKET)
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return None
+        if pid == 0:  # no `finally` here, nor in what it calls: a run's block leaves this frame as `_Script`
+            try:
+                ours.close()
+                for fd in (*close, *self._busy, *(channel.fileno() for _, channel in self._idle)):
+                    os.close(fd)  # the server's: its end of file must not wait for this process
+                status = _serve_runs(theirs, self._spawn)
+            except Exception:
+                status = 1
+            os._exit(status)
+        theirs.close()
+        return pid, ours
+
+
+def _serve_runs(channel: Any, spawn: Any) -> int:
+    """A reaper of `_Reapers`: serve the runs that come on ``channel`` until it closes or the template goes."""
+    reaper, _signal = _HELD["reaper"], _HELD["_signal"]
+    _signal.set_wakeup_fd(-1)  # the server's wake-up pipe is closed here
+    os.setsid()  # the runs' process group is this process's pid: the host signals it
+    reaper._become_subreaper()
+    supervisor = reaper._Supervisor(None)
+    null = os.open(os.devnull, os.O_WRONLY)
+    while True:
+        ready, _, _ = _HELD["select"].select([channel.fileno()], [], [], reaper._POLL_S)
+        if not ready:
+            if os.getppid() != supervisor.parent:
+                return 0
+            continue
+        try:
+            message, fds = reaper._receive(channel, _HELD["_socket"])
+        except OSError:
+            return 0
+        if not message or len(fds) != 2 or not _serve_run(_HELD["marshal"].loads(message), fds, spawn, supervisor, null):
+            return 0
+        try:
+            channel.send(b"done")
+        except OSError:
+            return 0
+
+
+def _serve_run(request: dict[str, Any], fds: list[int], spawn: Any, supervisor: Any, null: int) -> bool:
+    """One run of a `_Reapers` reaper, as `parley.coding._reaper` runs one; False: the reaper must end."""
+    reaper = _HELD["reaper"]
+    output, status = fds
+    try:
+        os.set_inheritable(status, False)  # fds arrive inheritable: the command must not hold them
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.close(output)
+        os.write(status, f"pid {os.getpid()}\n".encode())
+        try:
+            os.chdir(request["cwd"])
+        except OSError as exc:
+            reaper._write_all(f"cannot enter the working directory {request['cwd']!r}: {exc.strerror}\n".encode(), 2)
+            codes = [127]
+        else:
+            codes = []
+            reaper._run(
+                request["argv"],
+                env=request.get("env"),
+                keep=None,
+                report=codes.append,
+                spawn=spawn,
+                supervisor=supervisor,
+            )  # the block leaves here as `_Script`: nothing below runs in it
+        if codes:
+            os.dup2(null, 1)  # the run's pipe closes: the run is over for the host once it reads the exit
+            os.dup2(null, 2)
+            os.write(status, f"exit {codes[0]}\n".encode())
+            os.close(status)
+            os.chdir("/")
+    except OSError:
+        return False
+    return bool(codes)  # none: the template is gone, so must its reapers be
 
 
 def _max_fd() -> int:
@@ -304,15 +471,17 @@ def main(modules: frozenset[str], path: list[str], args: list[str]) -> NoReturn:
     Args:
         modules: the names in ``sys.modules`` when start-up was done.
         path: ``sys.path`` as start-up left it, without ``-c``'s empty entry.
-        args: ``[SOCKET_FD]``.
+        args: ``[SOCKET_FD]``, then ``REUSE_REAPERS`` to have reapers serve one run after another
+            (`_Reapers`; the host on this machine asks for it).
     """
     template = _Template(modules, path)
     from _reaper import serve  # on the path the bootstrap gave
 
     sys.path[:] = path
     _hold()
+    reuse = _Reapers(template.spawn) if args[1:] == [REUSE_REAPERS] else None
     try:
-        code = serve(int(args[0]), spawn=template.spawn, ready=template.settle)
+        code = serve(int(args[0]), spawn=template.spawn, ready=template.settle, reuse=reuse)
     except _Script as script:
         script_path = script.path
     else:
