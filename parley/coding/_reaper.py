@@ -406,13 +406,13 @@ def _keep(control: int, relay: int | None) -> None:
 
 
 def serve(
-    socket_fd: int, spawn: Spawn | None = None, ready: Callable[[], None] | None = None, reuse: Any = None
+    socket_fd: int, spawn: Spawn | None = None, on_ready: Callable[[], None] | None = None, reuse: Any = None
 ) -> int:
     """Serve run requests on ``socket_fd`` until the host closes it (see the module docstring); return 0.
 
     The server is a child subreaper too: if a run's reaper is killed (by the code it runs), the
     run's orphans come to the server, which ends them. ``spawn`` starts each run's command
-    (default `_spawn`: ``posix_spawnp``); ``ready``, when given, is called once the server has
+    (default `_spawn`: ``posix_spawnp``); ``on_ready``, when given, is called once the server has
     imported and set up all it needs, before the first request is read. ``reuse``, when given,
     keeps reapers that serve one run after another (`parley.coding._warm_python`'s ``_Reapers``):
     a run it takes costs no fork of a reaper; the others get a reaper of their own, as here.
@@ -431,8 +431,8 @@ def serve(
     _signal.signal(_signal.SIGCHLD, lambda *_: None)
     server = _socket.socket(fileno=socket_fd)
     reapers: set[int] = set()
-    if ready is not None:
-        ready()
+    if on_ready is not None:
+        on_ready()
     while True:
         watched = [server.fileno(), wake_r, *(reuse.watched() if reuse is not None else ())]
         ready, _, _ = select.select(watched, [], [])

@@ -196,7 +196,9 @@ class _WarmServers:
                     if not idle:
                         return None
                     evicted = self._servers.pop(idle[0])
-                server = _Server(lambda fd: [python, "-c", bootstrap(), str(fd), REUSE_REAPERS], env, subprocess.DEVNULL)
+                server = _Server(
+                    lambda fd: [python, "-c", bootstrap(), str(fd), REUSE_REAPERS], env, subprocess.DEVNULL
+                )
             self._servers[key] = server  # last: the most recently used
             server.active += 1
         if evicted is not None:

@@ -180,7 +180,7 @@ class _Template:
 
 
 def _forget(modules: frozenset[str], path: list[str]) -> None:
-    """Drop from ``sys.modules`` every name not in ``modules``, and from the importer cache every entry not in ``path``."""
+    """Drop from ``sys.modules`` the names not in ``modules``; from the importer cache, the entries not in ``path``."""
     for name in [name for name in sys.modules if name not in modules]:
         del sys.modules[name]
     for entry in [entry for entry in sys.path_importer_cache if entry not in path]:
@@ -277,14 +277,13 @@ def _hold() -> None:
     ``sys.modules`` (they are dropped as everything serving imported), only this module holds them.
     """
     import _signal
+    import _socket
     import atexit
     import builtins
     import gc
-    from _frozen_importlib_external import SourceFileLoader
-
-    import _socket
     import marshal
     import select
+    from _frozen_importlib_external import SourceFileLoader
 
     import _reaper  # type: ignore[import-not-found]  # on the path the bootstrap gave
 
@@ -414,7 +413,9 @@ def _serve_runs(channel: Any, spawn: Any) -> int:
             message, fds = reaper._receive(channel, _HELD["_socket"])
         except OSError:
             return 0
-        if not message or len(fds) != 2 or not _serve_run(_HELD["marshal"].loads(message), fds, spawn, supervisor, null):
+        if not message or len(fds) != 2:
+            return 0
+        if not _serve_run(_HELD["marshal"].loads(message), fds, spawn, supervisor, null):
             return 0
         try:
             channel.send(b"done")
@@ -481,7 +482,7 @@ def main(modules: frozenset[str], path: list[str], args: list[str]) -> NoReturn:
     _hold()
     reuse = _Reapers(template.spawn) if args[1:] == [REUSE_REAPERS] else None
     try:
-        code = serve(int(args[0]), spawn=template.spawn, ready=template.settle, reuse=reuse)
+        code = serve(int(args[0]), spawn=template.spawn, on_ready=template.settle, reuse=reuse)
     except _Script as script:
         script_path = script.path
     else:

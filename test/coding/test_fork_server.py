@@ -18,6 +18,8 @@ import pytest
 
 from parley.coding import CodeBlock, LocalCommandLineCodeExecutor
 
+from ._procs import is_gone
+
 pytestmark = pytest.mark.timeout(60)
 
 
@@ -202,3 +204,40 @@ def test_a_run_request_and_its_file_descriptors_reach_the_server_whole() -> None
         for read, write in pipes:
             os.close(read)
             os.close(write)
+
+
+_LEAVE_A_DAEMON = """\
+import os, subprocess, sys
+daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)"], start_new_session=True)
+print(os.getppid(), daemon.pid)
+"""
+
+
+def test_one_reaper_serves_block_after_block_and_ends_what_each_left(tmp_path: Path) -> None:
+    """A template's reaper is not forked per block: it serves the next once the last one is over.
+
+    What a block left running (here a daemon in a session of its own) is ended before the
+    block's result, so the reaper starts each block with nothing of the one before.
+    """
+    with LocalCommandLineCodeExecutor(work_dir=tmp_path, timeout=20) as executor:
+        runs = [executor.execute_code_blocks([CodeBlock(_LEAVE_A_DAEMON, "python")]) for _ in range(3)]
+        for result in runs:
+            assert result.exit_code == 0, result.output
+            daemon = int(result.output.split()[1])
+            assert is_gone(daemon)
+        assert len({result.output.split()[0] for result in runs}) == 1
+
+
+def test_a_timed_out_block_does_not_cost_its_reaper_when_the_run_ended(tmp_path: Path) -> None:
+    """The timeout's interrupt ends the block, its reaper reports the run over: the reaper is not killed.
+
+    The host no longer stops and kills the run's process group once the reaper has reported: the
+    reaper may already be serving the next block.
+    """
+    code = "import os, time\nprint(os.getppid(), flush=True)\ntime.sleep(1000)\n"
+    with LocalCommandLineCodeExecutor(work_dir=tmp_path, timeout=1) as executor:
+        first = executor.execute_code_blocks([CodeBlock(code, "python")])
+        assert first.timed_out
+        second = executor.execute_code_blocks([CodeBlock("import os\nprint(os.getppid())", "python")])
+    assert second.exit_code == 0, second.output
+    assert first.output.split()[0] == second.output.split()[0]
