@@ -415,16 +415,16 @@ def _serve_runs(channel: Any, spawn: Any) -> int:
             return 0
         if not message or len(fds) != 2:
             return 0
-        if not _serve_run(_HELD["marshal"].loads(message), fds, spawn, supervisor, null):
-            return 0
-        try:
-            channel.send(b"done")
-        except OSError:
+        if not _serve_run(_HELD["marshal"].loads(message), fds, spawn, supervisor, null, channel):
             return 0
 
 
-def _serve_run(request: dict[str, Any], fds: list[int], spawn: Any, supervisor: Any, null: int) -> bool:
-    """One run of a `_Reapers` reaper, as `parley.coding._reaper` runs one; False: the reaper must end."""
+def _serve_run(request: dict[str, Any], fds: list[int], spawn: Any, supervisor: Any, null: int, channel: Any) -> bool:
+    """One run of a `_Reapers` reaper, as `parley.coding._reaper` runs one; False: the reaper must end.
+
+    The reaper says ``done`` on ``channel`` before it writes the run's exit: the template then
+    knows it free before the host can send a next run (which waits on the socket meanwhile).
+    """
     reaper = _HELD["reaper"]
     output, status = fds
     try:
@@ -451,6 +451,7 @@ def _serve_run(request: dict[str, Any], fds: list[int], spawn: Any, supervisor: 
         if codes:
             os.dup2(null, 1)  # the run's pipe closes: the run is over for the host once it reads the exit
             os.dup2(null, 2)
+            channel.send(b"done")
             os.write(status, f"exit {codes[0]}\n".encode())
             os.close(status)
             os.chdir("/")
