@@ -19,6 +19,7 @@ A variable looks like a secret when (names compared without regard to case):
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -77,6 +78,13 @@ _SECRET_NAME = re.compile(
 
 def looks_secret(name: str, value: str = "") -> bool:
     """True when the variable ``name`` (with ``value``) looks like a secret; see the module docstring."""
+    return _looks_secret(name, value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _looks_secret(name: str, value: str) -> bool:
+    # Cached: every block's environment is filtered from the same few dozen variables, and two
+    # regular expressions per variable were a tenth of a local block's cost.
     return bool(_SECRET_NAME.search(name)) or ("://" in value and bool(_URL_WITH_PASSWORD.search(value)))
 
 
