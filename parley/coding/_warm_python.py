@@ -327,11 +327,14 @@ class _Reapers:
         self._busy: dict[int, tuple[int, Any]] = {}  # by the socket's fd
 
     def watched(self) -> list[int]:
-        """The sockets of the reapers running a run, whose ``done`` (or end of file) `collect` reads."""
-        return list(self._busy)
+        """The reapers' sockets: a busy one's ``done``, or any one's end of file, is for `collect`."""
+        return [*self._busy, *(channel.fileno() for _, channel in self._idle)]
 
     def collect(self, ready: list[int]) -> None:
-        """Take back the reapers in ``ready`` that are done; drop those that ended."""
+        """Take back the reapers in ``ready`` that are done; drop those that ended (killed, as a rule)."""
+        for pid, channel in [(pid, channel) for pid, channel in self._idle if channel.fileno() in ready]:
+            self._idle.remove((pid, channel))  # an idle reaper says nothing: it ended
+            channel.close()
         for fd in [fd for fd in self._busy if fd in ready]:
             pid, channel = self._busy.pop(fd)
             try:

@@ -6,6 +6,7 @@ interpreter per block) and expects the same result, so the plain path is the ref
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import textwrap
@@ -241,3 +242,30 @@ def test_a_timed_out_block_does_not_cost_its_reaper_when_the_run_ended(tmp_path:
         second = executor.execute_code_blocks([CodeBlock("import os\nprint(os.getppid())", "python")])
     assert second.exit_code == 0, second.output
     assert first.output.split()[0] == second.output.split()[0]
+
+
+def test_a_block_that_kills_the_waiting_reapers_does_not_stop_the_next_block(tmp_path: Path) -> None:
+    """Reapers waiting for a next run are the template's children, which a block may kill (same user)."""
+    kill = """\
+        import os, signal
+        def parent(pid):
+            with open(f"/proc/{pid}/stat") as stat:
+                return int(stat.read().rsplit(")", 1)[1].split()[1])
+        reaper = os.getppid()
+        template = parent(reaper)
+        with open(f"/proc/{template}/task/{template}/children") as children:
+            waiting = [int(pid) for pid in children.read().split() if int(pid) != reaper]
+        for pid in waiting:
+            os.kill(pid, signal.SIGKILL)
+        print(len(waiting))
+    """
+    with LocalCommandLineCodeExecutor(work_dir=tmp_path, timeout=20) as executor:
+        # Two blocks at once leave two reapers waiting once both are over.
+        async def both() -> None:
+            await asyncio.gather(*(executor.a_execute_code_blocks([CodeBlock("print(1)", "python")]) for _ in "ab"))
+
+        asyncio.run(both())
+        killed = executor.execute_code_blocks([CodeBlock(textwrap.dedent(kill), "python")])
+        assert (killed.exit_code, killed.output) == (0, "1\n")
+        after = [executor.execute_code_blocks([CodeBlock("print(2)", "python")]) for _ in range(3)]
+    assert [(result.exit_code, result.output) for result in after] == [(0, "2\n")] * 3
