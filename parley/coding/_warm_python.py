@@ -93,11 +93,16 @@ def can_serve(env: Mapping[str, str]) -> bool:
 
 
 class _Script(BaseException):
-    """Raised in a block's process to leave the server's frames and run ``path`` (never caught elsewhere)."""
+    """Raised in a block's process to leave the server's frames and run ``path`` (never caught elsewhere).
 
-    def __init__(self, path: str) -> None:
+    A block forked ahead of its run (`_Template.fork_ahead`) has no path yet: ``waiting`` is the
+    socket its run comes on (see `_Template.wait`).
+    """
+
+    def __init__(self, path: str | None, waiting: Any = None) -> None:
         super().__init__(path)
         self.path = path
+        self.waiting = waiting
 
 
 class _Template:
@@ -124,24 +129,98 @@ class _Template:
             return pid
         try:
             self._reset(stdout)
+            _HELD["set_dumpable"](True)  # the template is not (see `_reaper._set_dumpable`); a fresh interpreter is
         except BaseException:
             os._exit(127)
         raise _Script(argv[1])
 
-    def _reset(self, stdout: int | None) -> None:
-        """Give the forked child the signals and file descriptors a fresh interpreter has."""
+    def fork_ahead(self) -> tuple[int, Any] | None:
+        """Fork a run's block before its run: it waits for its script (`run_ahead`); None when it cannot.
+
+        Everything a forked block does before its script (the fork, `_reset`, leaving the
+        server's frames) is then done while no run waits for it. Until its run comes the block
+        is not dumpable (nothing below the server can read or write its memory), holds only its
+        socket, and a block that is never run ends when the socket closes, having run nothing.
+        """
+        core = _HELD["_socket"]
+        ours, theirs = core.socketpair(core.AF_UNIX, core.SOCK_SEQPACKET)
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return None
+        if pid:
+            theirs.close()
+            return pid, ours
+        try:
+            ours.close()
+            self._reset(None, keep=theirs.fileno())
+        except BaseException:
+            os._exit(127)
+        raise _Script(None, theirs)
+
+    @staticmethod
+    def run_ahead(ahead: tuple[int, Any], argv: list[str], cwd: str) -> int | None:
+        """Start the run ``[python, FILE]`` in ``cwd`` in the block `fork_ahead` made; its pid, or None.
+
+        Its stdout and stderr are this process's (the run's pipe). None when that block is gone.
+        """
+        pid, channel = ahead
+        core = _HELD["_socket"]
+        try:
+            os.kill(pid, _HELD["_signal"].SIGCONT)  # a block may have stopped it (same user)
+            channel.sendmsg(
+                [_HELD["marshal"].dumps((cwd, argv[1]), 4)], [(core.SOL_SOCKET, core.SCM_RIGHTS, _fd_bytes([1]))]
+            )
+        except OSError:
+            return None
+        finally:
+            channel.close()
+        return pid
+
+    @staticmethod
+    def wait(channel: Any) -> str:
+        """In a block forked ahead: wait for its run, take its output and directory; return its script.
+
+        Leaves (having run nothing) when the socket closes first.
+        """
+        try:
+            message, fds = _HELD["reaper"]._receive(channel, _HELD["_socket"])
+        except OSError:
+            os._exit(0)
+        channel.close()
+        if not message or len(fds) != 1:
+            os._exit(0)
+        os.dup2(fds[0], 1)
+        os.dup2(fds[0], 2)
+        os.close(fds[0])
+        cwd, path = _HELD["marshal"].loads(message)
+        _HELD["set_dumpable"](True)
+        try:
+            os.chdir(cwd)
+        except OSError as exc:
+            _HELD["reaper"]._write_all(f"cannot enter the working directory {cwd!r}: {exc.strerror}\n".encode(), 2)
+            os._exit(127)
+        return str(path)
+
+    def _reset(self, stdout: int | None, keep: int | None = None) -> None:
+        """Give the forked child the signals and file descriptors a fresh interpreter has (and ``keep``)."""
         _signal = _HELD["_signal"]
         _signal.set_wakeup_fd(-1)
         for number, handler in self.signals.items():
             _signal.signal(number, handler)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
-        _HELD["set_dumpable"](True)  # the template is not (see `_reaper._set_dumpable`); a fresh interpreter is
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         if stdout is not None:
             os.dup2(stdout, 1)
             os.dup2(stdout, 2)
-        os.closerange(3, _max_fd())
+        if keep is None:
+            os.closerange(3, _max_fd())
+        else:
+            os.closerange(3, keep)
+            os.closerange(keep + 1, _max_fd())
 
     def settle(self) -> None:
         """In the template, once serving has imported all it needs: forget what serving imported.
@@ -301,166 +380,9 @@ def _hold() -> None:
     )
 
 
-class _Reapers:
-    """Reapers that serve one run after another, for the template's `parley.coding._reaper.serve`.
-
-    A run's reaper is otherwise a fork of the template made for that run alone, and a fork, its
-    set-up and its exit cost about as much as the block itself (~1 ms here). Each of these was
-    forked once: it leads a session of its own, is a child subreaper and waits on a socket for
-    its next run; it then does what a run's reaper does (``pid <n>``, the command forked from the
-    template's copy it is, every descendant ended before ``exit <code>``), takes its stdout and
-    stderr off the run's pipe, leaves the run's directory, and says ``done``. A run with ``keep``
-    (which comes with a control socket) still gets a reaper of its own, as does any run when a
-    reaper cannot be made or reached.
-
-    The host signals a run's process group, the reaper's, only while the run is its own: it does
-    not kill a run whose reaper has reported its exit (`parley.coding._process`). A reaper
-    killed or ended (by a block, as a rule) is dropped; its runs' orphans come to the template,
-    which ends them as for any killed reaper. Requests to a template carry no environment (it
-    runs with the run's), so a reaper keeps nothing of a run that the next one could not see.
-    """
-
-    def __init__(self, spawn: Any, keep_idle: int = 2) -> None:
-        self._spawn = spawn
-        self._keep_idle = keep_idle
-        self._idle: list[tuple[int, Any]] = []  # (pid, this side of its socket)
-        self._busy: dict[int, tuple[int, Any]] = {}  # by the socket's fd
-
-    def watched(self) -> list[int]:
-        """The reapers' sockets: a busy one's ``done``, or any one's end of file, is for `collect`."""
-        return [*self._busy, *(channel.fileno() for _, channel in self._idle)]
-
-    def collect(self, ready: list[int]) -> None:
-        """Take back the reapers in ``ready`` that are done; drop those that ended (killed, as a rule)."""
-        for pid, channel in [(pid, channel) for pid, channel in self._idle if channel.fileno() in ready]:
-            self._idle.remove((pid, channel))  # an idle reaper says nothing: it ended
-            channel.close()
-        for fd in [fd for fd in self._busy if fd in ready]:
-            pid, channel = self._busy.pop(fd)
-            try:
-                said = channel.recv(16)
-            except OSError:
-                said = b""
-            if said == b"done" and len(self._idle) < self._keep_idle:
-                self._idle.append((pid, channel))
-            else:
-                channel.close()  # it ends at end of file, if it has not
-
-    def take(self, message: bytes, fds: list[int], reapers: set[int], close: tuple[int, ...]) -> bool:
-        """Hand the request to a waiting reaper (made now when none waits); False: it needs one of its own.
-
-        ``reapers``: the server's reaper pids, which a new one joins. ``close``: the server's fds,
-        closed in a new reaper.
-        """
-        if len(fds) != 2:  # a run to keep: its reaper holds the control socket
-            return False
-        while self._idle:
-            pid, channel = self._idle.pop()
-            if self._send(pid, channel, message, fds):
-                return True
-        made = self._start((*close, *fds))  # the run's fds too: the new reaper gets its own copies
-        if made is None:
-            return False
-        reapers.add(made[0])
-        return self._send(*made, message, fds)
-
-    def _send(self, pid: int, channel: Any, message: bytes, fds: list[int]) -> bool:
-        core = _HELD["_socket"]
-        rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
-        try:
-            os.kill(pid, _HELD["_signal"].SIGCONT)  # a block may have stopped it (same user)
-            channel.sendmsg([message], [(core.SOL_SOCKET, core.SCM_RIGHTS, rights)])
-        except OSError:
-            channel.close()
-            return False
-        self._busy[channel.fileno()] = (pid, channel)
-        return True
-
-    def _start(self, close: tuple[int, ...]) -> tuple[int, Any] | None:
-        core = _HELD["_socket"]
-        ours, theirs = core.socketpair(core.AF_UNIX, core.SOCK_SEQPACKET)
-        try:
-            pid = os.fork()
-        except OSError:
-            ours.close()
-            theirs.close()
-            return None
-        if pid == 0:  # no `finally` here, nor in what it calls: a run's block leaves this frame as `_Script`
-            try:
-                ours.close()
-                for fd in (*close, *self._busy, *(channel.fileno() for _, channel in self._idle)):
-                    os.close(fd)  # the server's: its end of file must not wait for this process
-                status = _serve_runs(theirs, self._spawn)
-            except Exception:
-                status = 1
-            os._exit(status)
-        theirs.close()
-        return pid, ours
-
-
-def _serve_runs(channel: Any, spawn: Any) -> int:
-    """A reaper of `_Reapers`: serve the runs that come on ``channel`` until it closes or the template goes."""
-    reaper, _signal = _HELD["reaper"], _HELD["_signal"]
-    _signal.set_wakeup_fd(-1)  # the server's wake-up pipe is closed here
-    os.setsid()  # the runs' process group is this process's pid: the host signals it
-    reaper._become_subreaper()
-    supervisor = reaper._Supervisor(None)
-    null = os.open(os.devnull, os.O_WRONLY)
-    while True:
-        ready, _, _ = _HELD["select"].select([channel.fileno()], [], [], reaper._POLL_S)
-        if not ready:
-            if os.getppid() != supervisor.parent:
-                return 0
-            continue
-        try:
-            message, fds = reaper._receive(channel, _HELD["_socket"])
-        except OSError:
-            return 0
-        if not message or len(fds) != 2:
-            return 0
-        if not _serve_run(_HELD["marshal"].loads(message), fds, spawn, supervisor, null, channel):
-            return 0
-
-
-def _serve_run(request: dict[str, Any], fds: list[int], spawn: Any, supervisor: Any, null: int, channel: Any) -> bool:
-    """One run of a `_Reapers` reaper, as `parley.coding._reaper` runs one; False: the reaper must end.
-
-    The reaper says ``done`` on ``channel`` before it writes the run's exit: the template then
-    knows it free before the host can send a next run (which waits on the socket meanwhile).
-    """
-    reaper = _HELD["reaper"]
-    output, status = fds
-    try:
-        os.set_inheritable(status, False)  # fds arrive inheritable: the command must not hold them
-        os.dup2(output, 1)
-        os.dup2(output, 2)
-        os.close(output)
-        os.write(status, f"pid {os.getpid()}\n".encode())
-        try:
-            os.chdir(request["cwd"])
-        except OSError as exc:
-            reaper._write_all(f"cannot enter the working directory {request['cwd']!r}: {exc.strerror}\n".encode(), 2)
-            codes = [127]
-        else:
-            codes = []
-            reaper._run(
-                request["argv"],
-                env=request.get("env"),
-                keep=None,
-                report=codes.append,
-                spawn=spawn,
-                supervisor=supervisor,
-            )  # the block leaves here as `_Script`: nothing below runs in it
-        if codes:
-            os.dup2(null, 1)  # the run's pipe closes: the run is over for the host once it reads the exit
-            os.dup2(null, 2)
-            channel.send(b"done")
-            os.write(status, f"exit {codes[0]}\n".encode())
-            os.close(status)
-            os.chdir("/")
-    except OSError:
-        return False
-    return bool(codes)  # none: the template is gone, so must its reapers be
+def _fd_bytes(fds: list[int]) -> bytes:
+    """File descriptors as ``SCM_RIGHTS`` carries them (C ints)."""
+    return b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
 
 
 def _max_fd() -> int:
@@ -477,18 +399,25 @@ def main(modules: frozenset[str], path: list[str], args: list[str]) -> NoReturn:
         modules: the names in ``sys.modules`` when start-up was done.
         path: ``sys.path`` as start-up left it, without ``-c``'s empty entry.
         args: ``[SOCKET_FD]``, then ``REUSE_REAPERS`` to have reapers serve one run after another
-            (`_Reapers`; the host on this machine asks for it).
+            (`parley.coding._warm_reapers`; the host on this machine asks for it).
     """
     template = _Template(modules, path)
     from _reaper import serve  # on the path the bootstrap gave
 
+    reuse = None
+    if args[1:] == [REUSE_REAPERS]:
+        from _warm_reapers import Reapers  # type: ignore[import-not-found]  # beside this module (not sent to containers)
+
+        reuse = Reapers(template)
     sys.path[:] = path
     _hold()
-    reuse = _Reapers(template.spawn) if args[1:] == [REUSE_REAPERS] else None
     try:
         code = serve(int(args[0]), spawn=template.spawn, on_ready=template.settle, reuse=reuse)
     except _Script as script:
-        script_path = script.path
+        script_path, waiting = script.path, script.waiting
     else:
         raise SystemExit(code)
+    if waiting is not None:
+        script_path = template.wait(waiting)
+    assert script_path is not None
     template.run(script_path)  # outside the handler: the block must not see _Script as its context

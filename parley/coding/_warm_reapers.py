@@ -1,0 +1,212 @@
+"""Reapers that serve one run after another, for a warm template on this machine.
+
+`parley.coding._warm_python` runs a template; with ``REUSE_REAPERS`` it hands `Reapers` to
+`parley.coding._reaper.serve`, so a python block costs one fork (its own, done ahead of its run)
+instead of two. This module is imported by the template from its own directory, like
+`parley.coding._warm_python`: standard library only, nothing imported at the top that start-up
+did not (what it uses, the template holds in ``_HELD``). Docker's runner does not use it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from _warm_python import _HELD, _fd_bytes  # type: ignore[import-not-found]  # the template's own
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["Reapers"]
+
+
+class Reapers:
+    """Reapers that serve one run after another, for the template's `parley.coding._reaper.serve`.
+
+    A run's reaper is otherwise a fork of the template made for that run alone, and a fork, its
+    set-up and its exit cost about as much as the block itself (~1 ms here). Each of these was
+    forked once: it leads a session of its own, is a child subreaper and waits on a socket for
+    its next run; it then does what a run's reaper does (``pid <n>``, the command forked from the
+    template's copy it is, every descendant ended before ``exit <code>``), takes its stdout and
+    stderr off the run's pipe, leaves the run's directory, and says ``done``. A run with ``keep``
+    (which comes with a control socket) still gets a reaper of its own, as does any run when a
+    reaper cannot be made or reached.
+
+    The host signals a run's process group, the reaper's, only while the run is its own: it does
+    not kill a run whose reaper has reported its exit (`parley.coding._process`). A reaper
+    killed or ended (by a block, as a rule) is dropped; its runs' orphans come to the template,
+    which ends them as for any killed reaper. Requests to a template carry no environment (it
+    runs with the run's), so a reaper keeps nothing of a run that the next one could not see.
+    """
+
+    def __init__(self, template: Any, keep_idle: int = 2) -> None:
+        self._template = template
+        self._keep_idle = keep_idle
+        self._idle: list[tuple[int, Any]] = []  # (pid, this side of its socket)
+        self._busy: dict[int, tuple[int, Any]] = {}  # by the socket's fd
+
+    def watched(self) -> list[int]:
+        """The reapers' sockets: a busy one's ``done``, or any one's end of file, is for `collect`."""
+        return [*self._busy, *(channel.fileno() for _, channel in self._idle)]
+
+    def collect(self, ready: list[int]) -> None:
+        """Take back the reapers in ``ready`` that are done; drop those that ended (killed, as a rule)."""
+        for pid, channel in [(pid, channel) for pid, channel in self._idle if channel.fileno() in ready]:
+            self._idle.remove((pid, channel))  # an idle reaper says nothing: it ended
+            channel.close()
+        for fd in [fd for fd in self._busy if fd in ready]:
+            pid, channel = self._busy.pop(fd)
+            try:
+                said = channel.recv(16)
+            except OSError:
+                said = b""
+            if said == b"done" and len(self._idle) < self._keep_idle:
+                self._idle.append((pid, channel))
+            else:
+                channel.close()  # it ends at end of file, if it has not
+
+    def take(self, message: bytes, fds: list[int], reapers: set[int], close: tuple[int, ...]) -> bool:
+        """Hand the request to a waiting reaper (made now when none waits); False: it needs one of its own.
+
+        ``reapers``: the server's reaper pids, which a new one joins. ``close``: the server's fds,
+        closed in a new reaper.
+        """
+        if len(fds) != 2:  # a run to keep: its reaper holds the control socket
+            return False
+        while self._idle:
+            pid, channel = self._idle.pop()
+            if self._send(pid, channel, message, fds):
+                return True
+        made = self._start((*close, *fds))  # the run's fds too: the new reaper gets its own copies
+        if made is None:
+            return False
+        reapers.add(made[0])
+        return self._send(*made, message, fds)
+
+    def _send(self, pid: int, channel: Any, message: bytes, fds: list[int]) -> bool:
+        core = _HELD["_socket"]
+        rights = _fd_bytes(fds)
+        try:
+            os.kill(pid, _HELD["_signal"].SIGCONT)  # a block may have stopped it (same user)
+            channel.sendmsg([message], [(core.SOL_SOCKET, core.SCM_RIGHTS, rights)])
+        except OSError:
+            channel.close()
+            return False
+        self._busy[channel.fileno()] = (pid, channel)
+        return True
+
+    def _start(self, close: tuple[int, ...]) -> tuple[int, Any] | None:
+        core = _HELD["_socket"]
+        ours, theirs = core.socketpair(core.AF_UNIX, core.SOCK_SEQPACKET)
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return None
+        if pid == 0:  # no `finally` here, nor below: a block leaves this frame as `_warm_python._Script`
+            try:
+                ours.close()
+                for fd in (*close, *self._busy, *(channel.fileno() for _, channel in self._idle)):
+                    os.close(fd)  # the server's: its end of file must not wait for this process
+                status = _serve_runs(theirs, self._template)
+            except Exception:
+                status = 1
+            os._exit(status)
+        theirs.close()
+        return pid, ours
+
+
+def _serve_runs(channel: Any, template: Any) -> int:
+    """A reaper of `Reapers`: serve the runs that come on ``channel`` until it closes or the template goes.
+
+    Each run's block is forked ahead while the reaper waits (`parley.coding._warm_python._Template.fork_ahead`).
+    """
+    reaper, _signal = _HELD["reaper"], _HELD["_signal"]
+    _signal.set_wakeup_fd(-1)  # the server's wake-up pipe is closed here
+    os.setsid()  # the runs' process group is this process's pid: the host signals it
+    reaper._become_subreaper()
+    supervisor = reaper._Supervisor(None)
+    null = os.open(os.devnull, os.O_WRONLY)
+    ahead = _Ahead(template)
+    while True:
+        ahead.refill()
+        ready, _, _ = _HELD["select"].select([channel.fileno()], [], [], reaper._POLL_S)
+        if not ready:
+            if os.getppid() != supervisor.parent:
+                return 0
+            continue
+        try:
+            message, fds = reaper._receive(channel, _HELD["_socket"])
+        except OSError:
+            return 0
+        if not message or len(fds) != 2:
+            return 0
+        request = _HELD["marshal"].loads(message)
+        ahead.cwd = request["cwd"]
+        if not _serve_run(request, fds, ahead.spawn, supervisor, null, channel):
+            return 0
+
+
+class _Ahead:
+    """A `Reapers` reaper's block for its next run, forked ahead (`parley.coding._warm_python._Template.fork_ahead`)."""
+
+    def __init__(self, template: Any) -> None:
+        self.template = template
+        self.block: tuple[int, Any] | None = None
+        self.cwd = "/"  # the run's, set when it comes
+
+    def refill(self) -> None:
+        """Fork the next run's block, unless one waits already."""
+        if self.block is None:
+            self.block = self.template.fork_ahead()
+
+    def spawn(self, argv: list[str], stdout: int | None, env: dict[str, str] | None) -> int | None:
+        """Start the run in the block forked ahead; fork one now if that one is gone (a block killed it)."""
+        block, self.block = self.block, None
+        pid: int | None = self.template.run_ahead(block, argv, self.cwd) if block is not None else None
+        if pid is None:
+            pid = self.template.spawn(argv, stdout, env)
+        return pid
+
+
+def _serve_run(request: dict[str, Any], fds: list[int], spawn: Any, supervisor: Any, null: int, channel: Any) -> bool:
+    """One run of a `Reapers` reaper, as `parley.coding._reaper` runs one; False: the reaper must end.
+
+    The reaper says ``done`` on ``channel`` before it writes the run's exit: the template then
+    knows it free before the host can send a next run (which waits on the socket meanwhile).
+    ``spawn`` starts the block (the one forked ahead, as a rule).
+    """
+    reaper = _HELD["reaper"]
+    output, status = fds
+    try:
+        os.set_inheritable(status, False)  # fds arrive inheritable: the command must not hold them
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.close(output)
+        os.write(status, f"pid {os.getpid()}\n".encode())
+        try:
+            os.chdir(request["cwd"])
+        except OSError as exc:
+            reaper._write_all(f"cannot enter the working directory {request['cwd']!r}: {exc.strerror}\n".encode(), 2)
+            codes = [127]
+        else:
+            codes = []
+            reaper._run(
+                request["argv"],
+                env=request.get("env"),
+                keep=None,
+                report=codes.append,
+                spawn=spawn,
+                supervisor=supervisor,
+            )  # the block leaves here as `parley.coding._warm_python._Script`: nothing below runs in it
+        if codes:
+            os.dup2(null, 1)  # the run's pipe closes: the run is over for the host once it reads the exit
+            os.dup2(null, 2)
+            channel.send(b"done")
+            os.write(status, f"exit {codes[0]}\n".encode())
+            os.close(status)
+            os.chdir("/")
+    except OSError:
+        return False
+    return bool(codes)  # none: the template is gone, so must its reapers be
