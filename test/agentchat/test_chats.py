@@ -51,6 +51,16 @@ def test_initiate_chat_message_forms_and_max_turns() -> None:
         a.initiate_chat(b, message="x", summary_method="last_message")
 
 
+def test_carryover_items_of_every_shape_reach_the_first_message() -> None:
+    # 0.2's carryover takes strings and messages; a message from another provider (Gemini's
+    # role "model") gives its content, and a dict that is not a message is shown as it is.
+    a = quiet("a")
+    b = quiet("b", llm_config=FunctionModelClient(lambda m, t, p: "ok"))
+    carryover = ["plain", {"content": "How can I help you?", "role": "model"}, {"score": 3}]
+    r = a.initiate_chat(b, message="go", carryover=carryover, max_turns=1, silent=True)
+    assert r.chat_history[0]["content"] == "go\nContext: \nplain\nHow can I help you?\n{'score': 3}"
+
+
 def test_summary_methods() -> None:
     llm = ScriptedModelClient(["The answer is 4. TERMINATE", "Summary: 2+2=4."])
     asker = quiet("asker")
