@@ -190,9 +190,8 @@ class FunctionCallsMixin:
         name = str(func_call.get("name", ""))
         func = self._function_map.get(name)
         ok = False
-        if func is None:
-            known = ", ".join(sorted(self._function_map)) or "none"
-            content: Any = f"Error: Function {name} not found. Available functions: {known}."
+        if func is None:  # AutoGen 0.2's words
+            content: Any = f"Error: Function {name} not found."
         else:
             try:
                 args = read_arguments(func_call.get("arguments") or "{}")

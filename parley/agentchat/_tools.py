@@ -38,9 +38,8 @@ async def _one(call: ToolCall, functions: Mapping[str, Callable[..., Any]]) -> s
     fn_part = call.get("function") or {}
     name = fn_part.get("name", "")
     func = functions.get(name)
-    if func is None:
-        known = ", ".join(sorted(functions)) or "none"
-        return f"Error: there is no tool named {name!r}. Available tools: {known}."
+    if func is None:  # AutoGen 0.2's words; the model has the tool list in its request
+        return f"Error: Function {name} not found."
     try:
         args = read_arguments(fn_part.get("arguments") or "")
     except UnreadableArguments as e:

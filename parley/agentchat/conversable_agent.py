@@ -17,7 +17,7 @@ from typing import Any, Literal, cast
 from parley._runlog import session as runtime_logging
 from parley._sync import run_sync
 from parley._tracing import traced_turn
-from parley.agentchat import _peers
+from parley.agentchat import _hooks, _peers
 from parley.agentchat import _termination as term
 from parley.agentchat import chat as _chat
 from parley.agentchat._builtin_replies import ReplyFunctionsMixin
@@ -319,7 +319,8 @@ class ConversableAgent(
 
         ``process_last_received_message(content) -> content``,
         ``process_all_messages_before_reply(messages) -> messages`` and
-        ``process_message_before_send(sender=, message=, recipient=, silent=) -> message``; each
+        ``process_message_before_send(sender=, message=, recipient=, silent=) -> message`` (a hook
+        without a ``sender`` parameter, written for 0.2 before 0.2.28, is called without it); each
         ``a_``-named form takes an async hook of the same shape (AG2's names). Both kinds run in
         every chat, sync or async: first the sync hooks, then the async ones, each in the order
         registered.
@@ -335,8 +336,10 @@ class ConversableAgent(
                 key="hookable_method",
                 suggestions=difflib.get_close_matches(hookable_method, HOOKABLE_METHODS, 1),
             )
-        if hook in self._hooks[hookable_method]:
+        if _hooks.registered(hook, self._hooks[hookable_method]):
             raise ConfigError(f"{hook!r} is already registered on {hookable_method}.", key="hook")
+        if hookable_method.endswith("process_message_before_send"):
+            hook = _hooks.adapt_before_send(hook)
         self._hooks[hookable_method].append(hook)
 
     # ---- messages -------------------------------------------------------------------------

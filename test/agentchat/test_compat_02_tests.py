@@ -1,0 +1,57 @@
+"""Behaviours AutoGen 0.2's own agentchat tests rely on, checked on parley's public API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from parley import ConversableAgent
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def quiet(name: str, **kw: Any) -> ConversableAgent:
+    return ConversableAgent(name, llm_config=False, human_input_mode="NEVER", **kw)
+
+
+def test_before_send_hooks_with_and_without_a_sender_parameter() -> None:
+    # 0.2.35 passes sender=; hooks written for earlier 0.2 releases take message, recipient, silent only.
+    calls: list[tuple[str, Any]] = []
+
+    def old_style(message: Any, recipient: Any, silent: bool) -> Any:
+        calls.append(("old", (message, recipient.name, silent)))
+        return f"{message}!"
+
+    def new_style(sender: Any, message: Any, recipient: Any, silent: bool) -> Any:
+        calls.append(("new", (sender.name, message)))
+        return message
+
+    async def old_async(message: Any, recipient: Any, silent: bool) -> Any:
+        calls.append(("old async", message))
+        return message
+
+    a, b = quiet("a"), quiet("b")
+    a.register_hook("process_message_before_send", old_style)
+    a.register_hook("process_message_before_send", new_style)
+    a.register_hook("a_process_message_before_send", old_async)
+    a.send("hello", b, request_reply=False, silent=True)
+    assert calls == [("old", ("hello", "b", True)), ("new", ("a", "hello!")), ("old async", "hello!")]
+    assert b.last_message(a)["content"] == "hello!"
+    with pytest.raises(ValueError, match="already registered"):
+        a.register_hook("process_message_before_send", old_style)
+
+
+def test_an_unknown_function_or_tool_gets_0_2s_not_found_result() -> None:
+    agent = quiet("executor", function_map={"known": lambda: "ok"})
+    call = {"role": "assistant", "content": None, "function_call": {"name": "missing", "arguments": "{}"}}
+    assert agent.generate_function_call_reply([call]) == (
+        True,
+        {"name": "missing", "role": "function", "content": "Error: Function missing not found."},
+    )
+    tool_call = {"id": "1", "type": "function", "function": {"name": "missing", "arguments": "{}"}}
+    ok, reply = agent.generate_tool_calls_reply([{"role": "assistant", "content": None, "tool_calls": [tool_call]}])
+    assert ok
+    assert reply is not None
+    not_found = {"tool_call_id": "1", "role": "tool", "content": "Error: Function missing not found."}
+    assert reply["tool_responses"] == [not_found]
