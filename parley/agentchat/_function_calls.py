@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from parley._runlog import session as runtime_logging
 from parley._sync import run_sync
-from parley.agentchat._tool_arguments import UnreadableArguments, read_arguments
+from parley.agentchat._tool_arguments import UnreadableArguments, error_result, read_arguments
 from parley.agentchat.io import IOStream
 from parley.exceptions import ConfigError
 from parley.llm.types import Message, ToolSpec
@@ -196,7 +196,7 @@ class FunctionCallsMixin:
             try:
                 args = read_arguments(func_call.get("arguments") or "{}")
             except UnreadableArguments as e:
-                content = f"Error: the arguments for {name!r} {e}"
+                content = error_result(name, e)
             else:
                 IOStream.get_default().print(f"\n>>>>>>>> EXECUTING FUNCTION {name}...", flush=True)
                 try:

@@ -10,7 +10,7 @@ from typing import Any
 
 from parley._sync import call_blocking
 from parley._tracing import traced_tool
-from parley.agentchat._tool_arguments import UnreadableArguments, read_arguments
+from parley.agentchat._tool_arguments import UnreadableArguments, error_result, read_arguments
 from parley.exceptions import ToolArgumentsError
 from parley.llm.types import Message, ToolCall
 
@@ -43,7 +43,7 @@ async def _one(call: ToolCall, functions: Mapping[str, Callable[..., Any]]) -> s
     try:
         args = read_arguments(fn_part.get("arguments") or "")
     except UnreadableArguments as e:
-        return f"Error: the arguments for {name!r} {e}"
+        return error_result(name, e)
     try:
         if inspect.iscoroutinefunction(func):
             result = await func(**args)

@@ -198,7 +198,7 @@ def test_parallel_tool_calls_one_raises_all_answered_in_order() -> None:
     assert responses[0]["content"] == "42"
     assert responses[1]["content"] == "Error: boom raised ValueError: no luck"
     assert responses[2]["content"] == '{"hello": "ann"}'
-    assert str(responses[3]["content"]).startswith("Error: the arguments for 'fast' are not valid JSON")
+    assert str(responses[3]["content"]).endswith("\n The argument must be in JSON format.")  # 0.2's words
     assert responses[4]["content"] == "Error: Function nope not found."  # AutoGen 0.2's words
     assert order == ["fast", "slow"]  # ran concurrently: the fast one finished first
     sent = llm.calls[1]

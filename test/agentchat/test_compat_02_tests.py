@@ -55,3 +55,18 @@ def test_an_unknown_function_or_tool_gets_0_2s_not_found_result() -> None:
     assert reply is not None
     not_found = {"tool_call_id": "1", "role": "tool", "content": "Error: Function missing not found."}
     assert reply["tool_responses"] == [not_found]
+
+
+def test_arguments_that_are_not_json_get_0_2s_exact_result() -> None:
+    agent = quiet("executor", function_map={"add": lambda a, b: a + b})
+    bad = '{"a": 1, "b": 2,}'
+    expected = "Error: Expecting property name enclosed in double quotes: line 1 column 17 (char 16)\n"
+    expected += " The argument must be in JSON format."
+    ok, reply = agent.execute_function({"name": "add", "arguments": bad})
+    assert (ok, reply) == (False, {"name": "add", "role": "function", "content": expected})
+    tool_call = {"id": "7", "type": "function", "function": {"name": "add", "arguments": bad}}
+    _, tool_reply = agent.generate_tool_calls_reply([{"role": "assistant", "content": None, "tool_calls": [tool_call]}])
+    assert tool_reply is not None
+    assert tool_reply["tool_responses"] == [{"tool_call_id": "7", "role": "tool", "content": expected}]
+    deep = '{"a": ' + "[" * 200 + "]" * 200 + "}"  # parley's own bounds still explain themselves
+    assert "levels deep" in str(agent.execute_function({"name": "add", "arguments": deep})[1]["content"])
