@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from parley._runlog import session as runtime_logging
 from parley._sync import run_sync
-from parley.agentchat._tool_arguments import UnreadableArguments, error_result, read_arguments
+from parley.agentchat._tool_arguments import UnreadableArguments, error_result, exception_result, read_arguments
 from parley.agentchat.io import IOStream
 from parley.exceptions import ConfigError
 from parley.llm.types import Message, ToolSpec
@@ -208,7 +208,7 @@ class FunctionCallsMixin:
                             content = await content
                     ok = True
                 except Exception as e:
-                    content = f"Error: {e}"
+                    content = exception_result(e)
                 if runtime_logging.is_logging:
                     runtime_logging.log_function_use(self, func, args, content)
                 if verbose:

@@ -28,6 +28,7 @@ __all__ = [
     "MAX_NUMBER_DIGITS",
     "UnreadableArguments",
     "error_result",
+    "exception_result",
     "read_arguments",
 ]
 
@@ -70,6 +71,14 @@ def error_result(name: str, error: UnreadableArguments) -> str:
     if isinstance(error, _NotJSON):
         return f"Error: {error.decode_error}\n The argument must be in JSON format."
     return f"Error: the arguments for {name!r} {error}"
+
+
+def exception_result(error: BaseException) -> str:
+    """The tool response for a call whose function raised ``error``: AutoGen 0.2's ``"Error: <message>"``.
+
+    An exception without a message is named by its type instead (0.2 sent a bare ``"Error: "``).
+    """
+    return f"Error: {error}" if str(error) else f"Error: {type(error).__name__}"
 
 
 class _LongNumber(Exception):

@@ -10,7 +10,7 @@ from typing import Any
 
 from parley._sync import call_blocking
 from parley._tracing import traced_tool
-from parley.agentchat._tool_arguments import UnreadableArguments, error_result, read_arguments
+from parley.agentchat._tool_arguments import UnreadableArguments, error_result, exception_result, read_arguments
 from parley.exceptions import ToolArgumentsError
 from parley.llm.types import Message, ToolCall
 
@@ -54,7 +54,7 @@ async def _one(call: ToolCall, functions: Mapping[str, Callable[..., Any]]) -> s
     except ToolArgumentsError as e:
         return f"Error: {e}"
     except Exception as e:
-        return f"Error: {name} raised {type(e).__name__}: {e}"
+        return exception_result(e)
     try:
         return stringify(result)
     except Exception as e:  # a result too deep for JSON, a __str__ that raises

@@ -70,3 +70,21 @@ def test_arguments_that_are_not_json_get_0_2s_exact_result() -> None:
     assert tool_reply["tool_responses"] == [{"tool_call_id": "7", "role": "tool", "content": expected}]
     deep = '{"a": ' + "[" * 200 + "]" * 200 + "}"  # parley's own bounds still explain themselves
     assert "levels deep" in str(agent.execute_function({"name": "add", "arguments": deep})[1]["content"])
+
+
+def test_an_exception_in_a_tool_gets_0_2s_result_on_both_paths() -> None:
+    def fails() -> str:
+        raise RuntimeError("Error in tool function")
+
+    def fails_quietly() -> str:
+        raise LookupError
+
+    agent = quiet("executor", function_map={"fails": fails, "quiet": fails_quietly})
+    assert agent.execute_function({"name": "fails", "arguments": "{}"})[1]["content"] == "Error: Error in tool function"
+    calls = [
+        {"id": str(i), "type": "function", "function": {"name": name, "arguments": "{}"}}
+        for i, name in enumerate(["fails", "quiet"])
+    ]
+    _, reply = agent.generate_tool_calls_reply([{"role": "assistant", "content": None, "tool_calls": calls}])
+    assert reply is not None
+    assert [r["content"] for r in reply["tool_responses"]] == ["Error: Error in tool function", "Error: LookupError"]
