@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["adapt_before_send", "registered"]
+__all__ = ["adapt", "registered"]
 
 
 def _takes_sender(hook: Callable[..., Any]) -> bool:
@@ -23,9 +23,13 @@ def _takes_sender(hook: Callable[..., Any]) -> bool:
     return any(p.kind is p.VAR_KEYWORD or (p.name == "sender" and p.kind is not p.POSITIONAL_ONLY) for p in params)
 
 
-def adapt_before_send(hook: Callable[..., Any]) -> Callable[..., Any]:
-    """``hook`` itself when it takes ``sender=``, else a wrapper that leaves ``sender`` out."""
-    if _takes_sender(hook):
+def adapt(hookable_method: str, hook: Callable[..., Any]) -> Callable[..., Any]:
+    """``hook`` as registered on ``hookable_method``.
+
+    A before-send hook without a ``sender`` parameter is wrapped so that ``sender`` is left out;
+    any other hook is returned as it is.
+    """
+    if not hookable_method.endswith("process_message_before_send") or _takes_sender(hook):
         return hook
 
     @functools.wraps(hook)

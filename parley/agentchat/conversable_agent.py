@@ -27,6 +27,7 @@ from parley.agentchat._display import content_str, format_message
 from parley.agentchat._function_calls import FunctionCallsMixin
 from parley.agentchat._model_clients import ModelClientsMixin, streamed_already
 from parley.agentchat._nested import NestedChatsMixin
+from parley.agentchat._private_names import PrivateNamesMixin
 from parley.agentchat._replies import REPLY_SHELL_ATTR, ReplyEntry, Trigger, reply_key
 from parley.agentchat._sync_replies import SyncRepliesMixin
 from parley.agentchat.agent import Agent
@@ -102,6 +103,7 @@ class ConversableAgent(
     ModelClientsMixin,
     SyncRepliesMixin,
     ReplyFunctionsMixin,
+    PrivateNamesMixin,
 ):
     """An agent that can converse: send, receive, and reply through registered reply functions.
 
@@ -338,9 +340,7 @@ class ConversableAgent(
             )
         if _hooks.registered(hook, self._hooks[hookable_method]):
             raise ConfigError(f"{hook!r} is already registered on {hookable_method}.", key="hook")
-        if hookable_method.endswith("process_message_before_send"):
-            hook = _hooks.adapt_before_send(hook)
-        self._hooks[hookable_method].append(hook)
+        self._hooks[hookable_method].append(_hooks.adapt(hookable_method, hook))
 
     # ---- messages -------------------------------------------------------------------------
     def _append(self, message: str | Message, role: str, other: Any, is_sending: bool) -> Message:
@@ -362,7 +362,8 @@ class ConversableAgent(
                     )
                 msg["content"] = None
             if msg.get("role") not in ("tool", "function"):
-                msg["role"] = "assistant" if msg.get("tool_calls") or msg.get("function_call") else role
+                plain_role = given.get("override_role") or role  # 0.2: the speaker-selection prompt's role
+                msg["role"] = "assistant" if msg.get("tool_calls") or msg.get("function_call") else plain_role
         else:
             raise InvalidMessageError(f"A message must be a str or a dict, got {type(message).__name__}.")
         if "name" not in msg and msg["role"] != "tool":

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import Any, cast
 
 import pytest
 
@@ -88,3 +89,45 @@ def test_an_exception_in_a_tool_gets_0_2s_result_on_both_paths() -> None:
     _, reply = agent.generate_tool_calls_reply([{"role": "assistant", "content": None, "tool_calls": calls}])
     assert reply is not None
     assert [r["content"] for r in reply["tool_responses"]] == ["Error: Error in tool function", "Error: LookupError"]
+
+
+def test_override_role_stores_a_message_with_that_role() -> None:
+    a, b = quiet("a"), quiet("b")
+    prompt: Any = {"content": "Pick the next speaker.", "override_role": "system"}
+    b.receive(prompt, a, request_reply=False, silent=True)
+    call: Any = {"content": None, "override_role": "system", "tool_calls": [{"id": "1", "function": {"name": "f"}}]}
+    b.receive(call, a, request_reply=False, silent=True)
+    assert [m["role"] for m in b.chat_messages[a]] == ["system", "assistant"]  # a call stays the assistant's
+
+
+def test_0_2_private_helpers_that_ported_subclasses_call() -> None:
+    # These underscored names are 0.2's; ported agent subclasses call them, so they stay thin views of parley's state.
+    a, b = quiet("a", max_consecutive_auto_reply=1), quiet("b", max_consecutive_auto_reply=0)
+    hi: Any = {"content": "hi", "override_role": "user"}
+    assert a._append_oai_message(hi, "assistant", b, is_sending=True)
+    assert not a._append_oai_message(cast(Any, {"no": "content"}), "assistant", b)
+    assert a.chat_messages[b] == [{"content": "hi", "role": "user", "name": "a"}]
+    assert a._match_trigger("b", b)
+    assert a._match_trigger([ConversableAgent, None], None)
+    assert not a._match_trigger(lambda s: s.name == "c", b)
+    with pytest.raises(ValueError, match="reply trigger"):
+        a._match_trigger(1, b)
+    b.initiate_chat(a, message="hello", silent=True)
+    assert a._consecutive_auto_reply_counter[b] == 1
+    assert a._max_consecutive_auto_reply_dict[b] == 1
+
+
+async def test_0_2s_wrap_function_validates_arguments_and_returns_text() -> None:
+    agent = quiet("a")
+
+    def scale(factor: float, values: list[int]) -> dict[str, list[float]]:
+        return {"scaled": [factor * v for v in values]}
+
+    async def a_scale(factor: float) -> float:
+        return factor * 2
+
+    wrapped = agent._wrap_function(scale)
+    assert wrapped(factor="2", values=[1, 2]) == '{"scaled": [2.0, 4.0]}'
+    a_wrapped = agent._wrap_function(a_scale)
+    assert inspect.iscoroutinefunction(a_wrapped)
+    assert await a_wrapped(factor=1.5) == "3.0"
