@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 from parley.agentchat._replies import compile_trigger
-from parley.agentchat._tool_schema import tool_name, validating_function
 from parley.agentchat._tools import stringify
 from parley.exceptions import InvalidMessageError
 from parley.llm.types import Message
@@ -73,6 +72,8 @@ class PrivateNamesMixin:
         Raises:
             ConfigError: ``func``'s parameters cannot be described.
         """
+        from parley.agentchat._tool_schema import tool_name, validating_function  # imports pydantic: lazily
+
         validated = validating_function(func, name=tool_name(func))
         if inspect.iscoroutinefunction(func):
 

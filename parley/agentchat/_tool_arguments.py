@@ -141,7 +141,7 @@ def read_arguments(raw: str) -> dict[str, Any]:
             "split the data over several calls, or pass a file name or a reference instead of the data itself."
         )
     try:
-        value = json.loads(raw, parse_int=_int)
+        value = json.loads(raw, parse_int=_int, strict=False)  # 0.2 read raw line breaks inside strings too
     except _LongNumber as e:
         raise UnreadableArguments(
             f"hold an integer of {e.digits:,} digits; the limit is {MAX_NUMBER_DIGITS:,}. Send a number that long "

@@ -131,3 +131,11 @@ async def test_0_2s_wrap_function_validates_arguments_and_returns_text() -> None
     a_wrapped = agent._wrap_function(a_scale)
     assert inspect.iscoroutinefunction(a_wrapped)
     assert await a_wrapped(factor=1.5) == "3.0"
+
+
+def test_line_breaks_inside_argument_strings_are_read_as_0_2_read_them() -> None:
+    # Models often write code with raw line breaks inside a JSON string; 0.2 accepted them.
+    agent = quiet("executor", function_map={"run": lambda code, lang: f"{lang}: {code!r}"})
+    ok, reply = agent.execute_function({"name": "run", "arguments": '{\n"lang": "python",\n"code": "x=3\nprint(x)"}'})
+    assert ok
+    assert reply["content"] == "python: 'x=3\\nprint(x)'"
