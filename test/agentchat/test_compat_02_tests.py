@@ -139,3 +139,30 @@ def test_line_breaks_inside_argument_strings_are_read_as_0_2_read_them() -> None
     ok, reply = agent.execute_function({"name": "run", "arguments": '{\n"lang": "python",\n"code": "x=3\nprint(x)"}'})
     assert ok
     assert reply["content"] == "python: 'x=3\\nprint(x)'"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Look: <img http://example.com/a=b.png>", [("img", {"src": "http://example.com/a=b.png"})]),
+        ("<img url='http://example.com/=x.png'> ok", [("img", {"url": "http://example.com/=x.png"})]),
+        (
+            "Say <audio text='Hello I'm a robot' prompt=whisper> then <img http://e.com/i.png width=\"100\">",
+            [
+                ("audio", {"text": "Hello I'm a robot", "prompt": "whisper"}),
+                ("img", {"src": "http://e.com/i.png", "width": "100"}),
+            ],
+        ),
+        ("No tags, not even <imgs> or <img>", []),
+    ],
+)
+def test_parse_tags_from_content_reads_0_2s_media_tags(text: str, expected: list[tuple[str, dict[str, str]]]) -> None:
+    from parley.agentchat.utils import parse_tags_from_content
+
+    parts: list[dict[str, Any]] = [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": "x"}}]
+    for content in (text, parts):
+        found = [t for tag in ("img", "audio") for t in parse_tags_from_content(tag, content)]
+        found.sort(key=lambda t: t["match"].start())
+        assert [(t["tag"], t["attr"]) for t in found] == expected
+        assert all(t["match"].group(0).startswith(f"<{t['tag']} ") for t in found)
+    assert parse_tags_from_content("img", None) == []
