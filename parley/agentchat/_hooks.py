@@ -1,7 +1,7 @@
 """Adapting hooks written for any AutoGen 0.2 release to the arguments parley passes them.
 
 ``process_message_before_send`` hooks are called ``hook(sender=, message=, recipient=, silent=)``
-as in 0.2.35. Releases before 0.2.28 did not pass ``sender``, and hooks written for them take only
+as in 0.2.35. Earlier 0.2 releases did not pass ``sender``, and hooks written for them take only
 ``message``, ``recipient`` and ``silent``; such a hook is wrapped so that ``sender`` is left out.
 """
 

@@ -322,7 +322,7 @@ class ConversableAgent(
         ``process_last_received_message(content) -> content``,
         ``process_all_messages_before_reply(messages) -> messages`` and
         ``process_message_before_send(sender=, message=, recipient=, silent=) -> message`` (a hook
-        without a ``sender`` parameter, written for 0.2 before 0.2.28, is called without it); each
+        without a ``sender`` parameter, written for an earlier 0.2 release, is called without it); each
         ``a_``-named form takes an async hook of the same shape (AG2's names). Both kinds run in
         every chat, sync or async: first the sync hooks, then the async ones, each in the order
         registered.
