@@ -298,24 +298,14 @@ class Container:
             ContainerGoneError: the container is not running, so nothing was run.
             ExecutorUnavailableError: the daemon stopped answering.
         """
-        docker = _docker()
-        from docker.utils.socket import frames_iter
-
-        api = self._client.api
-        try:
-            exec_id = api.exec_create(
-                self.id, list(argv), environment=dict(env), workdir=self.spec.mount, user=user, stdin=False
-            )["Id"]
+        with _exec_errors():
+            exec_id = self._exec_create(argv, env=env, user=user, stdin=False)
             if handle.aborted:  # given up while the daemon was slow to answer: do not start it now
                 return None
-            sock = api.exec_start(exec_id, socket=True)
-        except docker.errors.APIError as exc:
-            if exc.status_code in (404, 409):
-                raise ContainerGoneError(f"the container is not running ({exc.explanation})") from exc
-            raise ExecutorError(f"Docker could not run the code: {exc.explanation}") from exc
-        except (docker.errors.DockerException, OSError) as exc:
-            raise _unavailable(exc) from exc
+            sock = self._client.api.exec_start(exec_id, socket=True)
         handle.attach(sock)
+        from docker.utils.socket import frames_iter
+
         try:
             for _stream, chunk in frames_iter(sock, tty=False):
                 on_output(chunk)
@@ -338,19 +328,16 @@ class Container:
             ExecutorError: the daemon refused the command.
             ExecutorUnavailableError: the daemon did not answer.
         """
-        docker = _docker()
-        api = self._client.api
-        try:
-            exec_id = api.exec_create(
-                self.id, list(argv), environment=dict(env), workdir=self.spec.mount, user=user, stdin=True
-            )["Id"]
-            return api.exec_start(exec_id, socket=True)
-        except docker.errors.APIError as exc:
-            if exc.status_code in (404, 409):
-                raise ContainerGoneError(f"the container is not running ({exc.explanation})") from exc
-            raise ExecutorError(f"Docker could not run the code: {exc.explanation}") from exc
-        except (docker.errors.DockerException, OSError) as exc:
-            raise _unavailable(exc) from exc
+        with _exec_errors():
+            exec_id = self._exec_create(argv, env=env, user=user, stdin=True)
+            return self._client.api.exec_start(exec_id, socket=True)
+
+    def _exec_create(self, argv: Sequence[str], *, env: Mapping[str, str], user: str, stdin: bool) -> str:
+        """Create (not start) a ``docker exec`` of ``argv`` in the container's ``mount`` directory; return its id."""
+        exec_id = self._client.api.exec_create(
+            self.id, list(argv), environment=dict(env), workdir=self.spec.mount, user=user, stdin=stdin
+        )["Id"]
+        return str(exec_id)
 
     def _exit_code(self, exec_id: str) -> int | None:
         docker = _docker()
@@ -524,6 +511,26 @@ class Container:
                 return False
             time.sleep(0.05)
         return True  # removal is under way; the name may take a moment longer to free
+
+
+@contextlib.contextmanager
+def _exec_errors() -> Iterator[None]:
+    """Translate the daemon's errors while a ``docker exec`` is created and started into parley's.
+
+    Raises:
+        ContainerGoneError: the container is not running (404, 409), so nothing was run.
+        ExecutorError: the daemon refused the command.
+        ExecutorUnavailableError: the daemon failed or did not answer.
+    """
+    docker = _docker()
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        if exc.status_code in (404, 409):
+            raise ContainerGoneError(f"the container is not running ({exc.explanation})") from exc
+        raise ExecutorError(f"Docker could not run the code: {exc.explanation}") from exc
+    except (docker.errors.DockerException, OSError) as exc:
+        raise _unavailable(exc) from exc
 
 
 def _pull(client: Any, image: str) -> None:
