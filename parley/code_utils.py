@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
-from parley.agentchat._display import content_str
+from parley.agentchat._display import content_str as _content_str
 from parley.coding._one_shot import DEFAULT_TIMEOUT, SENTINEL, TIMEOUT_MSG, a_execute_code, execute_code
 from parley.coding.docker_checks import (
     check_can_use_docker_or_throw,
@@ -65,6 +66,23 @@ DEFAULT_MODEL = "gpt-4"
 
 FAST_MODEL = "gpt-3.5-turbo"
 """AutoGen 0.2's fast model name."""
+
+
+def content_str(content: str | list[Any] | None) -> str:
+    """A message's content as one string (AutoGen 0.2's ``content_str``).
+
+    Text parts are concatenated as they are (no separator), each ``image_url`` part becomes
+    ``<image>``, None is ``""``.
+
+    Args:
+        content: None, a str, or a list of OpenAI content parts (dicts with a ``type``).
+
+    Raises:
+        TypeError: ``content`` is of another type, or a list item is not a dict.
+        ValueError: a part's type is neither ``text`` nor ``image_url``.
+    """
+    return _content_str(content, strict=True)
+
 
 CODE_BLOCK_PATTERN = r"```[ \t]*(\w+)?[ \t]*\r?\n(.*?)\r?\n[ \t]*```"
 """AutoGen 0.2's fence pattern, kept for code that passes it; parley parses Markdown instead."""

@@ -45,6 +45,7 @@ __all__ = [
     "ArtifactError",
     "CacheError",
     "ConfigError",
+    "ConfigNotFoundError",
     "DispatcherFullError",
     "DockerNotRunningError",
     "ExecutorError",
@@ -149,6 +150,13 @@ class ConfigError(ParleyError, ValueError):
     def __str__(self) -> str:
         text = super().__str__()
         return f"{text} {self.hint}" if self.hint else text
+
+
+class ConfigNotFoundError(ConfigError, FileNotFoundError):
+    """A config file (or the variable naming it) was not found; a `FileNotFoundError`, as in AutoGen 0.2.
+
+    The message lists every place that was looked in.
+    """
 
 
 class AgentNameConflict(ConfigError):

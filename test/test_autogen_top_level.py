@@ -32,3 +32,23 @@ def test_the_retired_openai_v0_classes_import_and_say_what_to_use(name: str) -> 
         cls.tune(data=[], metric="success", mode="max")
     with pytest.raises(ConfigError, match="retired"):
         cls()
+
+
+def test_contrib_agent_capability_is_parleys_own_and_0_2_subclasses_work() -> None:
+    from parley.agentchat.contrib.capabilities.agent_capability import AgentCapability
+
+    assert AgentCapability is parley.agentchat.AgentCapability
+
+    class Greeter(AgentCapability):  # 0.2 code subclasses the base class and overrides add_to_agent
+        def __init__(self, greeting: str) -> None:
+            super().__init__()
+            self.greeting = greeting
+
+        def add_to_agent(self, agent: object) -> None:
+            assert isinstance(agent, parley.ConversableAgent)
+            agent.update_system_message(f"{agent.system_message} {self.greeting}")
+
+    agent = parley.ConversableAgent("a", system_message="Be brief.", llm_config=False)
+    Greeter("Say hello.").add_to_agent(agent)
+    assert agent.system_message == "Be brief. Say hello."
+    assert isinstance(Greeter("x"), AgentCapability)

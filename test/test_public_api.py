@@ -22,6 +22,7 @@ PUBLIC_MODULES = [
     "parley.io",
     "parley.coding.jupyter",
     "parley.llm.cache",
+    "parley.math_utils",
     "parley.runtime.mcp",
 ]
 

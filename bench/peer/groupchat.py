@@ -1,6 +1,6 @@
 """Peer side of the group-chat benchmark: a 4-agent AutoGen 0.2.35 round-robin group chat, instant model.
 
-Four agents answer through the custom model client of ``turns.py`` (``InstantClient``, AutoGen
+Four agents answer through the custom model client of ``script_02_turns.py`` (``InstantClient``, AutoGen
 0.2's ModelClient protocol, registered with ``register_model_client``), with the cache off
 (``cache_seed=None``), ``human_input_mode="NEVER"`` and code execution off. They sit in
 ``GroupChat(agents, messages=[], speaker_selection_method="round_robin", max_round=N)`` run by

@@ -3,7 +3,8 @@
 This file is run unchanged by the peer (``import autogen``) and by parley with only the import
 changed (``autogen`` → ``parley``; see `bench.suites.turns_02_script`). The client is AutoGen
 0.2's ModelClient protocol: a sync ``create(params)``, ``message_retrieval``, ``cost`` and
-``get_usage``, registered with ``register_model_client``.
+``get_usage``, registered with ``register_model_client``. The peer sides of ``turns`` and
+``groupchat`` (``turns.py``) build their agents with this script's `agent` too.
 """
 
 from __future__ import annotations

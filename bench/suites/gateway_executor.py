@@ -20,31 +20,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.peer_venv import PeerWorker
 from bench.registry import Benchmark, Metric, Sampler, register
-from bench.suites.kernel_executor import ensure_peer_jupyter
+from bench.suites._shared_gateway import SharedGateway
 
 __all__ = ["GatewayExecSampler"]
 
-_shared: dict[str, Any] = {"gateway": None, "users": 0}
+
+def _start_gateway() -> Any:
+    """Start the Kernel Gateway both sides use (on loopback)."""
+    from parley.testing import LocalKernelGateway
+
+    return LocalKernelGateway().start()
 
 
-def _acquire() -> Any:
-    """The gateway both sides use, started on first use."""
-    if _shared["gateway"] is None:
-        from parley.testing import LocalKernelGateway
-
-        _shared["gateway"] = LocalKernelGateway().start()
-    _shared["users"] += 1
-    return _shared["gateway"]
-
-
-def _release() -> None:
-    """Stop the gateway once no side uses it."""
-    _shared["users"] -= 1
-    if _shared["users"] == 0 and _shared["gateway"] is not None:
-        gateway, _shared["gateway"] = _shared["gateway"], None
-        gateway.stop()
+_GATEWAY = SharedGateway(_start_gateway)
 
 
 def _check(output: str, exit_code: int, what: str) -> None:
@@ -62,8 +51,8 @@ class GatewayExecSampler:
 
         self._run = run_sync
         self._stack = contextlib.ExitStack()
-        gateway = _acquire()
-        self._stack.callback(_release)
+        gateway = _GATEWAY.acquire()
+        self._stack.callback(_GATEWAY.release)
         work = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-gateway-")))
         self._executor = JupyterCodeExecutor(gateway.connection_info, timeout=60, work_dir=work)
         self._stack.callback(self._executor.close)
@@ -88,37 +77,8 @@ class GatewayExecSampler:
         self._stack.close()
 
 
-class _PeerOnGateway:
-    """The peer worker, holding the shared gateway until it is closed."""
-
-    def __init__(self, worker: PeerWorker) -> None:
-        self._worker = worker
-        self.info = worker.info
-
-    def sample(self) -> dict[str, float]:
-        return self._worker.sample()
-
-    def close(self) -> None:
-        try:
-            self._worker.close()
-        finally:
-            _release()
-
-
 def _parley(params: Mapping[str, Any]) -> Sampler:
     return GatewayExecSampler()
-
-
-def _peer(python: Path, params: Mapping[str, Any]) -> Sampler:
-    ensure_peer_jupyter(python)
-    gateway = _acquire()
-    try:
-        config = {"port": gateway.connection_info.port, "token": gateway.token}
-        worker = PeerWorker(python, "gateway_executor.py", config)
-    except BaseException:
-        _release()
-        raise
-    return _PeerOnGateway(worker)
 
 
 register(
@@ -130,7 +90,7 @@ register(
         ),
         params=lambda quick: {},
         parley=_parley,
-        peer=_peer,
+        peer=_GATEWAY.peer,
         metrics=(
             Metric(
                 label="Gateway executor, warm `print(1)` (parley: async API)",

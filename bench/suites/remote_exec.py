@@ -28,33 +28,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.peer_venv import PeerWorker
 from bench.registry import Benchmark, Medians, Metric, Sampler, register
-from bench.suites.kernel_executor import ensure_peer_jupyter
+from bench.suites._shared_gateway import SharedGateway
 
 __all__ = ["RemoteExecSampler"]
 
 IMAGE = os.environ.get("PARLEY_SANDBOX_IMAGE", "parley-sandbox:test")
 REMOTE_HOST = os.environ.get("PARLEY_TEST_DOCKER_HOST", "tcp://127.0.0.1:23751")
-_shared: dict[str, Any] = {"gateway": None, "users": 0}
 
 
-def _acquire() -> Any:
-    """The Enterprise Gateway both sides use, started on first use."""
-    if _shared["gateway"] is None:
-        from parley.testing import LocalEnterpriseGateway
+def _start_gateway() -> Any:
+    """Start the Enterprise Gateway both sides use (on loopback, its local process proxy)."""
+    from parley.testing import LocalEnterpriseGateway
 
-        _shared["gateway"] = LocalEnterpriseGateway().start()
-    _shared["users"] += 1
-    return _shared["gateway"]
+    return LocalEnterpriseGateway().start()
 
 
-def _release() -> None:
-    """Stop the Enterprise Gateway once no side uses it."""
-    _shared["users"] -= 1
-    if _shared["users"] == 0 and _shared["gateway"] is not None:
-        gateway, _shared["gateway"] = _shared["gateway"], None
-        gateway.stop()
+_GATEWAY = SharedGateway(_start_gateway)
 
 
 class RemoteExecSampler:
@@ -67,8 +57,8 @@ class RemoteExecSampler:
 
         self._stack = contextlib.ExitStack()
         try:
-            enterprise = _acquire()
-            self._stack.callback(_release)
+            enterprise = _GATEWAY.acquire()
+            self._stack.callback(_GATEWAY.release)
             kernel_gateway = self._stack.enter_context(LocalKernelGateway())
             work = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-remote-")))
             self._executors: dict[str, Any] = {
@@ -110,37 +100,8 @@ class RemoteExecSampler:
         self._stack.close()
 
 
-class _PeerOnEnterprise:
-    """The 0.2 gateway-executor worker on the shared Enterprise Gateway, holding it until closed."""
-
-    def __init__(self, worker: PeerWorker) -> None:
-        self._worker = worker
-        self.info = worker.info
-
-    def sample(self) -> dict[str, float]:
-        return self._worker.sample()
-
-    def close(self) -> None:
-        try:
-            self._worker.close()
-        finally:
-            _release()
-
-
 def _parley(params: Mapping[str, Any]) -> Sampler:
     return RemoteExecSampler()
-
-
-def _peer(python: Path, params: Mapping[str, Any]) -> Sampler:
-    ensure_peer_jupyter(python)
-    gateway = _acquire()
-    try:
-        config = {"port": gateway.connection_info.port, "token": gateway.token}
-        worker = PeerWorker(python, "gateway_executor.py", config)
-    except BaseException:
-        _release()
-        raise
-    return _PeerOnEnterprise(worker)
 
 
 def _against(key: str, base: str, name: str) -> Any:
@@ -161,7 +122,7 @@ register(
         ),
         params=lambda quick: {},
         parley=_parley,
-        peer=_peer,
+        peer=_GATEWAY.peer,
         metrics=(
             Metric(
                 label="Enterprise Gateway executor, warm `print(1)`",

@@ -14,21 +14,49 @@ __all__ = ["RULE", "content_str", "format_message", "header"]
 RULE = "-" * 80
 
 
-def content_str(content: Any) -> str:
-    """The text of a message's content: a str as is, the text parts of a list, "" for None."""
+def content_str(content: Any, *, strict: bool = False) -> str:
+    """The text of a message's content: a str as is, a list's parts joined as AutoGen 0.2 joins them.
+
+    A list's text parts are concatenated with nothing between them (as 0.2 does: a model that
+    split a sentence over parts wrote its own spaces), and each ``image_url`` part is ``<image>``.
+
+    Args:
+        content: None (``""``), a str, or a list of OpenAI content parts.
+        strict: refuse what 0.2's ``content_str`` refuses, instead of showing what can be shown.
+            Agents display any message, so they leave it False; `parley.code_utils.content_str`
+            sets it.
+
+    Raises:
+        TypeError: with ``strict``, ``content`` is not None, a str or a list, or a list item is
+            not a dict.
+        ValueError: with ``strict``, a part has no ``type`` or a type other than ``text`` and
+            ``image_url``.
+    """
     if content is None:
         return ""
     if isinstance(content, str):
         return content
-    if isinstance(content, list):
-        out = []
-        for part in content:
-            if isinstance(part, dict) and part.get("type") == "text":
-                out.append(str(part.get("text", "")))
-            elif isinstance(part, dict) and part.get("type") == "image_url":
-                out.append("<image>")
-        return " ".join(out)
-    return str(content)
+    if not isinstance(content, list):
+        if strict:
+            raise TypeError(f"content must be None, str, or list, but got {type(content)}")
+        return str(content)
+    out = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            out.append(str(part.get("text", "")))
+        elif kind == "image_url":
+            out.append("<image>")
+        elif strict and not isinstance(part, dict):
+            raise TypeError(
+                f"Wrong content format: every element should be dict if the content is a list, got {type(part)}."
+            )
+        elif strict:
+            raise ValueError(
+                f"Wrong content format: unknown type {kind!r} within the content; a part's type is 'text' or "
+                "'image_url'."
+            )
+    return "".join(out)
 
 
 def header(sender: str, recipient: str | None) -> str:

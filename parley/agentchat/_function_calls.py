@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from parley._runlog import session as runtime_logging
 from parley._sync import run_sync
-from parley.agentchat._tool_arguments import UnreadableArguments, read_arguments
+from parley.agentchat._tool_arguments import UnreadableArguments, error_result, exception_result, read_arguments
 from parley.agentchat.io import IOStream
 from parley.exceptions import ConfigError
 from parley.llm.types import Message, ToolSpec
@@ -190,14 +190,13 @@ class FunctionCallsMixin:
         name = str(func_call.get("name", ""))
         func = self._function_map.get(name)
         ok = False
-        if func is None:
-            known = ", ".join(sorted(self._function_map)) or "none"
-            content: Any = f"Error: Function {name} not found. Available functions: {known}."
+        if func is None:  # AutoGen 0.2's words
+            content: Any = f"Error: Function {name} not found."
         else:
             try:
                 args = read_arguments(func_call.get("arguments") or "{}")
             except UnreadableArguments as e:
-                content = f"Error: the arguments for {name!r} {e}"
+                content = error_result(name, e)
             else:
                 IOStream.get_default().print(f"\n>>>>>>>> EXECUTING FUNCTION {name}...", flush=True)
                 try:
@@ -209,7 +208,7 @@ class FunctionCallsMixin:
                             content = await content
                     ok = True
                 except Exception as e:
-                    content = f"Error: {e}"
+                    content = exception_result(e)
                 if runtime_logging.is_logging:
                     runtime_logging.log_function_use(self, func, args, content)
                 if verbose:

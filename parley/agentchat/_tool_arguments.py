@@ -12,8 +12,9 @@ arguments into a dict, for the tool runner and the console alike, and it bounds 
 - `MAX_NUMBER_DIGITS` digits in one integer.
 
 Anything it cannot read raises `UnreadableArguments`, whose text ends a sentence that starts
-"the arguments for 'tool' ..." and says what to send instead. The tool runner sends it back to
-the model as an ``"Error: ..."`` tool response, so the model can retry.
+"the arguments for 'tool' ..." and says what to send instead. The tool runner sends
+`error_result` back to the model as an ``"Error: ..."`` tool response, so the model can retry;
+for text that is not JSON at all that is AutoGen 0.2.35's exact result.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["MAX_ARGUMENTS_CHARS", "MAX_ARGUMENTS_DEPTH", "MAX_NUMBER_DIGITS", "UnreadableArguments", "read_arguments"]
+__all__ = [
+    "MAX_ARGUMENTS_CHARS",
+    "MAX_ARGUMENTS_DEPTH",
+    "MAX_NUMBER_DIGITS",
+    "UnreadableArguments",
+    "error_result",
+    "exception_result",
+    "read_arguments",
+]
 
 MAX_ARGUMENTS_CHARS = 1_048_576
 """The longest arguments text read, in characters (1 MiB; a model's whole reply is rarely a tenth of it)."""
@@ -41,6 +50,35 @@ class UnreadableArguments(ValueError):
     ``str(e)`` completes the sentence "the arguments for 'tool' ...": what was wrong and what to
     send instead.
     """
+
+
+class _NotJSON(UnreadableArguments):
+    def __init__(self, error: json.JSONDecodeError, raw: str) -> None:
+        super().__init__(
+            f"are not valid JSON ({error.msg} at position {error.pos}): {raw[:_QUOTED]}\n"
+            "The argument must be in JSON format."
+        )
+        self.decode_error = error
+
+
+def error_result(name: str, error: UnreadableArguments) -> str:
+    """The tool response for the call of ``name`` whose arguments raised ``error``.
+
+    Text that is not JSON gets AutoGen 0.2's words (its tests compare them whole): ``Error: ``,
+    the message of `json.JSONDecodeError`, then a line `` The argument must be in JSON format.``.
+    The other errors say which bound was passed and what to send instead.
+    """
+    if isinstance(error, _NotJSON):
+        return f"Error: {error.decode_error}\n The argument must be in JSON format."
+    return f"Error: the arguments for {name!r} {error}"
+
+
+def exception_result(error: BaseException) -> str:
+    """The tool response for a call whose function raised ``error``: AutoGen 0.2's ``"Error: <message>"``.
+
+    An exception without a message is named by its type instead (0.2 sent a bare ``"Error: "``).
+    """
+    return f"Error: {error}" if str(error) else f"Error: {type(error).__name__}"
 
 
 class _LongNumber(Exception):
@@ -103,7 +141,7 @@ def read_arguments(raw: str) -> dict[str, Any]:
             "split the data over several calls, or pass a file name or a reference instead of the data itself."
         )
     try:
-        value = json.loads(raw, parse_int=_int)
+        value = json.loads(raw, parse_int=_int, strict=False)  # 0.2 read raw line breaks inside strings too
     except _LongNumber as e:
         raise UnreadableArguments(
             f"hold an integer of {e.digits:,} digits; the limit is {MAX_NUMBER_DIGITS:,}. Send a number that long "
@@ -112,9 +150,7 @@ def read_arguments(raw: str) -> dict[str, Any]:
     except RecursionError:  # json's parser refuses nesting near the interpreter's recursion limit
         raise _too_deep() from None
     except json.JSONDecodeError as e:
-        raise UnreadableArguments(  # the last sentence is AutoGen 0.2's (0.2.35), which its tests look for
-            f"are not valid JSON ({e.msg} at position {e.pos}): {raw[:_QUOTED]}\nThe argument must be in JSON format."
-        ) from None
+        raise _NotJSON(e, raw) from None
     except ValueError as e:  # an int within MAX_NUMBER_DIGITS but over a lower limit set for this interpreter
         raise UnreadableArguments(f"cannot be read ({e}). Send long numbers as strings.") from None
     if not isinstance(value, dict):

@@ -10,7 +10,7 @@ from typing import Any
 
 from parley._sync import call_blocking
 from parley._tracing import traced_tool
-from parley.agentchat._tool_arguments import UnreadableArguments, read_arguments
+from parley.agentchat._tool_arguments import UnreadableArguments, error_result, exception_result, read_arguments
 from parley.exceptions import ToolArgumentsError
 from parley.llm.types import Message, ToolCall
 
@@ -38,13 +38,12 @@ async def _one(call: ToolCall, functions: Mapping[str, Callable[..., Any]]) -> s
     fn_part = call.get("function") or {}
     name = fn_part.get("name", "")
     func = functions.get(name)
-    if func is None:
-        known = ", ".join(sorted(functions)) or "none"
-        return f"Error: there is no tool named {name!r}. Available tools: {known}."
+    if func is None:  # AutoGen 0.2's words; the model has the tool list in its request
+        return f"Error: Function {name} not found."
     try:
         args = read_arguments(fn_part.get("arguments") or "")
     except UnreadableArguments as e:
-        return f"Error: the arguments for {name!r} {e}"
+        return error_result(name, e)
     try:
         if inspect.iscoroutinefunction(func):
             result = await func(**args)
@@ -55,7 +54,7 @@ async def _one(call: ToolCall, functions: Mapping[str, Callable[..., Any]]) -> s
     except ToolArgumentsError as e:
         return f"Error: {e}"
     except Exception as e:
-        return f"Error: {name} raised {type(e).__name__}: {e}"
+        return exception_result(e)
     try:
         return stringify(result)
     except Exception as e:  # a result too deep for JSON, a __str__ that raises

@@ -104,6 +104,13 @@ def _expand_tool_responses(m: Message) -> list[Message]:
     ]
 
 
+def _post_process_carryover_item(item: Any) -> str:
+    """One carryover item as text: a message's content, else the item itself (AutoGen 0.2's name)."""
+    if isinstance(item, dict) and "content" in item:
+        return content_str(item["content"])
+    return item if isinstance(item, str) else str(item)
+
+
 def _with_carryover(content: Any, carryover: Any) -> Any:
     if not carryover:
         return content
@@ -112,7 +119,7 @@ def _with_carryover(content: Any, carryover: Any) -> Any:
             f"carryover must be a str or a list of str/messages, got {type(carryover).__name__}.",
         )
     items = carryover if isinstance(carryover, list) else [carryover]
-    text = "\n".join(content_str(c.get("content")) if isinstance(c, dict) else str(c) for c in items)
+    text = "\n".join(_post_process_carryover_item(c) for c in items)
     if isinstance(content, str) or content is None:
         return f"{content or ''}\nContext: \n{text}"
     return [*content, {"type": "text", "text": f"Context: \n{text}"}]

@@ -17,7 +17,7 @@ from typing import Any, Literal, cast
 from parley._runlog import session as runtime_logging
 from parley._sync import run_sync
 from parley._tracing import traced_turn
-from parley.agentchat import _peers
+from parley.agentchat import _hooks, _peers
 from parley.agentchat import _termination as term
 from parley.agentchat import chat as _chat
 from parley.agentchat._builtin_replies import ReplyFunctionsMixin
@@ -27,6 +27,7 @@ from parley.agentchat._display import content_str, format_message
 from parley.agentchat._function_calls import FunctionCallsMixin
 from parley.agentchat._model_clients import ModelClientsMixin, streamed_already
 from parley.agentchat._nested import NestedChatsMixin
+from parley.agentchat._private_names import PrivateNamesMixin
 from parley.agentchat._replies import REPLY_SHELL_ATTR, ReplyEntry, Trigger, reply_key
 from parley.agentchat._sync_replies import SyncRepliesMixin
 from parley.agentchat.agent import Agent
@@ -102,6 +103,7 @@ class ConversableAgent(
     ModelClientsMixin,
     SyncRepliesMixin,
     ReplyFunctionsMixin,
+    PrivateNamesMixin,
 ):
     """An agent that can converse: send, receive, and reply through registered reply functions.
 
@@ -319,7 +321,8 @@ class ConversableAgent(
 
         ``process_last_received_message(content) -> content``,
         ``process_all_messages_before_reply(messages) -> messages`` and
-        ``process_message_before_send(sender=, message=, recipient=, silent=) -> message``; each
+        ``process_message_before_send(sender=, message=, recipient=, silent=) -> message`` (a hook
+        without a ``sender`` parameter, written for an earlier 0.2 release, is called without it); each
         ``a_``-named form takes an async hook of the same shape (AG2's names). Both kinds run in
         every chat, sync or async: first the sync hooks, then the async ones, each in the order
         registered.
@@ -335,9 +338,9 @@ class ConversableAgent(
                 key="hookable_method",
                 suggestions=difflib.get_close_matches(hookable_method, HOOKABLE_METHODS, 1),
             )
-        if hook in self._hooks[hookable_method]:
+        if _hooks.registered(hook, self._hooks[hookable_method]):
             raise ConfigError(f"{hook!r} is already registered on {hookable_method}.", key="hook")
-        self._hooks[hookable_method].append(hook)
+        self._hooks[hookable_method].append(_hooks.adapt(hookable_method, hook))
 
     # ---- messages -------------------------------------------------------------------------
     def _append(self, message: str | Message, role: str, other: Any, is_sending: bool) -> Message:
@@ -359,7 +362,8 @@ class ConversableAgent(
                     )
                 msg["content"] = None
             if msg.get("role") not in ("tool", "function"):
-                msg["role"] = "assistant" if msg.get("tool_calls") or msg.get("function_call") else role
+                plain_role = given.get("override_role") or role  # 0.2: the speaker-selection prompt's role
+                msg["role"] = "assistant" if msg.get("tool_calls") or msg.get("function_call") else plain_role
         else:
             raise InvalidMessageError(f"A message must be a str or a dict, got {type(message).__name__}.")
         if "name" not in msg and msg["role"] != "tool":

@@ -109,7 +109,8 @@ class GroupChat:
             registered on the ``"auto"`` selector's client, as `register_model_client` does.
 
     Raises:
-        ConfigError: any field is invalid; the message says which and how to fix it.
+        ConfigError: any field is invalid; the message says which and how to fix it. An unknown
+            ``speaker_selection_method`` is refused when a speaker is first chosen, as in 0.2.
         AgentNameConflict: a transition graph is given and member names repeat.
     """
 
@@ -174,12 +175,13 @@ class GroupChat:
                 "Give each agent its own name."
             )
 
-    def _validate_settings(self) -> None:
-        if isinstance(self.max_round, bool) or not isinstance(self.max_round, int) or self.max_round < 1:
-            raise ConfigError(f"max_round must be an int >= 1, got {self.max_round!r}.", key="max_round")
+    def _check_method(self) -> None:
+        """Refuse an unknown ``speaker_selection_method`` when a speaker has to be chosen, as 0.2 does.
+
+        Raises:
+            ConfigError: the method is neither a known name nor a callable (with a "did you mean").
+        """
         method = self.speaker_selection_method
-        if isinstance(method, str):
-            method = self.speaker_selection_method = method.lower()
         if not callable(method) and method not in SPEAKER_SELECTION_METHODS:
             raise ConfigError(
                 f"speaker_selection_method must be one of {', '.join(SPEAKER_SELECTION_METHODS)} or a callable "
@@ -187,6 +189,12 @@ class GroupChat:
                 key="speaker_selection_method",
                 suggestions=difflib.get_close_matches(str(method).lower(), SPEAKER_SELECTION_METHODS, 1),
             )
+
+    def _validate_settings(self) -> None:
+        if isinstance(self.max_round, bool) or not isinstance(self.max_round, int) or self.max_round < 1:
+            raise ConfigError(f"max_round must be an int >= 1, got {self.max_round!r}.", key="max_round")
+        if isinstance(self.speaker_selection_method, str):
+            self.speaker_selection_method = self.speaker_selection_method.lower()
         retries = self.max_retries_for_selecting_speaker
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ConfigError(
@@ -401,11 +409,14 @@ class GroupChat:
             The next speaker, or None when nobody may speak (the chat ends).
 
         Raises:
-            ConfigError: the group has no members, a tool call while no member has any function,
-                or a callable method's answer that names no member.
+            ConfigError: the group has no members, ``speaker_selection_method`` is unknown (with a
+                "did you mean"), ``"auto"`` must ask a model but the manager's ``llm_config`` was
+                left out (False means no model: members then take turns), a tool call while no
+                member has any function, or a callable method's answer that names no member.
             AgentNameConflict: several members share a name.
         """
         self._check_speakers()
+        self._check_method()
         names, by_name = self._members()
         last: str | None = None
         if last_speaker is not None:
@@ -456,6 +467,12 @@ class GroupChat:
             picked = self._manual(eligible)
             if picked is not None:
                 return by_name[picked]
+        elif getattr(selector, "_auto_model_missing", False) and self._client(selector) is None:
+            raise ConfigError(  # the manager's llm_config was left out, not set to False
+                "speaker_selection_method='auto' needs a model: give the GroupChatManager an llm_config, or "
+                "set GroupChat(select_speaker_auto_llm_config=...), or choose 'round_robin'.",
+                key="llm_config",
+            )
         return by_name[await self._auto(selector, eligible, last)]
 
     def _manual(self, eligible: list[str]) -> str | None:

@@ -42,8 +42,9 @@ class GroupChatManager(ConversableAgent):
             ``"auto"`` take turns in order, as AutoGen 0.2 does.
 
     Raises:
-        ConfigError: ``groupchat`` is not a GroupChat, or ``"auto"`` selection has no model and
-            ``llm_config`` was left out (not set to False).
+        ConfigError: ``groupchat`` is not a GroupChat. (An ``"auto"`` group whose manager has
+            no model because ``llm_config`` was left out, not set to False, is refused at the
+            first ``"auto"`` selection; see `GroupChat.a_select_speaker`.)
     """
 
     def __init__(
@@ -67,19 +68,9 @@ class GroupChatManager(ConversableAgent):
             **kwargs,
         )
         # ``llm_config=False`` says "no model" on purpose: "auto" then takes turns in order, as in
-        # AutoGen 0.2. Leaving llm_config out is more often a mistake, so it is refused here.
-        if (
-            groupchat.speaker_selection_method == "auto"
-            and groupchat.agents  # an empty group never selects (0.2's tests build one for messages_to_string)
-            and kwargs.get("llm_config") is not False
-            and self.client is None
-            and groupchat.select_speaker_auto_llm_config is None
-        ):
-            raise ConfigError(
-                "speaker_selection_method='auto' needs a model: give the GroupChatManager an llm_config, or set "
-                "GroupChat(select_speaker_auto_llm_config=...), or choose 'round_robin'.",
-                key="llm_config",
-            )
+        # AutoGen 0.2. Leaving llm_config out is more often a mistake: the first "auto" selection
+        # refuses it (0.2 builds such a manager too, so building it is not refused).
+        self._auto_model_missing = kwargs.get("llm_config") is not False and self.client is None
         self._groupchat = groupchat
         self._last_speaker: Any = None
         self.register_reply(Agent, GroupChatManager.a_run_chat, config=groupchat, reset_config=GroupChat.reset)

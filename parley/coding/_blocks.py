@@ -146,7 +146,7 @@ def prepare_script(
 
 def _language_refusal(lang: str, supported: Sequence[str]) -> str:
     runs = ", ".join(supported)
-    if lang == "unknown":
+    if lang in ("", "unknown"):
         return (
             "Not run: the code block has no language tag and does not look like Python or a "
             f"shell script. Tag its fence with the language; this executor runs: {runs}."

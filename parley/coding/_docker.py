@@ -15,6 +15,10 @@ It owns everything that talks to the daemon, so the executor above it deals in p
 - `Container.put_archive` and `Container.get_archive` copy files in and out through the API
   (used instead of a bind mount when the daemon is on another machine).
 
+The shell those runs use inside the container (`WRAPPER`, the kill) lives in
+`parley.coding._docker_sweep`, and `RunHandle` in `parley.coding._docker_handle`; neither needs
+the SDK, and both names are importable from here too.
+
 Every method blocks (docker-py is synchronous): the executor calls them from worker threads and
 bounds each wait (`parley.coding._docker_run.ask`). A client made here has an HTTP timeout of
 `HTTP_TIMEOUT_S` per request, so a daemon that stops answering (``SIGSTOP``, overload) cannot
@@ -24,13 +28,13 @@ hold a worker thread for ever either.
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from parley.coding._docker_handle import RunHandle
+from parley.coding._docker_sweep import OOM_SCRIPT, SWEEP_FUNCTIONS, WRAPPER
 from parley.exceptions import ExecutorError, ExecutorUnavailableError, MissingDependencyError
 
 __all__ = [
@@ -57,78 +61,6 @@ _DAEMON_HELP = (
     "install it with `sudo apt-get install docker.io`), check that `docker info` answers, or run "
     "code with another executor, e.g. code_execution_config={'executor': 'local'}."
 )
-
-# Shell functions shared by the wrapper and the kill. They use builtins only (read, kill, case,
-# globbing): no fork, so they work in a container whose pids limit is reached.
-# - parley_keepalive sets $keep to the container's keepalive (`sleep infinity`): PID 1's oldest
-#   child, first in /proc/1/task/1/children (else the lowest pid whose parent is PID 1).
-# - parley_sweep SIGKILLs every process but PID 1, the keepalive, this shell and the pids in $1,
-#   as the calling user (processes of other users are out of reach and left alone). Zombies are
-#   skipped. It passes over /proc until a pass finds no process it had not killed yet, since a
-#   process may fork while its parent is being killed; it fails after 50 passes.
-_SWEEP_FUNCTIONS = r"""
-parley_keepalive() {
-  keep=
-  { read -r keep _ < /proc/1/task/1/children; } 2>/dev/null
-  [ -n "$keep" ] && return 0
-  for d in /proc/[0-9]*; do
-    { read -r s < "$d/stat"; } 2>/dev/null || continue
-    s=${s##*) }
-    set -- $s
-    if [ "$2" = 1 ] && { [ -z "$keep" ] || [ "${d#/proc/}" -lt "$keep" ]; }; then keep=${d#/proc/}; fi
-  done
-}
-parley_sweep() {
-  parley_keepalive
-  spare=" 1 $keep $$ $1 "
-  killed=" "
-  n=0
-  while [ "$n" -lt 50 ]; do
-    n=$((n + 1))
-    new=
-    for d in /proc/[0-9]*; do
-      p=${d#/proc/}
-      case "$spare" in *" $p "*) continue ;; esac
-      { read -r s < "$d/stat"; } 2>/dev/null || continue
-      s=${s##*) }
-      case "$s" in Z*|X*) continue ;; esac
-      kill -9 "$p" 2>/dev/null || continue
-      case "$killed" in *" $p "*) ;; *) killed="$killed$p " new=1 ;; esac
-    done
-    [ -z "$new" ] && return 0
-  done
-  return 1
-}
-"""
-
-WRAPPER = (
-    _SWEEP_FUNCTIONS
-    + r"""
-mode=$1 token=$2
-shift 2
-if [ "$mode" = keep ]; then
-  pids=
-  for d in /proc/[0-9]*; do [ "${d#/proc/}" = "$$" ] || pids="$pids ${d#/proc/}"; done
-  { echo "$pids" > "/tmp/.parley-run-$token"; } 2>/dev/null
-fi
-"$@" < /dev/null
-code=$?
-if [ "$mode" = keep ]; then rm -f "/tmp/.parley-run-$token" 2>/dev/null; else parley_sweep ""; fi
-exit "$code"
-"""
-)
-"""Runs one block: ``sh -c WRAPPER sh <mode> <token> <command...>``.
-
-With mode ``sweep`` (the default), when the command ends, every process in the container but
-the container's own (PID 1, the keepalive) is killed: whatever the block left in the background,
-however it detached (``setsid``, double forks, a cleared environment). The executor runs one
-block at a time per container, so nothing else of ours runs there meanwhile. With mode ``keep``
-background processes are left running; the pids that existed before the block are saved in
-``/tmp/.parley-run-<token>``, so a kill after a timeout (`Container.kill_all`) spares them. The
-wrapper costs one ``sh`` start (about a millisecond) and no extra ``docker exec``.
-"""
-# The container's count of OOM kills: cgroup v2 memory.events, else v1 memory.oom_control.
-_OOM_SCRIPT = "cat /sys/fs/cgroup/memory.events 2>/dev/null || cat /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
 
 
 class ContainerGoneError(ExecutorError):
@@ -280,50 +212,6 @@ class ContainerStatus:
     answered: bool = True
 
 
-class RunHandle:
-    """Lets another thread stop a run's reading thread (thread-safe, idempotent).
-
-    The run's output comes over a socket; `abort` shuts it down, which wakes a thread blocked
-    reading it (closing a generator or file from another thread would not). A run aborted
-    before its ``docker exec`` started is not started.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sock: Any = None
-        self._aborted = False
-
-    def attach(self, sock: Any) -> None:
-        """Note the run's output socket (shut down at once if the run was aborted meanwhile)."""
-        with self._lock:
-            self._sock = sock
-            aborted = self._aborted
-        if aborted:
-            self._shut(sock)
-
-    @property
-    def aborted(self) -> bool:
-        """True once `abort` was called: the run may still be going, with nobody reading it."""
-        return self._aborted
-
-    def abort(self) -> None:
-        """Shut the output socket down; the reading thread then sees its end."""
-        with self._lock:
-            self._aborted = True
-            sock = self._sock
-        if sock is not None:
-            self._shut(sock)
-
-    @staticmethod
-    def _shut(sock: Any) -> None:
-        inner: Any = getattr(sock, "_sock", None)  # a SocketIO wraps the socket
-        for candidate in (inner, sock):
-            if candidate is not None and hasattr(candidate, "shutdown"):
-                with contextlib.suppress(OSError):
-                    candidate.shutdown(socket.SHUT_RDWR)
-                return
-
-
 class Container:
     """One started sandbox container. Every method blocks; call them from worker threads."""
 
@@ -410,24 +298,14 @@ class Container:
             ContainerGoneError: the container is not running, so nothing was run.
             ExecutorUnavailableError: the daemon stopped answering.
         """
-        docker = _docker()
-        from docker.utils.socket import frames_iter
-
-        api = self._client.api
-        try:
-            exec_id = api.exec_create(
-                self.id, list(argv), environment=dict(env), workdir=self.spec.mount, user=user, stdin=False
-            )["Id"]
+        with _exec_errors():
+            exec_id = self._exec_create(argv, env=env, user=user, stdin=False)
             if handle.aborted:  # given up while the daemon was slow to answer: do not start it now
                 return None
-            sock = api.exec_start(exec_id, socket=True)
-        except docker.errors.APIError as exc:
-            if exc.status_code in (404, 409):
-                raise ContainerGoneError(f"the container is not running ({exc.explanation})") from exc
-            raise ExecutorError(f"Docker could not run the code: {exc.explanation}") from exc
-        except (docker.errors.DockerException, OSError) as exc:
-            raise _unavailable(exc) from exc
+            sock = self._client.api.exec_start(exec_id, socket=True)
         handle.attach(sock)
+        from docker.utils.socket import frames_iter
+
         try:
             for _stream, chunk in frames_iter(sock, tty=False):
                 on_output(chunk)
@@ -450,19 +328,16 @@ class Container:
             ExecutorError: the daemon refused the command.
             ExecutorUnavailableError: the daemon did not answer.
         """
-        docker = _docker()
-        api = self._client.api
-        try:
-            exec_id = api.exec_create(
-                self.id, list(argv), environment=dict(env), workdir=self.spec.mount, user=user, stdin=True
-            )["Id"]
-            return api.exec_start(exec_id, socket=True)
-        except docker.errors.APIError as exc:
-            if exc.status_code in (404, 409):
-                raise ContainerGoneError(f"the container is not running ({exc.explanation})") from exc
-            raise ExecutorError(f"Docker could not run the code: {exc.explanation}") from exc
-        except (docker.errors.DockerException, OSError) as exc:
-            raise _unavailable(exc) from exc
+        with _exec_errors():
+            exec_id = self._exec_create(argv, env=env, user=user, stdin=True)
+            return self._client.api.exec_start(exec_id, socket=True)
+
+    def _exec_create(self, argv: Sequence[str], *, env: Mapping[str, str], user: str, stdin: bool) -> str:
+        """Create (not start) a ``docker exec`` of ``argv`` in the container's ``mount`` directory; return its id."""
+        exec_id = self._client.api.exec_create(
+            self.id, list(argv), environment=dict(env), workdir=self.spec.mount, user=user, stdin=stdin
+        )["Id"]
+        return str(exec_id)
 
     def _exit_code(self, exec_id: str) -> int | None:
         docker = _docker()
@@ -524,7 +399,7 @@ class Container:
             should then remove the container.
         """
         spare = f'read -r spare < "/tmp/.parley-run-{spare_token}" 2>/dev/null; ' if spare_token else ""
-        script = f'{_SWEEP_FUNCTIONS}\nspare=\n{spare}parley_sweep "$spare"'
+        script = f'{SWEEP_FUNCTIONS}\nspare=\n{spare}parley_sweep "$spare"'
         api = self._client.api
         try:
             exec_id = api.exec_create(self.id, ["sh", "-c", script], user=user)["Id"]
@@ -537,7 +412,7 @@ class Container:
         """The number of processes the kernel has killed in this container for lack of memory."""
         with contextlib.suppress(Exception):
             result = self._client.api.exec_start(
-                self._client.api.exec_create(self.id, ["sh", "-c", _OOM_SCRIPT], user=user)["Id"]
+                self._client.api.exec_create(self.id, ["sh", "-c", OOM_SCRIPT], user=user)["Id"]
             )
             for line in bytes(result).decode(errors="replace").splitlines():
                 key, _, value = line.partition(" ")
@@ -636,6 +511,26 @@ class Container:
                 return False
             time.sleep(0.05)
         return True  # removal is under way; the name may take a moment longer to free
+
+
+@contextlib.contextmanager
+def _exec_errors() -> Iterator[None]:
+    """Translate the daemon's errors while a ``docker exec`` is created and started into parley's.
+
+    Raises:
+        ContainerGoneError: the container is not running (404, 409), so nothing was run.
+        ExecutorError: the daemon refused the command.
+        ExecutorUnavailableError: the daemon failed or did not answer.
+    """
+    docker = _docker()
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        if exc.status_code in (404, 409):
+            raise ContainerGoneError(f"the container is not running ({exc.explanation})") from exc
+        raise ExecutorError(f"Docker could not run the code: {exc.explanation}") from exc
+    except (docker.errors.DockerException, OSError) as exc:
+        raise _unavailable(exc) from exc
 
 
 def _pull(client: Any, image: str) -> None:

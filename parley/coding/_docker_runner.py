@@ -500,8 +500,9 @@ async def run_on_runner(
                 lost = done.exception() is not None
                 return RunOutcome(TIMEOUT_EXIT_CODE, True, False, runner_lost=lost)
     except BaseException:
-        if not done.done():
+        if not done.done():  # cancelled: end the run before the caller goes on, as a timeout does
             runner.kill(pending)
+            await asyncio.shield(_await_kill(runner, container, user, done))
         raise
     finally:
         accepting = False
@@ -509,6 +510,17 @@ async def run_on_runner(
     if how == "killed":  # a kill we did not ask for in this call cannot happen; count it as a timeout
         return RunOutcome(TIMEOUT_EXIT_CODE, True, False)
     return RunOutcome(code, False, code > 128, reaper_lost=how == "lost")
+
+
+async def _await_kill(runner: Runner, container: Container, user: str, done: asyncio.Future[Any]) -> None:
+    """Wait at most `DAEMON_DEADLINE_S` for the runner to confirm a kill; else end everything the plain way.
+
+    A block may have stopped (SIGSTOP) the runner: a kill it never reads would leave the run going.
+    """
+    await asyncio.wait((done,), timeout=DAEMON_DEADLINE_S)
+    if not done.done():
+        with contextlib.suppress(Exception):
+            await _kill_everything(runner, container, user, [])
 
 
 async def _kill_everything(runner: Runner, container: Container, user: str, errors: list[OSError]) -> RunOutcome:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from parley.coding._reaper_server import Launched, ReaperError, launch
+from parley.coding._reaper_server import WATCH_S, Launched, ReaperError, continue_if_stopped, launch
 
 if TYPE_CHECKING:
     import psutil
@@ -75,11 +75,15 @@ class ProcessResult:
         timed_out: True when the timeout fired and the tree was killed.
         reaper_killed: True when the run's reaper was killed (by the code it ran, as a rule), so
             the command's own status is unknown; the run's processes were killed.
+        continued: the helper processes the run found stopped (SIGSTOP, by the code it ran, as a
+            rule) and continued, so that the run could end: ``"supervisor"`` (the run's reaper),
+            ``"server"`` (the process that forks the runs). Empty as a rule.
     """
 
     exit_code: int
     timed_out: bool
     reaper_killed: bool = False
+    continued: tuple[str, ...] = ()
 
 
 def _descendants(pid: int) -> set[psutil.Process]:
@@ -269,9 +273,10 @@ async def _ended_within(ended: asyncio.Future[Any], seconds: float) -> bool:
 def _over(run: Launched, ended: asyncio.Future[Any]) -> bool:
     """True when the run's reaper has reported its exit and keeps nothing: nothing of the run is left.
 
-    Its group is then no longer the run's to signal: a reaper of the warm templates serves one
-    run after another (`parley.coding._warm_python`), and may already serve the next. A keeper
-    (``keep_background``) reports as soon as the command exits, and keeps the rest: not over.
+    Its group is then no longer the run's to kill (a cancel that comes this late): a reaper of the
+    warm templates serves one run after another (`parley.coding._warm_reapers`), and may already
+    serve the next. A keeper (``keep_background``) reports as soon as the command exits, and keeps
+    the rest: not over.
     """
     return (
         run.control is None
@@ -282,17 +287,24 @@ def _over(run: Launched, ended: asyncio.Future[Any]) -> bool:
     )
 
 
-async def _escalate(run: Launched, ended: asyncio.Future[Any], grace: float) -> None:
-    """Interrupt, then terminate, then kill the tree of the run; see the module docstring."""
-    pid = run.pid
+async def _escalate(
+    pid: int, ended: asyncio.Future[Any], grace: float, on_kill: Callable[[], None] | None = None
+) -> None:
+    """Interrupt, then terminate, then kill the tree of the run led by ``pid``; see the module docstring.
+
+    A reaper that serves one run after another (`parley.coding._warm_reapers`) takes the signals
+    to its group as its own end: it is never reused after them, so this kill cannot reach a next run.
+    """
     seen = _descendants(pid)
     for sig in (signal.SIGINT, signal.SIGTERM):
         _signal_group(pid, sig)
         if await _ended_within(ended, grace):
             break
         seen |= _descendants(pid)
-    if not _over(run, ended):
-        await _await_tree_exit(pid, _kill_now(pid, seen), grace)
+    killed = _kill_now(pid, seen)
+    if on_kill is not None:
+        on_kill()
+    await _await_tree_exit(pid, killed, grace)
 
 
 async def _settle(tasks: Sequence[asyncio.Future[Any]], seconds: float) -> None:
@@ -404,36 +416,73 @@ def _peer_closed(control: socket.socket) -> bool:
         return True
 
 
+class _Helpers:
+    """The helper processes a run depends on, continued whenever found stopped; remembers which were.
+
+    A block runs as the same user as its reaper and the server that forked it, so it may stop them
+    (SIGSTOP): a stopped reaper never reports the block's end, and a stopped server never reaps a
+    killed reaper. The wait for a run checks them every `WATCH_S` seconds, and the kill paths
+    continue them before they wait for the tree to be gone.
+    """
+
+    def __init__(self, run: Launched) -> None:
+        self._run = run
+        self.continued: list[str] = []
+
+    def check(self) -> None:
+        """Continue the run's reaper and its server if a block stopped them."""
+        for name, pid, parent in (("supervisor", self._run.pid, self._run.server), ("server", self._run.server, None)):
+            if continue_if_stopped(pid, parent) and name not in self.continued:
+                self.continued.append(name)
+
+    def kill(self) -> set[psutil.Process]:
+        """Stop, then kill, the run's tree (see `_kill_now`); continue its server, which reaps the reaper."""
+        killed = _kill_now(self._run.pid)
+        self.check()
+        return killed
+
+    def result(self, exit_code: int, timed_out: bool, reaper_killed: bool = False) -> ProcessResult:
+        return ProcessResult(exit_code, timed_out, reaper_killed, tuple(self.continued))
+
+
 async def _wait_for(run: Launched, timeout: float, on_output: Callable[[bytes], None], grace: float) -> ProcessResult:
     pump = asyncio.ensure_future(_pump(run.output, on_output))
     ended = asyncio.ensure_future(_exit_status(run.status))
+    helpers = _Helpers(run)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     pending: set[asyncio.Future[Any]] = {pump, ended}
     try:
         while pending:
+            left = deadline - loop.time()
             done, pending = await asyncio.wait(
-                pending, timeout=max(0.0, deadline - loop.time()), return_when=asyncio.FIRST_COMPLETED
+                pending, timeout=max(0.0, min(left, WATCH_S)), return_when=asyncio.FIRST_COMPLETED
             )
             if not done:
-                break  # the timeout
+                if left <= WATCH_S:
+                    break  # the timeout
+                helpers.check()  # a stopped reaper would hold the run until its timeout
+                continue
             if pump in done:
                 pump.result()  # re-raises what on_output raised
             if ended in done and ended.result() is None and not pump.done():
                 # The reaper was killed: nothing will end the run but us. What it orphaned went
                 # to the server, which ends it; the rest is in the run's process group.
-                await _await_tree_exit(run.pid, _kill_now(run.pid), grace)
+                await _await_tree_exit(run.pid, helpers.kill(), grace)
                 await _settle((pump,), grace)
-                return ProcessResult(_KILLED_EXIT_CODE, False, reaper_killed=True)
+                return helpers.result(_KILLED_EXIT_CODE, False, reaper_killed=True)
         if pending:
-            await _escalate(run, ended, grace)
+            helpers.check()  # a stopped reaper cannot end the tree; a stopped server cannot reap it
+            await _escalate(run.pid, ended, grace, helpers.check)
             await _settle((pump, ended), grace)
-            return ProcessResult(TIMEOUT_EXIT_CODE, True)
+            return helpers.result(TIMEOUT_EXIT_CODE, True)
     except BaseException:
         if not _over(run, ended):
-            killed = _kill_now(run.pid)  # synchronously: the loop may be shutting down
+            killed = helpers.kill()  # synchronously: the loop may be shutting down
             await asyncio.shield(_await_tree_exit(run.pid, killed, grace))
         await asyncio.shield(_settle((pump, ended), grace))
         raise
     code = ended.result()
-    return ProcessResult(_KILLED_EXIT_CODE, False, reaper_killed=True) if code is None else ProcessResult(code, False)
+    if code is None:
+        return helpers.result(_KILLED_EXIT_CODE, False, reaper_killed=True)
+    return helpers.result(code, False)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import marshal
+import math
 import os
 import signal
 import socket
@@ -30,10 +32,12 @@ from pathlib import Path
 from parley.coding._reaper import server_argv
 from parley.coding._warm_python import REUSE_REAPERS, bootstrap, can_serve
 
-__all__ = ["Launched", "ReaperError", "launch"]
+__all__ = ["Launched", "ReaperError", "continue_if_stopped", "launch"]
 
 _START_S = 10.0
 """Seconds a run's reaper may take to say its pid (a fork and a write, normally under a millisecond)."""
+WATCH_S = 0.5
+"""Seconds between checks, while waiting on a helper process, that a block has not stopped it (SIGSTOP)."""
 
 
 class ReaperError(OSError):
@@ -46,12 +50,15 @@ class Launched:
 
     Attributes:
         pid: the run's reaper; also its process group (and session) id.
+        server: the process that forked the reaper (the reaper server or a warm template): the
+            reaper's parent, which reaps it.
         output: the command's merged stdout and stderr, until end of file.
         status: the reaper's status lines after ``pid``: ``exit <code>``, then end of file.
         control: with ``keep``, this side of the socket whose end of file ends kept processes.
     """
 
     pid: int
+    server: int
     output: asyncio.StreamReader
     status: asyncio.StreamReader
     control: socket.socket | None
@@ -93,8 +100,8 @@ class _Server:
         self.active = 0
         """Runs launched on it and not yet over (guarded by the registry's lock, for eviction)."""
 
-    def send(self, request: bytes, fds: Sequence[int]) -> None:
-        """Send one request with ``fds``; start (or restart) the server when needed.
+    def send(self, request: bytes, fds: Sequence[int]) -> int:
+        """Send one request with ``fds``; start (or restart) the server when needed; return the server's pid.
 
         Raises:
             ReaperError: the server cannot be started, or refuses the request twice.
@@ -108,11 +115,12 @@ class _Server:
                 try:
                     os.kill(self._process.pid, signal.SIGCONT)  # a block may have stopped it (same user)
                     socket.send_fds(self._socket, [request], list(fds))
-                    return
+                    return self._process.pid
                 except OSError as exc:
                     self._stop()
                     if attempt == 2 or exc.errno == getattr(os, "EMSGSIZE", -1):
                         raise ReaperError(exc.errno, f"the reaper server refused the run: {exc.strerror}") from exc
+            raise AssertionError("unreachable")  # pragma: no cover
 
     def restart(self) -> None:
         """Stop the server (it is not answering); the next `send` starts a new one."""
@@ -146,11 +154,14 @@ class _Server:
             self._socket.close()  # the server ends at end of file
             self._socket = None
         if self._process is not None:
+            with contextlib.suppress(OSError):  # a stopped server would read that end of file only when continued
+                os.kill(self._process.pid, signal.SIGCONT)
             try:
                 self._process.wait(timeout=1.0)
             except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+                self._process.kill()  # SIGKILL ends a stopped process too
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._process.wait(timeout=_START_S)
             self._process = None
 
     def close(self) -> None:
@@ -295,7 +306,7 @@ async def _launch_on(server: _Server, request: bytes, keep: bool) -> Launched | 
     status_r, status_w = os.pipe()
     ours, theirs = socket.socketpair() if keep else (None, None)
     try:
-        server.send(request, [output_w, status_w, *([theirs.fileno()] if theirs is not None else [])])
+        server_pid = server.send(request, [output_w, status_w, *([theirs.fileno()] if theirs is not None else [])])
     except BaseException:
         for fd in (output_r, status_r):
             os.close(fd)
@@ -310,9 +321,7 @@ async def _launch_on(server: _Server, request: bytes, keep: bool) -> Launched | 
     status, status_transport = await _reader(status_r)
     output, output_transport = await _reader(output_r)
     try:
-        first = await asyncio.wait_for(status.readline(), _START_S)
-    except asyncio.TimeoutError:
-        first = b""
+        first = await _first_line(status, server_pid)
     except BaseException:  # cancelled in the moment of a fork before the reaper said its pid
         status_transport.close()
         output_transport.close()
@@ -321,10 +330,59 @@ async def _launch_on(server: _Server, request: bytes, keep: bool) -> Launched | 
         raise
     words = first.split()
     if len(words) == 2 and words[0] == b"pid" and words[1].isdigit():
-        return Launched(int(words[1]), output, status, ours, (status_transport, output_transport))
+        return Launched(int(words[1]), server_pid, output, status, ours, (status_transport, output_transport))
     status_transport.close()
     output_transport.close()
     if ours is not None:
         ours.close()
     server.restart()  # it died with the request, or is wedged
     return None
+
+
+async def _first_line(status: asyncio.StreamReader, server: int) -> bytes:
+    """The reaper's first status line, waiting at most `_START_S`; empty when it does not come.
+
+    A block may stop the server (SIGSTOP) between the host's SIGCONT and the fork: the server is
+    continued again every `WATCH_S` seconds of the wait.
+    """
+    reading = asyncio.ensure_future(status.readline())
+    try:
+        for _ in range(max(1, math.ceil(_START_S / WATCH_S))):
+            done, _ = await asyncio.wait((reading,), timeout=WATCH_S)
+            if done:
+                return reading.result()
+            continue_if_stopped(server)
+        return b""
+    finally:
+        reading.cancel()
+
+
+def continue_if_stopped(pid: int, parent: int | None = None) -> bool:
+    """Send SIGCONT to ``pid`` when it is stopped (SIGSTOP, as a block of the same user may do); True when it was.
+
+    parley's helper processes (the reaper server, warm templates, a run's reaper) never stop on
+    their own, so a stopped one was stopped by code it serves. Linux's ``/proc/<pid>/stat`` tells
+    the state; elsewhere the signal is sent regardless (it does nothing to a running process) and
+    the result is False.
+
+    Args:
+        pid: the helper's pid.
+        parent: when given, only a ``pid`` whose parent is ``parent`` is continued (a pid whose
+            process has ended and been reaped may belong to another process by now).
+    """
+    ppid: int | None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        state, ppid = fields[0], int(fields[1])
+    except FileNotFoundError:
+        if os.path.isdir("/proc/self"):
+            return False  # it has ended
+        state, ppid = b"?", parent  # no /proc: signal it regardless
+    except (OSError, IndexError, ValueError):
+        return False
+    if (parent is not None and ppid != parent) or state not in (b"T", b"?"):
+        return False
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGCONT)
+    return state == b"T"

@@ -121,6 +121,7 @@ class _Runner:
         self.stdin_open = True
         self.devnull = os.open(os.devnull, os.O_RDONLY)
         self.wake_r, self.wake_w = os.pipe()
+        self.next_check = 0.0
 
     # --- output -----------------------------------------------------------------------------------
 
@@ -163,8 +164,25 @@ class _Runner:
                 self.read_requests()
             for run in list(self.runs.values()):
                 self.maybe_report(run)
+            self.continue_stopped()
         self.end_all()
         return 0
+
+    def continue_stopped(self) -> None:
+        """Continue (SIGCONT) the templates and runs' reapers a block stopped; at most once per `_POLL_S`.
+
+        Blocks run as the same user, so one may SIGSTOP them: a stopped reaper never reports its
+        run's end, and a stopped template never starts a run nor reaps a killed reaper.
+        """
+        now = time.monotonic()
+        if now < self.next_check:
+            return
+        self.next_check = now + _POLL_S
+        for template in self.templates.values():
+            _continue_if_stopped(template.pid, os.getpid(), self.signal.SIGCONT)
+        for run in self.runs.values():
+            if not run.reaped:
+                _continue_if_stopped(run.pid, run.template or os.getpid(), self.signal.SIGCONT)
 
     def read_requests(self) -> None:
         data = os.read(0, _CHUNK)
@@ -271,7 +289,7 @@ class _Runner:
                 sent = False
             else:
                 sent = True
-                pid = self.reaper_pid(status_r)
+                pid = self.reaper_pid(status_r, template.pid)
             for fd in theirs:
                 os.close(fd)
             if pid is not None:
@@ -332,14 +350,21 @@ class _Runner:
             return None
         return template
 
-    def reaper_pid(self, status: int) -> int | None:
-        """Read a fork run's first status line (``pid N``), waiting at most `_START_S`; None when it does not come."""
+    def reaper_pid(self, status: int, template: int) -> int | None:
+        """Read a fork run's first status line (``pid N``), waiting at most `_START_S`; None when it does not come.
+
+        A block may stop ``template`` again after the SIGCONT sent with the request: it is
+        continued every `_POLL_S` of the wait.
+        """
         line = b""
         deadline = time.monotonic() + _START_S
         while not line.endswith(b"\n"):  # a byte at a time: what follows is the run's, read in the loop
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([status], [], [], left)[0]:
+            if left <= 0:
                 return None
+            if not select.select([status], [], [], min(left, _POLL_S))[0]:
+                _continue_if_stopped(template, os.getpid(), self.signal.SIGCONT)
+                continue
             byte = os.read(status, 1)
             if not byte:
                 return None
@@ -514,6 +539,17 @@ class _Runner:
             self.end_template(template)
         self.end_orphans()
         self.kept.clear()
+
+
+def _continue_if_stopped(pid: int, parent: int, sigcont: int) -> None:
+    """Send SIGCONT to ``pid`` when it is stopped and still ``parent``'s child (else its pid may be another's)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        if fields[0] == b"T" and int(fields[1]) == parent:
+            os.kill(pid, sigcont)
+    except (OSError, IndexError, ValueError):
+        pass
 
 
 def main() -> int:

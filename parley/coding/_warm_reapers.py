@@ -32,10 +32,12 @@ class Reapers:
     (which comes with a control socket) still gets a reaper of its own, as does any run when a
     reaper cannot be made or reached.
 
-    The host signals a run's process group, the reaper's, only while the run is its own: it does
-    not kill a run whose reaper has reported its exit (`parley.coding._process`). A reaper
-    killed or ended (by a block, as a rule) is dropped; its runs' orphans come to the template,
-    which ends them as for any killed reaper. Requests to a template carry no environment (it
+    The run's process group is the reaper's. A reaper whose group is signalled during a run (a
+    timeout's escalation, as a rule) ends after that run instead of serving another, so the
+    host's kill that follows cannot reach a next run; and the host does not kill a group whose
+    reaper has reported the run over (a cancel that comes that late, `parley.coding._process`).
+    A reaper killed or ended (by a block, as a rule) is dropped; its runs' orphans come to the
+    template, which ends them as for any killed reaper. Requests to a template carry no environment (it
     runs with the run's), so a reaper keeps nothing of a run that the next one could not see.
     """
 
@@ -124,6 +126,8 @@ def _serve_runs(channel: Any, template: Any) -> int:
     """
     reaper, _signal = _HELD["reaper"], _HELD["_signal"]
     _signal.set_wakeup_fd(-1)  # the server's wake-up pipe is closed here
+    for number in reaper._signal_numbers(reaper._IGNORED):
+        _signal.signal(number, _signalled)  # still not ended by them, but no longer reused after them
     os.setsid()  # the runs' process group is this process's pid: the host signals it
     reaper._become_subreaper()
     supervisor = reaper._Supervisor(None)
@@ -144,8 +148,22 @@ def _serve_runs(channel: Any, template: Any) -> int:
             return 0
         request = _HELD["marshal"].loads(message)
         ahead.cwd = request["cwd"]
+        _SIGNALLED.clear()
         if not _serve_run(request, fds, ahead.spawn, supervisor, null, channel):
             return 0
+
+
+_SIGNALLED: list[int] = []
+"""The signals the reaper's group got during its current run (a timeout's, as a rule)."""
+
+
+def _signalled(number: int, frame: Any) -> None:
+    """A signal to the run's group: the host is ending the run, and may kill the group after it.
+
+    The reaper then ends after this run instead of serving another, so neither that kill nor a
+    late signal of the escalation can reach a next run.
+    """
+    _SIGNALLED.append(number)
 
 
 class _Ahead:
@@ -203,10 +221,11 @@ def _serve_run(request: dict[str, Any], fds: list[int], spawn: Any, supervisor: 
         if codes:
             os.dup2(null, 1)  # the run's pipe closes: the run is over for the host once it reads the exit
             os.dup2(null, 2)
-            channel.send(b"done")
+            if not _SIGNALLED:
+                channel.send(b"done")
             os.write(status, f"exit {codes[0]}\n".encode())
             os.close(status)
             os.chdir("/")
     except OSError:
         return False
-    return bool(codes)  # none: the template is gone, so must its reapers be
+    return bool(codes) and not _SIGNALLED  # none: the template is gone, so must its reapers be

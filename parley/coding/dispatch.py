@@ -73,7 +73,11 @@ __all__ = ["BatchExecutor", "DispatchStats", "DispatchedBatch", "ExecutionDispat
 _log = get_logger("parley.coding.dispatch")
 
 CLOSE_GRACE_S = 10.0
-"""Seconds `ExecutionDispatcher.close` waits for cancelled runs to end before it answers their callers."""
+"""Seconds `ExecutionDispatcher.close` waits for cancelled runs to end before it answers their callers.
+
+Defence in depth: the built-in executors end a cancelled run within about a second, even when its
+block stopped (SIGSTOP) the processes that supervise it (they are continued; see
+`parley.coding._process`). The bound is for executors that do not, such as a user's."""
 
 TIMED_OUT_EXIT_CODE = 124
 """The exit code of a request that hit its deadline (as ``timeout(1)`` and the executors use)."""

@@ -58,6 +58,7 @@ from parley.exceptions import ConfigError
 __all__ = ["LocalCommandLineCodeExecutor"]
 
 _SHELLS = {"bash": "bash", "shell": "bash", "sh": "sh"}
+_HELPER_NAMES = {"supervisor": "the process supervising it", "server": "the process that starts the blocks"}
 _GUARD = DangerousCommandGuard()
 
 
@@ -296,6 +297,13 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
             budget.feed_text(f"Not run: could not start {argv[0]!r}: {exc.__cause__ or exc}\n")
             return 127, False, path
         newline = "" if budget.ends_with_newline else "\n"
+        if result.continued:
+            stopped = " and ".join(_HELPER_NAMES[name] for name in result.continued)
+            budget.feed_text(
+                f"{newline}This block stopped (SIGSTOP) {stopped}; parley continued it so the block could end. "
+                "Do not signal the processes above the block.\n"
+            )
+            newline = ""
         if result.timed_out:
             budget.feed_text(f"{newline}Timeout after {self._timeout:g} s; the process tree was killed.\n")
         elif result.reaper_killed:

@@ -23,7 +23,9 @@ Decisions worth knowing:
 - The language is the first word of the info string, lower-cased, with aliases normalised by
   `parley.coding.utils.normalize_lang` (``py`` → ``python``). Pandoc-style ``{.python}`` works.
   An untagged block gets `parley.coding.utils.infer_lang`'s guess, which is bounded in work and
-  never raises: text nested deeper than Python's parsers hold (``"[" * 5000``) is ``unknown``.
+  never raises; when it cannot tell (``unknown``), the language is ``""``, as in AutoGen 0.2
+  (text nested deeper than Python's parsers hold, ``"[" * 5000``, is such a block). Executors
+  refuse a ``""`` block with a message asking for a language tag.
 - One trailing newline is dropped from each block's code, as AutoGen 0.2 does.
 """
 
@@ -96,7 +98,10 @@ def _is_closed(lines: list[str], start: int, end: int, markup: str) -> bool:
 def _language(info: str, code: str) -> str:
     words = info.split(maxsplit=1)
     tag = words[0].strip("{}.") if words else ""
-    return normalize_lang(tag) if tag else infer_lang(code)
+    if tag:
+        return normalize_lang(tag)
+    guess = infer_lang(code)
+    return "" if guess == "unknown" else guess
 
 
 class MarkdownCodeExtractor:

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from parley.exceptions import ConfigError
+from parley.exceptions import ConfigError, ConfigNotFoundError
 from parley.llm.pricing import validate_price
 from parley.llm.providers import check_api_type
 from parley.llm.rate_limit import check_rate
@@ -253,7 +253,9 @@ def config_list_from_json(
         The entries (after filtering), each checked with `validate_config_entry`.
 
     Raises:
-        ConfigError: nothing was found (the message lists every place looked); the JSON is bad
+        ConfigNotFoundError: nothing was found (the message lists every place looked); it is both a
+            `ConfigError` and a `FileNotFoundError`, as AutoGen 0.2 raised.
+        ConfigError: the JSON is bad
             (with line and column); it is not a list of dicts; or an entry is invalid.
     """
     looked: list[str] = []
@@ -273,7 +275,7 @@ def config_list_from_json(
                 break
             looked.append(f"file {str(path.resolve())!r} (not found)")
         else:
-            raise ConfigError(
+            raise ConfigNotFoundError(
                 "No config list found. Looked in: " + "; ".join(looked) + ". "
                 f'Set {env_or_file} to a JSON list such as \'[{{"model": "gpt-4o-mini"}}]\' or to a file path.'
             )

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from parley._logging import get_logger
-from parley.exceptions import ConfigError
+from parley.exceptions import UsageError
 from parley.llm.config import filter_config
 from parley.llm.providers import DEFAULT_AZURE_API_VERSION
 
@@ -73,14 +73,16 @@ def get_config_list(
         Entries with ``api_key`` and, when given, ``base_url``, ``api_type``, ``api_version``.
 
     Raises:
-        ConfigError: ``base_urls`` is given and its length differs from ``api_keys``'.
+        UsageError: ``base_urls`` is given and its length differs from ``api_keys``' (a
+            `ConfigError`, so a ``ValueError``, and an ``AssertionError`` as 0.2 raised).
     """
     if base_urls is not None and len(api_keys) != len(base_urls):
-        raise ConfigError(
-            f"The length of api_keys must match the length of base_urls: got {len(api_keys)} key(s) and "
-            f"{len(base_urls)} URL(s).",
-            key="base_urls",
-        )
+        # 0.2's words exactly (its tests compare them), raised also under python -O; the counts
+        # go in a note, which tracebacks show.
+        error = UsageError("The length of api_keys must match the length of base_urls", key="base_urls")
+        if hasattr(error, "add_note"):
+            error.add_note(f"Got {len(api_keys)} key(s) and {len(base_urls)} URL(s).")
+        raise error
     entries: list[dict[str, Any]] = []
     for index, api_key in enumerate(api_keys):
         if not api_key.strip():

@@ -80,8 +80,13 @@ def _validate(args: argparse.Namespace) -> int:
     except RuntimeConfigError as e:
         print(e, file=sys.stderr)
         return 2
-    print(f"{args.file}: OK ({len(config.agents)} agents, {len(config.teams)} teams)")
+    print(f"{args.file}: OK ({_counted(len(config.agents), 'agent')}, {_counted(len(config.teams), 'team')})")
     return 0
+
+
+def _counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: ``"1 team"``, ``"0 teams"``, ``"2 agents"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _replay(args: argparse.Namespace) -> int:

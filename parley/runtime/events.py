@@ -23,6 +23,7 @@ any UI are built on this one stream.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -57,14 +58,18 @@ class RunEvent:
     """
 
     type: ClassVar[str] = "event"
+    # Fields JSON keeps as their value's own to_dict(), each with what rebuilds the value from it.
+    _nested: ClassVar[Mapping[str, Callable[[dict[str, Any]], Any]]] = {}
     run_id: str
     session_id: str
     sequence: int
     timestamp: float
 
     def to_dict(self) -> dict[str, Any]:
-        """The event as JSON-ready data, with its ``type``."""
+        """The event as JSON-ready data: its ``type``, then its fields in order (nested objects as dicts)."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name in self._nested:
+            data[name] = data[name].to_dict()
         return {"type": self.type, **data}
 
 
@@ -179,12 +184,8 @@ class RunFinished(RunEvent):
     """The run ended; ``result`` says how. Always the last event of a run."""
 
     type: ClassVar[str] = "run_finished"
+    _nested: ClassVar[Mapping[str, Callable[[dict[str, Any]], Any]]] = {"result": RunResult.from_dict}
     result: RunResult
-
-    def to_dict(self) -> dict[str, Any]:
-        """The event as JSON-ready data, the result as a dict."""
-        return {"type": self.type, "run_id": self.run_id, "session_id": self.session_id,
-                "sequence": self.sequence, "timestamp": self.timestamp, "result": self.result.to_dict()}  # fmt: skip
 
 
 _TYPES: dict[str, type[RunEvent]] = {
@@ -207,8 +208,8 @@ def event_from_dict(data: dict[str, Any]) -> RunEvent:
     cls = _TYPES.get(str(kind))
     if cls is None:
         raise ValueError(f"unknown event type {kind!r}; known: {', '.join(sorted(_TYPES))}")
-    if cls is RunFinished:
-        fields["result"] = RunResult.from_dict(fields["result"])
+    for name, rebuild in cls._nested.items():
+        fields[name] = rebuild(fields[name])
     try:
         return cls(**fields)
     except TypeError as e:

@@ -44,8 +44,6 @@ def test_validation_errors_say_what_is_wrong() -> None:
         GroupChat(agents=[a, "b"])
     with pytest.raises(ConfigError, match="max_round"):
         GroupChat(agents=[a, b], max_round=0)
-    with pytest.raises(ConfigError, match="Did you mean 'round_robin'"):
-        GroupChat(agents=[a, b], speaker_selection_method="round-robin")
     with pytest.raises(ConfigError, match="needs speaker_transitions_type"):
         GroupChat(agents=[a, b], allowed_or_disallowed_speaker_transitions={a: [b]})
     with pytest.raises(ConfigError, match="not both"):
@@ -58,8 +56,20 @@ def test_validation_errors_say_what_is_wrong() -> None:
         GroupChat(agents=[a, b], select_speaker_prompt_template="Pick from {agents}")
     with pytest.raises(ConfigError, match="max_retries_for_selecting_speaker"):
         GroupChat(agents=[a, b], max_retries_for_selecting_speaker=-1)
+
+
+def test_a_misspelt_method_or_a_missing_model_is_refused_at_the_first_selection_as_in_0_2() -> None:
+    # 0.2 builds both and raises its ValueError once a speaker has to be chosen; so does parley,
+    # before any model is asked or any member has spoken.
+    a, b = member("a"), member("b")
+    typo = GroupChat(agents=[a, b], speaker_selection_method="round-robin")
+    with pytest.raises(ConfigError, match="Did you mean 'round_robin'"):
+        a.initiate_chat(GroupChatManager(typo, llm_config=False), message="hi", silent=True)
+    no_model = GroupChat(agents=[a, b])  # "auto", and the manager's llm_config left out
+    manager = GroupChatManager(no_model)
     with pytest.raises(ConfigError, match="needs a model"):
-        GroupChatManager(GroupChat(agents=[a, b]))  # auto selection, no llm_config
+        a.initiate_chat(manager, message="hi", silent=True)
+    assert [m["content"] for m in no_model.messages] == ["hi"]  # nobody spoke
 
 
 def test_auto_with_llm_config_false_takes_turns_in_order_as_in_autogen_02() -> None:

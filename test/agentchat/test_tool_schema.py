@@ -379,7 +379,7 @@ async def test_errors_inside_the_tool_are_not_argument_errors() -> None:
         return "unreachable"
 
     text = await answer(strict, {"n": 1})
-    assert text.startswith("Error: strict raised ValidationError: 1 validation error for Address")
+    assert text.startswith("Error: 1 validation error for Address")
 
 
 def test_the_wrapper_raises_a_parley_error_with_fields() -> None:

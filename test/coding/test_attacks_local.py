@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from parley.coding import CodeBlock, LocalCommandLineCodeExecutor
-from parley.coding._reaper_server import _SERVER, _WARM
+from parley.coding._reaper_server import _SERVER
 
 _SECRET = "redteam-secret-value"
 
@@ -68,29 +68,15 @@ print(server)
 """
 
 
-@pytest.fixture
-def fresh_servers() -> Iterator[None]:
-    """Servers started for this test and ended after it: a server a block stopped serves no later test.
-
-    (Known gap, issue 12's note: after a block SIGSTOPs a warm template, a later dispatcher's close in
-    the same process can wait for ever; ending the stopped template here keeps other tests clean.)
-    """
-    _WARM.close()
-    _SERVER.restart()
-    yield
-    _WARM.close()
-    _SERVER.restart()
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("language", ["python", "bash"])
-@pytest.mark.usefixtures("fresh_servers")
 def test_a_block_that_stops_its_server_does_not_stall_the_next_block(tmp_path: Path, language: str) -> None:
     """SIGSTOP on the process that forks the runs (same user: allowed) must not hold the next block.
 
     Before, the next block waited 10 s for a reaper that the stopped server could not fork, whatever
     its timeout, and then went to a new server. Now the server is continued before each run: the
-    same server serves the next block at once.
+    same server serves the next block at once. (No fixture restarts the servers around this test:
+    what a stopped server did to later runs is covered by ``test_stopped_helpers_local.py``.)
     """
 
     def block(stop: bool) -> CodeBlock:

@@ -1,7 +1,10 @@
 """Python blocks from the warm fork server mean what a fresh ``python file.py`` means.
 
 Each test runs with ``fork_server=True`` (the default) and ``fork_server=False`` (a fresh
-interpreter per block) and expects the same result, so the plain path is the reference.
+interpreter per block) and expects the same result, so the plain path is the reference. The
+shared cases first run on both executors that have a fork server, the local one and Docker's
+(built as the contract suite builds them, `conftest.building`); the local executor's own cases
+follow, and Docker's are in ``test_docker_fork_server.py``.
 """
 
 from __future__ import annotations
@@ -11,22 +14,39 @@ import os
 import sys
 import textwrap
 import venv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from parley.coding import CodeBlock, LocalCommandLineCodeExecutor
+from parley.coding import CodeBlock, DockerCommandLineCodeExecutor, LocalCommandLineCodeExecutor
 
 from ._procs import is_gone
+from .conftest import building
 
 pytestmark = pytest.mark.timeout(60)
+
+Executor = LocalCommandLineCodeExecutor | DockerCommandLineCodeExecutor
+MakeEither = Callable[..., Executor]
 
 
 @pytest.fixture(params=[True, False], ids=["fork-server", "plain"])
 def fork_server(request: pytest.FixtureRequest) -> bool:
     return bool(request.param)
+
+
+@pytest.fixture(params=["local", pytest.param("docker", marks=[pytest.mark.docker, pytest.mark.timeout(120)])])
+def either(request: pytest.FixtureRequest, tmp_path: Path, fork_server: bool) -> Iterator[MakeEither]:
+    """Builds the parametrised executor (local or Docker) with ``fork_server``; all are closed after."""
+    with building(request.param, tmp_path / "work") as make:
+
+        def build(**kwargs: object) -> Executor:
+            executor = make(fork_server=fork_server, timeout=20, **kwargs)
+            assert isinstance(executor, LocalCommandLineCodeExecutor | DockerCommandLineCodeExecutor)
+            return executor
+
+        yield build
 
 
 @pytest.fixture
@@ -44,64 +64,77 @@ def make(tmp_path: Path, fork_server: bool) -> Iterator[object]:
         executor.close()
 
 
-def _run(executor: LocalCommandLineCodeExecutor, code: str) -> tuple[int, str]:
+def _run(executor: Executor, code: str) -> tuple[int, str]:
     result = executor.execute_code_blocks([CodeBlock(code=textwrap.dedent(code), language="python")])
     return result.exit_code, result.output
 
 
-def test_a_block_starts_with_the_state_of_a_fresh_interpreter(make: object, tmp_path: Path) -> None:
-    executor = make()  # type: ignore[operator]
+def _workspace(executor: Executor) -> str:
+    """``work_dir`` as the code sees it: mounted at /workspace in the container, else the directory itself."""
+    return "/workspace" if isinstance(executor, DockerCommandLineCodeExecutor) else str(executor.work_dir.resolve())
+
+
+def _home(executor: Executor) -> str | None:
+    """``HOME`` as the code sees it: /tmp in the container (the default user may have none), else ours."""
+    return "/tmp" if isinstance(executor, DockerCommandLineCodeExecutor) else os.environ.get("HOME")
+
+
+_FORKED = "print(b'_warm_python' in open('/proc/self/cmdline', 'rb').read())"
+
+
+def test_python_blocks_fork_from_a_warm_interpreter_unless_turned_off(either: MakeEither, fork_server: bool) -> None:
+    executor = either()
+    assert _run(executor, _FORKED) == (0, f"{fork_server}\n")  # a fork never executed the file
+    assert executor.execute_code_blocks([CodeBlock("echo shell", "sh")]).output == "shell\n"
+
+
+def test_a_block_starts_with_the_state_of_a_fresh_interpreter(either: MakeEither) -> None:
+    executor = either()
     code = """\
         import os, sys
-        print(__name__, sys.argv == [__file__], os.path.basename(__file__).endswith(".py"))
+        print(__name__, sys.argv == [__file__], __file__.endswith(".py"), os.path.dirname(__file__) == WORKSPACE)
         print(sys.path[0] == os.path.dirname(__file__), os.getcwd() == os.path.dirname(__file__))
         print(sorted(k for k in globals() if k.startswith("__")))
         print(__spec__, __package__, __cached__, type(__loader__).__name__)
         print([m for m in ("json", "socket", "select", "_reaper", "_warm_python", "gc") if m in sys.modules])
         print(sorted(int(fd) for fd in os.listdir("/proc/self/fd")))
-        print(sys.exc_info())
+        print(sys.exc_info(), sys.flags.isolated, sys.flags.no_site, "site" in sys.modules)
+        print(os.environ["PYTHONUNBUFFERED"], os.getenv("HOME") == OUR_HOME, os.environ.get("PARLEY_TEMPLATE_LEAK"))
         import marker
         print(marker.COUNT)
         marker.COUNT += 1
     """
-    (tmp_path / "work").mkdir()
-    (tmp_path / "work" / "marker.py").write_text("COUNT = 0\n")
+    code = code.replace("WORKSPACE", repr(_workspace(executor))).replace("OUR_HOME", repr(_home(executor)))
+    executor.work_dir.mkdir(parents=True, exist_ok=True)
+    (executor.work_dir / "marker.py").write_text("COUNT = 0\n")
     first = _run(executor, code)
     second = _run(executor, code)
     assert first == second  # nothing carries over: the imported module starts afresh
     exit_code, output = first
     assert exit_code == 0, output
     assert output.splitlines() == [
-        "__main__ True True",
+        "__main__ True True True",
         "True True",
         "['__annotations__', '__builtins__', '__cached__', '__doc__', '__file__', '__loader__', "
         "'__name__', '__package__', '__spec__']",
         "None None None SourceFileLoader",
         "[]",
         "[0, 1, 2, 3]",  # 3: the listdir's own
-        "(None, None, None)",
+        "(None, None, None) 0 0 True",
+        "1 True None",
         "0",
     ]
 
 
-def test_the_environment_is_the_blocks_own(make: object) -> None:
-    executor = make(env={"PARLEY_TEST_VALUE": "one"})  # type: ignore[operator]
-    other = make(env={"PARLEY_TEST_VALUE": "two"})  # type: ignore[operator]
-    code = "import os; print(os.environ['PARLEY_TEST_VALUE'], os.environ['PYTHONUNBUFFERED'])"
-    assert _run(executor, code) == (0, "one 1\n")
-    assert _run(other, code) == (0, "two 1\n")
-    assert _run(executor, code) == (0, "one 1\n")
-
-
-def test_an_uncaught_exception_prints_only_the_scripts_traceback(make: object) -> None:
-    exit_code, output = _run(make(), "def f():\n    raise ValueError('boom')\nf()\n")  # type: ignore[operator]
+def test_an_uncaught_exception_prints_only_the_scripts_traceback(either: MakeEither) -> None:
+    executor = either()
+    exit_code, output = _run(executor, "def f():\n    raise ValueError('boom')\nf()\n")
     assert exit_code == 1
     lines = output.splitlines()
     assert lines[0] == "Traceback (most recent call last):"
-    assert [line for line in lines if line.startswith("  File")] == [
-        line for line in lines if line.startswith("  File") and ".py" in line and "_warm_python" not in line
-    ]
-    assert len([line for line in lines if line.startswith("  File")]) == 2
+    frames = [line for line in lines if line.startswith("  File")]
+    assert len(frames) == 2  # the script's own: none of the fork server's
+    assert all(f'File "{_workspace(executor)}/' in line for line in frames), frames
     assert lines[-1] == "ValueError: boom"
 
 
@@ -112,13 +145,14 @@ def test_an_uncaught_exception_prints_only_the_scripts_traceback(make: object) -
         ("import sys; sys.exit('bad input')", 1, "bad input\n"),
         ("raise SystemExit", 0, ""),
         ("import os; os._exit(7)", 7, ""),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGTERM)", 143, ""),
         ("print(1", 1, None),  # a syntax error: no traceback header
         ("raise KeyboardInterrupt", 130, None),
     ],
 )
-def test_exits_are_the_interpreters(make: object, code: str, exit_code: int, output: str | None) -> None:
-    got_code, got_output = _run(make(), code)  # type: ignore[operator]
-    assert got_code == exit_code
+def test_exits_are_the_interpreters(either: MakeEither, code: str, exit_code: int, output: str | None) -> None:
+    got_code, got_output = _run(either(), code)
+    assert got_code == exit_code, got_output
     if output is not None:
         assert got_output == output
     elif exit_code == 1:
@@ -128,7 +162,8 @@ def test_exits_are_the_interpreters(make: object, code: str, exit_code: int, out
         assert got_output.splitlines()[-1] == "KeyboardInterrupt"
 
 
-def test_leaving_joins_threads_runs_atexit_and_flushes_files(make: object, tmp_path: Path) -> None:
+def test_leaving_joins_threads_runs_atexit_and_flushes_files(either: MakeEither) -> None:
+    executor = either()
     code = """\
         import atexit, threading, time
         atexit.register(lambda: print("atexit ran", flush=True))
@@ -140,15 +175,20 @@ def test_leaving_joins_threads_runs_atexit_and_flushes_files(make: object, tmp_p
         log.write("written, never closed")
         print("main done", flush=True)
     """
-    assert _run(make(), code) == (0, "main done\nthread done\natexit ran\n")  # type: ignore[operator]
-    assert (tmp_path / "work" / "log.txt").read_text() == "written, never closed"
+    assert _run(executor, code) == (0, "main done\nthread done\natexit ran\n")
+    assert (executor.work_dir / "log.txt").read_text() == "written, never closed"
 
 
-def test_python_blocks_fork_from_a_warm_interpreter_unless_turned_off(make: object, fork_server: bool) -> None:
-    executor = make()  # type: ignore[operator]
-    exit_code, output = _run(executor, "print(open('/proc/self/cmdline', 'rb').read().split(b'\\0')[1:3])")
-    assert exit_code == 0
-    assert ("_warm_python" in output) is fork_server  # a fork never executed the file
+# The local executor's own cases.
+
+
+def test_the_environment_is_the_blocks_own(make: object) -> None:
+    executor = make(env={"PARLEY_TEST_VALUE": "one"})  # type: ignore[operator]
+    other = make(env={"PARLEY_TEST_VALUE": "two"})  # type: ignore[operator]
+    code = "import os; print(os.environ['PARLEY_TEST_VALUE'], os.environ['PYTHONUNBUFFERED'])"
+    assert _run(executor, code) == (0, "one 1\n")
+    assert _run(other, code) == (0, "two 1\n")
+    assert _run(executor, code) == (0, "one 1\n")
 
 
 def test_a_virtual_environment_runs_its_own_interpreter(make: object, tmp_path: Path) -> None:
@@ -227,21 +267,6 @@ def test_one_reaper_serves_block_after_block_and_ends_what_each_left(tmp_path: P
             daemon = int(result.output.split()[1])
             assert is_gone(daemon)
         assert len({result.output.split()[0] for result in runs}) == 1
-
-
-def test_a_timed_out_block_does_not_cost_its_reaper_when_the_run_ended(tmp_path: Path) -> None:
-    """The timeout's interrupt ends the block, its reaper reports the run over: the reaper is not killed.
-
-    The host no longer stops and kills the run's process group once the reaper has reported: the
-    reaper may already be serving the next block.
-    """
-    code = "import os, time\nprint(os.getppid(), flush=True)\ntime.sleep(1000)\n"
-    with LocalCommandLineCodeExecutor(work_dir=tmp_path, timeout=1) as executor:
-        first = executor.execute_code_blocks([CodeBlock(code, "python")])
-        assert first.timed_out
-        second = executor.execute_code_blocks([CodeBlock("import os\nprint(os.getppid())", "python")])
-    assert second.exit_code == 0, second.output
-    assert first.output.split()[0] == second.output.split()[0]
 
 
 def test_a_block_that_kills_the_waiting_reapers_does_not_stop_the_next_block(tmp_path: Path) -> None:

@@ -231,6 +231,21 @@ def test_bang_echo_and_pip_install_work_in_python_blocks(make: MakeKernelExecuto
     assert install.output.endswith("42\n")
 
 
+def test_bang_lines_in_shell_blocks_run_as_shell_commands(make: MakeKernelExecutor) -> None:
+    """A notebook-style shell block (``!cmd``) runs, as in 0.2's kernel executors; bash's ``! cmd`` stays."""
+    executor = make()
+    result = run(executor, CodeBlock('!echo "hello world!"\n  !printf "%s\\n" indented', "bash"))
+    assert (result.exit_code, result.output) == (0, "hello world!\nindented\n")
+    negated = run(executor, CodeBlock("! false && echo negated", "sh"))
+    assert (negated.exit_code, negated.output) == (0, "negated\n")
+
+
+def test_untagged_blocks_are_refused_with_a_request_for_a_tag(make: MakeKernelExecutor) -> None:
+    result = run(make(), CodeBlock("Hello there", ""))
+    assert result.exit_code == 1
+    assert "no language tag" in result.output
+
+
 def test_blocks_in_other_languages_are_refused(make: MakeKernelExecutor) -> None:
     result = run(make(), CodeBlock("console.log(1)", "javascript"))
     assert result.exit_code == 1

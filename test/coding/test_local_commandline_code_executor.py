@@ -272,8 +272,9 @@ def test_unsupported_languages_are_not_run(work: Path, language: str) -> None:
     assert not work.exists() or not list(work.iterdir())
 
 
-def test_unknown_language_asks_for_a_tag(work: Path) -> None:
-    result = run(LocalCommandLineCodeExecutor(work_dir=work), CodeBlock("Hello there", "unknown"))
+@pytest.mark.parametrize("language", ["", "unknown"])  # "" is what the extractor gives an untagged block, as 0.2
+def test_unknown_language_asks_for_a_tag(work: Path, language: str) -> None:
+    result = run(LocalCommandLineCodeExecutor(work_dir=work), CodeBlock("Hello there", language))
     assert result.exit_code == 1
     assert "no language tag" in result.output
 

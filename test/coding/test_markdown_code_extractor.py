@@ -118,7 +118,7 @@ def test_language_is_first_word_of_info_normalised(info: str, language: str) -> 
         ("python script.py", "sh"),
         ("ls -la\ncd ..", "sh"),
         ("import math\nprint(math.pi)", "python"),
-        ("Hello, how are you?", "unknown"),
+        ("Hello, how are you?", ""),
     ],
 )
 def test_untagged_blocks_get_an_inferred_language(code: str, language: str) -> None:
@@ -153,7 +153,7 @@ def test_no_blocks(message: str | list[dict[str, Any]] | None) -> None:
     ["[" * 5000, "1+" * 100_000 + "1", "not " * 100_000 + "x", "[" * 1_000_000, "-" * 1_000_000 + "1"],
     ids=["5000-brackets", "100000-plus", "100000-not", "1MB-brackets", "1MB-minus"],
 )
-def test_an_untagged_block_nested_too_deep_to_parse_is_unknown(code: str) -> None:
-    """A model's message never makes extraction raise: such a block is kept, and no executor runs "unknown"."""
+def test_an_untagged_block_nested_too_deep_to_parse_has_no_language(code: str) -> None:
+    """A model's message never makes extraction raise: such a block is kept, untagged ("" as in 0.2)."""
     message = f"Here it is:\n\n```\n{code}\n```\n\nand a tagged one:\n\n```python\nprint(1)\n```\n"
-    assert extract(message) == [CodeBlock(code, "unknown"), CodeBlock("print(1)", "python")]
+    assert extract(message) == [CodeBlock(code, ""), CodeBlock("print(1)", "python")]

@@ -73,7 +73,16 @@ def test_validate_names_each_problem_with_its_path(tmp_path: Path) -> None:
     good = write_yaml(tmp_path / "good.yaml", pair_config("http://127.0.0.1:9/v1", tmp_path))
     ok = parley("validate", str(good), cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
-    assert "OK (2 agents, 1 teams)" in ok.stdout
+    assert "OK (2 agents, 1 team)" in ok.stdout
+
+
+def test_validate_counts_in_the_singular_for_one(tmp_path: Path) -> None:
+    config = pair_config("http://127.0.0.1:9/v1", tmp_path)
+    del config["agents"]["runner"], config["teams"]
+    one = write_yaml(tmp_path / "one.yaml", config)
+    done = parley("validate", str(one), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{one}: OK (1 agent, 0 teams)"
 
 
 def test_run_with_an_unknown_target_suggests_one(tmp_path: Path) -> None:

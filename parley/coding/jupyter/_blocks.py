@@ -9,13 +9,22 @@ which every executor shares); a kernel on a gateway saves it where it runs
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from parley.coding._blocks import NotRun, save_block
 from parley.coding.base import CodeBlock
-from parley.coding.utils import normalize_lang
+from parley.coding.utils import normalize_lang, silence_pip
 
-__all__ = ["SHELLS", "SUPPORTED_LANGUAGES", "language_refusal", "prepare_block", "save_named"]
+__all__ = [
+    "SHELLS",
+    "SUPPORTED_LANGUAGES",
+    "block_source",
+    "language_refusal",
+    "prepare_block",
+    "save_named",
+    "strip_shell_escapes",
+]
 
 SUPPORTED_LANGUAGES = ("bash", "ipython", "python", "sh", "shell")
 """The languages the kernel executors run: Python with IPython syntax, and shell scripts."""
@@ -24,10 +33,47 @@ SHELLS = {"bash": "bash", "shell": "bash", "sh": "sh"}
 """Shell languages and the interpreter that runs each."""
 
 
+_SHELL_ESCAPE = re.compile(r"^([ \t]*)!(?=[^\s=!])", re.MULTILINE)
+
+
+def strip_shell_escapes(code: str) -> str:
+    """A shell block's lines written as IPython shell escapes (``!echo hi``), as plain shell lines.
+
+    Models used to notebooks write a shell block's commands as ``!cmd``; AutoGen 0.2's kernel
+    executors sent every block to IPython, which ran them. parley runs a shell block with the
+    shell, where ``!cmd`` is "command not found", so the ``!`` is dropped first. Only a ``!``
+    that starts a line and is followed by a command is dropped: ``! cmd`` (bash's negation),
+    ``!=`` and ``!!`` keep their shell meaning.
+
+    Args:
+        code: a shell block's source.
+
+    Returns:
+        The source with each such leading ``!`` removed (indentation kept).
+    """
+    return _SHELL_ESCAPE.sub(r"\1", code) if "!" in code else code
+
+
+def block_source(code: str, lang: str) -> str:
+    """The source a kernel executor runs for a block in ``lang`` (a canonical tag).
+
+    Shell blocks lose their IPython ``!`` escapes (`strip_shell_escapes`); then ``pip install``
+    lines get ``-qqq`` (`parley.coding.utils.silence_pip`), as in AutoGen 0.2.
+    """
+    if lang in SHELLS:
+        code = strip_shell_escapes(code)
+    return silence_pip(code, lang)
+
+
 def language_refusal(lang: str) -> str | None:
     """None when the kernel executors run blocks in ``lang`` (a canonical tag), else the text refusing it."""
     if lang in SUPPORTED_LANGUAGES:
         return None
+    if lang in ("", "unknown"):
+        return (
+            "Not run: the code block has no language tag and does not look like Python or a shell "
+            f"script. Tag its fence with one of: {', '.join(SUPPORTED_LANGUAGES)}."
+        )
     return (
         f"Not run: this executor does not run {lang!r} code blocks; it runs: "
         f"{', '.join(SUPPORTED_LANGUAGES)}. Tag the block with one of them."

@@ -39,13 +39,13 @@ from parley.coding._options import (
 from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.approval import Approve, check_approve
 from parley.coding.base import CodeBlock, CodeResult
-from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, language_refusal
+from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, block_source, language_refusal
 from parley.coding.jupyter._cell import CellOutcome, KernelChannel, run_cell
 from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._limit import SETUP_PAYLOAD_SOURCE, install_call, lost_output_note
 from parley.coding.jupyter._shell import shell_call, shell_cell
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.coding.utils import normalize_lang, silence_pip
+from parley.coding.utils import normalize_lang
 from parley.exceptions import ConfigError, ExecutorUnavailableError
 
 _log = get_logger("parley.coding.jupyter")
@@ -335,7 +335,7 @@ class KernelExecutor(ExecutorBase):
         if refusal is not None:
             collector.line(refusal)
             return 1, False
-        code = silence_pip(block.code, lang)
+        code = block_source(block.code, lang)
         stopped = await self._save_named(code, work_dir, collector)
         if stopped is not None:
             return stopped

@@ -39,12 +39,11 @@ from parley.coding._options import check_max_output_chars, check_seconds, check_
 from parley.coding._process import TIMEOUT_EXIT_CODE
 from parley.coding.approval import Approve, check_approve
 from parley.coding.base import CodeBlock, CodeResult
-from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, prepare_block
+from parley.coding.jupyter._blocks import SHELLS, SUPPORTED_LANGUAGES, block_source, prepare_block
 from parley.coding.jupyter._capture import Deadline, capture
 from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._shell import HELPER_NAME, SHELL_HELPER_SOURCE
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.coding.utils import silence_pip
 from parley.exceptions import ExecutorUnavailableError
 
 __all__ = ["NotebookCodeExecutor"]
@@ -180,7 +179,7 @@ class NotebookCodeExecutor(ExecutorBase):
         if refusal is not None:
             collector.line(refusal)
             return 1, False
-        code = silence_pip(block.code, lang)
+        code = block_source(block.code, lang)
         deadline = Deadline(self._timeout)
         try:
             with capture(self._shell, collector) as copier, deadline:
