@@ -113,7 +113,7 @@ def test_sdks_are_imported_by_one_adapter_each() -> None:
     for path in sorted(PACKAGE.rglob("*.py")):
         for mod in _imports(path):
             top = mod.split(".")[0]
-            if top in ("openai", "docker", "jupyter_client", "tornado", "mcp", "mcp_types"):
+            if top in ("openai", "docker", "jupyter_client", "tornado", "mcp", "mcp_types", "redis", "azure"):
                 users.setdefault(top, []).append(str(path.relative_to(ROOT)))
     for sdk, files in users.items():
         assert len(set(files)) == 1, f"{sdk} is imported by several modules: {sorted(set(files))}"
@@ -123,7 +123,7 @@ def test_import_parley_is_cheap_and_quiet() -> None:
     code = (
         "import sys, parley\n"
         "heavy = [m for m in ('openai', 'pydantic', 'rich', 'httpx', 'markdown_it', 'docker', 'jupyter_client',"
-        " 'tornado') if m in sys.modules]\n"
+        " 'tornado', 'redis', 'azure') if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -52,7 +52,10 @@ def test_a_chat_is_recorded_in_autogens_tables(tmp_path: Path) -> None:
     assert assistant_args["llm_config"]["config_list"] == [{"model": "gpt-4o-mini"}]  # no key, no endpoint
     (wrapper,) = rows(db, "SELECT * FROM oai_wrappers")
     assert agents[0]["wrapper_id"] == wrapper["wrapper_id"]
-    assert json.loads(wrapper["init_args"]) == {"config_list": [{"model": "gpt-4o-mini"}], "temperature": 0}
+    assert json.loads(wrapper["init_args"]) == {  # 0.2's shape: the constructor's arguments
+        "config_list": [{"model": "gpt-4o-mini"}],
+        "base_config": {"temperature": 0},
+    }
     (client,) = rows(db, "SELECT * FROM oai_clients")
     assert (client["wrapper_id"], client["class"]) == (wrapper["wrapper_id"], "OpenAIClient")
     (call,) = rows(db, "SELECT * FROM chat_completions")

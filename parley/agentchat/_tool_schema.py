@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, TypeAdapter, ValidationError, create_model
-from pydantic.json_schema import GenerateJsonSchema
 
 from parley.agentchat._tools import ToolArgumentsError
 from parley.exceptions import ConfigError
@@ -182,7 +181,7 @@ def arguments_model(f: Callable[..., Any], name: str) -> ArgumentsModel:
         )
     try:
         model = create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
-        model.model_json_schema(schema_generator=_NoFieldTitles)
+        model.model_json_schema()
     except PydanticUserError as e:
         raise _unschemable(name, sig, e) from None
     return ArgumentsModel(model, tuple(params))
@@ -203,11 +202,21 @@ def _unschemable(name: str, sig: inspect.Signature, error: Exception) -> ConfigE
     return ConfigError(f"Tool {name!r}: its parameters cannot be described as a JSON schema: {error}", key=name)
 
 
-class _NoFieldTitles(GenerateJsonSchema):
-    """pydantic's generator without the ``"title"`` it derives from every field name (noise to a model)."""
+def _without_parameter_titles(properties: dict[str, Any]) -> dict[str, Any]:
+    """``properties`` without the ``"title"`` pydantic derives from each parameter's name.
 
-    def field_title_should_be_set(self, schema: Any) -> bool:
-        return False
+    ``"city"`` would carry ``"title": "City"``: noise to a model, and absent from AutoGen 0.2's
+    schemas. Only the parameters lose it: the fields of a pydantic model or TypedDict inside keep
+    theirs, and so does the title of a type itself (``"title": "Currency"``), as in 0.2. A title
+    given explicitly (``Field(title=...)``) stays.
+    """
+    out: dict[str, Any] = {}
+    for name, node in properties.items():
+        derived = name.title().replace("_", " ").strip()
+        if isinstance(node, dict) and node.get("title") == derived:
+            node = {k: v for k, v in node.items() if k != "title"}
+        out[name] = node
+    return out
 
 
 class _Recursive(Exception):
@@ -272,8 +281,8 @@ def function_schema(f: Callable[..., Any], *, name: str | None = None, descripti
             "a docstring.",
             key="description",
         )
-    raw = arguments_model(f, chosen).model.model_json_schema(schema_generator=_NoFieldTitles)
-    parameters: dict[str, Any] = {"type": "object", "properties": raw.get("properties", {})}
+    raw = arguments_model(f, chosen).model.model_json_schema()
+    parameters: dict[str, Any] = {"type": "object", "properties": _without_parameter_titles(raw.get("properties", {}))}
     if raw.get("required"):
         parameters["required"] = raw["required"]
     if "$defs" in raw:

@@ -43,6 +43,7 @@ __all__ = [
     "CLIENT_KEYS",
     "DEFAULT_STREAM_CHUNK_TIMEOUT",
     "DEFAULT_TIMEOUT",
+    "check_base_url",
     "config_list_from_json",
     "filter_config",
     "import_object",
@@ -163,14 +164,32 @@ def validate_config_entry(entry: Any) -> dict[str, Any]:
     return out
 
 
-def _check_types(entry: dict[str, Any]) -> None:
-    check_api_type(entry.get("api_type"))
-    base_url = entry.get("base_url")
-    if base_url is not None and (not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))):
+def check_base_url(base_url: str) -> str:
+    """Check, before a request, that ``base_url`` is an ``http://`` or ``https://`` URL.
+
+    Returns:
+        ``base_url``.
+
+    Raises:
+        ConfigError: it is not (the message shows an example).
+    """
+    if not base_url.startswith(("http://", "https://")):
         raise ConfigError(
             f"base_url must be an http:// or https:// URL such as 'http://localhost:8000/v1', got {base_url!r}.",
             key="base_url",
         )
+    return base_url
+
+
+def _check_types(entry: dict[str, Any]) -> None:
+    check_api_type(entry.get("api_type"))
+    base_url = entry.get("base_url")
+    if base_url is not None and not isinstance(base_url, str):
+        raise ConfigError(
+            f"base_url must be a URL string such as 'http://localhost:8000/v1', got {base_url!r}.", key="base_url"
+        )
+    # That it is an http(s) URL is checked at the first request (`check_base_url`), as in AutoGen
+    # 0.2, where a wrapper (and a logged one) can be built from an entry that is never called.
     for key in ("timeout", "stream_chunk_timeout"):
         seconds = entry.get(key)
         if seconds is not None and (

@@ -58,7 +58,7 @@ from parley.exceptions import (
     redact_url,
 )
 from parley.llm._errors import server_message, status_error
-from parley.llm.config import DEFAULT_STREAM_CHUNK_TIMEOUT, split_entry, validate_config_entry
+from parley.llm.config import DEFAULT_STREAM_CHUNK_TIMEOUT, check_base_url, split_entry, validate_config_entry
 from parley.llm.pricing import cost, validate_price
 from parley.llm.providers import AZURE, provider_for
 from parley.llm.streaming import ChunkAccumulator, StreamedReply, StreamStalledError, current_sink
@@ -156,8 +156,12 @@ class OpenAIClient:
         return os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
 
     def _sdk_client(self) -> tuple[AsyncOpenAI, str]:
-        """This loop's SDK client and its base URL, made on first use."""
-        base_url = self._base_url()
+        """This loop's SDK client and its base URL, made on first use.
+
+        Raises:
+            ConfigError: the base URL is not an http:// or https:// URL.
+        """
+        base_url = check_base_url(self._base_url())
         if not ALLOW_REMOTE_MODEL_REQUESTS and not _is_loopback(base_url):
             raise ModelError(
                 f"remote model requests are blocked in tests: {base_url} is not a loopback address. "
@@ -264,6 +268,8 @@ class OpenAIClient:
                 does not validate against a pydantic ``response_format``.
             ModelError: any other failure, with the HTTP status when there is one; also when
                 `ALLOW_REMOTE_MODEL_REQUESTS` is False and the server is not on loopback.
+            ConfigError: ``base_url`` is not an http:// or https:// URL (checked here, at the
+                first request, as in AutoGen 0.2, not when the entry is loaded).
         """
         client, base_url = self._sdk_client()
         body = dict(self._params)

@@ -177,7 +177,8 @@ class OpenAIWrapper:
         self._formats = [self._format(entry, None) for entry in self._entries]
         self.usage_summary = UsageSummary()
         if runtime_logging.is_logging:
-            runtime_logging.log_new_wrapper(self, {"config_list": entries, **base_config})
+            # 0.2's shape: its constructor logs its own arguments, config_list and base_config.
+            runtime_logging.log_new_wrapper(self, {"config_list": entries, "base_config": base_config})
             for client, entry in zip(self._clients, entries, strict=True):
                 runtime_logging.log_new_client(client, self, entry)
 

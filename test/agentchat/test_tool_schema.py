@@ -132,7 +132,10 @@ ADDRESS_SCHEMA = {
     "type": "object",
     "title": "Address",
     "description": "A postal address.",
-    "properties": {"street": {"type": "string"}, "zip_code": {"type": "integer", "default": 0}},
+    "properties": {  # fields inside a model keep their titles, as in AutoGen 0.2
+        "street": {"type": "string", "title": "Street"},
+        "zip_code": {"type": "integer", "default": 0, "title": "Zip Code"},
+    },
     "required": ["street"],
 }
 
@@ -171,8 +174,13 @@ def test_recursive_models_keep_defs() -> None:
                 "type": "object",
                 "title": "Tree",
                 "properties": {
-                    "label": {"type": "string"},
-                    "children": {"type": "array", "items": {"$ref": "#/$defs/Tree"}, "default": []},
+                    "label": {"type": "string", "title": "Label"},
+                    "children": {
+                        "type": "array",
+                        "items": {"$ref": "#/$defs/Tree"},
+                        "default": [],
+                        "title": "Children",
+                    },
                 },
                 "required": ["label"],
             }
@@ -389,3 +397,29 @@ def test_the_wrapper_raises_a_parley_error_with_fields() -> None:
     assert e.value.tool == "book"
     assert e.value.problems == ("nights: Input should be a valid integer (got [])",)
     assert (wrapper.__name__, wrapper.__doc__) == ("book", book.__doc__)
+
+
+class Point(BaseModel):
+    x_pos: int
+    y_pos: Annotated[int, Field(title="Vertical")]
+
+
+def test_only_the_parameters_lose_the_titles_pydantic_derives_from_their_names() -> None:
+    def move(
+        to_point: Point, speed_limit: float = 1.0, mode: Annotated[str, Field(title="Travel mode")] = "walk"
+    ) -> None:
+        """Move."""
+
+    assert params(move)["properties"] == {
+        "to_point": {
+            "type": "object",
+            "title": "Point",
+            "properties": {
+                "x_pos": {"type": "integer", "title": "X Pos"},
+                "y_pos": {"type": "integer", "title": "Vertical"},
+            },
+            "required": ["x_pos", "y_pos"],
+        },
+        "speed_limit": {"type": "number", "default": 1.0},
+        "mode": {"type": "string", "default": "walk", "title": "Travel mode"},  # given explicitly: kept
+    }

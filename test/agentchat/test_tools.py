@@ -333,7 +333,7 @@ def test_the_model_reads_an_argument_error_and_retries() -> None:
                             "type": "object",
                             "title": "Ticket",
                             "properties": {
-                                "title": {"type": "string"},
+                                "title": {"type": "string", "title": "Title"},
                                 "priority": {
                                     "type": "string",
                                     "enum": ["low", "high"],

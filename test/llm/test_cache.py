@@ -257,10 +257,12 @@ async def test_cache_async_api_and_close_before_use(tmp_path: Path) -> None:
 def test_cache_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"Unknown Cache config key 'cache_sed'.*Did you mean 'cache_seed'"):
         Cache({"cache_sed": 1})
-    with pytest.raises(ConfigError, match="Cosmos DB is not supported"):
+    with pytest.raises(ConfigError, match="cosmos_db_config needs a container_id"):
         Cache({"cosmos_db_config": {}})
-    with pytest.raises(ConfigError, match="not both"):
-        Cache({"redis_url": "redis://localhost", "cache_path_root": "x"})
+    with pytest.raises(ConfigError, match=r"Unknown cosmos_db_config key 'container'.*Did you mean 'container_id'"):
+        Cache({"cosmos_db_config": {"container": "c"}})
+    with pytest.raises(ConfigError, match=r"needs a client .* or a connection_string"):
+        Cache({"cosmos_db_config": {"container_id": "c", "connection_string": "AccountKey=k;"}})
     for seed in (True, 1.5, "../up", "", ".hidden", None):
         with pytest.raises(ConfigError, match="cache_seed must be"):
             Cache.disk(cache_seed=seed)  # type: ignore[arg-type]
@@ -345,3 +347,45 @@ async def test_a_locked_disk_cache_never_blocks_the_event_loop(tmp_path: Path) -
         other.execute("COMMIT")
         other.close()
         assert await reader == 1
+
+
+# -- AutoGen 0.2's CacheFactory ----------------------------------------------------------------------------
+
+
+def test_a_cache_from_a_config_is_built_by_the_cache_factory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from parley.cache import InMemoryCache
+    from parley.cache.cache_factory import CacheFactory
+
+    calls: list[dict[str, Any]] = []
+    store = InMemoryCache(seed="s")
+
+    def factory(**kwargs: Any) -> Cache:
+        calls.append(kwargs)
+        return store
+
+    monkeypatch.setattr(CacheFactory, "cache_factory", factory)
+    cache = Cache({})
+    assert calls == [{"seed": 42, "redis_url": None, "cache_path_root": None, "cosmosdb_config": None}]
+    assert cache.cache is store
+    assert cache.cache_seed == 42  # kept as given: an int stays an int
+    cache.set("k", [1])
+    assert store.get("k") == [1]
+    with cache as entered:
+        assert entered is store  # as in 0.2, `with` gives the store
+        assert entered.get("k") == [1]
+    with pytest.raises(CacheError, match="closed"):
+        cache.get("k")  # leaving the block closed the store, which the cache hands every call to
+
+
+def test_the_factory_prefers_redis_then_cosmos_then_disk(tmp_path: Path) -> None:
+    from parley.cache import DiskCache, RedisCache
+    from parley.cache.cache_factory import CacheFactory
+
+    both = Cache({"cache_seed": 1, "redis_url": "redis://127.0.0.1:1/0", "cache_path_root": str(tmp_path)})
+    assert isinstance(both.cache, RedisCache)  # 0.2's order: redis_url wins
+    assert repr(both) == "Cache.redis(cache_seed=1, redis_url='redis://127.0.0.1:1/0')"
+    disk = CacheFactory.cache_factory("s", cache_path_root=None)
+    assert isinstance(disk, DiskCache)
+    assert disk.seed == str(tmp_path / ".cache" / "s")
+    with pytest.raises(ConfigError, match="cache_seed must be"):
+        CacheFactory.cache_factory("../up")

@@ -71,3 +71,31 @@ def test_an_unreachable_server_is_a_clear_error(closed_port: int) -> None:
     assert "pw-secret-123" not in str(e.value)
     assert "pw-secret-123" not in repr(cache)
     cache.close()
+
+
+def test_the_redis_client_is_the_cache_attribute_as_in_autogen(redis_url: str, redis_seed: str) -> None:
+    import redis
+
+    import parley.cache.redis_cache as redis_cache
+
+    assert redis_cache.redis is redis  # where 0.2's tests patch Redis.from_url
+    with redis_cache.RedisCache(redis_seed, redis_url) as cache:
+        client = cache.cache
+        assert isinstance(client, redis.Redis)
+        assert client.connection_pool.connection_kwargs["socket_timeout"] == 10.0  # every command has a deadline
+        cache.set("k", [1, 2])
+        assert client.get(f"parley:{redis_seed}:k") == b"[1,2]"
+    with pytest.raises(CacheError, match="closed"):
+        cache.get("k")
+
+
+def test_a_value_that_is_not_text_is_a_miss(redis_url: str, redis_seed: str) -> None:
+    import pickle
+
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.set(f"parley:{redis_seed}:k", pickle.dumps("0.2 stored pickles"))
+    client.close()
+    with Cache.redis(cache_seed=redis_seed, redis_url=redis_url) as cache:
+        assert cache.get("k", "miss") == "miss"  # never unpickled, and no UnicodeDecodeError

@@ -125,7 +125,7 @@ def test_valid_entries_pass_and_come_back_as_copies() -> None:
         ({"model": "m", "max_token": 10}, "Did you mean 'max_tokens'?"),
         ({"model": "m", "api_type": "cohere"}, "api_type 'cohere' is not supported"),
         ({"model": "m", "api_type": "opnai"}, "Did you mean 'openai'?"),
-        ({"model": "m", "base_url": "localhost:8000"}, "http:// or https:// URL"),
+        ({"model": "m", "base_url": 8000}, "base_url must be a URL string"),
         ({"model": "m", "timeout": 0}, "timeout is in seconds"),
         ({"model": "m", "timeout": float("inf")}, "timeout is in seconds and must be a finite number > 0"),
         ({"model": "m", "stream_chunk_timeout": 0}, "stream_chunk_timeout is in seconds"),

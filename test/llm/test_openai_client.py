@@ -19,7 +19,7 @@ from parley.exceptions import (
     ModelRateLimitError,
     ModelResponseError,
 )
-from parley.llm import ModelClient, OpenAIClient
+from parley.llm import ModelClient, OpenAIClient, OpenAIWrapper
 from parley.llm import openai_client as openai_client_module
 from parley.llm.pricing import cost
 from parley.llm.types import Message, ToolSpec
@@ -251,6 +251,15 @@ def test_bad_entries_fail_at_construction() -> None:
         OpenAIClient({"model": "gpt-4o", "base_ulr": "http://localhost:1/v1"})
     with pytest.raises(ConfigError, match="OpenAIWrapper"):
         OpenAIClient({"model": "x", "model_client": ScriptedModelClient([])})
+
+
+async def test_a_base_url_that_is_not_http_is_refused_at_the_first_request() -> None:
+    entry = {"model": "gpt-4", "api_key": "some_key", "base_url": "some url"}
+    wrapper = OpenAIWrapper(config_list=[entry])  # built, as in AutoGen 0.2 (its logging test does this)
+    with pytest.raises(ConfigError, match=r"base_url must be an http:// or https:// URL .* got 'some url'"):
+        await wrapper.create([{"role": "user", "content": "hi"}])
+    with pytest.raises(ConfigError, match="base_url must be an http:// or https:// URL"):
+        await OpenAIClient({"model": "m", "api_key": "k", "base_url": "localhost:8000"}).create([])
 
 
 async def test_remote_requests_are_blocked_when_the_guard_is_off(

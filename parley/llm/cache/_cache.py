@@ -51,7 +51,7 @@ The agent layer sets it for the length of a chat; `parley.llm.OpenAIWrapper` rea
 call, so every model call in the chat, by any agent, uses that cache."""
 
 _SEED_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_CONFIG_KEYS = ("cache_seed", "cache_path_root", "redis_url")
+_CONFIG_KEYS = ("cache_seed", "cache_path_root", "cosmos_db_config", "redis_url")
 
 
 def check_cache_seed(seed: Any) -> int | str:
@@ -77,18 +77,27 @@ def check_cache_seed(seed: Any) -> int | str:
 class Cache:
     """A store of model replies, keyed by a hash of the request (see `parley.llm.cache._key`).
 
-    Make one with `Cache.disk` (an SQLite file) or `Cache.redis`, or, as in AutoGen 0.2, from a
-    config dict: ``Cache({"cache_seed": 42, "redis_url": "redis://..."})`` is a Redis cache,
-    ``Cache({"cache_seed": 42, "cache_path_root": ".cache"})`` a disk cache.
+    Make one with `Cache.disk` (an SQLite file), `Cache.redis` or `Cache.cosmos_db`, or, as in
+    AutoGen 0.2, from a config dict: ``Cache({"cache_seed": 42, "redis_url": "redis://..."})`` is a
+    Redis cache, ``Cache({"cache_seed": 42, "cosmos_db_config": {...}})`` a Cosmos DB cache, and
+    ``Cache({"cache_seed": 42, "cache_path_root": ".cache"})`` (or no store key) a disk cache.
+
+    A `Cache` made from a config builds its store with
+    `parley.llm.cache.factory.CacheFactory.cache_factory` (AutoGen 0.2's ``CacheFactory``) and
+    hands every call to it: the store is the attribute ``cache`` (a `DiskCache`, `RedisCache` or
+    `parley.llm.cache.cosmos.CosmosDBCache`), and ``with Cache(config) as c`` gives the store, as
+    in 0.2. The store classes are `Cache` objects themselves, usable anywhere a `Cache` is.
 
     Args:
-        config: ``cache_seed`` (default 42), and either ``redis_url`` or ``cache_path_root``
-            (default ``".cache"``).
+        config: ``cache_seed`` (default 42, kept as given: an int stays an int), and at most one
+            store: ``redis_url``, ``cosmos_db_config`` (see `parley.llm.cache.cosmos.CosmosDBConfig`)
+            or ``cache_path_root`` (default ``".cache"``). When several are given, the first of
+            that order is used, as in 0.2.
 
     Raises:
-        ConfigError: an unknown key (with a "did you mean"), both ``redis_url`` and
-            ``cache_path_root``, or a bad seed or URL.
-        MissingDependencyError: ``redis_url`` is given but the ``redis`` package is missing.
+        ConfigError: an unknown key (with a "did you mean"), or a bad seed, URL, path or Cosmos
+            DB config.
+        MissingDependencyError: the chosen store's package (``redis``, ``azure-cosmos``) is missing.
 
     Nothing is opened until the first read or write, and then only once: the connection is kept
     until `close`. Reads and writes that may wait run on the cache's own worker thread, so the
@@ -99,34 +108,34 @@ class Cache:
     `parley.llm.OpenAIWrapper.create` (one call).
     """
 
+    cache: Any
+    """The store this cache hands its calls to (a cache made from a config), or the store's client."""
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         if not isinstance(config, Mapping):
             raise ConfigError(f"Cache(config) takes a dict such as {{'cache_seed': 42}}, got {config!r}.")
         for key in config:
             if key not in _CONFIG_KEYS:
                 near = difflib.get_close_matches(str(key), _CONFIG_KEYS, n=1)
-                extra = " (Cosmos DB is not supported)" if "cosmos" in str(key) else ""
-                raise ConfigError(f"Unknown Cache config key {key!r}{extra}.", key=str(key), suggestions=near)
-        if "redis_url" in config and "cache_path_root" in config:
-            raise ConfigError("Give Cache redis_url (a Redis cache) or cache_path_root (a disk cache), not both.")
+                raise ConfigError(f"Unknown Cache config key {key!r}.", key=str(key), suggestions=near)
         seed = check_cache_seed(config.get("cache_seed", DEFAULT_CACHE_SEED))
-        if "redis_url" in config:
-            from parley.llm.cache.redis import RedisCacheBackend
+        from parley.llm.cache.factory import CacheFactory  # a late import: the factory builds Cache subclasses
 
-            redis_backend = RedisCacheBackend(config["redis_url"], prefix=f"parley:{seed}:")
-            self._attach(seed, redis_backend, 4, f"redis_url={redis_backend.url!r}")
-        else:
-            from parley.llm.cache.disk import DiskCacheBackend
-
-            root = config.get("cache_path_root", DEFAULT_CACHE_PATH_ROOT)
-            if not isinstance(root, (str, os.PathLike)):
-                raise ConfigError(f"cache_path_root must be a folder path, got {root!r}.", key="cache_path_root")
-            directory = os.path.join(os.path.abspath(root), str(seed))
-            self._attach(seed, DiskCacheBackend(directory), 1, f"cache_path_root={os.path.dirname(directory)!r}")
+        self.config = dict(config)
+        self._seed: int | str = seed
+        self._store: Cache | None = CacheFactory.cache_factory(
+            seed=seed,
+            redis_url=config.get("redis_url"),
+            cache_path_root=config.get("cache_path_root"),
+            cosmosdb_config=config.get("cosmos_db_config"),
+        )
+        self.cache = self._store
 
     def _attach(self, seed: int | str, backend: CacheBackend, workers: int, where: str) -> None:
         """Use ``backend`` (not opened yet), with ``workers`` threads; ``where`` is shown in the repr."""
-        self._seed: int | str = seed
+        self._seed = seed
+        self._store = None
+        self.cache = backend
         self._backend = backend
         self._workers = workers
         self._where = where
@@ -171,16 +180,55 @@ class Cache:
         """
         return cls({"cache_seed": cache_seed, "redis_url": redis_url})
 
+    @classmethod
+    def cosmos_db(
+        cls,
+        connection_string: str | None = None,
+        container_id: str | None = None,
+        cache_seed: int | str = DEFAULT_CACHE_SEED,
+        client: Any = None,
+    ) -> Cache:
+        """A cache in an Azure Cosmos DB container of the database ``parley_cache`` (AutoGen 0.2's ``Cache.cosmos_db``).
+
+        Needs the ``azure-cosmos`` package (``pip install 'pyparley[cosmos]'``). Each entry is an
+        item ``{"id": key, "partitionKey": str(cache_seed), "data": <JSON text>}``; see
+        `parley.llm.cache.cosmos`.
+
+        Args:
+            connection_string: the account's connection string (``AccountEndpoint=...;AccountKey=...;``).
+                Never shown in reprs or errors. Not needed when ``client`` is given.
+            container_id: the container, created on first use if missing (partition key
+                ``/partitionKey``).
+            cache_seed: names the cache (the partition); a new seed starts an empty one. Default 42.
+            client: an ``azure.cosmos.CosmosClient`` to use instead of a connection string; the
+                cache never closes it.
+
+        Raises:
+            ConfigError: no container, or neither a connection string nor a client.
+            MissingDependencyError: ``azure-cosmos`` is not installed.
+        """
+        from parley.llm.cache.cosmos import DEFAULT_DATABASE_ID
+
+        cosmos_db_config = {
+            "connection_string": connection_string,
+            "database_id": DEFAULT_DATABASE_ID,
+            "container_id": container_id,
+            "client": client,
+        }
+        return cls({"cache_seed": cache_seed, "cosmos_db_config": cosmos_db_config})
+
     @property
     def cache_seed(self) -> int | str:
         """The seed: part of every key, and the name of the cache's folder or key prefix."""
         return self._seed
 
     def __repr__(self) -> str:
-        kind = (
-            type(self).__name__ if type(self) is not Cache else ("Cache.redis" if self._workers > 1 else "Cache.disk")
-        )
-        return f"{kind}(cache_seed={self._seed!r}, {self._where})"
+        if self._store is None:
+            return f"{type(self).__name__}(cache_seed={self._seed!r}, {self._where})"
+        kind, shown = getattr(self._store, "FACTORY_NAME", None), getattr(self._store, "config_repr", None)
+        if type(self) is Cache and isinstance(kind, str) and isinstance(shown, str):
+            return f"{kind}(cache_seed={self._seed!r}, {shown})"
+        return f"{type(self).__name__}(cache_seed={self._seed!r}, cache={self._store!r})"
 
     # -- the one path to the backend ---------------------------------------------------------------
 
@@ -208,6 +256,8 @@ class Cache:
         Raises:
             CacheError: the store failed (the message names it), or the cache is closed.
         """
+        if self._store is not None:
+            return await self._store.aget(key, default)
         text = await self._get_text(key)
         if text is None:
             return default
@@ -223,17 +273,23 @@ class Cache:
             TypeError: ``value`` is not JSON-serializable.
             CacheError: the store failed, or the cache is closed.
         """
+        if self._store is not None:
+            return await self._store.aset(key, value)
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
         await self._run(lambda backend: backend.set(key, text))
 
     def get(self, key: str, default: Any = None) -> Any:
-        """Sync shell over `aget`."""
+        """Sync shell over `aget` (a cache made from a config calls its store's ``get(key, default)``)."""
+        if self._store is not None:
+            return self._store.get(key, default)
         from parley._sync import run_sync
 
         return run_sync(self.aget(key, default))
 
     def set(self, key: str, value: Any) -> None:
-        """Sync shell over `aset`."""
+        """Sync shell over `aset` (a cache made from a config calls its store's ``set(key, value)``)."""
+        if self._store is not None:
+            return self._store.set(key, value)
         from parley._sync import run_sync
 
         run_sync(self.aset(key, value))
@@ -246,6 +302,8 @@ class Cache:
         Raises:
             CacheError: the store failed, or the cache is closed.
         """
+        if self._store is not None:
+            return await self._store.aget_response(key)
         text = await self._get_text(key)
         return None if text is None else decode_response(text)
 
@@ -258,6 +316,8 @@ class Cache:
         Raises:
             CacheError: the store failed, or the cache is closed.
         """
+        if self._store is not None:
+            return await self._store.aset_response(key, response)
         text = encode_response(response)
         if text is None:
             return False
@@ -268,6 +328,8 @@ class Cache:
 
     async def aclose(self) -> None:
         """Wait for pending reads and writes, then close the store. Safe to call twice."""
+        if self._store is not None:
+            return await self._store.aclose()
         with self._lock:
             if self._closed:
                 return
@@ -284,18 +346,28 @@ class Cache:
         await asyncio.to_thread(shutdown)
 
     def close(self) -> None:
-        """Sync shell over `aclose`."""
+        """Sync shell over `aclose` (a cache made from a config calls its store's ``close()``)."""
+        if self._store is not None:
+            return self._store.close()
         from parley._sync import run_sync
 
         run_sync(self.aclose())
 
     def __enter__(self) -> Cache:
+        """Enter a ``with`` block: the cache, or for a cache made from a config its store (as in 0.2)."""
+        if self._store is not None:
+            return self._store.__enter__()
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        """Leave a ``with`` block: close the cache (a cache made from a config: its store's ``__exit__``)."""
+        if self._store is not None:
+            return self._store.__exit__(et, ev, tb)
         self.close()
 
     async def __aenter__(self) -> Cache:
+        if self._store is not None:
+            return await self._store.__aenter__()
         return self
 
     async def __aexit__(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 
-from parley.llm.cache._cache import DEFAULT_REDIS_URL, Cache
+from parley.llm.cache._cache import DEFAULT_REDIS_URL, Cache, check_cache_seed
 
 __all__ = ["DiskCache", "InMemoryCache", "MemoryCacheBackend", "RedisCache"]
 
@@ -57,11 +57,15 @@ class DiskCache(Cache):
     ``<cache_path_root>/<cache_seed>``.
     """
 
+    FACTORY_NAME = "Cache.disk"
+    """How `Cache` shows a cache made from a config on this store."""
+
     def __init__(self, seed: str | int | os.PathLike[str]) -> None:
         from parley.llm.cache.disk import DiskCacheBackend
 
         directory = os.path.abspath(os.fspath(seed) if not isinstance(seed, int) else str(seed))
         self.seed = seed
+        self.config_repr = f"cache_path_root={os.path.dirname(directory)!r}"
         self._attach(os.path.basename(directory), DiskCacheBackend(directory), 1, f"path={directory!r}")
 
 
@@ -75,11 +79,23 @@ class RedisCache(Cache):
     Raises:
         ConfigError: a bad seed or URL.
         MissingDependencyError: the ``redis`` package is missing.
+
+    As in 0.2, ``cache`` is the ``redis.Redis`` client, made here by ``redis.Redis.from_url``
+    (which connects to nothing: the first read or write does).
     """
 
+    FACTORY_NAME = "Cache.redis"
+    """How `Cache` shows a cache made from a config on this store."""
+
     def __init__(self, seed: str | int, redis_url: str = DEFAULT_REDIS_URL) -> None:
-        super().__init__({"cache_seed": seed, "redis_url": redis_url})
+        from parley.llm.cache.redis import RedisCacheBackend
+
+        checked = check_cache_seed(seed)
+        backend = RedisCacheBackend(redis_url, prefix=f"parley:{checked}:")
         self.seed = seed
+        self.config_repr = f"redis_url={backend.url!r}"
+        self._attach(checked, backend, 4, self.config_repr)
+        self.cache = backend.client
 
 
 class InMemoryCache(Cache):

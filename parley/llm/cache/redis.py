@@ -1,7 +1,9 @@
 """`RedisCacheBackend`: a cache in Redis, shared by every process that can reach the server.
 
 This is the only module that imports the ``redis`` package (the ``pyparley[redis]`` extra), and
-it does so on first use. It uses redis-py's blocking client: `parley.llm.cache.Cache` calls it
+it does so when a backend is made, never when parley is imported; the module attribute ``redis``
+(here and in ``parley.cache.redis_cache``, where AutoGen 0.2 code and tests look it up) imports
+it on first access. It uses redis-py's blocking client: `parley.llm.cache.Cache` calls it
 from its worker threads, never on an event loop, and the client's connection pool is
 thread-safe and works for every event loop alike (redis-py's asyncio client is bound to one).
 
@@ -11,20 +13,39 @@ so concurrent writers in any number of processes each leave one whole value.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from parley.exceptions import CacheError, ConfigError, MissingDependencyError
 
-__all__ = ["CONNECT_TIMEOUT_S", "SOCKET_TIMEOUT_S", "RedisCacheBackend", "redact_url"]
+__all__ = ["CONNECT_TIMEOUT_S", "SOCKET_TIMEOUT_S", "RedisCacheBackend", "redact_url", "redis_module"]
 
 CONNECT_TIMEOUT_S = 5.0
 """Seconds to wait for a connection to the Redis server."""
 
 SOCKET_TIMEOUT_S = 10.0
 """Seconds to wait for the server's answer to one command."""
+
+
+def redis_module() -> ModuleType:
+    """The ``redis`` package, imported now if it was not yet.
+
+    Raises:
+        MissingDependencyError: it is not installed (``pip install 'pyparley[redis]'``).
+    """
+    try:
+        import redis
+    except ImportError:
+        raise MissingDependencyError("redis", "redis") from None
+    return redis
+
+
+def __getattr__(name: str) -> Any:
+    if name == "redis":
+        return redis_module()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def redact_url(url: str) -> str:
@@ -41,14 +62,13 @@ def redact_url(url: str) -> str:
 
 
 def check_redis_url(url: Any) -> str:
-    """Check that ``url`` is a Redis URL and that the ``redis`` package is installed.
+    """Check that ``url`` is a Redis URL.
 
     Returns:
         ``url``.
 
     Raises:
         ConfigError: ``url`` is not a ``redis://``, ``rediss://`` or ``unix://`` URL string.
-        MissingDependencyError: the ``redis`` package is missing (``pip install 'pyparley[redis]'``).
     """
     if not isinstance(url, str) or urlsplit(url).scheme not in ("redis", "rediss", "unix"):
         shown = redact_url(url) if isinstance(url, str) else repr(url)
@@ -56,12 +76,6 @@ def check_redis_url(url: Any) -> str:
             f"redis_url must be a URL such as 'redis://localhost:6379/0' (or rediss://, unix://), got {shown!r}.",
             key="redis_url",
         )
-    try:
-        found = importlib.util.find_spec("redis") is not None
-    except (ImportError, ValueError):  # a broken or blocked install
-        found = False
-    if not found:
-        raise MissingDependencyError("redis", "redis")
     return url
 
 
@@ -77,14 +91,26 @@ class RedisCacheBackend:
         ConfigError: ``redis_url`` is not a Redis URL.
         MissingDependencyError: the ``redis`` package is not installed.
 
-    The constructor does no I/O; the first `get` or `set` connects.
+    The constructor makes the ``redis.Redis`` client (``client``) but does no I/O: redis-py
+    connects on the first command, so the first `get` or `set` connects.
     """
 
     def __init__(self, redis_url: str, prefix: str) -> None:
         self._url = check_redis_url(redis_url)
         self.prefix = prefix
-        self._client: Any = None
         self._lock = threading.Lock()
+        self.client: Any = None
+        """The ``redis.Redis`` client; None after `close`."""
+        self.client = self._new_client()
+
+    def _new_client(self) -> Any:
+        # from_url(url) alone, as AutoGen 0.2 calls it (its tests check that call); the deadlines
+        # go into the pool's connection arguments, which apply to every connection it opens.
+        client = redis_module().Redis.from_url(self._url)
+        client.connection_pool.connection_kwargs.update(
+            socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=SOCKET_TIMEOUT_S
+        )
+        return client
 
     @property
     def url(self) -> str:
@@ -96,13 +122,9 @@ class RedisCacheBackend:
 
     def _connected(self) -> Any:
         with self._lock:
-            if self._client is None:
-                import redis
-
-                self._client = redis.Redis.from_url(
-                    self._url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=SOCKET_TIMEOUT_S
-                )
-            return self._client
+            if self.client is None:
+                self.client = self._new_client()
+            return self.client
 
     def _error(self, what: str, exc: Exception) -> CacheError:
         text = str(exc)
@@ -112,7 +134,7 @@ class RedisCacheBackend:
         return CacheError(f"The Redis cache at {self.url} {what}: {type(exc).__name__}: {text}")
 
     def get(self, key: str) -> str | None:
-        """Return the value stored under ``prefix + key``, or None.
+        """Return the value stored under ``prefix + key``, or None (also when it is not UTF-8 text).
 
         Raises:
             CacheError: the server cannot be reached or answered with an error.
@@ -125,7 +147,10 @@ class RedisCacheBackend:
             raise self._error("cannot be read", exc) from None
         if value is None:
             return None
-        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+        try:
+            return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+        except UnicodeDecodeError:  # not parley's JSON (another program's, 0.2's pickles): a miss
+            return None
 
     def set(self, key: str, value: str) -> None:
         """Store ``value`` under ``prefix + key`` (one atomic ``SET``).
@@ -143,6 +168,6 @@ class RedisCacheBackend:
     def close(self) -> None:
         """Close the connection pool; safe to call twice, or before first use."""
         with self._lock:
-            client, self._client = self._client, None
+            client, self.client = self.client, None
         if client is not None:
             client.close()
