@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 import time
@@ -200,8 +201,10 @@ async def traced_model_call(
     Raises:
         Exception: whatever ``client.create`` raises, unchanged (logged at INFO first).
     """
-    described = describe_entry(entry)
-    _llm_log.debug("model request: %s, %d message(s), %d tool(s)", described, len(messages), len(tools or ()))
+    debug = _llm_log.isEnabledFor(logging.DEBUG)  # describing the entry costs more than the call itself
+    if debug:
+        n_tools = len(tools or ())
+        _llm_log.debug("model request: %s, %d message(s), %d tool(s)", describe_entry(entry), len(messages), n_tools)
     tracer = _tracer()
     try:
         if tracer is None:
@@ -214,15 +217,16 @@ async def traced_model_call(
                 response = await client.create(messages, tools=tools, params=params)
                 _record_response(span, response)
     except Exception as exc:
-        _llm_log.info("model request failed: %s: %s: %s", described, type(exc).__name__, exc)
+        _llm_log.info("model request failed: %s: %s: %s", describe_entry(entry), type(exc).__name__, exc)
         raise
-    usage = getattr(response, "usage", None)
-    _llm_log.debug(
-        "model reply: %s, %s input and %s output tokens",
-        described,
-        getattr(usage, "prompt_tokens", "?"),
-        getattr(usage, "completion_tokens", "?"),
-    )
+    if debug:
+        usage = getattr(response, "usage", None)
+        _llm_log.debug(
+            "model reply: %s, %s input and %s output tokens",
+            describe_entry(entry),
+            getattr(usage, "prompt_tokens", "?"),
+            getattr(usage, "completion_tokens", "?"),
+        )
     return response
 
 

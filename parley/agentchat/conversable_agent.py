@@ -493,7 +493,9 @@ class ConversableAgent(
                 continue
             if not (entry.any_sender or entry.matches(sender)):
                 continue
-            if entry.is_async:  # the common case: await directly, no extra coroutine
+            if entry.method is not None:  # a built-in reply: its async method, looked up as `entry.run` would
+                final, reply = await getattr(self, entry.method)(messages=messages, sender=sender, config=entry.config)
+            elif entry.is_async:  # await directly, no extra coroutine
                 final, reply = await entry.run(self, messages=messages, sender=sender, config=entry.config)
             else:
                 final, reply = await entry.call(self, messages, sender)

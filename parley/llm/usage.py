@@ -77,15 +77,6 @@ class ModelUsage:
 _Sums = dict[str, list[Any]]  # model -> [cost, prompt_tokens, completion_tokens, total_tokens], summed in place
 
 
-def _accumulate(sums: _Sums, model: str, row: tuple[float, int, int, int]) -> None:
-    cur = sums.get(model)
-    if cur is None:
-        sums[model] = list(row)
-    else:
-        for i, value in enumerate(row):
-            cur[i] += value
-
-
 def _usages(sums: _Sums) -> dict[str, ModelUsage]:
     return {m: ModelUsage(*v) for m, v in sums.items()}
 
@@ -131,11 +122,18 @@ class UsageSummary:
         A response with an empty ``model`` is counted under ``"unknown"``.
         """
         u = response.usage
-        row = (response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens)
+        cost, prompt, completion, total = response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens
         model = response.model or "unknown"
-        _accumulate(self._total, model, row)
-        if not response.cached:
-            _accumulate(self._actual, model, row)
+        views = (self._total,) if response.cached else (self._total, self._actual)
+        for sums in views:  # summed in place, unrolled: this runs on every model call
+            cur = sums.get(model)
+            if cur is None:
+                sums[model] = [cost, prompt, completion, total]
+            else:
+                cur[0] += cost
+                cur[1] += prompt
+                cur[2] += completion
+                cur[3] += total
 
     def merge(self, other: UsageSummary) -> None:
         """Add ``other``'s usage into this summary, in place."""
