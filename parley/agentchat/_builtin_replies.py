@@ -228,7 +228,10 @@ class ReplyFunctionsMixin:
         scanned, found = self._tool_scan.get(sender, (0, False))
         if scanned > len(messages):
             scanned, found = 0, False
-        if not found:
-            found = any(needs_rewrite(m) for m in messages[scanned:])
+        if not found:  # a plain loop: a slice and a generator cost more than the few new messages
+            for i in range(scanned, len(messages)):
+                if needs_rewrite(messages[i]):
+                    found = True
+                    break
         self._tool_scan[sender] = (len(messages), found)
         return found

@@ -386,7 +386,8 @@ class OpenAIWrapper:
             started = runtime_logging.now() if runtime_logging.is_logging else ""
             try:
                 response = await traced_model_call(client, entry, messages, tools, entry_params)
-                response = _structured(response, fmt, entry)
+                if fmt is not None:
+                    response = _structured(response, fmt, entry)
             except ModelError as exc:
                 if runtime_logging.is_logging:
                     runtime_logging.log_model_call(self, client, messages, params, str(exc), False, started)
