@@ -39,7 +39,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -179,14 +179,17 @@ def _model_attributes(entry: Mapping[str, Any], params: Mapping[str, Any] | None
     return attributes
 
 
-async def traced_model_call(
+def traced_model_call(
     client: Any,
     entry: Mapping[str, Any],
     messages: Sequence[Any],
     tools: Sequence[Any] | None,
     params: Mapping[str, Any] | None,
-) -> Any:
-    """``await client.create(messages, tools=tools, params=params)``, logged and in a ``chat`` span.
+) -> Awaitable[Any]:
+    """``client.create(messages, tools=tools, params=params)``, to await: logged and in a ``chat`` span.
+
+    With no tracer and the ``parley.llm`` logger below INFO (nothing would be recorded) this is
+    the client's own awaitable, with no wrapper around it.
 
     Args:
         client: a `parley.llm.ModelClient`.
@@ -201,6 +204,18 @@ async def traced_model_call(
     Raises:
         Exception: whatever ``client.create`` raises, unchanged (logged at INFO first).
     """
+    if not _llm_log.isEnabledFor(logging.INFO) and _tracer() is None:  # once per model call: no frame
+        return client.create(messages, tools=tools, params=params)  # type: ignore[no-any-return]
+    return _traced_model_call(client, entry, messages, tools, params)
+
+
+async def _traced_model_call(
+    client: Any,
+    entry: Mapping[str, Any],
+    messages: Sequence[Any],
+    tools: Sequence[Any] | None,
+    params: Mapping[str, Any] | None,
+) -> Any:
     debug = _llm_log.isEnabledFor(logging.DEBUG)  # describing the entry costs more than the call itself
     if debug:
         n_tools = len(tools or ())

@@ -115,9 +115,11 @@ class FunctionCallsMixin:
     def functions(self) -> list[dict[str, Any]]:
         """The legacy function specs offered to the model (``llm_config["functions"]``); a fresh list."""
         config = self.llm_config
-        if isinstance(config, Mapping):
-            return [dict(f) for f in config.get("functions") or ()]
-        return [dict(f) for f in self._function_specs]
+        if type(config) is dict or isinstance(config, Mapping):  # asked once per model call: the cheap check first
+            specs = config.get("functions") or ()
+        else:
+            specs = self._function_specs
+        return [dict(f) for f in specs] if specs else []
 
     def update_function_signature(self, func_sig: str | Mapping[str, Any], is_remove: bool) -> None:
         """Add, replace or remove a function offered through 0.2's (deprecated) ``functions`` API.

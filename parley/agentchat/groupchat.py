@@ -405,8 +405,9 @@ class GroupChat:
                 or a callable method's answer that names no member.
             AgentNameConflict: several members share a name.
         """
-        self._check_speakers()
         names, by_name = self._members()
+        if not names or len(by_name) != len(names):
+            self._check_speakers()  # raises
         last: str | None = None
         if last_speaker is not None:
             name = last_speaker.name
@@ -429,7 +430,8 @@ class GroupChat:
                 return self._member(chosen)
             method = chosen.lower()
         pending = self.messages[-1] if self.func_call_filter and self.messages else None
-        funcs = sel.tool_call_names(pending) if pending is not None else []
+        calls = pending is not None and (pending.get("tool_calls") or pending.get("function_call"))
+        funcs = sel.tool_call_names(pending) if calls else []
         if funcs:
             maps = {a.name: getattr(a, "function_map", {}) or {} for a in self.agents}
             able = sel.tool_executors(funcs, maps)

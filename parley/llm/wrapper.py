@@ -385,7 +385,7 @@ class OpenAIWrapper:
             entry_params = {**(call_params or {}), "stream": True} if stream else call_params
             started = runtime_logging.now() if runtime_logging.is_logging else ""
             try:
-                response = await traced_model_call(client, entry, messages, tools, entry_params)
+                response: ModelResponse = await traced_model_call(client, entry, messages, tools, entry_params)
                 if fmt is not None:
                     response = _structured(response, fmt, entry)
             except ModelError as exc:
