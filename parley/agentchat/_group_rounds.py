@@ -80,7 +80,7 @@ async def _broadcast(manager: ConversableAgent, groupchat: GroupChat, message: M
     for agent in groupchat.agents:
         if agent is speaker:
             continue
-        if fast and _plain_receiver(agent):
+        if fast and (_PLAIN_RECEIVERS.get(type(agent)) or _plain_receiver(agent)):
             if sent is None or received is None:
                 sent = manager._normalize(message, "assistant", agent, True)
                 received = agent._normalize(sent, "user", manager, False)
