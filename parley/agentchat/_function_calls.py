@@ -29,7 +29,7 @@ from parley.agentchat.io import IOStream
 from parley.exceptions import ConfigError
 from parley.llm.types import Message, ToolSpec
 
-__all__ = ["FunctionCallsMixin", "as_function_call", "needs_rewrite", "wire_messages"]
+__all__ = ["FunctionCallsMixin", "as_function_call", "declines_function_call", "needs_rewrite", "wire_messages"]
 
 
 def needs_rewrite(message: Message) -> bool:
@@ -101,6 +101,14 @@ def as_function_call(message: Message, functions: Sequence[Mapping[str, Any]], t
     first = calls[0]["function"]
     out: dict[str, Any] = {"role": "assistant", "content": message.get("content"), "function_call": dict(first)}
     return cast(Message, out)
+
+
+def declines_function_call(agent: Any, messages: list[Message] | None) -> bool:
+    """True when `FunctionCallsMixin.a_generate_function_call_reply` answers ``(False, None)`` at once.
+
+    The reply pipeline asks this first (a plain call, no coroutine) on every message.
+    """
+    return not messages or not messages[-1].get("function_call")
 
 
 class FunctionCallsMixin:
@@ -226,10 +234,8 @@ class FunctionCallsMixin:
         self, messages: list[Message] | None = None, sender: Any = None, config: Any = None
     ) -> tuple[bool, Message | None]:
         """Answer a message holding a ``function_call`` with the function's result (a ``role="function"`` message)."""
-        if not messages:
+        if not messages or declines_function_call(self, messages):  # one test, shared with the pipeline
             return False, None
-        call = messages[-1].get("function_call")
-        if not call:
-            return False, None
+        call = messages[-1]["function_call"]
         _, result = await self.a_execute_function(cast(Mapping[str, Any], call))
         return True, result

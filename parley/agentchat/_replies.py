@@ -134,6 +134,9 @@ class ReplyEntry:
     method: str | None = None
     """For a sync shell of an agent's own async reply method: that method's name, which the
     pipeline awaits as ``getattr(agent, method)(...)`` (the same call `run` makes, one frame less)."""
+    declines: Callable[[Any, list[Any]], bool] | None = None
+    """For a built-in reply its agent's class does not override: ``declines(agent, messages)`` is
+    True when the reply would answer ``(False, None)`` at once, and the pipeline skips the call."""
 
     @classmethod
     def make(

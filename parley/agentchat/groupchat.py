@@ -444,6 +444,9 @@ class GroupChat:
                     key="func_call_filter",
                 )
             eligible = able
+        elif method == "round_robin" and self._graph is None and self._allow_repeat is True:
+            # Everyone may speak: the plain rotation that `candidates` and `round_robin_next` give.
+            return by_name[names[(names.index(last) + 1) % len(names) if last is not None else 0]]
         else:
             eligible = sel.candidates(names, last, graph=self._graph, allow_repeat=self._allow_repeat)
         if not eligible:
