@@ -77,6 +77,7 @@ async def _broadcast(manager: ConversableAgent, groupchat: GroupChat, message: M
     hooks = manager._hooks
     fast = not (hooks["process_message_before_send"] or hooks["a_process_message_before_send"])
     sent, received = _stored_copies(message) if fast else (None, None)
+    fresh = sent is not message  # the copies are new dicts: the first receiver may keep them as they are
     for agent in groupchat.agents:
         if agent is speaker:
             continue
@@ -84,8 +85,10 @@ async def _broadcast(manager: ConversableAgent, groupchat: GroupChat, message: M
             if sent is None or received is None:
                 sent = manager._normalize(message, "assistant", agent, True)
                 received = agent._normalize(sent, "user", manager, False)
-            manager._oai_messages[agent].append({**sent})
-            agent._oai_messages[manager].append({**received})
+                fresh = False
+            manager._oai_messages[agent].append(sent if fresh else {**sent})
+            agent._oai_messages[manager].append(received if fresh else {**received})
+            fresh = False
         else:
             await manager.a_send(message, agent, request_reply=False, silent=True)
 
@@ -164,7 +167,10 @@ async def _run_rounds(
             break
         if groupchat.enable_clear_history and "CLEAR HISTORY" in content_str(_content(reply)).upper():
             reply = _without_clear_command(reply, groupchat)
-        await _peers.a_send(speaker, reply, manager, False, silent)
+        if _peers.own_with_silent(speaker, "a_send"):  # a parley agent: await it directly
+            await speaker.a_send(reply, manager, False, silent=silent)
+        else:
+            await _peers.a_send(speaker, reply, manager, False, silent)
         report_sent(speaker, manager)
         history = manager._oai_messages[speaker]  # the reply the speaker just sent is its last entry
         message = history[-1] if history else {"content": ""}

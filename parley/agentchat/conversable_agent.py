@@ -411,7 +411,10 @@ class ConversableAgent(
         for hook in hooks["a_process_message_before_send"]:
             message = await hook(sender=self, message=message, recipient=recipient, silent=silent)
         self._append(message, "assistant", recipient, True)
-        await _peers.a_receive(recipient, message, self, request_reply, silent)
+        if _peers.own_with_silent(recipient, "a_receive"):  # a parley agent: await it directly
+            await recipient.a_receive(message, self, request_reply, silent=silent)  # type: ignore[call-arg]
+        else:
+            await _peers.a_receive(recipient, message, self, request_reply, silent)
 
     def send(
         self,
