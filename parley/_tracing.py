@@ -41,7 +41,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from typing_extensions import ParamSpec
@@ -137,19 +137,26 @@ def traced_chat(fn: _Async[_P, _R]) -> _Async[_P, _R]:
 
 
 def traced_turn(fn: _Async[_P, _R]) -> _Async[_P, _R]:
-    """Decorate ``ConversableAgent.a_generate_reply``: an ``invoke_agent`` span around each turn."""
+    """Decorate ``ConversableAgent.a_generate_reply``: an ``invoke_agent`` span around each turn.
+
+    The wrapper spells out ``a_generate_reply``'s parameters: it runs once per message, and a
+    ``*args, **kwargs`` pass-through costs about as much again as the call it wraps.
+    """
+    turn: Callable[..., Coroutine[Any, Any, _R]] = fn
 
     @functools.wraps(fn)
-    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+    async def wrapper(self: Any, messages: Any = None, sender: Any = None, exclude: Any = (), **kwargs: Any) -> _R:
         tracer = _tracer()
         if tracer is None:
-            return await fn(*args, **kwargs)
-        name = _name(args[0])
+            if kwargs:
+                return await turn(self, messages, sender, exclude, **kwargs)
+            return await turn(self, messages, sender, exclude)
+        name = _name(self)
         attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": name}
         with _span(tracer, f"invoke_agent {name}", attributes):
-            return await fn(*args, **kwargs)
+            return await turn(self, messages, sender, exclude, **kwargs)
 
-    return wrapper
+    return cast(_Async[_P, _R], wrapper)
 
 
 # -- model calls ------------------------------------------------------------------------------------

@@ -162,7 +162,10 @@ async def _run_rounds(
             sink(SpeakerSelected(manager.name, speaker.name))
         if not silent:
             io.print(f"\nNext speaker: {speaker.name}\n", flush=True)
-        reply = await _peers.a_generate_reply(speaker, manager)
+        if _peers.own_async(speaker, "a_generate_reply"):  # a parley agent: await it directly
+            reply = await speaker.a_generate_reply(sender=manager)
+        else:
+            reply = await _peers.a_generate_reply(speaker, manager)
         if reply is None:
             break
         if groupchat.enable_clear_history and "CLEAR HISTORY" in content_str(_content(reply)).upper():

@@ -13,7 +13,7 @@ import asyncio
 import inspect
 from typing import Any
 
-__all__ = ["a_generate_reply", "a_receive", "a_send", "implements_async", "own_with_silent"]
+__all__ = ["a_generate_reply", "a_receive", "a_send", "implements_async", "own_async", "own_with_silent"]
 
 _PLANS: dict[tuple[type, str], tuple[bool, bool]] = {}
 
@@ -46,6 +46,12 @@ def _plan(cls: type, name: str) -> tuple[bool, bool]:
         method = getattr(cls, name if use_async else name[2:], None)
         plan = _PLANS[key] = (use_async, _takes_silent(method))
     return plan
+
+
+def own_async(peer: Any, name: str) -> bool:
+    """True when ``peer``'s own async ``name`` is awaited (one dict lookup, once decided); see `own_with_silent`."""
+    plan = _PLANS.get((type(peer), name)) or _plan(type(peer), name)
+    return plan[0]
 
 
 def own_with_silent(peer: Any, name: str) -> bool:
