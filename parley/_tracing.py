@@ -35,12 +35,13 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from typing_extensions import ParamSpec
@@ -136,19 +137,26 @@ def traced_chat(fn: _Async[_P, _R]) -> _Async[_P, _R]:
 
 
 def traced_turn(fn: _Async[_P, _R]) -> _Async[_P, _R]:
-    """Decorate ``ConversableAgent.a_generate_reply``: an ``invoke_agent`` span around each turn."""
+    """Decorate ``ConversableAgent.a_generate_reply``: an ``invoke_agent`` span around each turn.
+
+    The wrapper spells out ``a_generate_reply``'s parameters: it runs once per message, and a
+    ``*args, **kwargs`` pass-through costs about as much again as the call it wraps.
+    """
+    turn: Callable[..., Coroutine[Any, Any, _R]] = fn
 
     @functools.wraps(fn)
-    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+    async def wrapper(self: Any, messages: Any = None, sender: Any = None, exclude: Any = (), **kwargs: Any) -> _R:
         tracer = _tracer()
         if tracer is None:
-            return await fn(*args, **kwargs)
-        name = _name(args[0])
+            if kwargs:
+                return await turn(self, messages, sender, exclude, **kwargs)
+            return await turn(self, messages, sender, exclude)
+        name = _name(self)
         attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": name}
         with _span(tracer, f"invoke_agent {name}", attributes):
-            return await fn(*args, **kwargs)
+            return await turn(self, messages, sender, exclude, **kwargs)
 
-    return wrapper
+    return cast(_Async[_P, _R], wrapper)
 
 
 # -- model calls ------------------------------------------------------------------------------------
@@ -178,14 +186,17 @@ def _model_attributes(entry: Mapping[str, Any], params: Mapping[str, Any] | None
     return attributes
 
 
-async def traced_model_call(
+def traced_model_call(
     client: Any,
     entry: Mapping[str, Any],
     messages: Sequence[Any],
     tools: Sequence[Any] | None,
     params: Mapping[str, Any] | None,
-) -> Any:
-    """``await client.create(messages, tools=tools, params=params)``, logged and in a ``chat`` span.
+) -> Awaitable[Any]:
+    """``client.create(messages, tools=tools, params=params)``, to await: logged and in a ``chat`` span.
+
+    With no tracer and the ``parley.llm`` logger below INFO (nothing would be recorded) this is
+    the client's own awaitable, with no wrapper around it.
 
     Args:
         client: a `parley.llm.ModelClient`.
@@ -200,8 +211,22 @@ async def traced_model_call(
     Raises:
         Exception: whatever ``client.create`` raises, unchanged (logged at INFO first).
     """
-    described = describe_entry(entry)
-    _llm_log.debug("model request: %s, %d message(s), %d tool(s)", described, len(messages), len(tools or ()))
+    if not _llm_log.isEnabledFor(logging.INFO) and _tracer() is None:  # once per model call: no frame
+        return client.create(messages, tools=tools, params=params)  # type: ignore[no-any-return]
+    return _traced_model_call(client, entry, messages, tools, params)
+
+
+async def _traced_model_call(
+    client: Any,
+    entry: Mapping[str, Any],
+    messages: Sequence[Any],
+    tools: Sequence[Any] | None,
+    params: Mapping[str, Any] | None,
+) -> Any:
+    debug = _llm_log.isEnabledFor(logging.DEBUG)  # describing the entry costs more than the call itself
+    if debug:
+        n_tools = len(tools or ())
+        _llm_log.debug("model request: %s, %d message(s), %d tool(s)", describe_entry(entry), len(messages), n_tools)
     tracer = _tracer()
     try:
         if tracer is None:
@@ -214,15 +239,16 @@ async def traced_model_call(
                 response = await client.create(messages, tools=tools, params=params)
                 _record_response(span, response)
     except Exception as exc:
-        _llm_log.info("model request failed: %s: %s: %s", described, type(exc).__name__, exc)
+        _llm_log.info("model request failed: %s: %s: %s", describe_entry(entry), type(exc).__name__, exc)
         raise
-    usage = getattr(response, "usage", None)
-    _llm_log.debug(
-        "model reply: %s, %s input and %s output tokens",
-        described,
-        getattr(usage, "prompt_tokens", "?"),
-        getattr(usage, "completion_tokens", "?"),
-    )
+    if debug:
+        usage = getattr(response, "usage", None)
+        _llm_log.debug(
+            "model reply: %s, %s input and %s output tokens",
+            describe_entry(entry),
+            getattr(usage, "prompt_tokens", "?"),
+            getattr(usage, "completion_tokens", "?"),
+        )
     return response
 
 

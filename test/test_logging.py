@@ -150,3 +150,22 @@ def test_only_the_logging_module_names_loggers() -> None:
     for p in PACKAGE.rglob("*.py"):
         used |= set(re.findall(r'get_logger\("([^"]+)"\)', p.read_text(encoding="utf-8")))
     assert used <= set(LOGGER_NAMES)
+
+
+async def test_a_failed_model_call_is_logged_at_info_with_debug_off(caplog: pytest.LogCaptureFixture) -> None:
+    # With the logger at INFO and no tracer, a model call still goes through the logged path:
+    # only a call that nothing would record skips it.
+    from parley.exceptions import ModelRateLimitError
+    from parley.llm import OpenAIWrapper
+    from parley.llm.types import ModelResponse
+
+    class Busy:
+        async def create(self, messages: Any, *, tools: Any = None, params: Any = None) -> ModelResponse:
+            raise ModelRateLimitError("busy", status_code=429)
+
+    wrapper = OpenAIWrapper(config_list=[{"model_client": Busy(), "model": "busy-model", "api_key": SECRET}])
+    with caplog.at_level(logging.INFO, logger="parley.llm"), pytest.raises(ModelRateLimitError):
+        await wrapper.create([{"role": "user", "content": "hi"}])
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "parley.llm"]
+    assert lines == [("INFO", "model request failed: model=busy-model model_client=Busy: ModelRateLimitError: busy")]
+    assert SECRET not in caplog.text

@@ -44,7 +44,15 @@ if TYPE_CHECKING:
     from parley.agentchat.agent import Agent
     from parley.llm.wrapper import OpenAIWrapper
 
-__all__ = ["ReplyFunctionsMixin"]
+__all__ = ["ReplyFunctionsMixin", "declines_tool_calls"]
+
+
+def declines_tool_calls(agent: Any, messages: list[Message] | None) -> bool:
+    """True when `ReplyFunctionsMixin.a_generate_tool_calls_reply` answers ``(False, None)`` at once.
+
+    The reply pipeline asks this first (a plain call, no coroutine) on every message.
+    """
+    return not messages or not messages[-1].get("tool_calls") or not agent._function_map
 
 
 class ReplyFunctionsMixin:
@@ -140,11 +148,9 @@ class ReplyFunctionsMixin:
         self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
     ) -> tuple[bool, Message | None]:
         """Execute the tool calls in the last message, if this agent has their functions."""
-        if not messages:
+        if not messages or declines_tool_calls(self, messages):  # one test, shared with the pipeline
             return False, None
-        calls = messages[-1].get("tool_calls")
-        if not calls or not self._function_map:
-            return False, None
+        calls = messages[-1]["tool_calls"]
         report_tool_calls(self._name, calls)
         reply = await run_tool_calls(calls, self._function_map)
         report_tool_results(self._name, calls, reply)
@@ -228,7 +234,10 @@ class ReplyFunctionsMixin:
         scanned, found = self._tool_scan.get(sender, (0, False))
         if scanned > len(messages):
             scanned, found = 0, False
-        if not found:
-            found = any(needs_rewrite(m) for m in messages[scanned:])
+        if not found:  # a plain loop: a slice and a generator cost more than the few new messages
+            for i in range(scanned, len(messages)):
+                if needs_rewrite(messages[i]):
+                    found = True
+                    break
         self._tool_scan[sender] = (len(messages), found)
         return found

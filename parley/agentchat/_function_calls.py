@@ -29,7 +29,7 @@ from parley.agentchat.io import IOStream
 from parley.exceptions import ConfigError
 from parley.llm.types import Message, ToolSpec
 
-__all__ = ["FunctionCallsMixin", "as_function_call", "needs_rewrite", "wire_messages"]
+__all__ = ["FunctionCallsMixin", "as_function_call", "declines_function_call", "needs_rewrite", "wire_messages"]
 
 
 def needs_rewrite(message: Message) -> bool:
@@ -103,6 +103,14 @@ def as_function_call(message: Message, functions: Sequence[Mapping[str, Any]], t
     return cast(Message, out)
 
 
+def declines_function_call(agent: Any, messages: list[Message] | None) -> bool:
+    """True when `FunctionCallsMixin.a_generate_function_call_reply` answers ``(False, None)`` at once.
+
+    The reply pipeline asks this first (a plain call, no coroutine) on every message.
+    """
+    return not messages or not messages[-1].get("function_call")
+
+
 class FunctionCallsMixin:
     """0.2's function-calling methods of `ConversableAgent` (see the module docstring)."""
 
@@ -115,9 +123,11 @@ class FunctionCallsMixin:
     def functions(self) -> list[dict[str, Any]]:
         """The legacy function specs offered to the model (``llm_config["functions"]``); a fresh list."""
         config = self.llm_config
-        if isinstance(config, Mapping):
-            return [dict(f) for f in config.get("functions") or ()]
-        return [dict(f) for f in self._function_specs]
+        if type(config) is dict or isinstance(config, Mapping):  # asked once per model call: the cheap check first
+            specs = config.get("functions") or ()
+        else:
+            specs = self._function_specs
+        return [dict(f) for f in specs] if specs else []
 
     def update_function_signature(self, func_sig: str | Mapping[str, Any], is_remove: bool) -> None:
         """Add, replace or remove a function offered through 0.2's (deprecated) ``functions`` API.
@@ -223,10 +233,8 @@ class FunctionCallsMixin:
         self, messages: list[Message] | None = None, sender: Any = None, config: Any = None
     ) -> tuple[bool, Message | None]:
         """Answer a message holding a ``function_call`` with the function's result (a ``role="function"`` message)."""
-        if not messages:
+        if not messages or declines_function_call(self, messages):  # one test, shared with the pipeline
             return False, None
-        call = messages[-1].get("function_call")
-        if not call:
-            return False, None
+        call = messages[-1]["function_call"]
         _, result = await self.a_execute_function(cast(Mapping[str, Any], call))
         return True, result

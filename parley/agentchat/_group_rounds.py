@@ -77,15 +77,18 @@ async def _broadcast(manager: ConversableAgent, groupchat: GroupChat, message: M
     hooks = manager._hooks
     fast = not (hooks["process_message_before_send"] or hooks["a_process_message_before_send"])
     sent, received = _stored_copies(message) if fast else (None, None)
+    fresh = sent is not message  # the copies are new dicts: the first receiver may keep them as they are
     for agent in groupchat.agents:
         if agent is speaker:
             continue
-        if fast and _plain_receiver(agent):
+        if fast and (_PLAIN_RECEIVERS.get(type(agent)) or _plain_receiver(agent)):
             if sent is None or received is None:
                 sent = manager._normalize(message, "assistant", agent, True)
                 received = agent._normalize(sent, "user", manager, False)
-            manager._oai_messages[agent].append({**sent})
-            agent._oai_messages[manager].append({**received})
+                fresh = False
+            manager._oai_messages[agent].append(sent if fresh else {**sent})
+            agent._oai_messages[manager].append(received if fresh else {**received})
+            fresh = False
         else:
             await manager.a_send(message, agent, request_reply=False, silent=True)
 
@@ -159,12 +162,18 @@ async def _run_rounds(
             sink(SpeakerSelected(manager.name, speaker.name))
         if not silent:
             io.print(f"\nNext speaker: {speaker.name}\n", flush=True)
-        reply = await _peers.a_generate_reply(speaker, manager)
+        if _peers.own_async(speaker, "a_generate_reply"):  # a parley agent: await it directly
+            reply = await speaker.a_generate_reply(sender=manager)
+        else:
+            reply = await _peers.a_generate_reply(speaker, manager)
         if reply is None:
             break
         if groupchat.enable_clear_history and "CLEAR HISTORY" in content_str(_content(reply)).upper():
             reply = _without_clear_command(reply, groupchat)
-        await _peers.a_send(speaker, reply, manager, False, silent)
+        if _peers.own_with_silent(speaker, "a_send"):  # a parley agent: await it directly
+            await speaker.a_send(reply, manager, False, silent=silent)
+        else:
+            await _peers.a_send(speaker, reply, manager, False, silent)
         report_sent(speaker, manager)
         history = manager._oai_messages[speaker]  # the reply the speaker just sent is its last entry
         message = history[-1] if history else {"content": ""}

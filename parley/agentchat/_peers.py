@@ -13,7 +13,7 @@ import asyncio
 import inspect
 from typing import Any
 
-__all__ = ["a_generate_reply", "a_receive", "a_send", "implements_async"]
+__all__ = ["a_generate_reply", "a_receive", "a_send", "implements_async", "own_async", "own_with_silent"]
 
 _PLANS: dict[tuple[type, str], tuple[bool, bool]] = {}
 
@@ -48,24 +48,53 @@ def _plan(cls: type, name: str) -> tuple[bool, bool]:
     return plan
 
 
+def own_async(peer: Any, name: str) -> bool:
+    """True when ``peer``'s own async ``name`` is awaited (one dict lookup, once decided); see `own_with_silent`."""
+    plan = _PLANS.get((type(peer), name)) or _plan(type(peer), name)
+    return plan[0]
+
+
+def own_with_silent(peer: Any, name: str) -> bool:
+    """True when ``peer``'s own async ``name`` is awaited and takes ``silent=`` (one dict lookup, once decided).
+
+    Hot callers test this and await ``getattr(peer, name)(..., silent=silent)`` themselves, saving
+    the coroutine of `a_receive`/`a_send` here (one or two a message).
+    """
+    plan = _PLANS.get((type(peer), name)) or _plan(type(peer), name)
+    return plan[0] and plan[1]
+
+
 def implements_async(cls: type, name: str) -> bool:
     """True when parley should await ``cls``'s ``name`` (``"a_receive"`` ...) rather than run its sync form."""
     return _plan(cls, name)[0]
 
 
+# Each message goes through two or three of these: they look the plan up inline and await the
+# peer's method themselves, with no helper coroutine in between.
+
+
 async def a_receive(peer: Any, message: Any, sender: Any, request_reply: bool | None, silent: bool) -> None:
     """Deliver ``message`` from ``sender`` to ``peer`` through its async or its sync ``receive``."""
-    await _deliver(peer, "a_receive", message, sender, request_reply, silent)
+    own, silent_kw = _PLANS.get((type(peer), "a_receive")) or _plan(type(peer), "a_receive")
+    if own and silent_kw:
+        await peer.a_receive(message, sender, request_reply, silent=silent)
+    else:
+        await _deliver(peer, "a_receive", message, sender, request_reply, silent)
 
 
 async def a_send(peer: Any, message: Any, recipient: Any, request_reply: bool | None, silent: bool) -> None:
     """Have ``peer`` send ``message`` to ``recipient`` through its async or its sync ``send``."""
-    await _deliver(peer, "a_send", message, recipient, request_reply, silent)
+    own, silent_kw = _PLANS.get((type(peer), "a_send")) or _plan(type(peer), "a_send")
+    if own and silent_kw:
+        await peer.a_send(message, recipient, request_reply, silent=silent)
+    else:
+        await _deliver(peer, "a_send", message, recipient, request_reply, silent)
 
 
 async def a_generate_reply(peer: Any, sender: Any) -> Any:
     """``peer``'s reply to its conversation with ``sender``, through its async or sync method."""
-    if _plan(type(peer), "a_generate_reply")[0]:
+    plan = _PLANS.get((type(peer), "a_generate_reply")) or _plan(type(peer), "a_generate_reply")
+    if plan[0]:
         return await peer.a_generate_reply(sender=sender)
     return await asyncio.to_thread(peer.generate_reply, sender=sender)
 

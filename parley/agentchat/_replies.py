@@ -131,6 +131,12 @@ class ReplyEntry:
     any_sender: bool = False
     run: Any = None
     key: Any = None
+    method: str | None = None
+    """For a sync shell of an agent's own async reply method: that method's name, which the
+    pipeline awaits as ``getattr(agent, method)(...)`` (the same call `run` makes, one frame less)."""
+    declines: Callable[[Any, list[Any]], bool] | None = None
+    """For a built-in reply its agent's class does not override: ``declines(agent, messages)`` is
+    True when the reply would answer ``(False, None)`` at once, and the pipeline skips the call."""
 
     @classmethod
     def make(
@@ -146,10 +152,14 @@ class ReplyEntry:
         pred, any_sender = compile_trigger(trigger)
         is_async = inspect.iscoroutinefunction(func)
         run: ReplyFunc = func
+        method = None
         async_name = getattr(func, REPLY_SHELL_ATTR, None)
         if async_name is not None and not is_async:  # a sync shell: await the async method instead
             run, is_async = (async_name if callable(async_name) else _awaiting(async_name)), True
-        return cls(trigger, pred, func, is_async, config, config, reset_config, any_sender, run, reply_key(func))
+            method = None if callable(async_name) else async_name
+        return cls(
+            trigger, pred, func, is_async, config, config, reset_config, any_sender, run, reply_key(func), method
+        )
 
     async def call(self, agent: Any, messages: list[Any], sender: Any) -> tuple[bool, Any]:
         """Call the function as ``func(agent, messages=..., sender=..., config=...)``."""

@@ -93,7 +93,8 @@ def api_messages(
     if has_tool_responses is None:
         has_tool_responses = any(needs_rewrite(m) for m in messages)
     if not has_tool_responses:
-        return head + list(messages)
+        head.extend(messages)  # one copy of the history, not two
+        return head
     return head + wire_messages(messages, _expand_tool_responses)
 
 

@@ -20,11 +20,11 @@ from parley._tracing import traced_turn
 from parley.agentchat import _hooks, _peers
 from parley.agentchat import _termination as term
 from parley.agentchat import chat as _chat
-from parley.agentchat._builtin_replies import ReplyFunctionsMixin
+from parley.agentchat._builtin_replies import ReplyFunctionsMixin, declines_tool_calls
 from parley.agentchat._code_execution import CodeExecution
 from parley.agentchat._conversation_state import ConversationStateMixin
 from parley.agentchat._display import content_str, format_message
-from parley.agentchat._function_calls import FunctionCallsMixin
+from parley.agentchat._function_calls import FunctionCallsMixin, declines_function_call
 from parley.agentchat._model_clients import ModelClientsMixin, streamed_already
 from parley.agentchat._nested import NestedChatsMixin
 from parley.agentchat._private_names import PrivateNamesMixin
@@ -72,6 +72,27 @@ def _builtin_reply(cls: type, async_name: str) -> Callable[..., Any]:
     if _peers.implements_async(cls, async_name):
         return cast(Callable[..., Any], getattr(cls, async_name))
     return cast(Callable[..., Any], getattr(cls, async_name[2:]))
+
+
+_QUICK_DECLINES: dict[str, Callable[[Any, list[Any]], bool]] = {
+    "a_generate_tool_calls_reply": declines_tool_calls,
+    "a_generate_function_call_reply": declines_function_call,
+}
+
+
+def _quick_decline(cls: type, async_name: str) -> Callable[[Any, list[Any]], bool] | None:
+    """The pipeline's pre-test for a built-in reply (see `ReplyEntry.declines`), or None.
+
+    Only when ``cls`` keeps both the async method and its sync shell as `ConversableAgent` has them.
+    """
+    test = _QUICK_DECLINES.get(async_name)
+    if test is None:
+        return None
+    base = ConversableAgent
+    kept = getattr(cls, async_name) is getattr(base, async_name) and getattr(cls, async_name[2:]) is getattr(
+        base, async_name[2:]
+    )
+    return test if kept else None
 
 
 @lru_cache(maxsize=1024)
@@ -211,7 +232,11 @@ class ConversableAgent(
         self._finished_chats: list[ChatResult] = []
         for name in _BUILTIN_REPLIES:  # registered last first: termination ends up tried first
             if name != "a_generate_code_execution_reply" or self._code_execution is not None:
-                self.register_reply([Agent, None], _builtin_reply(type(self), name))
+                func = _builtin_reply(type(self), name)
+                self.register_reply([Agent, None], func)
+                first = self._reply_func_list[0] if self._reply_func_list else None
+                if first is not None and first.func is func:
+                    first.declines = _quick_decline(type(self), name)
         if runtime_logging.is_logging:
             runtime_logging.log_new_agent(
                 self,
@@ -390,7 +415,10 @@ class ConversableAgent(
         for hook in hooks["a_process_message_before_send"]:
             message = await hook(sender=self, message=message, recipient=recipient, silent=silent)
         self._append(message, "assistant", recipient, True)
-        await _peers.a_receive(recipient, message, self, request_reply, silent)
+        if _peers.own_with_silent(recipient, "a_receive"):  # a parley agent: await it directly
+            await recipient.a_receive(message, self, request_reply, silent=silent)  # type: ignore[call-arg]
+        else:
+            await _peers.a_receive(recipient, message, self, request_reply, silent)
 
     def send(
         self,
@@ -497,7 +525,12 @@ class ConversableAgent(
                 continue
             if not (entry.any_sender or entry.matches(sender)):
                 continue
-            if entry.is_async:  # the common case: await directly, no extra coroutine
+            declines = entry.declines
+            if declines is not None and declines(self, messages) and entry.method not in self.__dict__:
+                continue  # a built-in reply that would answer (False, None): no coroutine for it
+            if entry.method is not None:  # a built-in reply: its async method, looked up as `entry.run` would
+                final, reply = await getattr(self, entry.method)(messages=messages, sender=sender, config=entry.config)
+            elif entry.is_async:  # await directly, no extra coroutine
                 final, reply = await entry.run(self, messages=messages, sender=sender, config=entry.config)
             else:
                 final, reply = await entry.call(self, messages, sender)

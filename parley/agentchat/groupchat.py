@@ -415,9 +415,10 @@ class GroupChat:
                 member has any function, or a callable method's answer that names no member.
             AgentNameConflict: several members share a name.
         """
-        self._check_speakers()
         self._check_method()
         names, by_name = self._members()
+        if not names or len(by_name) != len(names):
+            self._check_speakers()  # raises
         last: str | None = None
         if last_speaker is not None:
             name = last_speaker.name
@@ -440,7 +441,8 @@ class GroupChat:
                 return self._member(chosen)
             method = chosen.lower()
         pending = self.messages[-1] if self.func_call_filter and self.messages else None
-        funcs = sel.tool_call_names(pending) if pending is not None else []
+        calls = pending is not None and (pending.get("tool_calls") or pending.get("function_call"))
+        funcs = sel.tool_call_names(pending) if calls else []
         if funcs:
             maps = {a.name: getattr(a, "function_map", {}) or {} for a in self.agents}
             able = sel.tool_executors(funcs, maps)
@@ -453,6 +455,9 @@ class GroupChat:
                     key="func_call_filter",
                 )
             eligible = able
+        elif method == "round_robin" and self._graph is None and self._allow_repeat is True:
+            # Everyone may speak: the plain rotation that `candidates` and `round_robin_next` give.
+            return by_name[names[(names.index(last) + 1) % len(names) if last is not None else 0]]
         else:
             eligible = sel.candidates(names, last, graph=self._graph, allow_repeat=self._allow_repeat)
         if not eligible:

@@ -105,7 +105,7 @@ class ToolsMixin:
     def tools(self) -> list[ToolSpec]:
         """The tools offered to this agent's model, in the OpenAI tools shape (a fresh list)."""
         config = self.llm_config
-        if isinstance(config, Mapping):
+        if type(config) is dict or isinstance(config, Mapping):  # asked once per model call: the cheap check first
             return list(config.get("tools") or ())
         return list(self._tool_specs)
 

@@ -23,7 +23,6 @@ register. Two kinds of class can be registered:
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import inspect
 import json
@@ -36,7 +35,7 @@ from parley.exceptions import ConfigError, ModelError, ModelResponseError, redac
 from parley.llm._errors import error_class_for_status
 from parley.llm.client import ModelClient
 from parley.llm.config import AGENT_KEYS, CLIENT_KEYS
-from parley.llm.types import Message, ModelResponse, ToolCall, ToolSpec, Usage
+from parley.llm.types import NO_USAGE, Message, ModelResponse, ToolCall, ToolSpec, Usage
 
 __all__ = [
     "LEGACY_METHODS",
@@ -199,24 +198,30 @@ class LegacyModelClient:
         return cls(f"{type(self.client).__name__} failed: {text}", config=self._entry, status_code=status)
 
     def _to_response(self, response: Any) -> ModelResponse:
-        retrieved = self.client.message_retrieval(response)
+        # Runs on every model call: plain-type checks before the ABC ones, no context managers.
+        client = self.client
+        retrieved = client.message_retrieval(response)
         if not retrieved:
             raise self._bad("returned no message from message_retrieval")
-        message = self._message(retrieved[0])
+        item = retrieved[0]
+        message: Message = {"role": "assistant", "content": item} if type(item) is str else self._message(item)
         try:
-            cost = float(self.client.cost(response))
+            cost = float(client.cost(response))
         except (TypeError, ValueError):
             raise self._bad("cost() did not return a number") from None
-        with contextlib.suppress(AttributeError, TypeError):
+        try:  # noqa: SIM105 - contextlib.suppress costs a context manager on every call
             response.cost = cost  # AutoGen 0.2 sets this before get_usage, which often reads it
-        usage = self.client.get_usage(response) or {}
-        if not isinstance(usage, Mapping):
+        except (AttributeError, TypeError):
+            pass
+        usage = client.get_usage(response) or {}
+        if type(usage) is not dict and not isinstance(usage, Mapping):
             raise self._bad(f"get_usage() returned {type(usage).__name__}, not a dict")
         prompt = int(usage.get("prompt_tokens") or 0)
         completion = int(usage.get("completion_tokens") or 0)
         total = int(usage.get("total_tokens") or prompt + completion)
         model = str(usage.get("model") or getattr(response, "model", None) or self.model)
-        return ModelResponse(message, Usage(prompt, completion, total), cost=cost, model=model, raw=response)
+        counts = NO_USAGE if not (prompt or completion or total) else Usage(prompt, completion, total)
+        return ModelResponse(message, counts, cost=cost, model=model, raw=response)
 
     def _message(self, item: Any) -> Message:
         if isinstance(item, str):

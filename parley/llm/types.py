@@ -131,3 +131,19 @@ class ModelResponse:
     cached: bool = False
     raw: Any = None
     parsed: Any = None
+
+    def __init__(
+        self,
+        message: Message,
+        usage: Usage = NO_USAGE,
+        cost: float = 0.0,
+        model: str = "",
+        cached: bool = False,
+        raw: Any = None,
+        parsed: Any = None,
+    ) -> None:
+        # The generated frozen __init__ makes one object.__setattr__ call per field; one response
+        # is made per model call, so fill the instance dict at once (half the cost).
+        self.__dict__.update(
+            message=message, usage=usage, cost=cost, model=model, cached=cached, raw=raw, parsed=parsed
+        )

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 from parley.exceptions import ConfigError
 from parley.llm.types import ModelResponse
 
-__all__ = ["CHAT_USAGE", "ModelUsage", "UsageCounter", "UsageMode", "UsageSummary", "count_in_chats"]
+__all__ = ["CHAT_USAGE", "ModelUsage", "UsageCounter", "UsageMode", "UsageSummary", "count_in_chats", "count_usage"]
 
 UsageMode = Literal["actual", "total"]
 """``"total"`` includes cached replies; ``"actual"`` excludes them."""
@@ -77,15 +77,6 @@ class ModelUsage:
 _Sums = dict[str, list[Any]]  # model -> [cost, prompt_tokens, completion_tokens, total_tokens], summed in place
 
 
-def _accumulate(sums: _Sums, model: str, row: tuple[float, int, int, int]) -> None:
-    cur = sums.get(model)
-    if cur is None:
-        sums[model] = list(row)
-    else:
-        for i, value in enumerate(row):
-            cur[i] += value
-
-
 def _usages(sums: _Sums) -> dict[str, ModelUsage]:
     return {m: ModelUsage(*v) for m, v in sums.items()}
 
@@ -131,11 +122,26 @@ class UsageSummary:
         A response with an empty ``model`` is counted under ``"unknown"``.
         """
         u = response.usage
-        row = (response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens)
-        model = response.model or "unknown"
-        _accumulate(self._total, model, row)
-        if not response.cached:
-            _accumulate(self._actual, model, row)
+        self._add(
+            response.model or "unknown",
+            response.cost,
+            u.prompt_tokens,
+            u.completion_tokens,
+            u.total_tokens,
+            response.cached,
+        )
+
+    def _add(self, model: str, cost: float, prompt: int, completion: int, total: int, cached: bool) -> None:
+        views = (self._total,) if cached else (self._total, self._actual)
+        for sums in views:  # summed in place, unrolled: this runs on every model call
+            cur = sums.get(model)
+            if cur is None:
+                sums[model] = [cost, prompt, completion, total]
+            else:
+                cur[0] += cost
+                cur[1] += prompt
+                cur[2] += completion
+                cur[3] += total
 
     def merge(self, other: UsageSummary) -> None:
         """Add ``other``'s usage into this summary, in place."""
@@ -309,3 +315,20 @@ def count_in_chats(response: ModelResponse) -> None:
     """Count ``response`` in every counter of this context (see `CHAT_USAGE`)."""
     for summary in CHAT_USAGE.get():
         summary.add(response)
+
+
+def count_usage(summary: UsageSummary, response: ModelResponse) -> None:
+    """Count ``response`` in ``summary`` and in every counter of this context: one model call's usage.
+
+    The same as ``summary.add(response)`` then `count_in_chats`, with the response read once
+    (this runs on every model call).
+    """
+    u = response.usage
+    row = (response.model or "unknown", response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens)
+    cached = response.cached
+    summary._add(*row, cached)
+    for counter in CHAT_USAGE.get():
+        if type(counter) is UsageSummary:
+            counter._add(*row, cached)
+        else:  # a runtime's budget keeper, or another UsageCounter: it reads the response itself
+            counter.add(response)

@@ -49,7 +49,7 @@ from parley.llm.openai_client import OpenAIClient
 from parley.llm.rate_limit import RateLimiter, shared_limiter
 from parley.llm.structured import is_model_class, parse_structured
 from parley.llm.types import Message, ModelResponse, ToolSpec
-from parley.llm.usage import UsageMode, UsageSummary, count_in_chats
+from parley.llm.usage import UsageMode, UsageSummary, count_in_chats, count_usage
 
 __all__ = ["OpenAIWrapper"]
 
@@ -175,6 +175,17 @@ class OpenAIWrapper:
         self._unregistered = [c for c in self._clients if isinstance(c, custom.UnregisteredModelClient)]
         self.streams = any(self._streams)
         self._formats = [self._format(entry, None) for entry in self._entries]
+        # One entry with nothing around its call (no cache, rate limit, stream, filter or
+        # pydantic format): `respond` may call it directly, the same steps without the loop.
+        self._plain = (
+            len(self._entries) == 1
+            and self._cache is None
+            and self._seed_caches[0] is None
+            and self._limiters[0] is None
+            and not self._streams[0]
+            and self._filters[0] is None
+            and self._formats[0] is None
+        )
         self.usage_summary = UsageSummary()
         if runtime_logging.is_logging:
             # 0.2's shape: its constructor logs its own arguments, config_list and base_config.
@@ -353,6 +364,16 @@ class OpenAIWrapper:
         """
         if self._unregistered:
             raise custom.unregistered_error(self._unregistered)
+        if self._plain and not params and CHAT_CACHE.get() is None and not runtime_logging.is_logging:
+            # What the loop below does for that one entry, without its lookups (most agents' calls).
+            try:
+                plain: ModelResponse = await traced_model_call(
+                    self._clients[0], self._entries[0], messages, tools, None
+                )
+            except ModelError as exc:
+                raise self._all_failed([(0, exc)]) from None
+            count_usage(self.usage_summary, plain)
+            return plain
         call_params = {k: v for k, v in params.items() if k not in AGENT_KEYS} if params else None
         call_cache = _call_cache(params)
         call_filter = params.get("filter_func") if params else None
@@ -386,8 +407,9 @@ class OpenAIWrapper:
             entry_params = {**(call_params or {}), "stream": True} if stream else call_params
             started = runtime_logging.now() if runtime_logging.is_logging else ""
             try:
-                response = await traced_model_call(client, entry, messages, tools, entry_params)
-                response = _structured(response, fmt, entry)
+                response: ModelResponse = await traced_model_call(client, entry, messages, tools, entry_params)
+                if fmt is not None:
+                    response = _structured(response, fmt, entry)
             except ModelError as exc:
                 if runtime_logging.is_logging:
                     runtime_logging.log_model_call(self, client, messages, params, str(exc), False, started)
@@ -399,8 +421,7 @@ class OpenAIWrapper:
                 runtime_logging.log_model_call(self, client, messages, params, _loggable(response), False, started)
             if cache is not None and key is not None:
                 await cache.aset_response(key, response)
-            self.usage_summary.add(response)
-            count_in_chats(response)
+            count_usage(self.usage_summary, response)
             if call_filter is None and self._filters[index] is None:
                 return response
             try:

@@ -263,3 +263,49 @@ async def test_sync_api_inside_running_loop() -> None:
     result = b.initiate_chat(a, message="ping", max_turns=1, silent=True)  # sync call, loop running
     assert result.summary == "pong"
     await asyncio.sleep(0)
+
+
+class OwnToolReplies(ConversableAgent):
+    """Overrides the async built-in: it answers every message, tool calls or not."""
+
+    async def a_generate_tool_calls_reply(self, messages: Any = None, sender: Any = None, config: Any = None) -> Any:
+        return True, "own async tool reply"
+
+
+class OwnSyncFunctionReplies(ConversableAgent):
+    """A 0.2-style subclass: overrides the sync built-in only."""
+
+    def generate_function_call_reply(self, messages: Any = None, sender: Any = None, config: Any = None) -> Any:
+        return True, "own sync function reply"
+
+
+def _instance_override() -> ConversableAgent:
+    agent = quiet("a", llm_config=ScriptedModelClient(["llm"]))
+
+    async def mine(messages: Any = None, sender: Any = None, config: Any = None) -> Any:
+        return True, "own instance tool reply"
+
+    agent.a_generate_tool_calls_reply = mine  # type: ignore[method-assign]
+    return agent
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (
+            lambda: OwnToolReplies("a", human_input_mode="NEVER", llm_config=ScriptedModelClient(["llm"])),
+            "own async tool reply",
+        ),
+        (
+            lambda: OwnSyncFunctionReplies("a", human_input_mode="NEVER", llm_config=ScriptedModelClient(["llm"])),
+            "own sync function reply",
+        ),
+        (_instance_override, "own instance tool reply"),
+        (lambda: quiet("a", llm_config=ScriptedModelClient(["llm"])), "llm"),
+    ],
+)
+def test_an_overridden_builtin_reply_is_asked_even_when_the_message_has_no_calls(make: Any, expected: str) -> None:
+    # The pipeline skips a built-in tool or function-call reply whose answer is plainly "no" for a
+    # message without calls; an override of it, on the class or the instance, is asked all the same.
+    agent = make()
+    assert agent.generate_reply([{"role": "user", "content": "hi", "name": "b"}], quiet("b")) == expected

@@ -122,6 +122,39 @@ def test_an_autogen_02_client_works_through_register_model_client() -> None:
     assert gathered["total_cost"] == pytest.approx(0.004)  # both chats
 
 
+def test_a_sync_chat_calls_a_sync_client_in_place_only_while_no_other_task_shares_its_loop() -> None:
+    assistant = AssistantAgent("assistant", llm_config=config())
+    threads: list[int] = []
+    assistant.register_model_client(CustomModelClient, threads=threads)
+    user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False)
+    gate = asyncio.Event()
+    left: list[asyncio.Task[bool]] = []
+
+    async def a_hook(sender: Any, message: Any, recipient: Any, silent: bool) -> Any:
+        if left:  # the second chat: end the task the first one left on the loop, then go on alone
+            gate.set()
+            await left.pop()
+        else:  # the first chat: a task of the chat's own code waits beside it on the sync loop
+            left.append(asyncio.get_running_loop().create_task(gate.wait()))
+        return message
+
+    user.register_hook("a_process_message_before_send", a_hook)
+    idents: list[int] = []
+
+    def two_sync_chats() -> None:  # a thread of its own: a sync loop no other test has used
+        idents.append(threading.get_ident())
+        for _ in range(2):
+            user.initiate_chat(assistant, message="ping", silent=True)
+
+    worker = threading.Thread(target=two_sync_chats)
+    worker.start()
+    worker.join(60)
+    assert len(threads) == 2
+    assert not left
+    assert threads[0] != idents[0]  # another task shared the loop: the client ran in a worker thread
+    assert threads[1] == idents[0]  # that task had ended: called in place, no hop
+
+
 class BarrierClient(CustomModelClient):
     """Blocks in create until ``parties`` clients are inside it at once."""
 
