@@ -8,10 +8,12 @@ None of that may reach a later run, of the same executor or of another one.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import select
 import signal
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -20,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from parley.coding import CodeBlock, LocalCommandLineCodeExecutor
+from parley.coding._process import _escalate, _exit_status
+from parley.coding._reaper_server import Launched, launch
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -108,3 +112,38 @@ def test_a_process_that_hops_pids_does_not_outlive_its_run(
             assert (after.exit_code, after.output) == (0, "2\n")
     finally:
         os.close(reader)
+
+
+async def _result(run: Launched) -> tuple[int | None, bytes]:
+    """The exit code of ``run`` (None: its reaper was killed) and the rest of its output."""
+    output = await run.output.read()
+    return await _exit_status(run.status), output
+
+
+def test_a_late_signal_for_a_run_never_reaches_the_next_run_of_its_reaper(tmp_path: Path) -> None:
+    """A timeout that fires just as the run ends signals the run's group after the run has ended.
+
+    The reaper is then still the host's for that run: it must not be serving another run (of
+    another executor, as a rule), which the interrupt and the kill that follow would end.
+    """
+    first, second = tmp_path / "first.py", tmp_path / "second.py"
+    first.write_text("print('first')\n")
+    second.write_text("import time\nprint('second', flush=True)\ntime.sleep(2)\nprint('second ended')\n")
+    env = dict(os.environ)
+
+    async def scenario() -> tuple[int, int, tuple[int | None, bytes]]:
+        ended = await launch([sys.executable, str(first)], cwd=tmp_path, env=env, keep=False, fork=True)
+        over: asyncio.Future[int | None] = asyncio.ensure_future(_exit_status(ended.status))
+        assert await ended.output.read() == b"first\n"
+        assert await over == 0  # the run is over, and its host still holds it: its timeout fires now
+        following = await launch([sys.executable, str(second)], cwd=tmp_path, env=env, keep=False, fork=True)
+        try:
+            assert await following.output.readline() == b"second\n"
+            await _escalate(ended.pid, over, grace=0.2)
+            return ended.pid, following.pid, await _result(following)
+        finally:
+            ended.close()
+            following.close()
+
+    late, next_reaper, result = asyncio.run(scenario())
+    assert result == (0, b"second ended\n"), (late, next_reaper)
