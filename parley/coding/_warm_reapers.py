@@ -43,6 +43,13 @@ class Reapers:
     """
 
     def __init__(self, template: Any, keep_idle: int = 2) -> None:
+        try:
+            import resource  # not among start-up's modules: held, then dropped from sys.modules as they are
+        except ImportError:
+            pass
+        else:
+            _HELD["resource"] = resource
+            _RESOURCES[:] = sorted({getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")})
         self._template = template
         self._keep_idle = keep_idle
         self._idle: list[tuple[int, Any]] = []  # (pid, this side of its socket)
@@ -127,6 +134,7 @@ def _serve_runs(channel: Any, template: Any) -> int:
     """
     reaper, _signal = _HELD["reaper"], _HELD["_signal"]
     _signal.set_wakeup_fd(-1)  # the server's wake-up pipe is closed here
+    limits = _limits(0)
     for number in reaper._signal_numbers(reaper._IGNORED):
         _signal.signal(number, _signalled)  # still not ended by them, but no longer reused after them
     os.setsid()  # the runs' process group is this process's pid: the host signals it
@@ -150,7 +158,7 @@ def _serve_runs(channel: Any, template: Any) -> int:
         request = _HELD["marshal"].loads(message)
         ahead.cwd = request["cwd"]
         _SIGNALLED.clear()
-        if not _serve_run(request, fds, ahead, supervisor, null, channel):
+        if not _serve_run(request, fds, ahead, supervisor, null, channel, limits):
             return 0
 
 
@@ -181,8 +189,20 @@ class _Ahead:
             self.block = self.template.fork_ahead()
 
     def spawn(self, argv: list[str], stdout: int | None, env: dict[str, str] | None) -> int | None:
-        """Start the run in the block forked ahead; fork one now if that one is gone (a block killed it)."""
+        """Start the run in the block forked ahead; fork one now if that one is gone or was changed.
+
+        A block of the same user may kill the block forked ahead, or change its limits, priority
+        or CPU affinity (``prlimit``, ``setpriority``, ``sched_setaffinity`` need no more): one whose
+        are not this reaper's is killed, unused.
+        """
         block, self.block = self.block, None
+        if block is not None and _limits(block[0]) != _limits(0):
+            try:  # noqa: SIM105 - contextlib is not among what start-up imported
+                os.kill(block[0], _HELD["_signal"].SIGKILL)
+            except OSError:
+                pass
+            block[1].close()
+            block = None
         pid: int | None = self.template.run_ahead(block, argv, self.cwd) if block is not None else None
         if pid is None:
             pid = self.template.spawn(argv, stdout, env)
@@ -190,7 +210,13 @@ class _Ahead:
 
 
 def _serve_run(
-    request: dict[str, Any], fds: list[int], ahead: _Ahead, supervisor: Any, null: int, channel: Any
+    request: dict[str, Any],
+    fds: list[int],
+    ahead: _Ahead,
+    supervisor: Any,
+    null: int,
+    channel: Any,
+    limits: tuple[object, ...],
 ) -> bool:
     """One run of a `Reapers` reaper, as `parley.coding._reaper` runs one; False: the reaper must end.
 
@@ -198,7 +224,8 @@ def _serve_run(
     closes the run's status pipe before it says ``done`` (`_wait_for_the_host`): until then the
     host may still signal the reaper's group for this run (a timeout that fired as the run
     ended, a cancel, a ``close()``), and no other run may be in that group. A reaper signalled
-    meanwhile ends instead.
+    meanwhile ends instead, as does one whose limits, priority or CPU affinity are no longer
+    ``limits`` (a block changed them: every block it forks would inherit them).
     """
     reaper = _HELD["reaper"]
     output, status = fds
@@ -229,6 +256,8 @@ def _serve_run(
         os.dup2(null, 2)
         os.write(status, f"exit {codes[0]}\n".encode())
         os.chdir("/")
+        if _limits(0) != limits:
+            return False
         ahead.refill()
         over = _wait_for_the_host(status, supervisor.parent)
         os.close(status)
@@ -248,3 +277,24 @@ def _wait_for_the_host(status: int, parent: int) -> bool:
         if os.getppid() != parent:
             return False
     return True
+
+
+def _limits(pid: int) -> tuple[object, ...]:
+    """The resource limits, scheduling priority and CPU affinity of ``pid`` (0: this process); empty where unknown.
+
+    A process of the same user may change all three in another (``prlimit``, ``setpriority``,
+    ``sched_setaffinity``), and a fork inherits them.
+    """
+    resource = _HELD.get("resource")
+    try:
+        return (
+            *(resource.prlimit(pid, number) for number in _RESOURCES),
+            os.getpriority(os.PRIO_PROCESS, pid),
+            frozenset(os.sched_getaffinity(pid)),
+        )
+    except (AttributeError, OSError):
+        return ()
+
+
+_RESOURCES: list[int] = []
+"""The ``resource.RLIMIT_*`` numbers, filled once the template holds `resource`."""

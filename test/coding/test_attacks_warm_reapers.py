@@ -147,3 +147,52 @@ def test_a_late_signal_for_a_run_never_reaches_the_next_run_of_its_reaper(tmp_pa
 
     late, next_reaper, result = asyncio.run(scenario())
     assert result == (0, b"second ended\n"), (late, next_reaper)
+
+
+_LIMITS = """\
+import os, resource
+print(resource.getrlimit(resource.RLIMIT_NOFILE), resource.getrlimit(resource.RLIMIT_CORE),
+      os.getpriority(os.PRIO_PROCESS, 0), sorted(os.sched_getaffinity(0)))
+"""
+
+_TAMPER = """\
+import os, resource
+def parent(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+def children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as listed:
+        return [int(child) for child in listed.read().split()]
+reaper = os.getppid()
+others = [other for other in children(parent(reaper)) if other != reaper]
+targets = [reaper, *(block for other in others for block in children(other))]  # and the blocks forked ahead
+for pid in targets:
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (64, 64))
+    resource.prlimit(pid, resource.RLIMIT_CORE, (4096, 4096))
+    os.setpriority(os.PRIO_PROCESS, pid, 15)
+    os.sched_setaffinity(pid, {min(os.sched_getaffinity(0))})
+print(len(targets))
+"""
+
+
+def test_limits_a_block_sets_on_the_reapers_do_not_reach_later_blocks(tmp_path: Path) -> None:
+    """Resource limits, priority and CPU affinity are each block's own, not what an earlier block left.
+
+    A block may change them in its reaper and in the blocks the reapers forked ahead (the same
+    user may ``prlimit``, ``setpriority`` and ``sched_setaffinity`` another process, whatever
+    its dumpable flag), and a fork inherits them.
+    """
+    with LocalCommandLineCodeExecutor(work_dir=tmp_path, timeout=20) as executor:
+
+        async def both() -> None:  # two blocks at once: two reapers wait once both are over
+            await asyncio.gather(*(executor.a_execute_code_blocks([CodeBlock("print(1)", "python")]) for _ in "ab"))
+
+        asyncio.run(both())
+        fresh = executor.execute_code_blocks([CodeBlock(_LIMITS, "python")])
+        tampered = executor.execute_code_blocks([CodeBlock(_TAMPER, "python")])
+        assert tampered.exit_code == 0, tampered.output
+        assert int(tampered.output) >= 2  # its reaper, and at least the other reaper's block forked ahead
+        after = [executor.execute_code_blocks([CodeBlock(_LIMITS, "python")]) for _ in range(4)]
+    assert fresh.exit_code == 0, fresh.output
+    assert "(64, 64)" not in fresh.output
+    assert [(result.exit_code, result.output) for result in after] == [(0, fresh.output)] * 4
