@@ -167,7 +167,11 @@ def kill_tree(pid: int, *, wait: float = 0.0) -> None:
         wait: seconds to wait (blocking) for the killed processes to be gone. A zombie left for
             its parent to reap counts as gone; after ``wait`` seconds this returns regardless.
     """
-    killed = _kill_now(pid)
+    _wait_gone(pid, _kill_now(pid), wait)
+
+
+def _wait_gone(pid: int, killed: set[psutil.Process], wait: float) -> None:
+    """Wait (blocking, at most ``wait`` seconds) until the group ``pid`` and ``killed`` are gone; see `kill_tree`."""
     deadline = time.monotonic() + wait
     while wait and _tree_alive(pid, killed) and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -209,7 +213,10 @@ class ProcessRegistry:
             _ALL_LIVE.add(pid)
 
     def discard(self, pid: int) -> None:
-        """Forget a group leader that has ended."""
+        """Forget a group leader that has ended.
+
+        Waits for a `kill_all` that has it in hand: once forgotten, its group may serve another run.
+        """
         with self._lock:
             self._pids.discard(pid)
         with _ALL_LIVE_LOCK:
@@ -242,10 +249,10 @@ class ProcessRegistry:
 
         Waits up to ``wait`` seconds for each tree to be gone; see `kill_tree`.
         """
-        with self._lock:
-            pids = list(self._pids)
-        for pid in pids:
-            kill_tree(pid, wait=wait)
+        with self._lock:  # a run that ends meanwhile is forgotten after these kills (see `discard`), not before
+            killed = [(pid, _kill_now(pid)) for pid in self._pids]
+        for pid, processes in killed:
+            _wait_gone(pid, processes, wait)
         self.end_kept(wait=wait)
 
 
@@ -255,13 +262,16 @@ async def _pump(stream: asyncio.StreamReader, on_output: Callable[[bytes], None]
 
 
 async def _exit_status(status: asyncio.StreamReader) -> int | None:
-    """The run's exit code from its reaper's ``exit <code>`` line; None when the reaper ended without one."""
-    code = None
+    """The run's exit code from its reaper's ``exit <code>`` line; None when the reaper ended without one.
+
+    A reaper of the warm templates keeps the status pipe open after that line until this side
+    closes it (`parley.coding._warm_reapers`): the line is the last one.
+    """
     while line := await status.readline():
         words = line.split()
         if len(words) == 2 and words[0] == b"exit":
-            code = int(words[1])
-    return code
+            return int(words[1])
+    return None
 
 
 async def _ended_within(ended: asyncio.Future[Any], seconds: float) -> bool:
@@ -273,10 +283,11 @@ async def _ended_within(ended: asyncio.Future[Any], seconds: float) -> bool:
 def _over(run: Launched, ended: asyncio.Future[Any]) -> bool:
     """True when the run's reaper has reported its exit and keeps nothing: nothing of the run is left.
 
-    Its group is then no longer the run's to kill (a cancel that comes this late): a reaper of the
-    warm templates serves one run after another (`parley.coding._warm_reapers`), and may already
-    serve the next. A keeper (``keep_background``) reports as soon as the command exits, and keeps
-    the rest: not over.
+    There is then nothing left to kill (a cancel that comes this late). A reaper of the warm
+    templates serves one run after another (`parley.coding._warm_reapers`), but takes the next
+    only once this side has closed the run's status pipe, so a late signal never reaches another
+    run. A keeper (``keep_background``) reports as soon as the command exits, and keeps the rest:
+    not over.
     """
     return (
         run.control is None
@@ -293,7 +304,9 @@ async def _escalate(
     """Interrupt, then terminate, then kill the tree of the run led by ``pid``; see the module docstring.
 
     A reaper that serves one run after another (`parley.coding._warm_reapers`) takes the signals
-    to its group as its own end: it is never reused after them, so this kill cannot reach a next run.
+    to its group as its own end, and takes no next run while this side holds the run's status
+    pipe: so neither these signals nor this kill can reach another run, even when the run ended
+    just as its timeout fired.
     """
     seen = _descendants(pid)
     for sig in (signal.SIGINT, signal.SIGTERM):

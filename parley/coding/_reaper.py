@@ -187,8 +187,8 @@ def _spawn(argv: list[str], stdout: int | None = None, env: dict[str, str] | Non
         return None
 
 
-def _children_map() -> dict[int, list[int]]:
-    """Parent pid -> child pids, for every process this user may see in ``/proc``."""
+def _children_map(groups: dict[int, int] | None = None) -> dict[int, list[int]]:
+    """Parent pid -> child pids, for every process this user may see in ``/proc``; ``groups`` gets pid -> group."""
     children: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -199,6 +199,8 @@ def _children_map() -> dict[int, list[int]]:
         except (OSError, IndexError):
             continue
         children.setdefault(int(fields[1]), []).append(int(name))
+        if groups is not None:
+            groups[int(name)] = int(fields[2])
     return children
 
 
@@ -227,15 +229,7 @@ def _end_descendants() -> None:
     """Stop every descendant (until no new one appears), kill them all, and reap the children."""
     if not _has_children():
         return  # orphans come to us, so with no child there is no descendant at all
-    _signal = _signals()
-    stopped: set[int] = set()
-    for _ in range(100):  # each pass finds only what forked before it was stopped
-        new = _descendants(os.getpid()) - stopped
-        if not new:
-            break
-        _signal_pids(new, _signal.SIGSTOP)
-        stopped |= new
-    _signal_pids(stopped, _signal.SIGKILL)
+    _stop_then_kill(lambda children: _descendants(os.getpid(), children))
     deadline = time.monotonic() + _REAP_S
     while time.monotonic() < deadline:  # orphans of the killed come to us: reap until none is left
         try:
@@ -243,6 +237,42 @@ def _end_descendants() -> None:
                 time.sleep(0.002)
         except ChildProcessError:
             return
+
+
+def _stop_then_kill(ending: Callable[[dict[int, list[int]]], set[int]]) -> None:
+    """Stop the processes ``ending`` names, pass after pass until no new one appears; then kill them all.
+
+    ``ending`` picks them from a fresh `_children_map`. Each pass finds only what forked before
+    it stopped its parent. A process that forks and exits over and over has a new pid by the time
+    a pass signals the one it listed, but keeps its process group: so each group is stopped as
+    one too, when every member is ending and it is not this process's own.
+    """
+    _signal = _signals()
+    own = os.getpgrp()
+    stopped: set[int] = set()
+    groups: set[int] = set()
+    for _ in range(100):
+        pgids: dict[int, int] = {}
+        found = ending(_children_map(pgids))
+        new = found - stopped
+        if not new:
+            break
+        _signal_pids(new, _signal.SIGSTOP)
+        stopped |= new
+        for group in {pgids[pid] for pid in new if pid in pgids} - groups - {own}:
+            if all(pid in found or pid in stopped for pid, its in pgids.items() if its == group):
+                groups.add(group)
+                _signal_groups({group}, _signal.SIGSTOP)
+    _signal_pids(stopped, _signal.SIGKILL)
+    _signal_groups(groups, _signal.SIGKILL)
+
+
+def _signal_groups(groups: set[int], number: int) -> None:
+    for group in groups:
+        try:  # noqa: SIM105 - contextlib costs the reaper's start a few ms
+            os.killpg(group, number)
+        except OSError:
+            pass
 
 
 def _has_children() -> bool:
@@ -485,7 +515,12 @@ _FD_SIZE = 4
 
 
 def _reap_reapers(reapers: set[int]) -> None:
-    """Reap exited children; when a run's reaper was killed, end the orphans it left to the server."""
+    """Reap exited children; when a run's reaper was killed, end the orphans it left to the server.
+
+    Any other child that ended was such an orphan: what it forked before it ended came to the
+    server too (a process that forks and exits over and over, to outrun a kill), so that also
+    ends the orphans.
+    """
     lost = False
     while True:
         try:
@@ -497,14 +532,26 @@ def _reap_reapers(reapers: set[int]) -> None:
         if pid in reapers:
             reapers.discard(pid)
             lost = lost or os.WIFSIGNALED(status)
+        else:
+            lost = True
     if lost:
-        _signal = _signals()
-        children = _children_map()
-        orphans = _descendants(os.getpid(), children)
+        _end_orphans(reapers)
+
+
+def _end_orphans(reapers: set[int]) -> None:
+    """Stop, then kill, every descendant not below a live reaper (see `_stop_then_kill`).
+
+    One pass is not enough: an orphan that forks and exits in a loop has a new pid by the time it
+    is signalled, and its child comes to the server (a subreaper) after the pass listed it.
+    """
+
+    def orphans(children: dict[int, list[int]]) -> set[int]:
+        found = _descendants(os.getpid(), children)
         for reaper in reapers:  # the live runs and what is below them are not orphans
-            orphans -= {reaper} | _descendants(reaper, children)
-        _signal_pids(orphans, _signal.SIGSTOP)
-        _signal_pids(orphans, _signal.SIGKILL)
+            found -= {reaper} | _descendants(reaper, children)
+        return found
+
+    _stop_then_kill(orphans)
 
 
 def _serve_one(request: dict[str, Any], fds: list[int], spawn: Spawn | None = None) -> int:

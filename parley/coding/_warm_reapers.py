@@ -32,16 +32,24 @@ class Reapers:
     (which comes with a control socket) still gets a reaper of its own, as does any run when a
     reaper cannot be made or reached.
 
-    The run's process group is the reaper's. A reaper whose group is signalled during a run (a
-    timeout's escalation, as a rule) ends after that run instead of serving another, so the
-    host's kill that follows cannot reach a next run; and the host does not kill a group whose
-    reaper has reported the run over (a cancel that comes that late, `parley.coding._process`).
+    The run's process group is the reaper's. A reaper takes no next run until the host has
+    closed the run's status pipe, which it does only once it is done with the run (its timeout's
+    escalation, a cancel's kill, a ``close()``): so no signal of the host for one run reaches
+    another, however late it comes. A reaper whose group is signalled during a run ends after
+    that run instead of serving another.
     A reaper killed or ended (by a block, as a rule) is dropped; its runs' orphans come to the
     template, which ends them as for any killed reaper. Requests to a template carry no environment (it
     runs with the run's), so a reaper keeps nothing of a run that the next one could not see.
     """
 
     def __init__(self, template: Any, keep_idle: int = 2) -> None:
+        try:
+            import resource  # not among start-up's modules: held, then dropped from sys.modules as they are
+        except ImportError:
+            pass
+        else:
+            _HELD["resource"] = resource
+            _RESOURCES[:] = sorted({getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")})
         self._template = template
         self._keep_idle = keep_idle
         self._idle: list[tuple[int, Any]] = []  # (pid, this side of its socket)
@@ -126,6 +134,7 @@ def _serve_runs(channel: Any, template: Any) -> int:
     """
     reaper, _signal = _HELD["reaper"], _HELD["_signal"]
     _signal.set_wakeup_fd(-1)  # the server's wake-up pipe is closed here
+    limits = _limits(0)
     for number in reaper._signal_numbers(reaper._IGNORED):
         _signal.signal(number, _signalled)  # still not ended by them, but no longer reused after them
     os.setsid()  # the runs' process group is this process's pid: the host signals it
@@ -149,7 +158,7 @@ def _serve_runs(channel: Any, template: Any) -> int:
         request = _HELD["marshal"].loads(message)
         ahead.cwd = request["cwd"]
         _SIGNALLED.clear()
-        if not _serve_run(request, fds, ahead.spawn, supervisor, null, channel):
+        if not _serve_run(request, fds, ahead, supervisor, null, channel, limits):
             return 0
 
 
@@ -180,20 +189,43 @@ class _Ahead:
             self.block = self.template.fork_ahead()
 
     def spawn(self, argv: list[str], stdout: int | None, env: dict[str, str] | None) -> int | None:
-        """Start the run in the block forked ahead; fork one now if that one is gone (a block killed it)."""
+        """Start the run in the block forked ahead; fork one now if that one is gone or was changed.
+
+        A block of the same user may kill the block forked ahead, or change its limits, priority
+        or CPU affinity (``prlimit``, ``setpriority``, ``sched_setaffinity`` need no more): one whose
+        are not this reaper's is killed, unused.
+        """
         block, self.block = self.block, None
+        if block is not None and _limits(block[0]) != _limits(0):
+            try:  # noqa: SIM105 - contextlib is not among what start-up imported
+                os.kill(block[0], _HELD["_signal"].SIGKILL)
+            except OSError:
+                pass
+            block[1].close()
+            block = None
         pid: int | None = self.template.run_ahead(block, argv, self.cwd) if block is not None else None
         if pid is None:
             pid = self.template.spawn(argv, stdout, env)
         return pid
 
 
-def _serve_run(request: dict[str, Any], fds: list[int], spawn: Any, supervisor: Any, null: int, channel: Any) -> bool:
+def _serve_run(
+    request: dict[str, Any],
+    fds: list[int],
+    ahead: _Ahead,
+    supervisor: Any,
+    null: int,
+    channel: Any,
+    limits: tuple[object, ...],
+) -> bool:
     """One run of a `Reapers` reaper, as `parley.coding._reaper` runs one; False: the reaper must end.
 
-    The reaper says ``done`` on ``channel`` before it writes the run's exit: the template then
-    knows it free before the host can send a next run (which waits on the socket meanwhile).
-    ``spawn`` starts the block (the one forked ahead, as a rule).
+    Once the run's exit is written, the reaper forks its next block ahead and waits until the host
+    closes the run's status pipe before it says ``done`` (`_wait_for_the_host`): until then the
+    host may still signal the reaper's group for this run (a timeout that fired as the run
+    ended, a cancel, a ``close()``), and no other run may be in that group. A reaper signalled
+    meanwhile ends instead, as does one whose limits, priority or CPU affinity are no longer
+    ``limits`` (a block changed them: every block it forks would inherit them).
     """
     reaper = _HELD["reaper"]
     output, status = fds
@@ -215,17 +247,54 @@ def _serve_run(request: dict[str, Any], fds: list[int], spawn: Any, supervisor: 
                 env=request.get("env"),
                 keep=None,
                 report=codes.append,
-                spawn=spawn,
+                spawn=ahead.spawn,
                 supervisor=supervisor,
             )  # the block leaves here as `parley.coding._warm_python._Script`: nothing below runs in it
-        if codes:
-            os.dup2(null, 1)  # the run's pipe closes: the run is over for the host once it reads the exit
-            os.dup2(null, 2)
-            if not _SIGNALLED:
-                channel.send(b"done")
-            os.write(status, f"exit {codes[0]}\n".encode())
-            os.close(status)
-            os.chdir("/")
+        if not codes:
+            return False  # the template is gone, so must its reapers be
+        os.dup2(null, 1)  # the run's pipe closes: the run is over for the host once it reads the exit
+        os.dup2(null, 2)
+        os.write(status, f"exit {codes[0]}\n".encode())
+        os.chdir("/")
+        if _limits(0) != limits:
+            return False
+        ahead.refill()
+        over = _wait_for_the_host(status, supervisor.parent)
+        os.close(status)
+        if not over or _SIGNALLED:
+            return False
+        channel.send(b"done")
     except OSError:
         return False
-    return bool(codes) and not _SIGNALLED  # none: the template is gone, so must its reapers be
+    return True
+
+
+def _wait_for_the_host(status: int, parent: int) -> bool:
+    """Wait until the host has closed the run's status pipe (read end); False when the template went first."""
+    poll = _HELD["select"].poll()
+    poll.register(status, 0)  # only POLLERR: no reader is left
+    while not poll.poll(_HELD["reaper"]._POLL_S * 1000):
+        if os.getppid() != parent:
+            return False
+    return True
+
+
+def _limits(pid: int) -> tuple[object, ...]:
+    """The resource limits, scheduling priority and CPU affinity of ``pid`` (0: this process); empty where unknown.
+
+    A process of the same user may change all three in another (``prlimit``, ``setpriority``,
+    ``sched_setaffinity``), and a fork inherits them.
+    """
+    resource = _HELD.get("resource")
+    try:
+        return (
+            *(resource.prlimit(pid, number) for number in _RESOURCES),
+            os.getpriority(os.PRIO_PROCESS, pid),
+            frozenset(os.sched_getaffinity(pid)),
+        )
+    except (AttributeError, OSError):
+        return ()
+
+
+_RESOURCES: list[int] = []
+"""The ``resource.RLIMIT_*`` numbers, filled once the template holds `resource`."""

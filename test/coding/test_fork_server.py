@@ -258,15 +258,17 @@ def test_one_reaper_serves_block_after_block_and_ends_what_each_left(tmp_path: P
     """A template's reaper is not forked per block: it serves the next once the last one is over.
 
     What a block left running (here a daemon in a session of its own) is ended before the
-    block's result, so the reaper starts each block with nothing of the one before.
+    block's result, so the reaper starts each block with nothing of the one before. A reaper
+    takes a next run only once the host has closed the last one, so a block that follows at
+    once may find the template's other waiting reaper instead: at most two serve them all.
     """
     with LocalCommandLineCodeExecutor(work_dir=tmp_path, timeout=20) as executor:
-        runs = [executor.execute_code_blocks([CodeBlock(_LEAVE_A_DAEMON, "python")]) for _ in range(3)]
+        runs = [executor.execute_code_blocks([CodeBlock(_LEAVE_A_DAEMON, "python")]) for _ in range(5)]
         for result in runs:
             assert result.exit_code == 0, result.output
             daemon = int(result.output.split()[1])
             assert is_gone(daemon)
-        assert len({result.output.split()[0] for result in runs}) == 1
+        assert len({result.output.split()[0] for result in runs}) <= 2
 
 
 def test_a_block_that_kills_the_waiting_reapers_does_not_stop_the_next_block(tmp_path: Path) -> None:
