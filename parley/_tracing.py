@@ -144,6 +144,8 @@ def turn_span(agent: Any) -> AbstractContextManager[Any] | None:
     caller's own coroutine (a decorator's wrapper coroutine costs, once per message, about what
     the whole reply pipeline does), which closes the span with `end_turn_span`.
     """
+    if "opentelemetry.trace" not in sys.modules:  # `_tracer`'s first test, without its call
+        return None
     tracer = _tracer()
     if tracer is None:
         return None
@@ -213,7 +215,7 @@ def traced_model_call(
     Raises:
         Exception: whatever ``client.create`` raises, unchanged (logged at INFO first).
     """
-    if not _llm_log.isEnabledFor(logging.INFO) and _tracer() is None:  # once per model call: no frame
+    if not _llm_log.isEnabledFor(logging.INFO) and ("opentelemetry.trace" not in sys.modules or _tracer() is None):
         return client.create(messages, tools=tools, params=params)  # type: ignore[no-any-return]
     return _traced_model_call(client, entry, messages, tools, params)
 

@@ -32,6 +32,7 @@ from parley.agentchat._watch import report_tool_calls, report_tool_results, repo
 from parley.agentchat.io import IOStream
 from parley.exceptions import ModelResponseError
 from parley.llm.types import Message, ToolSpec
+from parley.llm.wrapper import OpenAIWrapper
 from parley.prompts import (
     HUMAN_INPUT_ALWAYS,
     HUMAN_INPUT_AUTO_REPLY_NOTICE,
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from collections import defaultdict
 
     from parley.agentchat.agent import Agent
-    from parley.llm.wrapper import OpenAIWrapper
 
 __all__ = ["ReplyFunctionsMixin", "quick_termination_reply", "quick_tool_calls_reply"]
 
@@ -242,6 +242,8 @@ class ReplyFunctionsMixin:
             response = await create_reply(
                 client, request, offered or None, show_tokens=show, agent=self._name, speaker=self, recipient=sender
             )
+        elif type(client) is OpenAIWrapper:  # what its create(messages, ...) calls, one call less
+            response = await client.respond(request, tools=offered or None)
         else:
             response = await client.create(request, tools=offered or None)
         report_usage(self._name, response)

@@ -415,7 +415,7 @@ class ConversableAgent(
             message = hook(sender=self, message=message, recipient=recipient, silent=silent)
         for hook in hooks["a_process_message_before_send"]:
             message = await hook(sender=self, message=message, recipient=recipient, silent=silent)
-        self._append(message, "assistant", recipient, True)
+        self._oai_messages[recipient].append(self._normalize(message, "assistant", recipient, True))  # `_append`
         if _peers.own_with_silent(recipient, "a_receive"):  # a parley agent: await it directly
             await recipient.a_receive(message, self, request_reply, silent=silent)  # type: ignore[call-arg]
         else:
@@ -445,7 +445,8 @@ class ConversableAgent(
         Raises:
             InvalidMessageError: the message has neither content nor tool calls; nothing is stored.
         """
-        msg = self._append(message, "user", sender, False)
+        msg = self._normalize(message, "user", sender, False)  # `_append`, spelled out: twice a message
+        self._oai_messages[sender].append(msg)
         if runtime_logging.is_logging:
             runtime_logging.log_event(self, "received_message", message=msg, sender=sender.name, valid=True)
         shown = streamed_already(sender, self, msg)  # used up either way
