@@ -19,6 +19,7 @@ import atexit
 import contextlib
 import contextvars
 import threading
+from asyncio.events import _set_running_loop
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
@@ -157,22 +158,18 @@ async def call_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
         What ``fn`` returns; what it raises propagates unchanged.
     """
     loop = asyncio.get_running_loop()
-    if loop is not getattr(_local, "loop", None) or not _alone(loop):
+    if loop is not getattr(_local, "loop", None):
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    # Alone on this thread's sync loop? Its task counter knows, unless someone replaced it.
+    counter: _TaskCounter = _local.tasks
+    if not (counter.live <= 1 if loop.get_task_factory() is counter else len(asyncio.all_tasks(loop)) <= 1):
         return await asyncio.to_thread(fn, *args, **kwargs)
     context = contextvars.copy_context()
-    asyncio.events._set_running_loop(None)  # as in a worker thread: fn may start a loop of its own
+    _set_running_loop(None)  # as in a worker thread: fn may start a loop of its own
     try:
         return context.run(fn, *args, **kwargs)
     finally:
-        asyncio.events._set_running_loop(loop)
-
-
-def _alone(loop: asyncio.AbstractEventLoop) -> bool:
-    """Whether the running task is the only unfinished task on this thread's sync ``loop``."""
-    counter: _TaskCounter = _local.tasks
-    if loop.get_task_factory() is counter:
-        return counter.live <= 1
-    return len(asyncio.all_tasks(loop)) <= 1  # someone replaced the factory: count the slow way
+        _set_running_loop(loop)
 
 
 @atexit.register

@@ -40,8 +40,8 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from typing_extensions import ParamSpec
@@ -51,11 +51,12 @@ from parley._logging import describe_entry, get_logger
 __all__ = [
     "CAPTURE_CONTENT_ENV",
     "capture_content",
+    "end_turn_span",
     "traced_chat",
     "traced_code",
     "traced_model_call",
     "traced_tool",
-    "traced_turn",
+    "turn_span",
 ]
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -136,27 +137,30 @@ def traced_chat(fn: _Async[_P, _R]) -> _Async[_P, _R]:
     return wrapper
 
 
-def traced_turn(fn: _Async[_P, _R]) -> _Async[_P, _R]:
-    """Decorate ``ConversableAgent.a_generate_reply``: an ``invoke_agent`` span around each turn.
+def turn_span(agent: Any) -> AbstractContextManager[Any] | None:
+    """The entered ``invoke_agent`` span of one turn of ``agent`` (``a_generate_reply``), or None.
 
-    The wrapper spells out ``a_generate_reply``'s parameters: it runs once per message, and a
-    ``*args, **kwargs`` pass-through costs about as much again as the call it wraps.
+    None, at the cost of one dictionary lookup, when nothing is traced. The turn runs in the
+    caller's own coroutine (a decorator's wrapper coroutine costs, once per message, about what
+    the whole reply pipeline does), which closes the span with `end_turn_span`.
     """
-    turn: Callable[..., Coroutine[Any, Any, _R]] = fn
+    if "opentelemetry.trace" not in sys.modules:  # `_tracer`'s first test, without its call
+        return None
+    tracer = _tracer()
+    if tracer is None:
+        return None
+    name = _name(agent)
+    span = _span(tracer, f"invoke_agent {name}", {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": name})
+    span.__enter__()
+    return span
 
-    @functools.wraps(fn)
-    async def wrapper(self: Any, messages: Any = None, sender: Any = None, exclude: Any = (), **kwargs: Any) -> _R:
-        tracer = _tracer()
-        if tracer is None:
-            if kwargs:
-                return await turn(self, messages, sender, exclude, **kwargs)
-            return await turn(self, messages, sender, exclude)
-        name = _name(self)
-        attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": name}
-        with _span(tracer, f"invoke_agent {name}", attributes):
-            return await turn(self, messages, sender, exclude, **kwargs)
 
-    return cast(_Async[_P, _R], wrapper)
+def end_turn_span(span: AbstractContextManager[Any], error: BaseException | None) -> None:
+    """Close a span that `turn_span` entered; ``error`` is the exception that ends the turn, if any."""
+    if error is None:
+        span.__exit__(None, None, None)
+    else:
+        span.__exit__(type(error), error, error.__traceback__)
 
 
 # -- model calls ------------------------------------------------------------------------------------
@@ -211,7 +215,7 @@ def traced_model_call(
     Raises:
         Exception: whatever ``client.create`` raises, unchanged (logged at INFO first).
     """
-    if not _llm_log.isEnabledFor(logging.INFO) and _tracer() is None:  # once per model call: no frame
+    if not _llm_log.isEnabledFor(logging.INFO) and ("opentelemetry.trace" not in sys.modules or _tracer() is None):
         return client.create(messages, tools=tools, params=params)  # type: ignore[no-any-return]
     return _traced_model_call(client, entry, messages, tools, params)
 

@@ -26,11 +26,13 @@ from parley.agentchat._code_execution import (
 )
 from parley.agentchat._function_calls import as_function_call, needs_rewrite
 from parley.agentchat._model_clients import create_reply
+from parley.agentchat._replies import DECLINED
 from parley.agentchat._tools import run_tool_calls
 from parley.agentchat._watch import report_tool_calls, report_tool_results, report_usage, run_watched
 from parley.agentchat.io import IOStream
 from parley.exceptions import ModelResponseError
 from parley.llm.types import Message, ToolSpec
+from parley.llm.wrapper import OpenAIWrapper
 from parley.prompts import (
     HUMAN_INPUT_ALWAYS,
     HUMAN_INPUT_AUTO_REPLY_NOTICE,
@@ -42,17 +44,41 @@ if TYPE_CHECKING:
     from collections import defaultdict
 
     from parley.agentchat.agent import Agent
-    from parley.llm.wrapper import OpenAIWrapper
 
-__all__ = ["ReplyFunctionsMixin", "declines_tool_calls"]
+__all__ = ["ReplyFunctionsMixin", "quick_termination_reply", "quick_tool_calls_reply"]
 
 
-def declines_tool_calls(agent: Any, messages: list[Message] | None) -> bool:
-    """True when `ReplyFunctionsMixin.a_generate_tool_calls_reply` answers ``(False, None)`` at once.
+def quick_tool_calls_reply(agent: Any, messages: list[Message] | None, sender: Any = None) -> tuple[bool, Any] | None:
+    """`DECLINED` when `ReplyFunctionsMixin.a_generate_tool_calls_reply` answers ``(False, None)`` at once, else None.
 
     The reply pipeline asks this first (a plain call, no coroutine) on every message.
     """
-    return not messages or not messages[-1].get("tool_calls") or not agent._function_map
+    return DECLINED if not messages or not messages[-1].get("tool_calls") or not agent._function_map else None
+
+
+def quick_termination_reply(agent: Any, messages: list[Message] | None, sender: Any = None) -> tuple[bool, Any] | None:
+    """`ReplyFunctionsMixin.a_check_termination_and_human_reply`'s answer when it asks no human, else None.
+
+    The reply pipeline asks this first (a plain call, no coroutine) on every message; the method
+    itself starts with it. It counts the auto-reply, or resets the count when the chat ends.
+    """
+    last = messages[-1] if messages else None
+    decision = term.decide(
+        agent.human_input_mode,
+        is_termination=last is not None and bool(last) and agent._is_termination_msg(last),
+        auto_replies=agent._auto_reply_counter[sender],
+        max_auto_replies=agent._max_auto_reply_dict[sender],
+    )
+    action = decision.action
+    if action is term.Action.AUTO_REPLY:
+        return agent._auto_reply(sender)  # type: ignore[no-any-return]
+    if action is term.Action.TERMINATE:
+        agent._auto_reply_counter[sender] = 0
+        return _STOP
+    return None
+
+
+_STOP: tuple[bool, Any] = (True, None)
 
 
 class ReplyFunctionsMixin:
@@ -89,6 +115,9 @@ class ReplyFunctionsMixin:
         self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
     ) -> tuple[bool, str | Message | None]:
         """Stop, ask the human, or let the next reply function answer (see `_termination.decide`)."""
+        quick = quick_termination_reply(self, messages, sender)
+        if quick is not None:  # no human to ask
+            return quick
         last = messages[-1] if messages else {}
         decision = term.decide(
             self.human_input_mode,
@@ -118,12 +147,16 @@ class ReplyFunctionsMixin:
                 ]
                 return True, {"role": "tool", "tool_responses": responses, "content": answer}
             return True, answer
+        return self._auto_reply(sender)
+
+    def _auto_reply(self, sender: Agent | None) -> tuple[bool, None]:
+        """Let the next reply function answer, counting one more auto-reply to ``sender``."""
         if self._max_auto_reply_dict[sender] == 0:
-            return True, None
+            return _STOP
         self._auto_reply_counter[sender] += 1
         if self.human_input_mode != "NEVER" and not self._quiet():
             IOStream.get_default().print(HUMAN_INPUT_AUTO_REPLY_NOTICE, flush=True)
-        return False, None
+        return DECLINED
 
     def _quiet(self) -> bool:
         return bool(self.silent) or _chat.SILENT.get()
@@ -148,7 +181,7 @@ class ReplyFunctionsMixin:
         self, messages: list[Message] | None = None, sender: Agent | None = None, config: Any = None
     ) -> tuple[bool, Message | None]:
         """Execute the tool calls in the last message, if this agent has their functions."""
-        if not messages or declines_tool_calls(self, messages):  # one test, shared with the pipeline
+        if not messages or quick_tool_calls_reply(self, messages) is not None:  # one test, shared with the pipeline
             return False, None
         calls = messages[-1]["tool_calls"]
         report_tool_calls(self._name, calls)
@@ -209,6 +242,8 @@ class ReplyFunctionsMixin:
             response = await create_reply(
                 client, request, offered or None, show_tokens=show, agent=self._name, speaker=self, recipient=sender
             )
+        elif type(client) is OpenAIWrapper:  # what its create(messages, ...) calls, one call less
+            response = await client.respond(request, tools=offered or None)
         else:
             response = await client.create(request, tools=offered or None)
         report_usage(self._name, response)

@@ -24,12 +24,13 @@ from typing import Any, cast
 
 from parley._runlog import session as runtime_logging
 from parley._sync import run_sync
+from parley.agentchat._replies import DECLINED
 from parley.agentchat._tool_arguments import UnreadableArguments, error_result, exception_result, read_arguments
 from parley.agentchat.io import IOStream
 from parley.exceptions import ConfigError
 from parley.llm.types import Message, ToolSpec
 
-__all__ = ["FunctionCallsMixin", "as_function_call", "declines_function_call", "needs_rewrite", "wire_messages"]
+__all__ = ["FunctionCallsMixin", "as_function_call", "needs_rewrite", "quick_function_call_reply", "wire_messages"]
 
 
 def needs_rewrite(message: Message) -> bool:
@@ -103,12 +104,14 @@ def as_function_call(message: Message, functions: Sequence[Mapping[str, Any]], t
     return cast(Message, out)
 
 
-def declines_function_call(agent: Any, messages: list[Message] | None) -> bool:
-    """True when `FunctionCallsMixin.a_generate_function_call_reply` answers ``(False, None)`` at once.
+def quick_function_call_reply(
+    agent: Any, messages: list[Message] | None, sender: Any = None
+) -> tuple[bool, Any] | None:
+    """`DECLINED` when `FunctionCallsMixin.a_generate_function_call_reply` answers ``(False, None)`` at once, else None.
 
     The reply pipeline asks this first (a plain call, no coroutine) on every message.
     """
-    return not messages or not messages[-1].get("function_call")
+    return DECLINED if not messages or not messages[-1].get("function_call") else None
 
 
 class FunctionCallsMixin:
@@ -233,7 +236,7 @@ class FunctionCallsMixin:
         self, messages: list[Message] | None = None, sender: Any = None, config: Any = None
     ) -> tuple[bool, Message | None]:
         """Answer a message holding a ``function_call`` with the function's result (a ``role="function"`` message)."""
-        if not messages or declines_function_call(self, messages):  # one test, shared with the pipeline
+        if not messages or quick_function_call_reply(self, messages) is not None:  # one test, shared with the pipeline
             return False, None
         call = messages[-1]["function_call"]
         _, result = await self.a_execute_function(cast(Mapping[str, Any], call))

@@ -23,7 +23,7 @@ from parley.agentchat.agent import Agent
 from parley.agentchat.chat import SILENT
 from parley.agentchat.conversable_agent import ConversableAgent
 from parley.agentchat.events import SpeakerSelected, current_event_sink, report_sent
-from parley.agentchat.groupchat import GroupChat
+from parley.agentchat.groupchat import _UNDECIDED, GroupChat
 from parley.agentchat.io import IOStream
 from parley.llm.types import Message
 
@@ -147,6 +147,8 @@ async def _run_rounds(
         await _broadcast(manager, groupchat, {"role": "user", "content": groupchat.introductions_msg()}, None)
     speaker: Any = sender
     io = IOStream.get_default()
+    # The group's own selection: a plain rotation is decided by a plain call, with no coroutine.
+    own_selection = type(groupchat).a_select_speaker is GroupChat.a_select_speaker
     for i in range(groupchat.max_round):
         if note_speaker is not None:
             note_speaker(speaker)
@@ -154,7 +156,9 @@ async def _run_rounds(
         await _broadcast(manager, groupchat, message, speaker)
         if manager._is_termination_msg(message) or i == groupchat.max_round - 1:
             break
-        nxt = await groupchat.a_select_speaker(speaker, manager)  # type: ignore[arg-type]
+        nxt = groupchat._next_in_rotation(speaker) if own_selection else _UNDECIDED
+        if nxt is _UNDECIDED:
+            nxt = await groupchat.a_select_speaker(speaker, manager)  # type: ignore[arg-type]
         if nxt is None:
             break
         speaker = nxt

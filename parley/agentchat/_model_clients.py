@@ -145,7 +145,7 @@ def streamed_already(sender: Any, recipient: Any, message: Message) -> bool:
     ``recipient`` it was written for, and the current IOStream is the one it streamed to. The
     record is used up by the first message ``sender`` sends after the stream, whatever it is.
     """
-    if not _streamed:  # the common case: nothing streamed, one truth test
+    if not _streamed.data:  # type: ignore[attr-defined]  # nothing streamed: its dict, no len() call
         return False
     try:
         shown = _streamed.pop(sender, None)

@@ -15,9 +15,11 @@ from typing import Any, cast
 from parley.agentchat.agent import Agent
 from parley.exceptions import ConfigError, SenderRequired
 
-__all__ = ["REPLY_SHELL_ATTR", "ReplyEntry", "Trigger", "compile_trigger", "reply_key"]
+__all__ = ["DECLINED", "REPLY_SHELL_ATTR", "ReplyEntry", "Trigger", "compile_trigger", "reply_key"]
 
 REPLY_SHELL_ATTR = "__parley_async_reply__"
+DECLINED: tuple[bool, Any] = (False, None)
+"""A reply function's answer when it does not reply: the pipeline goes on to the next one."""
 """Set on 0.2's sync reply methods (and their async forms): the async method's name, which they
 share, or the async function itself when it must not be looked up on the agent (a method of
 another class, such as ``GroupChatManager.run_chat`` registered on a plain agent)."""
@@ -134,9 +136,10 @@ class ReplyEntry:
     method: str | None = None
     """For a sync shell of an agent's own async reply method: that method's name, which the
     pipeline awaits as ``getattr(agent, method)(...)`` (the same call `run` makes, one frame less)."""
-    declines: Callable[[Any, list[Any]], bool] | None = None
-    """For a built-in reply its agent's class does not override: ``declines(agent, messages)`` is
-    True when the reply would answer ``(False, None)`` at once, and the pipeline skips the call."""
+    quick: Callable[[Any, list[Any], Any], tuple[bool, Any] | None] | None = None
+    """For a built-in reply its agent's class does not override: ``quick(agent, messages, sender)``
+    is the reply's answer when it needs no awaiting (`DECLINED` for ``(False, None)``), given by a
+    plain call instead of a coroutine, or None when the pipeline must await the reply itself."""
 
     @classmethod
     def make(

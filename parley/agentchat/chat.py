@@ -230,6 +230,10 @@ async def _turns(
     sender: ConversableAgent, recipient: Agent, msg: str | Message | None, max_turns: int | None, silent: bool
 ) -> None:
     """The chat's turns: ``sender`` sends, ``recipient`` replies, until a None reply or ``max_turns``."""
+    # How to call the recipient is decided once per chat: a parley agent's own async methods are
+    # awaited here directly, with no `_peers` coroutine around each of them (two a round trip).
+    own_reply = _peers.own_async(recipient, "a_generate_reply")
+    own_send = _peers.own_with_silent(recipient, "a_send")
     turn = 0
     while max_turns is None or turn < max_turns:
         if turn > 0:
@@ -239,11 +243,17 @@ async def _turns(
         assert msg is not None
         await sender.a_send(msg, recipient, request_reply=False, silent=silent)
         report_sent(sender, recipient)
-        reply = await _peers.a_generate_reply(recipient, sender)
+        if own_reply:
+            reply = await recipient.a_generate_reply(sender=sender)
+        else:
+            reply = await _peers.a_generate_reply(recipient, sender)
         turn += 1
         if reply is None:
             return
-        await _peers.a_send(recipient, reply, sender, False, silent)
+        if own_send:
+            await recipient.a_send(reply, sender, False, silent=silent)  # type: ignore[call-arg]
+        else:
+            await _peers.a_send(recipient, reply, sender, False, silent)
         report_sent(recipient, sender)
 
 

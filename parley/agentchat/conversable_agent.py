@@ -16,15 +16,15 @@ from typing import Any, Literal, cast
 
 from parley._runlog import session as runtime_logging
 from parley._sync import run_sync
-from parley._tracing import traced_turn
+from parley._tracing import end_turn_span, turn_span
 from parley.agentchat import _hooks, _peers
 from parley.agentchat import _termination as term
 from parley.agentchat import chat as _chat
-from parley.agentchat._builtin_replies import ReplyFunctionsMixin, declines_tool_calls
+from parley.agentchat._builtin_replies import ReplyFunctionsMixin, quick_termination_reply, quick_tool_calls_reply
 from parley.agentchat._code_execution import CodeExecution
 from parley.agentchat._conversation_state import ConversationStateMixin
 from parley.agentchat._display import content_str, format_message
-from parley.agentchat._function_calls import FunctionCallsMixin, declines_function_call
+from parley.agentchat._function_calls import FunctionCallsMixin, quick_function_call_reply
 from parley.agentchat._model_clients import ModelClientsMixin, streamed_already
 from parley.agentchat._nested import NestedChatsMixin
 from parley.agentchat._private_names import PrivateNamesMixin
@@ -74,18 +74,19 @@ def _builtin_reply(cls: type, async_name: str) -> Callable[..., Any]:
     return cast(Callable[..., Any], getattr(cls, async_name[2:]))
 
 
-_QUICK_DECLINES: dict[str, Callable[[Any, list[Any]], bool]] = {
-    "a_generate_tool_calls_reply": declines_tool_calls,
-    "a_generate_function_call_reply": declines_function_call,
+_QUICK_REPLIES: dict[str, Callable[[Any, list[Any], Any], tuple[bool, Any] | None]] = {
+    "a_check_termination_and_human_reply": quick_termination_reply,
+    "a_generate_tool_calls_reply": quick_tool_calls_reply,
+    "a_generate_function_call_reply": quick_function_call_reply,
 }
 
 
-def _quick_decline(cls: type, async_name: str) -> Callable[[Any, list[Any]], bool] | None:
-    """The pipeline's pre-test for a built-in reply (see `ReplyEntry.declines`), or None.
+def _quick_reply(cls: type, async_name: str) -> Callable[[Any, list[Any], Any], tuple[bool, Any] | None] | None:
+    """The pipeline's plain-call answer for a built-in reply (see `ReplyEntry.quick`), or None.
 
     Only when ``cls`` keeps both the async method and its sync shell as `ConversableAgent` has them.
     """
-    test = _QUICK_DECLINES.get(async_name)
+    test = _QUICK_REPLIES.get(async_name)
     if test is None:
         return None
     base = ConversableAgent
@@ -236,7 +237,7 @@ class ConversableAgent(
                 self.register_reply([Agent, None], func)
                 first = self._reply_func_list[0] if self._reply_func_list else None
                 if first is not None and first.func is func:
-                    first.declines = _quick_decline(type(self), name)
+                    first.quick = _quick_reply(type(self), name)
         if runtime_logging.is_logging:
             runtime_logging.log_new_agent(
                 self,
@@ -414,7 +415,7 @@ class ConversableAgent(
             message = hook(sender=self, message=message, recipient=recipient, silent=silent)
         for hook in hooks["a_process_message_before_send"]:
             message = await hook(sender=self, message=message, recipient=recipient, silent=silent)
-        self._append(message, "assistant", recipient, True)
+        self._oai_messages[recipient].append(self._normalize(message, "assistant", recipient, True))  # `_append`
         if _peers.own_with_silent(recipient, "a_receive"):  # a parley agent: await it directly
             await recipient.a_receive(message, self, request_reply, silent=silent)  # type: ignore[call-arg]
         else:
@@ -444,7 +445,8 @@ class ConversableAgent(
         Raises:
             InvalidMessageError: the message has neither content nor tool calls; nothing is stored.
         """
-        msg = self._append(message, "user", sender, False)
+        msg = self._normalize(message, "user", sender, False)  # `_append`, spelled out: twice a message
+        self._oai_messages[sender].append(msg)
         if runtime_logging.is_logging:
             runtime_logging.log_event(self, "received_message", message=msg, sender=sender.name, valid=True)
         shown = streamed_already(sender, self, msg)  # used up either way
@@ -476,7 +478,6 @@ class ConversableAgent(
         """Sync shell over `a_receive`."""
         run_sync(self.a_receive(message, sender, request_reply, silent))
 
-    @traced_turn
     async def a_generate_reply(
         self,
         messages: list[Message] | None = None,
@@ -500,43 +501,58 @@ class ConversableAgent(
             UsageError: neither ``messages`` nor ``sender`` was given (also an AssertionError, as
                 in 0.2).
         """
-        if messages is None:
-            if sender is None:
-                raise UsageError(
-                    "Either messages or sender must be provided.", hint="generate_reply needs one of them."
+        span = turn_span(self)  # None when nothing is traced; then this coroutine is the whole turn
+        try:
+            if messages is None:
+                if sender is None:
+                    raise UsageError(
+                        "Either messages or sender must be provided.", hint="generate_reply needs one of them."
+                    )
+                messages = self._oai_messages[sender]
+            hooks = self._hooks
+            for hook in hooks["process_all_messages_before_reply"]:
+                messages = hook(messages)
+            for hook in hooks["a_process_all_messages_before_reply"]:
+                messages = await hook(messages)
+            last_hooks = hooks["process_last_received_message"], hooks["a_process_last_received_message"]
+            if (last_hooks[0] or last_hooks[1]) and messages and isinstance(messages[-1].get("content"), str):
+                content = messages[-1]["content"]
+                for hook in last_hooks[0]:
+                    content = hook(content)
+                for hook in last_hooks[1]:
+                    content = await hook(content)
+                messages = [*messages[:-1], {**messages[-1], "content": content}]
+            excluded = {reply_key(f) for f in exclude} if exclude else None
+            for entry in self._reply_func_list:
+                if excluded and entry.key in excluded:
+                    continue
+                if not (entry.any_sender or entry.matches(sender)):
+                    continue
+                quick = entry.quick
+                answer = (
+                    quick(self, messages, sender) if quick is not None and entry.method not in self.__dict__ else None
                 )
-            messages = self._oai_messages[sender]
-        hooks = self._hooks
-        for hook in hooks["process_all_messages_before_reply"]:
-            messages = hook(messages)
-        for hook in hooks["a_process_all_messages_before_reply"]:
-            messages = await hook(messages)
-        last_hooks = hooks["process_last_received_message"], hooks["a_process_last_received_message"]
-        if (last_hooks[0] or last_hooks[1]) and messages and isinstance(messages[-1].get("content"), str):
-            content = messages[-1]["content"]
-            for hook in last_hooks[0]:
-                content = hook(content)
-            for hook in last_hooks[1]:
-                content = await hook(content)
-            messages = [*messages[:-1], {**messages[-1], "content": content}]
-        excluded = {reply_key(f) for f in exclude} if exclude else None
-        for entry in self._reply_func_list:
-            if excluded and entry.key in excluded:
-                continue
-            if not (entry.any_sender or entry.matches(sender)):
-                continue
-            declines = entry.declines
-            if declines is not None and declines(self, messages) and entry.method not in self.__dict__:
-                continue  # a built-in reply that would answer (False, None): no coroutine for it
-            if entry.method is not None:  # a built-in reply: its async method, looked up as `entry.run` would
-                final, reply = await getattr(self, entry.method)(messages=messages, sender=sender, config=entry.config)
-            elif entry.is_async:  # await directly, no extra coroutine
-                final, reply = await entry.run(self, messages=messages, sender=sender, config=entry.config)
-            else:
-                final, reply = await entry.call(self, messages, sender)
-            if final:
-                return reply  # type: ignore[no-any-return]
-        return self._default_auto_reply
+                if answer is not None:  # a built-in reply that needs no awaiting: no coroutine for it
+                    final, reply = answer
+                elif entry.method is not None:  # a built-in reply: its async method, looked up as `entry.run` would
+                    final, reply = await getattr(self, entry.method)(
+                        messages=messages, sender=sender, config=entry.config
+                    )
+                elif entry.is_async:  # await directly, no extra coroutine
+                    final, reply = await entry.run(self, messages=messages, sender=sender, config=entry.config)
+                else:
+                    final, reply = await entry.call(self, messages, sender)
+                if final:
+                    return reply  # type: ignore[no-any-return]
+            return self._default_auto_reply
+        except BaseException as error:
+            if span is not None:
+                end_turn_span(span, error)
+                span = None
+            raise
+        finally:
+            if span is not None:
+                end_turn_span(span, None)
 
     def generate_reply(
         self, messages: list[Message] | None = None, sender: Agent | None = None, **kwargs: Any

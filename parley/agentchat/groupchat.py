@@ -38,6 +38,9 @@ __all__ = ["SPEAKER_SELECTION_METHODS", "GroupChat", "GroupChatManager"]
 
 SPEAKER_SELECTION_METHODS = ("auto", "manual", "random", "round_robin")
 
+_UNDECIDED: Any = object()
+"""`GroupChat._next_in_rotation`'s answer when the rotation alone does not decide the next speaker."""
+
 SpeakerSelector = Callable[[Agent, "GroupChat"], Any]
 """``f(last_speaker, groupchat) -> Agent | str | None``: an agent, an agent's name, a method name
 (``"auto"`` ...), or None to end the chat. May be async."""
@@ -415,6 +418,9 @@ class GroupChat:
                 member has any function, or a callable method's answer that names no member.
             AgentNameConflict: several members share a name.
         """
+        chosen = self._next_in_rotation(last_speaker)
+        if chosen is not _UNDECIDED:
+            return chosen
         self._check_method()
         names, by_name = self._members()
         if not names or len(by_name) != len(names):
@@ -548,6 +554,28 @@ class GroupChat:
             )
             request = [*request, {"role": "assistant", "content": answer}, {"role": "user", "content": feedback}]
         return fallback
+
+    def _next_in_rotation(self, last_speaker: Agent | None) -> Any:
+        """`a_select_speaker`'s answer by a plain call when a plain rotation decides it, else `_UNDECIDED`.
+
+        That is ``"round_robin"`` with everyone allowed to speak after everyone (no graph, repeats
+        allowed), unique member names, and no tool or function call waiting for a member to run it.
+        The chat's rounds ask this first, with no coroutine (once per message).
+        """
+        if self.speaker_selection_method != "round_robin" or self._graph is not None or self._allow_repeat is not True:
+            return _UNDECIDED
+        names, by_name = self._members()
+        if not names or len(by_name) != len(names):
+            return _UNDECIDED
+        if self.func_call_filter and self.messages:
+            pending = self.messages[-1]
+            if pending.get("tool_calls") or pending.get("function_call"):
+                return _UNDECIDED
+        last = None
+        if last_speaker is not None:
+            name = last_speaker.name
+            last = name if by_name.get(name) is last_speaker else None
+        return by_name[names[(names.index(last) + 1) % len(names) if last is not None else 0]]
 
     def select_speaker(self, last_speaker: Agent | None, selector: GroupChatManager) -> Any:
         """Sync shell over `a_select_speaker`."""

@@ -168,7 +168,13 @@ class LegacyModelClient:
                 content nor tool calls, or ``cost``/``get_usage`` returned the wrong type.
             Exception: any other error of the wrapped client propagates unchanged.
         """
-        request: dict[str, Any] = {**self._base, **(params or {}), "messages": list(messages)}
+        # The caller's list itself, as AutoGen 0.2 passes it: an agent's request is a fresh list
+        # (the history is never handed out), and `OpenAIWrapper.respond` gives each entry its own.
+        request: dict[str, Any] = {
+            **self._base,
+            **(params or {}),
+            "messages": messages if type(messages) is list else list(messages),
+        }
         if tools:
             request["tools"] = list(tools)
         try:

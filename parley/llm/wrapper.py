@@ -407,7 +407,10 @@ class OpenAIWrapper:
             entry_params = {**(call_params or {}), "stream": True} if stream else call_params
             started = runtime_logging.now() if runtime_logging.is_logging else ""
             try:
-                response: ModelResponse = await traced_model_call(client, entry, messages, tools, entry_params)
+                # Each entry of several gets its own list: a client that edits its request (as a
+                # 0.2-style client may edit params["messages"]) cannot change the next one's.
+                request = messages if len(self._clients) == 1 else list(messages)
+                response: ModelResponse = await traced_model_call(client, entry, request, tools, entry_params)
                 if fmt is not None:
                     response = _structured(response, fmt, entry)
             except ModelError as exc:

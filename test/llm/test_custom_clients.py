@@ -324,3 +324,50 @@ async def test_an_openai_error_inside_a_02_client_falls_back_to_the_next_entry()
     assert "OpenAIBackedClient failed" in str(info.value)
     assert info.value.status_code == 429
     assert SECRET not in str(info.value)
+
+
+class EditingClient(CustomModelClient):
+    """A 0.2-style client that edits the request it is given: a note added, its last message dropped."""
+
+    def create(self, params: dict[str, Any]) -> SimpleNamespace:
+        sent = params["messages"]
+        self.seen.append({"messages": list(sent)})  # what it was asked, before its own edits
+        sent.append({"role": "user", "content": "a note the client added"})
+        del sent[1]
+        message = SimpleNamespace(content=f"answer {len(self.seen)}", function_call=None)
+        return SimpleNamespace(choices=[SimpleNamespace(message=message)], model=self.model)
+
+
+class FailingEditingClient(EditingClient):
+    """Edits its request, then fails, so the wrapper falls back to the next entry."""
+
+    def create(self, params: dict[str, Any]) -> SimpleNamespace:
+        super().create(params)
+        raise ModelRateLimitError("busy")
+
+
+def test_a_02_client_that_edits_its_request_changes_neither_the_history_nor_the_next_request() -> None:
+    # The request a client gets is its own list: the agent's stored history is never handed out,
+    # so edits to params["messages"] touch neither what the agents stored nor their next request.
+    bob = ConversableAgent("bob", system_message="sys", llm_config=config("EditingClient"), human_input_mode="NEVER")
+    seen: list[dict[str, Any]] = []
+    bob.register_model_client(EditingClient, seen=seen)
+    alice = ConversableAgent("alice", llm_config=False, human_input_mode="NEVER", default_auto_reply="more")
+    result = alice.initiate_chat(bob, message="first", max_turns=3, silent=True)
+    assert [m["content"] for m in result.chat_history] == ["first", "answer 1", "more", "answer 2", "more", "answer 3"]
+    assert [m["content"] for m in bob.chat_messages[alice]] == [m["content"] for m in result.chat_history]
+    assert [m["content"] for m in seen[2]["messages"]] == ["sys", "first", "answer 1", "more", "answer 2", "more"]
+
+
+async def test_each_entry_of_a_fallback_gets_the_request_unedited_by_the_entry_before() -> None:
+    first = {"model": "a", "model_client_cls": "FailingEditingClient"}
+    second = {"model": "b", "model_client_cls": "EditingClient"}
+    wrapper = OpenAIWrapper(config_list=[first, second])
+    seen_first: list[dict[str, Any]] = []
+    seen_second: list[dict[str, Any]] = []
+    wrapper.register_model_client(FailingEditingClient, seen=seen_first)
+    wrapper.register_model_client(EditingClient, seen=seen_second)
+    asked: list[Message] = [{"role": "system", "content": "sys"}, *HI]
+    response = await wrapper.create(asked)
+    assert response.message["content"] == "answer 1"
+    assert seen_first[0]["messages"] == seen_second[0]["messages"] == [{"role": "system", "content": "sys"}, *HI]
