@@ -320,9 +320,13 @@ class Runner:
             with contextlib.suppress(RuntimeError):
                 item.loop.call_soon_threadsafe(_resolve, item.done, error)
 
-    def close(self) -> None:
-        """End the stream: the runner then ends every run and kept process, and exits. Idempotent, never raises."""
-        self._die("the runner was closed")
+    def close(self, why: str = "the runner was closed") -> None:
+        """End the stream: the runner then ends every run and kept process, and exits. Idempotent, never raises.
+
+        Args:
+            why: what `why_dead` says, and the runs still waiting fail with.
+        """
+        self._die(why)
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
@@ -460,8 +464,10 @@ async def run_on_runner(
         How the run ended; ``runner_lost`` when the runner died during it or had to be given up.
 
     Raises:
-        RunnerLostError: the runner died before it started the run (nothing ran; the caller may
-            start a fresh runner and run it again), or during a run that did not time out.
+        RunnerLostError: the runner died before it started the run, or refused it because a
+            block had changed the limits, priority or CPU affinity it passes on (nothing ran; the
+            caller may start a fresh runner and run it again), or it died during a run that did
+            not time out.
         OSError: ``budget`` could not write its spill file (the run was killed first).
         asyncio.CancelledError: the awaiting task was cancelled; the kill was sent first.
     """
@@ -507,6 +513,13 @@ async def run_on_runner(
     finally:
         accepting = False
     code, how = done.result()  # raises RunnerLostError when the runner died
+    if how.startswith("tainted"):  # a block changed what every fork inherits; nothing ran: a fresh runner runs it
+        why = (
+            f"the runner was replaced: a block had changed {how.removeprefix('tainted').strip()}, which every later "
+            "block would have inherited"
+        )
+        runner.close(why)
+        raise RunnerLostError(why, started=False)
     if how == "killed":  # a kill we did not ask for in this call cannot happen; count it as a timeout
         return RunOutcome(TIMEOUT_EXIT_CODE, True, False)
     return RunOutcome(code, False, code > 128, reaper_lost=how == "lost")

@@ -19,7 +19,16 @@ Replies go to stdout as frames: a 9-byte header (the run id, 4 bytes big-endian;
 the payload's length, 4 bytes big-endian), then the payload. Kinds: ``r`` ready (id 0, payload
 this process's pid), ``s`` run N started, ``o`` run N's output (stdout and stderr merged, in
 order), ``x`` run N ended (payload ``"<exit code> <how>"``, how being ``exit``, ``killed`` after a
-``kill``, or ``lost`` when the run's reaper was killed, by the code as a rule), ``d`` drop done.
+``kill``, ``lost`` when the run's reaper was killed, by the code as a rule, or ``tainted`` followed
+by what changed, when run N was not started because the runner is tainted: below), ``d`` drop done.
+
+Blocks run as the runner's user, and Linux lets a process change the resource limits, scheduling
+priority and CPU affinity of another of its user (``prlimit``, ``renice``, ``taskset``); every
+fork inherits them. So before each run the runner compares its own with those it started with,
+and puts back what it may (a soft limit under its hard one, the affinity). What it may not (a
+lowered hard limit, a raised nice value: only a privilege undoes those, and the container has
+none) taints it for good: it starts no run any more and answers each with ``tainted``, and the host
+replaces it with a fresh one from a new ``docker exec``, which starts with the container's limits.
 
 Each run is forked from the runner into a reaper of its own (the per-run part of
 `parley.coding._reaper`'s server): a child subreaper in a new session that runs the command, and
@@ -97,6 +106,44 @@ class _Run:
         self.template = 0  # the pid of the template whose child the reaper is (0: the runner's own child)
 
 
+class _Inherited:
+    """What a fork inherits from the runner and another process of its user may change; see the module docstring."""
+
+    def __init__(self) -> None:
+        import resource  # a small C module; only here, once per runner
+
+        self.resource = resource
+        self.numbers = {getattr(resource, name): name for name in dir(resource) if name.startswith("RLIMIT_")}
+        self.limits = {number: resource.getrlimit(number) for number in self.numbers}
+        self.nice = os.getpriority(os.PRIO_PROCESS, 0)
+        self.cpus = os.sched_getaffinity(0)
+        self.tainted = ""
+
+    def check(self) -> str:
+        """Put back what changed since the start; return what could not be (empty: nothing)."""
+        if self.tainted:
+            return self.tainted
+        resource, lost = self.resource, []
+        for number, limit in self.limits.items():
+            if resource.getrlimit(number) != limit:
+                try:
+                    resource.setrlimit(number, limit)
+                except (OSError, ValueError):
+                    lost.append(f"its {self.numbers[number]} limit")
+        if os.getpriority(os.PRIO_PROCESS, 0) != self.nice:
+            try:
+                os.setpriority(os.PRIO_PROCESS, 0, self.nice)
+            except OSError:
+                lost.append("its priority (nice value)")
+        if os.sched_getaffinity(0) != self.cpus:
+            try:
+                os.sched_setaffinity(0, self.cpus)
+            except OSError:
+                lost.append("its CPU affinity")
+        self.tainted = ", ".join(lost)
+        return self.tainted
+
+
 class _Warm:
     """A template (see the module docstring): its pid and this side of its socket."""
 
@@ -122,6 +169,7 @@ class _Runner:
         self.devnull = os.open(os.devnull, os.O_RDONLY)
         self.wake_r, self.wake_w = os.pipe()
         self.next_check = 0.0
+        self.inherited = _Inherited()
 
     # --- output -----------------------------------------------------------------------------------
 
@@ -225,6 +273,10 @@ class _Runner:
 
     def start(self, request: dict[str, Any]) -> None:
         run_id = request["id"]
+        tainted = self.inherited.check()
+        if tainted:  # every fork would inherit what a block set: the host replaces this runner
+            self.frame(run_id, b"x", f"126 tainted {tainted}".encode())
+            return
         keep, tag = bool(request.get("keep")), request.get("tag")
         env = dict(os.environ)
         env.update(request.get("env") or {})
@@ -232,27 +284,29 @@ class _Runner:
         request = {"argv": request["argv"], "cwd": request["cwd"], "env": env, "keep": keep}
         if fork and self.start_warm(run_id, request, tag):
             return
-        output_r, output_w = os.pipe()
-        status_r, status_w = os.pipe()
-        control_r, control_w = os.pipe() if keep else (None, None)
-        theirs = [output_w, status_w] + ([control_r] if control_r is not None else [])
+        fds: list[int] = []
         try:
+            for _ in range(3 if keep else 2):
+                fds += os.pipe()
             pid = os.fork()
         except OSError as exc:
-            for fd in (output_r, status_r, control_w, *theirs):
-                if fd is not None:
-                    os.close(fd)
+            for fd in fds:
+                os.close(fd)
             why = exc.strerror or exc
-            message = f"The runner could not start the block: {why} (the container's pids limit may be full).\n"
+            hint = " (the container's pids limit may be full)" if isinstance(exc, BlockingIOError) else ""
+            message = f"The runner could not start the block: {why}{hint}.\n"
             self.frame(run_id, b"o", message.encode())
             self.frame(run_id, b"x", b"126 exit")
             return
+        output_r, output_w, status_r, status_w, *control = fds
+        control_r, control_w = control if keep else (None, None)
+        theirs = [output_w, status_w] + ([control_r] if control_r is not None else [])
         if pid == 0:  # the run's reaper
             code = 0
             try:
-                for fd in (*self.held_fds(), output_r, status_r, control_w, self.devnull):
-                    if fd is not None:
-                        os.close(fd)
+                for held in (*self.held_fds(), output_r, status_r, control_w, self.devnull):
+                    if held is not None:
+                        os.close(held)
                 null = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(null, 0)
                 os.close(null)
@@ -277,9 +331,16 @@ class _Runner:
             template = self.template(argv[0], request["env"])
             if template is None:
                 return False
-            output_r, output_w = os.pipe()
-            status_r, status_w = os.pipe()
-            control_r, control_w = os.pipe() if request["keep"] else (None, None)
+            fds: list[int] = []
+            try:
+                for _ in range(3 if request["keep"] else 2):
+                    fds += os.pipe()
+            except OSError:  # out of file descriptors: the plain way says so
+                for fd in fds:
+                    os.close(fd)
+                return False
+            output_r, output_w, status_r, status_w, *control = fds
+            control_r, control_w = control if request["keep"] else (None, None)
             theirs = [output_w, status_w] + ([control_r] if control_r is not None else [])
             try:
                 os.kill(template.pid, self.signal.SIGCONT)  # a block may have stopped it (same user)

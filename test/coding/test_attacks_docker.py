@@ -162,3 +162,53 @@ def test_a_block_that_kills_what_supervises_it_gets_a_result_that_says_so(
         assert result.output.startswith("killing\n")
         assert "The process supervising this block was killed" in result.output, result.output
     assert executor.execute_code_blocks([CodeBlock("print('next')", "python")]).output == "next\n"
+
+
+_RUNNER = """\
+import os  # the topmost that names it: a plain run's reaper is the runner's fork, with its command line
+runner = [pid for pid in ancestors() if b"parley-runner" in open(f"/proc/{pid}/cmdline", "rb").read()][-1]
+"""
+_INHERITED = CodeBlock(
+    'echo "runner $(cut -d" " -f4 /proc/$PPID/stat)"; grep -v "^Max cpu time" /proc/$$/limits; echo "nice $(nice)"; '
+    "grep Cpus_allowed_list /proc/$$/status",
+    "bash",
+)
+
+
+def _runner_and_rest(output: str) -> tuple[str, str]:
+    first, _, rest = output.partition("\n")
+    return first, rest
+
+
+@pytest.mark.parametrize(
+    ("attack", "kept"),
+    [
+        ("prlimit --pid {runner} --nproc=1:1", False),  # no later block could start at all
+        ("prlimit --pid {runner} --as=60000000:60000000", False),
+        ("prlimit --pid {runner} --nofile=8:", True),  # a soft limit under the hard one: put back
+        ("renice -n 19 -p {runner}", False),
+        ("taskset -p -c 0 {runner}", True),
+    ],
+    ids=["nproc", "address-space", "soft-nofile", "nice", "affinity"],
+)
+def test_a_block_cannot_pass_limits_it_sets_on_the_runner_to_later_blocks(
+    docker_executor: MakeDocker, fork_server: bool, attack: str, kept: bool
+) -> None:
+    """A block lowers the runner's limits, raises its nice value or pins it to one CPU (the same user may).
+
+    Every later block is forked from the runner and would inherit them: with ``nproc`` none could
+    even start. The runner puts back what it may; what it may not (a hard limit, a nice value)
+    makes the host replace it with a fresh one.
+    """
+    executor = docker_executor(fork_server=fork_server)
+    before = executor.execute_code_blocks([_INHERITED])
+    assert before.exit_code == 0, before.output
+    code = _RUNNER + f"import subprocess\nsubprocess.run({attack!r}.format(runner=runner).split(), check=True)\n"
+    attacked = executor.execute_code_blocks([_python(code)])
+    assert attacked.exit_code == 0, attacked.output
+    for _ in range(2):
+        after = executor.execute_code_blocks([_INHERITED])
+        assert after.exit_code == 0, after.output
+        assert _runner_and_rest(after.output)[1] == _runner_and_rest(before.output)[1]
+    runner_kept = _runner_and_rest(after.output)[0] == _runner_and_rest(before.output)[0]
+    assert runner_kept == kept, (before.output, after.output)
