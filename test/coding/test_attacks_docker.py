@@ -212,3 +212,18 @@ def test_a_block_cannot_pass_limits_it_sets_on_the_runner_to_later_blocks(
         assert _runner_and_rest(after.output)[1] == _runner_and_rest(before.output)[1]
     runner_kept = _runner_and_rest(after.output)[0] == _runner_and_rest(before.output)[0]
     assert runner_kept == kept, (before.output, after.output)
+
+
+def test_a_block_that_stops_the_runner_gets_a_result_that_says_so(docker_executor: MakeDocker) -> None:
+    """SIGSTOP on the runner (which nothing in the container can undo) leaves the block's end unreported.
+
+    The host waits for the timeout, gets no answer to its kill, and ends everything in the
+    container: the result must say that the runner stopped answering, not only that the block,
+    which had ended at once, timed out.
+    """
+    executor = docker_executor(timeout=3)
+    code = _RUNNER + "import signal\nprint('stopping', flush=True)\nos.kill(runner, signal.SIGSTOP)\n"
+    result = executor.execute_code_blocks([_python(code)])
+    assert result.exit_code == 124, result.output
+    assert "The runner that runs blocks in the container stopped answering" in result.output, result.output
+    assert executor.execute_code_blocks([CodeBlock("print('next')", "python")]).output == "next\n"
