@@ -227,3 +227,18 @@ def test_a_block_that_stops_the_runner_gets_a_result_that_says_so(docker_executo
     assert result.exit_code == 124, result.output
     assert "The runner that runs blocks in the container stopped answering" in result.output, result.output
     assert executor.execute_code_blocks([CodeBlock("print('next')", "python")]).output == "next\n"
+
+
+@pytest.mark.parametrize("slot", [False, True], ids=["work-dir", "slot-dir"])
+def test_a_block_that_takes_away_access_to_its_directory_does_not_break_the_next(
+    docker_executor: MakeDocker, slot: bool
+) -> None:
+    """The code owns its directory, so it may ``chmod 000`` it: no later block could even enter it."""
+    executor = docker_executor()
+    target = executor._open_slot("slot-0") if slot else executor
+    locked = target.execute_code_blocks([CodeBlock('chmod 000 "$PWD" && echo locked', "bash")])
+    assert (locked.exit_code, locked.output) == (0, "locked\n")
+    following = target.execute_code_blocks([CodeBlock("echo next > next.txt && cat next.txt", "bash")])
+    assert following.exit_code == 0, following.output
+    assert following.output.endswith("next\n"), following.output
+    assert "access to" in following.output, following.output
