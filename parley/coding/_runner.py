@@ -498,7 +498,10 @@ class _Runner:
                 for template in list(self.templates.values()):
                     if template.pid == pid:  # its runs' reapers notice, and end theirs
                         self.end_template(template)
-                continue  # an orphan that was ended
+                        break
+                else:  # an orphan: what it forked before it ended came to us too (it may fork and exit to outrun us)
+                    lost = True
+                continue
             run.reaped = True
             if run.status is not None:
                 self.read_rest(run)
@@ -557,25 +560,31 @@ class _Runner:
     # --- ending processes -------------------------------------------------------------------------
 
     def kill_tree(self, root: int) -> None:
-        """Stop ``root`` and every descendant (until no new one appears), then kill them all."""
-        reaper = self.reaper
-        stopped: set[int] = set()
-        for _ in range(100):
-            new = ({root} | reaper._descendants(root)) - stopped
-            if not new:
-                break
-            reaper._signal_pids(new, self.signal.SIGSTOP)
-            stopped |= new
-        reaper._signal_pids(stopped, self.signal.SIGKILL)
+        """Stop ``root`` and every descendant (until no new one appears), then kill them all.
+
+        As `parley.coding._reaper` ends a run's processes: pass after pass, and by process group
+        too, for a process that forks and exits over and over to outrun the passes.
+        """
+        descendants = self.reaper._descendants
+        self.reaper._stop_then_kill(lambda children: {root} | descendants(root, children))
 
     def end_orphans(self) -> None:
-        """End what killed reapers left to the runner: every child that is not a live run's reaper."""
-        children = self.reaper._children_map().get(os.getpid(), [])
+        """End what killed reapers left to the runner: every descendant not below a live run's reaper or a template.
+
+        Pass after pass (see `kill_tree`): an orphan that forks and exits has a new pid, also an
+        orphan of the runner, by the time a pass signals the one it listed.
+        """
+        descendants = self.reaper._descendants
         live = {run.pid for run in (*self.runs.values(), *self.kept.values()) if not run.reaped}
         live |= {template.pid for template in self.templates.values()}
-        for child in children:
-            if child not in live:
-                self.kill_tree(child)
+
+        def orphans(children: dict[int, list[int]]) -> set[int]:
+            found: set[int] = descendants(os.getpid(), children)
+            for pid in live:
+                found -= {pid} | descendants(pid, children)
+            return found
+
+        self.reaper._stop_then_kill(orphans)
 
     @staticmethod
     def parent_of(pid: int) -> int:

@@ -242,3 +242,32 @@ def test_a_block_that_takes_away_access_to_its_directory_does_not_break_the_next
     assert following.exit_code == 0, following.output
     assert following.output.endswith("next\n"), following.output
     assert "access to" in following.output, following.output
+
+
+def test_a_block_that_kills_its_reaper_cannot_leave_processes_that_fork_and_exit_to_outrun_the_kill(
+    docker_executor: MakeDocker, fork_server: bool
+) -> None:
+    """Orphans come to the runner (or template) when the reaper dies; these fork, exit and ``setsid`` without end.
+
+    Each has a new pid and a new process group by the time a pass over ``/proc`` signals the one
+    it listed, so one pass (or a stop by process group) misses them: the result said "every
+    process it started was ended" while they ran on in the container.
+    """
+    from .test_docker_executor import processes
+
+    executor = docker_executor(fork_server=fork_server)
+    code = """\
+        import signal, subprocess, time
+        HOP = "import os\\nwhile True:\\n    if os.fork():\\n        os._exit(0)\\n    os.setsid()\\n"
+        for _ in range(2):
+            subprocess.Popen(["python3", "-c", HOP, "HOPPER"])
+        time.sleep(0.5)
+        print("killing", flush=True)
+        os.kill(os.getppid(), signal.SIGKILL)
+        time.sleep(5)
+    """
+    result = executor.execute_code_blocks([_python(code)])
+    assert result.exit_code == 137, result.output
+    assert "every process it started was ended" in result.output, result.output
+    assert processes(executor, "HOPPER") == []
+    assert executor.execute_code_blocks([CodeBlock("print('next')", "python")]).output == "next\n"
