@@ -48,6 +48,9 @@ runner's: the runner learns its pid from the status pipe (``pid N``, waited for 
 the run lost when that pipe ends without an exit status, and then ends what the dead reaper left
 (the template does too: it is a subreaper). A template that cannot start or answer is given up
 after `_START_S`, its run started the plain way; after two such failures the runner stops trying.
+No template starts while start-up would run a file that blocks may have written (a ``.pth`` in
+the user's site-packages, a ``sitecustomize``; see `_startup_hooks`): each run is then started
+plainly, and runs them under its own reaper, as a fresh ``python3`` does.
 """
 
 from __future__ import annotations
@@ -376,6 +379,8 @@ class _Runner:
         template = self.templates.get(key)
         if template is not None:
             return template
+        if _startup_hooks(env):  # the template would run them outside any run: runs start plainly, each running them
+            return None
         if len(self.templates) >= _MAX_WARM:
             busy = {run.template for run in (*self.runs.values(), *self.kept.values())}
             idle = [t for t in self.templates.values() if t.pid not in busy]
@@ -609,6 +614,43 @@ class _Runner:
             self.end_template(template)
         self.end_orphans()
         self.kept.clear()
+
+
+def _startup_hooks(env: dict[str, str]) -> list[str]:
+    """The files a ``python3`` started with ``env`` would run at start-up that blocks may have written.
+
+    Start-up imports ``sitecustomize`` and ``usercustomize`` from anywhere on the path, and runs
+    the ``.pth`` files of the user's site-packages (under ``PYTHONUSERBASE``, by default
+    ``$HOME/.local``, which blocks may write: ``HOME`` is ``/tmp`` for the default user). In a
+    block's own ``python3`` they run under its reaper; in a template they would run outside any
+    run, and what they started or changed there (a daemon, a thread, a patched ``os.kill``)
+    would outlive every block, and reach the reapers forked from it.
+    """
+    found: list[str] = []
+    if env.get("PYTHONNOUSERSITE"):
+        user_sites: list[str] = []
+    else:
+        base = env.get("PYTHONUSERBASE") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local")
+        lib = os.path.join(base, "lib")
+        try:
+            user_sites = [
+                os.path.join(lib, name, "site-packages") for name in os.listdir(lib) if name.startswith("python")
+            ]
+        except OSError:
+            user_sites = []
+    for directory in (*user_sites, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))):
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        hooks = ("sitecustomize", "usercustomize")
+        user_site = directory in user_sites
+        found += [
+            os.path.join(directory, name)
+            for name in names
+            if name.startswith(hooks) or (user_site and name.endswith(".pth"))
+        ]
+    return found
 
 
 def _continue_if_stopped(pid: int, parent: int, sigcont: int) -> None:

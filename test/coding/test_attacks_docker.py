@@ -271,3 +271,39 @@ def test_a_block_that_kills_its_reaper_cannot_leave_processes_that_fork_and_exit
     assert "every process it started was ended" in result.output, result.output
     assert processes(executor, "HOPPER") == []
     assert executor.execute_code_blocks([CodeBlock("print('next')", "python")]).output == "next\n"
+
+
+_HOOK = """\
+warm = b"frozenset(sys.modules)" in open("/proc/self/cmdline", "rb").read()  # a template's command line
+open("/tmp/pth.log", "a").write("template\\n" if warm else "block\\n")
+if warm and os.fork() == 0:
+    os.setsid()
+    os.execvp("python3", ["python3", "-c", "import time; time.sleep(1000)", "DAEMON"])
+"""
+_PLANT_PTH = f"""
+version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+site=$HOME/.local/lib/python$version/site-packages
+mkdir -p "$site"
+cat > "$site/zz.pth" <<'PTH'
+import os; exec({_HOOK!r})
+PTH
+for d in /proc/[0-9]*; do grep -qs 'frozenset(sys.modules)' "$d/cmdline" && kill -9 "${{d#/proc/}}"; done
+echo planted
+"""
+
+
+def test_a_startup_hook_planted_by_a_block_does_not_run_in_a_warm_template(docker_executor: MakeDocker) -> None:
+    """A ``.pth`` in the user's site-packages (``$HOME`` is ``/tmp``) runs at every ``python3`` start-up.
+
+    In a block's own ``python3`` it runs under the block's reaper. In a warm template it ran
+    outside any run: a daemon it started outlived every later block, and code it ran there could
+    patch what the reapers forked from the template do. Now no template starts while such a file
+    is there: the block runs as a fresh ``python3``, which runs the hook itself.
+    """
+    executor = docker_executor()
+    planted = executor.execute_code_blocks([CodeBlock(_PLANT_PTH, "bash")])
+    assert planted.output.endswith("planted\n"), planted.output
+    result = executor.execute_code_blocks([CodeBlock("print('block ran')", "python")])
+    assert (result.exit_code, result.output) == (0, "block ran\n")
+    check = CodeBlock("cat /tmp/pth.log; grep -ls DAEMON /proc/[0-9]*/cmdline; true", "bash")
+    assert executor.execute_code_blocks([check]).output == "block\n"
