@@ -23,12 +23,14 @@ order), ``x`` run N ended (payload ``"<exit code> <how>"``, how being ``exit``, 
 by what changed, when run N was not started because the runner is tainted: below), ``d`` drop done.
 
 Blocks run as the runner's user, and Linux lets a process change the resource limits, scheduling
-priority and CPU affinity of another of its user (``prlimit``, ``renice``, ``taskset``); every
-fork inherits them. So before each run the runner compares its own with those it started with,
-and puts back what it may (a soft limit under its hard one, the affinity). What it may not (a
-lowered hard limit, a raised nice value: only a privilege undoes those, and the container has
-none) taints it for good: it starts no run any more and answers each with ``tainted``, and the host
-replaces it with a fresh one from a new ``docker exec``, which starts with the container's limits.
+priority, scheduling policy and CPU affinity of another of its user (``prlimit``, ``renice``,
+``chrt``, ``taskset``); every fork inherits them. So before each run the runner compares its own
+with those it started with, and puts back what it may (a soft limit under its hard one, the
+affinity). What it may not (a lowered hard limit, a raised nice value, ``SCHED_IDLE``: only a
+privilege undoes those, and the container has none) taints it for good: it starts no run any
+more and answers each with ``tainted``, and the host replaces it with a fresh one from a new
+``docker exec``, which starts with the container's limits. (The I/O priority, ``ionice``, is
+inherited too and not checked: no standard-library call reads it.)
 
 Each run is forked from the runner into a reaper of its own (the per-run part of
 `parley.coding._reaper`'s server): a child subreaper in a new session that runs the command, and
@@ -120,6 +122,7 @@ class _Inherited:
         self.limits = {number: resource.getrlimit(number) for number in self.numbers}
         self.nice = os.getpriority(os.PRIO_PROCESS, 0)
         self.cpus = os.sched_getaffinity(0)
+        self.policy = _policy()
         self.tainted = ""
 
     def check(self) -> str:
@@ -143,6 +146,11 @@ class _Inherited:
                 os.sched_setaffinity(0, self.cpus)
             except OSError:
                 lost.append("its CPU affinity")
+        if _policy() != self.policy:
+            try:
+                os.sched_setscheduler(0, self.policy[0], os.sched_param(self.policy[1]))
+            except OSError:
+                lost.append("its scheduling policy")
         self.tainted = ", ".join(lost)
         return self.tainted
 
@@ -614,6 +622,11 @@ class _Runner:
             self.end_template(template)
         self.end_orphans()
         self.kept.clear()
+
+
+def _policy() -> tuple[int, int]:
+    """This process's scheduling policy (``SCHED_IDLE`` runs only when nothing else would) and its priority."""
+    return os.sched_getscheduler(0), os.sched_getparam(0).sched_priority
 
 
 def _startup_hooks(env: dict[str, str]) -> list[str]:
