@@ -115,44 +115,53 @@ class _Inherited:
     """What a fork inherits from the runner and another process of its user may change; see the module docstring."""
 
     def __init__(self) -> None:
-        import resource  # a small C module; only here, once per runner
-
-        self.resource = resource
-        self.numbers = {getattr(resource, name): name for name in dir(resource) if name.startswith("RLIMIT_")}
-        self.limits = {number: resource.getrlimit(number) for number in self.numbers}
-        self.nice = os.getpriority(os.PRIO_PROCESS, 0)
-        self.cpus = os.sched_getaffinity(0)
-        self.policy = _policy()
+        self.items: list[tuple[str, Any, Any, Any]] = []  # (what, read, write, its value at the start)
         self.tainted = ""
+        resource: Any = None
+        try:  # noqa: SIM105 - contextlib costs the runner's start an import
+            import resource  # a small C module; only here, once per runner
+        except ImportError:  # a stripped image: its limits go unchecked
+            pass
+        names = {getattr(resource, name): name for name in dir(resource) if name.startswith("RLIMIT_")}
+        for number, name in sorted(names.items()):
+            self.add(f"its {name} limit", _call(resource.getrlimit, number), _call(resource.setrlimit, number))
+        self.add(
+            "its priority (nice value)",
+            _call(os.getpriority, os.PRIO_PROCESS, 0),
+            _call(os.setpriority, os.PRIO_PROCESS, 0),
+        )
+        self.add("its CPU affinity", _call(os.sched_getaffinity, 0), _call(os.sched_setaffinity, 0))
+        self.add("its scheduling policy", _policy, lambda value: os.sched_setscheduler(0, value[0], value[1]))
+
+    def add(self, what: str, read: Any, write: Any) -> None:
+        """Watch ``read()`` (skipped where it cannot be read); ``write(value)`` puts it back."""
+        try:  # noqa: SIM105 - contextlib costs the runner's start an import
+            self.items.append((what, read, write, read()))
+        except (AttributeError, OSError):
+            pass
 
     def check(self) -> str:
         """Put back what changed since the start; return what could not be (empty: nothing)."""
-        if self.tainted:
-            return self.tainted
-        resource, lost = self.resource, []
-        for number, limit in self.limits.items():
-            if resource.getrlimit(number) != limit:
+        if not self.tainted:
+            lost = []
+            for what, read, write, value in self.items:
                 try:
-                    resource.setrlimit(number, limit)
+                    if read() != value:
+                        write(value)
                 except (OSError, ValueError):
-                    lost.append(f"its {self.numbers[number]} limit")
-        if os.getpriority(os.PRIO_PROCESS, 0) != self.nice:
-            try:
-                os.setpriority(os.PRIO_PROCESS, 0, self.nice)
-            except OSError:
-                lost.append("its priority (nice value)")
-        if os.sched_getaffinity(0) != self.cpus:
-            try:
-                os.sched_setaffinity(0, self.cpus)
-            except OSError:
-                lost.append("its CPU affinity")
-        if _policy() != self.policy:
-            try:
-                os.sched_setscheduler(0, self.policy[0], os.sched_param(self.policy[1]))
-            except OSError:
-                lost.append("its scheduling policy")
-        self.tainted = ", ".join(lost)
+                    lost.append(what)
+            self.tainted = ", ".join(lost)
         return self.tainted
+
+
+def _call(function: Any, *first: Any) -> Any:
+    """``function`` with ``first`` as its first arguments (`functools.partial` costs the runner's start an import)."""
+    return lambda *rest: function(*first, *rest)
+
+
+def _policy() -> tuple[int, Any]:
+    """This process's scheduling policy (``SCHED_IDLE`` runs only when nothing else would) and its parameters."""
+    return os.sched_getscheduler(0), os.sched_getparam(0)
 
 
 class _Warm:
@@ -622,11 +631,6 @@ class _Runner:
             self.end_template(template)
         self.end_orphans()
         self.kept.clear()
-
-
-def _policy() -> tuple[int, int]:
-    """This process's scheduling policy (``SCHED_IDLE`` runs only when nothing else would) and its priority."""
-    return os.sched_getscheduler(0), os.sched_getparam(0).sched_priority
 
 
 def _startup_hooks(env: dict[str, str]) -> list[str]:
