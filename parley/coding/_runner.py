@@ -29,8 +29,8 @@ with those it started with, and puts back what it may (a soft limit under its ha
 affinity). What it may not (a lowered hard limit, a raised nice value, ``SCHED_IDLE``: only a
 privilege undoes those, and the container has none) taints it for good: it starts no run any
 more and answers each with ``tainted``, and the host replaces it with a fresh one from a new
-``docker exec``, which starts with the container's limits. (The I/O priority, ``ionice``, is
-inherited too and not checked: no standard-library call reads it.)
+``docker exec``, which starts with the container's limits. The I/O priority (``ionice``) is put
+back too, where the runner knows its system calls (x86-64, arm64).
 
 Each run is forked from the runner into a reaper of its own (the per-run part of
 `parley.coding._reaper`'s server): a child subreaper in a new session that runs the command, and
@@ -132,6 +132,9 @@ class _Inherited:
         )
         self.add("its CPU affinity", _call(os.sched_getaffinity, 0), _call(os.sched_setaffinity, 0))
         self.add("its scheduling policy", _policy, lambda value: os.sched_setscheduler(0, value[0], value[1]))
+        io = _io_priority()
+        if io is not None:
+            self.add("its I/O priority", *io)
 
     def add(self, what: str, read: Any, write: Any) -> None:
         """Watch ``read()`` (skipped where it cannot be read); ``write(value)`` puts it back."""
@@ -157,6 +160,46 @@ class _Inherited:
 def _call(function: Any, *first: Any) -> Any:
     """``function`` with ``first`` as its first arguments (`functools.partial` costs the runner's start an import)."""
     return lambda *rest: function(*first, *rest)
+
+
+_IOPRIO_CALLS = {"x86_64": (251, 252), "aarch64": (30, 31)}
+"""The numbers of the ``ioprio_set`` and ``ioprio_get`` system calls, by machine (none in the standard library)."""
+
+
+def _io_priority() -> tuple[Any, Any] | None:
+    """Read and write this process's I/O priority (``ionice``), through libc's ``syscall``; None where it cannot."""
+    calls = _IOPRIO_CALLS.get(os.uname().machine)
+    try:
+        import _ctypes as core  # loaded already for prctl (`parley.coding._reaper`)
+    except ImportError:
+        return None
+    if calls is None:
+        return None
+    ct: Any = core
+
+    class _Long(ct._SimpleCData):  # type: ignore[misc]
+        _type_ = "l"
+
+    class _Function(ct.CFuncPtr):  # type: ignore[misc]
+        _flags_ = ct.FUNCFLAG_CDECL | ct.FUNCFLAG_USE_ERRNO
+        _restype_ = _Long
+
+    class _Libc:
+        _handle = ct.dlopen(None)
+
+    try:
+        syscall = _Function(("syscall", _Libc))
+    except (AttributeError, OSError):
+        return None
+
+    def call(*args: int) -> int:
+        result = int(syscall(*args))
+        if result < 0:
+            raise OSError(ct.get_errno(), "ioprio")
+        return result
+
+    set_call, get_call = calls
+    return (lambda: call(get_call, 1, 0)), (lambda value: call(set_call, 1, 0, value))  # 1: IOPRIO_WHO_PROCESS
 
 
 def _policy() -> tuple[int, Any]:

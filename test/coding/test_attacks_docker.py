@@ -170,7 +170,7 @@ runner = [pid for pid in ancestors() if b"parley-runner" in open(f"/proc/{pid}/c
 """
 _INHERITED = CodeBlock(
     'echo "runner $(cut -d" " -f4 /proc/$PPID/stat)"; grep -v "^Max cpu time" /proc/$$/limits; echo "nice $(nice)"; '
-    "grep Cpus_allowed_list /proc/$$/status; chrt -p $$ | sed 's/^pid [0-9]*//'",
+    "grep Cpus_allowed_list /proc/$$/status; chrt -p $$ | sed 's/^pid [0-9]*//'; ionice -p $$",
     "bash",
 )
 
@@ -189,8 +189,9 @@ def _runner_and_rest(output: str) -> tuple[str, str]:
         ("renice -n 19 -p {runner}", False),
         ("taskset -p -c 0 {runner}", True),
         ("chrt --idle -p 0 {runner}", False),  # run only when nothing else would
+        ("ionice -c 3 -p {runner}", True),  # read and write the disk only when nothing else would
     ],
-    ids=["nproc", "address-space", "soft-nofile", "nice", "affinity", "sched-idle"],
+    ids=["nproc", "address-space", "soft-nofile", "nice", "affinity", "sched-idle", "io-idle"],
 )
 def test_a_block_cannot_pass_limits_it_sets_on_the_runner_to_later_blocks(
     docker_executor: MakeDocker, fork_server: bool, attack: str, kept: bool
