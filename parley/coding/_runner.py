@@ -676,41 +676,38 @@ class _Runner:
         self.kept.clear()
 
 
-def _startup_hooks(env: dict[str, str]) -> list[str]:
-    """The files a ``python3`` started with ``env`` would run at start-up that blocks may have written.
+def _startup_hooks(env: dict[str, str]) -> str:
+    """A file a ``python3`` started with ``env`` would run at start-up that blocks may have written; empty if none.
 
     Start-up imports ``sitecustomize`` and ``usercustomize`` from anywhere on the path, and runs
     the ``.pth`` files of the user's site-packages (under ``PYTHONUSERBASE``, by default
     ``$HOME/.local``, which blocks may write: ``HOME`` is ``/tmp`` for the default user). In a
     block's own ``python3`` they run under its reaper; in a template they would run outside any
     run, and what they started or changed there (a daemon, a thread, a patched ``os.kill``)
-    would outlive every block, and reach the reapers forked from it.
+    would outlive every block, and reach the reapers forked from it. The first one found is
+    returned (a directory is read only up to it).
     """
-    found: list[str] = []
-    if env.get("PYTHONNOUSERSITE"):
-        user_sites: list[str] = []
-    else:
+    user_sites: list[str] = []
+    if not env.get("PYTHONNOUSERSITE"):
         base = env.get("PYTHONUSERBASE") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local")
         lib = os.path.join(base, "lib")
-        try:
+        try:  # noqa: SIM105 - contextlib costs the runner's start an import
             user_sites = [
                 os.path.join(lib, name, "site-packages") for name in os.listdir(lib) if name.startswith("python")
             ]
-        except OSError:
-            user_sites = []
+        except OSError:  # no user site-packages
+            pass
+    hooks = ("sitecustomize", "usercustomize")
     for directory in (*user_sites, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))):
+        user_site = directory in user_sites
         try:
-            names = os.listdir(directory)
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.name.startswith(hooks) or (user_site and entry.name.endswith(".pth")):
+                        return entry.path
         except OSError:
             continue
-        hooks = ("sitecustomize", "usercustomize")
-        user_site = directory in user_sites
-        found += [
-            os.path.join(directory, name)
-            for name in names
-            if name.startswith(hooks) or (user_site and name.endswith(".pth"))
-        ]
-    return found
+    return ""
 
 
 def _continue_if_stopped(pid: int, parent: int, sigcont: int) -> None:
