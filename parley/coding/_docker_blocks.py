@@ -152,11 +152,11 @@ class ContainerBlocks:
         if last is None or last is runner or last.container_id != runner.container_id:
             return  # the first block, the same runner, or a new container (said where it is noticed)
         if self._options.keep_background:
+            why = last.why_dead if last.replaced else f"{last.why_dead}; a background process may have killed it"
             budget.feed_text(
                 f"[State lost: the runner that runs blocks in the container had ended since this executor's last "
-                f"block ({last.why_dead}; a background process may have killed it), and the background processes "
-                "kept from earlier blocks ended with it. Files and packages are kept; start those processes again "
-                "if you need them. This block runs on a new runner.]\n"
+                f"block ({why}), and the background processes kept from earlier blocks ended with it. Files and "
+                "packages are kept; start those processes again if you need them. This block runs on a new runner.]\n"
             )
 
     async def _status(self, container: Container, *, settle: bool = False) -> ContainerStatus:

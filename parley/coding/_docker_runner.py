@@ -162,6 +162,8 @@ class Runner:
         self._backlog: deque[bytes] = deque()
         self._flushing = False
         self._dead: str | None = None
+        self.replaced = False
+        """True when parley ended it to start a fresh one (a block had changed what it passes on), not the code."""
         threading.Thread(target=self._read, name="parley-docker-runner", daemon=True).start()
 
     @classmethod
@@ -518,6 +520,7 @@ async def run_on_runner(
             f"the runner was replaced: a block had changed {how.removeprefix('tainted').strip()}, which every later "
             "block would have inherited"
         )
+        runner.replaced = True
         runner.close(why)
         raise RunnerLostError(why, started=False)
     if how == "killed":  # a kill we did not ask for in this call cannot happen; count it as a timeout

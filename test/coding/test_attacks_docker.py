@@ -309,3 +309,17 @@ def test_a_startup_hook_planted_by_a_block_does_not_run_in_a_warm_template(docke
     assert (result.exit_code, result.output) == (0, "block ran\n")
     check = CodeBlock("cat /tmp/pth.log; grep -ls DAEMON /proc/[0-9]*/cmdline; true", "bash")
     assert executor.execute_code_blocks([check]).output == "block\n"
+
+
+def test_a_replaced_runner_is_told_with_the_background_processes_it_took(docker_executor: MakeDocker) -> None:
+    """With ``keep_background``, replacing a tainted runner ends the kept processes: the next result says why."""
+    executor = docker_executor(keep_background=True)
+    kept = executor.execute_code_blocks([CodeBlock("sleep 300 &\necho kept", "bash")])
+    assert kept.output == "kept\n", kept.output
+    taint = "prlimit --pid $(cut -d' ' -f4 /proc/$PPID/stat) --nproc=100:100 && echo tainted"
+    assert executor.execute_code_blocks([CodeBlock(taint, "bash")]).output == "tainted\n"
+    following = executor.execute_code_blocks([CodeBlock("echo next", "bash")])
+    assert following.output.startswith("[State lost: "), following.output
+    assert "the runner was replaced: a block had changed its RLIMIT_NPROC limit" in following.output
+    assert "a background process may have killed it" not in following.output
+    assert following.output.endswith("]\nnext\n"), following.output
