@@ -56,7 +56,8 @@ _READY_S = 30.0
 """Seconds a runner may take to start and say it is ready (an interpreter start and a compile)."""
 _STDERR_KEEP = 2000  # characters of the runner's own stderr kept to explain its death
 _SOURCES = tuple(
-    Path(__file__).with_name(name).read_bytes() for name in ("_reaper.py", "_warm_python.py", "_runner.py")
+    Path(__file__).with_name(name).read_bytes()
+    for name in ("_reaper.py", "_warm_python.py", "_runner_guard.py", "_runner.py")
 )
 _BOOT = (
     "import os,sys\n"
@@ -71,11 +72,11 @@ _BOOT = (
     "def m(n,k):\n"
     " s=r(int(k));o=sys.modules[n]=type(sys)(n);o.__file__='/'+n+'.py';o.__parley_source__=s\n"
     " exec(compile(s,n+'.py','exec'),o.__dict__)\n"
-    "m('_reaper',sys.argv[2]);m('_warm_python',sys.argv[3])\n"
-    "exec(compile(r(int(sys.argv[4])),'_runner.py','exec'),{'__name__':'__parley_runner__'})\n"
+    "m('_reaper',sys.argv[2]);m('_warm_python',sys.argv[3]);m('_runner_guard',sys.argv[4])\n"
+    "exec(compile(r(int(sys.argv[5])),'_runner.py','exec'),{'__name__':'__parley_runner__'})\n"
 )
-"""Reads the three sources from stdin (exactly their lengths, so nothing of the requests is taken), makes the
-first two modules (keeping their sources, which the runner sends on to its templates) and runs the third."""
+"""Reads the four sources from stdin (exactly their lengths, so nothing of the requests is taken), makes the
+first three modules (keeping their sources: the runner sends the first two on to its templates) and runs the last."""
 
 
 class RunnerLostError(ExecutorError):
