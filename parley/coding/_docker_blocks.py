@@ -152,11 +152,11 @@ class ContainerBlocks:
         if last is None or last is runner or last.container_id != runner.container_id:
             return  # the first block, the same runner, or a new container (said where it is noticed)
         if self._options.keep_background:
+            why = last.why_dead if last.replaced else f"{last.why_dead}; a background process may have killed it"
             budget.feed_text(
                 f"[State lost: the runner that runs blocks in the container had ended since this executor's last "
-                f"block ({last.why_dead}; a background process may have killed it), and the background processes "
-                "kept from earlier blocks ended with it. Files and packages are kept; start those processes again "
-                "if you need them. This block runs on a new runner.]\n"
+                f"block ({why}), and the background processes kept from earlier blocks ended with it. Files and "
+                "packages are kept; start those processes again if you need them. This block runs on a new runner.]\n"
             )
 
     async def _status(self, container: Container, *, settle: bool = False) -> ContainerStatus:
@@ -215,6 +215,13 @@ class ContainerBlocks:
                 )
                 return outcome.exit_code, True
             budget.feed_text(f"{newline}Timeout after {self.timeout:g} s; the block's processes were killed.\n")
+            if outcome.runner_lost and self._sandbox.current is container:
+                self._say_runner_lost(
+                    budget,
+                    "stopped answering or ended before the timeout's kill (the code may have "
+                    "stopped it with SIGSTOP, or killed it), so it was given up and every process of the container's "
+                    "user was killed",
+                )
             if outcome.escaped:
                 self._give_up(container)
                 budget.feed_text(
@@ -231,16 +238,20 @@ class ContainerBlocks:
                     "is unknown; every process it started was ended.\n"
                 )
             if outcome.runner_lost and self._sandbox.current is container:
-                self._last_runner = None  # said here: the next block's note would say it again
-                newline = "" if budget.ends_with_newline else "\n"
-                keep = self._options.keep_background
-                kept = ", as were background processes kept from earlier blocks" if keep else ""
-                budget.feed_text(
-                    f"{newline}The runner that runs blocks in the container ended during this block (the code may have "
-                    f"killed it); the block's processes were ended{kept}. Files and packages are kept; the next block "
-                    "starts a new runner.\n"
+                self._say_runner_lost(
+                    budget, "ended during this block (the code may have killed it); the block's processes were ended"
                 )
         return outcome.exit_code, False
+
+    def _say_runner_lost(self, budget: OutputBudget, what: str) -> None:
+        """Tell the result that the runner ``what`` (its loss is then not told again at the next block)."""
+        self._last_runner = None
+        newline = "" if budget.ends_with_newline else "\n"
+        kept = ", as were background processes kept from earlier blocks" if self._options.keep_background else ""
+        budget.feed_text(
+            f"{newline}The runner that runs blocks in the container {what}{kept}. Files and packages are kept; the "
+            "next block starts a new runner.\n"
+        )
 
     async def _explain_kill(self, container: Container, exit_code: int, budget: OutputBudget) -> None:
         """After a block died by a signal: say whether memory ran out or the container died."""

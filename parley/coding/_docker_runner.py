@@ -56,7 +56,8 @@ _READY_S = 30.0
 """Seconds a runner may take to start and say it is ready (an interpreter start and a compile)."""
 _STDERR_KEEP = 2000  # characters of the runner's own stderr kept to explain its death
 _SOURCES = tuple(
-    Path(__file__).with_name(name).read_bytes() for name in ("_reaper.py", "_warm_python.py", "_runner.py")
+    Path(__file__).with_name(name).read_bytes()
+    for name in ("_reaper.py", "_warm_python.py", "_runner_guard.py", "_runner.py")
 )
 _BOOT = (
     "import os,sys\n"
@@ -71,11 +72,11 @@ _BOOT = (
     "def m(n,k):\n"
     " s=r(int(k));o=sys.modules[n]=type(sys)(n);o.__file__='/'+n+'.py';o.__parley_source__=s\n"
     " exec(compile(s,n+'.py','exec'),o.__dict__)\n"
-    "m('_reaper',sys.argv[2]);m('_warm_python',sys.argv[3])\n"
-    "exec(compile(r(int(sys.argv[4])),'_runner.py','exec'),{'__name__':'__parley_runner__'})\n"
+    "m('_reaper',sys.argv[2]);m('_warm_python',sys.argv[3]);m('_runner_guard',sys.argv[4])\n"
+    "exec(compile(r(int(sys.argv[5])),'_runner.py','exec'),{'__name__':'__parley_runner__'})\n"
 )
-"""Reads the three sources from stdin (exactly their lengths, so nothing of the requests is taken), makes the
-first two modules (keeping their sources, which the runner sends on to its templates) and runs the third."""
+"""Reads the four sources from stdin (exactly their lengths, so nothing of the requests is taken), makes the
+first three modules (keeping their sources: the runner sends the first two on to its templates) and runs the last."""
 
 
 class RunnerLostError(ExecutorError):
@@ -162,6 +163,8 @@ class Runner:
         self._backlog: deque[bytes] = deque()
         self._flushing = False
         self._dead: str | None = None
+        self.replaced = False
+        """True when parley ended it to start a fresh one (a block had changed what it passes on), not the code."""
         threading.Thread(target=self._read, name="parley-docker-runner", daemon=True).start()
 
     @classmethod
@@ -320,9 +323,13 @@ class Runner:
             with contextlib.suppress(RuntimeError):
                 item.loop.call_soon_threadsafe(_resolve, item.done, error)
 
-    def close(self) -> None:
-        """End the stream: the runner then ends every run and kept process, and exits. Idempotent, never raises."""
-        self._die("the runner was closed")
+    def close(self, why: str = "the runner was closed") -> None:
+        """End the stream: the runner then ends every run and kept process, and exits. Idempotent, never raises.
+
+        Args:
+            why: what `why_dead` says, and the runs still waiting fail with.
+        """
+        self._die(why)
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
@@ -460,8 +467,10 @@ async def run_on_runner(
         How the run ended; ``runner_lost`` when the runner died during it or had to be given up.
 
     Raises:
-        RunnerLostError: the runner died before it started the run (nothing ran; the caller may
-            start a fresh runner and run it again), or during a run that did not time out.
+        RunnerLostError: the runner died before it started the run, or refused it because a
+            block had changed the limits, priority or CPU affinity it passes on (nothing ran; the
+            caller may start a fresh runner and run it again), or it died during a run that did
+            not time out.
         OSError: ``budget`` could not write its spill file (the run was killed first).
         asyncio.CancelledError: the awaiting task was cancelled; the kill was sent first.
     """
@@ -507,6 +516,14 @@ async def run_on_runner(
     finally:
         accepting = False
     code, how = done.result()  # raises RunnerLostError when the runner died
+    if how.startswith("tainted"):  # a block changed what every fork inherits; nothing ran: a fresh runner runs it
+        why = (
+            f"the runner was replaced: a block had changed {how.removeprefix('tainted').strip()}, which every later "
+            "block would have inherited"
+        )
+        runner.replaced = True
+        runner.close(why)
+        raise RunnerLostError(why, started=False)
     if how == "killed":  # a kill we did not ask for in this call cannot happen; count it as a timeout
         return RunOutcome(TIMEOUT_EXIT_CODE, True, False)
     return RunOutcome(code, False, code > 128, reaper_lost=how == "lost")

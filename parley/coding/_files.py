@@ -35,6 +35,7 @@ __all__ = [
     "read_file_in",
     "real_dir_in",
     "resolve_in_work_dir",
+    "restore_owner_access",
     "write_file_in",
 ]
 
@@ -318,5 +319,39 @@ def real_dir_in(root: Path, name: str) -> bool:
         with contextlib.suppress(FileExistsError):
             os.mkdir(name, 0o777, dir_fd=fd)
         return replaced
+    finally:
+        os.close(fd)
+
+
+def restore_owner_access(path: Path) -> bool:
+    """Give ``path``'s owner back read, write and search on it, when sandboxed code took them away.
+
+    Code in a container owns the directory handed to it, so it may ``chmod 000`` it: no later
+    block could then enter it, and every one would fail until someone repaired it by hand. The
+    directory is opened without following a link (``O_PATH | O_NOFOLLOW``) and changed through
+    that descriptor, so a link planted at ``path`` is never followed.
+
+    Args:
+        path: the directory (its last component may be a link planted by the code: left alone).
+
+    Returns:
+        True when its mode was changed (never where there is no ``O_PATH``: not Linux).
+
+    Raises:
+        OSError: its mode cannot be changed (this process neither owns it nor is root).
+    """
+    o_path = getattr(os, "O_PATH", None)
+    if o_path is None:  # not Linux: left as it is
+        return False
+    try:
+        fd = os.open(path, o_path | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:  # missing, or a link or file planted there: the callers' own checks deal with those
+        return False
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o700 == 0o700:
+            return False
+        os.chmod(f"/proc/self/fd/{fd}", mode | 0o700)  # the descriptor's own inode, not a path to resolve again
+        return True
     finally:
         os.close(fd)

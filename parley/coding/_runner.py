@@ -2,9 +2,9 @@
 
 `parley.coding._docker_runner` starts it once per container with a single attached ``docker exec``
 of ``python3 -I -S`` and sends it, over that exec's stdin, the source of `parley.coding._reaper`,
-of `parley.coding._warm_python` and of this module. It uses the standard library only (Python 3.9
-or later), so it works in any image with ``python3``; the container's network stays as configured
-(off by default). It runs as the user the blocks run as.
+of `parley.coding._warm_python`, of `parley.coding._runner_guard` and of this module. It uses the
+standard library only (Python 3.9 or later), so it works in any image with ``python3``; the
+container's network stays as configured (off by default). It runs as the user the blocks run as.
 
 Requests arrive on stdin, one JSON object per line:
 
@@ -19,7 +19,18 @@ Replies go to stdout as frames: a 9-byte header (the run id, 4 bytes big-endian;
 the payload's length, 4 bytes big-endian), then the payload. Kinds: ``r`` ready (id 0, payload
 this process's pid), ``s`` run N started, ``o`` run N's output (stdout and stderr merged, in
 order), ``x`` run N ended (payload ``"<exit code> <how>"``, how being ``exit``, ``killed`` after a
-``kill``, or ``lost`` when the run's reaper was killed, by the code as a rule), ``d`` drop done.
+``kill``, ``lost`` when the run's reaper was killed, by the code as a rule, or ``tainted`` followed
+by what changed, when run N was not started because the runner is tainted: below), ``d`` drop done.
+
+Blocks run as the runner's user, and Linux lets a process change the resource limits, scheduling
+priority, scheduling policy and CPU affinity of another of its user (``prlimit``, ``renice``,
+``chrt``, ``taskset``); every fork inherits them. So before each run the runner compares its own
+with those it started with, and puts back what it may (a soft limit under its hard one, the
+affinity). What it may not (a lowered hard limit, a raised nice value, ``SCHED_IDLE``: only a
+privilege undoes those, and the container has none) taints it for good: it starts no run any
+more and answers each with ``tainted``, and the host replaces it with a fresh one from a new
+``docker exec``, which starts with the container's limits. The I/O priority (``ionice``) is put
+back too, where the runner knows its system calls (x86-64, arm64).
 
 Each run is forked from the runner into a reaper of its own (the per-run part of
 `parley.coding._reaper`'s server): a child subreaper in a new session that runs the command, and
@@ -39,6 +50,9 @@ runner's: the runner learns its pid from the status pipe (``pid N``, waited for 
 the run lost when that pipe ends without an exit status, and then ends what the dead reaper left
 (the template does too: it is a subreaper). A template that cannot start or answer is given up
 after `_START_S`, its run started the plain way; after two such failures the runner stops trying.
+No template starts while start-up would run a file that blocks may have written (a ``.pth`` in
+the user's site-packages, a ``sitecustomize``; see `parley.coding._runner_guard`): each run is then started
+plainly, and runs them under its own reaper, as a fresh ``python3`` does.
 """
 
 from __future__ import annotations
@@ -108,7 +122,7 @@ class _Warm:
 class _Runner:
     """The runner's state and its loop; see the module docstring."""
 
-    def __init__(self, reaper: Any, warm: Any = None) -> None:
+    def __init__(self, reaper: Any, guard: Any, warm: Any = None) -> None:
         self.reaper = reaper
         self.warm = warm  # the `_warm_python` module, with both sources (None: no fork runs)
         self.templates: dict[Any, _Warm] = {}
@@ -122,6 +136,8 @@ class _Runner:
         self.devnull = os.open(os.devnull, os.O_RDONLY)
         self.wake_r, self.wake_w = os.pipe()
         self.next_check = 0.0
+        self.guard = guard
+        self.inherited = guard.Inherited()
 
     # --- output -----------------------------------------------------------------------------------
 
@@ -225,6 +241,10 @@ class _Runner:
 
     def start(self, request: dict[str, Any]) -> None:
         run_id = request["id"]
+        tainted = self.inherited.check()
+        if tainted:  # every fork would inherit what a block set: the host replaces this runner
+            self.frame(run_id, b"x", f"126 tainted {tainted}".encode())
+            return
         keep, tag = bool(request.get("keep")), request.get("tag")
         env = dict(os.environ)
         env.update(request.get("env") or {})
@@ -232,27 +252,29 @@ class _Runner:
         request = {"argv": request["argv"], "cwd": request["cwd"], "env": env, "keep": keep}
         if fork and self.start_warm(run_id, request, tag):
             return
-        output_r, output_w = os.pipe()
-        status_r, status_w = os.pipe()
-        control_r, control_w = os.pipe() if keep else (None, None)
-        theirs = [output_w, status_w] + ([control_r] if control_r is not None else [])
+        fds: list[int] = []
         try:
+            for _ in range(3 if keep else 2):
+                fds += os.pipe()
             pid = os.fork()
         except OSError as exc:
-            for fd in (output_r, status_r, control_w, *theirs):
-                if fd is not None:
-                    os.close(fd)
+            for fd in fds:
+                os.close(fd)
             why = exc.strerror or exc
-            message = f"The runner could not start the block: {why} (the container's pids limit may be full).\n"
+            hint = " (the container's pids limit may be full)" if isinstance(exc, BlockingIOError) else ""
+            message = f"The runner could not start the block: {why}{hint}.\n"
             self.frame(run_id, b"o", message.encode())
             self.frame(run_id, b"x", b"126 exit")
             return
+        output_r, output_w, status_r, status_w, *control = fds
+        control_r, control_w = control if keep else (None, None)
+        theirs = [output_w, status_w] + ([control_r] if control_r is not None else [])
         if pid == 0:  # the run's reaper
             code = 0
             try:
-                for fd in (*self.held_fds(), output_r, status_r, control_w, self.devnull):
-                    if fd is not None:
-                        os.close(fd)
+                for held in (*self.held_fds(), output_r, status_r, control_w, self.devnull):
+                    if held is not None:
+                        os.close(held)
                 null = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(null, 0)
                 os.close(null)
@@ -277,9 +299,16 @@ class _Runner:
             template = self.template(argv[0], request["env"])
             if template is None:
                 return False
-            output_r, output_w = os.pipe()
-            status_r, status_w = os.pipe()
-            control_r, control_w = os.pipe() if request["keep"] else (None, None)
+            fds: list[int] = []
+            try:
+                for _ in range(3 if request["keep"] else 2):
+                    fds += os.pipe()
+            except OSError:  # out of file descriptors: the plain way says so
+                for fd in fds:
+                    os.close(fd)
+                return False
+            output_r, output_w, status_r, status_w, *control = fds
+            control_r, control_w = control if request["keep"] else (None, None)
             theirs = [output_w, status_w] + ([control_r] if control_r is not None else [])
             try:
                 os.kill(template.pid, self.signal.SIGCONT)  # a block may have stopped it (same user)
@@ -315,6 +344,10 @@ class _Runner:
         template = self.templates.get(key)
         if template is not None:
             return template
+        if self.guard.startup_hooks(
+            env
+        ):  # the template would run them outside any run: runs start plainly, each running them
+            return None
         if len(self.templates) >= _MAX_WARM:
             busy = {run.template for run in (*self.runs.values(), *self.kept.values())}
             idle = [t for t in self.templates.values() if t.pid not in busy]
@@ -437,7 +470,10 @@ class _Runner:
                 for template in list(self.templates.values()):
                     if template.pid == pid:  # its runs' reapers notice, and end theirs
                         self.end_template(template)
-                continue  # an orphan that was ended
+                        break
+                else:  # an orphan: what it forked before it ended came to us too (it may fork and exit to outrun us)
+                    lost = True
+                continue
             run.reaped = True
             if run.status is not None:
                 self.read_rest(run)
@@ -496,25 +532,31 @@ class _Runner:
     # --- ending processes -------------------------------------------------------------------------
 
     def kill_tree(self, root: int) -> None:
-        """Stop ``root`` and every descendant (until no new one appears), then kill them all."""
-        reaper = self.reaper
-        stopped: set[int] = set()
-        for _ in range(100):
-            new = ({root} | reaper._descendants(root)) - stopped
-            if not new:
-                break
-            reaper._signal_pids(new, self.signal.SIGSTOP)
-            stopped |= new
-        reaper._signal_pids(stopped, self.signal.SIGKILL)
+        """Stop ``root`` and every descendant (until no new one appears), then kill them all.
+
+        As `parley.coding._reaper` ends a run's processes: pass after pass, and by process group
+        too, for a process that forks and exits over and over to outrun the passes.
+        """
+        descendants = self.reaper._descendants
+        self.reaper._stop_then_kill(lambda children: {root} | descendants(root, children))
 
     def end_orphans(self) -> None:
-        """End what killed reapers left to the runner: every child that is not a live run's reaper."""
-        children = self.reaper._children_map().get(os.getpid(), [])
+        """End what killed reapers left to the runner: every descendant not below a live run's reaper or a template.
+
+        Pass after pass (see `kill_tree`): an orphan that forks and exits has a new pid, also an
+        orphan of the runner, by the time a pass signals the one it listed.
+        """
+        descendants = self.reaper._descendants
         live = {run.pid for run in (*self.runs.values(), *self.kept.values()) if not run.reaped}
         live |= {template.pid for template in self.templates.values()}
-        for child in children:
-            if child not in live:
-                self.kill_tree(child)
+
+        def orphans(children: dict[int, list[int]]) -> set[int]:
+            found: set[int] = descendants(os.getpid(), children)
+            for pid in live:
+                found -= {pid} | descendants(pid, children)
+            return found
+
+        self.reaper._stop_then_kill(orphans)
 
     @staticmethod
     def parent_of(pid: int) -> int:
@@ -555,10 +597,10 @@ def _continue_if_stopped(pid: int, parent: int, sigcont: int) -> None:
 def main() -> int:
     """Serve requests on stdin until end of file; return 0.
 
-    `_reaper` must be in ``sys.modules``; with `_warm_python` there too (each module with its
+    `_reaper` and `_runner_guard` must be in ``sys.modules``; with `_warm_python` there too (each module with its
     source as ``__parley_source__``), fork runs go to templates.
     """
-    return _Runner(sys.modules["_reaper"], sys.modules.get("_warm_python")).serve()
+    return _Runner(sys.modules["_reaper"], sys.modules["_runner_guard"], sys.modules.get("_warm_python")).serve()
 
 
 if __name__ == "__parley_runner__":

@@ -54,13 +54,14 @@ from parley.coding._docker_run import ask
 from parley.coding._docker_runner import Runner, RunnerCache, RunnerLostError, drop_kept
 from parley.coding._docker_sandbox import MOUNT, Sandbox, slot_dir
 from parley.coding._executor_base import ExecutorBase
+from parley.coding._files import restore_owner_access
 from parley.coding._gate import Gate
 from parley.coding._options import check_max_saved_bytes
 from parley.coding._output import DEFAULT_MAX_SAVED_BYTES, OutputBudget
 from parley.coding.approval import Approve, check_approve
 from parley.coding.base import CodeBlock, CommandLineCodeResult
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
-from parley.exceptions import ConfigError
+from parley.exceptions import ConfigError, ExecutorError
 
 __all__ = ["DockerCommandLineCodeExecutor"]
 
@@ -338,8 +339,20 @@ class DockerCommandLineCodeExecutor(ContainerBlocks, ExecutorBase):
         else:
             work_dir, replaced = self._options.work_dir.resolve(), False
             create_work_dir(work_dir)
+        try:
+            reopened = restore_owner_access(work_dir)
+        except OSError as exc:
+            raise ExecutorError(
+                f"Code in the container took away its own access to {work_dir} (chmod), and it cannot be given "
+                f"back: {exc}. Give the directory's owner read, write and search on it (chmod u+rwx)."
+            ) from exc
         async with self._gate:
             with open_batch(work_dir, self._options.max_output_chars, self._max_saved_bytes) as batch:
+                if reopened:
+                    batch.budget.feed_text(
+                        f"[Code in the container had taken away its own access to {self._container_dir} (chmod); "
+                        "read, write and search were given back to its owner.]\n"
+                    )
                 if replaced:
                     batch.budget.feed_text(
                         f"[This conversation's directory {self._container_dir} had been replaced (by code in the "

@@ -40,12 +40,14 @@ double_fork = (
 subprocess.run([sys.executable, "-c", double_fork, marker], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 subprocess.Popen(["setsid", "env", "-i", *sleeper], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-def running():  # the sleepers only: the double fork's short-lived parents carry the marker too
-    count = 0
+def running():  # the sleepers only: the double fork's short-lived parents carry the marker too, and so
+    count = 0     # do `setsid env -i` until they exec the sleeper (counted then, a read in mid-exec missed it)
     for pid in os.listdir("/proc"):
         try:
             with open(f"/proc/{{pid}}/cmdline", "rb") as f:
-                count += f.read().split(b"\\0")[-3:-1] == [b"import time; time.sleep(1000)", marker.encode()]
+                args = f.read().split(b"\\0")
+            sleeps = args[-3:-1] == [b"import time; time.sleep(1000)", marker.encode()]
+            count += args[0] == sys.executable.encode() and sleeps
         except OSError:
             pass
     return count
