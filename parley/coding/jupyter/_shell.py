@@ -45,10 +45,11 @@ class {EXIT_ERROR_NAME}(Exception):
     pass
 
 
-def {HELPER_NAME}(code, shell, raise_on_error=False):
+def {HELPER_NAME}(code, shell, raise_on_error=False, proc=None):
     import codecs, os, select, signal, subprocess, sys
-    proc = subprocess.Popen([shell, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    if proc is None:
+        proc = subprocess.Popen([shell, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     fd = proc.stdout.fileno()
     try:
@@ -78,10 +79,12 @@ def {HELPER_NAME}(code, shell, raise_on_error=False):
     if rc:
         raise {EXIT_ERROR_NAME}(rc)
 """
-"""Python source defining ``__parley_shell(code, shell, raise_on_error=False)``.
+"""Python source defining ``__parley_shell(code, shell, raise_on_error=False, proc=None)``.
 
 It returns the exit code; with ``raise_on_error`` it returns None (so a cell shows no value) or
-raises `EXIT_ERROR_NAME`.
+raises `EXIT_ERROR_NAME`. ``proc`` is a ``subprocess.Popen`` already running the script, in a
+session of its own, with its output on a pipe (see `parley.coding.jupyter._shell_comm`); by
+default the helper starts ``<shell> -c <code>`` itself.
 """
 
 
