@@ -185,6 +185,8 @@ async def run_cell(
                 dropped = dropped or item.notice
                 continue
             if isinstance(item, KernelText):
+                if comm is not None and item.text.startswith(f"No such comm: {comm[0]}"):
+                    continue  # the comm package's warning, when the kernel lost the comm: the block runs as a cell
                 received += len(item.text)
             if isinstance(item, KernelError):
                 if shell and item.ename == EXIT_ERROR_NAME and item.evalue.isdigit():
