@@ -98,12 +98,13 @@ class Service:
             self.later(shell)
 
     def take(self, code, shell):
-        spare, self.spare = self.spare, None
-        if spare is None:
-            return None
-        proc, kind, cwd, env = spare
+        spare = self.spare
+        if spare is None or spare[1] != shell:
+            return None  # kept for the next block of its shell
+        self.spare = None
+        proc, _, cwd, env = spare
         try:
-            if (kind == shell and "\0" not in code and len(code) <= MAX_SPARE_CHARS
+            if ("\0" not in code and len(code) <= MAX_SPARE_CHARS
                     and proc.poll() is None and os.getcwd() == cwd and _environ() == env):
                 proc.stdin.write(b"%d\n" % (code.count("\n") + 1) + os.fsencode(code) + b"\n")
                 proc.stdin.close()
