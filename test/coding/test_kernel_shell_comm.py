@@ -12,22 +12,28 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from parley.coding import CodeBlock
 from parley.coding.jupyter import EmbeddedIPythonCodeExecutor
 
-from ._kernel_env import kernel_pid, py, require_kernel, run
+from ._kernel_env import py, require_kernel, run
 from ._procs import is_gone
 
 pytestmark = pytest.mark.kernel
 
 SPARES = (
-    "import psutil, os\n"
-    "print(sorted(p.name() for p in psutil.Process().children() "
-    "if p.name() in ('bash', 'sh') and p.status() != psutil.STATUS_ZOMBIE))"
+    "import psutil, time\n"
+    "def shells():\n"
+    "    return [p for p in psutil.Process().children() if p.name() in ('bash', 'sh') and p.status() != 'zombie']\n"
+    "waited = time.monotonic() + {wait}\n"  # the spare starts in a thread once the kernel is idle
+    "while not shells() and time.monotonic() < waited:\n"
+    "    time.sleep(0.01)\n"
+    "print(sorted(p.{what} for p in shells()))"
 )
+NO_SPARE = SPARES.format(wait=0, what="name()")
+A_SPARE = SPARES.format(wait=10, what="name()")
+SPARE_PIDS = SPARES.format(wait=10, what="pid")
 
 
 @pytest.fixture
@@ -67,8 +73,10 @@ def gone(pids: list[int]) -> bool:
         "cat; echo stdin=$?",
         "shopt -s extglob\necho @(x|y)",
         "kill -9 $$",
+        "trap 'echo got INT' INT; kill -INT $$; echo after",  # SIGINT is not ignored in the block
+        "kill -INT $$; echo not reached",
         "printf 'no newline'",
-        "  x=1\n\necho \"$x\" \\\n  two",
+        '  x=1\n\necho "$x" \\\n  two',
     ],
 )
 def test_a_bash_block_prints_and_returns_what_bash_c_does(executor: EmbeddedIPythonCodeExecutor, code: str) -> None:
@@ -83,12 +91,12 @@ def test_a_bash_block_prints_and_returns_what_bash_c_does(executor: EmbeddedIPyt
 def test_a_bash_is_ready_for_the_next_block_and_each_block_is_its_own_process(
     executor: EmbeddedIPythonCodeExecutor,
 ) -> None:
-    assert run(executor, py(SPARES)).output == "[]\n"
+    assert run(executor, py(NO_SPARE)).output == "[]\n"
     first = run(executor, bash("echo $$"))
-    assert run(executor, py(SPARES)).output == "['bash']\n"  # started once the kernel was idle again
+    assert run(executor, py(A_SPARE)).output == "['bash']\n"  # started once the kernel was idle again
     second = run(executor, bash("echo $$"))
     assert first.output != second.output
-    assert run(executor, py(SPARES)).output == "['bash']\n"  # one spare, never more
+    assert run(executor, py(A_SPARE)).output == "['bash']\n"  # one spare, never more
 
 
 def test_the_spare_is_not_used_after_the_kernel_changed_directory_or_environment(
@@ -126,16 +134,15 @@ def test_a_restart_or_close_leaves_no_spare_behind(tmp_path: Path) -> None:
     require_kernel()
     with EmbeddedIPythonCodeExecutor(work_dir=tmp_path / "work", timeout=20) as executor:
         run(executor, bash("true"))
-        spares = run(executor, py(SPARES.replace("p.name() for", "p.pid for")))
+        spares = run(executor, py(SPARE_PIDS))
         before = [int(pid) for pid in spares.output.strip("[]\n").split(",")]
         assert len(before) == 1
         executor.restart()
         assert gone(before)
         assert run(executor, bash("echo fresh")).output == "fresh\n"
-        pid = kernel_pid(executor)
         run(executor, bash("true"))
-        after = [p.pid for p in psutil.Process(pid).children()]
-    assert after
+        after = [int(pid) for pid in run(executor, py(SPARE_PIDS)).output.strip("[]\n").split(",")]
+    assert len(after) == 1
     assert gone(after)
 
 

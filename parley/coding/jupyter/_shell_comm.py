@@ -14,9 +14,9 @@ cost more than the target for the whole block. So a kernel that can take comm me
   code and the budget's report (the payload a cell's reply would carry): ``{"rc": int,
   "report": {...}}``, or ``{"interrupted": true}`` after a timeout's interrupt, or ``{"error":
   [name, value]}`` when the script could not start.
-- After a bash block, once the kernel is idle again, the handler starts the next block's bash
+- After a bash block, once the kernel is idle again, a thread starts the next block's bash
   ahead of time (`WAITER`): a fresh process, in a session of its own, with its output on a pipe,
-  that waits for its script on stdin, then puts ``/dev/null`` on stdin and ``eval``\\ s it. So
+  that waits for its script on stdin, then puts ``/dev/null`` on stdin and runs it with ``eval``. So
   ``$$``, the state and the exit code are that block's own, and what the script prints is what
   ``bash -c`` prints: a script that does not parse as a whole is run by ``exec bash -c`` in the
   same process instead, so bash's syntax errors read as they always did. The spare is used only
@@ -45,16 +45,16 @@ COMM_TARGET = "parley.shell"
 WAITER = (
     '__u=$_; read -r __n || exit 0; __s=; __p=; while [ "$__n" -gt 0 ]; do IFS= read -r __l || exit 0; '
     "__s=\"$__s$__p$__l\"; __p=$'\\n'; __n=$((__n - 1)); done; exec </dev/null; "
-    "if eval \"__parley_parse() { $__s\"$'\\n'\"}\" 2>/dev/null; then "
+    'if eval "__parley_parse() { $__s"$\'\\n\'"}" 2>/dev/null; then '
     "__q=${__u//\\'/\\'\\\\\\'\\'}; BASH_EXECUTION_STRING=$__s; "
-    "eval \"unset -f __parley_parse; unset __n __s __p __l __u __q; : '$__q'; $__s\"; else exec \"$0\" -c \"$__s\"; fi"
+    'eval "unset -f __parley_parse; unset __n __s __p __l __u __q; : \'$__q\'; $__s"; else exec "$0" -c "$__s"; fi'
 )
 """The bash script a spare runs: read the line count, then the lines, of the block's script from
 stdin, then run it. All on one line, so ``$LINENO`` and bash's messages count the script's lines
 as ``bash -c`` does; ``$_`` and ``$BASH_EXECUTION_STRING`` are what ``bash -c`` would set."""
 
 SERVICE_SOURCE = r'''
-import asyncio, os, signal, subprocess, sys
+import asyncio, os, signal, subprocess, sys, threading
 
 MAX_SPARE_CHARS = 32768  # bash reads its script byte by byte: a long one starts as on the cell path
 
@@ -72,6 +72,7 @@ class Service:
     def __init__(self, ipython, helper, waiter):
         self.ipython, self.helper, self.waiter = ipython, helper, waiter
         self.spare = None  # (process, shell, cwd, environment)
+        self.pending = None  # the thread starting the spare
         self.comm = None
 
     def on_msg(self, msg):
@@ -98,6 +99,9 @@ class Service:
             self.later(shell)
 
     def take(self, code, shell):
+        if shell == "bash" and self.pending is not None:
+            self.pending.join()
+            self.pending = None
         spare = self.spare
         if spare is None or spare[1] != shell:
             return None  # kept for the next block of its shell
@@ -131,28 +135,32 @@ class Service:
                 pass
 
     def later(self, shell):
+        # Between requests the kernel ignores SIGINT, and a child inherits an ignored signal: a no-op
+        # handler in its place (put back by ipykernel after this request) ignores it as well, and
+        # leaves the child the default, as a block started within a request has.
+        kernel = getattr(self.ipython, "kernel", None)
+        if getattr(kernel, "saved_sigint_handler", None) is signal.SIG_IGN:
+            kernel.saved_sigint_handler = _quiet
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        loop.call_soon(self.prestart, shell)
+        loop.call_soon(self.start, shell)
+
+    def start(self, shell):
+        """Start the spare in a thread: its fork and exec would hold up the kernel's next request."""
+        if self.spare is not None or self.pending is not None:
+            return
+        self.pending = threading.Thread(target=self.prestart, args=(shell,), name="parley-spare-shell", daemon=True)
+        self.pending.start()
 
     def prestart(self, shell):
-        if self.spare is not None:
-            return
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            return  # the spare would ignore SIGINT, which a block started within a request does not
         try:
             cwd, env = os.getcwd(), _environ()
-            old = signal.getsignal(signal.SIGINT)
-            # The kernel ignores SIGINT between requests; a handler of its own makes the child's the default.
-            swap = old is signal.SIG_IGN
-            if swap:
-                signal.signal(signal.SIGINT, _quiet)
-            try:
-                proc = subprocess.Popen([shell, "-c", self.waiter], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-            finally:
-                if swap:
-                    signal.signal(signal.SIGINT, old)
+            proc = subprocess.Popen([shell, "-c", self.waiter], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
         except Exception:
             return
         self.spare = (proc, shell, cwd, env)
@@ -161,8 +169,11 @@ class Service:
 def serve(comm_id, helper, waiter):
     ipython = get_ipython()
     old = getattr(ipython, "_parley_shell_service", None)
-    if old is not None and old.spare is not None:
-        old.discard(old.spare[0])
+    if old is not None:
+        if old.pending is not None:
+            old.pending.join()
+        if old.spare is not None:
+            old.discard(old.spare[0])
     try:
         from comm import create_comm
     except ImportError:
@@ -172,7 +183,13 @@ def serve(comm_id, helper, waiter):
     service.comm.on_msg(service.on_msg)
     ipython._parley_shell_service = service
 '''
-"""Python source defining ``serve(comm_id, helper, waiter)``: open the comm ``comm_id`` and answer shell blocks on it."""
+"""Python source defining ``serve(comm_id, helper, waiter)``: open the comm ``comm_id``, answer shell blocks on it.
+
+The spare's SIGINT is the default, as for a bash started within a request: between requests the
+kernel ignores SIGINT, and an ignored signal is inherited, so the service puts a no-op handler in
+its place (ipykernel's ``saved_sigint_handler``, put back after each request), and starts no spare
+when SIGINT is ignored all the same.
+"""
 
 
 @runtime_checkable
