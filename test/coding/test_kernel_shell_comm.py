@@ -152,3 +152,18 @@ def test_a_reset_keeps_the_comm_and_a_lost_comm_falls_back_to_a_cell(executor: E
     run(executor, py("get_ipython()._parley_shell_service.comm.close()"))
     result = run(executor, bash("echo as a cell; exit 4"))
     assert (result.exit_code, result.output) == (4, "as a cell\n")
+
+
+def test_the_output_budget_holds_for_a_block_on_the_spare_and_its_report_stays_with_it(tmp_path: Path) -> None:
+    require_kernel()
+    with EmbeddedIPythonCodeExecutor(work_dir=tmp_path / "work", timeout=20, max_output_chars=1_000) as executor:
+        run(executor, bash("true"))
+        result = run(executor, bash("echo start; seq 1 100000; echo end"))
+        assert result.exit_code == 0
+        assert result.output.startswith("start\n1\n2\n")
+        assert result.output.endswith("99999\n100000\nend\n")
+        assert len(result.output) <= 1_000
+        assert result.full_output_file is not None
+        assert Path(result.full_output_file).read_text().splitlines()[-1] == "end"
+        after = run(executor, py("print('alone')"))
+        assert (after.output, after.full_output_file) == ("alone\n", None)
