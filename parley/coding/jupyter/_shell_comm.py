@@ -83,7 +83,8 @@ class Service:
             limit.start()
         result = {}
         try:
-            result["rc"] = self.helper(code, shell, False, self.take(code, shell))
+            # no flush: the kernel flushes after the request, before it says idle
+            result["rc"] = self.helper(code, shell, False, self.take(code, shell), False)
         except KeyboardInterrupt:
             result["interrupted"] = True
         except Exception as exc:
