@@ -21,7 +21,10 @@ which is what jupyter-client's own ``execute_interactive`` does.
   runs ``!echo 1``. The shell block's floor is a bare execute of a cell that starts
   ``bash -c 'echo 1'`` from the kernel with `subprocess.run` and prints what it printed: a
   kernel round trip plus a bash process, with none of the executor's work (containment of the
-  script's process tree, streaming its output, its exit code).
+  script's process tree, streaming its output, its exit code). parley sends a shell block as
+  a ``comm_msg`` to a comm of its own in the kernel (no cell), so a second floor is a bare
+  ``comm_msg`` round trip: a comm, opened on the bare kernel, that prints ``1``, timed from
+  the send until the kernel is idle.
 
 Each sample checks that the block printed ``1``. Times are milliseconds per block.
 """
@@ -46,6 +49,12 @@ __all__ = ["KernelExecSampler", "ensure_peer_jupyter"]
 TARGET_OVER_BARE = 0.05
 TARGET_BASH_MS = 5.0
 BARE_BASH = "import subprocess as s; print(s.run(['bash', '-c', 'echo 1'], stdout=s.PIPE, text=True).stdout, end='')"
+BARE_COMM_ID = "bench-bare-comm"
+BARE_COMM = (
+    "import sys\nfrom comm import create_comm\n"
+    f"_bench_comm = create_comm(target_name='bench', comm_id={BARE_COMM_ID!r})\n"
+    "_bench_comm.on_msg(lambda msg: print(1))\n"
+)
 PEER_JUPYTER = "pyautogen[jupyter-executor]==0.2.35"  # ipykernel, jupyter-client, websocket-client ...
 
 
@@ -79,10 +88,23 @@ class _BareKernel:
         self._client = self._manager.client()
         self._client.start_channels()
         await self._client.wait_for_ready(timeout=60)
+        await self.execute(BARE_COMM)
 
     async def execute(self, code: str) -> str:
         """Run ``code``; return what it printed to stdout."""
         msg_id = self._client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
+        out = await self._until_idle(msg_id)
+        while (await self._client.get_shell_msg())["parent_header"].get("msg_id") != msg_id:
+            pass
+        return out
+
+    async def comm(self) -> str:
+        """Send a ``comm_msg`` to the comm `start` opened; return what the kernel printed until idle."""
+        msg = self._client.session.msg("comm_msg", {"comm_id": BARE_COMM_ID, "data": {}})
+        self._client.shell_channel.send(msg)
+        return await self._until_idle(msg["header"]["msg_id"])
+
+    async def _until_idle(self, msg_id: str) -> str:
         out = []
         while True:
             msg = await self._client.get_iopub_msg()
@@ -91,10 +113,7 @@ class _BareKernel:
             if msg["msg_type"] == "stream":
                 out.append(msg["content"]["text"])
             elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                break
-        while (await self._client.get_shell_msg())["parent_header"].get("msg_id") != msg_id:
-            pass
-        return "".join(out)
+                return "".join(out)
 
     async def stop(self) -> None:
         if self._client is not None:
@@ -149,8 +168,8 @@ class KernelExecSampler:
         return elapsed * 1e3
 
     def sample(self) -> dict[str, float]:
-        """Return ``block_ms``, ``sync_ms``, ``bare_ms``, ``overhead_ms`` (block − bare), ``bash_ms``, ``sh_ms``
-        and ``bash_bare_ms`` (the shell block's floor)."""
+        """Return ``block_ms``, ``sync_ms``, ``bare_ms``, ``overhead_ms`` (block − bare), ``bash_ms``, ``sh_ms``,
+        ``bash_bare_ms`` (the shell block's floor as a cell) and ``comm_bare_ms`` (a bare comm round trip)."""
         self._rounds += 1
         if self._rounds % 2:  # alternate which goes first, so neither always meets the colder kernel
             block = self._timed(self._executor.a_execute_code_blocks(self._python), "print(1) through the executor")
@@ -166,6 +185,7 @@ class KernelExecSampler:
             "bash_ms": self._timed(self._executor.a_execute_code_blocks(self._bash), "bash echo 1"),
             "sh_ms": self._timed(self._executor.a_execute_code_blocks(self._sh), "sh echo 1"),
             "bash_bare_ms": self._timed(self._bare.execute(BARE_BASH), "bare bash -c 'echo 1' from the kernel"),
+            "comm_bare_ms": self._timed(self._bare.comm(), "bare comm_msg printing 1"),
         }
 
     def close(self) -> None:
@@ -267,6 +287,11 @@ register(
                 label="(floor) bare execute of a cell that runs `bash -c 'echo 1'` with `subprocess.run`",
                 unit="ms/block",
                 parley_key="bash_bare_ms",
+            ),
+            Metric(
+                label="(floor) bare `comm_msg` round trip to a comm that prints 1 (what parley's shell blocks ride on)",
+                unit="ms/block",
+                parley_key="comm_bare_ms",
             ),
         ),
         reps=60,

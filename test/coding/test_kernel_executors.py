@@ -194,6 +194,11 @@ def test_shell_blocks_send_the_helper_once_and_define_it_again_after_a_reset(mak
     )
     show = "print([('exec(' in cell, len(cell) < 200) for cell in get_ipython().parley_test_cells[:-1]])"
     run(executor, py(watch))
+    if isinstance(executor, EmbeddedIPythonCodeExecutor):  # shell blocks go to parley's comm, and run no cell
+        assert run(executor, CodeBlock("echo zero", "bash")).output == "zero\n"
+        assert run(executor, py(show)).output == "[]\n"
+        # without the comm (closed here), they run as cells, as on a gateway
+        run(executor, py("get_ipython()._parley_shell_service.comm.close()\nget_ipython().parley_test_cells.clear()"))
     first = run(executor, CodeBlock("echo one", "bash"))
     second = run(executor, CodeBlock("echo two; exit 3", "sh"))
     assert (first.exit_code, first.output, second.exit_code, second.output) == (0, "one\n", 3, "two\n")

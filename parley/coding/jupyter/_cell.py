@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._limit import OutputReport
 from parley.coding.jupyter._messages import KernelDropped, KernelError, KernelIdle, KernelText, parse_iopub
 from parley.coding.jupyter._shell import EXIT_ERROR_NAME, is_missing_helper
+from parley.coding.jupyter._shell_comm import CommChannel
 
 __all__ = ["CellOutcome", "KernelChannel", "run_cell"]
 
@@ -116,7 +118,13 @@ class CellOutcome:
 
 
 async def run_cell(
-    kernel: KernelChannel, cell: str, collector: OutputCollector, *, timeout: float, shell: bool
+    kernel: KernelChannel,
+    cell: str,
+    collector: OutputCollector,
+    *,
+    timeout: float,
+    shell: bool,
+    comm: tuple[str, Mapping[str, Any]] | None = None,
 ) -> CellOutcome:
     """Execute ``cell`` on ``kernel`` and feed its outputs to ``collector``.
 
@@ -127,11 +135,21 @@ async def run_cell(
         timeout: seconds the cell may run before the kernel is interrupted.
         shell: the cell is a shell block's (see `parley.coding.jupyter._shell.shell_cell`): its
             exit error carries the script's exit code and is not shown as a traceback.
+        comm: instead of executing ``cell``, send this ``(comm id, data)`` to parley's shell comm
+            (see `parley.coding.jupyter._shell_comm`; ``kernel`` must be a `CommChannel`); the
+            exit code and the output report come back on the comm. A comm that does not answer
+            gives ``missing_helper``.
 
     Returns:
         How the cell ended. Cancelling the awaiting task interrupts the kernel, then re-raises.
     """
-    msg_id = await kernel.execute(cell)
+    if comm is not None:
+        if not isinstance(kernel, CommChannel):
+            raise TypeError(f"{type(kernel).__name__} cannot send comm messages")
+        msg_id = await kernel.comm_msg(*comm)
+    else:
+        msg_id = await kernel.execute(cell)
+    answer: Mapping[str, Any] | None = None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     interrupted, started, exit_code, missing_helper = False, False, 0, False
@@ -153,7 +171,13 @@ async def run_cell(
                 if (lost := kernel.take_lost_connection()) is not None:
                     return CellOutcome(1, lost_connection=lost, started=started, received=received, dropped=dropped)
                 continue
-            started = started or msg.get("parent_header", {}).get("msg_id") == msg_id
+            mine = msg.get("parent_header", {}).get("msg_id") == msg_id
+            started = started or mine
+            if comm is not None and mine and msg.get("msg_type") == "comm_msg":
+                content = msg.get("content", {})
+                if content.get("comm_id") == comm[0] and isinstance(content.get("data"), Mapping):
+                    answer = content["data"]
+                continue
             item = parse_iopub(msg, msg_id)
             if isinstance(item, KernelIdle):
                 break
@@ -161,6 +185,8 @@ async def run_cell(
                 dropped = dropped or item.notice
                 continue
             if isinstance(item, KernelText):
+                if comm is not None and item.text.startswith(f"No such comm: {comm[0]}"):
+                    continue  # the comm package's warning, when the kernel lost the comm: the block runs as a cell
                 received += len(item.text)
             if isinstance(item, KernelError):
                 if shell and item.ename == EXIT_ERROR_NAME and item.evalue.isdigit():
@@ -176,6 +202,8 @@ async def run_cell(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(kernel.interrupt()), 2.0)
         raise
+    if comm is not None:
+        return _comm_outcome(answer, collector, interrupted, received, dropped)
     reply = await kernel.reply(msg_id, REPLY_WAIT_S)  # always collected, so replies never pile up
     aborted = reply is not None and reply.get("content", {}).get("status") == "aborted"
     return CellOutcome(
@@ -187,3 +215,21 @@ async def run_cell(
         dropped=dropped,
         missing_helper=missing_helper,
     )
+
+
+def _comm_outcome(
+    answer: Mapping[str, Any] | None, collector: OutputCollector, interrupted: bool, received: int, dropped: str | None
+) -> CellOutcome:
+    """How a shell block sent to the comm ended, from the comm's answer (see `parley.coding.jupyter._shell_comm`)."""
+    if answer is None:  # no comm of that id in the kernel: nothing ran
+        return CellOutcome(1, missing_helper=True, received=received, dropped=dropped)
+    report = OutputReport.from_reply({"content": {"payload": [answer.get("report")]}})
+    error = answer.get("error")
+    rc = answer.get("rc")
+    if isinstance(error, list) and len(error) == 2:
+        ename, evalue = str(error[0]), str(error[1])
+        collector.add(KernelError(ename, evalue, f"{ename}: {evalue}"))
+        exit_code = 1
+    else:
+        exit_code = rc if isinstance(rc, int) and not isinstance(rc, bool) else 1
+    return CellOutcome(exit_code, timed_out=interrupted, received=received, report=report, dropped=dropped)

@@ -174,6 +174,15 @@ class LocalKernel:
             self._client.execute(code, silent=silent, store_history=False, allow_stdin=False, stop_on_error=False)
         )
 
+    async def comm_msg(self, comm_id: str, data: Mapping[str, Any]) -> str:
+        """Send a ``comm_msg`` with ``data`` to the kernel's comm ``comm_id``; return its ``msg_id``.
+
+        The kernel sends no reply to it: what it means arrives on IOPub.
+        """
+        msg = self._client.session.msg("comm_msg", {"comm_id": comm_id, "data": dict(data)})
+        self._client.shell_channel.send(msg)
+        return str(msg["header"]["msg_id"])
+
     async def iopub(self, timeout: float) -> dict[str, Any] | None:
         """The next IOPub message, or None when none arrives within ``timeout`` seconds."""
         try:

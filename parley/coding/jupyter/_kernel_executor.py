@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,7 @@ from parley.coding.jupyter._cell import CellOutcome, KernelChannel, run_cell
 from parley.coding.jupyter._collect import OutputCollector
 from parley.coding.jupyter._limit import SETUP_PAYLOAD_SOURCE, install_call, lost_output_note
 from parley.coding.jupyter._shell import shell_call, shell_cell
+from parley.coding.jupyter._shell_comm import CommChannel, comm_request, service_setup
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
 from parley.coding.utils import normalize_lang
 from parley.exceptions import ConfigError, ExecutorUnavailableError
@@ -135,6 +137,7 @@ class KernelExecutor(ExecutorBase):
         self._extractor = MarkdownCodeExtractor()
         self._kernel: OwnedKernel | None = None
         self._shell_kernel: OwnedKernel | None = None  # the kernel the shell helper was defined on
+        self._shell_comm: tuple[OwnedKernel, str] | None = None  # the kernel with parley's shell comm, and its id
         self._finalizer: weakref.finalize[[], KernelExecutor] | None = None
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
@@ -193,6 +196,9 @@ class KernelExecutor(ExecutorBase):
             ExecutorUnavailableError: the kernel did not run it (not a Python kernel, or no answer).
         """
         cell = install_call(self._max_output_chars, self._max_saved_bytes, self._SAVED_WHERE) + self._setup_source()
+        comm_id = f"parley-shell-{uuid.uuid4().hex}"
+        if isinstance(kernel, CommChannel):
+            cell += service_setup(comm_id)
         reply = await kernel.reply(await kernel.execute(cell, silent=True), self._startup_timeout)
         content = reply.get("content", {}) if reply is not None else {}
         if content.get("status") != "ok":
@@ -211,6 +217,8 @@ class KernelExecutor(ExecutorBase):
                     f"The kernel {self._kernel_name!r} cannot keep its output within the budget ({entry.get('why')}): "
                     "its sys.stdout and sys.stderr are not ipykernel's streams. Use an ipykernel kernel."
                 )
+        if isinstance(kernel, CommChannel):
+            self._shell_comm = (kernel, comm_id)
 
     async def _ensure_kernel(self) -> OwnedKernel:
         if self._kernel is None:
@@ -236,7 +244,7 @@ class KernelExecutor(ExecutorBase):
             responsive: the kernel may still run a cell (it is not known to be wedged), so
                 `_end_processes` is tried first.
         """
-        kernel, self._kernel, self._shell_kernel = self._kernel, None, None
+        kernel, self._kernel, self._shell_kernel, self._shell_comm = self._kernel, None, None, None
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
@@ -344,12 +352,24 @@ class KernelExecutor(ExecutorBase):
         return await self._run_cell(code, collector, shell=False)
 
     async def _run_shell(self, code: str, shell: str, collector: OutputCollector) -> tuple[int, bool]:
-        """Run a shell block: only the helper's call when this kernel has the helper, else the cell that defines it.
+        """Run a shell block: through parley's shell comm when the kernel has one, else as a cell.
 
-        The call is a tenth of the defining cell, and a cell's size costs every block. When the
+        The comm (`parley.coding.jupyter._shell_comm`) skips IPython's cell machinery and may use a
+        bash started ahead of time. When it does not answer, or the kernel died before taking
+        the block, the block runs as a cell, where a dead kernel is replaced. As a cell: only
+        the helper's call when this kernel has the helper, else the cell that defines it. The
+        call is a tenth of the defining cell, and a cell's size costs every block. When the
         helper is gone all the same (a ``%reset``), the call does nothing but fail, and the
         defining cell runs in its place.
         """
+        kernel = await self._ensure_kernel()
+        if self._shell_comm is not None and self._shell_comm[0] is kernel:
+            comm = (self._shell_comm[1], comm_request(code, shell))
+            outcome = await run_cell(kernel, "", collector, timeout=self._timeout, shell=True, comm=comm)
+            if outcome.missing_helper:
+                self._shell_comm = None  # the kernel lost it: cells from now on
+            elif outcome.started or outcome.died is None:
+                return await self._settle(kernel, outcome, collector)
         quick = self._kernel is not None and self._shell_kernel is self._kernel
         attempt = await self._attempt(shell_call(code, shell) if quick else shell_cell(code, shell), collector, True)
         if attempt is not None and attempt[1].missing_helper:

@@ -94,10 +94,20 @@ class Limit:
             self.closed, self.late = False, 0
 
     def finish(self, *args):
+        report = self.end()
+        if report is None:
+            return
+        try:
+            self.shell.payload_manager.write_payload(report)
+        except Exception:
+            pass
+
+    def end(self):
+        """End a cell's budget; return its report, or None for a nested cell's end."""
         with self.lock:
             self.depth = max(0, self.depth - 1)
             if self.depth or not self.active:
-                return
+                return None
             self.settle()
             self.active = False
             opened, self.file = self.file, None
@@ -110,10 +120,7 @@ class Limit:
                       "saved": self.path if opened is not None else None,
                       "saved_bytes": self.saved, "saved_cut": self.saved_cut}
             self.kept, self.held, self.tail = [], [], collections.deque()
-        try:
-            self.shell.payload_manager.write_payload(report)
-        except Exception:
-            pass
+        return report
 
     # --- writes --------------------------------------------------------------------------------
 

@@ -45,10 +45,11 @@ class {EXIT_ERROR_NAME}(Exception):
     pass
 
 
-def {HELPER_NAME}(code, shell, raise_on_error=False):
+def {HELPER_NAME}(code, shell, raise_on_error=False, proc=None, flush=True):
     import codecs, os, select, signal, subprocess, sys
-    proc = subprocess.Popen([shell, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    if proc is None:
+        proc = subprocess.Popen([shell, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     fd = proc.stdout.fileno()
     try:
@@ -71,17 +72,22 @@ def {HELPER_NAME}(code, shell, raise_on_error=False):
     finally:
         proc.stdout.close()
         sys.stdout.write(decoder.decode(b"", True))
-        sys.stdout.flush()
+        if flush:
+            sys.stdout.flush()
     rc = 128 - proc.returncode if proc.returncode < 0 else proc.returncode
     if not raise_on_error:
         return rc
     if rc:
         raise {EXIT_ERROR_NAME}(rc)
 """
-"""Python source defining ``__parley_shell(code, shell, raise_on_error=False)``.
+"""Python source defining ``__parley_shell(code, shell, raise_on_error=False, proc=None, flush=True)``.
 
 It returns the exit code; with ``raise_on_error`` it returns None (so a cell shows no value) or
-raises `EXIT_ERROR_NAME`.
+raises `EXIT_ERROR_NAME`. ``proc`` is a ``subprocess.Popen`` already running the script, in a
+session of its own, with its output on a pipe (see `parley.coding.jupyter._shell_comm`); by
+default the helper starts ``<shell> -c <code>`` itself. Without ``flush`` it leaves the output in
+``sys.stdout``'s buffer for its caller to flush: ipykernel's flush waits for its IOPub thread, and
+the kernel flushes once more after each request anyway.
 """
 
 
