@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parley.coding._reaper import server_argv
-from parley.coding._warm_python import REUSE_REAPERS, bootstrap, can_serve
+from parley.coding._warm_python import REQUEST_BYTES, REUSE_REAPERS, bootstrap, can_serve
 
 __all__ = ["Launched", "ReaperError", "continue_if_stopped", "launch"]
 
@@ -267,12 +267,15 @@ async def launch(
             answer within 10 seconds (the server is then restarted for the next run).
     """
     env = dict(os.environ if env is None else env)
-    warm = _WARM.acquire(argv[0], env) if fork and len(argv) == 2 else None
+    # The template already runs with ``env`` (it was chosen by it), so the run needs none:
+    # every byte of a request is decoded in the run's reaper, a fork that pays for each page it writes.
+    warm_request = _request(argv, cwd, None, keep) if fork and len(argv) == 2 else b""
+    warm = _WARM.acquire(argv[0], env) if 0 < len(warm_request) <= REQUEST_BYTES else None
     if warm is not None:
-        # The template already runs with ``env`` (it was chosen by it), so the run needs none:
-        # every byte of a request is decoded in the run's reaper, a fork that pays for each page it writes.
         try:
-            run = await _launch_on(warm, _request(argv, cwd, None, keep), keep)
+            # A template that did not answer was restarted: once more on the fresh one (a template
+            # retires unanswered when a block changed its limits, see `parley.coding._reaper.serve`).
+            run = await _launch_on(warm, warm_request, keep) or await _launch_on(warm, warm_request, keep)
         except BaseException:
             _WARM.release(warm, argv[0])
             raise

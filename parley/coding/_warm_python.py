@@ -45,7 +45,12 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any, NoReturn
 
-__all__ = ["REUSE_REAPERS", "bootstrap", "can_serve", "main"]
+__all__ = ["REQUEST_BYTES", "REUSE_REAPERS", "bootstrap", "can_serve", "main"]
+
+REQUEST_BYTES = 65536
+"""The longest run request a template reads, in bytes: it carries no environment, only two paths.
+
+Below glibc's ``mmap`` threshold, so each process of a run reads it into its heap."""
 
 REUSE_REAPERS = "--reuse-reapers"
 """The argument after the socket's fd that has a template's reapers serve one run after another."""
@@ -186,7 +191,7 @@ class _Template:
         Leaves (having run nothing) when the socket closes first.
         """
         try:
-            message, fds = _HELD["reaper"]._receive(channel, _HELD["_socket"])
+            message, fds = _HELD["reaper"]._receive(channel, _HELD["_socket"], REQUEST_BYTES)
         except OSError:
             os._exit(0)
         channel.close()
@@ -412,7 +417,9 @@ def main(modules: frozenset[str], path: list[str], args: list[str]) -> NoReturn:
     sys.path[:] = path
     _hold()
     try:
-        code = serve(int(args[0]), spawn=template.spawn, on_ready=template.settle, reuse=reuse)
+        code = serve(
+            int(args[0]), spawn=template.spawn, on_ready=template.settle, reuse=reuse, max_request=REQUEST_BYTES
+        )
     except _Script as script:
         script_path, waiting = script.path, script.waiting
     else:

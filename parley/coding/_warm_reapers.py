@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from _warm_python import _HELD, _fd_bytes  # type: ignore[import-not-found]  # the template's own
+from _warm_python import _HELD, REQUEST_BYTES, _fd_bytes  # type: ignore[import-not-found]  # the template's own
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,13 +43,6 @@ class Reapers:
     """
 
     def __init__(self, template: Any, keep_idle: int = 2) -> None:
-        try:
-            import resource  # not among start-up's modules: held, then dropped from sys.modules as they are
-        except ImportError:
-            pass
-        else:
-            _HELD["resource"] = resource
-            _RESOURCES[:] = sorted({getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")})
         self._template = template
         self._keep_idle = keep_idle
         self._idle: list[tuple[int, Any]] = []  # (pid, this side of its socket)
@@ -106,6 +99,8 @@ class Reapers:
         return True
 
     def _start(self, close: tuple[int, ...]) -> tuple[int, Any] | None:
+        if not _HELD["reaper"].intact():
+            return None  # the template's limits were changed: it forks nothing more (see `_reaper.serve`)
         core = _HELD["_socket"]
         ours, theirs = core.socketpair(core.AF_UNIX, core.SOCK_SEQPACKET)
         try:
@@ -134,7 +129,6 @@ def _serve_runs(channel: Any, template: Any) -> int:
     """
     reaper, _signal = _HELD["reaper"], _HELD["_signal"]
     _signal.set_wakeup_fd(-1)  # the server's wake-up pipe is closed here
-    limits = _limits(0)
     for number in reaper._signal_numbers(reaper._IGNORED):
         _signal.signal(number, _signalled)  # still not ended by them, but no longer reused after them
     os.setsid()  # the runs' process group is this process's pid: the host signals it
@@ -143,14 +137,15 @@ def _serve_runs(channel: Any, template: Any) -> int:
     null = os.open(os.devnull, os.O_WRONLY)
     ahead = _Ahead(template)
     while True:
-        ahead.refill()
+        if not ahead.refill():
+            return 0
         ready, _, _ = _HELD["select"].select([channel.fileno()], [], [], reaper._POLL_S)
         if not ready:
             if os.getppid() != supervisor.parent:
                 return 0
             continue
         try:
-            message, fds = reaper._receive(channel, _HELD["_socket"])
+            message, fds = reaper._receive(channel, _HELD["_socket"], REQUEST_BYTES)
         except OSError:
             return 0
         if not message or len(fds) != 2:
@@ -158,7 +153,7 @@ def _serve_runs(channel: Any, template: Any) -> int:
         request = _HELD["marshal"].loads(message)
         ahead.cwd = request["cwd"]
         _SIGNALLED.clear()
-        if not _serve_run(request, fds, ahead, supervisor, null, channel, limits):
+        if not _serve_run(request, fds, ahead, supervisor, null, channel):
             return 0
 
 
@@ -183,20 +178,28 @@ class _Ahead:
         self.block: tuple[int, Any] | None = None
         self.cwd = "/"  # the run's, set when it comes
 
-    def refill(self) -> None:
-        """Fork the next run's block, unless one waits already."""
+    def refill(self) -> bool:
+        """Fork the next run's block, unless one waits already; False: this reaper must end instead.
+
+        It must when its limits, priority or CPU affinity are no longer the template's (a block
+        changed them, `parley.coding._reaper.limits`): every block it forks would inherit them.
+        """
         if self.block is None:
+            if not _HELD["reaper"].intact():
+                return False
             self.block = self.template.fork_ahead()
+        return True
 
     def spawn(self, argv: list[str], stdout: int | None, env: dict[str, str] | None) -> int | None:
         """Start the run in the block forked ahead; fork one now if that one is gone or was changed.
 
         A block of the same user may kill the block forked ahead, or change its limits, priority
         or CPU affinity (``prlimit``, ``setpriority``, ``sched_setaffinity`` need no more): one whose
-        are not this reaper's is killed, unused.
+        are not the template's is killed, unused.
         """
+        reaper = _HELD["reaper"]
         block, self.block = self.block, None
-        if block is not None and _limits(block[0]) != _limits(0):
+        if block is not None and reaper.limits(block[0]) != tuple(reaper.START_LIMITS):
             try:  # noqa: SIM105 - contextlib is not among what start-up imported
                 os.kill(block[0], _HELD["_signal"].SIGKILL)
             except OSError:
@@ -205,8 +208,18 @@ class _Ahead:
             block = None
         pid: int | None = self.template.run_ahead(block, argv, self.cwd) if block is not None else None
         if pid is None:
+            if not reaper.intact():
+                reaper._write_all(_TAMPERED, 2)
+                return None
             pid = self.template.spawn(argv, stdout, env)
         return pid
+
+
+_TAMPERED = (
+    b"Not run: a block changed the resource limits, priority or CPU affinity of the process that starts "
+    b"blocks (prlimit, setpriority, sched_setaffinity), so it was retired rather than pass them on. "
+    b"Run the block again.\n"
+)
 
 
 def _serve_run(
@@ -216,7 +229,6 @@ def _serve_run(
     supervisor: Any,
     null: int,
     channel: Any,
-    limits: tuple[object, ...],
 ) -> bool:
     """One run of a `Reapers` reaper, as `parley.coding._reaper` runs one; False: the reaper must end.
 
@@ -225,7 +237,7 @@ def _serve_run(
     host may still signal the reaper's group for this run (a timeout that fired as the run
     ended, a cancel, a ``close()``), and no other run may be in that group. A reaper signalled
     meanwhile ends instead, as does one whose limits, priority or CPU affinity are no longer
-    ``limits`` (a block changed them: every block it forks would inherit them).
+    the template's (a block changed them: every block it forks would inherit them; see `_Ahead.refill`).
     """
     reaper = _HELD["reaper"]
     output, status = fds
@@ -256,9 +268,8 @@ def _serve_run(
         os.dup2(null, 2)
         os.write(status, f"exit {codes[0]}\n".encode())
         os.chdir("/")
-        if _limits(0) != limits:
+        if not ahead.refill():
             return False
-        ahead.refill()
         over = _wait_for_the_host(status, supervisor.parent)
         os.close(status)
         if not over or _SIGNALLED:
@@ -277,24 +288,3 @@ def _wait_for_the_host(status: int, parent: int) -> bool:
         if os.getppid() != parent:
             return False
     return True
-
-
-def _limits(pid: int) -> tuple[object, ...]:
-    """The resource limits, scheduling priority and CPU affinity of ``pid`` (0: this process); empty where unknown.
-
-    A process of the same user may change all three in another (``prlimit``, ``setpriority``,
-    ``sched_setaffinity``), and a fork inherits them.
-    """
-    resource = _HELD.get("resource")
-    try:
-        return (
-            *(resource.prlimit(pid, number) for number in _RESOURCES),
-            os.getpriority(os.PRIO_PROCESS, pid),
-            frozenset(os.sched_getaffinity(pid)),
-        )
-    except (AttributeError, OSError):
-        return ()
-
-
-_RESOURCES: list[int] = []
-"""The ``resource.RLIMIT_*`` numbers, filled once the template holds `resource`."""
