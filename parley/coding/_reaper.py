@@ -436,16 +436,26 @@ def _keep(control: int, relay: int | None) -> None:
 
 
 def serve(
-    socket_fd: int, spawn: Spawn | None = None, on_ready: Callable[[], None] | None = None, reuse: Any = None
+    socket_fd: int,
+    spawn: Spawn | None = None,
+    on_ready: Callable[[], None] | None = None,
+    reuse: Any = None,
+    max_request: int = 0,
 ) -> int:
     """Serve run requests on ``socket_fd`` until the host closes it (see the module docstring); return 0.
 
     The server is a child subreaper too: if a run's reaper is killed (by the code it runs), the
-    run's orphans come to the server, which ends them. ``spawn`` starts each run's command
+    run's orphans come to the server, which ends them. A server whose resource limits, priority
+    or CPU affinity are no longer those it started with (a block of the same user changed them,
+    see `limits`) forks nothing more: it ends at its next request, unanswered, and the host
+    starts a fresh server for that run. ``spawn`` starts each run's command
     (default `_spawn`: ``posix_spawnp``); ``on_ready``, when given, is called once the server has
     imported and set up all it needs, before the first request is read. ``reuse``, when given,
-    keeps reapers that serve one run after another (`parley.coding._warm_python`'s ``_Reapers``):
-    a run it takes costs no fork of a reaper; the others get a reaper of their own, as here.
+    makes reapers that serve one run after another, sent to them by the host itself
+    (`parley.coding._warm_reapers.Reapers`: the requests it takes are for such a reaper); the
+    runs sent here get a reaper of their own.
+    ``max_request``: the longest request read, in bytes (0: `_MAX_REQUEST`; a longer one ends
+    the server, as a closed socket does).
     """
     import _socket  # the C core: `socket` and `json` cost every block's fork (pages to copy, modules to drop)
     import marshal
@@ -455,6 +465,7 @@ def serve(
         _signal.signal(number, _signal.SIG_IGN)
     _become_subreaper()
     _set_dumpable(False)
+    _hold_limits()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     _signal.set_wakeup_fd(wake_w)
@@ -464,25 +475,26 @@ def serve(
     if on_ready is not None:
         on_ready()
     while True:
-        watched = [server.fileno(), wake_r, *(reuse.watched() if reuse is not None else ())]
-        ready, _, _ = select.select(watched, [], [])
+        ready, _, _ = select.select([server.fileno(), wake_r], [], [])
         if wake_r in ready:
             os.read(wake_r, _CHUNK)
             _reap_reapers(reapers)
-        if reuse is not None:
-            reuse.collect(ready)
         if server.fileno() not in ready:
             continue
         try:
-            message, fds = _receive(server, _socket)
+            message, fds = _receive(server, _socket, max_request)
         except OSError:
             return 0
         if not message:
             return 0  # the host closed its end (or died): each run notices its parent is gone
-        if reuse is not None and reuse.take(message, fds, reapers, (server.fileno(), wake_r, wake_w)):
+        if reuse is not None and reuse.take(message, fds, reapers, (server.fileno(), wake_r, wake_w), server):
             for fd in fds:
                 os.close(fd)
             continue
+        if not intact():  # a block changed this server's limits: the run's reaper would inherit them
+            for fd in fds:
+                os.close(fd)
+            return 0  # the host sees the run unanswered and starts a fresh server for it
         pid = os.fork()
         if pid == 0:
             server.close()
@@ -494,12 +506,62 @@ def serve(
             os.close(fd)
 
 
-def _receive(server: Any, core: Any) -> tuple[bytes, list[int]]:
+def _hold_limits() -> None:
+    """Import `resource` for `limits` and record this process's limits as `START_LIMITS`."""
+    global _resource
+    try:
+        import resource
+    except ImportError:
+        return
+    _resource = resource
+    _RLIMITS[:] = sorted({getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")})
+    START_LIMITS[:] = limits()
+
+
+def limits(pid: int = 0) -> tuple[object, ...]:
+    """The resource limits, scheduling priority and CPU affinity of ``pid`` (0: this process); empty where unknown.
+
+    A process of the same user may change all three in another (``prlimit``, ``setpriority``,
+    ``sched_setaffinity`` need no privilege), and a fork inherits them: a block could set them
+    on the process that forks later blocks. About twenty system calls (tens of microseconds).
+    """
+    if _resource is None:
+        return ()
+    try:
+        return (
+            *(_resource.prlimit(pid, number) for number in _RLIMITS),
+            os.getpriority(os.PRIO_PROCESS, pid),
+            frozenset(os.sched_getaffinity(pid)),
+        )
+    except (AttributeError, OSError):
+        return ()
+
+
+def intact() -> bool:
+    """Whether this process's limits, priority and affinity are still those `serve` started with.
+
+    A server checks it before each fork: a process whose limits a block changed must not fork
+    the next block (nor its reaper), so it ends instead and its host starts a fresh one.
+    """
+    return limits() == tuple(START_LIMITS)
+
+
+_resource: Any = None
+_RLIMITS: list[int] = []
+"""The ``resource.RLIMIT_*`` numbers, once `_hold_limits` has imported `resource`."""
+START_LIMITS: list[object] = []
+"""`limits` of the server when `serve` started (inherited by every process it forks)."""
+
+
+def _receive(server: Any, core: Any, size: int = 0) -> tuple[bytes, list[int]]:
     """One request and the (at most 3) file descriptors that came with it, from the socket ``server``.
 
-    ``core`` is the `_socket` module. Raises OSError as ``recvmsg`` does.
+    ``core`` is the `_socket` module; ``size`` the largest request read, in bytes (0: `_MAX_REQUEST`).
+    Below glibc's ``mmap`` threshold (128 KiB) the buffer comes from the heap: a 4 MiB one is
+    mapped, remapped and unmapped at every request. Raises OSError as ``recvmsg`` does, and
+    ``EMSGSIZE`` when the request was longer than ``size`` (cut, so unreadable).
     """
-    message, ancillary, _, _ = server.recvmsg(_MAX_REQUEST, core.CMSG_SPACE(3 * _FD_SIZE))
+    message, ancillary, flags, _ = server.recvmsg(size or _MAX_REQUEST, core.CMSG_SPACE(3 * _FD_SIZE))
     fds = []
     for level, kind, data in ancillary:
         if level == core.SOL_SOCKET and kind == core.SCM_RIGHTS:
@@ -507,6 +569,10 @@ def _receive(server: Any, core: Any) -> tuple[bytes, list[int]]:
                 int.from_bytes(data[i : i + _FD_SIZE], sys.byteorder, signed=True)
                 for i in range(0, len(data) - _FD_SIZE + 1, _FD_SIZE)
             ]
+    if flags & getattr(core, "MSG_TRUNC", 0):
+        for fd in fds:
+            os.close(fd)
+        raise OSError(_EMSGSIZE, "request too long")
     return message, fds
 
 
@@ -586,6 +652,8 @@ def _serve_one(request: dict[str, Any], fds: list[int], spawn: Spawn | None = No
 _CANNOT_START = 127
 """The exit status of a command that could not be started, as a shell reports it."""
 _MAX_REQUEST = 4 * 1024 * 1024
+_EMSGSIZE = 90
+"""Linux's ``errno.EMSGSIZE`` (`errno` is not among what start-up imports)."""
 """The largest request the server reads, in bytes (an environment is rarely over a few KB)."""
 
 

@@ -318,9 +318,10 @@ class _Runner:
                 sent = False
             else:
                 sent = True
-                pid = self.reaper_pid(status_r, template.pid)
-            for fd in theirs:
+            for fd in theirs:  # before the wait: a template that ends unanswered (it retired) closes the pipe
                 os.close(fd)
+            if sent:
+                pid = self.reaper_pid(status_r, template.pid)
             if pid is not None:
                 os.set_blocking(output_r, False)
                 run = _Run(run_id, pid, output_r, status_r, control_w, tag)

@@ -45,7 +45,18 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any, NoReturn
 
-__all__ = ["REUSE_REAPERS", "bootstrap", "can_serve", "main"]
+__all__ = ["REAPER_REQUEST", "REQUEST_BYTES", "REUSE_REAPERS", "bootstrap", "can_serve", "main"]
+
+REAPER_REQUEST = b"reaper"
+"""A template's request (with no file descriptors) for a reaper the host sends runs to itself.
+
+The reply is the reaper's pid, with this side of its socket (``SCM_RIGHTS``); ``none`` when
+none could be made (no reply: the template ended instead). See `parley.coding._warm_reapers`."""
+
+REQUEST_BYTES = 65536
+"""The longest run request a template reads, in bytes: it carries no environment, only two paths.
+
+Below glibc's ``mmap`` threshold, so each process of a run reads it into its heap."""
 
 REUSE_REAPERS = "--reuse-reapers"
 """The argument after the socket's fd that has a template's reapers serve one run after another."""
@@ -186,7 +197,7 @@ class _Template:
         Leaves (having run nothing) when the socket closes first.
         """
         try:
-            message, fds = _HELD["reaper"]._receive(channel, _HELD["_socket"])
+            message, fds = _HELD["reaper"]._receive(channel, _HELD["_socket"], REQUEST_BYTES)
         except OSError:
             os._exit(0)
         channel.close()
@@ -203,6 +214,38 @@ class _Template:
             _HELD["reaper"]._write_all(f"cannot enter the working directory {cwd!r}: {exc.strerror}\n".encode(), 2)
             os._exit(127)
         return str(path)
+
+    def rehearse(self) -> None:
+        """In a block forked ahead, before its run comes: do once what every block's start and end do.
+
+        A block's first write to a page it shares with the template (a reference count, as a
+        rule) is a copy-on-write fault: about 140 of them for ``print(1)`` here, once the run
+        had come. This runs a ``print(1)`` script the way `run` does, from reading it to
+        collecting its garbage, with stdout and stderr on ``/dev/null``, so most of them happen
+        while no run waits. It leaves nothing the script could see: `run` makes ``__main__``
+        afresh and sets stdout and stderr, and a stream whose encoder keeps a state (a BOM not
+        yet written) is not printed to.
+        """
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)
+        try:
+            _forget(self.modules, self.path)
+            main = _main_module(os.path.join(os.path.dirname(os.devnull), "rehearsal.py"))
+            with open(os.devnull, "rb") as file:
+                source = file.read() + b"print(1)\n"
+            quiet = str(getattr(sys.stdout, "encoding", "")).lower() not in ("utf-8", "utf8")
+            exec(
+                compile(source, main.__file__, "exec", dont_inherit=True),
+                {**main.__dict__, "print": _quiet} if quiet else main.__dict__,
+            )
+            main.__dict__.clear()
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            _HELD["gc"].collect()
+        except BaseException:  # a rehearsal only saves time: the run does it all again
+            pass
 
     def _reset(self, stdout: int | None, keep: int | None = None) -> None:
         """Give the forked child the signals and file descriptors a fresh interpreter has (and ``keep``)."""
@@ -256,6 +299,10 @@ class _Template:
             _leave(1, main)
         del source
         _leave(_execute(code, main.__dict__), main)
+
+
+def _quiet(*args: object, **kwargs: Any) -> None:
+    """``print`` for a rehearsal whose stdout must not be written to (see `_Template.rehearse`)."""
 
 
 def _forget(modules: frozenset[str], path: list[str]) -> None:
@@ -412,12 +459,15 @@ def main(modules: frozenset[str], path: list[str], args: list[str]) -> NoReturn:
     sys.path[:] = path
     _hold()
     try:
-        code = serve(int(args[0]), spawn=template.spawn, on_ready=template.settle, reuse=reuse)
+        code = serve(
+            int(args[0]), spawn=template.spawn, on_ready=template.settle, reuse=reuse, max_request=REQUEST_BYTES
+        )
     except _Script as script:
         script_path, waiting = script.path, script.waiting
     else:
         raise SystemExit(code)
     if waiting is not None:
+        template.rehearse()
         script_path = template.wait(waiting)
     assert script_path is not None
     template.run(script_path)  # outside the handler: the block must not see _Script as its context

@@ -2,16 +2,17 @@
 
 `parley.coding._warm_python` runs a template; with ``REUSE_REAPERS`` it hands `Reapers` to
 `parley.coding._reaper.serve`, so a python block costs one fork (its own, done ahead of its run)
-instead of two. This module is imported by the template from its own directory, like
-`parley.coding._warm_python`: standard library only, nothing imported at the top that start-up
-did not (what it uses, the template holds in ``_HELD``). Docker's runner does not use it.
+instead of two, and its request goes from the host straight to its reaper. This module is
+imported by the template from its own directory, like `parley.coding._warm_python`: standard
+library only, nothing imported at the top that start-up did not (what it uses, the template
+holds in ``_HELD``). Docker's runner does not use it.
 """
 
 from __future__ import annotations
 
 import os
 
-from _warm_python import _HELD, _fd_bytes  # type: ignore[import-not-found]  # the template's own
+from _warm_python import _HELD, REAPER_REQUEST, REQUEST_BYTES, _fd_bytes  # type: ignore[import-not-found]  # the template's own
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,91 +22,62 @@ __all__ = ["Reapers"]
 
 
 class Reapers:
-    """Reapers that serve one run after another, for the template's `parley.coding._reaper.serve`.
+    """Reapers that serve one run after another, sent to them by the host; for `parley.coding._reaper.serve`.
 
     A run's reaper is otherwise a fork of the template made for that run alone, and a fork, its
-    set-up and its exit cost about as much as the block itself (~1 ms here). Each of these was
-    forked once: it leads a session of its own, is a child subreaper and waits on a socket for
-    its next run; it then does what a run's reaper does (``pid <n>``, the command forked from the
+    set-up and its exit cost about as much as the block itself (~1 ms here). Each of these is
+    forked once, at the host's request (`REAPER_REQUEST`): it leads a session of its own, is a
+    child subreaper and waits on a socket whose other end goes back to the host, which then
+    sends it run after run itself (no hop through the template: `parley.coding._reaper_server`).
+    For each run it does what a run's reaper does (``pid <n>``, the command forked from the
     template's copy it is, every descendant ended before ``exit <code>``), takes its stdout and
-    stderr off the run's pipe, leaves the run's directory, and says ``done``. A run with ``keep``
-    (which comes with a control socket) still gets a reaper of its own, as does any run when a
-    reaper cannot be made or reached.
+    stderr off the run's pipe and leaves the run's directory. A run with ``keep`` (which comes
+    with a control socket) still gets a reaper of its own from the template, as does any run
+    when a reaper cannot be made or reached.
 
-    The run's process group is the reaper's. A reaper takes no next run until the host has
+    The run's process group is the reaper's. A reaper reads no next run until the host has
     closed the run's status pipe, which it does only once it is done with the run (its timeout's
     escalation, a cancel's kill, a ``close()``): so no signal of the host for one run reaches
     another, however late it comes. A reaper whose group is signalled during a run ends after
-    that run instead of serving another.
+    that run instead of serving another; a run the host sent it meanwhile finds its status pipe
+    closed unanswered, and the host sends it to another reaper.
     A reaper killed or ended (by a block, as a rule) is dropped; its runs' orphans come to the
-    template, which ends them as for any killed reaper. Requests to a template carry no environment (it
-    runs with the run's), so a reaper keeps nothing of a run that the next one could not see.
+    template, which ends them as for any killed reaper. Requests carry no environment (the
+    template runs with the run's), so a reaper keeps nothing of a run that the next one could not see.
     """
 
-    def __init__(self, template: Any, keep_idle: int = 2) -> None:
-        try:
-            import resource  # not among start-up's modules: held, then dropped from sys.modules as they are
-        except ImportError:
-            pass
-        else:
-            _HELD["resource"] = resource
-            _RESOURCES[:] = sorted({getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")})
+    def __init__(self, template: Any) -> None:
         self._template = template
-        self._keep_idle = keep_idle
-        self._idle: list[tuple[int, Any]] = []  # (pid, this side of its socket)
-        self._busy: dict[int, tuple[int, Any]] = {}  # by the socket's fd
 
-    def watched(self) -> list[int]:
-        """The reapers' sockets: a busy one's ``done``, or any one's end of file, is for `collect`."""
-        return [*self._busy, *(channel.fileno() for _, channel in self._idle)]
-
-    def collect(self, ready: list[int]) -> None:
-        """Take back the reapers in ``ready`` that are done; drop those that ended (killed, as a rule)."""
-        for pid, channel in [(pid, channel) for pid, channel in self._idle if channel.fileno() in ready]:
-            self._idle.remove((pid, channel))  # an idle reaper says nothing: it ended
-            channel.close()
-        for fd in [fd for fd in self._busy if fd in ready]:
-            pid, channel = self._busy.pop(fd)
-            try:
-                said = channel.recv(16)
-            except OSError:
-                said = b""
-            if said == b"done" and len(self._idle) < self._keep_idle:
-                self._idle.append((pid, channel))
-            else:
-                channel.close()  # it ends at end of file, if it has not
-
-    def take(self, message: bytes, fds: list[int], reapers: set[int], close: tuple[int, ...]) -> bool:
-        """Hand the request to a waiting reaper (made now when none waits); False: it needs one of its own.
+    def take(self, message: bytes, fds: list[int], reapers: set[int], close: tuple[int, ...], server: Any) -> bool:
+        """Serve a `REAPER_REQUEST`: fork a reaper, send the host its socket; False for a run (or when it may not fork).
 
         ``reapers``: the server's reaper pids, which a new one joins. ``close``: the server's fds,
-        closed in a new reaper.
+        closed in a new reaper. ``server``: the host's socket, for the reply: the reaper's pid
+        with its socket (``SCM_RIGHTS``), or ``none`` when none could be made.
         """
-        if len(fds) != 2:  # a run to keep: its reaper holds the control socket
-            return False
-        while self._idle:
-            pid, channel = self._idle.pop()
-            if self._send(pid, channel, message, fds):
-                return True
-        made = self._start((*close, *fds))  # the run's fds too: the new reaper gets its own copies
+        if message != REAPER_REQUEST or fds:
+            return False  # a run: it gets a reaper of its own
+        made = self._start(close)
         if made is None:
-            return False
-        reapers.add(made[0])
-        return self._send(*made, message, fds)
-
-    def _send(self, pid: int, channel: Any, message: bytes, fds: list[int]) -> bool:
-        core = _HELD["_socket"]
-        rights = _fd_bytes(fds)
-        try:
-            os.kill(pid, _HELD["_signal"].SIGCONT)  # a block may have stopped it (same user)
-            channel.sendmsg([message], [(core.SOL_SOCKET, core.SCM_RIGHTS, rights)])
+            if not _HELD["reaper"].intact():
+                return False  # the server then ends (`parley.coding._reaper.serve`): the host starts a fresh one
+            reply: tuple[bytes, list[Any]] = (b"none", [])
+        else:
+            reapers.add(made[0])
+            core = _HELD["_socket"]
+            reply = (str(made[0]).encode(), [(core.SOL_SOCKET, core.SCM_RIGHTS, _fd_bytes([made[1].fileno()]))])
+        try:  # noqa: SIM105 - contextlib is not among what start-up imported
+            server.sendmsg([reply[0]], reply[1])
         except OSError:
-            channel.close()
-            return False
-        self._busy[channel.fileno()] = (pid, channel)
+            pass  # the host is gone: the reaper ends at end of file
+        if made is not None:
+            made[1].close()
         return True
 
     def _start(self, close: tuple[int, ...]) -> tuple[int, Any] | None:
+        if not _HELD["reaper"].intact():
+            return None  # the template's limits were changed: it forks nothing more (see `_reaper.serve`)
         core = _HELD["_socket"]
         ours, theirs = core.socketpair(core.AF_UNIX, core.SOCK_SEQPACKET)
         try:
@@ -117,7 +89,7 @@ class Reapers:
         if pid == 0:  # no `finally` here, nor below: a block leaves this frame as `_warm_python._Script`
             try:
                 ours.close()
-                for fd in (*close, *self._busy, *(channel.fileno() for _, channel in self._idle)):
+                for fd in close:
                     os.close(fd)  # the server's: its end of file must not wait for this process
                 status = _serve_runs(theirs, self._template)
             except Exception:
@@ -134,7 +106,6 @@ def _serve_runs(channel: Any, template: Any) -> int:
     """
     reaper, _signal = _HELD["reaper"], _HELD["_signal"]
     _signal.set_wakeup_fd(-1)  # the server's wake-up pipe is closed here
-    limits = _limits(0)
     for number in reaper._signal_numbers(reaper._IGNORED):
         _signal.signal(number, _signalled)  # still not ended by them, but no longer reused after them
     os.setsid()  # the runs' process group is this process's pid: the host signals it
@@ -143,14 +114,15 @@ def _serve_runs(channel: Any, template: Any) -> int:
     null = os.open(os.devnull, os.O_WRONLY)
     ahead = _Ahead(template)
     while True:
-        ahead.refill()
+        if not ahead.refill():
+            return 0
         ready, _, _ = _HELD["select"].select([channel.fileno()], [], [], reaper._POLL_S)
         if not ready:
             if os.getppid() != supervisor.parent:
                 return 0
             continue
         try:
-            message, fds = reaper._receive(channel, _HELD["_socket"])
+            message, fds = reaper._receive(channel, _HELD["_socket"], REQUEST_BYTES)
         except OSError:
             return 0
         if not message or len(fds) != 2:
@@ -158,7 +130,7 @@ def _serve_runs(channel: Any, template: Any) -> int:
         request = _HELD["marshal"].loads(message)
         ahead.cwd = request["cwd"]
         _SIGNALLED.clear()
-        if not _serve_run(request, fds, ahead, supervisor, null, channel, limits):
+        if not _serve_run(request, fds, ahead, supervisor, null):
             return 0
 
 
@@ -183,20 +155,28 @@ class _Ahead:
         self.block: tuple[int, Any] | None = None
         self.cwd = "/"  # the run's, set when it comes
 
-    def refill(self) -> None:
-        """Fork the next run's block, unless one waits already."""
+    def refill(self) -> bool:
+        """Fork the next run's block, unless one waits already; False: this reaper must end instead.
+
+        It must when its limits, priority or CPU affinity are no longer the template's (a block
+        changed them, `parley.coding._reaper.limits`): every block it forks would inherit them.
+        """
         if self.block is None:
+            if not _HELD["reaper"].intact():
+                return False
             self.block = self.template.fork_ahead()
+        return True
 
     def spawn(self, argv: list[str], stdout: int | None, env: dict[str, str] | None) -> int | None:
         """Start the run in the block forked ahead; fork one now if that one is gone or was changed.
 
         A block of the same user may kill the block forked ahead, or change its limits, priority
         or CPU affinity (``prlimit``, ``setpriority``, ``sched_setaffinity`` need no more): one whose
-        are not this reaper's is killed, unused.
+        are not the template's is killed, unused.
         """
+        reaper = _HELD["reaper"]
         block, self.block = self.block, None
-        if block is not None and _limits(block[0]) != _limits(0):
+        if block is not None and reaper.limits(block[0]) != tuple(reaper.START_LIMITS):
             try:  # noqa: SIM105 - contextlib is not among what start-up imported
                 os.kill(block[0], _HELD["_signal"].SIGKILL)
             except OSError:
@@ -205,8 +185,18 @@ class _Ahead:
             block = None
         pid: int | None = self.template.run_ahead(block, argv, self.cwd) if block is not None else None
         if pid is None:
+            if not reaper.intact():
+                reaper._write_all(_TAMPERED, 2)
+                return None
             pid = self.template.spawn(argv, stdout, env)
         return pid
+
+
+_TAMPERED = (
+    b"Not run: a block changed the resource limits, priority or CPU affinity of the process that starts "
+    b"blocks (prlimit, setpriority, sched_setaffinity), so it was retired rather than pass them on. "
+    b"Run the block again.\n"
+)
 
 
 def _serve_run(
@@ -215,17 +205,15 @@ def _serve_run(
     ahead: _Ahead,
     supervisor: Any,
     null: int,
-    channel: Any,
-    limits: tuple[object, ...],
 ) -> bool:
     """One run of a `Reapers` reaper, as `parley.coding._reaper` runs one; False: the reaper must end.
 
     Once the run's exit is written, the reaper forks its next block ahead and waits until the host
-    closes the run's status pipe before it says ``done`` (`_wait_for_the_host`): until then the
+    closes the run's status pipe before it reads its next run (`_wait_for_the_host`): until then the
     host may still signal the reaper's group for this run (a timeout that fired as the run
     ended, a cancel, a ``close()``), and no other run may be in that group. A reaper signalled
     meanwhile ends instead, as does one whose limits, priority or CPU affinity are no longer
-    ``limits`` (a block changed them: every block it forks would inherit them).
+    the template's (a block changed them: every block it forks would inherit them; see `_Ahead.refill`).
     """
     reaper = _HELD["reaper"]
     output, status = fds
@@ -256,14 +244,12 @@ def _serve_run(
         os.dup2(null, 2)
         os.write(status, f"exit {codes[0]}\n".encode())
         os.chdir("/")
-        if _limits(0) != limits:
+        if not ahead.refill():
             return False
-        ahead.refill()
         over = _wait_for_the_host(status, supervisor.parent)
         os.close(status)
         if not over or _SIGNALLED:
             return False
-        channel.send(b"done")
     except OSError:
         return False
     return True
@@ -277,24 +263,3 @@ def _wait_for_the_host(status: int, parent: int) -> bool:
         if os.getppid() != parent:
             return False
     return True
-
-
-def _limits(pid: int) -> tuple[object, ...]:
-    """The resource limits, scheduling priority and CPU affinity of ``pid`` (0: this process); empty where unknown.
-
-    A process of the same user may change all three in another (``prlimit``, ``setpriority``,
-    ``sched_setaffinity``), and a fork inherits them.
-    """
-    resource = _HELD.get("resource")
-    try:
-        return (
-            *(resource.prlimit(pid, number) for number in _RESOURCES),
-            os.getpriority(os.PRIO_PROCESS, pid),
-            frozenset(os.sched_getaffinity(pid)),
-        )
-    except (AttributeError, OSError):
-        return ()
-
-
-_RESOURCES: list[int] = []
-"""The ``resource.RLIMIT_*`` numbers, filled once the template holds `resource`."""

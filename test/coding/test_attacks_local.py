@@ -90,3 +90,26 @@ def test_a_block_that_stops_its_server_does_not_stall_the_next_block(tmp_path: P
         assert stopped.exit_code == 0, stopped.output
         following = executor.execute_code_blocks([block(False)])
     assert (following.exit_code, following.output) == (0, stopped.output)
+
+
+_PRINT_LIMITS = 'echo "$(ulimit -n) $(ulimit -c) $(nice)"\n'
+_TAMPER_SERVER = """\
+server=$(awk '{print $4}' /proc/$PPID/stat)
+prlimit --pid "$server" --nofile=64:64 --core=4096:4096 && renice -n 15 -p "$server" > /dev/null && echo tampered
+"""
+
+
+def test_limits_a_block_sets_on_the_reaper_server_do_not_reach_later_blocks(tmp_path: Path) -> None:
+    """The reaper server that forks every plain block's reaper is its grandparent, of the same user.
+
+    Limits or a priority a block sets on it (``prlimit``, ``renice``) would pass to every later
+    block of every executor; the server ends instead, and a fresh one runs the next block.
+    """
+    with LocalCommandLineCodeExecutor(work_dir=tmp_path, timeout=20) as executor:
+        fresh = executor.execute_code_blocks([CodeBlock(_PRINT_LIMITS, "sh")])
+        tampered = executor.execute_code_blocks([CodeBlock(_TAMPER_SERVER, "sh")])
+        after = [executor.execute_code_blocks([CodeBlock(_PRINT_LIMITS, "sh")]) for _ in range(3)]
+    assert (tampered.exit_code, tampered.output) == (0, "tampered\n")
+    assert fresh.exit_code == 0, fresh.output
+    assert not fresh.output.startswith("64 ")
+    assert [(result.exit_code, result.output) for result in after] == [(0, fresh.output)] * 3

@@ -196,3 +196,49 @@ def test_limits_a_block_sets_on_the_reapers_do_not_reach_later_blocks(tmp_path: 
     assert fresh.exit_code == 0, fresh.output
     assert "(64, 64)" not in fresh.output
     assert [(result.exit_code, result.output) for result in after] == [(0, fresh.output)] * 4
+
+
+_TAMPER_TEMPLATE = """\
+import os, resource
+def parent(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+def children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as listed:
+        return [int(child) for child in listed.read().split()]
+template = parent(os.getppid())
+targets = [template, *(children(template) if "REAPERS" in os.environ else [])]
+for pid in targets:
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (64, 64))
+    resource.prlimit(pid, resource.RLIMIT_CORE, (4096, 4096))
+    os.setpriority(os.PRIO_PROCESS, pid, 15)
+    os.sched_setaffinity(pid, {min(os.sched_getaffinity(0))})
+print(len(targets))
+"""
+
+
+@pytest.mark.parametrize("keep_background", [False, True], ids=["reused-reapers", "reaper-per-run"])
+def test_limits_a_block_sets_on_its_template_do_not_reach_later_blocks(tmp_path: Path, keep_background: bool) -> None:
+    """A template whose limits, priority or affinity a block changed forks nothing more: a fresh one serves.
+
+    The template is findable (its reapers' parent) and of the same user, and every reaper and
+    block is a fork of it: what a block sets on it would reach every later block of every
+    executor it serves. With reused reapers the block also changes them, so that the next runs
+    need new ones; with ``keep_background`` every run's reaper is a fork of the template.
+    """
+    env = {"REAPERS": "1"} if not keep_background else {}
+    with LocalCommandLineCodeExecutor(
+        work_dir=tmp_path, timeout=20, keep_background=keep_background, env=env
+    ) as executor:
+
+        async def both() -> None:  # two blocks at once: two reapers wait once both are over
+            await asyncio.gather(*(executor.a_execute_code_blocks([CodeBlock("print(1)", "python")]) for _ in "ab"))
+
+        asyncio.run(both())
+        fresh = executor.execute_code_blocks([CodeBlock(_LIMITS, "python")])
+        tampered = executor.execute_code_blocks([CodeBlock(_TAMPER_TEMPLATE, "python")])
+        assert tampered.exit_code == 0, tampered.output
+        after = [executor.execute_code_blocks([CodeBlock(_LIMITS, "python")]) for _ in range(4)]
+    assert fresh.exit_code == 0, fresh.output
+    assert "(64, 64)" not in fresh.output
+    assert [(result.exit_code, result.output) for result in after] == [(0, fresh.output)] * 4

@@ -82,3 +82,35 @@ def test_background_processes_are_kept_with_keep_background_and_end_at_restart(d
     assert len(processes(executor, "sleep 1013")) == 1
     executor.restart()
     assert processes(executor, "sleep 1013") == []
+
+
+_LIMITS = """\
+import os, resource
+print(resource.getrlimit(resource.RLIMIT_NOFILE), resource.getrlimit(resource.RLIMIT_CORE),
+      os.getpriority(os.PRIO_PROCESS, 0))
+"""
+
+# Changes the limits and priority of this block's template: the parent of its reaper.
+_TAMPER_TEMPLATE = """\
+import os, resource
+template = int(open(f'/proc/{os.getppid()}/stat').read().rsplit(')', 1)[1].split()[1])
+resource.prlimit(template, resource.RLIMIT_NOFILE, (64, 64))
+resource.prlimit(template, resource.RLIMIT_CORE, (4096, 4096))
+os.setpriority(os.PRIO_PROCESS, template, 15)
+print('tampered')
+"""
+
+
+def test_limits_a_block_sets_on_its_template_do_not_reach_later_blocks(docker_executor: MakeDocker) -> None:
+    """Every later block in the container is a fork of the template: what a block sets on it stays there.
+
+    The template is the block's grandparent and of its user, so ``prlimit`` and ``setpriority``
+    reach it; it then forks nothing more, and the next blocks run with the limits they had.
+    """
+    executor = docker_executor(timeout=30)
+    fresh = _run(executor, _LIMITS)
+    assert _run(executor, _TAMPER_TEMPLATE) == (0, "tampered\n")
+    after = [_run(executor, _LIMITS) for _ in range(3)]
+    assert fresh[0] == 0, fresh
+    assert "(64, 64)" not in fresh[1]
+    assert after == [fresh] * 3
