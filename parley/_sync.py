@@ -56,13 +56,22 @@ class _TaskCounter:
         self.live -= 1
 
 
+_counters: dict[asyncio.AbstractEventLoop, _TaskCounter] = {}
+"""Each thread's sync loop (see `_thread_loop`) and its task counter: one lookup in `call_blocking`
+tells both that the running loop is a sync loop and how many tasks it runs. A loop runs in one
+thread at a time, so a running loop found here is the sync loop of the thread that asks."""
+
+
 def _thread_loop() -> asyncio.AbstractEventLoop:
     loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
     if loop is None or loop.is_closed():
+        if loop is not None:
+            _counters.pop(loop, None)
         loop = asyncio.new_event_loop()
         counter = _TaskCounter()
         loop.set_task_factory(counter)
-        _local.loop, _local.tasks = loop, counter
+        _local.loop = loop
+        _counters[loop] = counter
         _loops.append(loop)
     return loop
 
@@ -158,11 +167,12 @@ async def call_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
         What ``fn`` returns; what it raises propagates unchanged.
     """
     loop = asyncio.get_running_loop()
-    if loop is not getattr(_local, "loop", None):
-        return await asyncio.to_thread(fn, *args, **kwargs)
     # Alone on this thread's sync loop? Its task counter knows, unless someone replaced it.
-    counter: _TaskCounter = _local.tasks
-    if not (counter.live <= 1 if loop.get_task_factory() is counter else len(asyncio.all_tasks(loop)) <= 1):
+    counter = _counters.get(loop)
+    if counter is None:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    live = counter.live
+    if not (live <= 1 if loop.get_task_factory() is counter else len(asyncio.all_tasks(loop)) <= 1):
         return await asyncio.to_thread(fn, *args, **kwargs)
     context = contextvars.copy_context()
     _set_running_loop(None)  # as in a worker thread: fn may start a loop of its own

@@ -204,17 +204,20 @@ class LegacyModelClient:
         return cls(f"{type(self.client).__name__} failed: {text}", config=self._entry, status_code=status)
 
     def _to_response(self, response: Any) -> ModelResponse:
-        # Runs on every model call: plain-type checks before the ABC ones, no context managers.
+        # Runs on every model call: plain-type checks before the conversions and ABC checks (a
+        # number that already is an int or a float is not converted again), no context managers.
         client = self.client
         retrieved = client.message_retrieval(response)
         if not retrieved:
             raise self._bad("returned no message from message_retrieval")
         item = retrieved[0]
         message: Message = {"role": "assistant", "content": item} if type(item) is str else self._message(item)
-        try:
-            cost = float(client.cost(response))
-        except (TypeError, ValueError):
-            raise self._bad("cost() did not return a number") from None
+        cost = client.cost(response)
+        if type(cost) is not float:
+            try:
+                cost = float(cost)
+            except (TypeError, ValueError):
+                raise self._bad("cost() did not return a number") from None
         try:  # noqa: SIM105 - contextlib.suppress costs a context manager on every call
             response.cost = cost  # AutoGen 0.2 sets this before get_usage, which often reads it
         except (AttributeError, TypeError):
@@ -222,12 +225,21 @@ class LegacyModelClient:
         usage = client.get_usage(response) or {}
         if type(usage) is not dict and not isinstance(usage, Mapping):
             raise self._bad(f"get_usage() returned {type(usage).__name__}, not a dict")
-        prompt = int(usage.get("prompt_tokens") or 0)
-        completion = int(usage.get("completion_tokens") or 0)
-        total = int(usage.get("total_tokens") or prompt + completion)
-        model = str(usage.get("model") or getattr(response, "model", None) or self.model)
-        counts = NO_USAGE if not (prompt or completion or total) else Usage(prompt, completion, total)
-        return ModelResponse(message, counts, cost=cost, model=model, raw=response)
+        get = usage.get
+        prompt = get("prompt_tokens") or 0
+        if type(prompt) is not int:
+            prompt = int(prompt)
+        completion = get("completion_tokens") or 0
+        if type(completion) is not int:
+            completion = int(completion)
+        total = get("total_tokens") or prompt + completion
+        if type(total) is not int:
+            total = int(total)
+        model = get("model") or getattr(response, "model", None) or self.model
+        if type(model) is not str:
+            model = str(model)
+        counts = Usage(prompt, completion, total) if prompt or completion or total else NO_USAGE
+        return ModelResponse(message, counts, cost, model, False, response)
 
     def _message(self, item: Any) -> Message:
         if isinstance(item, str):

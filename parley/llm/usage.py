@@ -75,6 +75,9 @@ class ModelUsage:
 
 
 _Sums = dict[str, list[Any]]  # model -> [cost, prompt_tokens, completion_tokens, total_tokens], summed in place
+_Row = tuple[Any, ...]  # (model, cost, prompt, completion, total), and a 6th item (True) for a cached reply
+_FOLD_AT = 256
+"""Counted rows a `UsageSummary` keeps before it sums them (a few kB), so memory stays bounded."""
 
 
 def _usages(sums: _Sums) -> dict[str, ModelUsage]:
@@ -102,11 +105,12 @@ class UsageSummary:
     Models whose usage nets to zero are dropped from a difference.
     """
 
-    __slots__ = ("_actual", "_total")
+    __slots__ = ("_actual", "_rows", "_total")
 
     def __init__(self) -> None:
         self._total: _Sums = {}
         self._actual: _Sums = {}
+        self._rows: list[_Row] = []  # responses counted but not yet summed (see `_fold`)
 
     @classmethod
     def of(cls, responses: Iterable[ModelResponse]) -> UsageSummary:
@@ -123,38 +127,69 @@ class UsageSummary:
         """
         u = response.usage
         self._add(
-            response.model or "unknown",
-            response.cost,
-            u.prompt_tokens,
-            u.completion_tokens,
-            u.total_tokens,
+            (response.model or "unknown", response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens),
             response.cached,
         )
 
-    def _add(self, model: str, cost: float, prompt: int, completion: int, total: int, cached: bool) -> None:
-        views = (self._total,) if cached else (self._total, self._actual)
-        for sums in views:  # summed in place, unrolled: this runs on every model call
-            cur = sums.get(model)
-            if cur is None:
-                sums[model] = [cost, prompt, completion, total]
-            else:
-                cur[0] += cost
-                cur[1] += prompt
-                cur[2] += completion
-                cur[3] += total
+    def _add(self, row: tuple[str, float, int, int, int], cached: bool) -> None:
+        rows = self._rows
+        rows.append((*row, True) if cached else row)
+        if len(rows) >= _FOLD_AT:
+            self._fold()
+
+    def _fold(self) -> None:
+        """Sum the rows counted since the last fold into the two views.
+
+        Counting a response only appends its row (this runs on every model call, often for two
+        summaries); the views are summed here, column by column, when they are read or when
+        `_FOLD_AT` rows have piled up. The sums are the ones adding each row in turn would give.
+        """
+        rows = self._rows
+        if not rows:
+            return
+        self._rows = []
+        columns = list(zip(*rows, strict=False))  # C-level work from here on: one model, nothing cached
+        if sum(map(len, rows)) == 5 * len(rows) and len(set(columns[0])) == 1:
+            model = columns[0][0]
+            for sums in (self._total, self._actual):
+                cur = sums.get(model)
+                if cur is None:
+                    cur = sums[model] = [columns[1][0], columns[2][0], columns[3][0], columns[4][0]]
+                    skip = 1
+                else:
+                    skip = 0
+                for i in range(4):
+                    column = columns[i + 1]
+                    cur[i] = sum(column[skip:] if skip else column, cur[i])
+            return
+        for row in rows:
+            model, cost, prompt, completion, total = row[:5]
+            for sums in (self._total,) if len(row) > 5 else (self._total, self._actual):
+                cur = sums.get(model)
+                if cur is None:
+                    sums[model] = [cost, prompt, completion, total]
+                else:
+                    cur[0] += cost
+                    cur[1] += prompt
+                    cur[2] += completion
+                    cur[3] += total
 
     def merge(self, other: UsageSummary) -> None:
         """Add ``other``'s usage into this summary, in place."""
+        self._fold()
+        other._fold()
         self._total = _combine(self._total, other._total, +1)
         self._actual = _combine(self._actual, other._actual, +1)
 
     def clear(self) -> None:
         """Forget all usage."""
+        self._rows = []
         self._total.clear()
         self._actual.clear()
 
     def snapshot(self) -> UsageSummary:
         """An independent copy, to subtract from later."""
+        self._fold()
         copy = UsageSummary()
         copy._total = {m: list(v) for m, v in self._total.items()}
         copy._actual = {m: list(v) for m, v in self._actual.items()}
@@ -166,6 +201,8 @@ class UsageSummary:
         return out
 
     def __sub__(self, other: UsageSummary) -> UsageSummary:
+        self._fold()
+        other._fold()
         out = UsageSummary()
         out._total = _combine(self._total, other._total, -1)
         out._actual = _combine(self._actual, other._actual, -1)
@@ -183,7 +220,7 @@ class UsageSummary:
 
     def is_empty(self) -> bool:
         """True when no usage has been counted in either view."""
-        return not self._total and not self._actual
+        return not self._total and not self._actual and not self._rows
 
     def __repr__(self) -> str:
         return f"UsageSummary(total={self.view('total')}, actual={self.view('actual')})"
@@ -225,7 +262,7 @@ class UsageSummary:
         Raises:
             ConfigError: an unknown ``mode``, or a model entry that is not such a dict.
         """
-        self._pick(mode)
+        self._pick(mode)  # checks the mode, and sums what was counted before this replacement
         sums: _Sums = {}
         for model, usage in (view or {}).items():
             if model == "total_cost":
@@ -268,7 +305,7 @@ class UsageSummary:
         """
         modes: list[UsageMode] = [mode] if isinstance(mode, str) else list(mode)
         for m in modes:
-            self._pick(m)
+            self._pick(m)  # checks the mode (and sums the counted rows)
         if set(modes) == {"actual", "total"} and self._total == self._actual:
             return self._format_view("total", "Usage (no cached replies)")
         titles = {"actual": "Usage excluding cached replies", "total": "Usage including cached replies"}
@@ -287,6 +324,7 @@ class UsageSummary:
         return "\n".join(lines)
 
     def _pick(self, mode: str) -> dict[str, ModelUsage]:
+        self._fold()
         if mode == "total":
             return _usages(self._total)
         if mode == "actual":
@@ -324,11 +362,18 @@ def count_usage(summary: UsageSummary, response: ModelResponse) -> None:
     (this runs on every model call).
     """
     u = response.usage
-    row = (response.model or "unknown", response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens)
-    cached = response.cached
-    summary._add(*row, cached)
+    row: _Row = (response.model or "unknown", response.cost, u.prompt_tokens, u.completion_tokens, u.total_tokens)
+    if response.cached:
+        row = (*row, True)
+    rows = summary._rows  # `UsageSummary._add`, spelled out
+    rows.append(row)
+    if len(rows) >= _FOLD_AT:
+        summary._fold()
     for counter in CHAT_USAGE.get():
         if type(counter) is UsageSummary:
-            counter._add(*row, cached)
+            rows = counter._rows
+            rows.append(row)
+            if len(rows) >= _FOLD_AT:
+                counter._fold()
         else:  # a runtime's budget keeper, or another UsageCounter: it reads the response itself
             counter.add(response)
