@@ -61,24 +61,32 @@ def quick_termination_reply(agent: Any, messages: list[Message] | None, sender: 
 
     The reply pipeline asks this first (a plain call, no coroutine) on every message; the method
     itself starts with it. It counts the auto-reply, or resets the count when the chat ends.
+    The decision is `_termination.decide`'s, spelled out without its keyword call and result
+    object (this runs on every message).
     """
+    mode = agent.human_input_mode
+    if mode == "ALWAYS":  # `decide`: always ask
+        return None
     last = messages[-1] if messages else None
-    decision = term.decide(
-        agent.human_input_mode,
-        is_termination=last is not None and bool(last) and agent._is_termination_msg(last),
-        auto_replies=agent._auto_reply_counter[sender],
-        max_auto_replies=agent._max_auto_reply_dict[sender],
-    )
-    action = decision.action
-    if action is term.Action.AUTO_REPLY:
-        return agent._auto_reply(sender)  # type: ignore[no-any-return]
-    if action is term.Action.TERMINATE:
-        agent._auto_reply_counter[sender] = 0
+    is_termination = last is not None and bool(last) and agent._is_termination_msg(last)
+    counter = agent._auto_reply_counter
+    count = counter[sender]
+    limit = agent._max_auto_reply_dict[sender]
+    if not (is_termination or count >= limit):  # `decide`: AUTO_REPLY; then `_auto_reply`, spelled out
+        if limit == 0:
+            return _STOP
+        counter[sender] = count + 1
+        if mode != "NEVER" and not agent._quiet():
+            IOStream.get_default().print(HUMAN_INPUT_AUTO_REPLY_NOTICE, flush=True)
+        return DECLINED
+    if mode == "NEVER":  # `decide`: TERMINATE
+        counter[sender] = 0
         return _STOP
-    return None
+    return None  # `decide`: ask the human
 
 
 _STOP: tuple[bool, Any] = (True, None)
+_UNSCANNED: tuple[int, bool] = (0, False)
 
 
 class ReplyFunctionsMixin:
@@ -266,13 +274,17 @@ class ReplyFunctionsMixin:
         """
         if not messages or sender is None or messages is not self._oai_messages.get(sender):
             return None
-        scanned, found = self._tool_scan.get(sender, (0, False))
-        if scanned > len(messages):
+        scan = self._tool_scan
+        scanned, found = scan.get(sender, _UNSCANNED)
+        n = len(messages)
+        if scanned == n:  # nothing new since the last reply
+            return found
+        if scanned > n:
             scanned, found = 0, False
         if not found:  # a plain loop: a slice and a generator cost more than the few new messages
-            for i in range(scanned, len(messages)):
+            for i in range(scanned, n):
                 if needs_rewrite(messages[i]):
                     found = True
                     break
-        self._tool_scan[sender] = (len(messages), found)
+        scan[sender] = (n, found)
         return found
