@@ -68,29 +68,49 @@ def _plain_receiver(agent: Any) -> bool:
 
 
 async def _broadcast(manager: ConversableAgent, groupchat: GroupChat, message: Message, speaker: Agent | None) -> None:
-    """Give ``message`` to every member but ``speaker``, without asking for replies.
+    """Give ``message`` to every member but ``speaker``, without asking for replies."""
+    for agent in _store_for_members(manager, groupchat, message, speaker):
+        await manager.a_send(message, agent, request_reply=False, silent=True)
+
+
+def _store_for_members(
+    manager: ConversableAgent, groupchat: GroupChat, message: Message, speaker: Agent | None
+) -> list[Agent]:
+    """`_broadcast`'s direct part, a plain call: store ``message`` for the members that allow it.
 
     Members whose class keeps `ConversableAgent.a_receive` get the stored copies directly
     (decided once per class): the same effect as a silent ``a_send``, at a fraction of the cost.
     Send hooks, or a member that overrides ``a_receive``, take the full ``a_send`` path.
+
+    Returns:
+        The members, in order, still to be sent ``message`` with ``a_send`` (usually none).
     """
     hooks = manager._hooks
-    fast = not (hooks["process_message_before_send"] or hooks["a_process_message_before_send"])
-    sent, received = _stored_copies(message) if fast else (None, None)
+    if hooks["process_message_before_send"] or hooks["a_process_message_before_send"]:
+        return [agent for agent in groupchat.agents if agent is not speaker]
+    sent, received = _stored_copies(message)
     fresh = sent is not message  # the copies are new dicts: the first receiver may keep them as they are
+    rest: list[Agent] = []
+    plain = _PLAIN_RECEIVERS
+    kept = manager._oai_messages
     for agent in groupchat.agents:
         if agent is speaker:
             continue
-        if fast and (_PLAIN_RECEIVERS.get(type(agent)) or _plain_receiver(agent)):
-            if sent is None or received is None:
-                sent = manager._normalize(message, "assistant", agent, True)
-                received = agent._normalize(sent, "user", manager, False)
-                fresh = False
-            manager._oai_messages[agent].append(sent if fresh else {**sent})
-            agent._oai_messages[manager].append(received if fresh else {**received})
+        if not (plain.get(type(agent)) or _plain_receiver(agent)):
+            rest.append(agent)
+            continue
+        if sent is None or received is None:
+            sent = manager._normalize(message, "assistant", agent, True)
+            received = agent._normalize(sent, "user", manager, False)
+            fresh = False
+        if fresh:
+            kept[agent].append(sent)
+            agent._oai_messages[manager].append(received)
             fresh = False
         else:
-            await manager.a_send(message, agent, request_reply=False, silent=True)
+            kept[agent].append({**sent})
+            agent._oai_messages[manager].append({**received})
+    return rest
 
 
 def _nested_in(manager: Agent, sender: Agent | None) -> bool:
@@ -153,7 +173,8 @@ async def _run_rounds(
         if note_speaker is not None:
             note_speaker(speaker)
         groupchat.append(message, speaker)
-        await _broadcast(manager, groupchat, message, speaker)
+        for member in _store_for_members(manager, groupchat, message, speaker):  # `_broadcast`, no coroutine
+            await manager.a_send(message, member, request_reply=False, silent=True)
         if manager._is_termination_msg(message) or i == groupchat.max_round - 1:
             break
         nxt = groupchat._next_in_rotation(speaker) if own_selection else _UNDECIDED
