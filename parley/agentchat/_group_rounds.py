@@ -22,7 +22,7 @@ from parley.agentchat._display import content_str
 from parley.agentchat.agent import Agent
 from parley.agentchat.chat import SILENT
 from parley.agentchat.conversable_agent import ConversableAgent
-from parley.agentchat.events import SpeakerSelected, current_event_sink, report_sent
+from parley.agentchat.events import SpeakerSelected, report_sent, sink_now
 from parley.agentchat.groupchat import _UNDECIDED, GroupChat
 from parley.agentchat.io import IOStream
 from parley.llm.types import Message
@@ -183,7 +183,7 @@ async def _run_rounds(
         if nxt is None:
             break
         speaker = nxt
-        if (sink := current_event_sink()) is not None:
+        if (sink := sink_now()) is not None:
             sink(SpeakerSelected(manager.name, speaker.name))
         if not silent:
             io.print(f"\nNext speaker: {speaker.name}\n", flush=True)
