@@ -169,6 +169,7 @@ async def _run_rounds(
     io = IOStream.get_default()
     # The group's own selection: a plain rotation is decided by a plain call, with no coroutine.
     own_selection = type(groupchat).a_select_speaker is GroupChat.a_select_speaker
+    plans: dict[type, tuple[bool, bool]] = {}
     for i in range(groupchat.max_round):
         if note_speaker is not None:
             note_speaker(speaker)
@@ -187,7 +188,13 @@ async def _run_rounds(
             sink(SpeakerSelected(manager.name, speaker.name))
         if not silent:
             io.print(f"\nNext speaker: {speaker.name}\n", flush=True)
-        if _peers.own_async(speaker, "a_generate_reply"):  # a parley agent: await it directly
+        plan = plans.get(type(speaker))  # how to call this speaker's class, decided once a chat
+        if plan is None:
+            plan = plans[type(speaker)] = (
+                _peers.own_async(speaker, "a_generate_reply"),
+                _peers.own_with_silent(speaker, "a_send"),
+            )
+        if plan[0]:  # a parley agent: await it directly
             reply = await speaker.a_generate_reply(sender=manager)
         else:
             reply = await _peers.a_generate_reply(speaker, manager)
@@ -195,7 +202,7 @@ async def _run_rounds(
             break
         if groupchat.enable_clear_history and "CLEAR HISTORY" in content_str(_content(reply)).upper():
             reply = _without_clear_command(reply, groupchat)
-        if _peers.own_with_silent(speaker, "a_send"):  # a parley agent: await it directly
+        if plan[1]:  # a parley agent: await it directly
             await speaker.a_send(reply, manager, False, silent=silent)
         else:
             await _peers.a_send(speaker, reply, manager, False, silent)

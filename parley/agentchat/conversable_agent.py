@@ -96,6 +96,10 @@ def _quick_reply(cls: type, async_name: str) -> Callable[[Any, list[Any], Any], 
     return test if kept else None
 
 
+_DIRECT_RECEIVE: dict[type, bool] = {}
+"""`_peers.own_with_silent` for ``a_receive``, per receiver class (`ConversableAgent.a_send` asks on every message)."""
+
+
 @lru_cache(maxsize=1024)
 def _api_name(name: str | None) -> str | None:
     """The name as sent to the API, or None when the OpenAI API would reject it (or there is none).
@@ -416,7 +420,10 @@ class ConversableAgent(
         for hook in hooks["a_process_message_before_send"]:
             message = await hook(sender=self, message=message, recipient=recipient, silent=silent)
         self._oai_messages[recipient].append(self._normalize(message, "assistant", recipient, True))  # `_append`
-        if _peers.own_with_silent(recipient, "a_receive"):  # a parley agent: await it directly
+        direct = _DIRECT_RECEIVE.get(kind := type(recipient))
+        if direct is None:
+            direct = _DIRECT_RECEIVE[kind] = _peers.own_with_silent(recipient, "a_receive")
+        if direct:  # a parley agent: await it directly
             await recipient.a_receive(message, self, request_reply, silent=silent)  # type: ignore[call-arg]
         else:
             await _peers.a_receive(recipient, message, self, request_reply, silent)
