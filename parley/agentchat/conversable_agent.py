@@ -25,7 +25,7 @@ from parley.agentchat._code_execution import CodeExecution
 from parley.agentchat._conversation_state import ConversationStateMixin
 from parley.agentchat._display import content_str, format_message
 from parley.agentchat._function_calls import FunctionCallsMixin, quick_function_call_reply
-from parley.agentchat._model_clients import ModelClientsMixin, streamed_already
+from parley.agentchat._model_clients import STREAMS_PENDING, ModelClientsMixin, streamed_already
 from parley.agentchat._nested import NestedChatsMixin
 from parley.agentchat._private_names import PrivateNamesMixin
 from parley.agentchat._replies import REPLY_SHELL_ATTR, ReplyEntry, Trigger, reply_key
@@ -456,7 +456,7 @@ class ConversableAgent(
         self._oai_messages[sender].append(msg)
         if runtime_logging.is_logging:
             runtime_logging.log_event(self, "received_message", message=msg, sender=sender.name, valid=True)
-        shown = streamed_already(sender, self, msg)  # used up either way
+        shown = streamed_already(sender, self, msg) if STREAMS_PENDING else False  # used up either way
         if not (silent or self.silent):
             IOStream.get_default().print(format_message(sender.name, self._name, msg, text_shown=shown), flush=True)
         if request_reply is False or (request_reply is None and not self.reply_at_receive[sender]):
