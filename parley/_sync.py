@@ -18,6 +18,7 @@ import asyncio
 import atexit
 import contextlib
 import contextvars
+import functools
 import threading
 from asyncio.events import _set_running_loop
 from collections.abc import Callable, Coroutine
@@ -41,10 +42,12 @@ class _TaskCounter:
     are counted; asyncio discourages making a `asyncio.Task` by hand, and such a task is not.
     """
 
-    __slots__ = ("live",)
+    __slots__ = ("base", "live")
 
-    def __init__(self) -> None:
+    def __init__(self, base: bool) -> None:
         self.live = 0
+        self.base = base
+        """Whether the loop is an `asyncio.BaseEventLoop`, which keeps its factory in ``_task_factory``."""
 
     def __call__(self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         task = asyncio.Task(coro, loop=loop, **kwargs)
@@ -68,7 +71,7 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
         if loop is not None:
             _counters.pop(loop, None)
         loop = asyncio.new_event_loop()
-        counter = _TaskCounter()
+        counter = _TaskCounter(isinstance(loop, asyncio.BaseEventLoop))
         loop.set_task_factory(counter)
         _local.loop = loop
         _counters[loop] = counter
@@ -146,6 +149,45 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         raise
 
 
+IN_USE: Any = object()
+"""`call_in_place`'s answer when the call must go to a worker thread instead."""
+
+
+def call_in_place(fn: Callable[..., T], /, *args: Any) -> T:
+    """``fn(*args)`` called here when nothing else can be waiting on the loop, else `IN_USE` (not called).
+
+    The decision and the in-place call of `call_blocking`, as a plain call, for a caller on the
+    hot path that hops to the worker thread itself on `IN_USE`
+    (``await asyncio.to_thread(fn, *args)``), one coroutine less per call.
+
+    Args:
+        fn: the blocking callable.
+        *args: its positional arguments.
+
+    Returns:
+        What ``fn`` returns, or `IN_USE` when it was not called; what ``fn`` raises propagates.
+
+    Raises:
+        RuntimeError: no event loop is running in this thread.
+    """
+    loop = asyncio.get_running_loop()
+    # Alone on this thread's sync loop? Its task counter knows, unless someone replaced it.
+    counter = _counters.get(loop)
+    if counter is None:
+        return IN_USE  # type: ignore[no-any-return]
+    # A `BaseEventLoop` keeps its factory in `_task_factory`: read as an attribute, not a method call.
+    factory = loop._task_factory if counter.base else loop.get_task_factory()  # type: ignore[attr-defined]
+    live = counter.live
+    if not (live <= 1 if factory is counter else len(asyncio.all_tasks(loop)) <= 1):
+        return IN_USE  # type: ignore[no-any-return]
+    context = contextvars.copy_context()
+    _set_running_loop(None)  # as in a worker thread: fn may start a loop of its own
+    try:
+        return context.run(fn, *args)
+    finally:
+        _set_running_loop(loop)
+
+
 async def call_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Call the blocking ``fn(*args, **kwargs)`` from async code without holding up other coroutines.
 
@@ -166,20 +208,10 @@ async def call_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
     Returns:
         What ``fn`` returns; what it raises propagates unchanged.
     """
-    loop = asyncio.get_running_loop()
-    # Alone on this thread's sync loop? Its task counter knows, unless someone replaced it.
-    counter = _counters.get(loop)
-    if counter is None:
+    result = call_in_place(functools.partial(fn, **kwargs) if kwargs else fn, *args)
+    if result is IN_USE:
         return await asyncio.to_thread(fn, *args, **kwargs)
-    live = counter.live
-    if not (live <= 1 if loop.get_task_factory() is counter else len(asyncio.all_tasks(loop)) <= 1):
-        return await asyncio.to_thread(fn, *args, **kwargs)
-    context = contextvars.copy_context()
-    _set_running_loop(None)  # as in a worker thread: fn may start a loop of its own
-    try:
-        return context.run(fn, *args, **kwargs)
-    finally:
-        _set_running_loop(loop)
+    return result
 
 
 @atexit.register

@@ -11,7 +11,7 @@ They are a mixin so the agent module stays about one job: conversation state and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from parley._sync import run_sync
@@ -24,12 +24,13 @@ from parley.agentchat._code_execution import (
     refused_result,
     result_reply,
 )
-from parley.agentchat._function_calls import as_function_call, needs_rewrite
+from parley.agentchat._function_calls import FunctionCallsMixin, as_function_call, needs_rewrite
 from parley.agentchat._model_clients import create_reply
 from parley.agentchat._replies import DECLINED
 from parley.agentchat._tools import run_tool_calls
 from parley.agentchat._watch import report_tool_calls, report_tool_results, report_usage, run_watched
 from parley.agentchat.io import IOStream
+from parley.agentchat.tools import ToolsMixin
 from parley.exceptions import ModelResponseError
 from parley.llm.types import Message, ToolSpec
 from parley.llm.wrapper import OpenAIWrapper
@@ -61,24 +62,51 @@ def quick_termination_reply(agent: Any, messages: list[Message] | None, sender: 
 
     The reply pipeline asks this first (a plain call, no coroutine) on every message; the method
     itself starts with it. It counts the auto-reply, or resets the count when the chat ends.
+    The decision is `_termination.decide`'s, spelled out without its keyword call and result
+    object (this runs on every message).
     """
+    mode = agent.human_input_mode
+    if mode == "ALWAYS":  # `decide`: always ask
+        return None
     last = messages[-1] if messages else None
-    decision = term.decide(
-        agent.human_input_mode,
-        is_termination=last is not None and bool(last) and agent._is_termination_msg(last),
-        auto_replies=agent._auto_reply_counter[sender],
-        max_auto_replies=agent._max_auto_reply_dict[sender],
-    )
-    action = decision.action
-    if action is term.Action.AUTO_REPLY:
-        return agent._auto_reply(sender)  # type: ignore[no-any-return]
-    if action is term.Action.TERMINATE:
-        agent._auto_reply_counter[sender] = 0
+    is_termination = last is not None and bool(last) and agent._is_termination_msg(last)
+    counter = agent._auto_reply_counter
+    count = counter[sender]
+    limit = agent._max_auto_reply_dict[sender]
+    if not (is_termination or count >= limit):  # `decide`: AUTO_REPLY; then `_auto_reply`, spelled out
+        if limit == 0:
+            return _STOP
+        counter[sender] = count + 1
+        if mode != "NEVER" and not agent._quiet():
+            IOStream.get_default().print(HUMAN_INPUT_AUTO_REPLY_NOTICE, flush=True)
+        return DECLINED
+    if mode == "NEVER":  # `decide`: TERMINATE
+        counter[sender] = 0
         return _STOP
-    return None
+    return None  # `decide`: ask the human
 
 
 _STOP: tuple[bool, Any] = (True, None)
+_OWN_OFFERS: dict[type, bool] = {}
+_NOT_MAPPINGS: dict[type, bool] = {}
+
+
+def _not_mapping(kind: type) -> bool:
+    """Whether ``kind`` is not a `Mapping` (cached per class: an ABC check costs more)."""
+    plain = _NOT_MAPPINGS[kind] = not issubclass(kind, Mapping)
+    return plain
+
+
+def _own_offers(cls: type) -> bool:
+    """Whether ``cls`` keeps parley's own ``tools`` and ``functions`` properties (cached per class)."""
+    own = _OWN_OFFERS[cls] = (
+        getattr(cls, "tools", None) is ToolsMixin.__dict__["tools"]
+        and getattr(cls, "functions", None) is FunctionCallsMixin.__dict__["functions"]
+    )
+    return own
+
+
+_UNSCANNED: tuple[int, bool] = (0, False)
 
 
 class ReplyFunctionsMixin:
@@ -98,6 +126,8 @@ class ReplyFunctionsMixin:
     _code_execution: CodeExecution | None
     _oai_messages: defaultdict[Any, list[Message]]
     _tool_scan: dict[Any, tuple[int, bool]]
+    _tool_specs: tuple[ToolSpec, ...]
+    _function_specs: tuple[dict[str, Any], ...]
 
     if TYPE_CHECKING:
 
@@ -233,9 +263,21 @@ class ReplyFunctionsMixin:
         request = _chat.api_messages(
             self._system_message, messages or [], has_tool_responses=self._has_tool_responses(messages, sender)
         )
-        tools = self.tools
-        functions = self.functions
-        offered = tools + [{"type": "function", "function": f} for f in functions] if functions else tools
+        settings = self.llm_config
+        functions: list[dict[str, Any]]
+        if type(settings) is dict:
+            nothing = not (settings.get("tools") or settings.get("functions"))
+        else:  # a ModelClient: the specs are kept on the agent (a Mapping's own keys count otherwise)
+            nothing = not (self._tool_specs or self._function_specs) and (
+                _NOT_MAPPINGS.get(kind := type(settings)) or _not_mapping(kind)
+            )
+        if nothing and (_OWN_OFFERS.get(cls := type(self)) or _own_offers(cls)):
+            # what `tools` and `functions` give then, without building two lists
+            tools, functions, offered = [], [], []
+        else:
+            tools = self.tools
+            functions = self.functions
+            offered = tools + [{"type": "function", "function": f} for f in functions] if functions else tools
         if getattr(client, "streams", False):
             # Tokens show where the message would be printed: not when its receiver is silent.
             show = not (self._quiet() or getattr(sender, "silent", False))
@@ -266,13 +308,17 @@ class ReplyFunctionsMixin:
         """
         if not messages or sender is None or messages is not self._oai_messages.get(sender):
             return None
-        scanned, found = self._tool_scan.get(sender, (0, False))
-        if scanned > len(messages):
+        scan = self._tool_scan
+        scanned, found = scan.get(sender, _UNSCANNED)
+        n = len(messages)
+        if scanned == n:  # nothing new since the last reply
+            return found
+        if scanned > n:
             scanned, found = 0, False
         if not found:  # a plain loop: a slice and a generator cost more than the few new messages
-            for i in range(scanned, len(messages)):
+            for i in range(scanned, n):
                 if needs_rewrite(messages[i]):
                     found = True
                     break
-        self._tool_scan[sender] = (len(messages), found)
+        scan[sender] = (n, found)
         return found

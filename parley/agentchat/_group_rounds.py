@@ -22,7 +22,7 @@ from parley.agentchat._display import content_str
 from parley.agentchat.agent import Agent
 from parley.agentchat.chat import SILENT
 from parley.agentchat.conversable_agent import ConversableAgent
-from parley.agentchat.events import SpeakerSelected, current_event_sink, report_sent
+from parley.agentchat.events import SpeakerSelected, report_sent, sink_now
 from parley.agentchat.groupchat import _UNDECIDED, GroupChat
 from parley.agentchat.io import IOStream
 from parley.llm.types import Message
@@ -68,29 +68,49 @@ def _plain_receiver(agent: Any) -> bool:
 
 
 async def _broadcast(manager: ConversableAgent, groupchat: GroupChat, message: Message, speaker: Agent | None) -> None:
-    """Give ``message`` to every member but ``speaker``, without asking for replies.
+    """Give ``message`` to every member but ``speaker``, without asking for replies."""
+    for agent in _store_for_members(manager, groupchat, message, speaker):
+        await manager.a_send(message, agent, request_reply=False, silent=True)
+
+
+def _store_for_members(
+    manager: ConversableAgent, groupchat: GroupChat, message: Message, speaker: Agent | None
+) -> list[Agent]:
+    """`_broadcast`'s direct part, a plain call: store ``message`` for the members that allow it.
 
     Members whose class keeps `ConversableAgent.a_receive` get the stored copies directly
     (decided once per class): the same effect as a silent ``a_send``, at a fraction of the cost.
     Send hooks, or a member that overrides ``a_receive``, take the full ``a_send`` path.
+
+    Returns:
+        The members, in order, still to be sent ``message`` with ``a_send`` (usually none).
     """
     hooks = manager._hooks
-    fast = not (hooks["process_message_before_send"] or hooks["a_process_message_before_send"])
-    sent, received = _stored_copies(message) if fast else (None, None)
+    if hooks["process_message_before_send"] or hooks["a_process_message_before_send"]:
+        return [agent for agent in groupchat.agents if agent is not speaker]
+    sent, received = _stored_copies(message)
     fresh = sent is not message  # the copies are new dicts: the first receiver may keep them as they are
+    rest: list[Agent] = []
+    plain = _PLAIN_RECEIVERS
+    kept = manager._oai_messages
     for agent in groupchat.agents:
         if agent is speaker:
             continue
-        if fast and (_PLAIN_RECEIVERS.get(type(agent)) or _plain_receiver(agent)):
-            if sent is None or received is None:
-                sent = manager._normalize(message, "assistant", agent, True)
-                received = agent._normalize(sent, "user", manager, False)
-                fresh = False
-            manager._oai_messages[agent].append(sent if fresh else {**sent})
-            agent._oai_messages[manager].append(received if fresh else {**received})
+        if not (plain.get(type(agent)) or _plain_receiver(agent)):
+            rest.append(agent)
+            continue
+        if sent is None or received is None:
+            sent = manager._normalize(message, "assistant", agent, True)
+            received = agent._normalize(sent, "user", manager, False)
+            fresh = False
+        if fresh:
+            kept[agent].append(sent)
+            agent._oai_messages[manager].append(received)
             fresh = False
         else:
-            await manager.a_send(message, agent, request_reply=False, silent=True)
+            kept[agent].append({**sent})
+            agent._oai_messages[manager].append({**received})
+    return rest
 
 
 def _nested_in(manager: Agent, sender: Agent | None) -> bool:
@@ -149,11 +169,13 @@ async def _run_rounds(
     io = IOStream.get_default()
     # The group's own selection: a plain rotation is decided by a plain call, with no coroutine.
     own_selection = type(groupchat).a_select_speaker is GroupChat.a_select_speaker
+    plans: dict[type, tuple[bool, bool]] = {}
     for i in range(groupchat.max_round):
         if note_speaker is not None:
             note_speaker(speaker)
         groupchat.append(message, speaker)
-        await _broadcast(manager, groupchat, message, speaker)
+        for member in _store_for_members(manager, groupchat, message, speaker):  # `_broadcast`, no coroutine
+            await manager.a_send(message, member, request_reply=False, silent=True)
         if manager._is_termination_msg(message) or i == groupchat.max_round - 1:
             break
         nxt = groupchat._next_in_rotation(speaker) if own_selection else _UNDECIDED
@@ -162,11 +184,17 @@ async def _run_rounds(
         if nxt is None:
             break
         speaker = nxt
-        if (sink := current_event_sink()) is not None:
+        if (sink := sink_now()) is not None:
             sink(SpeakerSelected(manager.name, speaker.name))
         if not silent:
             io.print(f"\nNext speaker: {speaker.name}\n", flush=True)
-        if _peers.own_async(speaker, "a_generate_reply"):  # a parley agent: await it directly
+        plan = plans.get(type(speaker))  # how to call this speaker's class, decided once a chat
+        if plan is None:
+            plan = plans[type(speaker)] = (
+                _peers.own_async(speaker, "a_generate_reply"),
+                _peers.own_with_silent(speaker, "a_send"),
+            )
+        if plan[0]:  # a parley agent: await it directly
             reply = await speaker.a_generate_reply(sender=manager)
         else:
             reply = await _peers.a_generate_reply(speaker, manager)
@@ -174,7 +202,7 @@ async def _run_rounds(
             break
         if groupchat.enable_clear_history and "CLEAR HISTORY" in content_str(_content(reply)).upper():
             reply = _without_clear_command(reply, groupchat)
-        if _peers.own_with_silent(speaker, "a_send"):  # a parley agent: await it directly
+        if plan[1]:  # a parley agent: await it directly
             await speaker.a_send(reply, manager, False, silent=silent)
         else:
             await _peers.a_send(speaker, reply, manager, False, silent)

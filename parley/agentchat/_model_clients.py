@@ -30,7 +30,7 @@ from parley.llm.types import Message, ModelResponse, ToolSpec
 if TYPE_CHECKING:
     from parley.llm.wrapper import OpenAIWrapper
 
-__all__ = ["ModelClientsMixin", "TokenPrinter", "create_reply", "streamed_already"]
+__all__ = ["STREAMS_PENDING", "ModelClientsMixin", "TokenPrinter", "create_reply", "streamed_already"]
 
 
 class _Shown(NamedTuple):
@@ -43,6 +43,9 @@ class _Shown(NamedTuple):
 # a context variable, so the record survives the hops a reply can take before it is received
 # (a 0.2-style peer's sync methods run in a worker thread with a copy of the context).
 _streamed: weakref.WeakKeyDictionary[Any, _Shown] = weakref.WeakKeyDictionary()
+STREAMS_PENDING: dict[Any, _Shown] = _streamed.data  # type: ignore[attr-defined]
+"""The weak dict's own dict: empty when no streamed reply waits to be sent (the usual case), which
+a hot caller tests before it calls `streamed_already`."""
 
 
 class TokenPrinter:
@@ -145,7 +148,7 @@ def streamed_already(sender: Any, recipient: Any, message: Message) -> bool:
     ``recipient`` it was written for, and the current IOStream is the one it streamed to. The
     record is used up by the first message ``sender`` sends after the stream, whatever it is.
     """
-    if not _streamed.data:  # type: ignore[attr-defined]  # nothing streamed: its dict, no len() call
+    if not STREAMS_PENDING:  # nothing streamed: no len() call
         return False
     try:
         shown = _streamed.pop(sender, None)

@@ -17,7 +17,7 @@ from parley.agentchat.events import (
     ModelUsage,
     ToolCalled,
     ToolResult,
-    current_event_sink,
+    sink_now,
 )
 from parley.agentchat.io import IOStream
 from parley.coding.base import CodeBlock, CodeResult
@@ -33,7 +33,7 @@ async def run_watched(agent: str, setup: CodeExecution, blocks: Sequence[CodeBlo
     With an event sink set, the start, each piece of output as it arrives, and the end are
     reported too (`parley.agentchat.events`).
     """
-    sink = current_event_sink()
+    sink = sink_now()
     # An executor that shows its output itself (the notebook executor prints into the running
     # cell) gets no second copy on the console: in a notebook that copy would be captured too.
     show = show and not getattr(setup.executor, "shows_output", False)
@@ -62,7 +62,7 @@ async def run_watched(agent: str, setup: CodeExecution, blocks: Sequence[CodeBlo
 
 def report_tool_calls(agent: str, calls: Sequence[ToolCall]) -> None:
     """Report each tool call ``agent`` is about to run, if a sink is set."""
-    sink = current_event_sink()
+    sink = sink_now()
     if sink is None:
         return
     for call in calls:
@@ -72,7 +72,7 @@ def report_tool_calls(agent: str, calls: Sequence[ToolCall]) -> None:
 
 def report_tool_results(agent: str, calls: Sequence[ToolCall], reply: Message) -> None:
     """Report the result of each of ``calls`` (``reply`` holds one response per call, in order)."""
-    sink = current_event_sink()
+    sink = sink_now()
     if sink is None:
         return
     for call, response in zip(calls, reply.get("tool_responses") or [], strict=False):
@@ -82,7 +82,7 @@ def report_tool_results(agent: str, calls: Sequence[ToolCall], reply: Message) -
 
 def report_usage(agent: str, response: ModelResponse) -> None:
     """Report one model call's usage and cost, if a sink is set."""
-    sink = current_event_sink()
+    sink = sink_now()
     if sink is None:
         return
     u = response.usage

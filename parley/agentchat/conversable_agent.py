@@ -25,7 +25,7 @@ from parley.agentchat._code_execution import CodeExecution
 from parley.agentchat._conversation_state import ConversationStateMixin
 from parley.agentchat._display import content_str, format_message
 from parley.agentchat._function_calls import FunctionCallsMixin, quick_function_call_reply
-from parley.agentchat._model_clients import ModelClientsMixin, streamed_already
+from parley.agentchat._model_clients import STREAMS_PENDING, ModelClientsMixin, streamed_already
 from parley.agentchat._nested import NestedChatsMixin
 from parley.agentchat._private_names import PrivateNamesMixin
 from parley.agentchat._replies import REPLY_SHELL_ATTR, ReplyEntry, Trigger, reply_key
@@ -94,6 +94,10 @@ def _quick_reply(cls: type, async_name: str) -> Callable[[Any, list[Any], Any], 
         base, async_name[2:]
     )
     return test if kept else None
+
+
+_DIRECT_RECEIVE: dict[type, bool] = {}
+"""`_peers.own_with_silent` for ``a_receive``, per receiver class (`ConversableAgent.a_send` asks on every message)."""
 
 
 @lru_cache(maxsize=1024)
@@ -416,7 +420,10 @@ class ConversableAgent(
         for hook in hooks["a_process_message_before_send"]:
             message = await hook(sender=self, message=message, recipient=recipient, silent=silent)
         self._oai_messages[recipient].append(self._normalize(message, "assistant", recipient, True))  # `_append`
-        if _peers.own_with_silent(recipient, "a_receive"):  # a parley agent: await it directly
+        direct = _DIRECT_RECEIVE.get(kind := type(recipient))
+        if direct is None:
+            direct = _DIRECT_RECEIVE[kind] = _peers.own_with_silent(recipient, "a_receive")
+        if direct:  # a parley agent: await it directly
             await recipient.a_receive(message, self, request_reply, silent=silent)  # type: ignore[call-arg]
         else:
             await _peers.a_receive(recipient, message, self, request_reply, silent)
@@ -449,7 +456,7 @@ class ConversableAgent(
         self._oai_messages[sender].append(msg)
         if runtime_logging.is_logging:
             runtime_logging.log_event(self, "received_message", message=msg, sender=sender.name, valid=True)
-        shown = streamed_already(sender, self, msg)  # used up either way
+        shown = streamed_already(sender, self, msg) if STREAMS_PENDING else False  # used up either way
         if not (silent or self.silent):
             IOStream.get_default().print(format_message(sender.name, self._name, msg, text_shown=shown), flush=True)
         if request_reply is False or (request_reply is None and not self.reply_at_receive[sender]):

@@ -162,6 +162,10 @@ def current_event_sink() -> ChatEventSink | None:
     return _sink.get()
 
 
+sink_now: Callable[[], ChatEventSink | None] = _sink.get
+"""`current_event_sink` without a Python frame (``ContextVar.get`` itself), for the per-message paths."""
+
+
 def report_sent(sender: Any, recipient: Any) -> None:
     """Report the message ``sender`` just sent to ``recipient`` (the last one it stored), if a sink is set."""
     sink = _sink.get()

@@ -264,7 +264,15 @@ class GroupChat:
             by_name: dict[str, Any] = {}
             for a in agents:
                 by_name.setdefault(a.name, a)  # the first of a repeated name, as 0.2's lookup finds it
-            self._members_cache = ([a.name for a in agents], by_name)
+            names = [a.name for a in agents]
+            self._members_cache = (names, by_name)
+            # Round robin's next member after each member, by identity (unique names only; see
+            # `_next_in_rotation`): one dict lookup a round instead of a name search.
+            self._rotation: dict[int, Any] | None = (
+                {id(a): agents[(i + 1) % len(agents)] for i, a in enumerate(agents)}
+                if len(by_name) == len(names)
+                else None
+            )
         return self._members_cache
 
     @property
@@ -564,18 +572,17 @@ class GroupChat:
         """
         if self.speaker_selection_method != "round_robin" or self._graph is not None or self._allow_repeat is not True:
             return _UNDECIDED
-        names, by_name = self._members()
-        if not names or len(by_name) != len(names):
+        names = self._members()[0]
+        rotation = self._rotation
+        if not names or rotation is None:  # no members, or a repeated name
             return _UNDECIDED
         if self.func_call_filter and self.messages:
             pending = self.messages[-1]
             if pending.get("tool_calls") or pending.get("function_call"):
                 return _UNDECIDED
-        last = None
-        if last_speaker is not None:
-            name = last_speaker.name
-            last = name if by_name.get(name) is last_speaker else None
-        return by_name[names[(names.index(last) + 1) % len(names) if last is not None else 0]]
+        # After a member, the next one; after anyone else (None, a non-member), the first.
+        nxt = rotation.get(id(last_speaker))
+        return nxt if nxt is not None else self.agents[0]
 
     def select_speaker(self, last_speaker: Agent | None, selector: GroupChatManager) -> Any:
         """Sync shell over `a_select_speaker`."""

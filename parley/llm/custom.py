@@ -23,6 +23,7 @@ register. Two kinds of class can be registered:
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import inspect
 import json
@@ -30,7 +31,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from parley._sync import call_blocking
+from parley._sync import IN_USE, call_in_place
 from parley.exceptions import ConfigError, ModelError, ModelResponseError, redact_config
 from parley.llm._errors import error_class_for_status
 from parley.llm.client import ModelClient
@@ -158,7 +159,7 @@ class LegacyModelClient:
     ) -> ModelResponse:
         """Call the wrapped client's ``create(params)`` and convert its response.
 
-        The blocking call goes through `parley._sync.call_blocking`: in place under a sync chat
+        The blocking call goes as `parley._sync.call_blocking` makes it: in place under a sync chat
         that has the loop to itself, in a worker thread wherever other coroutines share it.
 
         Raises:
@@ -177,8 +178,10 @@ class LegacyModelClient:
         }
         if tools:
             request["tools"] = list(tools)
-        try:
-            response = await call_blocking(self.client.create, request)
+        try:  # `call_blocking`, spelled out: no coroutine for it in the common in-place case
+            response = call_in_place(self.client.create, request)
+            if response is IN_USE:
+                response = await asyncio.to_thread(self.client.create, request)
         except ModelError:
             raise
         except Exception as exc:

@@ -149,8 +149,13 @@ class UsageSummary:
             return
         self._rows = []
         columns = list(zip(*rows, strict=False))  # C-level work from here on: one model, nothing cached
-        if sum(map(len, rows)) == 5 * len(rows) and len(set(columns[0])) == 1:
-            model = columns[0][0]
+        models = columns[0]
+        model = models[0]
+        if models.count(model) == len(rows) and sum(map(len, rows)) == 5 * len(rows):
+            # Int token counts are summed once for both views (int sums are exact in any order);
+            # costs (floats) are added in turn to each view's own sum, as adding row by row does.
+            tokens = [sum(columns[i]) for i in (2, 3, 4)]
+            exact = type(tokens[0]) is int and type(tokens[1]) is int and type(tokens[2]) is int
             for sums in (self._total, self._actual):
                 cur = sums.get(model)
                 if cur is None:
@@ -160,7 +165,10 @@ class UsageSummary:
                     skip = 0
                 for i in range(4):
                     column = columns[i + 1]
-                    cur[i] = sum(column[skip:] if skip else column, cur[i])
+                    if i and exact and not skip and type(cur[i]) is int:
+                        cur[i] += tokens[i - 1]
+                    else:
+                        cur[i] = sum(column[skip:] if skip else column, cur[i])
             return
         for row in rows:
             model, cost, prompt, completion, total = row[:5]
