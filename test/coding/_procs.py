@@ -34,6 +34,18 @@ async def a_wait_for_pids(path: Path, count: int) -> list[int]:
     return await asyncio.to_thread(wait_for_pids, path, count)
 
 
+PROC_TREE = """\
+import os
+def parent(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+def children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as listed:
+        return [int(child) for child in listed.read().split()]
+"""
+"""Source a test block starts with to walk the process tree through ``/proc``: ``parent(pid)``, ``children(pid)``."""
+
+
 # Python source for a block that records its pid and a grandchild's, prints, then hangs.
 HANG_WITH_GRANDCHILD = """\
 import os, subprocess, sys, time

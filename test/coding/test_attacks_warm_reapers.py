@@ -25,6 +25,8 @@ from parley.coding import CodeBlock, LocalCommandLineCodeExecutor
 from parley.coding._process import _escalate, _exit_status
 from parley.coding._reaper_server import Launched, launch
 
+from ._procs import PROC_TREE
+
 pytestmark = pytest.mark.timeout(90)
 
 # Three processes, each in a session of its own, that fork and exit over and over, so their pids
@@ -155,24 +157,26 @@ print(resource.getrlimit(resource.RLIMIT_NOFILE), resource.getrlimit(resource.RL
       os.getpriority(os.PRIO_PROCESS, 0), sorted(os.sched_getaffinity(0)))
 """
 
-_TAMPER = """\
-import os, resource
-def parent(pid):
-    with open(f"/proc/{pid}/stat") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[1])
-def children(pid):
-    with open(f"/proc/{pid}/task/{pid}/children") as listed:
-        return [int(child) for child in listed.read().split()]
-reaper = os.getppid()
-others = [other for other in children(parent(reaper)) if other != reaper]
-targets = [reaper, *(block for other in others for block in children(other))]  # and the blocks forked ahead
+_SET_LIMITS = """\
+import resource
 for pid in targets:
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (64, 64))
     resource.prlimit(pid, resource.RLIMIT_CORE, (4096, 4096))
     os.setpriority(os.PRIO_PROCESS, pid, 15)
     os.sched_setaffinity(pid, {min(os.sched_getaffinity(0))})
-print(len(targets))
 """
+"""Block source that lowers the limits, priority and CPU affinity of every pid in ``targets``."""
+
+_TAMPER = (
+    PROC_TREE
+    + """\
+reaper = os.getppid()
+others = [other for other in children(parent(reaper)) if other != reaper]
+targets = [reaper, *(block for other in others for block in children(other))]  # and the blocks forked ahead
+"""
+    + _SET_LIMITS
+    + "print(len(targets))\n"
+)
 
 
 def test_limits_a_block_sets_on_the_reapers_do_not_reach_later_blocks(tmp_path: Path) -> None:
@@ -198,23 +202,15 @@ def test_limits_a_block_sets_on_the_reapers_do_not_reach_later_blocks(tmp_path: 
     assert [(result.exit_code, result.output) for result in after] == [(0, fresh.output)] * 4
 
 
-_TAMPER_TEMPLATE = """\
-import os, resource
-def parent(pid):
-    with open(f"/proc/{pid}/stat") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[1])
-def children(pid):
-    with open(f"/proc/{pid}/task/{pid}/children") as listed:
-        return [int(child) for child in listed.read().split()]
+_TAMPER_TEMPLATE = (
+    PROC_TREE
+    + """\
 template = parent(os.getppid())
 targets = [template, *(children(template) if "REAPERS" in os.environ else [])]
-for pid in targets:
-    resource.prlimit(pid, resource.RLIMIT_NOFILE, (64, 64))
-    resource.prlimit(pid, resource.RLIMIT_CORE, (4096, 4096))
-    os.setpriority(os.PRIO_PROCESS, pid, 15)
-    os.sched_setaffinity(pid, {min(os.sched_getaffinity(0))})
-print(len(targets))
 """
+    + _SET_LIMITS
+    + "print(len(targets))\n"
+)
 
 
 @pytest.mark.parametrize("keep_background", [False, True], ids=["reused-reapers", "reaper-per-run"])

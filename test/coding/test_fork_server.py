@@ -22,7 +22,7 @@ import pytest
 
 from parley.coding import CodeBlock, DockerCommandLineCodeExecutor, LocalCommandLineCodeExecutor
 
-from ._procs import is_gone
+from ._procs import PROC_TREE, is_gone
 from .conftest import building
 
 pytestmark = pytest.mark.timeout(60)
@@ -300,27 +300,21 @@ def test_a_block_that_kills_the_waiting_reapers_does_not_stop_the_next_block(tmp
 
 def test_a_block_that_kills_the_blocks_forked_ahead_does_not_stop_the_next_block(tmp_path: Path) -> None:
     """A waiting reaper holds the block for its next run, forked ahead; a block may kill it (same user)."""
-    kill = """\
-        import os, signal
-        def parent(pid):
-            with open(f"/proc/{pid}/stat") as stat:
-                return int(stat.read().rsplit(")", 1)[1].split()[1])
-        def children(pid):
-            with open(f"/proc/{pid}/task/{pid}/children") as listed:
-                return [int(child) for child in listed.read().split()]
+    kill = PROC_TREE + textwrap.dedent("""\
+        import signal
         reaper = os.getppid()
         ahead = [block for other in children(parent(reaper)) if other != reaper for block in children(other)]
         for pid in ahead:
             os.kill(pid, signal.SIGKILL)
         print(len(ahead))
-    """
+    """)
     with LocalCommandLineCodeExecutor(work_dir=tmp_path, timeout=20) as executor:
 
         async def both() -> None:  # two blocks at once: two reapers wait once both are over
             await asyncio.gather(*(executor.a_execute_code_blocks([CodeBlock("print(1)", "python")]) for _ in "ab"))
 
         asyncio.run(both())
-        killed = executor.execute_code_blocks([CodeBlock(textwrap.dedent(kill), "python")])
+        killed = executor.execute_code_blocks([CodeBlock(kill, "python")])
         assert (killed.exit_code, killed.output) == (0, "1\n")
         after = [executor.execute_code_blocks([CodeBlock("print(2)", "python")]) for _ in range(3)]
     assert [(result.exit_code, result.output) for result in after] == [(0, "2\n")] * 3
