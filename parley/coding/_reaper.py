@@ -521,11 +521,13 @@ def _hold_limits() -> None:
 
 
 def limits(pid: int = 0) -> tuple[object, ...]:
-    """The resource limits, scheduling priority and CPU affinity of ``pid`` (0: this process); empty where unknown.
+    """Resource limits, priority, CPU affinity and scheduling policy of ``pid`` (0: this process); empty if unknown.
 
-    A process of the same user may change all three in another (``prlimit``, ``setpriority``,
-    ``sched_setaffinity`` need no privilege), and a fork inherits them: a block could set them
-    on the process that forks later blocks. About twenty system calls (tens of microseconds).
+    A process of the same user may change all four in another (``prlimit``, ``setpriority``,
+    ``sched_setaffinity``, ``sched_setscheduler`` to ``SCHED_IDLE`` need no privilege), and a fork
+    inherits them: a block could set them on the process that forks later blocks. About twenty
+    system calls (tens of microseconds). The I/O priority is not read here (no standard-library
+    call); the Docker runner checks it (`parley.coding._runner_guard`).
     """
     if _resource is None:
         return ()
@@ -534,6 +536,7 @@ def limits(pid: int = 0) -> tuple[object, ...]:
             *(_resource.prlimit(pid, number) for number in _RLIMITS),
             os.getpriority(os.PRIO_PROCESS, pid),
             frozenset(os.sched_getaffinity(pid)),
+            os.sched_getscheduler(pid),  # SCHED_IDLE would starve every later block
         )
     except (AttributeError, OSError):
         return ()

@@ -238,3 +238,26 @@ def test_limits_a_block_sets_on_its_template_do_not_reach_later_blocks(tmp_path:
     assert fresh.exit_code == 0, fresh.output
     assert "(64, 64)" not in fresh.output
     assert [(result.exit_code, result.output) for result in after] == [(0, fresh.output)] * 4
+
+
+_IDLE_TEMPLATE = (
+    PROC_TREE
+    + """\
+template = parent(os.getppid())
+for pid in [template, *children(template)]:
+    os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+print("idle")
+"""
+)
+
+
+def test_a_scheduling_policy_a_block_sets_on_its_template_does_not_reach_later_blocks(tmp_path: Path) -> None:
+    """``SCHED_IDLE`` set on the template and its reapers (same user, no privilege) is not inherited by later blocks."""
+    policy = CodeBlock("import os\nprint(os.sched_getscheduler(0))", "python")
+    with LocalCommandLineCodeExecutor(work_dir=tmp_path, timeout=20) as executor:
+        fresh = executor.execute_code_blocks([policy])
+        tampered = executor.execute_code_blocks([CodeBlock(_IDLE_TEMPLATE, "python")])
+        assert (tampered.exit_code, tampered.output) == (0, "idle\n")
+        after = [executor.execute_code_blocks([policy]) for _ in range(3)]
+    assert (fresh.exit_code, fresh.output) == (0, f"{os.SCHED_OTHER}\n")
+    assert [(result.exit_code, result.output) for result in after] == [(0, fresh.output)] * 3
