@@ -103,7 +103,7 @@ def save_block(code: str, work_dir: Path, default_name: str | None, *, outside_r
     try:
         data = (code if code.endswith("\n") else code + "\n").encode("utf-8")
         root.mkdir(parents=True, exist_ok=True)
-        return write_file_in(root, path.relative_to(root), data)
+        return write_file_in(root, path.relative_to(root), data, ahead=True)
     except SymlinkNotFollowedError as exc:
         return NotRun(
             f"Not run: could not write {path}: {exc.filename} is a symbolic link, and links inside the working "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -111,8 +112,17 @@ def code_environment(
         A new mapping; the names left out are logged (names only) on the ``parley.coding``
         logger at DEBUG level.
     """
-    source = os.environ if base is None else base
     allow = tuple(allowlist)
+    kept, dropped = _filter_environ(allow) if base is None else _filter(base, allow)
+    kept = dict(kept)
+    if dropped and _log.isEnabledFor(logging.DEBUG):
+        _log.debug("left out of the code's environment (they look like secrets): %s", ", ".join(sorted(dropped)))
+    kept.update(env or {})
+    return kept
+
+
+def _filter(source: Mapping[str, str], allow: tuple[str, ...]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """``source``'s variables that may pass, and the names of those left out."""
     kept: dict[str, str] = {}
     dropped: list[str] = []
     for name, value in source.items():
@@ -120,10 +130,31 @@ def code_environment(
             dropped.append(name)
         else:
             kept[name] = value
-    if dropped:
-        _log.debug("left out of the code's environment (they look like secrets): %s", ", ".join(sorted(dropped)))
-    kept.update(env or {})
-    return kept
+    return kept, tuple(dropped)
+
+
+_FILTERED: dict[tuple[str, ...], tuple[dict[bytes, bytes], dict[str, str], tuple[str, ...]]] = {}
+"""`_filter` of ``os.environ`` per allowlist, with the raw environment it was made from."""
+
+
+def _filter_environ(allow: tuple[str, ...]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """`_filter` of ``os.environ``, made again only when the environment changed (the caller copies it).
+
+    Every block's environment is filtered from the same few dozen variables: reading
+    ``os.environ`` decodes each name and value again (about 400 Python calls a block). The
+    raw bytes behind it (``os.environ._data`` on POSIX) are compared instead, in C; where they
+    cannot be had the environment is filtered each time.
+    """
+    raw = getattr(os.environ, "_data", None)
+    if not isinstance(raw, dict) or len(_FILTERED) > 64:
+        _FILTERED.clear()
+        return _filter(os.environ, allow)
+    made = _FILTERED.get(allow)
+    if made is not None and made[0] == raw:
+        return made[1], made[2]
+    kept, dropped = _filter(os.environ, allow)
+    _FILTERED[allow] = (dict(raw), kept, dropped)
+    return kept, dropped
 
 
 def check_env(value: object) -> dict[str, str] | None:

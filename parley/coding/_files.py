@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
+from parley.coding._spare_files import link_spare, take_spare
+
 __all__ = [
     "LANGUAGE_EXTENSIONS",
     "SymlinkNotFollowedError",
@@ -181,7 +183,7 @@ def _parent_dir(root: Path, parts: tuple[str, ...], *, create: bool) -> Iterator
         os.close(fd)
 
 
-def write_file_in(root: Path, relative: str | os.PathLike[str], data: bytes) -> Path:
+def write_file_in(root: Path, relative: str | os.PathLike[str], data: bytes, *, ahead: bool = False) -> Path:
     """Write ``data`` to ``root / relative`` without following a symbolic link anywhere below ``root``.
 
     Missing directories are created (mode 0o777 less the umask). The data goes to a new file
@@ -196,6 +198,9 @@ def write_file_in(root: Path, relative: str | os.PathLike[str], data: bytes) -> 
         relative: the file's path below ``root``, without ``..`` (for example from
             ``resolve_in_work_dir(root, name).relative_to(root.resolve())``).
         data: the file's content.
+        ahead: take the file's inode from a spare made ahead in its directory by
+            `parley.coding._spare_files.make_spare`, when there is one (what a new file costs on
+            a busy ext4 then leaves the write's path). For the code file of each block. Default False.
 
     Returns:
         ``root / relative``.
@@ -209,25 +214,75 @@ def write_file_in(root: Path, relative: str | os.PathLike[str], data: bytes) -> 
     """
     parts = _components(relative)
     with _parent_dir(root, parts, create=True) as dir_fd:
+        spare = take_spare(dir_fd) if ahead else None
+        if spare is None or not _write_spare(spare, dir_fd, parts[-1], data):
+            _write_new(dir_fd, root, parts, data)
+    return root.joinpath(*parts)
+
+
+def _write_new(dir_fd: int, root: Path, parts: tuple[str, ...], data: bytes) -> None:
+    """`write_file_in`'s plain path: a new file under a temporary name, renamed over ``parts[-1]`` in ``dir_fd``."""
+    for _ in range(16):
+        temp = f".parley-{os.urandom(8).hex()}.tmp"
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
+                         dir_fd=dir_fd)  # fmt: skip
+            break
+        except FileExistsError:  # planted, or a clash: take another name
+            continue
+    else:
+        raise FileExistsError(errno.EEXIST, "no free temporary file name", str(root.joinpath(*parts[:-1])))
+    try:
+        with open(fd, "wb", closefd=True) as file:
+            file.write(data)
+        os.replace(temp, parts[-1], src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=dir_fd)
+        raise
+
+
+def _write_spare(spare: int, dir_fd: int, name: str, data: bytes) -> bool:
+    """Write ``data`` to the unnamed file ``spare`` and name it ``name`` in ``dir_fd``; False when it cannot be named.
+
+    The name is linked when free (``linkat`` never follows a link there); when taken, the file
+    is linked under a fresh temporary name and renamed over it, as `write_file_in` does. Closes
+    ``spare``. On False nothing new has a name in the directory.
+
+    Raises:
+        OSError: ``data`` cannot be written (a disk full), or the rename fails.
+    """
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(spare, view) :]
+        try:
+            link_spare(spare, dir_fd, name)
+            return True
+        except FileExistsError:
+            pass
+        except OSError:
+            return False  # no /proc, another file system: the plain path
         for _ in range(16):
             temp = f".parley-{os.urandom(8).hex()}.tmp"
             try:
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
-                             dir_fd=dir_fd)  # fmt: skip
+                link_spare(spare, dir_fd, temp)
                 break
-            except FileExistsError:  # planted, or a clash: take another name
+            except FileExistsError:
                 continue
+            except OSError:
+                return False
         else:
-            raise FileExistsError(errno.EEXIST, "no free temporary file name", str(root.joinpath(*parts[:-1])))
+            return False
         try:
-            with open(fd, "wb", closefd=True) as file:
-                file.write(data)
-            os.replace(temp, parts[-1], src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(temp, dir_fd=dir_fd)
             raise
-    return root.joinpath(*parts)
+        return True
+    finally:
+        os.close(spare)
 
 
 def open_file_in(root: Path, relative: str | os.PathLike[str]) -> BinaryIO:

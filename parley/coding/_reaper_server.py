@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from parley.coding._pipe_reader import read_pipe
 from parley.coding._reaper import server_argv
 from parley.coding._warm_python import REQUEST_BYTES, REUSE_REAPERS, bootstrap, can_serve
 
@@ -236,15 +237,6 @@ _WARM = _WarmServers()
 atexit.register(_WARM.close)
 
 
-async def _reader(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=2**16)
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
-    )
-    return reader, transport
-
-
 async def launch(
     argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None, keep: bool, fork: bool = False
 ) -> Launched:
@@ -321,8 +313,8 @@ async def _launch_on(server: _Server, request: bytes, keep: bool) -> Launched | 
         os.close(status_w)
         if theirs is not None:
             theirs.close()
-    status, status_transport = await _reader(status_r)
-    output, output_transport = await _reader(output_r)
+    status, status_transport = read_pipe(status_r)
+    output, output_transport = read_pipe(output_r)
     try:
         first = await _first_line(status, server_pid)
     except BaseException:  # cancelled in the moment of a fork before the reaper said its pid

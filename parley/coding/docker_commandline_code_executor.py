@@ -58,6 +58,7 @@ from parley.coding._files import restore_owner_access
 from parley.coding._gate import Gate
 from parley.coding._options import check_max_saved_bytes
 from parley.coding._output import DEFAULT_MAX_SAVED_BYTES, OutputBudget
+from parley.coding._spare_files import make_spare
 from parley.coding.approval import Approve, check_approve
 from parley.coding.base import CodeBlock, CommandLineCodeResult
 from parley.coding.markdown_code_extractor import MarkdownCodeExtractor
@@ -374,6 +375,7 @@ class DockerCommandLineCodeExecutor(ContainerBlocks, ExecutorBase):
         fork = self._fork_server and lang == "python"
         await self._copy_in(work_dir, path)
         exit_code, timed_out = await self._run_in_container(argv, work_dir, budget, fork=fork)
+        make_spare(work_dir)  # the next block's file, made while the model answers
         await self._copy_out(budget)
         return exit_code, timed_out, path
 

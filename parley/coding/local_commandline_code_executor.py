@@ -48,6 +48,7 @@ from parley.coding._executor_base import ExecutorBase
 from parley.coding._options import check_max_output_chars, check_max_saved_bytes, check_path, check_policies
 from parley.coding._output import DEFAULT_MAX_SAVED_BYTES, OutputBudget
 from parley.coding._process import ProcessRegistry, ProcessStartError, run_in_process_group
+from parley.coding._spare_files import make_spare
 from parley.coding._user_functions import FUNCTION_PROMPT_TEMPLATE, UserFunctions
 from parley.coding.approval import Approve, DangerousCommandGuard, check_approve, dangerous_command
 from parley.coding.base import CodeBlock, CommandLineCodeResult
@@ -296,6 +297,7 @@ class LocalCommandLineCodeExecutor(ExecutorBase):
         except ProcessStartError as exc:
             budget.feed_text(f"Not run: could not start {argv[0]!r}: {exc.__cause__ or exc}\n")
             return 127, False, path
+        make_spare(work_dir)  # the next block's file, made while the model answers
         newline = "" if budget.ends_with_newline else "\n"
         if result.continued:
             stopped = " and ".join(_HELPER_NAMES[name] for name in result.continued)

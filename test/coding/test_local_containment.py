@@ -187,6 +187,23 @@ def test_env_and_allowlist_pass_what_the_user_chose() -> None:
     assert env == {"PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "a", "MY_TOKEN": "chosen"}
 
 
+def test_the_environment_filtered_from_os_environ_follows_each_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The filtered os.environ is reused while the environment is unchanged: every change shows.
+    monkeypatch.setenv("PARLEY_PROBE", "one")
+    first = code_environment()
+    first["PARLEY_PROBE"] = "changed by the caller"  # a copy: the next call is not affected
+    assert code_environment()["PARLEY_PROBE"] == "one"
+    monkeypatch.setenv("PARLEY_PROBE", "two")
+    monkeypatch.setenv("PARLEY_PROBE_TOKEN", "secret")
+    again = code_environment()
+    assert again["PARLEY_PROBE"] == "two"
+    assert "PARLEY_PROBE_TOKEN" not in again
+    assert code_environment(allowlist=["PARLEY_PROBE_*"])["PARLEY_PROBE_TOKEN"] == "secret"
+    monkeypatch.delenv("PARLEY_PROBE")
+    assert "PARLEY_PROBE" not in code_environment()
+    assert code_environment() == {k: v for k, v in os.environ.items() if not looks_secret(k, v)}
+
+
 @pytest.mark.timeout(60)
 def test_the_executor_passes_env_and_allowlisted_variables(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SERVICE_TOKEN", "from-host")
