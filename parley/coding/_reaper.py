@@ -471,41 +471,46 @@ def serve(
     _signal.signal(_signal.SIGCHLD, lambda *_: None)
     server = _socket.socket(fileno=socket_fd)
     reapers: set[int] = set()
-    if on_ready is not None:
-        on_ready()
-    while True:
-        watched = [server.fileno(), wake_r, *(reuse.watched() if reuse is not None else ())]
-        ready, _, _ = select.select(watched, [], [])
-        if wake_r in ready:
-            os.read(wake_r, _CHUNK)
-            _reap_reapers(reapers)
-        if reuse is not None:
-            reuse.collect(ready)
-        if server.fileno() not in ready:
-            continue
-        try:
-            message, fds = _receive(server, _socket, max_request)
-        except OSError:
-            return 0
-        if not message:
-            return 0  # the host closed its end (or died): each run notices its parent is gone
-        if reuse is not None and reuse.take(message, fds, reapers, (server.fileno(), wake_r, wake_w)):
+    owner = os.getpid()
+    try:
+        if on_ready is not None:
+            on_ready()
+        while True:
+            watched = [server.fileno(), wake_r, *(reuse.watched() if reuse is not None else ())]
+            ready, _, _ = select.select(watched, [], [])
+            if wake_r in ready:
+                os.read(wake_r, _CHUNK)
+                _reap_reapers(reapers)
+            if reuse is not None:
+                reuse.collect(ready)
+            if server.fileno() not in ready:
+                continue
+            try:
+                message, fds = _receive(server, _socket, max_request)
+            except OSError:
+                return 0
+            if not message:
+                return 0  # the host closed its end (or died): each run notices its parent is gone
+            if reuse is not None and reuse.take(message, fds, reapers, (server.fileno(), wake_r, wake_w)):
+                for fd in fds:
+                    os.close(fd)
+                continue
+            if not intact():  # a block changed this server's limits: the run's reaper would inherit them
+                for fd in fds:
+                    os.close(fd)
+                return 0  # the host sees the run unanswered and starts a fresh server for it
+            pid = os.fork()
+            if pid == 0:
+                server.close()
+                os.close(wake_r)
+                os.close(wake_w)
+                os._exit(_serve_one(marshal.loads(message), fds, spawn))
+            reapers.add(pid)
             for fd in fds:
                 os.close(fd)
-            continue
-        if not intact():  # a block changed this server's limits: the run's reaper would inherit them
-            for fd in fds:
-                os.close(fd)
-            return 0  # the host sees the run unanswered and starts a fresh server for it
-        pid = os.fork()
-        if pid == 0:
-            server.close()
-            os.close(wake_r)
-            os.close(wake_w)
-            os._exit(_serve_one(marshal.loads(message), fds, spawn))
-        reapers.add(pid)
-        for fd in fds:
-            os.close(fd)
+    finally:
+        if os.getpid() != owner:  # a fork leaving as a block (`_warm_python`'s `_Script`): it closed the
+            server.detach()  # server's fd by number, and by now that number may be its own channel's
 
 
 def _hold_limits() -> None:
