@@ -21,6 +21,7 @@ import contextlib
 import marshal
 import math
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -118,8 +119,8 @@ class _Server:
     def new_reaper(self) -> _Reaper | None:
         """Ask the warm template (started if needed) for a reaper whose socket is ours; None when it makes none.
 
-        Blocking (a fork in the template, the template's start at the first run): call it off the
-        event loop. A template that ends instead of answering (a block changed its limits) is
+        Blocking (a fork in the template, the template's start at the first run; at most
+        `_START_S` for the answer, else the template counts as wedged): call it off the event loop. A template that ends instead of answering (a block changed its limits) is
         started again, and asked once more.
 
         Raises:
@@ -134,7 +135,13 @@ class _Server:
                 try:
                     os.kill(self._process.pid, signal.SIGCONT)  # a block may have stopped it (same user)
                     self._socket.send(REAPER_REQUEST)
-                    reply, fds, _, _ = socket.recv_fds(self._socket, 64, 1)
+                    answered, _, _ = select.select([self._socket], [], [], _START_S)
+                    # close-on-exec: no process this one starts may hold the reaper's socket
+                    reply, fds, _, _ = (
+                        socket.recv_fds(self._socket, 64, 1, socket.MSG_CMSG_CLOEXEC)
+                        if answered
+                        else (b"", [], 0, None)
+                    )
                 except OSError:
                     reply, fds = b"", []
                 if reply.isdigit() and len(fds) == 1:
