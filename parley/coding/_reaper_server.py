@@ -120,8 +120,9 @@ class _Server:
         """Ask the warm template (started if needed) for a reaper whose socket is ours; None when it makes none.
 
         Blocking (a fork in the template, the template's start at the first run; at most
-        `_START_S` for the answer, else the template counts as wedged): call it off the event loop. A template that ends instead of answering (a block changed its limits) is
-        started again, and asked once more.
+        `_START_S` for the answer, else the template counts as wedged): call it off the event
+        loop. A template that ends instead of answering (a block changed its limits) is started
+        again, and asked once more.
 
         Raises:
             ReaperError: the template cannot be started.
