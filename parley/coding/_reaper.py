@@ -451,8 +451,9 @@ def serve(
     starts a fresh server for that run. ``spawn`` starts each run's command
     (default `_spawn`: ``posix_spawnp``); ``on_ready``, when given, is called once the server has
     imported and set up all it needs, before the first request is read. ``reuse``, when given,
-    keeps reapers that serve one run after another (`parley.coding._warm_python`'s ``_Reapers``):
-    a run it takes costs no fork of a reaper; the others get a reaper of their own, as here.
+    makes reapers that serve one run after another, sent to them by the host itself
+    (`parley.coding._warm_reapers.Reapers`: the requests it takes are for such a reaper); the
+    runs sent here get a reaper of their own.
     ``max_request``: the longest request read, in bytes (0: `_MAX_REQUEST`; a longer one ends
     the server, as a closed socket does).
     """
@@ -476,13 +477,10 @@ def serve(
         if on_ready is not None:
             on_ready()
         while True:
-            watched = [server.fileno(), wake_r, *(reuse.watched() if reuse is not None else ())]
-            ready, _, _ = select.select(watched, [], [])
+            ready, _, _ = select.select([server.fileno(), wake_r], [], [])
             if wake_r in ready:
                 os.read(wake_r, _CHUNK)
                 _reap_reapers(reapers)
-            if reuse is not None:
-                reuse.collect(ready)
             if server.fileno() not in ready:
                 continue
             try:
@@ -491,7 +489,7 @@ def serve(
                 return 0
             if not message:
                 return 0  # the host closed its end (or died): each run notices its parent is gone
-            if reuse is not None and reuse.take(message, fds, reapers, (server.fileno(), wake_r, wake_w)):
+            if reuse is not None and reuse.take(message, fds, reapers, (server.fileno(), wake_r, wake_w), server):
                 for fd in fds:
                     os.close(fd)
                 continue

@@ -21,6 +21,7 @@ import contextlib
 import marshal
 import math
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from parley.coding._pipe_reader import read_pipe
 from parley.coding._reaper import server_argv
-from parley.coding._warm_python import REQUEST_BYTES, REUSE_REAPERS, bootstrap, can_serve
+from parley.coding._warm_python import REAPER_REQUEST, REQUEST_BYTES, REUSE_REAPERS, bootstrap, can_serve
 
 __all__ = ["Launched", "ReaperError", "continue_if_stopped", "launch"]
 
@@ -100,6 +101,70 @@ class _Server:
         self._stderr = stderr
         self.active = 0
         """Runs launched on it and not yet over (guarded by the registry's lock, for eviction)."""
+        self._reapers: list[_Reaper] = []  # a warm template's reapers that take runs from us directly
+
+    def idle_reaper(self) -> _Reaper | None:
+        """A reaper of this template that serves runs sent to it directly, and is not serving one; or None.
+
+        Reapers that ended (a block killed them, or they retired) are dropped.
+        """
+        with self._lock:
+            while self._reapers:
+                reaper = self._reapers.pop()
+                if self._process is not None and reaper.template == self._process.pid and not _closed(reaper.channel):
+                    return reaper
+                reaper.channel.close()
+        return None
+
+    def new_reaper(self) -> _Reaper | None:
+        """Ask the warm template (started if needed) for a reaper whose socket is ours; None when it makes none.
+
+        Blocking (a fork in the template, the template's start at the first run; at most
+        `_START_S` for the answer, else the template counts as wedged): call it off the event
+        loop. A template that ends instead of answering (a block changed its limits) is started
+        again, and asked once more.
+
+        Raises:
+            ReaperError: the template cannot be started.
+        """
+        with self._lock:
+            for _ in (1, 2):
+                if self._socket is None or self._process is None or self._process.poll() is not None:
+                    self._start()
+                assert self._socket is not None
+                assert self._process is not None
+                try:
+                    os.kill(self._process.pid, signal.SIGCONT)  # a block may have stopped it (same user)
+                    self._socket.send(REAPER_REQUEST)
+                    answered, _, _ = select.select([self._socket], [], [], _START_S)
+                    # close-on-exec: no process this one starts may hold the reaper's socket
+                    reply, fds, _, _ = (
+                        socket.recv_fds(self._socket, 64, 1, socket.MSG_CMSG_CLOEXEC)
+                        if answered
+                        else (b"", [], 0, None)
+                    )
+                except OSError:
+                    reply, fds = b"", []
+                if reply.isdigit() and len(fds) == 1:
+                    return _Reaper(int(reply), socket.socket(fileno=fds[0]), self._process.pid)
+                for fd in fds:
+                    os.close(fd)
+                if reply:
+                    return None  # it could not fork one
+                self._stop()  # it ended (retired) or is wedged
+            return None
+
+    def give_back(self, reaper: _Reaper) -> None:
+        """A run on ``reaper`` is over for us (its status pipe closed): it may take the next one."""
+        with self._lock:
+            if (
+                len(self._reapers) < _IDLE_REAPERS
+                and self._process is not None
+                and reaper.template == self._process.pid
+            ):
+                self._reapers.append(reaper)
+                return
+        reaper.channel.close()  # it ends at end of file
 
     def send(self, request: bytes, fds: Sequence[int]) -> int:
         """Send one request with ``fds``; start (or restart) the server when needed; return the server's pid.
@@ -151,6 +216,9 @@ class _Server:
         self._socket = ours
 
     def _stop(self) -> None:
+        for reaper in self._reapers:
+            reaper.channel.close()
+        self._reapers.clear()
         if self._socket is not None:
             self._socket.close()  # the server ends at end of file
             self._socket = None
@@ -169,6 +237,30 @@ class _Server:
         """Stop the server at interpreter exit; the runs it still has end (their parent is gone)."""
         with self._lock:
             self._stop()
+
+
+@dataclass
+class _Reaper:
+    """A warm template's reaper that takes runs from this process directly (`parley.coding._warm_reapers`)."""
+
+    pid: int
+    channel: socket.socket
+    template: int
+    """The pid of the template that forked it (its parent)."""
+
+
+_IDLE_REAPERS = 2
+"""The most idle reapers kept per warm template."""
+
+
+def _closed(channel: socket.socket) -> bool:
+    """True when the other end of ``channel`` is gone."""
+    try:
+        return channel.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 _SERVER = _Server()
@@ -265,14 +357,16 @@ async def launch(
     warm = _WARM.acquire(argv[0], env) if 0 < len(warm_request) <= REQUEST_BYTES else None
     if warm is not None:
         try:
+            run = None if keep else await _launch_on_reaper(warm, warm_request)
             # A template that did not answer was restarted: once more on the fresh one (a template
             # retires unanswered when a block changed its limits, see `parley.coding._reaper.serve`).
-            run = await _launch_on(warm, warm_request, keep) or await _launch_on(warm, warm_request, keep)
+            run = run or await _launch_on(warm, warm_request, keep) or await _launch_on(warm, warm_request, keep)
         except BaseException:
             _WARM.release(warm, argv[0])
             raise
         if run is not None:
-            run.on_close = lambda: _WARM.release(warm, argv[0])
+            given_back = run.on_close
+            run.on_close = lambda: _released(warm, argv[0], given_back)
             return run
         _WARM.release(warm, argv[0], failed=True)
     request = _request(argv, cwd, env, keep)
@@ -281,6 +375,48 @@ async def launch(
         if run is not None:
             return run
     raise ReaperError(0, "the reaper server did not start the run; it was restarted")
+
+
+def _released(warm: _Server, python: str, given_back: Callable[[], None] | None) -> None:
+    if given_back is not None:
+        given_back()
+    _WARM.release(warm, python)
+
+
+async def _launch_on_reaper(server: _Server, request: bytes) -> Launched | None:
+    """Send ``request`` straight to one of ``server``'s reapers (made when none is idle); None when none takes it.
+
+    A reaper that ended before it read the run (it retired after its last one) leaves the run's
+    status pipe closed unanswered: the run then goes to another.
+    """
+    for _ in range(3):
+        reaper = server.idle_reaper()
+        if reaper is None:
+            try:
+                reaper = await asyncio.to_thread(server.new_reaper)
+            except ReaperError:
+                return None
+            if reaper is None:
+                return None
+        output_r, output_w = os.pipe()
+        status_r, status_w = os.pipe()
+        try:
+            os.kill(reaper.pid, signal.SIGCONT)  # a block may have stopped it (same user)
+            socket.send_fds(reaper.channel, [request], [output_w, status_w])
+        except OSError:
+            os.close(output_r)
+            os.close(status_r)
+            reaper.channel.close()
+            continue
+        finally:
+            os.close(output_w)
+            os.close(status_w)
+        run = await _started(output_r, status_r, reaper.pid, reaper.template, None)
+        if run is not None:
+            run.on_close = lambda reaper=reaper: server.give_back(reaper)
+            return run
+        reaper.channel.close()
+    return None
 
 
 def _request(argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None, keep: bool) -> bytes:
@@ -313,24 +449,38 @@ async def _launch_on(server: _Server, request: bytes, keep: bool) -> Launched | 
         os.close(status_w)
         if theirs is not None:
             theirs.close()
+    run = await _started(output_r, status_r, server_pid, server_pid, ours)
+    if run is None:
+        server.restart()  # it died with the request, or is wedged
+    return run
+
+
+async def _started(
+    output_r: int, status_r: int, waited: int, server: int, control: socket.socket | None
+) -> Launched | None:
+    """The run whose pipes are ``output_r`` and ``status_r``, once its reaper says its pid; None when it does not.
+
+    ``waited`` is continued if found stopped while the pid is awaited (the process that forks
+    the reaper, or the reaper itself); ``server`` is the reaper's parent. ``control`` is closed
+    when the run did not start.
+    """
     status, status_transport = read_pipe(status_r)
     output, output_transport = read_pipe(output_r)
     try:
-        first = await _first_line(status, server_pid)
+        first = await _first_line(status, waited)
     except BaseException:  # cancelled in the moment of a fork before the reaper said its pid
         status_transport.close()
         output_transport.close()
-        if ours is not None:
-            ours.close()
+        if control is not None:
+            control.close()
         raise
     words = first.split()
     if len(words) == 2 and words[0] == b"pid" and words[1].isdigit():
-        return Launched(int(words[1]), server_pid, output, status, ours, (status_transport, output_transport))
+        return Launched(int(words[1]), server, output, status, control, (status_transport, output_transport))
     status_transport.close()
     output_transport.close()
-    if ours is not None:
-        ours.close()
-    server.restart()  # it died with the request, or is wedged
+    if control is not None:
+        control.close()
     return None
 
 

@@ -45,7 +45,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any, NoReturn
 
-__all__ = ["REQUEST_BYTES", "REUSE_REAPERS", "bootstrap", "can_serve", "main"]
+__all__ = ["REAPER_REQUEST", "REQUEST_BYTES", "REUSE_REAPERS", "bootstrap", "can_serve", "main"]
+
+REAPER_REQUEST = b"reaper"
+"""A template's request (with no file descriptors) for a reaper the host sends runs to itself.
+
+The reply is the reaper's pid, with this side of its socket (``SCM_RIGHTS``); ``none`` when
+none could be made (no reply: the template ended instead). See `parley.coding._warm_reapers`."""
 
 REQUEST_BYTES = 65536
 """The longest run request a template reads, in bytes: it carries no environment, only two paths.

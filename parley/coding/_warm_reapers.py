@@ -2,16 +2,17 @@
 
 `parley.coding._warm_python` runs a template; with ``REUSE_REAPERS`` it hands `Reapers` to
 `parley.coding._reaper.serve`, so a python block costs one fork (its own, done ahead of its run)
-instead of two. This module is imported by the template from its own directory, like
-`parley.coding._warm_python`: standard library only, nothing imported at the top that start-up
-did not (what it uses, the template holds in ``_HELD``). Docker's runner does not use it.
+instead of two, and its request goes from the host straight to its reaper. This module is
+imported by the template from its own directory, like `parley.coding._warm_python`: standard
+library only, nothing imported at the top that start-up did not (what it uses, the template
+holds in ``_HELD``). Docker's runner does not use it.
 """
 
 from __future__ import annotations
 
 import os
 
-from _warm_python import _HELD, REQUEST_BYTES, _fd_bytes  # type: ignore[import-not-found]  # the template's own
+from _warm_python import _HELD, REAPER_REQUEST, REQUEST_BYTES, _fd_bytes  # type: ignore[import-not-found]  # the template's own
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,81 +22,57 @@ __all__ = ["Reapers"]
 
 
 class Reapers:
-    """Reapers that serve one run after another, for the template's `parley.coding._reaper.serve`.
+    """Reapers that serve one run after another, sent to them by the host; for `parley.coding._reaper.serve`.
 
     A run's reaper is otherwise a fork of the template made for that run alone, and a fork, its
-    set-up and its exit cost about as much as the block itself (~1 ms here). Each of these was
-    forked once: it leads a session of its own, is a child subreaper and waits on a socket for
-    its next run; it then does what a run's reaper does (``pid <n>``, the command forked from the
+    set-up and its exit cost about as much as the block itself (~1 ms here). Each of these is
+    forked once, at the host's request (`REAPER_REQUEST`): it leads a session of its own, is a
+    child subreaper and waits on a socket whose other end goes back to the host, which then
+    sends it run after run itself (no hop through the template: `parley.coding._reaper_server`).
+    For each run it does what a run's reaper does (``pid <n>``, the command forked from the
     template's copy it is, every descendant ended before ``exit <code>``), takes its stdout and
-    stderr off the run's pipe, leaves the run's directory, and says ``done``. A run with ``keep``
-    (which comes with a control socket) still gets a reaper of its own, as does any run when a
-    reaper cannot be made or reached.
+    stderr off the run's pipe and leaves the run's directory. A run with ``keep`` (which comes
+    with a control socket) still gets a reaper of its own from the template, as does any run
+    when a reaper cannot be made or reached.
 
-    The run's process group is the reaper's. A reaper takes no next run until the host has
+    The run's process group is the reaper's. A reaper reads no next run until the host has
     closed the run's status pipe, which it does only once it is done with the run (its timeout's
     escalation, a cancel's kill, a ``close()``): so no signal of the host for one run reaches
     another, however late it comes. A reaper whose group is signalled during a run ends after
-    that run instead of serving another.
+    that run instead of serving another; a run the host sent it meanwhile finds its status pipe
+    closed unanswered, and the host sends it to another reaper.
     A reaper killed or ended (by a block, as a rule) is dropped; its runs' orphans come to the
-    template, which ends them as for any killed reaper. Requests to a template carry no environment (it
-    runs with the run's), so a reaper keeps nothing of a run that the next one could not see.
+    template, which ends them as for any killed reaper. Requests carry no environment (the
+    template runs with the run's), so a reaper keeps nothing of a run that the next one could not see.
     """
 
-    def __init__(self, template: Any, keep_idle: int = 2) -> None:
+    def __init__(self, template: Any) -> None:
         self._template = template
-        self._keep_idle = keep_idle
-        self._idle: list[tuple[int, Any]] = []  # (pid, this side of its socket)
-        self._busy: dict[int, tuple[int, Any]] = {}  # by the socket's fd
 
-    def watched(self) -> list[int]:
-        """The reapers' sockets: a busy one's ``done``, or any one's end of file, is for `collect`."""
-        return [*self._busy, *(channel.fileno() for _, channel in self._idle)]
-
-    def collect(self, ready: list[int]) -> None:
-        """Take back the reapers in ``ready`` that are done; drop those that ended (killed, as a rule)."""
-        for pid, channel in [(pid, channel) for pid, channel in self._idle if channel.fileno() in ready]:
-            self._idle.remove((pid, channel))  # an idle reaper says nothing: it ended
-            channel.close()
-        for fd in [fd for fd in self._busy if fd in ready]:
-            pid, channel = self._busy.pop(fd)
-            try:
-                said = channel.recv(16)
-            except OSError:
-                said = b""
-            if said == b"done" and len(self._idle) < self._keep_idle:
-                self._idle.append((pid, channel))
-            else:
-                channel.close()  # it ends at end of file, if it has not
-
-    def take(self, message: bytes, fds: list[int], reapers: set[int], close: tuple[int, ...]) -> bool:
-        """Hand the request to a waiting reaper (made now when none waits); False: it needs one of its own.
+    def take(self, message: bytes, fds: list[int], reapers: set[int], close: tuple[int, ...], server: Any) -> bool:
+        """Serve a `REAPER_REQUEST`: fork a reaper, send the host its socket; False for a run (or when it may not fork).
 
         ``reapers``: the server's reaper pids, which a new one joins. ``close``: the server's fds,
-        closed in a new reaper.
+        closed in a new reaper. ``server``: the host's socket, for the reply: the reaper's pid
+        with its socket (``SCM_RIGHTS``), or ``none`` when none could be made.
         """
-        if len(fds) != 2:  # a run to keep: its reaper holds the control socket
-            return False
-        while self._idle:
-            pid, channel = self._idle.pop()
-            if self._send(pid, channel, message, fds):
-                return True
-        made = self._start((*close, *fds))  # the run's fds too: the new reaper gets its own copies
+        if message != REAPER_REQUEST or fds:
+            return False  # a run: it gets a reaper of its own
+        made = self._start(close)
         if made is None:
-            return False
-        reapers.add(made[0])
-        return self._send(*made, message, fds)
-
-    def _send(self, pid: int, channel: Any, message: bytes, fds: list[int]) -> bool:
-        core = _HELD["_socket"]
-        rights = _fd_bytes(fds)
-        try:
-            os.kill(pid, _HELD["_signal"].SIGCONT)  # a block may have stopped it (same user)
-            channel.sendmsg([message], [(core.SOL_SOCKET, core.SCM_RIGHTS, rights)])
+            if not _HELD["reaper"].intact():
+                return False  # the server then ends (`parley.coding._reaper.serve`): the host starts a fresh one
+            reply: tuple[bytes, list[Any]] = (b"none", [])
+        else:
+            reapers.add(made[0])
+            core = _HELD["_socket"]
+            reply = (str(made[0]).encode(), [(core.SOL_SOCKET, core.SCM_RIGHTS, _fd_bytes([made[1].fileno()]))])
+        try:  # noqa: SIM105 - contextlib is not among what start-up imported
+            server.sendmsg([reply[0]], reply[1])
         except OSError:
-            channel.close()
-            return False
-        self._busy[channel.fileno()] = (pid, channel)
+            pass  # the host is gone: the reaper ends at end of file
+        if made is not None:
+            made[1].close()
         return True
 
     def _start(self, close: tuple[int, ...]) -> tuple[int, Any] | None:
@@ -112,7 +89,7 @@ class Reapers:
         if pid == 0:  # no `finally` here, nor below: a block leaves this frame as `_warm_python._Script`
             try:
                 ours.close()
-                for fd in (*close, *self._busy, *(channel.fileno() for _, channel in self._idle)):
+                for fd in close:
                     os.close(fd)  # the server's: its end of file must not wait for this process
                 status = _serve_runs(theirs, self._template)
             except Exception:
@@ -153,7 +130,7 @@ def _serve_runs(channel: Any, template: Any) -> int:
         request = _HELD["marshal"].loads(message)
         ahead.cwd = request["cwd"]
         _SIGNALLED.clear()
-        if not _serve_run(request, fds, ahead, supervisor, null, channel):
+        if not _serve_run(request, fds, ahead, supervisor, null):
             return 0
 
 
@@ -228,12 +205,11 @@ def _serve_run(
     ahead: _Ahead,
     supervisor: Any,
     null: int,
-    channel: Any,
 ) -> bool:
     """One run of a `Reapers` reaper, as `parley.coding._reaper` runs one; False: the reaper must end.
 
     Once the run's exit is written, the reaper forks its next block ahead and waits until the host
-    closes the run's status pipe before it says ``done`` (`_wait_for_the_host`): until then the
+    closes the run's status pipe before it reads its next run (`_wait_for_the_host`): until then the
     host may still signal the reaper's group for this run (a timeout that fired as the run
     ended, a cancel, a ``close()``), and no other run may be in that group. A reaper signalled
     meanwhile ends instead, as does one whose limits, priority or CPU affinity are no longer
@@ -274,7 +250,6 @@ def _serve_run(
         os.close(status)
         if not over or _SIGNALLED:
             return False
-        channel.send(b"done")
     except OSError:
         return False
     return True

@@ -33,7 +33,9 @@ class _ForkingReuse:
     def collect(self, ready: list[int]) -> None:
         pass
 
-    def take(self, message: bytes, fds: list[int], reapers: set[int], close: tuple[int, ...]) -> bool:
+    def take(
+        self, message: bytes, fds: list[int], reapers: set[int], close: tuple[int, ...], server: object = None
+    ) -> bool:
         pid = os.fork()
         if pid == 0:
             for fd in close:
