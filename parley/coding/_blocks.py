@@ -102,7 +102,12 @@ def save_block(code: str, work_dir: Path, default_name: str | None, *, outside_r
         return None
     try:
         data = (code if code.endswith("\n") else code + "\n").encode("utf-8")
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            return write_file_in(root, path.relative_to(root), data, ahead=True)
+        except FileNotFoundError:
+            if root.is_dir():
+                raise
+        root.mkdir(parents=True, exist_ok=True)  # made here, not before each write: one system call less
         return write_file_in(root, path.relative_to(root), data, ahead=True)
     except SymlinkNotFollowedError as exc:
         return NotRun(

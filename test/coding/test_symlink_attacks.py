@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -149,6 +150,17 @@ def test_save_block_replaces_a_link_planted_at_the_default_name(work: Path, targ
     assert saved == work / "tmp_code_next.py"
     assert target.read_text() == SECRET
     assert saved.read_text() == "print('next')\n"
+
+
+def test_save_block_makes_a_missing_work_dir_and_keeps_writing_in_it(tmp_path: Path) -> None:
+    work = tmp_path / "not" / "yet"
+    first = save_block("print(1)", work, "a.py", outside_rule="stay.")
+    assert first == work.resolve() / "a.py"
+    assert first.read_text() == "print(1)\n"
+    shutil.rmtree(tmp_path / "not")  # removed between blocks (by a block, or the user)
+    again = save_block("print(2)", work, "b.py", outside_rule="stay.")
+    assert isinstance(again, Path)
+    assert again.read_text() == "print(2)\n"
 
 
 def test_save_block_refuses_a_link_swapped_in_while_it_writes(work: Path, target: Path) -> None:
