@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from parley.coding._reaper_server import WATCH_S, Launched, ReaperError, continue_if_stopped, launch
+from parley.coding._reaper_server import WATCH_S, Launched, ReaperError, continue_if_stopped, launch, peer_closed
 
 if TYPE_CHECKING:
     import psutil
@@ -237,7 +237,7 @@ class ProcessRegistry:
         with self._lock:
             kept, self._kept = self._kept, {}
         for keeper, control in kept.items():
-            ended = _peer_closed(control)  # then its pid may be another process's by now: leave it
+            ended = peer_closed(control)  # then its pid may be another process's by now: leave it
             control.close()  # the keeper ends its processes at end of file; the kill makes sure
             if not ended:
                 kill_tree(keeper, wait=wait)
@@ -413,20 +413,10 @@ def _check_program(program: str, env: Mapping[str, str] | None) -> None:
 
 def _hand_over(pid: int, control: socket.socket, registry: ProcessRegistry, result: ProcessResult) -> None:
     """Record the reaper of a finished run as a keeper, unless it has already ended (nothing to keep)."""
-    if result.timed_out or _peer_closed(control):
+    if result.timed_out or peer_closed(control):
         control.close()
         return
     registry.keep(pid, control)
-
-
-def _peer_closed(control: socket.socket) -> bool:
-    """True when the other end of ``control`` is closed (its process has ended)."""
-    try:
-        return control.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
 
 
 class _Helpers:

@@ -34,7 +34,7 @@ from parley.coding._pipe_reader import read_pipe
 from parley.coding._reaper import server_argv
 from parley.coding._warm_python import REAPER_REQUEST, REQUEST_BYTES, REUSE_REAPERS, bootstrap, can_serve
 
-__all__ = ["Launched", "ReaperError", "continue_if_stopped", "launch"]
+__all__ = ["Launched", "ReaperError", "continue_if_stopped", "launch", "peer_closed"]
 
 _START_S = 10.0
 """Seconds a run's reaper may take to say its pid (a fork and a write, normally under a millisecond)."""
@@ -111,7 +111,8 @@ class _Server:
         with self._lock:
             while self._reapers:
                 reaper = self._reapers.pop()
-                if self._process is not None and reaper.template == self._process.pid and not _closed(reaper.channel):
+                alive = self._process is not None and reaper.template == self._process.pid
+                if alive and not peer_closed(reaper.channel):
                     return reaper
                 reaper.channel.close()
         return None
@@ -129,24 +130,19 @@ class _Server:
         """
         with self._lock:
             for _ in (1, 2):
-                if self._socket is None or self._process is None or self._process.poll() is not None:
-                    self._start()
-                assert self._socket is not None
-                assert self._process is not None
+                process, channel = self._started()
                 try:
-                    os.kill(self._process.pid, signal.SIGCONT)  # a block may have stopped it (same user)
-                    self._socket.send(REAPER_REQUEST)
-                    answered, _, _ = select.select([self._socket], [], [], _START_S)
+                    os.kill(process.pid, signal.SIGCONT)  # a block may have stopped it (same user)
+                    channel.send(REAPER_REQUEST)
+                    answered, _, _ = select.select([channel], [], [], _START_S)
                     # close-on-exec: no process this one starts may hold the reaper's socket
                     reply, fds, _, _ = (
-                        socket.recv_fds(self._socket, 64, 1, socket.MSG_CMSG_CLOEXEC)
-                        if answered
-                        else (b"", [], 0, None)
+                        socket.recv_fds(channel, 64, 1, socket.MSG_CMSG_CLOEXEC) if answered else (b"", [], 0, None)
                     )
                 except OSError:
                     reply, fds = b"", []
                 if reply.isdigit() and len(fds) == 1:
-                    return _Reaper(int(reply), socket.socket(fileno=fds[0]), self._process.pid)
+                    return _Reaper(int(reply), socket.socket(fileno=fds[0]), process.pid)
                 for fd in fds:
                     os.close(fd)
                 if reply:
@@ -174,14 +170,11 @@ class _Server:
         """
         with self._lock:
             for attempt in (1, 2):
-                if self._socket is None or self._process is None or self._process.poll() is not None:
-                    self._start()
-                assert self._socket is not None
-                assert self._process is not None
+                process, channel = self._started()
                 try:
-                    os.kill(self._process.pid, signal.SIGCONT)  # a block may have stopped it (same user)
-                    socket.send_fds(self._socket, [request], list(fds))
-                    return self._process.pid
+                    os.kill(process.pid, signal.SIGCONT)  # a block may have stopped it (same user)
+                    socket.send_fds(channel, [request], list(fds))
+                    return process.pid
                 except OSError as exc:
                     self._stop()
                     if attempt == 2 or exc.errno == getattr(os, "EMSGSIZE", -1):
@@ -192,6 +185,18 @@ class _Server:
         """Stop the server (it is not answering); the next `send` starts a new one."""
         with self._lock:
             self._stop()
+
+    def _started(self) -> tuple[subprocess.Popen[bytes], socket.socket]:
+        """The server process and this side of its socket, started (again) when it is not running.
+
+        Raises:
+            ReaperError: it cannot be started.
+        """
+        if self._socket is None or self._process is None or self._process.poll() is not None:
+            self._start()
+        assert self._socket is not None
+        assert self._process is not None
+        return self._process, self._socket
 
     def _start(self) -> None:
         self._stop()
@@ -253,8 +258,8 @@ _IDLE_REAPERS = 2
 """The most idle reapers kept per warm template."""
 
 
-def _closed(channel: socket.socket) -> bool:
-    """True when the other end of ``channel`` is gone."""
+def peer_closed(channel: socket.socket) -> bool:
+    """True when the other end of the socket ``channel`` is closed (its process has ended)."""
     try:
         return channel.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
     except BlockingIOError:
