@@ -128,26 +128,57 @@ def _call_prctl(option: int, value: int) -> bool:
 
 def _load_prctl() -> Any:
     """The C library's ``prctl`` through the C core of ctypes, or None where there is none."""
+    return _libc_function("prctl", "i")
+
+
+def _libc_function(name: str, result: str) -> Any:
+    """The C library's function ``name`` returning the C type code ``result`` (``"i"``, ``"l"``), or None.
+
+    Through the C core of ctypes alone: `import ctypes` costs several ms more per run.
+    """
     try:
-        import _ctypes as core  # the C core alone: `import ctypes` costs several ms more per run
+        import _ctypes as core
     except ImportError:
         return None
     ct: Any = core
 
-    class _Int(ct._SimpleCData):  # type: ignore[misc]
-        _type_ = "i"
+    class _Result(ct._SimpleCData):  # type: ignore[misc]
+        _type_ = result
 
     class _Function(ct.CFuncPtr):  # type: ignore[misc]
         _flags_ = ct.FUNCFLAG_CDECL | ct.FUNCFLAG_USE_ERRNO
-        _restype_ = _Int
+        _restype_ = _Result
 
     class _Libc:
         _handle = ct.dlopen(None)
 
     try:
-        return _Function(("prctl", _Libc))
+        return _Function((name, _Libc))
     except (AttributeError, OSError):
         return None
+
+
+_IOPRIO_GET = {"x86_64": 252, "aarch64": 31}
+"""The number of the ``ioprio_get`` system call, by machine (the standard library has no call for it)."""
+_IOPRIO_GET_NUMBER = _IOPRIO_GET.get(os.uname().machine)
+_syscall: Any = None  # libc's ``syscall``, made once per process (False where there is none)
+
+
+def _io_priority(pid: int) -> int | None:
+    """The I/O priority (``ionice``: class and level) of ``pid`` (0: this process); None where it cannot be read."""
+    global _syscall
+    number = _IOPRIO_GET_NUMBER
+    if number is None:
+        return None
+    if _syscall is None:
+        _syscall = _libc_function("syscall", "l") or False
+    if _syscall is False:
+        return None
+    try:
+        value = int(_syscall(number, 1, pid))  # 1: IOPRIO_WHO_PROCESS
+    except OSError:
+        return None
+    return value if value >= 0 else None
 
 
 def _signals() -> Any:
@@ -524,13 +555,13 @@ def _hold_limits() -> None:
 
 
 def limits(pid: int = 0) -> tuple[object, ...]:
-    """Resource limits, priority, CPU affinity and scheduling policy of ``pid`` (0: this process); empty if unknown.
+    """Resource limits, priority, CPU affinity, scheduling policy and I/O priority of ``pid`` (0: this process).
 
-    A process of the same user may change all four in another (``prlimit``, ``setpriority``,
-    ``sched_setaffinity``, ``sched_setscheduler`` to ``SCHED_IDLE`` need no privilege), and a fork
-    inherits them: a block could set them on the process that forks later blocks. About twenty
-    system calls (tens of microseconds). The I/O priority is not read here (no standard-library
-    call); the Docker runner checks it (`parley.coding._runner_guard`).
+    Empty if unknown. A process of the same user may change all five in another (``prlimit``,
+    ``setpriority``, ``sched_setaffinity``, ``sched_setscheduler`` to ``SCHED_IDLE``, ``ionice -c 3``
+    need no privilege), and a fork inherits them: a block could set them on the process that
+    forks later blocks. About twenty system calls (tens of microseconds). The I/O priority is
+    None where it cannot be read (no ``ioprio_get`` number known for this machine).
     """
     if _resource is None:
         return ()
@@ -540,6 +571,7 @@ def limits(pid: int = 0) -> tuple[object, ...]:
             os.getpriority(os.PRIO_PROCESS, pid),
             frozenset(os.sched_getaffinity(pid)),
             os.sched_getscheduler(pid),  # SCHED_IDLE would starve every later block
+            _io_priority(pid),  # the idle I/O class too (`ionice -c 3`)
         )
     except (AttributeError, OSError):
         return ()

@@ -193,8 +193,9 @@ class _Ahead:
 
 
 _TAMPERED = (
-    b"Not run: a block changed the resource limits, priority or CPU affinity of the process that starts "
-    b"blocks (prlimit, setpriority, sched_setaffinity), so it was retired rather than pass them on. "
+    b"Not run: a block changed the resource limits, priority, CPU affinity, scheduling policy or I/O priority "
+    b"of the process that starts blocks (prlimit, setpriority, sched_setaffinity, sched_setscheduler, ionice), "
+    b"so it was retired rather than pass them on. "
     b"Run the block again.\n"
 )
 

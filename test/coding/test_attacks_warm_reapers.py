@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import select
+import shutil
 import signal
 import sys
 import textwrap
@@ -260,4 +261,30 @@ def test_a_scheduling_policy_a_block_sets_on_its_template_does_not_reach_later_b
         assert (tampered.exit_code, tampered.output) == (0, "idle\n")
         after = [executor.execute_code_blocks([policy]) for _ in range(3)]
     assert (fresh.exit_code, fresh.output) == (0, f"{os.SCHED_OTHER}\n")
+    assert [(result.exit_code, result.output) for result in after] == [(0, fresh.output)] * 3
+
+
+_IDLE_IO_TEMPLATE = (
+    PROC_TREE
+    + """\
+import subprocess
+template = parent(os.getppid())
+for pid in [template, *children(template)]:
+    subprocess.run(["ionice", "-c", "3", "-p", str(pid)], check=True)
+print("idle")
+"""
+)
+
+
+@pytest.mark.skipif(shutil.which("ionice") is None, reason="needs util-linux's ionice")
+def test_an_io_priority_a_block_sets_on_its_template_does_not_reach_later_blocks(tmp_path: Path) -> None:
+    """The idle I/O class set on the template and its reapers (``ionice -c 3 -p``, same user) is not inherited."""
+    io_class = CodeBlock("import os, subprocess\nsubprocess.run(['ionice', '-p', str(os.getpid())])", "python")
+    with LocalCommandLineCodeExecutor(work_dir=tmp_path, timeout=20) as executor:
+        fresh = executor.execute_code_blocks([io_class])
+        tampered = executor.execute_code_blocks([CodeBlock(_IDLE_IO_TEMPLATE, "python")])
+        assert (tampered.exit_code, tampered.output) == (0, "idle\n"), tampered.output
+        after = [executor.execute_code_blocks([io_class]) for _ in range(3)]
+    assert fresh.exit_code == 0, fresh.output
+    assert "idle" not in fresh.output
     assert [(result.exit_code, result.output) for result in after] == [(0, fresh.output)] * 3
