@@ -13,6 +13,7 @@ Like the runner, it uses the standard library only and runs inside the container
 from __future__ import annotations
 
 import os
+import sys
 
 TYPE_CHECKING = False  # `typing` costs the runner's start several ms
 if TYPE_CHECKING:
@@ -79,28 +80,13 @@ _IOPRIO_CALLS = {"x86_64": (251, 252), "aarch64": (30, 31)}
 def _io_priority() -> tuple[Any, Any] | None:
     """Read and write this process's I/O priority (``ionice``), through libc's ``syscall``; None where it cannot."""
     calls = _IOPRIO_CALLS.get(os.uname().machine)
-    try:
-        import _ctypes as core  # loaded already for prctl (`parley.coding._reaper`)
-    except ImportError:
+    reaper = sys.modules.get("_reaper")  # made before this module by the runner's start (`_docker_runner`)
+    if calls is None or reaper is None:
         return None
-    if calls is None:
+    syscall = reaper._libc_function("syscall", "l")
+    if syscall is None:
         return None
-    ct: Any = core
-
-    class _Long(ct._SimpleCData):  # type: ignore[misc]
-        _type_ = "l"
-
-    class _Function(ct.CFuncPtr):  # type: ignore[misc]
-        _flags_ = ct.FUNCFLAG_CDECL | ct.FUNCFLAG_USE_ERRNO
-        _restype_ = _Long
-
-    class _Libc:
-        _handle = ct.dlopen(None)
-
-    try:
-        syscall = _Function(("syscall", _Libc))
-    except (AttributeError, OSError):
-        return None
+    ct: Any = sys.modules["_ctypes"]
 
     def call(*args: int) -> int:
         result = int(syscall(*args))
