@@ -264,7 +264,8 @@ class ReplyFunctionsMixin:
             self._system_message, messages or [], has_tool_responses=self._has_tool_responses(messages, sender)
         )
         settings = self.llm_config
-        functions: list[dict[str, Any]]
+        functions: list[dict[str, Any]] | None
+        tools: list[ToolSpec] | None
         if type(settings) is dict:
             nothing = not (settings.get("tools") or settings.get("functions"))
         else:  # a ModelClient: the specs are kept on the agent (a Mapping's own keys count otherwise)
@@ -272,28 +273,28 @@ class ReplyFunctionsMixin:
                 _NOT_MAPPINGS.get(kind := type(settings)) or _not_mapping(kind)
             )
         if nothing and (_OWN_OFFERS.get(cls := type(self)) or _own_offers(cls)):
-            # what `tools` and `functions` give then, without building two lists
-            tools, functions, offered = [], [], []
+            # what `tools` and `functions` give then (empty lists), without building them
+            tools = functions = offered = None
         else:
             tools = self.tools
             functions = self.functions
-            offered = tools + [{"type": "function", "function": f} for f in functions] if functions else tools
+            offered = (tools + [{"type": "function", "function": f} for f in functions] if functions else tools) or None
         if getattr(client, "streams", False):
             # Tokens show where the message would be printed: not when its receiver is silent.
             show = not (self._quiet() or getattr(sender, "silent", False))
             response = await create_reply(
-                client, request, offered or None, show_tokens=show, agent=self._name, speaker=self, recipient=sender
+                client, request, offered, show_tokens=show, agent=self._name, speaker=self, recipient=sender
             )
         elif type(client) is OpenAIWrapper:  # what its create(messages, ...) calls, one call less
-            response = await client.respond(request, tools=offered or None)
+            response = await client.respond(request, tools=offered)
         else:
-            response = await client.create(request, tools=offered or None)
+            response = await client.create(request, tools=offered)
         report_usage(self._name, response)
         msg = response.message
         calls = msg.get("tool_calls")
         if calls:
             reply: Message = {"role": "assistant", "content": msg.get("content"), "tool_calls": calls}
-            return True, as_function_call(reply, functions, tools) if functions else reply
+            return True, as_function_call(reply, functions, tools or []) if functions else reply
         content = msg.get("content")
         if content is None:
             raise ModelResponseError(f"The model's reply to {self._name} had neither content nor tool calls.")

@@ -380,6 +380,12 @@ class ConversableAgent(
 
     def _normalize(self, message: str | Message, role: str, other: Any, is_sending: bool) -> Message:
         """The message as this agent stores it: API keys only, a role, and the speaker's name."""
+        if type(message) is str:  # the common case (twice a message), in one dict display
+            if role != "tool":
+                name = self._api_name if is_sending else _api_name(other.name)
+                if name is not None:
+                    return {"content": message, "role": role, "name": name}
+            return {"content": message, "role": role}
         if isinstance(message, str):
             msg: Message = {"content": message, "role": role}
         elif isinstance(message, dict):
