@@ -28,7 +28,7 @@ from parley.agentchat._function_calls import FunctionCallsMixin, quick_function_
 from parley.agentchat._model_clients import STREAMS_PENDING, ModelClientsMixin, streamed_already
 from parley.agentchat._nested import NestedChatsMixin
 from parley.agentchat._private_names import PrivateNamesMixin
-from parley.agentchat._replies import REPLY_SHELL_ATTR, ReplyEntry, Trigger, reply_key
+from parley.agentchat._replies import DECLINED, REPLY_SHELL_ATTR, ReplyEntry, Trigger, reply_key
 from parley.agentchat._sync_replies import SyncRepliesMixin
 from parley.agentchat.agent import Agent
 from parley.agentchat.chat import ChatResult
@@ -421,10 +421,8 @@ class ConversableAgent(
             InvalidMessageError: the message has neither content nor tool calls.
         """
         hooks = self._hooks
-        for hook in hooks["process_message_before_send"]:
-            message = hook(sender=self, message=message, recipient=recipient, silent=silent)
-        for hook in hooks["a_process_message_before_send"]:
-            message = await hook(sender=self, message=message, recipient=recipient, silent=silent)
+        if hooks["process_message_before_send"] or hooks["a_process_message_before_send"]:
+            message = await _hooks.before_send(hooks, self, message, recipient, silent)
         self._oai_messages[recipient].append(self._normalize(message, "assistant", recipient, True))  # `_append`
         direct = _DIRECT_RECEIVE.get(kind := type(recipient))
         if direct is None:
@@ -523,31 +521,31 @@ class ConversableAgent(
                     )
                 messages = self._oai_messages[sender]
             hooks = self._hooks
-            for hook in hooks["process_all_messages_before_reply"]:
-                messages = hook(messages)
-            for hook in hooks["a_process_all_messages_before_reply"]:
-                messages = await hook(messages)
-            last_hooks = hooks["process_last_received_message"], hooks["a_process_last_received_message"]
-            if (last_hooks[0] or last_hooks[1]) and messages and isinstance(messages[-1].get("content"), str):
-                content = messages[-1]["content"]
-                for hook in last_hooks[0]:
-                    content = hook(content)
-                for hook in last_hooks[1]:
-                    content = await hook(content)
-                messages = [*messages[:-1], {**messages[-1], "content": content}]
+            if (
+                hooks["process_all_messages_before_reply"]
+                or hooks["a_process_all_messages_before_reply"]
+                or hooks["process_last_received_message"]
+                or hooks["a_process_last_received_message"]
+            ):
+                messages = await _hooks.before_reply(hooks, messages)
             excluded = {reply_key(f) for f in exclude} if exclude else None
+            own = self.__dict__  # a built-in reply method set on the instance is awaited, never asked quickly
             for entry in self._reply_func_list:
                 if excluded and entry.key in excluded:
                     continue
                 if not (entry.any_sender or entry.matches(sender)):
                     continue
                 quick = entry.quick
-                answer = (
-                    quick(self, messages, sender) if quick is not None and entry.method not in self.__dict__ else None
-                )
-                if answer is not None:  # a built-in reply that needs no awaiting: no coroutine for it
-                    final, reply = answer
-                elif entry.method is not None:  # a built-in reply: its async method, looked up as `entry.run` would
+                if quick is not None and entry.method not in own:
+                    answer = quick(self, messages, sender)
+                    if answer is DECLINED:  # a built-in reply that needs no awaiting: no coroutine for it
+                        continue
+                    if answer is not None:
+                        final, reply = answer
+                        if final:
+                            return reply  # type: ignore[no-any-return]
+                        continue
+                if entry.method is not None:  # a built-in reply: its async method, looked up as `entry.run` would
                     final, reply = await getattr(self, entry.method)(
                         messages=messages, sender=sender, config=entry.config
                     )

@@ -229,19 +229,17 @@ class LegacyModelClient:
         if type(usage) is not dict and not isinstance(usage, Mapping):
             raise self._bad(f"get_usage() returned {type(usage).__name__}, not a dict")
         get = usage.get
-        prompt = get("prompt_tokens") or 0
-        if type(prompt) is not int:
-            prompt = int(prompt)
-        completion = get("completion_tokens") or 0
-        if type(completion) is not int:
-            completion = int(completion)
-        total = get("total_tokens") or prompt + completion
-        if type(total) is not int:
-            total = int(total)
-        model = get("model") or getattr(response, "model", None) or self.model
-        if type(model) is not str:
-            model = str(model)
-        counts = Usage(prompt, completion, total) if prompt or completion or total else NO_USAGE
+        prompt = get("prompt_tokens")
+        completion = get("completion_tokens")
+        total = get("total_tokens")
+        if prompt or completion or total:  # counts to convert (int() of an int is the int itself)
+            prompt = int(prompt) if prompt else 0
+            completion = int(completion) if completion else 0
+            total = int(total) if total else prompt + completion
+            counts = Usage(prompt, completion, total) if prompt or completion or total else NO_USAGE
+        else:
+            counts = NO_USAGE
+        model = str(get("model") or getattr(response, "model", None) or self.model)
         return ModelResponse(message, counts, cost, model, False, response)
 
     def _message(self, item: Any) -> Message:
