@@ -9,6 +9,7 @@ running event loop such as a Jupyter cell.
 from __future__ import annotations
 
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -512,7 +513,9 @@ class ConversableAgent(
             UsageError: neither ``messages`` nor ``sender`` was given (also an AssertionError, as
                 in 0.2).
         """
-        span = turn_span(self)  # None when nothing is traced; then this coroutine is the whole turn
+        # None when nothing is traced (then this coroutine is the whole turn); `turn_span`'s
+        # first test is made here, without its call, on every message.
+        span = turn_span(self) if "opentelemetry.trace" in sys.modules else None
         try:
             if messages is None:
                 if sender is None:
