@@ -70,7 +70,7 @@ def quick_termination_reply(agent: Any, messages: list[Message] | None, sender: 
     if mode == "ALWAYS":  # `decide`: always ask
         return None
     last = messages[-1] if messages else None
-    is_termination = last is not None and bool(last) and agent._is_termination_msg(last)
+    is_termination = agent._is_termination_msg(last) if last else False
     counter = agent._auto_reply_counter
     count = counter[sender]
     limit = agent._max_auto_reply_dict[sender]

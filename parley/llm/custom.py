@@ -171,11 +171,11 @@ class LegacyModelClient:
         """
         # The caller's list itself, as AutoGen 0.2 passes it: an agent's request is a fresh list
         # (the history is never handed out), and `OpenAIWrapper.respond` gives each entry its own.
-        request: dict[str, Any] = {
-            **self._base,
-            **(params or {}),
-            "messages": messages if type(messages) is list else list(messages),
-        }
+        request: dict[str, Any] = (
+            {**self._base, **params, "messages": messages if type(messages) is list else list(messages)}
+            if params
+            else {**self._base, "messages": messages if type(messages) is list else list(messages)}
+        )
         if tools:
             request["tools"] = list(tools)
         try:  # `call_blocking`, spelled out: no coroutine for it in the common in-place case
