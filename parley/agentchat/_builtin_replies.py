@@ -24,7 +24,7 @@ from parley.agentchat._code_execution import (
     refused_result,
     result_reply,
 )
-from parley.agentchat._function_calls import FunctionCallsMixin, any_needs_rewrite, as_function_call
+from parley.agentchat._function_calls import FunctionCallsMixin, as_function_call
 from parley.agentchat._model_clients import create_reply
 from parley.agentchat._replies import DECLINED
 from parley.agentchat._tools import run_tool_calls
@@ -280,14 +280,14 @@ class ReplyFunctionsMixin:
             tools = self.tools
             functions = self.functions
             offered = (tools + [{"type": "function", "function": f} for f in functions] if functions else tools) or None
-        if getattr(client, "streams", False):
+        if type(client) is OpenAIWrapper and not client.streams:  # what its create(...) calls, one call less
+            response = await client.respond(request, tools=offered)
+        elif getattr(client, "streams", False):
             # Tokens show where the message would be printed: not when its receiver is silent.
             show = not (self._quiet() or getattr(sender, "silent", False))
             response = await create_reply(
                 client, request, offered, show_tokens=show, agent=self._name, speaker=self, recipient=sender
             )
-        elif type(client) is OpenAIWrapper:  # what its create(messages, ...) calls, one call less
-            response = await client.respond(request, tools=offered)
         else:
             response = await client.create(request, tools=offered)
         if sink_now() is not None:  # `report_usage`'s own test, without its call
@@ -318,7 +318,11 @@ class ReplyFunctionsMixin:
             return found
         if scanned > n:
             scanned, found = 0, False
-        if not found:
-            found = any_needs_rewrite(messages, scanned)
+        if not found:  # `any_needs_rewrite(messages, scanned)`, spelled out: one call less per model call
+            for i in range(scanned, n):
+                m = messages[i]
+                if "tool_responses" in m or "function_call" in m or m.get("role") == "function" or "context" in m:
+                    found = True
+                    break
         scan[sender] = (n, found)
         return found
