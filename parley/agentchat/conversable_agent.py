@@ -461,7 +461,12 @@ class ConversableAgent(
         Raises:
             InvalidMessageError: the message has neither content nor tool calls; nothing is stored.
         """
-        msg = self._normalize(message, "user", sender, False)  # `_append`, spelled out: twice a message
+        # `_append`, and `_normalize` of the common str message, spelled out (once a message)
+        msg: Message = (
+            {"content": message, "role": "user", "name": name}
+            if type(message) is str and (name := _api_name(sender.name)) is not None
+            else self._normalize(message, "user", sender, False)
+        )
         self._oai_messages[sender].append(msg)
         if runtime_logging.is_logging:
             runtime_logging.log_event(self, "received_message", message=msg, sender=sender.name, valid=True)
