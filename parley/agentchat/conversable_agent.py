@@ -425,8 +425,8 @@ class ConversableAgent(
         if hooks["process_message_before_send"] or hooks["a_process_message_before_send"]:
             message = await _hooks.before_send(hooks, self, message, recipient, silent)
         self._oai_messages[recipient].append(  # `_append`, and `_normalize` of the common str message, spelled out
-            {"content": message, "role": "assistant", "name": self._api_name}
-            if type(message) is str and self._api_name is not None
+            {"content": message, "role": "assistant", "name": name}
+            if type(message) is str and (name := self._api_name) is not None
             else self._normalize(message, "assistant", recipient, True)
         )
         direct = _DIRECT_RECEIVE.get(kind := type(recipient))
