@@ -80,6 +80,8 @@ _QUICK_REPLIES: dict[str, Callable[[Any, list[Any], Any], tuple[bool, Any] | Non
     "a_generate_tool_calls_reply": quick_tool_calls_reply,
     "a_generate_function_call_reply": quick_function_call_reply,
 }
+_QUICK_KEYS = {"a_generate_tool_calls_reply": "tool_calls", "a_generate_function_call_reply": "function_call"}
+"""`ReplyEntry.quick_key` of the built-in replies whose quick answer is `DECLINED` without that key."""
 
 
 def _quick_reply(cls: type, async_name: str) -> Callable[[Any, list[Any], Any], tuple[bool, Any] | None] | None:
@@ -243,6 +245,8 @@ class ConversableAgent(
                 first = self._reply_func_list[0] if self._reply_func_list else None
                 if first is not None and first.func is func:
                     first.quick = _quick_reply(type(self), name)
+                    if first.quick is not None:
+                        first.quick_key = _QUICK_KEYS.get(name)
         if runtime_logging.is_logging:
             runtime_logging.log_new_agent(
                 self,
@@ -549,6 +553,9 @@ class ConversableAgent(
                     continue
                 quick = entry.quick
                 if quick is not None and entry.method not in own:
+                    key = entry.quick_key
+                    if key is not None and not (messages and messages[-1].get(key)):
+                        continue  # what `quick` answers then (`DECLINED`), without its call
                     answer = quick(self, messages, sender)
                     if answer is DECLINED:  # a built-in reply that needs no awaiting: no coroutine for it
                         continue
