@@ -176,9 +176,11 @@ def call_in_place(fn: Callable[..., T], /, *args: Any) -> T:
     if counter is None:
         return IN_USE  # type: ignore[no-any-return]
     # A `BaseEventLoop` keeps its factory in `_task_factory`: read as an attribute, not a method call.
-    factory = loop._task_factory if counter.base else loop.get_task_factory()  # type: ignore[attr-defined]
-    live = counter.live
-    if not (live <= 1 if factory is counter else len(asyncio.all_tasks(loop)) <= 1):
+    factory: object = loop._task_factory if counter.base else loop.get_task_factory()  # type: ignore[attr-defined]
+    if factory is counter:
+        if counter.live > 1:
+            return IN_USE  # type: ignore[no-any-return]
+    elif len(asyncio.all_tasks(loop)) > 1:
         return IN_USE  # type: ignore[no-any-return]
     context = contextvars.copy_context()
     _set_running_loop(None)  # as in a worker thread: fn may start a loop of its own

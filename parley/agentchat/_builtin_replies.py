@@ -24,11 +24,12 @@ from parley.agentchat._code_execution import (
     refused_result,
     result_reply,
 )
-from parley.agentchat._function_calls import FunctionCallsMixin, as_function_call, needs_rewrite
+from parley.agentchat._function_calls import FunctionCallsMixin, as_function_call
 from parley.agentchat._model_clients import create_reply
 from parley.agentchat._replies import DECLINED
 from parley.agentchat._tools import run_tool_calls
 from parley.agentchat._watch import report_tool_calls, report_tool_results, report_usage, run_watched
+from parley.agentchat.events import sink_now
 from parley.agentchat.io import IOStream
 from parley.agentchat.tools import ToolsMixin
 from parley.exceptions import ModelResponseError
@@ -69,7 +70,7 @@ def quick_termination_reply(agent: Any, messages: list[Message] | None, sender: 
     if mode == "ALWAYS":  # `decide`: always ask
         return None
     last = messages[-1] if messages else None
-    is_termination = last is not None and bool(last) and agent._is_termination_msg(last)
+    is_termination = agent._is_termination_msg(last) if last else False
     counter = agent._auto_reply_counter
     count = counter[sender]
     limit = agent._max_auto_reply_dict[sender]
@@ -264,7 +265,8 @@ class ReplyFunctionsMixin:
             self._system_message, messages or [], has_tool_responses=self._has_tool_responses(messages, sender)
         )
         settings = self.llm_config
-        functions: list[dict[str, Any]]
+        functions: list[dict[str, Any]] | None
+        tools: list[ToolSpec] | None
         if type(settings) is dict:
             nothing = not (settings.get("tools") or settings.get("functions"))
         else:  # a ModelClient: the specs are kept on the agent (a Mapping's own keys count otherwise)
@@ -272,28 +274,29 @@ class ReplyFunctionsMixin:
                 _NOT_MAPPINGS.get(kind := type(settings)) or _not_mapping(kind)
             )
         if nothing and (_OWN_OFFERS.get(cls := type(self)) or _own_offers(cls)):
-            # what `tools` and `functions` give then, without building two lists
-            tools, functions, offered = [], [], []
+            # what `tools` and `functions` give then (empty lists), without building them
+            tools = functions = offered = None
         else:
             tools = self.tools
             functions = self.functions
-            offered = tools + [{"type": "function", "function": f} for f in functions] if functions else tools
-        if getattr(client, "streams", False):
+            offered = (tools + [{"type": "function", "function": f} for f in functions] if functions else tools) or None
+        if type(client) is OpenAIWrapper and not client.streams:  # what its create(...) calls, one call less
+            response = await client.respond(request, tools=offered)
+        elif getattr(client, "streams", False):
             # Tokens show where the message would be printed: not when its receiver is silent.
             show = not (self._quiet() or getattr(sender, "silent", False))
             response = await create_reply(
-                client, request, offered or None, show_tokens=show, agent=self._name, speaker=self, recipient=sender
+                client, request, offered, show_tokens=show, agent=self._name, speaker=self, recipient=sender
             )
-        elif type(client) is OpenAIWrapper:  # what its create(messages, ...) calls, one call less
-            response = await client.respond(request, tools=offered or None)
         else:
-            response = await client.create(request, tools=offered or None)
-        report_usage(self._name, response)
+            response = await client.create(request, tools=offered)
+        if sink_now() is not None:  # `report_usage`'s own test, without its call
+            report_usage(self._name, response)
         msg = response.message
         calls = msg.get("tool_calls")
         if calls:
             reply: Message = {"role": "assistant", "content": msg.get("content"), "tool_calls": calls}
-            return True, as_function_call(reply, functions, tools) if functions else reply
+            return True, as_function_call(reply, functions, tools or []) if functions else reply
         content = msg.get("content")
         if content is None:
             raise ModelResponseError(f"The model's reply to {self._name} had neither content nor tool calls.")
@@ -315,9 +318,10 @@ class ReplyFunctionsMixin:
             return found
         if scanned > n:
             scanned, found = 0, False
-        if not found:  # a plain loop: a slice and a generator cost more than the few new messages
+        if not found:  # `any_needs_rewrite(messages, scanned)`, spelled out: one call less per model call
             for i in range(scanned, n):
-                if needs_rewrite(messages[i]):
+                m = messages[i]
+                if "tool_responses" in m or "function_call" in m or m.get("role") == "function" or "context" in m:
                     found = True
                     break
         scan[sender] = (n, found)

@@ -30,17 +30,32 @@ from parley.agentchat.io import IOStream
 from parley.exceptions import ConfigError
 from parley.llm.types import Message, ToolSpec
 
-__all__ = ["FunctionCallsMixin", "as_function_call", "needs_rewrite", "quick_function_call_reply", "wire_messages"]
+__all__ = [
+    "FunctionCallsMixin",
+    "any_needs_rewrite",
+    "as_function_call",
+    "needs_rewrite",
+    "quick_function_call_reply",
+    "wire_messages",
+]
 
 
 def needs_rewrite(message: Message) -> bool:
     """True when ``message`` must be reshaped for the wire (tool responses, function calls, ``context``)."""
-    return (
-        "tool_responses" in message
-        or "function_call" in message
-        or message.get("role") == "function"
-        or "context" in message
-    )
+    return any_needs_rewrite((message,))
+
+
+def any_needs_rewrite(messages: Sequence[Message], start: int = 0) -> bool:
+    """True when one of ``messages[start:]`` `needs_rewrite`.
+
+    A plain loop with the test written out (a model call runs it on the messages new since the
+    last one): no slice, generator or call per message.
+    """
+    for i in range(start, len(messages)):
+        m = messages[i]
+        if "tool_responses" in m or "function_call" in m or m.get("role") == "function" or "context" in m:
+            return True
+    return False
 
 
 def wire_messages(

@@ -140,6 +140,10 @@ class ReplyEntry:
     """For a built-in reply its agent's class does not override: ``quick(agent, messages, sender)``
     is the reply's answer when it needs no awaiting (`DECLINED` for ``(False, None)``), given by a
     plain call instead of a coroutine, or None when the pipeline must await the reply itself."""
+    quick_key: str | None = None
+    """With `quick`: a key the last message must hold (a truthy value) for the reply to do anything.
+    Without it `quick` answers `DECLINED`, so the pipeline moves on without calling it (the tool
+    call and function call replies, on almost every message)."""
 
     @classmethod
     def make(

@@ -9,6 +9,7 @@ running event loop such as a Jupyter cell.
 from __future__ import annotations
 
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -28,7 +29,7 @@ from parley.agentchat._function_calls import FunctionCallsMixin, quick_function_
 from parley.agentchat._model_clients import STREAMS_PENDING, ModelClientsMixin, streamed_already
 from parley.agentchat._nested import NestedChatsMixin
 from parley.agentchat._private_names import PrivateNamesMixin
-from parley.agentchat._replies import REPLY_SHELL_ATTR, ReplyEntry, Trigger, reply_key
+from parley.agentchat._replies import DECLINED, REPLY_SHELL_ATTR, ReplyEntry, Trigger, reply_key
 from parley.agentchat._sync_replies import SyncRepliesMixin
 from parley.agentchat.agent import Agent
 from parley.agentchat.chat import ChatResult
@@ -79,6 +80,8 @@ _QUICK_REPLIES: dict[str, Callable[[Any, list[Any], Any], tuple[bool, Any] | Non
     "a_generate_tool_calls_reply": quick_tool_calls_reply,
     "a_generate_function_call_reply": quick_function_call_reply,
 }
+_QUICK_KEYS = {"a_generate_tool_calls_reply": "tool_calls", "a_generate_function_call_reply": "function_call"}
+"""`ReplyEntry.quick_key` of the built-in replies whose quick answer is `DECLINED` without that key."""
 
 
 def _quick_reply(cls: type, async_name: str) -> Callable[[Any, list[Any], Any], tuple[bool, Any] | None] | None:
@@ -242,6 +245,8 @@ class ConversableAgent(
                 first = self._reply_func_list[0] if self._reply_func_list else None
                 if first is not None and first.func is func:
                     first.quick = _quick_reply(type(self), name)
+                    if first.quick is not None:
+                        first.quick_key = _QUICK_KEYS.get(name)
         if runtime_logging.is_logging:
             runtime_logging.log_new_agent(
                 self,
@@ -380,6 +385,12 @@ class ConversableAgent(
 
     def _normalize(self, message: str | Message, role: str, other: Any, is_sending: bool) -> Message:
         """The message as this agent stores it: API keys only, a role, and the speaker's name."""
+        if type(message) is str:  # the common case (twice a message), in one dict display
+            if role != "tool":
+                name = self._api_name if is_sending else _api_name(other.name)
+                if name is not None:
+                    return {"content": message, "role": role, "name": name}
+            return {"content": message, "role": role}
         if isinstance(message, str):
             msg: Message = {"content": message, "role": role}
         elif isinstance(message, dict):
@@ -415,11 +426,13 @@ class ConversableAgent(
             InvalidMessageError: the message has neither content nor tool calls.
         """
         hooks = self._hooks
-        for hook in hooks["process_message_before_send"]:
-            message = hook(sender=self, message=message, recipient=recipient, silent=silent)
-        for hook in hooks["a_process_message_before_send"]:
-            message = await hook(sender=self, message=message, recipient=recipient, silent=silent)
-        self._oai_messages[recipient].append(self._normalize(message, "assistant", recipient, True))  # `_append`
+        if hooks["process_message_before_send"] or hooks["a_process_message_before_send"]:
+            message = await _hooks.before_send(hooks, self, message, recipient, silent)
+        self._oai_messages[recipient].append(  # `_append`, and `_normalize` of the common str message, spelled out
+            {"content": message, "role": "assistant", "name": name}
+            if type(message) is str and (name := self._api_name) is not None
+            else self._normalize(message, "assistant", recipient, True)
+        )
         direct = _DIRECT_RECEIVE.get(kind := type(recipient))
         if direct is None:
             direct = _DIRECT_RECEIVE[kind] = _peers.own_with_silent(recipient, "a_receive")
@@ -452,7 +465,12 @@ class ConversableAgent(
         Raises:
             InvalidMessageError: the message has neither content nor tool calls; nothing is stored.
         """
-        msg = self._normalize(message, "user", sender, False)  # `_append`, spelled out: twice a message
+        # `_append`, and `_normalize` of the common str message, spelled out (once a message)
+        msg: Message = (
+            {"content": message, "role": "user", "name": name}
+            if type(message) is str and (name := _api_name(sender.name)) is not None
+            else self._normalize(message, "user", sender, False)
+        )
         self._oai_messages[sender].append(msg)
         if runtime_logging.is_logging:
             runtime_logging.log_event(self, "received_message", message=msg, sender=sender.name, valid=True)
@@ -508,7 +526,9 @@ class ConversableAgent(
             UsageError: neither ``messages`` nor ``sender`` was given (also an AssertionError, as
                 in 0.2).
         """
-        span = turn_span(self)  # None when nothing is traced; then this coroutine is the whole turn
+        # None when nothing is traced (then this coroutine is the whole turn); `turn_span`'s
+        # first test is made here, without its call, on every message.
+        span = turn_span(self) if "opentelemetry.trace" in sys.modules else None
         try:
             if messages is None:
                 if sender is None:
@@ -517,31 +537,34 @@ class ConversableAgent(
                     )
                 messages = self._oai_messages[sender]
             hooks = self._hooks
-            for hook in hooks["process_all_messages_before_reply"]:
-                messages = hook(messages)
-            for hook in hooks["a_process_all_messages_before_reply"]:
-                messages = await hook(messages)
-            last_hooks = hooks["process_last_received_message"], hooks["a_process_last_received_message"]
-            if (last_hooks[0] or last_hooks[1]) and messages and isinstance(messages[-1].get("content"), str):
-                content = messages[-1]["content"]
-                for hook in last_hooks[0]:
-                    content = hook(content)
-                for hook in last_hooks[1]:
-                    content = await hook(content)
-                messages = [*messages[:-1], {**messages[-1], "content": content}]
+            if (
+                hooks["process_all_messages_before_reply"]
+                or hooks["a_process_all_messages_before_reply"]
+                or hooks["process_last_received_message"]
+                or hooks["a_process_last_received_message"]
+            ):
+                messages = await _hooks.before_reply(hooks, messages)
             excluded = {reply_key(f) for f in exclude} if exclude else None
+            own = self.__dict__  # a built-in reply method set on the instance is awaited, never asked quickly
             for entry in self._reply_func_list:
                 if excluded and entry.key in excluded:
                     continue
                 if not (entry.any_sender or entry.matches(sender)):
                     continue
                 quick = entry.quick
-                answer = (
-                    quick(self, messages, sender) if quick is not None and entry.method not in self.__dict__ else None
-                )
-                if answer is not None:  # a built-in reply that needs no awaiting: no coroutine for it
-                    final, reply = answer
-                elif entry.method is not None:  # a built-in reply: its async method, looked up as `entry.run` would
+                if quick is not None and entry.method not in own:
+                    key = entry.quick_key
+                    if key is not None and not (messages and messages[-1].get(key)):
+                        continue  # what `quick` answers then (`DECLINED`), without its call
+                    answer = quick(self, messages, sender)
+                    if answer is DECLINED:  # a built-in reply that needs no awaiting: no coroutine for it
+                        continue
+                    if answer is not None:
+                        final, reply = answer
+                        if final:
+                            return reply  # type: ignore[no-any-return]
+                        continue
+                if entry.method is not None:  # a built-in reply: its async method, looked up as `entry.run` would
                     final, reply = await getattr(self, entry.method)(
                         messages=messages, sender=sender, config=entry.config
                     )

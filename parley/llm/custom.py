@@ -171,17 +171,18 @@ class LegacyModelClient:
         """
         # The caller's list itself, as AutoGen 0.2 passes it: an agent's request is a fresh list
         # (the history is never handed out), and `OpenAIWrapper.respond` gives each entry its own.
-        request: dict[str, Any] = {
-            **self._base,
-            **(params or {}),
-            "messages": messages if type(messages) is list else list(messages),
-        }
+        request: dict[str, Any] = (
+            {**self._base, **params, "messages": messages if type(messages) is list else list(messages)}
+            if params
+            else {**self._base, "messages": messages if type(messages) is list else list(messages)}
+        )
         if tools:
             request["tools"] = list(tools)
+        client = self.client
         try:  # `call_blocking`, spelled out: no coroutine for it in the common in-place case
-            response = call_in_place(self.client.create, request)
+            response = call_in_place(client.create, request)
             if response is IN_USE:
-                response = await asyncio.to_thread(self.client.create, request)
+                response = await asyncio.to_thread(client.create, request)
         except ModelError:
             raise
         except Exception as exc:
@@ -189,27 +190,9 @@ class LegacyModelClient:
             if error is None:
                 raise
             raise error from None
-        return self._to_response(response)
-
-    def _bad(self, what: str) -> ModelResponseError:
-        return ModelResponseError(f"{type(self.client).__name__} {what}.", config=self._entry)
-
-    def _translate(self, exc: Exception) -> ModelError | None:
-        openai = sys.modules.get("openai")  # only if the client itself imported it
-        if openai is None or not isinstance(exc, openai.APIError):
-            return None
-        status = getattr(exc, "status_code", None)
-        text = str(exc)
-        key = self._entry.get("api_key")
-        if key:
-            text = text.replace(str(key), str(redact_config({"api_key": key})["api_key"]))
-        cls = error_class_for_status(status) if isinstance(status, int) else ModelError
-        return cls(f"{type(self.client).__name__} failed: {text}", config=self._entry, status_code=status)
-
-    def _to_response(self, response: Any) -> ModelResponse:
-        # Runs on every model call: plain-type checks before the conversions and ABC checks (a
-        # number that already is an int or a float is not converted again), no context managers.
-        client = self.client
+        # The response's conversion, written out here (one call less on every model call): plain
+        # type checks before the conversions and ABC checks (an int count or a float cost is not
+        # converted again; counts are converted only when one is set), no context managers.
         retrieved = client.message_retrieval(response)
         if not retrieved:
             raise self._bad("returned no message from message_retrieval")
@@ -229,20 +212,33 @@ class LegacyModelClient:
         if type(usage) is not dict and not isinstance(usage, Mapping):
             raise self._bad(f"get_usage() returned {type(usage).__name__}, not a dict")
         get = usage.get
-        prompt = get("prompt_tokens") or 0
-        if type(prompt) is not int:
-            prompt = int(prompt)
-        completion = get("completion_tokens") or 0
-        if type(completion) is not int:
-            completion = int(completion)
-        total = get("total_tokens") or prompt + completion
-        if type(total) is not int:
-            total = int(total)
-        model = get("model") or getattr(response, "model", None) or self.model
-        if type(model) is not str:
-            model = str(model)
-        counts = Usage(prompt, completion, total) if prompt or completion or total else NO_USAGE
+        prompt = get("prompt_tokens")
+        completion = get("completion_tokens")
+        total = get("total_tokens")
+        if prompt or completion or total:  # counts to convert (int() of an int is the int itself)
+            prompt = int(prompt) if prompt else 0
+            completion = int(completion) if completion else 0
+            total = int(total) if total else prompt + completion
+            counts = Usage(prompt, completion, total) if prompt or completion or total else NO_USAGE
+        else:
+            counts = NO_USAGE
+        model = str(get("model") or getattr(response, "model", None) or self.model)
         return ModelResponse(message, counts, cost, model, False, response)
+
+    def _bad(self, what: str) -> ModelResponseError:
+        return ModelResponseError(f"{type(self.client).__name__} {what}.", config=self._entry)
+
+    def _translate(self, exc: Exception) -> ModelError | None:
+        openai = sys.modules.get("openai")  # only if the client itself imported it
+        if openai is None or not isinstance(exc, openai.APIError):
+            return None
+        status = getattr(exc, "status_code", None)
+        text = str(exc)
+        key = self._entry.get("api_key")
+        if key:
+            text = text.replace(str(key), str(redact_config({"api_key": key})["api_key"]))
+        cls = error_class_for_status(status) if isinstance(status, int) else ModelError
+        return cls(f"{type(self.client).__name__} failed: {text}", config=self._entry, status_code=status)
 
     def _message(self, item: Any) -> Message:
         if isinstance(item, str):

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
+import sys
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, overload
 
@@ -366,10 +368,12 @@ class OpenAIWrapper:
             raise custom.unregistered_error(self._unregistered)
         if self._plain and not params and CHAT_CACHE.get() is None and not runtime_logging.is_logging:
             # What the loop below does for that one entry, without its lookups (most agents' calls).
+            client = self._clients[0]
             try:
-                plain: ModelResponse = await traced_model_call(
-                    self._clients[0], self._entries[0], messages, tools, None
-                )
+                if "opentelemetry.trace" in sys.modules or _log.isEnabledFor(logging.INFO):
+                    plain: ModelResponse = await traced_model_call(client, self._entries[0], messages, tools, None)
+                else:  # nothing could record the call: `traced_model_call`'s own shortcut, without its call
+                    plain = await client.create(messages, tools=tools, params=None)
             except ModelError as exc:
                 raise self._all_failed([(0, exc)]) from None
             count_usage(self.usage_summary, plain)
