@@ -24,7 +24,7 @@ from parley.agentchat._code_execution import (
     refused_result,
     result_reply,
 )
-from parley.agentchat._function_calls import FunctionCallsMixin, as_function_call
+from parley.agentchat._function_calls import FunctionCallsMixin, any_needs_rewrite, as_function_call
 from parley.agentchat._model_clients import create_reply
 from parley.agentchat._replies import DECLINED
 from parley.agentchat._tools import run_tool_calls
@@ -318,11 +318,7 @@ class ReplyFunctionsMixin:
             return found
         if scanned > n:
             scanned, found = 0, False
-        if not found:  # `any_needs_rewrite(messages, scanned)`, spelled out: one call less per model call
-            for i in range(scanned, n):
-                m = messages[i]
-                if "tool_responses" in m or "function_call" in m or m.get("role") == "function" or "context" in m:
-                    found = True
-                    break
+        if not found:
+            found = any_needs_rewrite(messages, scanned)
         scan[sender] = (n, found)
         return found

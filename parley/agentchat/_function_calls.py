@@ -34,19 +34,13 @@ __all__ = [
     "FunctionCallsMixin",
     "any_needs_rewrite",
     "as_function_call",
-    "needs_rewrite",
     "quick_function_call_reply",
     "wire_messages",
 ]
 
 
-def needs_rewrite(message: Message) -> bool:
-    """True when ``message`` must be reshaped for the wire (tool responses, function calls, ``context``)."""
-    return any_needs_rewrite((message,))
-
-
 def any_needs_rewrite(messages: Sequence[Message], start: int = 0) -> bool:
-    """True when one of ``messages[start:]`` `needs_rewrite`.
+    """True when a message of ``messages[start:]`` must be reshaped for the wire (tool responses, ``context`` ...).
 
     A plain loop with the test written out (a model call runs it on the messages new since the
     last one): no slice, generator or call per message.

@@ -87,7 +87,7 @@ def api_messages(
         system_message: sent first; omitted when empty.
         messages: the conversation, oldest first.
         has_tool_responses: whether any message needs that reshaping (see
-            `parley.agentchat._function_calls.needs_rewrite`); None scans for them.
+            `parley.agentchat._function_calls.any_needs_rewrite`); None scans for them.
     """
     head: list[Message] = [{"role": "system", "content": system_message}] if system_message else []
     if has_tool_responses is None:
