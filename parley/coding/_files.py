@@ -22,11 +22,13 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePath
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from parley.coding._spare_files import link_spare, take_spare
+
+_T = TypeVar("_T")
 
 __all__ = [
     "LANGUAGE_EXTENSIONS",
@@ -222,24 +224,16 @@ def write_file_in(root: Path, relative: str | os.PathLike[str], data: bytes, *, 
 
 def _write_new(dir_fd: int, root: Path, parts: tuple[str, ...], data: bytes) -> None:
     """`write_file_in`'s plain path: a new file under a temporary name, renamed over ``parts[-1]`` in ``dir_fd``."""
-    for _ in range(16):
-        temp = f".parley-{os.urandom(8).hex()}.tmp"
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
-                         dir_fd=dir_fd)  # fmt: skip
-            break
-        except FileExistsError:  # planted, or a clash: take another name
-            continue
-    else:
-        raise FileExistsError(errno.EEXIST, "no free temporary file name", str(root.joinpath(*parts[:-1])))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    temp, fd = _at_temp_name(lambda temp: os.open(temp, flags, 0o666, dir_fd=dir_fd), root.joinpath(*parts[:-1]))
     try:
         with open(fd, "wb", closefd=True) as file:
             file.write(data)
-        os.replace(temp, parts[-1], src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp, dir_fd=dir_fd)
         raise
+    _rename_over(temp, parts[-1], dir_fd)
 
 
 def _write_spare(spare: int, dir_fd: int, name: str, data: bytes) -> bool:
@@ -263,26 +257,41 @@ def _write_spare(spare: int, dir_fd: int, name: str, data: bytes) -> bool:
             pass
         except OSError:
             return False  # no /proc, another file system: the plain path
-        for _ in range(16):
-            temp = f".parley-{os.urandom(8).hex()}.tmp"
-            try:
-                link_spare(spare, dir_fd, temp)
-                break
-            except FileExistsError:
-                continue
-            except OSError:
-                return False
-        else:
-            return False
         try:
-            os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp, dir_fd=dir_fd)
-            raise
+            temp, _ = _at_temp_name(lambda temp: link_spare(spare, dir_fd, temp), Path(name).parent)
+        except OSError:  # no free name (FileExistsError) included
+            return False
+        _rename_over(temp, name, dir_fd)
         return True
     finally:
         os.close(spare)
+
+
+def _at_temp_name(make: Callable[[str], _T], where: Path) -> tuple[str, _T]:
+    """Call ``make`` with fresh temporary names until one is free; that name and what ``make`` returned.
+
+    Raises:
+        FileExistsError: 16 names in a row were taken (planted, or clashes); ``where`` is the
+            directory the error names.
+        OSError: whatever else ``make`` raised.
+    """
+    for _ in range(16):
+        temp = f".parley-{os.urandom(8).hex()}.tmp"
+        try:
+            return temp, make(temp)
+        except FileExistsError:  # planted, or a clash: take another name
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(where))
+
+
+def _rename_over(temp: str, name: str, dir_fd: int) -> None:
+    """Rename ``temp`` over ``name`` in ``dir_fd`` (a link there is replaced, not followed); on failure remove it."""
+    try:
+        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=dir_fd)
+        raise
 
 
 def open_file_in(root: Path, relative: str | os.PathLike[str]) -> BinaryIO:

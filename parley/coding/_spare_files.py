@@ -85,21 +85,13 @@ class _Spares:
                 spare = None
             finally:
                 os.close(dir_fd)
-            with self._lock:
-                if jobs is not self._jobs:  # forgotten meanwhile (a fork): not ours to keep
-                    self._pending.discard(key)
-                    if spare is not None:
-                        os.close(spare)
-                    continue
+            with self._lock:  # `make` queued it only while the key had no spare and none was on its way
                 self._pending.discard(key)
                 if spare is None:
                     continue
-                old = self._by_dir.pop(key, None)
                 while len(self._by_dir) >= MAX_DIRECTORIES:
                     os.close(self._by_dir.pop(next(iter(self._by_dir))))
                 self._by_dir[key] = spare
-            if old is not None:
-                os.close(old)
 
     def forget(self) -> None:
         """In a forked child: drop the parent's spares (the same open files) and its thread."""
