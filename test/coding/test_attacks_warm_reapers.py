@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import select
-import shutil
 import signal
 import sys
 import textwrap
@@ -241,50 +240,44 @@ def test_limits_a_block_sets_on_its_template_do_not_reach_later_blocks(tmp_path:
     assert [(result.exit_code, result.output) for result in after] == [(0, fresh.output)] * 4
 
 
-_IDLE_TEMPLATE = (
-    PROC_TREE
-    + """\
-template = parent(os.getppid())
-for pid in [template, *children(template)]:
-    os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
-print("idle")
-"""
-)
-
-
-def test_a_scheduling_policy_a_block_sets_on_its_template_does_not_reach_later_blocks(tmp_path: Path) -> None:
-    """``SCHED_IDLE`` set on the template and its reapers (same user, no privilege) is not inherited by later blocks."""
-    policy = CodeBlock("import os\nprint(os.sched_getscheduler(0))", "python")
-    with LocalCommandLineCodeExecutor(work_dir=tmp_path, timeout=20) as executor:
-        fresh = executor.execute_code_blocks([policy])
-        tampered = executor.execute_code_blocks([CodeBlock(_IDLE_TEMPLATE, "python")])
-        assert (tampered.exit_code, tampered.output) == (0, "idle\n")
-        after = [executor.execute_code_blocks([policy]) for _ in range(3)]
-    assert (fresh.exit_code, fresh.output) == (0, f"{os.SCHED_OTHER}\n")
-    assert [(result.exit_code, result.output) for result in after] == [(0, fresh.output)] * 3
-
-
-_IDLE_IO_TEMPLATE = (
+_IDLE_ON_TEMPLATE = (
     PROC_TREE
     + """\
 import subprocess
 template = parent(os.getppid())
 for pid in [template, *children(template)]:
-    subprocess.run(["ionice", "-c", "3", "-p", str(pid)], check=True)
+    {set_idle}
 print("idle")
 """
 )
 
 
-@pytest.mark.skipif(shutil.which("ionice") is None, reason="needs util-linux's ionice")
-def test_an_io_priority_a_block_sets_on_its_template_does_not_reach_later_blocks(tmp_path: Path) -> None:
-    """The idle I/O class set on the template and its reapers (``ionice -c 3 -p``, same user) is not inherited."""
-    io_class = CodeBlock("import os, subprocess\nsubprocess.run(['ionice', '-p', str(os.getpid())])", "python")
+@pytest.mark.parametrize(
+    ("probe", "set_idle", "fresh"),
+    [
+        (
+            "import os\nprint(os.sched_getscheduler(0))",
+            "os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))",
+            f"{os.SCHED_OTHER}\n",
+        ),
+        (
+            "import os, subprocess\nsubprocess.run(['ionice', '-p', str(os.getpid())])",
+            "subprocess.run(['ionice', '-c', '3', '-p', str(pid)], check=True)",
+            None,  # "none: prio 0" or "best-effort: prio 4", as this machine has it: not idle
+        ),
+    ],
+    ids=["scheduling policy SCHED_IDLE", "I/O priority class idle"],
+)
+def test_an_idle_class_a_block_sets_on_its_template_does_not_reach_later_blocks(
+    tmp_path: Path, probe: str, set_idle: str, fresh: str | None
+) -> None:
+    """The idle CPU or I/O class set on the template and its reapers (same user, no privilege) is not inherited."""
     with LocalCommandLineCodeExecutor(work_dir=tmp_path, timeout=20) as executor:
-        fresh = executor.execute_code_blocks([io_class])
-        tampered = executor.execute_code_blocks([CodeBlock(_IDLE_IO_TEMPLATE, "python")])
+        before = executor.execute_code_blocks([CodeBlock(probe, "python")])
+        tamper = CodeBlock(_IDLE_ON_TEMPLATE.replace("{set_idle}", set_idle), "python")
+        tampered = executor.execute_code_blocks([tamper])
         assert (tampered.exit_code, tampered.output) == (0, "idle\n"), tampered.output
-        after = [executor.execute_code_blocks([io_class]) for _ in range(3)]
-    assert fresh.exit_code == 0, fresh.output
-    assert "idle" not in fresh.output
-    assert [(result.exit_code, result.output) for result in after] == [(0, fresh.output)] * 3
+        after = [executor.execute_code_blocks([CodeBlock(probe, "python")]) for _ in range(3)]
+    assert before.exit_code == 0, before.output
+    assert before.output == fresh if fresh is not None else "idle" not in before.output
+    assert [(result.exit_code, result.output) for result in after] == [(0, before.output)] * 3
